@@ -1,0 +1,1 @@
+//! The cedargate edge worker (filled in by its own issue).

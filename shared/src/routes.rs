@@ -1,0 +1,603 @@
+//! HTTP requests to Cedar actions: AVP-style action ids (`"<method> <path template>"`),
+//! strict path decoding and literal-over-parameter matching.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Methods an `any` route expands to.
+pub(crate) const ANY_METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// Longest request path and query accepted, in bytes.
+pub const MAX_PATH_BYTES: usize = 8 * 1024;
+
+/// Why a request path was refused rather than matched. The request is answered 400: these
+/// paths could mean one thing to cedargate and another to the origin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// The path does not start with `/`.
+    #[error("path is not absolute")]
+    NotAbsolute,
+    /// Longer than [`MAX_PATH_BYTES`].
+    #[error("path is longer than {MAX_PATH_BYTES} bytes")]
+    TooLong,
+    /// `%2F` inside a segment.
+    #[error("path contains an encoded slash")]
+    EncodedSlash,
+    /// `\` or `%5C`.
+    #[error("path contains a backslash")]
+    Backslash,
+    /// `.` or `..` as a segment, also percent-encoded.
+    #[error("path contains a dot segment")]
+    DotSegment,
+    /// `//`, or a trailing `/`.
+    #[error("path contains an empty segment")]
+    EmptySegment,
+    /// NUL, raw or encoded.
+    #[error("path contains a NUL byte")]
+    Nul,
+    /// Another control character, raw or encoded.
+    #[error("path contains a control character")]
+    ControlCharacter,
+    /// `%` not followed by two hex digits.
+    #[error("path contains an invalid percent-encoding")]
+    InvalidPercentEncoding,
+    /// Decoded bytes that are not UTF-8.
+    #[error("path is not valid UTF-8 once decoded")]
+    InvalidUtf8,
+    /// A `#` fragment (never sent by browsers; a sign of smuggling).
+    #[error("request target contains a fragment")]
+    Fragment,
+    /// The query string is not well-formed.
+    #[error("query string is malformed")]
+    InvalidQuery,
+    /// A query parameter the policies see was given more than once.
+    #[error("query parameter {0} is repeated")]
+    RepeatedQueryParameter(String),
+    /// The method is not an HTTP token.
+    #[error("method is not valid")]
+    InvalidMethod,
+}
+
+/// A request that does not become an action.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// The path was refused (answer 400).
+    #[error(transparent)]
+    Refused(#[from] PathError),
+    /// No route matches the method and path (answer 404).
+    #[error("no route matches the request")]
+    NoRoute,
+}
+
+/// The route a request matched: the action to authorize and what goes into the context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMatch {
+    /// The action id, e.g. `get /pets/{petId}`.
+    pub action: String,
+    /// The request method, lowercase.
+    pub method: String,
+    /// The matched path template, e.g. `/pets/{petId}`.
+    pub template: String,
+    /// The path as authorized, re-encoded canonically; forward exactly this.
+    pub path: String,
+    /// The raw query string (without `?`), forwarded as received.
+    pub query: Option<String>,
+    /// Path parameters, decoded.
+    pub path_parameters: BTreeMap<String, String>,
+    /// Query parameters the action's context declares, decoded.
+    pub query_parameters: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Segment {
+    Literal(String),
+    Param(String),
+    /// `{name+}`: one or more segments, last position only.
+    Greedy(String),
+}
+
+impl Segment {
+    fn rank(&self) -> u8 {
+        match self {
+            Self::Literal(_) => 2,
+            Self::Param(_) => 1,
+            Self::Greedy(_) => 0,
+        }
+    }
+}
+
+/// One method + template → action.
+#[derive(Clone, Debug)]
+pub(crate) struct Route {
+    pub(crate) method: String,
+    pub(crate) template: String,
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) action: String,
+    /// Query parameters copied into the context (declared by the action's context).
+    pub(crate) query: Vec<String>,
+}
+
+impl Route {
+    pub(crate) fn parameters(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Param(name) | Segment::Greedy(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+}
+
+/// The `routes.json` file of a bundle.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoutesFile {
+    /// The Cedar namespace of the schema's types and actions.
+    #[serde(default)]
+    pub(crate) namespace: String,
+    /// The resource every request is about.
+    pub(crate) resource: ResourceRef,
+    pub(crate) routes: Vec<RouteEntry>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResourceRef {
+    #[serde(rename = "type")]
+    pub(crate) ty: String,
+    pub(crate) id: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RouteEntry {
+    /// `"get /pets/{petId}"`: the action id is the route itself.
+    Short(String),
+    /// A route whose action has another id; with `any`, every method maps to that action.
+    Full {
+        route: String,
+        #[serde(default)]
+        action: Option<String>,
+    },
+}
+
+impl RouteEntry {
+    pub(crate) fn parts(&self) -> (&str, Option<&str>) {
+        match self {
+            Self::Short(route) => (route, None),
+            Self::Full { route, action } => (route, action.as_deref()),
+        }
+    }
+}
+
+/// Parses `"<method> <template>"` into lowercase method and segments.
+pub(crate) fn parse_route(route: &str) -> Result<(String, String, Vec<Segment>), String> {
+    let (method, template) = route
+        .split_once(' ')
+        .ok_or_else(|| format!("route \"{route}\" is not \"<method> <path>\""))?;
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_lowercase()) {
+        return Err(format!(
+            "route \"{route}\": method must be lowercase letters"
+        ));
+    }
+    let segments = parse_template(template).map_err(|e| format!("route \"{route}\": {e}"))?;
+    Ok((method.to_owned(), template.to_owned(), segments))
+}
+
+fn parse_template(template: &str) -> Result<Vec<Segment>, String> {
+    let Some(rest) = template.strip_prefix('/') else {
+        return Err("path must start with /".into());
+    };
+    if rest.is_empty() {
+        return Ok(Vec::new());
+    }
+    let raw: Vec<&str> = rest.split('/').collect();
+    let mut segments = Vec::with_capacity(raw.len());
+    let mut names: Vec<&str> = Vec::new();
+    for (i, part) in raw.iter().enumerate() {
+        if part.is_empty() {
+            return Err("empty path segment".into());
+        }
+        if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            let (name, greedy) = match inner.strip_suffix('+') {
+                Some(name) => (name, true),
+                None => (inner, false),
+            };
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(format!(
+                    "parameter {{{inner}}} must be letters, digits or _"
+                ));
+            }
+            if names.contains(&name) {
+                return Err(format!("parameter {name} appears twice"));
+            }
+            names.push(name);
+            if greedy {
+                if i + 1 != raw.len() {
+                    return Err(format!("greedy parameter {{{name}+}} must be last"));
+                }
+                segments.push(Segment::Greedy(name.to_owned()));
+            } else {
+                segments.push(Segment::Param(name.to_owned()));
+            }
+        } else {
+            if part.contains(['{', '}', '%', '?', '#', '\\']) || *part == "." || *part == ".." {
+                return Err(format!("literal segment \"{part}\" is not allowed"));
+            }
+            segments.push(Segment::Literal((*part).to_owned()));
+        }
+    }
+    Ok(segments)
+}
+
+/// Routes ready for matching.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RouteTable {
+    pub(crate) routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// Refuses two routes with the same method and the same shape.
+    pub(crate) fn check_overlaps(&self) -> Result<(), String> {
+        for (i, a) in self.routes.iter().enumerate() {
+            for b in &self.routes[i + 1..] {
+                if a.method == b.method && same_shape(&a.segments, &b.segments) {
+                    return Err(format!(
+                        "routes \"{} {}\" and \"{} {}\" match the same requests",
+                        a.method, a.template, b.method, b.template
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Matches a request. `target` is the path with optional `?query`.
+    pub(crate) fn resolve(&self, method: &str, target: &str) -> Result<RouteMatch, RouteError> {
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(PathError::InvalidMethod.into());
+        }
+        let method = method.to_ascii_lowercase();
+        if target.len() > MAX_PATH_BYTES {
+            return Err(PathError::TooLong.into());
+        }
+        if target.contains('#') {
+            return Err(PathError::Fragment.into());
+        }
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (target, None),
+        };
+        let segments = decode_path(path)?;
+        let query_pairs = match query {
+            Some(q) => decode_query(q)?,
+            None => Vec::new(),
+        };
+
+        let mut best: Option<(&Route, Vec<u8>)> = None;
+        for route in self.routes.iter().filter(|r| r.method == method) {
+            if let Some(score) = score(&route.segments, &segments)
+                && best.as_ref().is_none_or(|(_, s)| score > *s)
+            {
+                best = Some((route, score));
+            }
+        }
+        let Some((route, _)) = best else {
+            return Err(RouteError::NoRoute);
+        };
+
+        let mut path_parameters = BTreeMap::new();
+        for (i, seg) in route.segments.iter().enumerate() {
+            match seg {
+                Segment::Param(name) => {
+                    path_parameters.insert(name.clone(), segments[i].clone());
+                }
+                Segment::Greedy(name) => {
+                    path_parameters.insert(name.clone(), segments[i..].join("/"));
+                }
+                Segment::Literal(_) => {}
+            }
+        }
+        let mut query_parameters = BTreeMap::new();
+        for (key, value) in &query_pairs {
+            if route.query.iter().any(|q| q == key)
+                && query_parameters
+                    .insert(key.clone(), value.clone())
+                    .is_some()
+            {
+                return Err(PathError::RepeatedQueryParameter(key.clone()).into());
+            }
+        }
+        Ok(RouteMatch {
+            action: route.action.clone(),
+            method,
+            template: route.template.clone(),
+            path: encode_path(&segments),
+            query: query.map(str::to_owned),
+            path_parameters,
+            query_parameters,
+        })
+    }
+}
+
+fn same_shape(a: &[Segment], b: &[Segment]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Segment::Literal(x), Segment::Literal(y)) => x == y,
+            (Segment::Param(_), Segment::Param(_)) | (Segment::Greedy(_), Segment::Greedy(_)) => {
+                true
+            }
+            _ => false,
+        })
+}
+
+/// The ranks of the route's segments if it matches, for "literal beats parameter beats
+/// greedy" comparison from the left.
+fn score(route: &[Segment], path: &[String]) -> Option<Vec<u8>> {
+    let mut ranks = Vec::with_capacity(route.len());
+    for (i, seg) in route.iter().enumerate() {
+        match seg {
+            Segment::Literal(lit) => {
+                if path.get(i)? != lit {
+                    return None;
+                }
+            }
+            Segment::Param(_) => {
+                path.get(i)?;
+            }
+            Segment::Greedy(_) => {
+                path.get(i)?;
+                ranks.push(seg.rank());
+                return Some(ranks);
+            }
+        }
+        ranks.push(seg.rank());
+    }
+    (route.len() == path.len()).then_some(ranks)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes one component. `plus_is_space` for query strings.
+fn percent_decode(raw: &str, plus_is_space: bool) -> Result<Vec<u8>, PathError> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let (Some(h), Some(l)) = (
+                    bytes.get(i + 1).copied().and_then(hex),
+                    bytes.get(i + 2).copied().and_then(hex),
+                ) else {
+                    return Err(PathError::InvalidPercentEncoding);
+                };
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn decode_path(path: &str) -> Result<Vec<String>, PathError> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(PathError::NotAbsolute);
+    };
+    if rest.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut segments = Vec::new();
+    for raw in rest.split('/') {
+        if raw.is_empty() {
+            return Err(PathError::EmptySegment);
+        }
+        let bytes = percent_decode(raw, false)?;
+        for &b in &bytes {
+            match b {
+                b'/' => return Err(PathError::EncodedSlash),
+                b'\\' => return Err(PathError::Backslash),
+                0 => return Err(PathError::Nul),
+                b if b < 0x20 || b == 0x7f => return Err(PathError::ControlCharacter),
+                _ => {}
+            }
+        }
+        let text = String::from_utf8(bytes).map_err(|_| PathError::InvalidUtf8)?;
+        if text == "." || text == ".." {
+            return Err(PathError::DotSegment);
+        }
+        segments.push(text);
+    }
+    Ok(segments)
+}
+
+fn decode_query(query: &str) -> Result<Vec<(String, String)>, PathError> {
+    let mut pairs = Vec::new();
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let key = String::from_utf8(percent_decode(k, true).map_err(|_| PathError::InvalidQuery)?)
+            .map_err(|_| PathError::InvalidQuery)?;
+        let value =
+            String::from_utf8(percent_decode(v, true).map_err(|_| PathError::InvalidQuery)?)
+                .map_err(|_| PathError::InvalidQuery)?;
+        if key.chars().chain(value.chars()).any(char::is_control) {
+            return Err(PathError::InvalidQuery);
+        }
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+/// Re-encodes decoded segments: RFC 3986 `pchar` stays, everything else is `%XX`.
+fn encode_path(segments: &[String]) -> String {
+    if segments.is_empty() {
+        return "/".into();
+    }
+    let mut out = String::new();
+    for seg in segments {
+        out.push('/');
+        for b in seg.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+impl fmt::Display for RouteMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn table(routes: &[&str], query: &[&str]) -> RouteTable {
+        let routes = routes
+            .iter()
+            .map(|r| {
+                let (method, template, segments) = parse_route(r).unwrap_or_default();
+                Route {
+                    action: format!("{method} {template}"),
+                    method,
+                    template,
+                    segments,
+                    query: query.iter().map(|s| (*s).to_owned()).collect(),
+                }
+            })
+            .collect();
+        RouteTable { routes }
+    }
+
+    #[test]
+    fn literal_segments_win_over_parameters_and_greedy_last() {
+        let t = table(
+            &[
+                "get /pets/{petId}",
+                "get /pets/mine",
+                "get /pets/{rest+}",
+                "get /{proxy+}",
+            ],
+            &[],
+        );
+        assert_eq!(
+            t.resolve("GET", "/pets/mine").map(|m| m.template),
+            Ok("/pets/mine".into())
+        );
+        assert_eq!(
+            t.resolve("get", "/pets/7").map(|m| m.template),
+            Ok("/pets/{petId}".into())
+        );
+        let deep = t.resolve("get", "/pets/7/toys");
+        assert_eq!(
+            deep.as_ref().map(|m| m.template.as_str()),
+            Ok("/pets/{rest+}")
+        );
+        assert_eq!(
+            deep.map(|m| m.path_parameters.get("rest").cloned()),
+            Ok(Some("7/toys".into()))
+        );
+        assert_eq!(
+            t.resolve("get", "/other").map(|m| m.template),
+            Ok("/{proxy+}".into())
+        );
+        assert_eq!(t.resolve("post", "/pets/7"), Err(RouteError::NoRoute));
+    }
+
+    #[test]
+    fn confusing_paths_are_refused() {
+        let t = table(&["get /pets/{petId}", "get /admin"], &[]);
+        let refused = |p: &str| match t.resolve("get", p) {
+            Err(RouteError::Refused(e)) => Some(e),
+            _ => None,
+        };
+        assert_eq!(refused("/pets/../admin"), Some(PathError::DotSegment));
+        assert_eq!(refused("/pets/%2e%2e/admin"), Some(PathError::DotSegment));
+        assert_eq!(refused("/pets/a%2Fb"), Some(PathError::EncodedSlash));
+        assert_eq!(refused("/pets/a%5cb"), Some(PathError::Backslash));
+        assert_eq!(refused("/pets\\7"), Some(PathError::Backslash));
+        assert_eq!(refused("//admin"), Some(PathError::EmptySegment));
+        assert_eq!(refused("/admin/"), Some(PathError::EmptySegment));
+        assert_eq!(refused("/pets/%00"), Some(PathError::Nul));
+        assert_eq!(refused("/pets/%0a"), Some(PathError::ControlCharacter));
+        assert_eq!(
+            refused("/pets/%zz"),
+            Some(PathError::InvalidPercentEncoding)
+        );
+        assert_eq!(refused("/pets/%ff"), Some(PathError::InvalidUtf8));
+        assert_eq!(refused("pets"), Some(PathError::NotAbsolute));
+        assert_eq!(refused("/admin#x"), Some(PathError::Fragment));
+        assert_eq!(
+            t.resolve("GE T", "/admin").err(),
+            Some(PathError::InvalidMethod.into())
+        );
+        assert_eq!(t.resolve("get", "/ADMIN"), Err(RouteError::NoRoute));
+    }
+
+    #[test]
+    fn encoded_literals_match_and_are_forwarded_canonically() {
+        let t = table(&["get /pets/{petId}"], &[]);
+        let m = t.resolve("get", "/p%65ts/a%20b");
+        assert_eq!(m.as_ref().map(|m| m.path.as_str()), Ok("/pets/a%20b"));
+        assert_eq!(
+            m.map(|m| m.path_parameters.get("petId").cloned()),
+            Ok(Some("a b".into()))
+        );
+    }
+
+    #[test]
+    fn declared_query_parameters_are_decoded_and_must_not_repeat() {
+        let t = table(&["get /pets"], &["type"]);
+        let m = t.resolve("get", "/pets?type=dog+cat&other=1&other=2");
+        assert_eq!(
+            m.as_ref().map(|m| m.query_parameters.get("type").cloned()),
+            Ok(Some("dog cat".into()))
+        );
+        assert_eq!(
+            m.map(|m| m.query),
+            Ok(Some("type=dog+cat&other=1&other=2".into()))
+        );
+        assert_eq!(
+            t.resolve("get", "/pets?type=dog&type=cat"),
+            Err(PathError::RepeatedQueryParameter("type".into()).into())
+        );
+        assert_eq!(
+            t.resolve("get", "/pets?type=%zz"),
+            Err(PathError::InvalidQuery.into())
+        );
+    }
+
+    #[test]
+    fn templates_are_checked() {
+        assert!(parse_route("get /pets/{id}/{id}").is_err());
+        assert!(parse_route("get /pets/{rest+}/x").is_err());
+        assert!(parse_route("GET /pets").is_err());
+        assert!(parse_route("get pets").is_err());
+        assert!(parse_route("get /a//b").is_err());
+        assert!(parse_route("get /a/../b").is_err());
+        assert!(parse_route("get /").is_ok());
+        let t = table(&["get /a/{x}", "get /a/{y}"], &[]);
+        assert!(t.check_overlaps().is_err());
+    }
+}

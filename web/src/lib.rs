@@ -1,0 +1,1 @@
+//! The cedargate browser app (filled in by its own issue).
