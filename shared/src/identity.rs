@@ -416,7 +416,8 @@ impl Trust {
         let auds: Vec<&str> = match jwt.claims().get("aud") {
             Some(Value::String(a)) => vec![a.as_str()],
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
+            Some(_) => Vec::new(),
+            None => return Err(TokenError::MissingClaim("aud")),
         };
         let names = |p: &IssuerPolicy| p.config.audiences.iter().any(|a| auds.contains(&&**a));
         match (names(first.1), names(second.1)) {

@@ -1,0 +1,289 @@
+//! Test support shared by the test targets of `cedargate`: the test keys, key sets, token
+//! minting, the trust configuration and the signature backends to run every case with.
+//! Everything is embedded so the same tests run natively and compiled to wasm32.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use cedargate::{
+    Gate, GateError, KeySet, Principal, RustCrypto, SignatureBackend, SignatureCheck,
+    SignatureError, TrustConfig, UnixTime, VerifiedToken,
+};
+use jwt_compact::{Algorithm as _, AlgorithmSignature as _, alg};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::OnceLock;
+
+/// Runs an async test natively (blocking) and under wasm-bindgen-test.
+#[macro_export]
+macro_rules! async_test {
+    ($(#[$meta:meta])* async fn $name:ident() $body:block) => {
+        #[cfg(target_arch = "wasm32")]
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        $(#[$meta])*
+        async fn $name() $body
+
+        #[cfg(not(target_arch = "wasm32"))]
+        #[test]
+        $(#[$meta])*
+        fn $name() {
+            pollster::block_on(async $body)
+        }
+    };
+}
+
+/// The fixed "current time" of the shared tests.
+pub const NOW: UnixTime = UnixTime(1_800_000_000);
+pub const ISSUER_A: &str = "https://auth.pingone.test/env-a/as";
+pub const ISSUER_B: &str = "https://auth.pingone.test/env-b/as";
+pub const ISSUER_C: &str = "https://idp.example.test/c";
+pub const CLIENT_ID: &str = "petstore-spa";
+pub const API_AUDIENCE: &str = "https://api.petstore.test";
+
+pub enum Signer {
+    Rsa(rsa::RsaPrivateKey),
+    P256(p256::ecdsa::SigningKey),
+    Ed25519(ed25519_compact::KeyPair),
+}
+
+pub struct TestKey {
+    pub kid: &'static str,
+    pub signer: Signer,
+}
+
+const PEMS: [(&str, &str); 7] = [
+    ("a-rsa-1", include_str!("../keys/a-rsa-1.pem")),
+    ("a-rsa-2", include_str!("../keys/a-rsa-2.pem")),
+    ("a-ec-1", include_str!("../keys/a-ec-1.pem")),
+    ("a-ed-1", include_str!("../keys/a-ed-1.pem")),
+    ("b-rsa", include_str!("../keys/b-rsa.pem")),
+    ("attacker-rsa", include_str!("../keys/attacker-rsa.pem")),
+    ("weak-rsa-1024", include_str!("../keys/weak-rsa-1024.pem")),
+];
+
+fn load(kid: &'static str, pem: &str) -> TestKey {
+    use p256::pkcs8::DecodePrivateKey as _;
+    let signer = if kid.contains("ec") {
+        Signer::P256(p256::ecdsa::SigningKey::from_pkcs8_pem(pem).unwrap())
+    } else if kid.contains("ed") {
+        Signer::Ed25519(ed25519_compact::KeyPair::from_pem(pem).unwrap())
+    } else {
+        use rsa::pkcs8::DecodePrivateKey as _;
+        Signer::Rsa(rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap())
+    };
+    TestKey { kid, signer }
+}
+
+pub fn key(name: &str) -> &'static TestKey {
+    static KEYS: OnceLock<HashMap<&'static str, TestKey>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        PEMS.iter()
+            .map(|(kid, pem)| (*kid, load(kid, pem)))
+            .collect()
+    })
+    .get(name)
+    .unwrap_or_else(|| panic!("no test key {name}"))
+}
+
+/// The public JWK of a test key, with `kid`, `use: sig` and no `alg`.
+pub fn public_jwk(name: &str) -> Value {
+    use jwt_compact::jwk::JsonWebKey;
+    let k = key(name);
+    let jwk = match &k.signer {
+        Signer::Rsa(private) => serde_json::to_value(JsonWebKey::from(&private.to_public_key())),
+        Signer::P256(private) => serde_json::to_value(JsonWebKey::from(private.verifying_key())),
+        Signer::Ed25519(pair) => serde_json::to_value(JsonWebKey::from(&pair.pk)),
+    };
+    let mut jwk = jwk.unwrap();
+    jwk["kid"] = json!(k.kid);
+    jwk["use"] = json!("sig");
+    jwk
+}
+
+/// A JWKS document with the public halves of `names`, plus `extra` raw entries.
+pub fn jwks_document(names: &[&str], extra: &[Value]) -> String {
+    let mut keys: Vec<Value> = names.iter().map(|n| public_jwk(n)).collect();
+    keys.extend_from_slice(extra);
+    json!({ "keys": keys }).to_string()
+}
+
+/// Issuer A's key set: its four keys, plus entries that must be skipped.
+pub fn issuer_a_jwks() -> String {
+    let mut encryption = public_jwk("a-rsa-2");
+    encryption["use"] = json!("enc");
+    encryption["kid"] = json!("a-enc");
+    let mut weak = public_jwk("weak-rsa-1024");
+    weak["kid"] = json!("a-weak");
+    jwks_document(
+        &["a-rsa-1", "a-rsa-2", "a-ec-1", "a-ed-1"],
+        &[
+            encryption,
+            weak,
+            json!({ "kty": "oct", "kid": "a-hmac", "k": "c2VjcmV0" }),
+        ],
+    )
+}
+
+pub fn key_sets() -> &'static HashMap<&'static str, KeySet> {
+    static SETS: OnceLock<HashMap<&'static str, KeySet>> = OnceLock::new();
+    SETS.get_or_init(|| {
+        let b = KeySet::from_json(&jwks_document(&["b-rsa"], &[])).unwrap();
+        HashMap::from([
+            (ISSUER_A, KeySet::from_json(&issuer_a_jwks()).unwrap()),
+            (ISSUER_B, b.clone()),
+            (ISSUER_C, b),
+        ])
+    })
+}
+
+pub fn trust_config() -> TrustConfig {
+    toml::from_str(include_str!("../data/trust.toml")).unwrap()
+}
+
+pub fn gate() -> &'static Gate {
+    static GATE: OnceLock<Gate> = OnceLock::new();
+    GATE.get_or_init(|| {
+        Gate::new(cedargate::examples::petstore().unwrap(), &trust_config()).unwrap()
+    })
+}
+
+/// Signs `message` with the named key and JWS algorithm.
+pub fn sign(alg_name: &str, key_name: &str, message: &[u8]) -> Vec<u8> {
+    let k = key(key_name);
+    match (&k.signer, alg_name) {
+        (Signer::Rsa(private), name) => {
+            let rsa = match name {
+                "RS256" => alg::Rsa::rs256(),
+                "RS384" => alg::Rsa::rs384(),
+                "RS512" => alg::Rsa::rs512(),
+                "PS256" => alg::Rsa::ps256(),
+                other => panic!("cannot sign {other} with an RSA key"),
+            };
+            rsa.sign(private, message).as_bytes().into_owned()
+        }
+        (Signer::P256(private), "ES256") => {
+            alg::Es256.sign(private, message).as_bytes().into_owned()
+        }
+        (Signer::Ed25519(pair), "EdDSA") => {
+            alg::Ed25519.sign(&pair.sk, message).as_bytes().into_owned()
+        }
+        (_, other) => panic!("cannot sign {other} with key {key_name}"),
+    }
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    Base64UrlUnpadded::encode_string(bytes)
+}
+
+/// Default signing algorithm of a key.
+pub fn default_alg(key_name: &str) -> &'static str {
+    match key(key_name).signer {
+        Signer::Rsa(_) => "RS256",
+        Signer::P256(_) => "ES256",
+        Signer::Ed25519(_) => "EdDSA",
+    }
+}
+
+/// Mints a compact token: header and payload serialized as given, signed with `key_name`
+/// using the header's `alg`.
+pub fn mint_raw(header_json: &str, claims_json: &str, key_name: &str) -> String {
+    let header: Value = serde_json::from_str(header_json).unwrap_or(Value::Null);
+    let signing_input = format!(
+        "{}.{}",
+        b64(header_json.as_bytes()),
+        b64(claims_json.as_bytes())
+    );
+    let alg = header["alg"].as_str().unwrap_or("RS256");
+    let signature = sign(alg, key_name, signing_input.as_bytes());
+    format!("{signing_input}.{}", b64(&signature))
+}
+
+/// Mints with `kid` and `alg` of the key.
+pub fn mint(claims: &Value, key_name: &str, typ: &str) -> String {
+    let header = json!({ "alg": default_alg(key_name), "kid": key(key_name).kid, "typ": typ });
+    mint_raw(&header.to_string(), &claims.to_string(), key_name)
+}
+
+/// Claims of a valid ID token of issuer A for `sub` in `groups`, issued at `now`.
+pub fn id_claims(sub: &str, groups: &[&str], now: UnixTime) -> Value {
+    json!({
+        "iss": ISSUER_A,
+        "aud": CLIENT_ID,
+        "sub": sub,
+        "group": groups,
+        "iat": now.seconds() - 10,
+        "exp": now.seconds() + 3600,
+        "nonce": "n-0S6_WzA2Mj",
+    })
+}
+
+/// Claims of a valid access token of issuer A for `sub`.
+pub fn access_claims(sub: &str, now: UnixTime) -> Value {
+    json!({
+        "iss": ISSUER_A,
+        "aud": [API_AUDIENCE],
+        "sub": sub,
+        "client_id": CLIENT_ID,
+        "scope": "openid profile pets:read",
+        "p1.permissions": ["pets:read"],
+        "iat": now.seconds() - 10,
+        "exp": now.seconds() + 3600,
+    })
+}
+
+/// The signature backends every case runs with: pure Rust everywhere, WebCrypto too under
+/// wasm.
+pub enum Backend {
+    Rust(RustCrypto),
+    #[cfg(target_arch = "wasm32")]
+    Web(cedargate::crypto::WebCrypto),
+}
+
+impl SignatureBackend for Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Rust(b) => b.name(),
+            #[cfg(target_arch = "wasm32")]
+            Self::Web(b) => b.name(),
+        }
+    }
+
+    fn verify(
+        &self,
+        check: &SignatureCheck<'_>,
+    ) -> impl Future<Output = Result<(), SignatureError>> {
+        let check = *check;
+        async move {
+            match self {
+                Self::Rust(b) => b.verify(&check).await,
+                #[cfg(target_arch = "wasm32")]
+                Self::Web(b) => b.verify(&check).await,
+            }
+        }
+    }
+}
+
+pub fn backends() -> Vec<Backend> {
+    #[allow(unused_mut)]
+    let mut all = vec![Backend::Rust(RustCrypto)];
+    #[cfg(target_arch = "wasm32")]
+    all.push(Backend::Web(cedargate::crypto::WebCrypto::new()));
+    all
+}
+
+/// Verifies and maps a token with the test gate and key sets.
+pub async fn authenticate(
+    token: &str,
+    backend: &Backend,
+    now: UnixTime,
+) -> Result<(VerifiedToken, Principal), GateError> {
+    gate()
+        .authenticate(token, |iss| key_sets().get(iss), backend, now)
+        .await
+}
+
+/// Unverified claims of a compact token, for assertions.
+pub fn claims_of(token: &str) -> Map<String, Value> {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&Base64UrlUnpadded::decode_vec(payload).unwrap()).unwrap()
+}
