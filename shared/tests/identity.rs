@@ -1,0 +1,330 @@
+//! Trust configuration: parsing, binding to a schema, and claim mapping.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use cedargate::{
+    Bundle, BundleSource, ConfigError, IssuerConfig, MappingError, TokenKind, Trust, TrustConfig,
+};
+use serde_json::{Map, Value, json};
+use support::*;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+fn petstore() -> Bundle {
+    cedargate::examples::petstore().unwrap()
+}
+
+fn config(issuers: Value) -> TrustConfig {
+    serde_json::from_value(json!({ "issuers": issuers })).unwrap()
+}
+
+fn bind(issuers: Value) -> Result<Trust, ConfigError> {
+    Trust::bind(&config(issuers), &petstore())
+}
+
+fn claims(value: Value) -> Map<String, Value> {
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn toml_and_json_configurations_are_the_same_shape() {
+    let from_toml = trust_config();
+    let from_json: TrustConfig =
+        serde_json::from_str(&serde_json::to_string(&from_toml).unwrap()).unwrap();
+    assert_eq!(from_toml, from_json);
+    assert_eq!(from_toml.issuers.len(), 4);
+    let a = &from_toml.issuers[0];
+    assert_eq!(a.leeway_seconds, 60);
+    assert_eq!(a.principal_id_claim, "sub");
+    assert_eq!(a.group_claim.as_deref(), Some("group"));
+    assert_eq!(a.permissions_claim.as_deref(), Some("p1.permissions"));
+    assert_eq!(from_toml.max_token_bytes, 16 * 1024);
+    assert_eq!(
+        *a,
+        IssuerConfig::new(ISSUER_A, TokenKind::Id, vec![CLIENT_ID.into()])
+    );
+}
+
+#[test]
+fn unknown_options_are_refused() {
+    let err = serde_json::from_value::<TrustConfig>(json!({
+        "issuers": [{ "issuer": ISSUER_A, "token": "id", "audiences": ["x"], "audience": "x" }]
+    }))
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown field `audience`"),
+        "{err}"
+    );
+    assert!(
+        serde_json::from_value::<TrustConfig>(json!({
+            "issuers": [{ "issuer": ISSUER_A, "token": "refresh", "audiences": ["x"] }]
+        }))
+        .is_err()
+    );
+}
+
+#[test]
+fn configurations_that_cannot_work_are_refused_at_start() {
+    let base = || json!({ "issuer": ISSUER_A, "token": "id", "audiences": [CLIENT_ID] });
+    assert_eq!(bind(json!([])).unwrap_err(), ConfigError::NoIssuers);
+
+    let mut no_aud = base();
+    no_aud["audiences"] = json!([]);
+    assert!(matches!(
+        bind(json!([no_aud])),
+        Err(ConfigError::NoAudience { .. })
+    ));
+
+    let mut leeway = base();
+    leeway["leeway_seconds"] = json!(3600);
+    assert!(matches!(
+        bind(json!([leeway])),
+        Err(ConfigError::LeewayTooLarge { .. })
+    ));
+
+    assert!(matches!(
+        bind(json!([base(), base()])),
+        Err(ConfigError::Ambiguous { .. })
+    ));
+    let mut access_same_aud = base();
+    access_same_aud["token"] = json!("access");
+    assert!(matches!(
+        bind(json!([base(), access_same_aud])),
+        Err(ConfigError::Ambiguous { .. })
+    ));
+
+    let schema_error = |entry: Value| match bind(json!([entry])) {
+        Err(ConfigError::Schema { reason, .. }) => reason,
+        other => panic!("{other:?}"),
+    };
+    let mut wrong_type = base();
+    wrong_type["principal_type"] = json!("Customer");
+    assert_eq!(
+        schema_error(wrong_type),
+        "principal type PetStore::Customer is not declared"
+    );
+    let mut wrong_group = base();
+    wrong_group["group_type"] = json!("Application");
+    assert_eq!(
+        schema_error(wrong_group),
+        "PetStore::User cannot be a member of PetStore::Application"
+    );
+    let mut undeclared = base();
+    undeclared["claims"] = json!([{ "claim": "email", "type": "String" }]);
+    assert_eq!(
+        schema_error(undeclared),
+        "attribute email is not declared on PetStore::User"
+    );
+    let mut mistyped = base();
+    mistyped["claims"] = json!([{ "claim": "roles", "attribute": "scope", "type": "String" }]);
+    assert_eq!(
+        schema_error(mistyped),
+        "attribute scope of PetStore::User is Set<String>, not String"
+    );
+    let mut twice = base();
+    twice["claims"] = json!([{ "claim": "roles", "attribute": "scope", "type": "Set<String>" }]);
+    assert_eq!(schema_error(twice), "attribute scope is mapped twice");
+
+    // Turning groups off is allowed; the schema need not declare a group type then.
+    let mut no_groups = base();
+    no_groups["group_claim"] = Value::Null;
+    no_groups["group_type"] = json!("Nope");
+    assert!(bind(json!([no_groups])).is_ok());
+}
+
+const SCHEMA: &str = r#"namespace Corp {
+  entity Team;
+  entity Employee in [Team] {
+    email: String,
+    level?: Long,
+    admin?: Bool,
+    roles?: Set<String>,
+    badges?: Set<Long>,
+  };
+  entity Api;
+  action "get /" appliesTo { principal: [Employee], resource: [Api] };
+}"#;
+
+fn corp() -> Bundle {
+    Bundle::load(&BundleSource {
+        schema: SCHEMA.into(),
+        policies: "@id(\"all\") permit(principal, action, resource);".into(),
+        routes: json!({ "namespace": "Corp", "resource": { "type": "Api", "id": "corp" },
+                        "routes": ["get /"] })
+        .to_string(),
+    })
+    .unwrap()
+}
+
+fn corp_entry() -> Value {
+    json!({
+        "issuer": "https://idp.corp.test",
+        "token": "access",
+        "audiences": ["corp-api"],
+        "principal_type": "Employee",
+        "group_type": "Corp::Team",
+        "group_claim": "teams",
+        "group_id_prefix": "team:",
+        "principal_id_claim": "uid",
+        "scope_claim": null,
+        "claims": [
+            { "claim": "email", "type": "String", "required": true },
+            { "claim": "lvl", "attribute": "level", "type": "Long" },
+            { "claim": "is_admin", "attribute": "admin", "type": "Bool" },
+            { "claim": "roles", "type": "Set<String>" },
+            { "claim": "badges", "type": "Set<Long>" }
+        ]
+    })
+}
+
+#[test]
+fn required_schema_attributes_need_a_required_claim() {
+    let mut entry = corp_entry();
+    entry["claims"][0]["required"] = json!(false);
+    match Trust::bind(&config(json!([entry])), &corp()) {
+        Err(ConfigError::Schema { reason, .. }) => {
+            assert!(reason.contains("required by the schema"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut entry = corp_entry();
+    entry["claims"].as_array_mut().unwrap().remove(0);
+    match Trust::bind(&config(json!([entry])), &corp()) {
+        Err(ConfigError::Schema { reason, .. }) => {
+            assert!(reason.contains("no claim is mapped"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn claims_become_typed_attributes_and_groups() {
+    let trust = Trust::bind(&config(json!([corp_entry()])), &corp()).unwrap();
+    let map = |c: Value| {
+        trust.insecure_principal_from_claims("https://idp.corp.test", TokenKind::Access, &claims(c))
+    };
+    let principal = map(json!({
+        "uid": "e-17", "email": "e17@corp.test", "lvl": 3, "is_admin": false,
+        "roles": ["dev", "ops"], "badges": [1, 2], "teams": "platform"
+    }))
+    .unwrap();
+    assert_eq!(principal.uid().to_string(), r#"Corp::Employee::"e-17""#);
+    assert_eq!(principal.groups(), ["platform"]);
+    let entity = principal.entities().get(principal.uid()).unwrap();
+    let attr = |name: &str| entity.attr(name).unwrap().unwrap().to_string();
+    assert_eq!(attr("email"), r#""e17@corp.test""#);
+    assert_eq!(attr("level"), "3");
+    assert_eq!(attr("admin"), "false");
+    assert_eq!(attr("roles"), r#"["dev", "ops"]"#);
+    assert_eq!(attr("badges"), "[1, 2]");
+    let team = principal
+        .entities()
+        .iter()
+        .find(|e| e.uid().type_name().to_string() == "Corp::Team")
+        .unwrap();
+    assert_eq!(team.uid().to_string(), r#"Corp::Team::"team:platform""#);
+
+    // Optional claims may be absent.
+    let minimal = map(json!({ "uid": "e-18", "email": "e18@corp.test" })).unwrap();
+    assert!(
+        minimal
+            .entities()
+            .get(minimal.uid())
+            .unwrap()
+            .attr("level")
+            .is_none()
+    );
+
+    let shape = |c: Value| map(c).unwrap_err();
+    assert_eq!(
+        shape(json!({ "uid": "e", "email": 5 })),
+        MappingError::ClaimShape {
+            claim: "email".into(),
+            expected: "a string"
+        }
+    );
+    assert_eq!(
+        shape(json!({ "uid": "e", "email": "x", "lvl": "3" })),
+        MappingError::ClaimShape {
+            claim: "lvl".into(),
+            expected: "an integer"
+        }
+    );
+    assert_eq!(
+        shape(json!({ "uid": "e", "email": "x", "lvl": 1.5 })),
+        MappingError::ClaimShape {
+            claim: "lvl".into(),
+            expected: "an integer"
+        }
+    );
+    assert_eq!(
+        shape(json!({ "uid": "e", "email": "x", "is_admin": "yes" })),
+        MappingError::ClaimShape {
+            claim: "is_admin".into(),
+            expected: "a boolean"
+        }
+    );
+    assert_eq!(
+        shape(json!({ "uid": "e", "email": "x", "badges": ["1"] })),
+        MappingError::ClaimShape {
+            claim: "badges".into(),
+            expected: "an array of integers"
+        }
+    );
+    assert_eq!(
+        shape(json!({ "uid": "e", "email": "x", "teams": {"a": 1} })),
+        MappingError::ClaimShape {
+            claim: "teams".into(),
+            expected: "an array of strings or a string"
+        }
+    );
+    assert_eq!(
+        shape(json!({ "uid": "e" })),
+        MappingError::MissingClaim {
+            claim: "email".into()
+        }
+    );
+    assert_eq!(
+        shape(json!({ "sub": "e", "email": "x" })),
+        MappingError::MissingClaim {
+            claim: "uid".into()
+        }
+    );
+    assert_eq!(
+        shape(json!({ "uid": 7, "email": "x" })),
+        MappingError::ClaimShape {
+            claim: "uid".into(),
+            expected: "a non-empty string"
+        }
+    );
+    assert_eq!(
+        trust
+            .insecure_principal_from_claims(
+                "https://idp.corp.test",
+                TokenKind::Id,
+                &claims(json!({}))
+            )
+            .unwrap_err(),
+        MappingError::UnknownIssuer(TokenKind::Id)
+    );
+}
+
+#[test]
+fn scopes_and_permissions_map_only_where_the_schema_declares_them() {
+    // Corp's Employee declares neither `scope` nor `permissions`: the defaults stay quiet.
+    let mut entry = corp_entry();
+    entry["scope_claim"] = json!("scope");
+    let trust = Trust::bind(&config(json!([entry])), &corp()).unwrap();
+    let principal = trust
+        .insecure_principal_from_claims(
+            "https://idp.corp.test",
+            TokenKind::Access,
+            &claims(json!({ "uid": "e", "email": "x", "scope": "a b", "p1.permissions": ["p"] })),
+        )
+        .unwrap();
+    let entity = principal.entities().get(principal.uid()).unwrap();
+    assert!(entity.attr("scope").is_none());
+    assert!(entity.attr("permissions").is_none());
+}

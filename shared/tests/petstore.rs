@@ -1,0 +1,189 @@
+//! The PetStore reference scenario: the decision table (data/petstore_decisions.toml) run
+//! through the whole pipeline, and the allowed-actions matrix.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use cedargate::{GateError, Outcome, RouteError, TokenKind};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use support::*;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Table {
+    case: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    #[serde(default)]
+    group: Option<Value>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    claims: Map<String, Value>,
+    method: String,
+    path: String,
+    expect: String,
+    #[serde(default)]
+    policies: Option<Vec<String>>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn token_for(case: &Case) -> String {
+    let access = case.token.as_deref() == Some("access");
+    let mut claims = if access {
+        access_claims("alice", NOW)
+    } else {
+        id_claims("alice", &[], NOW)
+    };
+    let claims_map = claims.as_object_mut().unwrap();
+    claims_map.remove("group");
+    if let Some(group) = &case.group {
+        claims_map.insert("group".into(), group.clone());
+    }
+    let key = match case.issuer.as_deref() {
+        None | Some("A") => "a-rsa-1",
+        Some("B") => {
+            claims_map.insert("iss".into(), json!(ISSUER_B));
+            "b-rsa"
+        }
+        Some("C") => {
+            claims_map.insert("iss".into(), json!(ISSUER_C));
+            "b-rsa"
+        }
+        Some(other) => panic!("unknown issuer {other}"),
+    };
+    for (k, v) in &case.claims {
+        if v == "<remove>" {
+            claims_map.remove(k);
+        } else {
+            claims_map.insert(k.clone(), v.clone());
+        }
+    }
+    mint(&claims, key, if access { "at+jwt" } else { "JWT" })
+}
+
+fn table() -> Table {
+    toml::from_str(include_str!("data/petstore_decisions.toml")).unwrap()
+}
+
+async_test! {
+    async fn petstore_decision_table_holds() {
+        let table = table();
+        assert!(table.case.len() >= 35);
+        let backend = backends().remove(0);
+        let mut failures = Vec::new();
+        for case in &table.case {
+            let token = token_for(case);
+            let (got, policies, reason) = match authenticate(&token, &backend, NOW).await {
+                Err(GateError::Mapping(err)) => ("unauthenticated", None, Some(err.to_string())),
+                Err(err) => ("unauthenticated", None, Some(err.to_string())),
+                Ok((_, principal)) => match gate().decide(&principal, &case.method, &case.path) {
+                    Ok((_, decision)) => (
+                        if decision.is_allowed() { "allow" } else { "deny" },
+                        Some(decision.policies),
+                        None,
+                    ),
+                    Err(RouteError::NoRoute) => ("no_route", None, None),
+                    Err(RouteError::Refused(err)) => ("refused", None, Some(err.to_string())),
+                },
+            };
+            let mut problems = Vec::new();
+            if got != case.expect {
+                problems.push(format!("expected {}, got {got} ({reason:?})", case.expect));
+            }
+            if case.policies.is_some() && policies != case.policies {
+                problems.push(format!("policies {policies:?}, expected {:?}", case.policies));
+            }
+            if case.reason.is_some() && reason != case.reason {
+                problems.push(format!("reason {reason:?}, expected {:?}", case.reason));
+            }
+            if !problems.is_empty() {
+                failures.push(format!("{}: {}", case.name, problems.join("; ")));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}
+
+async_test! {
+    async fn allowed_actions_match_the_scenario_and_the_per_request_decisions() {
+        let backend = backends().remove(0);
+        let expectations: [(&[&str], &[&str]); 4] = [
+            (&["AVP_Admin"], &["get /", "get /pets", "get /pets/{petId}", "post /pets"]),
+            (&["AVP_User"], &["get /", "get /pets", "get /pets/{petId}"]),
+            (&["AVP_User", "AVP_Admin"], &["get /", "get /pets", "get /pets/{petId}", "post /pets"]),
+            (&[], &[]),
+        ];
+        for (groups, allowed) in expectations {
+            let token = mint(&id_claims("someone", groups, NOW), "a-rsa-1", "JWT");
+            let (_, principal) = authenticate(&token, &backend, NOW).await.unwrap();
+            let matrix = gate().bundle().allowed_actions(&principal);
+            assert_eq!(matrix.len(), 4, "every action of the schema is evaluated");
+            let got: Vec<&str> = matrix
+                .iter()
+                .filter(|a| a.outcome == Some(Outcome::Allow))
+                .map(|a| a.action.as_str())
+                .collect();
+            assert_eq!(got, allowed, "groups {groups:?}");
+            for row in &matrix {
+                assert_eq!(row.routes, vec![row.action.clone()]);
+                let path = row.action.split_once(' ').unwrap().1.replace("{petId}", "7");
+                let method = row.action.split_once(' ').unwrap().0;
+                let (_, decision) = gate().decide(&principal, method, &path).unwrap();
+                assert_eq!(Some(decision.outcome), row.outcome, "{}", row.action);
+                assert_eq!(decision.policies, row.policies, "{}", row.action);
+            }
+        }
+    }
+}
+
+async_test! {
+    async fn principal_carries_groups_scopes_and_permissions() {
+        let backend = backends().remove(0);
+        let mut claims = access_claims("carol", NOW);
+        claims["scope"] = json!("openid  pets:read pets:read pets:write");
+        let token = mint(&claims, "a-rsa-1", "at+jwt");
+        let (verified, principal) = authenticate(&token, &backend, NOW).await.unwrap();
+        assert_eq!(verified.kind(), TokenKind::Access);
+        assert_eq!(verified.subject(), Some("carol"));
+        assert_eq!(verified.expires_at(), NOW.offset(3600));
+        assert_eq!(principal.uid().to_string(), r#"PetStore::User::"carol""#);
+        let user = principal.entities().get(principal.uid()).unwrap();
+        let scope = user.attr("scope").unwrap().unwrap().to_string();
+        assert_eq!(scope, r#"["openid", "pets:read", "pets:write"]"#);
+        let permissions = user.attr("permissions").unwrap().unwrap().to_string();
+        assert_eq!(permissions, r#"["pets:read"]"#);
+
+        let token = mint(&id_claims("dave", &["AVP_User", "AVP_Admin", "AVP_User"], NOW), "a-rsa-1", "JWT");
+        let (_, principal) = authenticate(&token, &backend, NOW).await.unwrap();
+        assert_eq!(principal.groups(), ["AVP_User", "AVP_Admin"]);
+        assert_eq!(principal.token_kind(), TokenKind::Id);
+        assert_eq!(principal.issuer(), ISSUER_A);
+    }
+}
+
+async_test! {
+    async fn entity_id_prefix_applies_to_the_principal_only() {
+        let backend = backends().remove(0);
+        let mut claims = access_claims("erin", NOW);
+        claims["iss"] = json!(ISSUER_B);
+        claims["group"] = json!(["AVP_Admin"]);
+        let token = mint(&claims, "b-rsa", "at+jwt");
+        let (_, principal) = authenticate(&token, &backend, NOW).await.unwrap();
+        assert_eq!(
+            principal.uid().to_string(),
+            r#"PetStore::User::"auth.pingone.test/env-b/as|erin""#
+        );
+        assert_eq!(principal.subject(), "erin");
+        let (_, decision) = gate().decide(&principal, "POST", "/pets").unwrap();
+        assert!(decision.is_allowed(), "groups keep their plain names");
+    }
+}
