@@ -1,7 +1,13 @@
 //! Test support shared by the test targets of `cedargate`: the test keys, key sets, token
 //! minting, the trust configuration and the signature backends to run every case with.
 //! Everything is embedded so the same tests run natively and compiled to wasm32.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::large_enum_variant
+)]
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use cedargate::{
