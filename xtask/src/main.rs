@@ -1,1 +1,38 @@
-fn main() {}
+//! `cargo xtask`: the project's commands. See README.md.
+
+mod run;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  test [--only STAGE[,STAGE...]]   install what is missing, then run every check and test
+  setup                            only install what is missing
+  help                             this text
+
+stages of `test`, in order: fmt, clippy, native, wasm-node, wasm-chrome
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test::run(&args[1..]),
+        Some("setup") => tools::Tools::ensure().map(|_| ()),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command {other}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Installs what the tests need, from the package registries only, at pinned versions.
+
+use crate::run::{self, capture};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// wasm-pack, from crates.io.
+pub const WASM_PACK_VERSION: &str = "0.15.1";
+
+/// Paths of the installed tools the stages use.
+#[derive(Debug)]
+pub struct Tools {
+    pub chromedriver: PathBuf,
+    pub wasm_bindgen_version: String,
+}
+
+fn step(message: &str) {
+    println!("[setup] {message}");
+}
+
+/// The exact wasm-bindgen version in Cargo.lock; the CLI must match it.
+pub fn locked_version(package: &str) -> Result<String, String> {
+    let lock = std::fs::read_to_string(run::root().join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let needle = format!("name = \"{package}\"\nversion = \"");
+    let start = lock
+        .find(&needle)
+        .ok_or_else(|| format!("{package} is not in Cargo.lock"))?
+        + needle.len();
+    let end = lock[start..].find('"').ok_or("Cargo.lock is malformed")?;
+    Ok(lock[start..start + end].to_owned())
+}
+
+fn installed_version(program: &str) -> Option<String> {
+    let out = capture(Command::new(program).arg("--version"))?;
+    out.split_whitespace().nth(1).map(str::to_owned)
+}
+
+/// `cargo install` with `--locked`, falling back to a fresh resolution when a locked
+/// dependency has gone from the registry.
+fn cargo_install(krate: &str, version: &str, minutes: u32) -> Result<(), String> {
+    step(&format!(
+        "installing {krate} {version} with cargo install (about {minutes} min on two cores)"
+    ));
+    let attempt = |locked: bool| -> Result<bool, String> {
+        let mut cmd = Command::new("cargo");
+        cmd.args(["install", krate, "--version", &format!("={version}")]);
+        if locked {
+            cmd.arg("--locked");
+        }
+        Ok(run::run(&mut cmd, "  | ")?.success)
+    };
+    if attempt(true)? {
+        return Ok(());
+    }
+    step(&format!(
+        "{krate}: its locked dependencies cannot be resolved, retrying without --locked"
+    ));
+    if attempt(false)? {
+        Ok(())
+    } else {
+        Err(format!("cargo install {krate} {version} failed"))
+    }
+}
+
+fn ensure_cargo_tool(
+    program: &str,
+    krate: &str,
+    version: &str,
+    minutes: u32,
+) -> Result<(), String> {
+    match installed_version(program) {
+        Some(v) if v == version => {
+            step(&format!("{program} {version}: present"));
+            Ok(())
+        }
+        found => {
+            if let Some(v) = found {
+                step(&format!("{program} {v} found, {version} needed"));
+            }
+            cargo_install(krate, version, minutes)
+        }
+    }
+}
+
+fn ensure_wasm_target() -> Result<(), String> {
+    let installed =
+        capture(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
+        step("wasm32-unknown-unknown target: present");
+        return Ok(());
+    }
+    step("adding the wasm32-unknown-unknown target");
+    let out = run::run(
+        Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
+        "  | ",
+    )?;
+    if out.success {
+        Ok(())
+    } else {
+        Err("rustup target add wasm32-unknown-unknown failed".into())
+    }
+}
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+fn is_root() -> bool {
+    capture(Command::new("id").arg("-u")).is_some_and(|s| s.trim() == "0")
+}
+
+fn ensure_chromium() -> Result<PathBuf, String> {
+    let present = |name: &str| {
+        find_program(name).or_else(|| {
+            let p = Path::new("/usr/bin").join(name);
+            p.is_file().then_some(p)
+        })
+    };
+    if let (Some(_), Some(driver)) = (present("chromium"), present("chromedriver")) {
+        step("chromium and chromedriver: present");
+        return Ok(driver);
+    }
+    if !is_root() {
+        return Err("chromium and chromedriver are missing; install them with \
+                    `sudo apt-get install chromium chromium-driver` and run again"
+            .into());
+    }
+    step("installing chromium and chromium-driver with apt-get");
+    let update = run::run(Command::new("apt-get").arg("update"), "  | ")?;
+    if !update.success {
+        return Err("apt-get update failed".into());
+    }
+    let install = run::run(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "chromium",
+                "chromium-driver",
+            ]),
+        "  | ",
+    )?;
+    if !install.success {
+        return Err("apt-get install chromium chromium-driver failed".into());
+    }
+    present("chromedriver").ok_or_else(|| "chromedriver is still missing after apt-get".into())
+}
+
+impl Tools {
+    /// Installs whatever is missing and reports what is there.
+    pub fn ensure() -> Result<Tools, String> {
+        ensure_wasm_target()?;
+        let wasm_bindgen_version = locked_version("wasm-bindgen")?;
+        ensure_cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &wasm_bindgen_version, 3)?;
+        ensure_cargo_tool("wasm-pack", "wasm-pack", WASM_PACK_VERSION, 3)?;
+        let chromedriver = ensure_chromium()?;
+        Ok(Tools {
+            chromedriver,
+            wasm_bindgen_version,
+        })
+    }
+}
