@@ -1,1 +1,23 @@
-//! The cedargate edge worker (filled in by its own issue).
+//! # cedargate-edge
+//!
+//! A Cloudflare Worker that guards an HTTP API: it verifies the bearer token, maps it to a
+//! Cedar principal, matches the request to an action, decides with the policy bundle
+//! compiled into it, and forwards the request to the origin only when the policies allow.
+//!
+//! The request handling itself lives in `runtime/` (wasm32 only); the decisions it relies
+//! on — configuration, header rules, CORS, key freshness, the token cache, problem
+//! responses — are plain functions in the other modules, tested natively.
+
+pub mod bearer;
+pub mod config;
+pub mod cors;
+pub mod forward;
+pub mod key_policy;
+pub mod problem;
+pub mod token_cache;
+
+#[cfg(target_arch = "wasm32")]
+mod runtime;
+
+/// Path of the authenticated endpoint that serves the policy bundle (when enabled).
+pub const BUNDLE_PATH: &str = "/.cedargate/bundle";

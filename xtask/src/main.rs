@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's commands. See README.md.
 
+mod edge;
 mod run;
 mod test;
 mod tools;
@@ -12,9 +13,10 @@ usage: cargo xtask <command> [options]
 commands:
   test [--only STAGE[,STAGE...]]   install what is missing, then run every check and test
   setup                            only install what is missing
+  build-edge                       build the worker into edge/build (worker-build, local tools)
   help                             this text
 
-stages of `test`, in order: fmt, clippy, native, wasm-node, wasm-chrome
+stages of `test`, in order: fmt, clippy, native, wasm-node, wasm-chrome, edge-build, edge
 ";
 
 fn main() -> ExitCode {
@@ -22,6 +24,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test::run(&args[1..]),
         Some("setup") => tools::Tools::ensure().map(|_| ()),
+        Some("build-edge") => {
+            tools::ensure_edge_build().and_then(|node| edge::build(&node).map(|_| ()))
+        }
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())

@@ -13,7 +13,15 @@ struct StageResult {
     note: String,
 }
 
-const STAGES: [&str; 5] = ["fmt", "clippy", "native", "wasm-node", "wasm-chrome"];
+const STAGES: [&str; 7] = [
+    "fmt",
+    "clippy",
+    "native",
+    "wasm-node",
+    "wasm-chrome",
+    "edge-build",
+    "edge",
+];
 
 fn cargo() -> Command {
     let mut cmd = Command::new("cargo");
@@ -139,7 +147,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "native" => commands(
                 vec![{
                     let mut c = cargo();
-                    c.args(["test", "--workspace"]);
+                    c.args(["test", "--workspace", "--exclude", "cedargate-tests"]);
                     c
                 }],
                 prefix,
@@ -160,6 +168,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     _ => Ok((passed, note)),
                 }
             }),
+            "edge-build" => crate::edge::build(&tools.node).map(|report| (None, report)),
+            "edge" => commands(
+                vec![{
+                    let mut c = cargo();
+                    c.args(["test", "-p", "cedargate-tests", "--test", "edge"]);
+                    c.env("CEDARGATE_NODE", &tools.node.node);
+                    c.env("CEDARGATE_WRANGLER", &tools.node.wrangler);
+                    c
+                }],
+                prefix,
+            )
+            .and_then(|text| counted(&text, "edge worker in workerd")),
             _ => Err(format!("unknown stage {stage}")),
         };
         let elapsed = start.elapsed();

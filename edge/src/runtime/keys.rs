@@ -1,0 +1,382 @@
+//! Issuer keys: OpenID discovery, JWKS fetching with a timeout, isolate memory and the Cache
+//! API, one refetch at a time per issuer, stale serving within bounds, then 503.
+//!
+//! Workers forbid one request from touching I/O objects (fetches, streams) another request
+//! created. So a refetch runs entirely inside the request that started it; concurrent
+//! requests for the same issuer wait for its result by polling shared isolate memory with
+//! timers of their own, and take over if it is abandoned.
+
+use super::state::State;
+use crate::config::{KeyCacheConfig, is_loopback, split_url};
+use crate::key_policy::{KeyTimes, retry_after, ttl_from_cache_control};
+use crate::problem::AppError;
+use cedargate::KeySet;
+use futures_util::future::{self, Either};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+use worker::{AbortController, Cache, Delay, Fetch, Headers, Response, ResponseBuilder};
+
+#[derive(Default)]
+struct IssuerKeys {
+    keys: Option<Rc<KeySet>>,
+    times: Option<KeyTimes>,
+    jwks_uri: Option<String>,
+    /// Start (ms) of the refetch under way, if any.
+    refreshing_since: Option<f64>,
+    /// Incremented when a refetch ends, successfully or not.
+    generation: u64,
+    /// Whether the last refetch failed.
+    last_failed: bool,
+    /// Whether the Cache API was already consulted in this isolate.
+    cache_checked: bool,
+}
+
+/// Key sets by issuer.
+#[derive(Default)]
+pub struct KeyStore {
+    issuers: RefCell<HashMap<String, IssuerKeys>>,
+}
+
+/// Upper bound on the size of discovery and JWKS documents.
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+/// How often a waiting request looks at a refetch under way.
+const WAIT_STEP_MS: u64 = 5;
+
+/// The issuer's keys for a token with `kid`, at `now` (seconds).
+pub async fn keys_for(
+    state: &Rc<State>,
+    issuer: &str,
+    kid: Option<&str>,
+    now: i64,
+) -> Result<Rc<KeySet>, AppError> {
+    let config = &state.config.keys;
+    let unavailable = || AppError::KeysUnavailable {
+        retry_after: retry_after(config),
+    };
+    let (cached, times, cache_checked) = {
+        let issuers = state.keys.issuers.borrow();
+        match issuers.get(issuer) {
+            Some(entry) => (entry.keys.clone(), entry.times, entry.cache_checked),
+            None => (None, None, false),
+        }
+    };
+    match (cached, times) {
+        (Some(keys), Some(times)) if times.fresh(now) => {
+            if kid.is_none_or(|kid| keys.contains_kid(kid)) {
+                return Ok(keys);
+            }
+            // A refetch under way (perhaps for this very kid): wait for its result.
+            if refreshing(state, issuer, config) {
+                return Ok(wait_for_refresh(state, issuer, config)
+                    .await
+                    .unwrap_or(keys));
+            }
+            if times.may_force(now, config) {
+                if let Some(t) = state
+                    .keys
+                    .issuers
+                    .borrow_mut()
+                    .get_mut(issuer)
+                    .and_then(|e| e.times.as_mut())
+                {
+                    t.forced_at = Some(now);
+                }
+                return Ok(refresh(state, issuer, now, false).await.unwrap_or(keys));
+            }
+            Ok(keys)
+        }
+        (Some(keys), Some(times)) => {
+            let fresh = if refreshing(state, issuer, config) {
+                wait_for_refresh(state, issuer, config).await
+            } else {
+                refresh(state, issuer, now, false).await
+            };
+            match fresh {
+                Some(fresh) => Ok(fresh),
+                None if times.servable(now, config) => Ok(keys),
+                None => Err(unavailable()),
+            }
+        }
+        _ => {
+            let fresh = if refreshing(state, issuer, config) {
+                wait_for_refresh(state, issuer, config).await
+            } else {
+                refresh(state, issuer, now, !cache_checked).await
+            };
+            fresh.ok_or_else(unavailable)
+        }
+    }
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Whether another request is refetching this issuer's keys (and has not given up: a
+/// refetch older than the fetch timeout twice over is considered abandoned).
+fn refreshing(state: &State, issuer: &str, config: &KeyCacheConfig) -> bool {
+    let limit = 2.0 * config.fetch_timeout_ms as f64 + 1000.0;
+    state
+        .keys
+        .issuers
+        .borrow()
+        .get(issuer)
+        .and_then(|e| e.refreshing_since)
+        .is_some_and(|since| now_ms() - since < limit)
+}
+
+/// Waits for the refetch under way and returns the keys it produced (`None` if it failed
+/// or was abandoned).
+async fn wait_for_refresh(
+    state: &Rc<State>,
+    issuer: &str,
+    config: &KeyCacheConfig,
+) -> Option<Rc<KeySet>> {
+    let generation = state
+        .keys
+        .issuers
+        .borrow()
+        .get(issuer)
+        .map(|e| e.generation)?;
+    let deadline = now_ms() + 2.0 * config.fetch_timeout_ms as f64 + 1000.0;
+    loop {
+        Delay::from(Duration::from_millis(WAIT_STEP_MS)).await;
+        let (done, keys, failed) = {
+            let issuers = state.keys.issuers.borrow();
+            let entry = issuers.get(issuer)?;
+            (
+                entry.generation != generation,
+                entry.keys.clone(),
+                entry.last_failed,
+            )
+        };
+        if done {
+            return if failed { None } else { keys };
+        }
+        if now_ms() > deadline {
+            return None;
+        }
+    }
+}
+
+/// Marks a refetch as under way until dropped (also when the request is cancelled).
+struct RefreshGuard {
+    state: Rc<State>,
+    issuer: String,
+}
+
+impl Drop for RefreshGuard {
+    fn drop(&mut self) {
+        if let Ok(mut issuers) = self.state.keys.issuers.try_borrow_mut()
+            && let Some(entry) = issuers.get_mut(&self.issuer)
+        {
+            entry.refreshing_since = None;
+            entry.generation += 1;
+        }
+    }
+}
+
+/// Refetches an issuer's keys in this request and stores the result.
+async fn refresh(state: &Rc<State>, issuer: &str, now: i64, try_cache: bool) -> Option<Rc<KeySet>> {
+    {
+        let mut issuers = state.keys.issuers.borrow_mut();
+        let entry = issuers.entry(issuer.to_owned()).or_default();
+        entry.refreshing_since = Some(now_ms());
+        entry.cache_checked = true;
+    }
+    let _guard = RefreshGuard {
+        state: state.clone(),
+        issuer: issuer.to_owned(),
+    };
+    let result = fetch_keys(state, issuer, now, try_cache).await;
+    let mut issuers = state.keys.issuers.borrow_mut();
+    let entry = issuers.entry(issuer.to_owned()).or_default();
+    match result {
+        Ok((keys, times, jwks_uri)) => {
+            let changed = entry
+                .keys
+                .as_ref()
+                .is_some_and(|old| thumbprints(old) != thumbprints(&keys));
+            let keys = Rc::new(keys);
+            entry.keys = Some(keys.clone());
+            entry.times = Some(KeyTimes {
+                forced_at: entry.times.and_then(|t| t.forced_at),
+                ..times
+            });
+            entry.jwks_uri = Some(jwks_uri);
+            entry.last_failed = false;
+            drop(issuers);
+            if changed {
+                // Tokens verified with keys the provider no longer publishes are dropped.
+                state.tokens.borrow_mut().clear();
+            }
+            log_event("keys_refreshed", issuer, None);
+            Some(keys)
+        }
+        Err(err) => {
+            entry.last_failed = true;
+            drop(issuers);
+            log_event("keys_unavailable", issuer, Some(&err));
+            None
+        }
+    }
+}
+
+fn thumbprints(keys: &KeySet) -> Vec<&str> {
+    keys.keys().iter().map(|k| k.thumbprint()).collect()
+}
+
+fn log_event(event: &str, issuer: &str, error: Option<&str>) {
+    let line = serde_json::json!({ "event": event, "issuer": issuer, "error": error });
+    worker::console_log!("{line}");
+}
+
+/// The Cache API key of an issuer's key set.
+fn cache_key(issuer: &str) -> String {
+    format!(
+        "https://cedargate.invalid/jwks/{}",
+        crate::forward::header_safe(issuer).replace('/', "%2F")
+    )
+}
+
+async fn fetch_keys(
+    state: &Rc<State>,
+    issuer: &str,
+    now: i64,
+    try_cache: bool,
+) -> Result<(KeySet, KeyTimes, String), String> {
+    let config = &state.config.keys;
+    if try_cache && let Some(found) = from_cache(issuer, now).await {
+        return Ok(found);
+    }
+    let known_uri = state
+        .keys
+        .issuers
+        .borrow()
+        .get(issuer)
+        .and_then(|e| e.jwks_uri.clone());
+    let jwks_uri = match known_uri {
+        Some(uri) => uri,
+        None => discover(issuer, config).await?,
+    };
+    let (body, cache_control) = get(&jwks_uri, config).await?;
+    let keys = KeySet::from_json(&body).map_err(|e| format!("{jwks_uri}: {e}"))?;
+    let ttl = ttl_from_cache_control(cache_control.as_deref(), config);
+    let times = KeyTimes {
+        fetched_at: now,
+        ttl,
+        forced_at: None,
+    };
+    to_cache(issuer, &body, &jwks_uri, now, ttl).await;
+    Ok((keys, times, jwks_uri))
+}
+
+async fn discover(issuer: &str, config: &KeyCacheConfig) -> Result<String, String> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let (body, _) = get(&url, config).await?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&body).map_err(|_| format!("{url}: not JSON"))?;
+    // OpenID Connect Discovery §4.3: the document must name the issuer it was fetched for.
+    if doc.get("issuer").and_then(|v| v.as_str()) != Some(issuer) {
+        return Err(format!("{url}: \"issuer\" does not match"));
+    }
+    let jwks_uri = doc
+        .get("jwks_uri")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| format!("{url}: no jwks_uri"))?;
+    match split_url(jwks_uri) {
+        Some(("https", _, _)) => Ok(jwks_uri.to_owned()),
+        Some(("http", authority, _)) if is_loopback(authority) => Ok(jwks_uri.to_owned()),
+        _ => Err(format!("{url}: jwks_uri is not https")),
+    }
+}
+
+/// GET with a timeout; the body and `Cache-Control` of a 200 answer.
+async fn get(url: &str, config: &KeyCacheConfig) -> Result<(String, Option<String>), String> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let parsed = url.parse().map_err(|_| format!("{url}: invalid URL"))?;
+    let work = async move {
+        let mut response = Fetch::Url(parsed)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if response.status_code() != 200 {
+            return Err(format!("{url}: status {}", response.status_code()));
+        }
+        let too_big = response
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|l| l.parse::<usize>().ok())
+            .is_some_and(|l| l > MAX_DOCUMENT_BYTES);
+        if too_big {
+            return Err(format!("{url}: document too large"));
+        }
+        let cache_control = response.headers().get("cache-control").ok().flatten();
+        let body = response.text().await.map_err(|e| format!("{url}: {e}"))?;
+        if body.len() > MAX_DOCUMENT_BYTES {
+            return Err(format!("{url}: document too large"));
+        }
+        Ok((body, cache_control))
+    };
+    let timeout = Delay::from(Duration::from_millis(config.fetch_timeout_ms));
+    match future::select(Box::pin(work), timeout).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => {
+            controller.abort();
+            Err(format!(
+                "{url}: timed out after {} ms",
+                config.fetch_timeout_ms
+            ))
+        }
+    }
+}
+
+async fn from_cache(issuer: &str, now: i64) -> Option<(KeySet, KeyTimes, String)> {
+    let mut response = Cache::default()
+        .get(cache_key(issuer).as_str(), false)
+        .await
+        .ok()??;
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    let fetched_at: i64 = header("x-cedargate-fetched-at")?.parse().ok()?;
+    let ttl: u64 = header("x-cedargate-ttl")?.parse().ok()?;
+    let jwks_uri = header("x-cedargate-jwks-uri")?;
+    let body = response.text().await.ok()?;
+    let keys = KeySet::from_json(&body).ok()?;
+    let times = KeyTimes {
+        fetched_at,
+        ttl,
+        forced_at: None,
+    };
+    times.fresh(now).then_some((keys, times, jwks_uri))
+}
+
+async fn to_cache(issuer: &str, body: &str, jwks_uri: &str, now: i64, ttl: u64) {
+    let headers = Headers::new();
+    let set = |k: &str, v: &str| headers.set(k, v).is_ok();
+    let ok = set("cache-control", &format!("max-age={ttl}"))
+        && set("content-type", "application/json")
+        && set("x-cedargate-fetched-at", &now.to_string())
+        && set("x-cedargate-ttl", &ttl.to_string())
+        && set("x-cedargate-jwks-uri", jwks_uri);
+    if !ok {
+        return;
+    }
+    let response: Response = ResponseBuilder::new()
+        .with_headers(headers)
+        .fixed(body.as_bytes().to_vec());
+    if let Err(err) = Cache::default()
+        .put(cache_key(issuer).as_str(), response)
+        .await
+    {
+        log_event("keys_cache_put_failed", issuer, Some(&err.to_string()));
+    }
+}

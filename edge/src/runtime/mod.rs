@@ -1,0 +1,13 @@
+//! The Worker: entry point and per-isolate state.
+
+mod app;
+mod keys;
+mod proxy;
+mod state;
+
+use worker::{Context, Env, Request, Response, Result, event};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    Ok(app::handle(req, env, ctx).await)
+}

@@ -1,0 +1,184 @@
+//! Responses: forwarding to the origin with streamed bodies, problem documents, CORS.
+
+use super::state::{Authenticated, State};
+use crate::config::CorsConfig;
+use crate::cors;
+use crate::forward::{forwards_request_header, forwards_response_header, identity_headers};
+use crate::problem::AppError;
+use cedargate::{Bundle, Decision, Gate, RouteMatch};
+use serde_json::json;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::{Request, Response};
+
+fn entries(headers: &web_sys::Headers) -> Vec<(String, String)> {
+    worker::Headers(headers.clone()).entries().collect()
+}
+
+fn respond(
+    status: u16,
+    headers: &[(&str, String)],
+    body: Option<&web_sys::ReadableStream>,
+) -> Response {
+    let out = web_sys::Headers::new().unwrap_or_else(|_| unreachable_headers());
+    for (k, v) in headers {
+        let _ = out.append(k, v);
+    }
+    build(status, &out, body)
+}
+
+fn unreachable_headers() -> web_sys::Headers {
+    // `new Headers()` cannot fail in any runtime; this keeps the type total.
+    js_sys::Object::new().unchecked_into()
+}
+
+fn build(
+    status: u16,
+    headers: &web_sys::Headers,
+    body: Option<&web_sys::ReadableStream>,
+) -> Response {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(headers);
+    match web_sys::Response::new_with_opt_readable_stream_and_init(body, &init) {
+        Ok(r) => r.into(),
+        Err(_) => Response::empty()
+            .map(|r| r.with_status(500))
+            .unwrap_or_else(|_| Response::from(web_sys::Response::error())),
+    }
+}
+
+fn json_response(
+    status: u16,
+    mut headers: Vec<(&'static str, String)>,
+    body: &serde_json::Value,
+    content_type: &str,
+) -> Response {
+    headers.push(("content-type", content_type.to_owned()));
+    headers.push(("cache-control", "no-store".into()));
+    let text = body.to_string();
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    let out = web_sys::Headers::new().unwrap_or_else(|_| unreachable_headers());
+    for (k, v) in &headers {
+        let _ = out.append(k, v);
+    }
+    init.set_headers(&out);
+    match web_sys::Response::new_with_opt_str_and_init(Some(&text), &init) {
+        Ok(r) => r.into(),
+        Err(_) => respond(status, &headers, None),
+    }
+}
+
+/// A refusal as `application/problem+json`.
+pub fn problem(
+    err: &AppError,
+    id: &str,
+    _origin: Option<&str>,
+    _version: Option<&str>,
+) -> Response {
+    let p = err.problem(id);
+    json_response(p.status, p.headers, &p.body, "application/problem+json")
+}
+
+/// The answer to an allowed preflight.
+pub fn preflight(config: &CorsConfig, origin: &str, gate: &Gate) -> Response {
+    let mut methods: Vec<String> = gate
+        .bundle()
+        .routes()
+        .into_iter()
+        .filter_map(|(route, _)| route.split_once(' ').map(|(m, _)| m.to_owned()))
+        .collect();
+    methods.sort();
+    methods.dedup();
+    respond(
+        204,
+        &cors::preflight_headers(config, origin, &methods),
+        None,
+    )
+}
+
+/// Adds CORS (for allowed origins), the request id and the bundle version to any response.
+pub fn with_cors(response: Response, origin: Option<&str>, id: &str, version: &str) -> Response {
+    let raw: web_sys::Response = response.into();
+    let headers = web_sys::Headers::new().unwrap_or_else(|_| unreachable_headers());
+    for (k, v) in entries(&raw.headers()) {
+        let _ = headers.append(&k, &v);
+    }
+    if let Some(origin) = origin {
+        let has_allow_origin = headers.has("access-control-allow-origin").unwrap_or(false);
+        if !has_allow_origin {
+            for (k, v) in cors::response_headers(origin) {
+                let _ = headers.append(k, &v);
+            }
+        }
+    }
+    let _ = headers.set("x-cedargate-request-id", id);
+    let _ = headers.set("x-cedargate-bundle-version", version);
+    build(raw.status(), &headers, raw.body().as_ref())
+}
+
+/// The bundle endpoint's document.
+pub fn bundle_document(bundle: &Bundle) -> Response {
+    let body = json!({
+        "version": bundle.version(),
+        "namespace": bundle.namespace(),
+        "routes": bundle.routes().into_iter().map(|(route, action)| json!({ "route": route, "action": action })).collect::<Vec<_>>(),
+        "source": bundle.source(),
+    });
+    json_response(200, Vec::new(), &body, "application/json")
+}
+
+/// Forwards an allowed request: same method, the authorized path, the raw query, the body
+/// streamed; client `x-cedargate-*` and method-override headers dropped, identity headers
+/// added. The origin's answer is streamed back.
+pub async fn forward(
+    state: &Rc<State>,
+    req: &Request,
+    route: &RouteMatch,
+    auth: &Authenticated,
+    decision: &Decision,
+    id: &str,
+) -> Result<Response, AppError> {
+    let config = &state.config;
+    let url = config.origin_url(&route.path, route.query.as_deref());
+    let inner = req.inner();
+    let headers = web_sys::Headers::new().map_err(|_| AppError::OriginUnreachable)?;
+    for (k, v) in entries(&inner.headers()) {
+        if forwards_request_header(&k, config.forward_authorization) {
+            let _ = headers.append(&k, &v);
+        }
+    }
+    for (k, v) in identity_headers(
+        auth.principal.subject(),
+        auth.principal.uid().id().unescaped(),
+        auth.principal.groups(),
+        &route.action,
+        &decision.policies,
+        id,
+    ) {
+        let _ = headers.set(k, &v);
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(&inner.method());
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(body) = inner.body() {
+        init.set_body(&body);
+    }
+    let outgoing = web_sys::Request::new_with_str_and_init(&url, &init)
+        .map_err(|_| AppError::OriginUnreachable)?;
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let answer = JsFuture::from(global.fetch_with_request(&outgoing))
+        .await
+        .map_err(|_| AppError::OriginUnreachable)?;
+    let answer: web_sys::Response = answer.dyn_into().map_err(|_| AppError::OriginUnreachable)?;
+    let out = web_sys::Headers::new().map_err(|_| AppError::OriginUnreachable)?;
+    for (k, v) in entries(&answer.headers()) {
+        if forwards_response_header(&k) {
+            let _ = out.append(&k, &v);
+        }
+    }
+    Ok(build(answer.status(), &out, answer.body().as_ref()))
+}

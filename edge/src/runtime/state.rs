@@ -1,0 +1,83 @@
+//! What an isolate prepares once: configuration, bundle, trust, key and token caches.
+
+use super::keys::KeyStore;
+use crate::config::EdgeConfig;
+use crate::token_cache::TokenCache;
+use cedargate::crypto::WebCrypto;
+use cedargate::{Bundle, BundleSource, Gate, Principal, VerifiedToken};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use worker::Env;
+
+/// The bundle compiled into the worker (validated by the build script).
+const BUILT_IN_BUNDLE: &str = include_str!(concat!(env!("OUT_DIR"), "/bundle.json"));
+
+/// A token that passed verification and mapping.
+pub struct Authenticated {
+    pub verified: VerifiedToken,
+    pub principal: Principal,
+}
+
+/// Per-isolate state.
+pub struct State {
+    pub config: EdgeConfig,
+    gate: RefCell<Rc<Gate>>,
+    /// SHA-256 of the last KV bundle text looked at, valid or not.
+    pub kv_seen: RefCell<Option<[u8; 32]>>,
+    pub kv_next_check: Cell<i64>,
+    pub crypto: WebCrypto,
+    pub keys: KeyStore,
+    pub tokens: RefCell<TokenCache<Rc<Authenticated>>>,
+}
+
+/// The isolate's state, or why it could not be built.
+pub type Shared = Rc<Result<Rc<State>, String>>;
+
+thread_local! {
+    static STATE: RefCell<Option<Shared>> = const { RefCell::new(None) };
+}
+
+impl State {
+    /// The isolate's state, built on first use. A configuration or bundle error is kept and
+    /// returned every time: the worker then refuses every request.
+    pub fn get(env: &Env) -> Shared {
+        if let Some(state) = STATE.with(|s| s.borrow().clone()) {
+            return state;
+        }
+        let state = Rc::new(Self::build(env).map(Rc::new));
+        STATE.with(|s| *s.borrow_mut() = Some(state.clone()));
+        state
+    }
+
+    fn build(env: &Env) -> Result<State, String> {
+        let raw: serde_json::Value = env
+            .object_var("CEDARGATE_CONFIG")
+            .map_err(|e| format!("CEDARGATE_CONFIG is missing or not an object: {e}"))?;
+        let config = EdgeConfig::from_json(&raw.to_string()).map_err(|e| e.to_string())?;
+        let source: BundleSource = serde_json::from_str(BUILT_IN_BUNDLE)
+            .map_err(|e| format!("built-in bundle is unreadable: {e}"))?;
+        let bundle = Bundle::load(&source).map_err(|e| format!("built-in bundle: {e}"))?;
+        let gate = Gate::new(bundle, &config.trust).map_err(|e| e.to_string())?;
+        let tokens = TokenCache::new(config.token_cache_entries);
+        Ok(State {
+            config,
+            gate: RefCell::new(Rc::new(gate)),
+            kv_seen: RefCell::new(None),
+            kv_next_check: Cell::new(0),
+            crypto: WebCrypto::new(),
+            keys: KeyStore::default(),
+            tokens: RefCell::new(tokens),
+        })
+    }
+
+    /// The gate in force.
+    pub fn gate(&self) -> Rc<Gate> {
+        self.gate.borrow().clone()
+    }
+
+    /// Puts a newer gate in force; cached principals belong to the old one.
+    pub fn replace_gate(&self, gate: Gate) {
+        *self.gate.borrow_mut() = Rc::new(gate);
+        self.tokens.borrow_mut().clear();
+    }
+}

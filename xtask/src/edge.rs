@@ -1,0 +1,68 @@
+//! `cargo xtask build-edge`: the worker, built by worker-build with local tools only.
+
+use crate::run;
+use crate::tools::{self, NodeTools};
+use std::path::Path;
+use std::process::Command;
+
+/// Cloudflare's limit on a worker's compressed size (free plan).
+const LIMIT_GZIP_BYTES: u64 = 3 * 1024 * 1024;
+
+/// Builds `edge/build/` and reports its size.
+pub fn build(node: &NodeTools) -> Result<String, String> {
+    let root = run::root();
+    let mut cmd = Command::new(tools::cargo_bin("worker-build"));
+    cmd.current_dir(root.join("edge"))
+        .arg("--release")
+        .env("WASM_BINDGEN_BIN", tools::cargo_bin("wasm-bindgen"))
+        .env("WASM_OPT_BIN", &node.wasm_opt)
+        .env("ESBUILD_BIN", &node.esbuild);
+    let out = run::run(&mut cmd, "  | ")?;
+    if !out.success {
+        return Err("worker-build failed".into());
+    }
+    let wasm = root.join("edge/build/index_bg.wasm");
+    let js = root.join("edge/build/index.js");
+    let raw = size(&wasm)? + size(&js)?;
+    let gz = gzip_size(&wasm)? + gzip_size(&js)?;
+    let report = format!(
+        "worker upload size: {} raw, {} gzip (limit {} gzip)",
+        human(raw),
+        human(gz),
+        human(LIMIT_GZIP_BYTES)
+    );
+    println!("[build-edge] {report}");
+    if gz > LIMIT_GZIP_BYTES {
+        return Err(format!(
+            "the worker is over Cloudflare's size limit: {report}"
+        ));
+    }
+    Ok(report)
+}
+
+fn size(path: &Path) -> Result<u64, String> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Bytes of `gzip -9` output.
+pub fn gzip_size(path: &Path) -> Result<u64, String> {
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("gzip: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("gzip {} failed", path.display()));
+    }
+    Ok(out.stdout.len() as u64)
+}
+
+pub fn human(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
