@@ -13,6 +13,7 @@ pub mod harness;
 pub mod http;
 pub mod origin;
 pub mod provider;
+pub mod server;
 pub mod wrangler;
 
 /// Token minting and the test keys, shared with the `cedargate` crate's own tests.

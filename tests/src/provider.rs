@@ -1,7 +1,7 @@
 //! A test OpenID provider: discovery and JWKS for several environments, each with its own
 //! keys and behaviour (answering, down, slow, 500, garbage), counting what it serves.
 
-use crate::origin::header;
+use crate::server::{Reply, Request, Server};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,40 +36,17 @@ type Shared = Arc<Mutex<HashMap<String, Environment>>>;
 
 /// The running provider; stops when dropped.
 pub struct TestProvider {
-    server: Arc<tiny_http::Server>,
-    port: u16,
+    server: Server,
     envs: Shared,
-    threads: Vec<thread::JoinHandle<()>>,
 }
 
 impl TestProvider {
     /// Starts on a free port of 127.0.0.1 with no environments.
     pub fn start() -> Result<Self, String> {
-        let server =
-            Arc::new(tiny_http::Server::http("127.0.0.1:0").map_err(|e| format!("provider: {e}"))?);
-        let port = server
-            .server_addr()
-            .to_ip()
-            .map(|a| a.port())
-            .ok_or("provider: no port")?;
         let envs: Shared = Arc::default();
-        let threads = (0..4)
-            .map(|_| {
-                let server = server.clone();
-                let envs = envs.clone();
-                thread::spawn(move || {
-                    while let Ok(request) = server.recv() {
-                        serve(request, port, &envs);
-                    }
-                })
-            })
-            .collect();
-        Ok(Self {
-            server,
-            port,
-            envs,
-            threads,
-        })
+        let state = envs.clone();
+        let server = Server::start(move |request| serve(request, &state))?;
+        Ok(Self { server, envs })
     }
 
     /// Adds (or resets) an environment publishing the public halves of `keys`
@@ -90,7 +67,7 @@ impl TestProvider {
 
     /// The issuer URL of an environment.
     pub fn issuer(&self, env: &str) -> String {
-        format!("http://127.0.0.1:{}/{env}/as", self.port)
+        format!("http://127.0.0.1:{}/{env}/as", self.server.port())
     }
 
     fn with_env<T>(&self, env: &str, f: impl FnOnce(&mut Environment) -> T) -> T {
@@ -125,19 +102,18 @@ impl TestProvider {
     }
 }
 
-fn serve(request: tiny_http::Request, port: u16, envs: &Shared) {
-    let url = request.url().to_owned();
+fn serve(request: &mut Request<'_>, envs: &Shared) -> Reply {
+    let not_found = || Reply::Answer(404, Vec::new(), Vec::new());
+    let host = request.header("host").unwrap_or("127.0.0.1").to_owned();
+    let url = request.target.clone();
     let mut parts = url.trim_start_matches('/').splitn(3, '/');
     let (Some(env), Some("as"), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
-        let _ = request.respond(tiny_http::Response::empty(404));
-        return;
+        return not_found();
     };
     let snapshot = {
         let mut envs = envs.lock().expect("provider state");
         let Some(state) = envs.get_mut(env) else {
-            drop(envs);
-            let _ = request.respond(tiny_http::Response::empty(404));
-            return;
+            return not_found();
         };
         match rest {
             ".well-known/openid-configuration" => state.discovery_hits += 1,
@@ -147,23 +123,13 @@ fn serve(request: tiny_http::Request, port: u16, envs: &Shared) {
         state.clone()
     };
     match &snapshot.mode {
-        Mode::Down => {
-            // Dropping the request without a response closes the connection.
-            drop(request);
-            return;
-        }
+        Mode::Down => return Reply::Hang,
         Mode::Slow(delay) => thread::sleep(*delay),
-        Mode::Status(code) => {
-            let _ = request.respond(tiny_http::Response::empty(*code));
-            return;
-        }
-        Mode::Garbage => {
-            let _ = request.respond(tiny_http::Response::from_string("<html>oops</html>"));
-            return;
-        }
+        Mode::Status(code) => return Reply::Answer(*code, Vec::new(), Vec::new()),
+        Mode::Garbage => return Reply::Answer(200, Vec::new(), b"<html>oops</html>".to_vec()),
         Mode::Up => {}
     }
-    let issuer = format!("http://127.0.0.1:{port}/{env}/as");
+    let issuer = format!("http://{host}/{env}/as");
     let (body, cache_control) = match rest {
         ".well-known/openid-configuration" => (
             json!({
@@ -179,25 +145,14 @@ fn serve(request: tiny_http::Request, port: u16, envs: &Shared) {
             json!({ "keys": snapshot.keys }),
             snapshot.cache_control.clone(),
         ),
-        _ => {
-            let _ = request.respond(tiny_http::Response::empty(404));
-            return;
-        }
+        _ => return not_found(),
     };
-    let response = tiny_http::Response::from_string(body.to_string())
-        .with_header(header("content-type", "application/json"))
-        .with_header(header("cache-control", &cache_control))
-        .with_header(header("connection", "close"));
-    let _ = request.respond(response);
-}
-
-impl Drop for TestProvider {
-    fn drop(&mut self) {
-        for _ in 0..self.threads.len() {
-            self.server.unblock();
-        }
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
+    Reply::Answer(
+        200,
+        vec![
+            ("content-type".into(), "application/json".into()),
+            ("cache-control".into(), cache_control),
+        ],
+        body.to_string().into_bytes(),
+    )
 }
