@@ -46,7 +46,18 @@ impl Wrangler {
     /// Starts the built worker with `CEDARGATE_CONFIG = config` and `extra` top-level
     /// wrangler settings (such as `kv_namespaces`), and waits until it answers.
     pub fn start(name: &str, config: &Value, extra: &Value) -> Result<Self, String> {
-        let dir = work_dir(name);
+        Self::start_in(&work_dir(name), name, config, extra)
+    }
+
+    /// Like [`Wrangler::start`], in `dir`: local state (KV, Cache API) persists in
+    /// `dir/state`, so a second worker started in the same folder finds it.
+    pub fn start_in(
+        dir: &std::path::Path,
+        name: &str,
+        config: &Value,
+        extra: &Value,
+    ) -> Result<Self, String> {
+        let dir = dir.to_path_buf();
         let port = crate::free_port();
         let inspector = crate::free_port();
         let mut wrangler_config = json!({
@@ -63,7 +74,7 @@ impl Wrangler {
         let config_path = dir.join("wrangler.json");
         std::fs::write(&config_path, wrangler_config.to_string())
             .map_err(|e| format!("writing {}: {e}", config_path.display()))?;
-        let log = dir.join("wrangler.log");
+        let log = dir.join(format!("wrangler-{port}.log"));
         let out = File::create(&log).map_err(|e| e.to_string())?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let (node, wrangler) = node_and_wrangler();
@@ -74,6 +85,8 @@ impl Wrangler {
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &inspector.to_string()])
             .args(["--log-level", "log", "--show-interactive-dev-session=false"])
+            .arg("--persist-to")
+            .arg(dir.join("state"))
             .current_dir(&dir)
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CI", "1")
@@ -109,6 +122,41 @@ impl Wrangler {
             std::thread::sleep(Duration::from_millis(250));
         }
         Err(format!("wrangler did not become ready:\n{}", self.logs()))
+    }
+
+    /// Writes a KV entry into the local state of `dir` (as `wrangler kv key put --local`).
+    pub fn kv_put(
+        dir: &std::path::Path,
+        binding: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), String> {
+        let value_file = dir.join("kv-value.json");
+        std::fs::write(&value_file, value).map_err(|e| e.to_string())?;
+        let (node, wrangler) = node_and_wrangler();
+        let out = Command::new(node)
+            .arg(wrangler)
+            .args(["kv", "key", "put", key, "--path"])
+            .arg(&value_file)
+            .args(["--binding", binding, "--local", "--config"])
+            .arg(dir.join("wrangler.json"))
+            .arg("--persist-to")
+            .arg(dir.join("state"))
+            .current_dir(dir)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "1")
+            .env("XDG_CONFIG_HOME", dir.join("xdg"))
+            .output()
+            .map_err(|e| format!("wrangler kv: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "wrangler kv key put failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
     }
 
     /// `http://127.0.0.1:<port><path>`.

@@ -611,6 +611,7 @@ fn main() -> ExitCode {
     drop(main);
     drop(provider);
     faults(&mut h);
+    kv_and_cache(&mut h);
     h.finish()
 }
 
@@ -737,4 +738,171 @@ fn faults(h: &mut Harness) {
         }
         Ok(())
     });
+}
+
+/// Newer bundles from KV, and keys kept in the Cache API across isolates.
+fn kv_and_cache(h: &mut Harness) {
+    let provider = match TestProvider::start() {
+        Ok(p) => p,
+        Err(err) => {
+            h.check("start the provider", || Err(err));
+            return;
+        }
+    };
+    provider.add_env("env-kv", &["a-rsa-1"]);
+    let issuer = provider.issuer("env-kv");
+    let origin = match EchoOrigin::start() {
+        Ok(o) => o,
+        Err(err) => {
+            h.check("start the origin", || Err(err));
+            return;
+        }
+    };
+    let config = json!({
+        "trust": trust(&[(&issuer, "")]),
+        "origin": origin.url(),
+        "bundle_kv": { "binding": "CEDARGATE_BUNDLES", "key": "current", "refresh_seconds": 1 },
+    });
+    let extra = json!({ "kv_namespaces": [{ "binding": "CEDARGATE_BUNDLES", "id": "cedargate-e2e-bundles" }] });
+    let dir = cedargate_tests::work_dir("edge-kv");
+    let petstore = cedargate::examples::petstore_source();
+    let invalid = json!({
+        "schema": petstore.schema,
+        "policies": "@id(\"broken\") permit(principal in PetStore::UserGroup::\"AVP_User\", action == PetStore::Action::\"no such action\", resource);",
+        "routes": petstore.routes,
+    })
+    .to_string();
+    let newer_source = cedargate::BundleSource {
+        policies: format!(
+            "{}\n@id(\"users-may-post\")\npermit (principal in PetStore::UserGroup::\"AVP_User\", action == PetStore::Action::\"post /pets\", resource);\n",
+            petstore.policies
+        ),
+        ..petstore.clone()
+    };
+    let newer_version = cedargate::Bundle::load(&newer_source)
+        .map(|b| b.version().to_string())
+        .unwrap_or_default();
+    let newer = serde_json::to_string(&newer_source).unwrap_or_default();
+
+    // The KV entry is written before the worker starts (into the same local state).
+    let start = || -> Result<Wrangler, String> {
+        std::fs::write(
+            dir.join("wrangler.json"),
+            json!({
+                "name": "cedargate-edge-kv", "main": cedargate_tests::wrangler::worker_main()?,
+                "compatibility_date": "2026-11-01", "kv_namespaces": extra["kv_namespaces"],
+            })
+            .to_string(),
+        )
+        .map_err(|e| e.to_string())?;
+        Wrangler::kv_put(&dir, "CEDARGATE_BUNDLES", "current", &invalid)?;
+        Wrangler::start_in(&dir, "edge-kv", &config, &extra)
+    };
+    let worker = match start() {
+        Ok(w) => w,
+        Err(err) => {
+            h.check("start the KV worker", || Err(err));
+            return;
+        }
+    };
+    let user = || id_token(&issuer, "bob", &["AVP_User"], "a-rsa-1");
+    let built_in = cedargate::examples::petstore()
+        .map(|b| b.version().to_string())
+        .unwrap_or_default();
+
+    h.check(
+        "an invalid bundle in KV is logged and the built-in one stays",
+        || {
+            let reply = call(&worker, "POST", "/pets", Some(&user()))?;
+            same(reply.status, 403, "built-in policies")?;
+            std::thread::sleep(Duration::from_millis(1500));
+            let reply = call(&worker, "POST", "/pets", Some(&user()))?;
+            same(reply.status, 403, "still the built-in policies")?;
+            same(
+                reply.header("x-cedargate-bundle-version"),
+                Some(built_in.as_str()),
+                "version",
+            )?;
+            let rejected = worker
+                .log_lines()
+                .into_iter()
+                .find(|l| l["event"] == "bundle_rejected");
+            let rejected = rejected.ok_or("no bundle_rejected event")?;
+            ensure(
+                rejected["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("no such action"),
+                || rejected.to_string(),
+            )?;
+            same(
+                rejected["kept"].as_str(),
+                Some(built_in.as_str()),
+                "kept version",
+            )
+        },
+    );
+
+    h.check(
+        "a valid newer bundle in KV takes over without a restart",
+        || {
+            Wrangler::kv_put(&worker.dir, "CEDARGATE_BUNDLES", "current", &newer)?;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let reply = call(&worker, "POST", "/pets", Some(&user()))?;
+                if reply.status == 200 {
+                    same(
+                        reply.header("x-cedargate-bundle-version"),
+                        Some(newer_version.as_str()),
+                        "version",
+                    )?;
+                    break;
+                }
+                ensure(Instant::now() < deadline, || {
+                    "the newer bundle never took over".into()
+                })?;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            let updated = worker
+                .log_lines()
+                .into_iter()
+                .any(|l| l["event"] == "bundle_updated");
+            ensure(updated, || "no bundle_updated event".into())?;
+            // A broken bundle after it does not undo it.
+            Wrangler::kv_put(&worker.dir, "CEDARGATE_BUNDLES", "current", &invalid)?;
+            std::thread::sleep(Duration::from_millis(2500));
+            same(
+                call(&worker, "POST", "/pets", Some(&user()))?.status,
+                200,
+                "last good bundle kept",
+            )?;
+            same(
+                call(&worker, "POST", "/pets", Some(&user()))?.status,
+                200,
+                "last good bundle kept",
+            )
+        },
+    );
+
+    h.check(
+        "a new isolate takes the issuer's keys from the Cache API",
+        || {
+            let hits = provider.jwks_hits("env-kv");
+            ensure(hits >= 1, || "keys were never fetched".into())?;
+            let dir = worker.dir.clone();
+            drop(worker);
+            let again = Wrangler::start_in(&dir, "edge-kv", &config, &extra)?;
+            same(
+                call(&again, "GET", "/pets", Some(&user()))?.status,
+                200,
+                "request on the new isolate",
+            )?;
+            same(provider.jwks_hits("env-kv"), hits, "no new JWKS fetch")?;
+            let refreshed = again
+                .log_lines()
+                .into_iter()
+                .any(|l| l["event"] == "keys_refreshed");
+            ensure(refreshed, || "no keys_refreshed event".into())
+        },
+    );
 }

@@ -14,6 +14,8 @@ commands:
   test [--only STAGE[,STAGE...]]   install what is missing, then run every check and test
   setup                            only install what is missing
   build-edge                       build the worker into edge/build (worker-build, local tools)
+  wrangler [ARGS...]               run the project's wrangler (Node 22) from the repository root,
+                                   e.g. `cargo xtask wrangler dev --ip 127.0.0.1`
   help                             this text
 
 stages of `test`, in order: fmt, clippy, native, wasm-node, wasm-chrome, edge-build, edge
@@ -24,6 +26,20 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test::run(&args[1..]),
         Some("setup") => tools::Tools::ensure().map(|_| ()),
+        Some("wrangler") => tools::ensure_node_tools().and_then(|node| {
+            let status = std::process::Command::new(&node.node)
+                .arg(&node.wrangler)
+                .args(&args[1..])
+                .current_dir(run::root())
+                .env("WRANGLER_SEND_METRICS", "false")
+                .status()
+                .map_err(|e| format!("cannot start wrangler: {e}"))?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(format!("wrangler exited with {status}"))
+            }
+        }),
         Some("build-edge") => {
             tools::ensure_edge_build().and_then(|node| edge::build(&node).map(|_| ()))
         }
