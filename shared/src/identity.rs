@@ -279,30 +279,35 @@ struct AttributeMap {
     space_separated: bool,
 }
 
-/// One bound issuer entry.
+/// One issuer entry's token rules.
+#[derive(Clone, Debug)]
+struct IssuerRules {
+    config: IssuerConfig,
+    rules: ClaimRules,
+}
+
+/// One issuer entry's claim mapping, bound to a schema.
 #[derive(Clone, Debug)]
 struct IssuerPolicy {
     config: IssuerConfig,
-    rules: ClaimRules,
     principal_type: EntityTypeName,
     group_type: Option<EntityTypeName>,
     attributes: Vec<AttributeMap>,
 }
 
-/// A trust configuration checked against a bundle's schema: ready to verify tokens and map
-/// them to principals. Build it once per isolate or page.
+/// Token verification for a trust configuration, without any schema: what a client needs to
+/// check tokens before it has a policy bundle. [`Trust`] adds the claim mapping.
 #[derive(Clone, Debug)]
-pub struct Trust {
+pub struct Verifier {
     max_token_bytes: usize,
-    issuers: Vec<IssuerPolicy>,
-    schema: cedar_policy::Schema,
+    issuers: Vec<IssuerRules>,
 }
 
-impl Trust {
-    /// Checks `config` against `bundle`'s schema: entity types exist, the principal can be a
-    /// member of the group type, mapped attributes are declared with the same type, and every
-    /// required attribute of the principal type is filled by some mapping.
-    pub fn bind(config: &TrustConfig, bundle: &Bundle) -> Result<Self, ConfigError> {
+impl Verifier {
+    /// Checks what does not depend on a schema: at least one issuer, non-empty issuers and
+    /// audiences, leeway within bounds, no two entries for the same issuer and token kind,
+    /// and disjoint audiences where one issuer has an ID-token and an access-token entry.
+    pub fn new(config: &TrustConfig) -> Result<Self, ConfigError> {
         if config.issuers.is_empty() {
             return Err(ConfigError::NoIssuers);
         }
@@ -314,6 +319,18 @@ impl Trust {
         for (index, entry) in config.issuers.iter().enumerate() {
             if entry.issuer.is_empty() {
                 return Err(ConfigError::EmptyIssuer { index });
+            }
+            if entry.audiences.is_empty() || entry.audiences.iter().any(String::is_empty) {
+                return Err(ConfigError::NoAudience {
+                    issuer: entry.issuer.clone(),
+                });
+            }
+            if entry.leeway_seconds > MAX_LEEWAY_SECONDS {
+                return Err(ConfigError::LeewayTooLarge {
+                    issuer: entry.issuer.clone(),
+                    leeway: entry.leeway_seconds,
+                    max: MAX_LEEWAY_SECONDS,
+                });
             }
             let others = seen.entry(&entry.issuer).or_default();
             for other in others.iter() {
@@ -330,28 +347,35 @@ impl Trust {
                 });
             }
             others.push(entry);
-            issuers.push(bind_issuer(entry, bundle)?);
+            issuers.push(IssuerRules {
+                rules: ClaimRules {
+                    issuer: entry.issuer.clone(),
+                    audiences: entry.audiences.clone(),
+                    required_type: entry.token_type.clone(),
+                    leeway: i64::from(entry.leeway_seconds),
+                },
+                config: entry.clone(),
+            });
         }
         Ok(Self {
             max_token_bytes: config.max_token_bytes,
             issuers,
-            schema: bundle.schema().clone(),
         })
     }
 
     /// The distinct trusted issuer URLs, in configuration order (for key discovery).
     pub fn issuers(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for policy in &self.issuers {
-            if !out.contains(&policy.config.issuer.as_str()) {
-                out.push(&policy.config.issuer);
+        for entry in &self.issuers {
+            if !out.contains(&entry.config.issuer.as_str()) {
+                out.push(&entry.config.issuer);
             }
         }
         out
     }
 
     /// Step 1: parses a compact token (size limit first) and checks that its stated issuer is
-    /// trusted. Nothing is verified yet; see [`Trust::verify`].
+    /// trusted. Nothing is verified yet; see [`Verifier::verify`].
     pub fn parse<'t>(&self, token: &'t str) -> Result<UntrustedJwt<'t>, TokenError> {
         let jwt = UntrustedJwt::parse(token, self.max_token_bytes)?;
         match jwt.unverified_issuer() {
@@ -378,18 +402,17 @@ impl Trust {
         backend: &B,
         now: UnixTime,
     ) -> Result<VerifiedToken, TokenError> {
-        let (index, policy) = self.entry_for(jwt)?;
-        policy.rules.check_type(jwt.header())?;
+        let entry = self.entry_for(jwt)?;
+        entry.rules.check_type(jwt.header())?;
         let alg = jwt.algorithm();
-        if !policy.config.algorithms.is_empty() && !policy.config.algorithms.contains(&alg) {
+        if !entry.config.algorithms.is_empty() && !entry.config.algorithms.contains(&alg) {
             return Err(TokenError::AlgorithmNotAllowed(alg));
         }
         let thumbprint = jwt.verify_signature(keys, backend).await?;
-        let times = policy.rules.check_claims(jwt.claims(), now)?;
+        let times = entry.rules.check_claims(jwt.claims(), now)?;
         Ok(VerifiedToken {
-            issuer_index: index,
-            issuer: policy.config.issuer.clone(),
-            kind: policy.config.token,
+            issuer: entry.config.issuer.clone(),
+            kind: entry.config.token,
             algorithm: alg,
             key_thumbprint: thumbprint,
             claims: jwt.claims().clone(),
@@ -400,15 +423,11 @@ impl Trust {
 
     /// Picks the issuer entry: by `iss`, and when the issuer has an ID-token and an
     /// access-token entry, by which one's audiences the token names.
-    fn entry_for(&self, jwt: &UntrustedJwt<'_>) -> Result<(usize, &IssuerPolicy), TokenError> {
+    fn entry_for(&self, jwt: &UntrustedJwt<'_>) -> Result<&IssuerRules, TokenError> {
         let iss = jwt
             .unverified_issuer()
             .ok_or(TokenError::MissingClaim("iss"))?;
-        let mut candidates = self
-            .issuers
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.config.issuer == iss);
+        let mut candidates = self.issuers.iter().filter(|p| p.config.issuer == iss);
         let first = candidates.next().ok_or(TokenError::WrongIssuer)?;
         let Some(second) = candidates.next() else {
             return Ok(first);
@@ -419,21 +438,77 @@ impl Trust {
             Some(_) => Vec::new(),
             None => return Err(TokenError::MissingClaim("aud")),
         };
-        let names = |p: &IssuerPolicy| p.config.audiences.iter().any(|a| auds.contains(&&**a));
-        match (names(first.1), names(second.1)) {
+        let names = |p: &IssuerRules| p.config.audiences.iter().any(|a| auds.contains(&&**a));
+        match (names(first), names(second)) {
             (true, false) => Ok(first),
             (false, true) => Ok(second),
             _ => Err(TokenError::WrongAudience),
         }
     }
+}
+
+/// A trust configuration checked against a bundle's schema: ready to verify tokens and map
+/// them to principals. Build it once per isolate or page.
+#[derive(Clone, Debug)]
+pub struct Trust {
+    verifier: Verifier,
+    issuers: Vec<IssuerPolicy>,
+    schema: cedar_policy::Schema,
+}
+
+impl Trust {
+    /// Checks `config` (see [`Verifier::new`]) and binds it to `bundle`'s schema: entity
+    /// types exist, the principal can be a member of the group type, mapped attributes are
+    /// declared with the same type, and every required attribute of the principal type is
+    /// filled by some mapping.
+    pub fn bind(config: &TrustConfig, bundle: &Bundle) -> Result<Self, ConfigError> {
+        let verifier = Verifier::new(config)?;
+        let issuers = config
+            .issuers
+            .iter()
+            .map(|entry| bind_issuer(entry, bundle))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            verifier,
+            issuers,
+            schema: bundle.schema().clone(),
+        })
+    }
+
+    /// The verification half.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The distinct trusted issuer URLs (see [`Verifier::issuers`]).
+    pub fn issuers(&self) -> Vec<&str> {
+        self.verifier.issuers()
+    }
+
+    /// Step 1 (see [`Verifier::parse`]).
+    pub fn parse<'t>(&self, token: &'t str) -> Result<UntrustedJwt<'t>, TokenError> {
+        self.verifier.parse(token)
+    }
+
+    /// Step 2 (see [`Verifier::verify`]).
+    pub async fn verify<B: SignatureBackend>(
+        &self,
+        jwt: &UntrustedJwt<'_>,
+        keys: &KeySet,
+        backend: &B,
+        now: UnixTime,
+    ) -> Result<VerifiedToken, TokenError> {
+        self.verifier.verify(jwt, keys, backend, now).await
+    }
 
     /// Step 3: maps a verified token's claims to the principal entity and its groups,
     /// checked against the schema.
+    /// A token verified by any [`Verifier`] built from the same configuration maps here.
     pub fn principal(&self, token: &VerifiedToken) -> Result<Principal, MappingError> {
         let policy = self
             .issuers
-            .get(token.issuer_index)
-            .filter(|p| p.config.issuer == token.issuer)
+            .iter()
+            .find(|p| p.config.issuer == token.issuer && p.config.token == token.kind)
             .ok_or(MappingError::UnknownIssuer(token.kind))?;
         self.map(policy, token.claims())
     }
@@ -619,18 +694,6 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
         issuer: entry.issuer.clone(),
         reason,
     };
-    if entry.audiences.is_empty() || entry.audiences.iter().any(String::is_empty) {
-        return Err(ConfigError::NoAudience {
-            issuer: entry.issuer.clone(),
-        });
-    }
-    if entry.leeway_seconds > MAX_LEEWAY_SECONDS {
-        return Err(ConfigError::LeewayTooLarge {
-            issuer: entry.issuer.clone(),
-            leeway: entry.leeway_seconds,
-            max: MAX_LEEWAY_SECONDS,
-        });
-    }
     let namespace = bundle.namespace();
     let qualify = |name: &Option<String>, default: &str| match name {
         Some(name) if name.contains("::") || namespace.is_empty() => name.clone(),
@@ -743,12 +806,6 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
     }
 
     Ok(IssuerPolicy {
-        rules: ClaimRules {
-            issuer: entry.issuer.clone(),
-            audiences: entry.audiences.clone(),
-            required_type: entry.token_type.clone(),
-            leeway: i64::from(entry.leeway_seconds),
-        },
         config: entry.clone(),
         principal_type,
         group_type,

@@ -45,7 +45,7 @@ pub use crypto::{SignatureBackend, SignatureCheck, SignatureError};
 pub use gate::{Gate, GateError};
 pub use identity::{
     ClaimAttribute, ClaimType, ConfigError, IssuerConfig, MappingError, Principal, TokenKind,
-    Trust, TrustConfig,
+    Trust, TrustConfig, Verifier,
 };
 pub use jwks::{Algorithm, JwksError, KeySet, SkippedKey, VerificationKey};
 pub use routes::{PathError, RouteError, RouteMatch};

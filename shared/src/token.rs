@@ -491,7 +491,6 @@ fn media_type_eq(actual: &str, expected: &str) -> bool {
 /// A token whose signature and claims have been verified against one trusted issuer.
 #[derive(Clone)]
 pub struct VerifiedToken {
-    pub(crate) issuer_index: usize,
     pub(crate) issuer: String,
     pub(crate) kind: crate::identity::TokenKind,
     pub(crate) algorithm: Algorithm,

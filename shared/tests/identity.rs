@@ -328,3 +328,24 @@ fn scopes_and_permissions_map_only_where_the_schema_declares_them() {
     assert!(entity.attr("scope").is_none());
     assert!(entity.attr("permissions").is_none());
 }
+
+async_test! {
+    async fn a_verifier_checks_tokens_before_any_bundle_is_known() {
+        // A client verifies its ID token first, and maps it once the bundle arrives.
+        let verifier = cedargate::Verifier::new(&trust_config()).unwrap();
+        assert_eq!(verifier.issuers(), [ISSUER_A, ISSUER_B, ISSUER_C]);
+        let token = mint(&id_claims("alice", &["AVP_Admin"], NOW), "a-rsa-1", "JWT");
+        let backend = backends().remove(0);
+        let jwt = verifier.parse(&token).unwrap();
+        let verified = verifier
+            .verify(&jwt, &key_sets()[ISSUER_A], &backend, NOW)
+            .await
+            .unwrap();
+        let trust = Trust::bind(&trust_config(), &petstore()).unwrap();
+        let principal = trust.principal(&verified).unwrap();
+        assert_eq!(principal.groups(), ["AVP_Admin"]);
+        // A trust without an entry for that issuer and kind refuses to map it.
+        let other = Trust::bind(&config(json!([{ "issuer": ISSUER_A, "token": "access", "audiences": [API_AUDIENCE] }])), &petstore()).unwrap();
+        assert_eq!(other.principal(&verified).unwrap_err(), MappingError::UnknownIssuer(TokenKind::Id));
+    }
+}
