@@ -44,8 +44,9 @@ pub use crypto::RustCrypto;
 pub use crypto::{SignatureBackend, SignatureCheck, SignatureError};
 pub use gate::{Gate, GateError};
 pub use identity::{
-    ClaimAttribute, ClaimType, ConfigError, IssuerConfig, MappingError, Principal, TokenKind,
-    Trust, TrustConfig, Verifier,
+    ClaimAttribute, ClaimType, ConfigError, DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES,
+    IssuerConfig, MAX_LEEWAY_SECONDS, MappingError, Principal, TokenKind, Trust, TrustConfig,
+    Verifier,
 };
 pub use jwks::{Algorithm, JwksError, KeySet, SkippedKey, VerificationKey};
 pub use routes::{PathError, RouteError, RouteMatch};

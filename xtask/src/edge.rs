@@ -8,8 +8,58 @@ use std::process::Command;
 /// Cloudflare's limit on a worker's compressed size (free plan).
 const LIMIT_GZIP_BYTES: u64 = 3 * 1024 * 1024;
 
-/// Builds `edge/build/` and reports its size.
+/// Newest modification time of the files under `paths`.
+pub fn newest(paths: &[std::path::PathBuf]) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    let mut stack: Vec<std::path::PathBuf> = paths.to_vec();
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                stack.extend(entries.filter_map(Result::ok).map(|e| e.path()));
+            }
+        } else if let Ok(modified) = meta.modified() {
+            newest = Some(newest.map_or(modified, |n: std::time::SystemTime| n.max(modified)));
+        }
+    }
+    newest
+}
+
+/// Builds `edge/build/` (unless it is newer than every input) and reports its size.
 pub fn build(node: &NodeTools) -> Result<String, String> {
+    let root = run::root();
+    let output = root.join("edge/build/index_bg.wasm");
+    let inputs = [
+        "edge/src",
+        "edge/Cargo.toml",
+        "edge/build.rs",
+        "shared/src",
+        "shared/Cargo.toml",
+        "policies",
+        "Cargo.toml",
+        "Cargo.lock",
+    ]
+    .map(|p| root.join(p));
+    let policy_dir = std::env::var_os("CEDARGATE_POLICY_DIR");
+    let up_to_date = policy_dir.is_none()
+        && match (
+            newest(&inputs),
+            std::fs::metadata(&output).and_then(|m| m.modified()),
+        ) {
+            (Some(input), Ok(built)) => built > input,
+            _ => false,
+        };
+    if up_to_date {
+        println!("[build-edge] edge/build is up to date");
+    } else {
+        compile(node)?;
+    }
+    report()
+}
+
+fn compile(node: &NodeTools) -> Result<(), String> {
     let root = run::root();
     let mut cmd = Command::new(tools::cargo_bin("worker-build"));
     cmd.current_dir(root.join("edge"))
@@ -21,9 +71,13 @@ pub fn build(node: &NodeTools) -> Result<String, String> {
     if !out.success {
         return Err("worker-build failed".into());
     }
+    strip_names(node, &root.join("edge/build/index_bg.wasm"))
+}
+
+fn report() -> Result<String, String> {
+    let root = run::root();
     let wasm = root.join("edge/build/index_bg.wasm");
     let js = root.join("edge/build/index.js");
-    strip_names(node, &wasm)?;
     let raw = size(&wasm)? + size(&js)?;
     let gz = gzip_size(&wasm)? + gzip_size(&js)?;
     let report = format!(

@@ -4,6 +4,7 @@ mod edge;
 mod run;
 mod test;
 mod tools;
+mod web;
 
 use std::process::ExitCode;
 
@@ -14,6 +15,7 @@ commands:
   test [--only STAGE[,STAGE...]]   install what is missing, then run every check and test
   setup                            only install what is missing
   build-edge                       build the worker into edge/build (worker-build, local tools)
+  build-web                        build the browser app into web/dist (trunk, local tools)
   wrangler [ARGS...]               run the project's wrangler (Node 22) from the repository root,
                                    e.g. `cargo xtask wrangler dev --ip 127.0.0.1`
   help                             this text
@@ -40,6 +42,9 @@ fn main() -> ExitCode {
                 Err(format!("wrangler exited with {status}"))
             }
         }),
+        Some("build-web") => {
+            tools::ensure_web_build().and_then(|node| web::build(&node).map(|_| ()))
+        }
         Some("build-edge") => {
             tools::ensure_edge_build().and_then(|node| edge::build(&node).map(|_| ()))
         }

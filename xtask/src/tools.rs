@@ -8,6 +8,8 @@ use std::process::Command;
 pub const WASM_PACK_VERSION: &str = "0.15.1";
 /// worker-build, from crates.io (matches the `worker` crate 0.8).
 pub const WORKER_BUILD_VERSION: &str = "0.8.7";
+/// trunk, from crates.io (0.22 needs a newer rustc).
+pub const TRUNK_VERSION: &str = "0.21.14";
 
 /// Paths of the installed tools the stages use.
 #[derive(Debug)]
@@ -227,6 +229,15 @@ pub fn ensure_edge_build() -> Result<NodeTools, String> {
     ensure_node_tools()
 }
 
+/// What building the browser app needs.
+pub fn ensure_web_build() -> Result<NodeTools, String> {
+    ensure_wasm_target()?;
+    let wasm_bindgen_version = locked_version("wasm-bindgen")?;
+    ensure_cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &wasm_bindgen_version, 3)?;
+    ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION, 15)?;
+    ensure_node_tools()
+}
+
 /// Where cargo installs binaries.
 pub fn cargo_bin(name: &str) -> PathBuf {
     find_program(name).unwrap_or_else(|| {
@@ -242,6 +253,7 @@ impl Tools {
     /// Installs whatever is missing and reports what is there.
     pub fn ensure() -> Result<Tools, String> {
         let node = ensure_edge_build()?;
+        ensure_web_build()?;
         let wasm_bindgen_version = locked_version("wasm-bindgen")?;
         ensure_cargo_tool("wasm-pack", "wasm-pack", WASM_PACK_VERSION, 3)?;
         let chromedriver = ensure_chromium()?;

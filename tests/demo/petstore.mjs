@@ -1,0 +1,74 @@
+// The PetStore origin of the demo and the browser tests: the AWS example PetStore API
+// (GET /, GET /pets, POST /pets, GET /pets/{petId}), kept in memory.
+//
+//   node petstore.mjs --port 9300
+//
+// It trusts the X-Cedargate-* headers because only the edge worker can reach it; a real
+// origin must not be reachable around the edge.
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+
+const { values: opts } = parseArgs({ options: { port: { type: 'string', default: '9300' } } });
+
+const pets = [
+  { id: 1, type: 'dog', price: 249.99 },
+  { id: 2, type: 'cat', price: 124.99 },
+  { id: 3, type: 'fish', price: 0.99 },
+];
+
+function send(res, status, body, type = 'application/json') {
+  const text = type === 'application/json' ? JSON.stringify(body) : body;
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+async function readJson(req) {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > 100_000) throw new Error('body too large');
+  }
+  return body ? JSON.parse(body) : {};
+}
+
+const server = http.createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://origin');
+  const who = req.headers['x-cedargate-subject'] ?? 'unknown';
+  try {
+    if (req.method === 'GET' && url.pathname === '/') {
+      send(res, 200, `<!doctype html><title>PetStore</title><h1>Welcome to your Pet Store API</h1>
+<p>Requested by ${who.replace(/[<>&"']/g, '')}.</p>`, 'text/html; charset=utf-8');
+    } else if (req.method === 'GET' && url.pathname === '/pets') {
+      const type = url.searchParams.get('type');
+      const page = Number(url.searchParams.get('page') ?? '1');
+      const list = pets.filter((p) => !type || p.type === type);
+      send(res, 200, list.slice((page - 1) * 10, page * 10));
+    } else if (req.method === 'POST' && url.pathname === '/pets') {
+      const input = await readJson(req);
+      const price = Number(input.price);
+      if (typeof input.type !== 'string' || !Number.isFinite(price)) {
+        send(res, 400, { message: 'type (string) and price (number) are required' });
+        return;
+      }
+      const pet = { id: pets.length + 1, type: input.type, price };
+      pets.push(pet);
+      send(res, 200, { pet, message: 'success', created_by: who });
+    } else if (req.method === 'GET' && /^\/pets\/[^/]+$/.test(url.pathname)) {
+      const id = Number(decodeURIComponent(url.pathname.split('/')[2]));
+      const pet = pets.find((p) => p.id === id);
+      if (pet) send(res, 200, pet);
+      else send(res, 404, { message: `pet ${id} not found` });
+    } else {
+      send(res, 404, { message: 'not found' });
+    }
+  } catch (err) {
+    send(res, 400, { message: 'bad request' });
+  }
+});
+
+server.listen(Number(opts.port), '127.0.0.1', () => {
+  console.log(JSON.stringify({ ready: true, url: `http://127.0.0.1:${opts.port}` }));
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => server.close(() => process.exit(0)));
+}

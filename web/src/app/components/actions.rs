@@ -1,0 +1,182 @@
+//! The allowed-actions matrix: every action of the edge's bundle evaluated here for the
+//! signed-in principal, with the deciding policies, and a button to try each route through
+//! the edge; a prediction the edge contradicts is highlighted.
+
+use crate::app::components::Problems;
+use crate::app::edge::{self, Tried};
+use crate::app::{AppError, Setup};
+use crate::session::{Session, Token};
+use cedargate::{ActionDecision, Outcome};
+use leptos::prelude::*;
+use std::sync::Arc;
+
+#[component]
+pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
+    let matrix = {
+        let setup = setup.clone();
+        let session = session.clone();
+        LocalResource::new(move || {
+            let setup = setup.clone();
+            let session = session.clone();
+            async move {
+                edge::matrix(&setup.config, &session)
+                    .await
+                    .map_err(AppError::from)
+            }
+        })
+    };
+    let token = edge::edge_token(&setup.config, &session).ok().cloned();
+    view! {
+        <section class="card actions" data-testid="actions">
+            <h2>"What you may do"</h2>
+            <Transition fallback=|| view! { <p class="loading">"Loading the edge's policies…"</p> }>
+                <ErrorBoundary fallback=|errors| {
+                    view! { <Problems errors title="The edge's policies are not available"/> }
+                }>
+                    {move || {
+                        let setup = setup.clone();
+                        let token = token.clone();
+                        Suspend::new(async move {
+                            let m = matrix.await?;
+                            let same = m.version == m.edge_version;
+                            Ok::<_, AppError>(view! {
+                                <p class="bundle">
+                                    "Policy bundle "
+                                    <code data-testid="bundle-version" title=m.version.clone()>
+                                        {m.version[..12.min(m.version.len())].to_owned()}
+                                    </code>
+                                    {if same {
+                                        view! { <span class="badge ok">"same as the edge"</span> }
+                                            .into_any()
+                                    } else {
+                                        view! {
+                                            <span class="badge bad">
+                                                "differs from the edge's " {m.edge_version.clone()}
+                                            </span>
+                                        }
+                                            .into_any()
+                                    }}
+                                    " · principal " <code>{m.principal.clone()}</code>
+                                </p>
+                                <div class="table-wrap">
+                                    <table class="matrix">
+                                        <thead>
+                                            <tr>
+                                                <th>"Action"</th>
+                                                <th>"Predicted"</th>
+                                                <th>"Decided by"</th>
+                                                <th>"At the edge"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {m
+                                                .rows
+                                                .into_iter()
+                                                .map(|row| {
+                                                    view! {
+                                                        <ActionRow
+                                                            row
+                                                            setup=setup.clone()
+                                                            token=token.clone()
+                                                        />
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            })
+                        })
+                    }}
+                </ErrorBoundary>
+            </Transition>
+        </section>
+    }
+}
+
+fn prediction(row: &ActionDecision) -> (&'static str, &'static str) {
+    match row.outcome {
+        Some(Outcome::Allow) => ("allow", "Allow"),
+        Some(Outcome::Deny) => ("deny", "Deny"),
+        None => ("depends", "Depends on the request"),
+    }
+}
+
+/// Whether the edge's status contradicts the prediction: a 403 is the edge's deny; any
+/// other answer but 401 means it let the request through.
+fn contradicts(predicted: Option<Outcome>, status: u16) -> bool {
+    match predicted {
+        Some(Outcome::Allow) => status == 403,
+        Some(Outcome::Deny) => status != 403 && status != 401,
+        None => false,
+    }
+}
+
+#[component]
+fn ActionRow(row: ActionDecision, setup: Arc<Setup>, token: Option<Token>) -> impl IntoView {
+    let (class, label) = prediction(&row);
+    let outcome = row.outcome;
+    let route = row.routes.first().cloned();
+    let action = {
+        let route = route.clone();
+        Action::new_local(move |_: &()| {
+            let setup = setup.clone();
+            let token = token.clone();
+            let route = route.clone();
+            async move {
+                let token = token.ok_or("no token for the edge")?;
+                let route = route.ok_or("this action has no route")?;
+                edge::try_route(&setup.config, &token, &route).await
+            }
+        })
+    };
+    let result = action.value();
+    let pending = action.pending();
+    let mismatch = move || matches!(result.get(), Some(Ok(Tried { status, .. })) if contradicts(outcome, status));
+    let policies = if row.policies.is_empty() {
+        if outcome == Some(Outcome::Deny) {
+            "no permit applies".to_owned()
+        } else {
+            "—".to_owned()
+        }
+    } else {
+        row.policies.join(", ")
+    };
+    view! {
+        <tr data-action=row.action.clone() class:mismatch=mismatch>
+            <td>
+                <code>{row.action.clone()}</code>
+            </td>
+            <td>
+                <span class=format!("badge {class}") data-testid="prediction">{label}</span>
+            </td>
+            <td class="policies">{policies}</td>
+            <td class="try">
+                {route
+                    .is_some()
+                    .then(|| {
+                        view! {
+                            <button
+                                class="button small"
+                                data-testid="try"
+                                disabled=move || pending.get()
+                                on:click=move |_| {
+                                    action.dispatch(());
+                                }
+                            >
+                                "Try"
+                            </button>
+                        }
+                    })}
+                <span class="tried" data-testid="edge-status">
+                    {move || match result.get() {
+                        None => String::new(),
+                        Some(Ok(t)) => format!("{} {}", t.status, t.detail),
+                        Some(Err(e)) => format!("failed: {e}"),
+                    }}
+                </span>
+                {move || mismatch().then(|| view! { <strong class="flag">"differs from the prediction"</strong> })}
+            </td>
+        </tr>
+    }
+}

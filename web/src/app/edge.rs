@@ -1,0 +1,164 @@
+//! The edge: its policy bundle, evaluated here for the signed-in principal, and live calls
+//! through it.
+
+use crate::config::AppConfig;
+use crate::session::{Session, Token};
+use cedargate::{ActionDecision, Bundle, BundleSource, TokenKind, Trust};
+use gloo_net::http::{Method, Request};
+use serde::Deserialize;
+
+/// The allowed-actions matrix.
+#[derive(Clone, Debug)]
+pub struct Matrix {
+    /// The version computed here from the bundle's text.
+    pub version: String,
+    /// The version the edge states.
+    pub edge_version: String,
+    /// The principal the rows are for.
+    pub principal: String,
+    pub rows: Vec<ActionDecision>,
+}
+
+#[derive(Deserialize)]
+struct BundleDocument {
+    version: String,
+    source: BundleSource,
+}
+
+/// Why the matrix could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EdgeError {
+    #[error("the edge could not be reached: {0}")]
+    Network(String),
+    #[error("the edge answered {status} to {what}{}", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Status {
+        what: &'static str,
+        status: u16,
+        detail: Option<String>,
+    },
+    #[error("the edge's bundle does not load here: {0}")]
+    Bundle(String),
+    #[error("the {0} token cannot be used: {1}")]
+    Token(TokenKind, String),
+}
+
+/// The token the app sends to the edge.
+pub fn edge_token<'s>(config: &AppConfig, session: &'s Session) -> Result<&'s Token, EdgeError> {
+    match config.edge_token {
+        TokenKind::Id => Ok(&session.id_token),
+        TokenKind::Access => session
+            .access_token
+            .as_ref()
+            .ok_or_else(|| EdgeError::Token(TokenKind::Access, "the provider issued none".into())),
+    }
+}
+
+/// Fetches the edge's bundle and evaluates every action for the signed-in principal.
+pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, EdgeError> {
+    let token = edge_token(config, session)?;
+    let verified = token
+        .verified
+        .as_ref()
+        .map_err(|e| EdgeError::Token(config.edge_token, e.clone()))?;
+    let url = format!(
+        "{}{}",
+        config.edge_url.trim_end_matches('/'),
+        "/.cedargate/bundle"
+    );
+    let response = Request::get(&url)
+        .header("authorization", &format!("Bearer {}", token.raw.expose()))
+        .send()
+        .await
+        .map_err(|e| EdgeError::Network(e.to_string()))?;
+    if !response.ok() {
+        let detail = response
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|v| v["detail"].as_str().map(str::to_owned));
+        return Err(EdgeError::Status {
+            what: "the bundle request",
+            status: response.status(),
+            detail,
+        });
+    }
+    let doc: BundleDocument = response
+        .json()
+        .await
+        .map_err(|e| EdgeError::Network(e.to_string()))?;
+    let bundle = Bundle::load(&doc.source).map_err(|e| EdgeError::Bundle(e.to_string()))?;
+    let trust_config = config
+        .trust_config()
+        .map_err(|e| EdgeError::Bundle(e.to_string()))?;
+    let trust =
+        Trust::bind(&trust_config, &bundle).map_err(|e| EdgeError::Bundle(e.to_string()))?;
+    let principal = trust
+        .principal(verified)
+        .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
+    Ok(Matrix {
+        version: bundle.version().to_string(),
+        edge_version: doc.version,
+        principal: principal.uid().to_string(),
+        rows: bundle.allowed_actions(&principal),
+    })
+}
+
+/// A route (`"post /pets"`) made into a request path with example parameter values.
+pub fn example_path(config: &AppConfig, template: &str) -> String {
+    template
+        .split('/')
+        .map(|segment| {
+            match segment
+                .strip_prefix('{')
+                .and_then(|s| s.strip_suffix('}'))
+                .map(|s| s.trim_end_matches('+'))
+            {
+                Some(name) => config
+                    .example_parameters
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| "1".into()),
+                None => segment.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// What the edge answered to a try.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tried {
+    pub status: u16,
+    pub detail: String,
+}
+
+/// Calls one route through the edge with the session's token.
+pub async fn try_route(config: &AppConfig, token: &Token, route: &str) -> Result<Tried, String> {
+    let (method, template) = route.split_once(' ').ok_or("not a route")?;
+    let method =
+        Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|e| e.to_string())?;
+    let url = format!(
+        "{}{}",
+        config.edge_url.trim_end_matches('/'),
+        example_path(config, template)
+    );
+    let builder = Request::get(&url)
+        .method(method.clone())
+        .header("authorization", &format!("Bearer {}", token.raw.expose()));
+    let request = if method == Method::GET || method == Method::DELETE {
+        builder.build()
+    } else {
+        builder
+            .header("content-type", "application/json")
+            .body(r#"{"type":"dog","price":249.99}"#)
+    }
+    .map_err(|e| e.to_string())?;
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let detail = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["detail"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| text.chars().take(160).collect());
+    Ok(Tried { status, detail })
+}

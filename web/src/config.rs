@@ -1,0 +1,220 @@
+//! The app's configuration, read at start-up from `/config.json` beside the app, so one build
+//! serves any environment.
+
+use cedargate::{IssuerConfig, TokenKind, TrustConfig};
+use serde::Deserialize;
+
+/// `config.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The issuer URL. Either this or `pingone`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// A PingOne environment: the issuer is `https://auth.pingone.<tld>/<environment_id>/as`.
+    #[serde(default)]
+    pub pingone: Option<PingOneEnvironment>,
+    /// The application's client id.
+    pub client_id: String,
+    /// Where the provider sends the browser back (this app's `/callback`).
+    pub redirect_uri: String,
+    /// Where the provider sends the browser after sign-out.
+    pub post_logout_redirect_uri: String,
+    /// Scopes requested. Default `openid profile email`.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// The audience of access tokens for the API, to verify them too (optional).
+    #[serde(default)]
+    pub api_audience: Option<String>,
+    /// Required `typ` of access tokens (`at+jwt` for RFC 9068 tokens). Default not checked.
+    #[serde(default)]
+    pub access_token_type: Option<String>,
+    /// The edge worker's base URL.
+    pub edge_url: String,
+    /// Which token the app sends to the edge: `id` (default; PingOne puts `group` in the ID
+    /// token only) or `access`.
+    #[serde(default = "default_edge_token")]
+    pub edge_token: TokenKind,
+    /// Example values for path parameters when trying routes (default `1`).
+    #[serde(default)]
+    pub example_parameters: std::collections::BTreeMap<String, String>,
+}
+
+/// A PingOne environment.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PingOneEnvironment {
+    /// `com` (North America), `eu`, `ca`, `asia`, `com.au`.
+    pub region: String,
+    /// The environment id (a UUID).
+    pub environment_id: String,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".into(), "profile".into(), "email".into()]
+}
+
+fn default_edge_token() -> TokenKind {
+    TokenKind::Id
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppConfigError {
+    /// Not the expected JSON.
+    #[error("config.json is invalid: {0}")]
+    Shape(String),
+    /// Neither or both of `issuer` and `pingone`.
+    #[error("config.json must give exactly one of \"issuer\" and \"pingone\"")]
+    Issuer,
+    /// An unknown PingOne region.
+    #[error("unknown PingOne region {0} (com, eu, ca, asia, com.au)")]
+    Region(String),
+    /// A URL that is not https (http is allowed for 127.0.0.1 and localhost).
+    #[error("{0} must be an https URL (http only for 127.0.0.1 or localhost)")]
+    Insecure(String),
+    /// `openid` is not among the scopes.
+    #[error("scopes must include openid")]
+    NoOpenId,
+    /// The trust configuration derived from this one is invalid.
+    #[error("{0}")]
+    Trust(String),
+}
+
+fn check_url(url: &str) -> Result<(), AppConfigError> {
+    let secure = url.starts_with("https://")
+        || ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| {
+                url.strip_prefix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+            });
+    if secure {
+        Ok(())
+    } else {
+        Err(AppConfigError::Insecure(url.to_owned()))
+    }
+}
+
+impl AppConfig {
+    /// Parses and checks `config.json`.
+    pub fn from_json(text: &str) -> Result<Self, AppConfigError> {
+        let config: Self =
+            serde_json::from_str(text).map_err(|e| AppConfigError::Shape(e.to_string()))?;
+        let issuer = config.issuer()?;
+        for url in [
+            issuer.as_str(),
+            &config.redirect_uri,
+            &config.post_logout_redirect_uri,
+            &config.edge_url,
+        ] {
+            check_url(url)?;
+        }
+        if !config.scopes.iter().any(|s| s == "openid") {
+            return Err(AppConfigError::NoOpenId);
+        }
+        cedargate::Verifier::new(&config.trust_config()?)
+            .map_err(|e| AppConfigError::Trust(e.to_string()))?;
+        Ok(config)
+    }
+
+    /// The issuer URL.
+    pub fn issuer(&self) -> Result<String, AppConfigError> {
+        match (&self.issuer, &self.pingone) {
+            (Some(issuer), None) => Ok(issuer.trim_end_matches('/').to_owned()),
+            (None, Some(env)) => {
+                let tld = match env.region.as_str() {
+                    "com" | "na" => "com",
+                    "eu" => "eu",
+                    "ca" => "ca",
+                    "asia" | "ap" => "asia",
+                    "com.au" | "au" => "com.au",
+                    other => return Err(AppConfigError::Region(other.to_owned())),
+                };
+                Ok(format!(
+                    "https://auth.pingone.{tld}/{}/as",
+                    env.environment_id
+                ))
+            }
+            _ => Err(AppConfigError::Issuer),
+        }
+    }
+
+    /// The scopes, space-separated.
+    pub fn scope(&self) -> String {
+        self.scopes.join(" ")
+    }
+
+    /// The trust the app verifies tokens with: its ID tokens (audience: the client id), and
+    /// access tokens for the API when `api_audience` is given.
+    pub fn trust_config(&self) -> Result<TrustConfig, AppConfigError> {
+        let issuer = self.issuer()?;
+        let mut issuers = vec![IssuerConfig::new(
+            issuer.clone(),
+            TokenKind::Id,
+            vec![self.client_id.clone()],
+        )];
+        if let Some(audience) = &self.api_audience {
+            let mut access = IssuerConfig::new(issuer, TokenKind::Access, vec![audience.clone()]);
+            access.token_type = self.access_token_type.clone();
+            issuers.push(access);
+        }
+        Ok(TrustConfig {
+            max_token_bytes: cedargate::DEFAULT_MAX_TOKEN_BYTES,
+            issuers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const BASE: &str = r#"{
+        "client_id": "app", "redirect_uri": "http://127.0.0.1:8080/callback",
+        "post_logout_redirect_uri": "http://127.0.0.1:8080/", "edge_url": "http://127.0.0.1:8787",
+        "#;
+
+    #[test]
+    fn pingone_environments_give_the_issuer() {
+        let c = AppConfig::from_json(&format!(
+            r#"{BASE} "pingone": {{ "region": "eu", "environment_id": "abc" }} }}"#
+        ))
+        .unwrap();
+        assert_eq!(c.issuer().unwrap(), "https://auth.pingone.eu/abc/as");
+        assert_eq!(c.scope(), "openid profile email");
+        assert_eq!(c.edge_token, TokenKind::Id);
+    }
+
+    #[test]
+    fn bad_configurations_are_refused() {
+        let both = format!(
+            r#"{BASE} "issuer": "https://x/as", "pingone": {{ "region": "eu", "environment_id": "a" }} }}"#
+        );
+        assert_eq!(AppConfig::from_json(&both), Err(AppConfigError::Issuer));
+        let http = format!(r#"{BASE} "issuer": "http://idp.example.com/as" }}"#);
+        assert!(matches!(
+            AppConfig::from_json(&http),
+            Err(AppConfigError::Insecure(_))
+        ));
+        let tricky = format!(r#"{BASE} "issuer": "http://127.0.0.1.evil.test/as" }}"#);
+        assert!(matches!(
+            AppConfig::from_json(&tricky),
+            Err(AppConfigError::Insecure(_))
+        ));
+        let region =
+            format!(r#"{BASE} "pingone": {{ "region": "mars", "environment_id": "a" }} }}"#);
+        assert_eq!(
+            AppConfig::from_json(&region),
+            Err(AppConfigError::Region("mars".into()))
+        );
+        let scopes = format!(r#"{BASE} "issuer": "https://x/as", "scopes": ["profile"] }}"#);
+        assert_eq!(AppConfig::from_json(&scopes), Err(AppConfigError::NoOpenId));
+        assert!(matches!(
+            AppConfig::from_json("{}"),
+            Err(AppConfigError::Shape(_))
+        ));
+    }
+}

@@ -1,0 +1,297 @@
+//! The authorization code flow with PKCE (RFC 7636) as a browser app runs it (OAuth 2.0 for
+//! Browser-Based Apps): verifier, challenge, state and nonce, the authorization URL, the
+//! round-trip record, and the callback's parameters. No I/O here.
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Random bytes from the platform's CSPRNG.
+fn random_bytes<const N: usize>() -> Result<[u8; N], OAuthError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|_| OAuthError::Random)?;
+    Ok(bytes)
+}
+
+/// An unguessable value for `state` or `nonce`: 32 random bytes, base64url.
+pub fn random_value() -> Result<String, OAuthError> {
+    Ok(Base64UrlUnpadded::encode_string(&random_bytes::<32>()?))
+}
+
+/// A PKCE code verifier. Deliberately neither `Clone` nor `Debug`-revealing: it leaves the
+/// app once, in the token request.
+pub struct CodeVerifier(String);
+
+impl CodeVerifier {
+    /// 32 random bytes, base64url: 43 characters from the unreserved set.
+    pub fn random() -> Result<Self, OAuthError> {
+        Ok(Self(Base64UrlUnpadded::encode_string(
+            &random_bytes::<32>()?
+        )))
+    }
+
+    /// A verifier read back after the redirect; RFC 7636 §4.1: 43 to 128 characters of
+    /// `A-Z a-z 0-9 - . _ ~`.
+    pub fn parse(value: String) -> Result<Self, OAuthError> {
+        let ok = (43..=128).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+        if ok {
+            Ok(Self(value))
+        } else {
+            Err(OAuthError::BadVerifier)
+        }
+    }
+
+    /// The S256 challenge: base64url(SHA-256(verifier)).
+    pub fn challenge(&self) -> String {
+        Base64UrlUnpadded::encode_string(&Sha256::digest(self.0.as_bytes()))
+    }
+
+    /// The verifier itself, for the token request (and the round-trip record).
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CodeVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeVerifier(..)")
+    }
+}
+
+/// What the app remembers across the redirect (in sessionStorage only, deleted on return).
+#[derive(Serialize, Deserialize)]
+pub struct PendingLogin {
+    pub state: String,
+    pub nonce: String,
+    pub verifier: String,
+    /// When the sign-in started (ms since the epoch); stale records are refused.
+    pub started_ms: f64,
+}
+
+impl fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("started_ms", &self.started_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a sign-in may take before its record is no longer accepted: 10 minutes.
+pub const PENDING_MAX_AGE_MS: f64 = 10.0 * 60.0 * 1000.0;
+
+/// Why the flow failed on our side.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OAuthError {
+    /// The random number generator is unavailable.
+    #[error("no secure random numbers are available")]
+    Random,
+    /// A stored verifier is not one we made.
+    #[error("the stored code verifier is invalid")]
+    BadVerifier,
+    /// The provider sent an error to the callback.
+    #[error("the provider refused the sign-in: {error}{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Provider {
+        error: String,
+        description: Option<String>,
+    },
+    /// The callback came without a sign-in of ours under way (or it was already used).
+    #[error("no sign-in is under way in this tab; start again")]
+    NoPendingLogin,
+    /// The sign-in record is too old.
+    #[error("the sign-in took too long; start again")]
+    Expired,
+    /// `state` does not match: the response is not for this sign-in.
+    #[error("the response does not belong to this sign-in (state mismatch)")]
+    StateMismatch,
+    /// RFC 9207: the response names another issuer.
+    #[error("the response comes from another issuer")]
+    IssuerMismatch,
+    /// No `code` in the callback.
+    #[error("the provider returned no authorization code")]
+    MissingCode,
+}
+
+/// Percent-encodes a query component (RFC 3986 unreserved characters stay).
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes a query component (`+` is a space).
+pub fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => {
+                let hex = |b: u8| char::from(b).to_digit(16);
+                match (
+                    bytes.get(i + 1).and_then(|b| hex(*b)),
+                    bytes.get(i + 2).and_then(|b| hex(*b)),
+                ) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                    }
+                    _ => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `key=value&...` with every part encoded.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The authorization request (RFC 6749 §4.1.1 with PKCE and OpenID Connect `nonce`).
+pub fn authorization_url(
+    endpoint: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    scope: &str,
+    pending: &PendingLogin,
+    challenge: &str,
+) -> String {
+    let separator = if endpoint.contains('?') { '&' } else { '?' };
+    let query = form(&[
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("scope", scope),
+        ("state", &pending.state),
+        ("nonce", &pending.nonce),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]);
+    format!("{endpoint}{separator}{query}")
+}
+
+/// What a successful callback carries.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Callback {
+    pub code: String,
+}
+
+impl fmt::Debug for Callback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Callback { code: .. }")
+    }
+}
+
+/// Checks the callback's query string against the sign-in record: provider errors first,
+/// then `state` (compared in constant time), then `iss` when present, then `code`.
+pub fn check_callback(
+    query: &str,
+    pending: Option<&PendingLogin>,
+    issuer: &str,
+    now_ms: f64,
+) -> Result<Callback, OAuthError> {
+    let params: Vec<(String, String)> = query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let pending = pending.ok_or(OAuthError::NoPendingLogin)?;
+    if let Some(error) = get("error") {
+        return Err(OAuthError::Provider {
+            error,
+            description: get("error_description"),
+        });
+    }
+    if now_ms - pending.started_ms > PENDING_MAX_AGE_MS {
+        return Err(OAuthError::Expired);
+    }
+    let state = get("state").unwrap_or_default();
+    if !constant_time_eq(state.as_bytes(), pending.state.as_bytes()) {
+        return Err(OAuthError::StateMismatch);
+    }
+    if get("iss").is_some_and(|iss| iss != issuer) {
+        return Err(OAuthError::IssuerMismatch);
+    }
+    let code = get("code")
+        .filter(|c| !c.is_empty())
+        .ok_or(OAuthError::MissingCode)?;
+    Ok(Callback { code })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The token request body (RFC 6749 §4.1.3 with the PKCE verifier; public client).
+pub fn token_request(
+    callback: &Callback,
+    redirect_uri: &str,
+    client_id: &str,
+    verifier: &CodeVerifier,
+) -> String {
+    form(&[
+        ("grant_type", "authorization_code"),
+        ("code", &callback.code),
+        ("redirect_uri", redirect_uri),
+        ("client_id", client_id),
+        ("code_verifier", verifier.secret()),
+    ])
+}
+
+/// The RP-initiated logout URL (OpenID Connect RP-Initiated Logout 1.0).
+pub fn logout_url(
+    end_session_endpoint: &str,
+    id_token: &str,
+    post_logout_redirect_uri: &str,
+    client_id: &str,
+    state: &str,
+) -> String {
+    let separator = if end_session_endpoint.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let query = form(&[
+        ("id_token_hint", id_token),
+        ("post_logout_redirect_uri", post_logout_redirect_uri),
+        ("client_id", client_id),
+        ("state", state),
+    ]);
+    format!("{end_session_endpoint}{separator}{query}")
+}

@@ -1,0 +1,98 @@
+//! The signed-in session: tokens in memory only (never in storage), with what was verified.
+
+use cedargate::VerifiedToken;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::fmt;
+use std::sync::Arc;
+
+/// The provider's OpenID Connect discovery document (the parts the app uses).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Discovery {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
+}
+
+/// A token's text. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The token itself, for an `Authorization` header or the copy button.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({} bytes)", self.0.len())
+    }
+}
+
+/// A token with its decoded parts and the result of verifying it.
+#[derive(Clone, Debug)]
+pub struct Token {
+    pub raw: Secret,
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
+    /// `Ok` when the signature and claims were verified; the reason otherwise.
+    pub verified: Result<VerifiedToken, String>,
+}
+
+/// Who is signed in.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub discovery: Discovery,
+    pub id_token: Token,
+    pub access_token: Option<Token>,
+}
+
+impl Session {
+    /// A claim of the ID token as text.
+    pub fn claim(&self, name: &str) -> Option<String> {
+        match self.id_token.claims.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// Group names from the ID token's `group` claim.
+    pub fn groups(&self) -> Vec<String> {
+        match self.id_token.claims.get("group") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            Some(Value::String(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The session shared by the pages.
+pub type SharedSession = Option<Arc<Session>>;
+
+/// Decodes a JWT's header and payload for display, without trusting them.
+pub fn decode_parts(token: &str) -> (Map<String, Value>, Map<String, Value>) {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let mut parts = token.split('.');
+    let mut part = || -> Map<String, Value> {
+        parts
+            .next()
+            .and_then(|p| Base64UrlUnpadded::decode_vec(p).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    };
+    let header = part();
+    let claims = part();
+    (header, claims)
+}

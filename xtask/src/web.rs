@@ -1,0 +1,52 @@
+//! `cargo xtask build-web`: the browser app, built by trunk with local tools only.
+
+use crate::edge::{gzip_size, human};
+use crate::run;
+use crate::tools::{self, NodeTools};
+use std::process::Command;
+
+/// Builds `web/dist/` and reports the size of its wasm.
+pub fn build(node: &NodeTools) -> Result<String, String> {
+    let root = run::root();
+    // binaryen's wasm-opt (npm, version 132) and the wasm-bindgen matching Cargo.lock come
+    // first on PATH: Debian's wasm-opt 108 silently breaks current wasm-bindgen output.
+    let mut path = vec![
+        node.wasm_opt
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default(),
+        tools::cargo_bin("wasm-bindgen")
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default(),
+    ];
+    if let Some(node_dir) = node.node.parent() {
+        path.push(node_dir.to_path_buf());
+    }
+    if let Some(existing) = std::env::var_os("PATH") {
+        path.extend(std::env::split_paths(&existing));
+    }
+    let path = std::env::join_paths(path).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(tools::cargo_bin("trunk"));
+    cmd.current_dir(root.join("web"))
+        .args(["build", "--release", "--offline"])
+        .env("PATH", path)
+        .env("TRUNK_SKIP_VERSION_CHECK", "true")
+        .env("NO_COLOR", "true");
+    let out = run::run(&mut cmd, "  | ")?;
+    if !out.success {
+        return Err("trunk build failed".into());
+    }
+    let dist = root.join("web/dist");
+    let wasm = std::fs::read_dir(&dist)
+        .map_err(|e| format!("{}: {e}", dist.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .ok_or("trunk produced no wasm file")?;
+    let raw = std::fs::metadata(&wasm).map_err(|e| e.to_string())?.len();
+    let gz = gzip_size(&wasm)?;
+    let report = format!("browser app wasm: {} raw, {} gzip", human(raw), human(gz));
+    println!("[build-web] {report}");
+    Ok(report)
+}
