@@ -108,7 +108,9 @@ const configuration = {
       enabled: true,
       // Sign out without a confirmation page.
       logoutSource: async (ctx, form) => {
-        ctx.body = `<!doctype html><html><body>${form}<script>document.forms[0].submit()</script></body></html>`;
+        // The form is submitted as if "yes, sign me out" had been chosen.
+        const confirmed = form.replace('</form>', '<input type="hidden" name="logout" value="yes"></form>');
+        ctx.body = `<!doctype html><html><body>${confirmed}<script>document.forms[0].submit()</script></body></html>`;
       },
     },
   },

