@@ -88,6 +88,20 @@ pub fn test_counts(text: &str) -> (usize, usize) {
     let mut passed = 0;
     let mut failed = 0;
     for line in text.lines() {
+        // node --test prints "# pass N" and "# fail N".
+        let node = |prefix: &str| {
+            line.trim()
+                .strip_prefix(prefix)
+                .and_then(|n| n.trim().parse::<usize>().ok())
+        };
+        if let Some(n) = node("# pass ") {
+            passed += n;
+            continue;
+        }
+        if let Some(n) = node("# fail ") {
+            failed += n;
+            continue;
+        }
         let Some(rest) = line.split("test result: ").nth(1) else {
             continue;
         };
@@ -116,5 +130,6 @@ mod tests {
                     noise\n\
                     test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured";
         assert_eq!(test_counts(text), (13, 2));
+        assert_eq!(test_counts("# tests 6\n# pass 5\n# fail 1\n"), (5, 1));
     }
 }

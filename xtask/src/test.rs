@@ -13,7 +13,7 @@ struct StageResult {
     note: String,
 }
 
-const STAGES: [&str; 7] = [
+const STAGES: [&str; 10] = [
     "fmt",
     "clippy",
     "native",
@@ -21,6 +21,9 @@ const STAGES: [&str; 7] = [
     "wasm-chrome",
     "edge-build",
     "edge",
+    "web-build",
+    "web-wasm",
+    "browser",
 ];
 
 fn cargo() -> Command {
@@ -42,7 +45,7 @@ fn commands(cmds: Vec<Command>, prefix: &str) -> Result<String, String> {
     Ok(text)
 }
 
-fn wasm_pack(tools: &Tools, browser: bool) -> Command {
+fn wasm_pack(tools: &Tools, browser: bool, krate: &str) -> Command {
     let mut cmd = Command::new("wasm-pack");
     cmd.current_dir(run::root());
     cmd.arg("test");
@@ -54,7 +57,7 @@ fn wasm_pack(tools: &Tools, browser: bool) -> Command {
     } else {
         cmd.arg("--node");
     }
-    cmd.arg("shared");
+    cmd.arg(krate);
     cmd
 }
 
@@ -129,9 +132,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
                             "clippy",
                             "-p",
                             "cedargate",
+                            "-p",
+                            "cedargate-edge",
+                            "-p",
+                            "cedargate-web",
                             "--all-targets",
                             "--features",
-                            "webcrypto",
+                            "cedargate/webcrypto",
                             "--target",
                             "wasm32-unknown-unknown",
                             "--",
@@ -153,21 +160,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 prefix,
             )
             .and_then(|text| counted(&text, "native Rust")),
-            "wasm-node" => commands(vec![wasm_pack(&tools, false)], prefix)
+            "wasm-node" => commands(vec![wasm_pack(&tools, false, "shared")], prefix)
                 .and_then(|text| counted(&text, "shared under Node"))
                 .inspect(|(n, _)| node_passed = *n),
-            "wasm-chrome" => commands(vec![wasm_pack(&tools, true)], prefix).and_then(|text| {
-                if !text.contains("Running headless tests in Chrome") {
-                    return Err("the tests did not run in Chrome".into());
-                }
-                let (passed, note) = counted(&text, "shared in headless Chromium")?;
-                match (passed, node_passed) {
-                    (Some(c), Some(n)) if c != n => Err(format!(
-                        "{c} tests passed in Chrome but {n} under Node: some did not run"
-                    )),
-                    _ => Ok((passed, note)),
-                }
-            }),
+            "wasm-chrome" => {
+                commands(vec![wasm_pack(&tools, true, "shared")], prefix).and_then(|text| {
+                    if !text.contains("Running headless tests in Chrome") {
+                        return Err("the tests did not run in Chrome".into());
+                    }
+                    let (passed, note) = counted(&text, "shared in headless Chromium")?;
+                    match (passed, node_passed) {
+                        (Some(c), Some(n)) if c != n => Err(format!(
+                            "{c} tests passed in Chrome but {n} under Node: some did not run"
+                        )),
+                        _ => Ok((passed, note)),
+                    }
+                })
+            }
             "edge-build" => crate::edge::build(&tools.node).map(|report| (None, report)),
             "edge" => commands(
                 vec![{
@@ -180,6 +189,27 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 prefix,
             )
             .and_then(|text| counted(&text, "edge worker in workerd")),
+            "web-build" => crate::web::build(&tools.node).map(|report| (None, report)),
+            "web-wasm" => commands(vec![wasm_pack(&tools, true, "web")], prefix).and_then(|text| {
+                if !text.contains("Running headless tests in Chrome") {
+                    return Err("the tests did not run in Chrome".into());
+                }
+                counted(&text, "browser app's tests in headless Chromium")
+            }),
+            "browser" => commands(
+                vec![{
+                    let mut c = Command::new(&tools.node.node);
+                    c.current_dir(run::root());
+                    c.args([
+                        "--test",
+                        "--test-reporter=tap",
+                        "tests/browser/app.test.mjs",
+                    ]);
+                    c
+                }],
+                prefix,
+            )
+            .and_then(|text| counted(&text, "browser app end to end in Chromium")),
             _ => Err(format!("unknown stage {stage}")),
         };
         let elapsed = start.elapsed();
