@@ -8,8 +8,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { startStack, root, USERS } from '../demo/stack.mjs';
+import * as ui from './helpers.mjs';
 
 const shots = path.join(root, 'target/cedargate-e2e/screenshots');
 let stack;
@@ -17,16 +17,8 @@ let browser;
 
 before(async () => {
   fs.rmSync(shots, { recursive: true, force: true });
-  fs.mkdirSync(shots, { recursive: true });
   stack = await startStack({ dir: path.join(root, 'target/cedargate-e2e', `browser-${process.pid}`) });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    // Headless, with a fresh profile made by playwright for this launch.
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run'],
-  });
+  browser = await ui.launch();
 });
 
 after(async () => {
@@ -35,51 +27,10 @@ after(async () => {
   console.log(`screenshots: ${shots}`);
 });
 
-async function newPage(width = 1280) {
-  const context = await browser.newContext({ viewport: { width, height: 900 } });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (err) => problems.push(err.message));
-  return { page, context, problems };
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
-}
-
-async function signIn(page, user) {
-  await page.goto(stack.appUrl);
-  await page.getByTestId('sign-in').click();
-  await page.waitForSelector('#username');
-  await page.fill('#username', user);
-  await page.fill('#password', USERS[user].password);
-  await Promise.all([
-    page.waitForURL(`${stack.appUrl}/`),
-    page.click('button[type=submit]'),
-  ]);
-  await page.getByTestId('profile').waitFor();
-}
-
-async function matrix(page) {
-  await page.locator('[data-testid=actions] tr[data-action]').first().waitFor();
-  const rows = page.locator('[data-testid=actions] tr[data-action]');
-  const out = {};
-  for (let i = 0; i < await rows.count(); i++) {
-    const row = rows.nth(i);
-    out[await row.getAttribute('data-action')] = {
-      row,
-      predicted: (await row.getByTestId('prediction').textContent()).trim(),
-    };
-  }
-  return out;
-}
-
-async function tryRow(row) {
-  await row.getByTestId('try').click();
-  const status = row.getByTestId('edge-status');
-  await status.filter({ hasText: /\d{3}|failed/ }).waitFor();
-  return (await status.textContent()).trim();
-}
+const shot = ui.screenshotter(shots);
+const newPage = (width) => ui.newPage(browser, width);
+const signIn = (page, user) => ui.signIn(page, stack.appUrl, user, USERS[user].password);
+const { matrix, tryRow } = ui;
 
 test('alice signs in, sees her claims, every action allowed and every try succeeding', async () => {
   const { page, context, problems } = await newPage();

@@ -78,27 +78,38 @@ function start(name, args, dir, options = {}) {
   return { child, logFile };
 }
 
+/** The issuer of a PingOne environment. */
+export function pingoneIssuer({ region, environmentId }) {
+  const tld = { na: 'com', com: 'com', eu: 'eu', ca: 'ca', asia: 'asia', ap: 'asia', au: 'com.au', 'com.au': 'com.au' }[region];
+  if (!tld) throw new Error(`unknown PingOne region ${region} (com, eu, ca, asia, com.au)`);
+  if (!/^[A-Za-z0-9-]+$/.test(environmentId ?? '')) throw new Error('the PingOne environment id is missing or malformed');
+  return `https://auth.pingone.${tld}/${environmentId}/as`;
+}
+
 /**
  * Starts everything. `ports` may fix any of provider, origin, edge, app (0: a free port).
- * Returns the URLs and a `stop()` that ends every process started.
+ * With `pingone` ({ region, environmentId, clientId }) a real PingOne environment replaces
+ * the local provider. Returns the URLs and a `stop()` that ends every process started.
  */
-export async function startStack({ ports = {}, dir, onStep = () => {} } = {}) {
+export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null } = {}) {
   fs.mkdirSync(dir, { recursive: true });
   const port = async (p) => (p ? p : freePort());
   const p = {
-    provider: await port(ports.provider),
+    provider: pingone ? 0 : await port(ports.provider),
     origin: await port(ports.origin),
     edge: await port(ports.edge),
     app: await port(ports.app),
   };
   for (const [name, value] of Object.entries(p)) {
-    if (await portInUse(value)) {
+    if (value && await portInUse(value)) {
       throw new Error(`port ${value} (${name}) is already in use on 127.0.0.1`);
     }
   }
   const appUrl = `http://127.0.0.1:${p.app}`;
   const edgeUrl = `http://127.0.0.1:${p.edge}`;
-  const issuer = `http://127.0.0.1:${p.provider}/${ENV_ID}/as`;
+  const issuer = pingone ? pingoneIssuer(pingone) : `http://127.0.0.1:${p.provider}/${ENV_ID}/as`;
+  const clientId = pingone ? pingone.clientId : CLIENT_ID;
+  if (pingone && !clientId) throw new Error('the PingOne client id is missing');
   const processes = [];
   const stop = async () => {
     for (const { child } of processes.reverse()) {
@@ -114,16 +125,20 @@ export async function startStack({ ports = {}, dir, onStep = () => {} } = {}) {
     }
   };
   try {
-    onStep(`starting the PingOne-shaped provider on 127.0.0.1:${p.provider}`);
-    const provider = start('provider', [path.join(root, 'tests/provider/pingone.mjs'),
-      '--port', String(p.provider), '--env', ENV_ID, '--client-id', CLIENT_ID,
-      '--redirect-uri', `${appUrl}/callback`, '--post-logout-uri', `${appUrl}/`,
-      '--audience', API_AUDIENCE], dir, { cwd: path.join(root, 'tests') });
-    processes.push(provider);
+    if (!pingone) {
+      onStep(`starting the PingOne-shaped provider on 127.0.0.1:${p.provider}`);
+      const provider = start('provider', [path.join(root, 'tests/provider/pingone.mjs'),
+        '--port', String(p.provider), '--env', ENV_ID, '--client-id', CLIENT_ID,
+        '--redirect-uri', `${appUrl}/callback`, '--post-logout-uri', `${appUrl}/`,
+        '--audience', API_AUDIENCE], dir, { cwd: path.join(root, 'tests') });
+      processes.push(provider);
+      await waitFor(`${issuer}/.well-known/openid-configuration`, provider.child, 'provider', provider.logFile);
+    } else {
+      onStep(`using the PingOne environment ${issuer}`);
+    }
     onStep(`starting the PetStore origin on 127.0.0.1:${p.origin}`);
     const origin = start('petstore', [path.join(here, 'petstore.mjs'), '--port', String(p.origin)], dir);
     processes.push(origin);
-    await waitFor(`${issuer}/.well-known/openid-configuration`, provider.child, 'provider', provider.logFile);
     await waitFor(`http://127.0.0.1:${p.origin}/`, origin.child, 'origin', origin.logFile);
 
     const config = {
@@ -136,10 +151,12 @@ export async function startStack({ ports = {}, dir, onStep = () => {} } = {}) {
           bundle_endpoint: true,
           cors: { allowed_origins: [appUrl] },
           trust: {
-            issuers: [
-              { issuer, token: 'id', audiences: [CLIENT_ID] },
-              { issuer, token: 'access', audiences: [API_AUDIENCE], token_type: 'at+jwt' },
-            ],
+            issuers: pingone
+              ? [{ issuer, token: 'id', audiences: [clientId] }]
+              : [
+                { issuer, token: 'id', audiences: [CLIENT_ID] },
+                { issuer, token: 'access', audiences: [API_AUDIENCE], token_type: 'at+jwt' },
+              ],
           },
         },
       },
@@ -159,18 +176,28 @@ export async function startStack({ ports = {}, dir, onStep = () => {} } = {}) {
     if (!fs.existsSync(path.join(distDir, 'index.html'))) {
       throw new Error('web/dist is missing: run `cargo xtask build-web`');
     }
-    const appConfig = {
-      issuer,
-      client_id: CLIENT_ID,
-      redirect_uri: `${appUrl}/callback`,
-      post_logout_redirect_uri: `${appUrl}/`,
-      scopes: ['openid', 'profile', 'email', 'pets:read', 'pets:write'],
-      api_audience: API_AUDIENCE,
-      access_token_type: 'at+jwt',
-      edge_url: edgeUrl,
-      edge_token: 'id',
-      example_parameters: { petId: '1' },
-    };
+    const appConfig = pingone
+      ? {
+        pingone: { region: pingone.region, environment_id: pingone.environmentId },
+        client_id: clientId,
+        redirect_uri: `${appUrl}/callback`,
+        post_logout_redirect_uri: `${appUrl}/`,
+        edge_url: edgeUrl,
+        edge_token: 'id',
+        example_parameters: { petId: '1' },
+      }
+      : {
+        issuer,
+        client_id: CLIENT_ID,
+        redirect_uri: `${appUrl}/callback`,
+        post_logout_redirect_uri: `${appUrl}/`,
+        scopes: ['openid', 'profile', 'email', 'pets:read', 'pets:write'],
+        api_audience: API_AUDIENCE,
+        access_token_type: 'at+jwt',
+        edge_url: edgeUrl,
+        edge_token: 'id',
+        example_parameters: { petId: '1' },
+      };
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(appConfig, null, 2));
     onStep(`serving the browser app on 127.0.0.1:${p.app}`);
     const app = start('app', [path.join(here, 'static.mjs'), '--port', String(p.app),

@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's commands. See README.md.
 
+mod demo;
 mod edge;
 mod run;
 mod test;
@@ -12,6 +13,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
+  demo [OPTIONS]                   install what is missing, build, and run the whole system on
+                                   127.0.0.1 until Ctrl-C; options: --port-app, --port-edge,
+                                   --port-provider, --port-origin, and --pingone --region R
+                                   --environment-id E --client-id C for a real PingOne
   test [--only STAGE[,STAGE...]]   install what is missing, then run every check and test
   setup                            only install what is missing
   build-edge                       build the worker into edge/build (worker-build, local tools)
@@ -27,6 +32,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test::run(&args[1..]),
+        Some("demo") => demo::run(&args[1..]),
         Some("setup") => tools::Tools::ensure().map(|_| ()),
         Some("wrangler") => tools::ensure_node_tools().and_then(|node| {
             let status = std::process::Command::new(&node.node)

@@ -203,13 +203,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     c.args([
                         "--test",
                         "--test-reporter=tap",
+                        "--test-concurrency=1",
                         "tests/browser/app.test.mjs",
+                        "tests/browser/demo.test.mjs",
                     ]);
                     c
                 }],
                 prefix,
             )
-            .and_then(|text| counted(&text, "browser app end to end in Chromium")),
+            .and_then(|text| {
+                counted(
+                    &text,
+                    "browser app and `cargo xtask demo` end to end in Chromium",
+                )
+            }),
             _ => Err(format!("unknown stage {stage}")),
         };
         let elapsed = start.elapsed();

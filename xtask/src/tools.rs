@@ -51,7 +51,10 @@ pub fn locked_version(package: &str) -> Result<String, String> {
 
 fn installed_version(program: &str) -> Option<String> {
     let out = capture(Command::new(program).arg("--version"))?;
-    out.split_whitespace().nth(1).map(str::to_owned)
+    // "wasm-pack 0.15.1", "trunk 0.21.14", or just "0.8.7" (worker-build).
+    out.split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_owned)
 }
 
 /// `cargo install` with `--locked`, falling back to a fresh resolution when a locked

@@ -5,8 +5,34 @@ use crate::run;
 use crate::tools::{self, NodeTools};
 use std::process::Command;
 
-/// Builds `web/dist/` and reports the size of its wasm.
+/// Builds `web/dist/` (unless it is newer than every input) and reports its wasm's size.
 pub fn build(node: &NodeTools) -> Result<String, String> {
+    let root = run::root();
+    let inputs = [
+        "web/src",
+        "web/Cargo.toml",
+        "web/index.html",
+        "web/style.css",
+        "web/config.json",
+        "web/Trunk.toml",
+        "shared/src",
+        "shared/Cargo.toml",
+        "Cargo.toml",
+        "Cargo.lock",
+    ]
+    .map(|p| root.join(p));
+    let built = crate::edge::newest(&[root.join("web/dist")]);
+    let up_to_date = matches!((crate::edge::newest(&inputs), built), (Some(i), Some(b)) if b > i)
+        && root.join("web/dist/index.html").is_file();
+    if up_to_date {
+        println!("[build-web] web/dist is up to date");
+    } else {
+        compile(node)?;
+    }
+    report()
+}
+
+fn compile(node: &NodeTools) -> Result<(), String> {
     let root = run::root();
     // binaryen's wasm-opt (npm, version 132) and the wasm-bindgen matching Cargo.lock come
     // first on PATH: Debian's wasm-opt 108 silently breaks current wasm-bindgen output.
@@ -37,7 +63,11 @@ pub fn build(node: &NodeTools) -> Result<String, String> {
     if !out.success {
         return Err("trunk build failed".into());
     }
-    let dist = root.join("web/dist");
+    Ok(())
+}
+
+fn report() -> Result<String, String> {
+    let dist = run::root().join("web/dist");
     let wasm = std::fs::read_dir(&dist)
         .map_err(|e| format!("{}: {e}", dist.display()))?
         .filter_map(Result::ok)

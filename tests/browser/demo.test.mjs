@@ -1,0 +1,127 @@
+// `cargo xtask demo` itself: run the command, read the URL and the users it prints, sign in
+// as them in Chromium, check what each may do, then Ctrl-C and check that everything it
+// started is gone; a port in use is reported; running it again works.
+//
+//   node --test tests/browser/demo.test.mjs      (cargo xtask test runs it)
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { root, freePort, portInUse } from '../demo/stack.mjs';
+import * as ui from './helpers.mjs';
+
+const running = [];
+after(async () => {
+  for (const demo of running) demo.interrupt();
+});
+
+/** Runs `cargo xtask demo` in its own process group and collects its output. */
+function runDemo(ports) {
+  const args = ['xtask', 'demo'];
+  for (const [name, port] of Object.entries(ports)) args.push(`--port-${name}`, String(port));
+  const child = spawn('cargo', args, { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  const demo = {
+    child,
+    exited,
+    output: () => output,
+    interrupt: () => { try { process.kill(-child.pid, 'SIGINT'); } catch { /* gone */ } },
+    async ready(timeoutMs = 15 * 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (output.includes('Press Ctrl-C to stop.')) return output;
+        if (child.exitCode !== null) throw new Error(`the demo exited (${child.exitCode}):\n${output}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error(`the demo did not start in time:\n${output}`);
+    },
+  };
+  running.push(demo);
+  return demo;
+}
+
+async function ports() {
+  return { app: await freePort(), edge: await freePort(), provider: await freePort(), origin: await freePort() };
+}
+
+test('cargo xtask demo works for alice and bob, stops on Ctrl-C, and runs again', async () => {
+  const p = await ports();
+  const demo = runDemo(p);
+  const printed = await demo.ready();
+  const url = printed.match(/Open (http:\/\/127\.0\.0\.1:\d+) in a browser/)?.[1];
+  assert.equal(url, `http://127.0.0.1:${p.app}`);
+  const users = Object.fromEntries(
+    [...printed.matchAll(/^\s+(\w+)\s+password (\S+)\s+group (\S+)\s+→ may do (.+)$/gm)]
+      .map(([, name, password, group, may]) => [name, { password, group, may }]),
+  );
+  assert.deepEqual(Object.keys(users), ['alice', 'bob']);
+  assert.equal(users.bob.may, 'every action but post /pets');
+
+  const browser = await ui.launch();
+  const shot = ui.screenshotter(path.join(root, 'target/cedargate-e2e/screenshots'));
+  try {
+    for (const [name, user] of Object.entries(users)) {
+      const { page, context, problems } = await ui.newPage(browser);
+      await ui.signIn(page, url, name, user.password);
+      assert.match(await page.getByTestId('groups').textContent(), new RegExp(user.group));
+      const rows = await ui.matrix(page);
+      assert.equal(Object.keys(rows).length, 4);
+      for (const [action, { row, predicted }] of Object.entries(rows)) {
+        const denied = name === 'bob' && action === 'post /pets';
+        assert.equal(predicted, denied ? 'Deny' : 'Allow', `${name} ${action}`);
+        const answer = await ui.tryRow(row);
+        assert.equal(answer.startsWith('403 '), denied, `${name} ${action}: ${answer}`);
+      }
+      await shot(page, `demo-${name}`);
+      assert.deepEqual(problems, []);
+      await context.close();
+    }
+  } finally {
+    await browser.close();
+  }
+
+  // A second demo on the same ports says which port is taken.
+  const clash = runDemo(p);
+  const code = await clash.exited;
+  assert.notEqual(code, 0);
+  assert.match(clash.output(), /port \d+ \((app|edge|provider|origin)\) is already in use on 127\.0\.0\.1/);
+
+  // Ctrl-C stops everything the demo started.
+  demo.interrupt();
+  await demo.exited;
+  for (let i = 0; i < 40 && (await Promise.all(Object.values(p).map(portInUse))).some(Boolean); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  for (const [name, port] of Object.entries(p)) {
+    assert.equal(await portInUse(port), false, `${name} port ${port} still open after Ctrl-C`);
+  }
+
+  // And it runs again.
+  const again = runDemo(p);
+  await again.ready();
+  const response = await fetch(`http://127.0.0.1:${p.app}/`);
+  assert.equal(response.status, 200);
+  again.interrupt();
+  await again.exited;
+});
+
+test('a port in use is reported before anything starts', async () => {
+  const p = await ports();
+  const blocker = net.createServer().listen(p.edge, '127.0.0.1');
+  await new Promise((r) => blocker.once('listening', r));
+  try {
+    const demo = runDemo(p);
+    const code = await demo.exited;
+    assert.notEqual(code, 0);
+    assert.match(demo.output(), new RegExp(`port ${p.edge} \\(edge\\) is already in use on 127\\.0\\.0\\.1`));
+    for (const name of ['app', 'provider', 'origin']) {
+      assert.equal(await portInUse(p[name]), false, `${name} was started anyway`);
+    }
+  } finally {
+    blocker.close();
+  }
+});

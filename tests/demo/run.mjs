@@ -1,0 +1,89 @@
+// `cargo xtask demo` runs this once the worker and the app are built: it starts the whole
+// system on 127.0.0.1, prints the URL to open and the demo users, and stops every process it
+// started on Ctrl-C.
+//
+//   node run.mjs [--port-app 8080] [--port-edge 8787] [--port-provider 9400] [--port-origin 9300]
+//                [--pingone --region eu --environment-id <id> --client-id <id>]
+//
+// PINGONE_REGION, PINGONE_ENVIRONMENT_ID and PINGONE_CLIENT_ID work as well as the flags.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startStack, root, USERS } from './stack.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    'port-app': { type: 'string', default: '8080' },
+    'port-edge': { type: 'string', default: '8787' },
+    'port-provider': { type: 'string', default: '9400' },
+    'port-origin': { type: 'string', default: '9300' },
+    pingone: { type: 'boolean', default: false },
+    region: { type: 'string', default: process.env.PINGONE_REGION },
+    'environment-id': { type: 'string', default: process.env.PINGONE_ENVIRONMENT_ID },
+    'client-id': { type: 'string', default: process.env.PINGONE_CLIENT_ID },
+  },
+});
+
+const usePingOne = opts.pingone || Boolean(process.env.PINGONE_ENVIRONMENT_ID);
+const pingone = usePingOne
+  ? { region: opts.region ?? 'com', environmentId: opts['environment-id'], clientId: opts['client-id'] }
+  : null;
+
+let stack;
+let stopping = false;
+async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nstopping the demo…');
+  await stack?.stop();
+  console.log('stopped.');
+  process.exit(code);
+}
+process.on('SIGINT', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));
+
+try {
+  stack = await startStack({
+    dir: path.join(root, 'target/cedargate-demo'),
+    ports: {
+      app: Number(opts['port-app']),
+      edge: Number(opts['port-edge']),
+      provider: Number(opts['port-provider']),
+      origin: Number(opts['port-origin']),
+    },
+    pingone,
+    onStep: (step) => console.log(`[demo] ${step}`),
+  });
+} catch (err) {
+  console.error(`\ndemo: ${err.message}`);
+  await shutdown(1);
+}
+
+const lines = [
+  '',
+  'cedargate demo is running.',
+  '',
+  `  Open ${stack.appUrl} in a browser.`,
+  '',
+];
+if (pingone) {
+  lines.push(
+    `  Sign in with a user of your PingOne environment (${stack.issuer}).`,
+    '  Members of AVP_Admin may do every action; members of AVP_User every action but post /pets.',
+    `  The PingOne application must allow the redirect URI ${stack.appUrl}/callback,`,
+    `  the sign-off URL ${stack.appUrl}/ and the CORS origin ${stack.appUrl}.`,
+  );
+} else {
+  lines.push('  Users (local PingOne-shaped provider):');
+  for (const [name, user] of Object.entries(USERS)) {
+    lines.push(`    ${name.padEnd(6)} password ${user.password.padEnd(11)} group ${user.groups.join(', ').padEnd(10)} → may do ${user.may}`);
+  }
+}
+lines.push(
+  '',
+  `  Edge worker (workerd): ${stack.edgeUrl}   PetStore origin: ${stack.originUrl}`,
+  ...(pingone ? [] : [`  Provider: ${stack.issuer}`]),
+  `  Logs: ${path.relative(root, stack.dir)}/*.log`,
+  '',
+  'Press Ctrl-C to stop.',
+);
+console.log(lines.join('\n'));

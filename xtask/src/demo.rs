@@ -1,0 +1,27 @@
+//! `cargo xtask demo`: installs what is missing, builds the worker and the app, then runs the
+//! whole system on 127.0.0.1 (tests/demo/run.mjs) until Ctrl-C.
+
+use crate::{edge, run, tools, web};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let step = |n: u32, text: &str| println!("\n[demo {n}/4] {text}");
+    step(1, "checking the tools (installing what is missing)");
+    let node = tools::ensure_edge_build()?;
+    tools::ensure_web_build()?;
+    step(2, "building the edge worker (edge/build)");
+    edge::build(&node)?;
+    step(3, "building the browser app (web/dist)");
+    web::build(&node)?;
+    step(
+        4,
+        "starting the provider, the origin, the worker and the app",
+    );
+    let error = Command::new(&node.node)
+        .arg(run::root().join("tests/demo/run.mjs"))
+        .args(args)
+        .current_dir(run::root())
+        .exec();
+    Err(format!("cannot start the demo: {error}"))
+}
