@@ -21,6 +21,7 @@ commands:
   setup                            only install what is missing
   build-edge                       build the worker into edge/build (worker-build, local tools)
   build-web                        build the browser app into web/dist (trunk, local tools)
+  bundle-json DIR                  print a policy folder as the JSON document KV bundles use
   wrangler [ARGS...]               run the project's wrangler (Node 22) from the repository root,
                                    e.g. `cargo xtask wrangler dev --ip 127.0.0.1`
   help                             this text
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Some("build-web") => {
             tools::ensure_web_build().and_then(|node| web::build(&node).map(|_| ()))
         }
+        Some("bundle-json") => bundle_json(args.get(1).map(String::as_str)),
         Some("build-edge") => {
             tools::ensure_edge_build().and_then(|node| edge::build(&node).map(|_| ()))
         }
@@ -66,5 +68,50 @@ fn main() -> ExitCode {
             eprintln!("xtask: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `{"schema": ..., "policies": ..., "routes": ...}` from a policy folder.
+fn bundle_json(dir: Option<&str>) -> Result<(), String> {
+    let dir = std::path::Path::new(dir.ok_or("bundle-json needs a policy folder")?);
+    let mut parts = Vec::new();
+    for (key, file) in [
+        ("schema", "schema.cedarschema"),
+        ("policies", "policies.cedar"),
+        ("routes", "routes.json"),
+    ] {
+        let text = std::fs::read_to_string(dir.join(file))
+            .map_err(|e| format!("{}: {e}", dir.join(file).display()))?;
+        parts.push(format!("\"{key}\":{}", json_string(&text)));
+    }
+    println!("{{{}}}", parts.join(","));
+    Ok(())
+}
+
+/// A JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_string;
+
+    #[test]
+    fn json_strings_round_trip_through_a_parser_shape() {
+        assert_eq!(json_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
     }
 }
