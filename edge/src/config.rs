@@ -13,8 +13,14 @@ pub struct EdgeConfig {
     /// [`TrustConfig`]).
     pub trust: TrustConfig,
     /// Base URL of the API being guarded, e.g. `https://petstore.internal.example`. A path
-    /// prefix is kept: `https://host/api` + `/pets` = `https://host/api/pets`.
+    /// prefix is kept: `https://host/api` + `/pets` = `https://host/api/pets`. The value
+    /// `none` answers allowed requests 204 without forwarding them (to measure the gate
+    /// alone).
     pub origin: String,
+    /// How signatures are checked: `webcrypto` (default; the platform's native code) or
+    /// `rust` (the pure-Rust path, for comparison).
+    #[serde(default)]
+    pub signature_backend: SignatureBackendChoice,
     /// Cross-origin access for browser apps.
     #[serde(default)]
     pub cors: CorsConfig,
@@ -39,6 +45,17 @@ pub struct EdgeConfig {
     /// Newer bundles from a KV namespace, if one is bound.
     #[serde(default)]
     pub bundle_kv: Option<BundleKvConfig>,
+}
+
+/// The signature backend of the worker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureBackendChoice {
+    /// `crypto.subtle`, keys imported once per isolate.
+    #[default]
+    Webcrypto,
+    /// jwt-compact's pure-Rust verification.
+    Rust,
 }
 
 /// Where a newer policy bundle may be found.
@@ -228,6 +245,7 @@ impl EdgeConfig {
     pub fn check(&self) -> Result<(), EdgeConfigError> {
         match split_url(&self.origin) {
             Some((_, _, path)) if !path.contains(['?', '#']) => {}
+            _ if self.origin == "none" => {}
             _ => return Err(EdgeConfigError::Origin(self.origin.clone())),
         }
         for issuer in &self.trust.issuers {
@@ -253,6 +271,11 @@ impl EdgeConfig {
             return Err(EdgeConfigError::Keys("fetch_timeout_ms must be positive"));
         }
         Ok(())
+    }
+
+    /// Whether allowed requests are answered without an origin.
+    pub fn no_origin(&self) -> bool {
+        self.origin == "none"
     }
 
     /// The origin URL for an authorized path and raw query.
@@ -284,6 +307,8 @@ mod tests {
         assert_eq!(config.token_cache_entries, 1024);
         assert!(!config.bundle_endpoint);
         assert!(config.forward_authorization);
+        assert_eq!(config.signature_backend, SignatureBackendChoice::Webcrypto);
+        assert!(!config.no_origin());
         assert_eq!(config.keys.max_stale_seconds, 86_400);
         assert_eq!(config.keys.unknown_kid_refetch_seconds, 30);
         assert!(config.cors.allowed_origins.is_empty());
@@ -315,6 +340,12 @@ mod tests {
             EdgeConfig::from_json(&c.to_string()),
             Err(EdgeConfigError::CorsOrigin(_))
         ));
+        let mut c = base();
+        c["origin"] = json!("none");
+        c["signature_backend"] = json!("rust");
+        let none = EdgeConfig::from_json(&c.to_string()).unwrap();
+        assert!(none.no_origin());
+        assert_eq!(none.signature_backend, SignatureBackendChoice::Rust);
         let mut c = base();
         c["unknown"] = json!(1);
         assert!(matches!(

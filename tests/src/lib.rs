@@ -14,6 +14,7 @@ pub mod http;
 pub mod origin;
 pub mod provider;
 pub mod server;
+pub mod workerd;
 pub mod wrangler;
 
 /// Token minting and the test keys, shared with the `cedargate` crate's own tests.

@@ -142,6 +142,18 @@ pub async fn forward(
     id: &str,
 ) -> Result<Response, AppError> {
     let config = &state.config;
+    let identity = identity_headers(
+        auth.principal.subject(),
+        auth.principal.uid().id().unescaped(),
+        auth.principal.groups(),
+        &route.action,
+        &decision.policies,
+        id,
+    );
+    if config.no_origin() {
+        // Measuring the gate alone: the decision, without an origin behind it.
+        return Ok(respond(204, &identity, None));
+    }
     let url = config.origin_url(&route.path, route.query.as_deref());
     let inner = req.inner();
     let headers = web_sys::Headers::new().map_err(|_| AppError::OriginUnreachable)?;
@@ -150,14 +162,7 @@ pub async fn forward(
             let _ = headers.append(&k, &v);
         }
     }
-    for (k, v) in identity_headers(
-        auth.principal.subject(),
-        auth.principal.uid().id().unescaped(),
-        auth.principal.groups(),
-        &route.action,
-        &decision.policies,
-        id,
-    ) {
+    for (k, v) in identity {
         let _ = headers.set(k, &v);
     }
     let init = web_sys::RequestInit::new();

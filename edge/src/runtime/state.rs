@@ -2,10 +2,13 @@
 
 use super::keys::KeyStore;
 use crate::config::EdgeConfig;
+use crate::config::SignatureBackendChoice;
 use crate::token_cache::TokenCache;
 use cedargate::crypto::WebCrypto;
 use cedargate::{Bundle, BundleSource, Gate, Principal, VerifiedToken};
+use cedargate::{RustCrypto, SignatureBackend, SignatureCheck, SignatureError};
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
 use worker::Env;
 
@@ -18,6 +21,34 @@ pub struct Authenticated {
     pub principal: Principal,
 }
 
+/// The configured signature backend.
+pub enum Backend {
+    Web(WebCrypto),
+    Rust(RustCrypto),
+}
+
+impl SignatureBackend for Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Web(b) => b.name(),
+            Self::Rust(b) => b.name(),
+        }
+    }
+
+    fn verify(
+        &self,
+        check: &SignatureCheck<'_>,
+    ) -> impl Future<Output = Result<(), SignatureError>> {
+        let check = *check;
+        async move {
+            match self {
+                Self::Web(b) => b.verify(&check).await,
+                Self::Rust(b) => b.verify(&check).await,
+            }
+        }
+    }
+}
+
 /// Per-isolate state.
 pub struct State {
     pub config: EdgeConfig,
@@ -25,7 +56,7 @@ pub struct State {
     /// SHA-256 of the last KV bundle text looked at, valid or not.
     pub kv_seen: RefCell<Option<[u8; 32]>>,
     pub kv_next_check: Cell<i64>,
-    pub crypto: WebCrypto,
+    pub crypto: Backend,
     pub keys: KeyStore,
     pub tokens: RefCell<TokenCache<Rc<Authenticated>>>,
 }
@@ -59,12 +90,16 @@ impl State {
         let bundle = Bundle::load(&source).map_err(|e| format!("built-in bundle: {e}"))?;
         let gate = Gate::new(bundle, &config.trust).map_err(|e| e.to_string())?;
         let tokens = TokenCache::new(config.token_cache_entries);
+        let crypto = match config.signature_backend {
+            SignatureBackendChoice::Webcrypto => Backend::Web(WebCrypto::new()),
+            SignatureBackendChoice::Rust => Backend::Rust(RustCrypto),
+        };
         Ok(State {
             config,
             gate: RefCell::new(Rc::new(gate)),
             kv_seen: RefCell::new(None),
             kv_next_check: Cell::new(0),
-            crypto: WebCrypto::new(),
+            crypto,
             keys: KeyStore::default(),
             tokens: RefCell::new(tokens),
         })

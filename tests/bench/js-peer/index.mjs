@@ -1,0 +1,75 @@
+// What a Cloudflare user would write instead of cedargate: jose verifies the JWT,
+// @cedar-policy/cedar-wasm decides with the same schema and policies. Written fairly: the
+// schema and policies are parsed once per isolate (cedar-wasm's preparse API), keys are
+// fetched and imported once (jose's remote JWKS cache), and the request path does only
+// verify → map claims → match route → authorize.
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { initSync, preparsePolicySet, preparseSchema, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/web';
+import cedarWasm from './cedar_wasm_bg.wasm';
+
+let state = null;
+
+function setUp(env) {
+  initSync({ module: cedarWasm });
+  const schema = preparseSchema('petstore', env.SCHEMA);
+  if (schema.type !== 'success') throw new Error(`schema: ${JSON.stringify(schema.errors)}`);
+  const policies = preparsePolicySet('petstore', { staticPolicies: env.POLICIES });
+  if (policies.type !== 'success') throw new Error(`policies: ${JSON.stringify(policies.errors)}`);
+  return {
+    jwks: createRemoteJWKSet(new URL(env.JWKS_URL)),
+    issuer: env.ISSUER,
+    audience: env.AUDIENCE,
+  };
+}
+
+// The PetStore routes: literal segments first, then the one with a parameter.
+function route(method, path) {
+  const m = method.toLowerCase();
+  if (path === '/' && m === 'get') return ['get /', {}];
+  if (path === '/pets' && (m === 'get' || m === 'post')) return [`${m} /pets`, {}];
+  const match = path.match(/^\/pets\/([^/]+)$/);
+  if (match && m === 'get') return ['get /pets/{petId}', { pathParameters: { petId: decodeURIComponent(match[1]) } }];
+  return null;
+}
+
+export default {
+  async fetch(request, env) {
+    state ??= setUp(env);
+    const header = request.headers.get('authorization') ?? '';
+    if (!header.toLowerCase().startsWith('bearer ')) return new Response(null, { status: 401 });
+    let claims;
+    try {
+      ({ payload: claims } = await jwtVerify(header.slice(7), state.jwks, {
+        issuer: state.issuer,
+        audience: state.audience,
+        algorithms: ['RS256', 'ES256'],
+      }));
+    } catch {
+      return new Response(null, { status: 401 });
+    }
+    const url = new URL(request.url);
+    const matched = route(request.method, url.pathname);
+    if (!matched) return new Response(null, { status: 404 });
+    const [action, context] = matched;
+    const groups = Array.isArray(claims.group) ? claims.group : claims.group ? [claims.group] : [];
+    const principal = { type: 'PetStore::User', id: claims.sub };
+    const entities = [
+      { uid: principal, attrs: {}, parents: groups.map((g) => ({ type: 'PetStore::UserGroup', id: g })) },
+      ...groups.map((g) => ({ uid: { type: 'PetStore::UserGroup', id: g }, attrs: {}, parents: [] })),
+    ];
+    const answer = statefulIsAuthorized({
+      principal,
+      action: { type: 'PetStore::Action', id: action },
+      resource: { type: 'PetStore::Application', id: 'PetStore' },
+      context,
+      preparsedSchemaName: 'petstore',
+      preparsedPolicySetId: 'petstore',
+      validateRequest: true,
+      entities,
+    });
+    if (answer.type === 'success' && answer.response.decision === 'allow') {
+      return new Response(null, { status: 204 });
+    }
+    return new Response(null, { status: 403 });
+  },
+};

@@ -1,0 +1,585 @@
+//! `cargo xtask bench`'s measurements in workerd, and the report.
+//!
+//! Runs, one after another on 127.0.0.1 with the same load generator (wrk), tokens, policy
+//! and route: a no-op worker (the baseline), the cedargate edge worker (origin `none`, so
+//! only the guard is measured) with each signature backend, and the JavaScript worker a
+//! Cloudflare user would write instead (jose + @cedar-policy/cedar-wasm). Two workloads: one
+//! token reused, and a fresh token per request (10,000 pre-minted). Then start-up times and
+//! sizes, and the native Criterion results (`target/criterion`), into
+//! `target/bench/report.md` and `report.json`.
+//!
+//!   cargo run --release -p cedargate-tests --bin bench -- [--seconds N]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use cedargate_tests::support;
+use cedargate_tests::workerd::{Binding, Module, Workerd};
+use cedargate_tests::{http, provider::TestProvider, root};
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const CLIENT: &str = "cedargate-bench";
+const TOKENS: usize = 10_000;
+
+struct Worker {
+    label: &'static str,
+    key: &'static str,
+    modules: Vec<Module>,
+    bindings: Vec<Binding>,
+    size: (u64, u64),
+    /// Whether it is one of the peers cedargate is compared with.
+    peer: bool,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+struct Run {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    requests: u64,
+    non_2xx: u64,
+    errors: u64,
+}
+
+fn main() {
+    let seconds: u64 = std::env::args()
+        .skip_while(|a| a != "--seconds")
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let out = root().join("target/bench");
+    std::fs::create_dir_all(&out).unwrap();
+
+    let provider = TestProvider::start().unwrap();
+    provider.add_env("bench", &["a-rsa-1", "a-ec-1"]);
+    provider.set_cache_control("bench", "public, max-age=86400");
+    let issuer = provider.issuer("bench");
+    let now = cedargate_tests::now();
+    let mint = |n: usize, key: &str| {
+        let claims = json!({
+            "iss": issuer, "aud": CLIENT, "sub": format!("user-{n}"), "group": ["AVP_Admin"],
+            "iat": now - 5, "exp": now + 7200, "jti": format!("bench-{n}"),
+        });
+        support::mint(&claims, key, "JWT")
+    };
+    eprintln!("[bench] minting {TOKENS} tokens");
+    let fresh: Vec<String> = (0..TOKENS).map(|n| mint(n, "a-rsa-1")).collect();
+    let fresh_file = out.join("tokens-fresh.txt");
+    std::fs::write(&fresh_file, fresh.join("\n")).unwrap();
+    let one_file = out.join("tokens-one.txt");
+    std::fs::write(&one_file, mint(TOKENS, "a-rsa-1")).unwrap();
+
+    let workers = workers(&issuer, &out);
+    let mut results: Vec<(String, Value)> = Vec::new();
+    let mut table: Vec<(&Worker, Option<Run>, Option<Run>, f64, Option<u64>)> = Vec::new();
+    for worker in &workers {
+        eprintln!("[bench] {}", worker.label);
+        let started = Instant::now();
+        let w = match Workerd::start(worker.key, &worker.modules, &worker.bindings) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("[bench] {} did not start: {e}", worker.label);
+                table.push((worker, None, None, 0.0, None));
+                continue;
+            }
+        };
+        // Start-up: the first request on a fresh isolate (module compile, set-up, the first
+        // key fetch for the guards), measured from the moment the socket accepts.
+        let first = Instant::now();
+        let reply = http::get(
+            &w.url("/pets/7"),
+            &[("authorization", &format!("Bearer {}", fresh[0]))],
+        );
+        let startup_ms = first.elapsed().as_secs_f64() * 1000.0;
+        let _ = started;
+        if !matches!(reply, Ok(ref r) if r.status == 204) {
+            eprintln!(
+                "[bench] {}: first request failed: {reply:?}\n{}",
+                worker.label,
+                w.logs()
+            );
+            table.push((worker, None, None, startup_ms, None));
+            continue;
+        }
+        let one = wrk(&w, &one_file, seconds);
+        let many = wrk(&w, &fresh_file, seconds);
+        let rss = w.rss_kib();
+        results.push((
+            worker.key.to_owned(),
+            json!({ "label": worker.label, "one_token": one, "fresh_tokens": many,
+                    "startup_ms": startup_ms, "rss_kib": rss, "size": worker.size }),
+        ));
+        table.push((worker, one, many, startup_ms, rss));
+    }
+
+    let criterion = criterion_results();
+    let web = web_size();
+    let report = report(&table, &criterion, web, seconds);
+    std::fs::write(out.join("report.md"), &report).unwrap();
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&json!({
+            "workerd": results.into_iter().collect::<serde_json::Map<_, _>>(),
+            "native_ns": criterion,
+            "web_wasm": web,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    println!("{report}");
+}
+
+fn gzip_len(path: &Path) -> u64 {
+    Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map(|o| o.stdout.len() as u64)
+        .unwrap_or(0)
+}
+
+fn sizes(paths: &[&Path]) -> (u64, u64) {
+    paths.iter().fold((0, 0), |(raw, gz), p| {
+        (
+            raw + std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            gz + gzip_len(p),
+        )
+    })
+}
+
+fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
+    let modules = root().join("tests/node_modules");
+    let edge_js = root().join("edge/build/index.js");
+    let edge_wasm = root().join("edge/build/index_bg.wasm");
+    let edge_size = sizes(&[&edge_js, &edge_wasm]);
+    let edge_modules = vec![
+        Module::Es("index.js".into(), edge_js.clone()),
+        Module::Wasm("index_bg.wasm".into(), edge_wasm.clone()),
+    ];
+    let config = |backend: &str, cache: usize| {
+        vec![Binding::Json(
+            "CEDARGATE_CONFIG".into(),
+            json!({
+                "origin": "none",
+                "signature_backend": backend,
+                "token_cache_entries": cache,
+                "trust": { "issuers": [{ "issuer": issuer, "token": "id", "audiences": [CLIENT] }] },
+            }),
+        )]
+    };
+
+    let noop = root().join("tests/bench/noop/index.mjs");
+    // The JavaScript peer, bundled as a Cloudflare user's build would (esbuild).
+    let peer_dir = out.join("js-peer");
+    std::fs::create_dir_all(&peer_dir).unwrap();
+    let peer_js = peer_dir.join("index.js");
+    let peer_wasm = peer_dir.join("cedar_wasm_bg.wasm");
+    let status = Command::new(modules.join("@esbuild/linux-x64/bin/esbuild"))
+        .arg(root().join("tests/bench/js-peer/index.mjs"))
+        .args([
+            "--bundle",
+            "--format=esm",
+            "--platform=neutral",
+            "--main-fields=module,main",
+            "--conditions=worker,browser",
+            "--external:*.wasm",
+            "--minify",
+            "--log-level=warning",
+        ])
+        .arg(format!("--outfile={}", peer_js.display()))
+        .status()
+        .unwrap();
+    assert!(status.success(), "esbuild failed");
+    std::fs::copy(
+        modules.join("@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm"),
+        &peer_wasm,
+    )
+    .unwrap();
+    let schema =
+        std::fs::read_to_string(root().join("policies/petstore/schema.cedarschema")).unwrap();
+    let policies =
+        std::fs::read_to_string(root().join("policies/petstore/policies.cedar")).unwrap();
+
+    vec![
+        Worker {
+            label: "no-op worker (baseline)",
+            key: "noop",
+            modules: vec![Module::Es("index.js".into(), noop.clone())],
+            bindings: Vec::new(),
+            size: sizes(&[&noop]),
+            peer: false,
+        },
+        Worker {
+            label: "cedargate, WebCrypto",
+            key: "cedargate-webcrypto",
+            modules: edge_modules.clone(),
+            bindings: config("webcrypto", 1024),
+            size: edge_size,
+            peer: false,
+        },
+        Worker {
+            label: "cedargate, WebCrypto, no token cache",
+            key: "cedargate-webcrypto-nocache",
+            modules: edge_modules.clone(),
+            bindings: config("webcrypto", 0),
+            size: edge_size,
+            peer: false,
+        },
+        Worker {
+            label: "cedargate, pure Rust signatures",
+            key: "cedargate-rust",
+            modules: edge_modules,
+            bindings: config("rust", 1024),
+            size: edge_size,
+            peer: false,
+        },
+        Worker {
+            label: "jose + @cedar-policy/cedar-wasm (JS)",
+            key: "js-peer",
+            modules: vec![
+                Module::Es("index.js".into(), peer_js.clone()),
+                Module::Wasm("cedar_wasm_bg.wasm".into(), peer_wasm.clone()),
+            ],
+            bindings: vec![
+                Binding::Text("SCHEMA".into(), schema),
+                Binding::Text("POLICIES".into(), policies),
+                Binding::Text("JWKS_URL".into(), format!("{issuer}/jwks")),
+                Binding::Text("ISSUER".into(), issuer.to_owned()),
+                Binding::Text("AUDIENCE".into(), CLIENT.to_owned()),
+            ],
+            size: sizes(&[&peer_js, &peer_wasm]),
+            peer: true,
+        },
+    ]
+}
+
+/// A warm-up, then a measured wrk run (one thread, 16 connections).
+fn wrk(w: &Workerd, tokens: &Path, seconds: u64) -> Option<Run> {
+    let script = root().join("tests/bench/tokens.lua");
+    let run = |secs: u64| {
+        Command::new("wrk")
+            .args(["-t1", "-c16", &format!("-d{secs}s"), "--latency", "-s"])
+            .arg(&script)
+            .arg(w.url("/pets/7"))
+            .env("TOKENS_FILE", tokens)
+            .output()
+            .ok()
+    };
+    run(2)?;
+    let out = run(seconds)?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    parse_wrk(&text).or_else(|| {
+        eprintln!(
+            "[bench] unreadable wrk output:\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        None
+    })
+}
+
+fn millis(value: &str) -> Option<f64> {
+    let value = value.trim();
+    let (number, factor) = if let Some(v) = value.strip_suffix("us") {
+        (v, 0.001)
+    } else if let Some(v) = value.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = value.strip_suffix('s') {
+        (v, 1000.0)
+    } else {
+        (value, 1.0)
+    };
+    number.trim().parse::<f64>().ok().map(|n| n * factor)
+}
+
+fn parse_wrk(text: &str) -> Option<Run> {
+    let mut run = Run::default();
+    for line in text.lines() {
+        let line = line.trim();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["50%", v] => run.p50_ms = millis(v)?,
+            ["99%", v] => run.p99_ms = millis(v)?,
+            ["Requests/sec:", v] => run.requests_per_second = v.parse().ok()?,
+            [n, "requests", "in", ..] => run.requests = n.parse().ok()?,
+            ["Non-2xx", "or", "3xx", "responses:", n] => run.non_2xx = n.parse().ok()?,
+            ["Socket", "errors:", rest @ ..] => {
+                run.errors = rest
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+                    .sum();
+            }
+            _ => {}
+        }
+    }
+    (run.requests_per_second > 0.0).then_some(run)
+}
+
+fn criterion_results() -> serde_json::Map<String, Value> {
+    let dir = root().join("target/criterion");
+    let mut out = serde_json::Map::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.ends_with("new/estimates.json") {
+                let name = path
+                    .parent()
+                    .and_then(Path::parent)
+                    .and_then(|p| p.strip_prefix(&dir).ok())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                let estimates: Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
+                        .unwrap_or_default();
+                if let Some(mean) = estimates["mean"]["point_estimate"].as_f64() {
+                    out.insert(name, json!(mean));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn web_size() -> Option<(u64, u64)> {
+    let dist = root().join("web/dist");
+    let wasm: PathBuf = std::fs::read_dir(&dist)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "wasm"))?;
+    Some(sizes(&[&wasm]))
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.2} MiB", bytes as f64 / 1048576.0)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
+        .map(|kib| format!("{:.0} GiB", kib as f64 / 1048576.0))
+        .unwrap_or_default();
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, {memory}; {date}")
+}
+
+type Row<'a> = (&'a Worker, Option<Run>, Option<Run>, f64, Option<u64>);
+
+fn report(
+    rows: &[Row<'_>],
+    native: &serde_json::Map<String, Value>,
+    web: Option<(u64, u64)>,
+    seconds: u64,
+) -> String {
+    let mut r = String::new();
+    let ns = |k: &str| native.get(k).and_then(Value::as_f64);
+    let us = |v: Option<f64>| {
+        v.map(|v| format!("{:.1} µs", v / 1000.0))
+            .unwrap_or_else(|| "—".into())
+    };
+    writeln!(r, "# cedargate benchmarks\n").unwrap();
+    writeln!(r, "Produced by `cargo xtask bench` on {}.\n", machine()).unwrap();
+    writeln!(r, "## Native (Criterion, mean)\n").unwrap();
+    writeln!(r, "| step | time |\n|---|---|").unwrap();
+    for (key, label) in [
+        (
+            "signature/rs256_bare",
+            "RS256 signature check alone (the floor)",
+        ),
+        ("signature/es256_bare", "ES256 signature check alone"),
+        ("token/verify_rs256", "token parse + verify, RS256"),
+        ("token/verify_es256", "token parse + verify, ES256"),
+        ("mapping/principal", "claims → principal"),
+        ("routes/resolve", "route matching"),
+        ("decision/authorize", "authorize"),
+        ("pipeline/rs256", "whole pipeline, RS256"),
+        (
+            "matrix/allowed_actions_50",
+            "allowed_actions, 50-action schema",
+        ),
+        (
+            "decision/authorize_50_action_bundle",
+            "route + authorize, 50-action bundle",
+        ),
+    ] {
+        writeln!(r, "| {label} | {} |", us(ns(key))).unwrap();
+    }
+    let ratio = match (ns("pipeline/rs256"), ns("signature/rs256_bare")) {
+        (Some(p), Some(s)) if s > 0.0 => Some(p / s),
+        _ => None,
+    };
+    writeln!(r).unwrap();
+
+    let baseline = |pick: fn(&Row<'_>) -> Option<Run>| {
+        rows.iter().find(|row| row.0.key == "noop").and_then(pick)
+    };
+    let one = |row: &Row<'_>| row.1.clone();
+    let many = |row: &Row<'_>| row.2.clone();
+    let added = |run: &Run, base: &Run| {
+        (
+            1e6 / run.requests_per_second - 1e6 / base.requests_per_second,
+            run.p50_ms - base.p50_ms,
+        )
+    };
+    let mut summary: Vec<(String, f64, f64, f64, f64)> = Vec::new();
+    for (title, pick) in [
+        ("one token reused", one as fn(&Row<'_>) -> Option<Run>),
+        ("a fresh token per request (10,000 tokens)", many),
+    ] {
+        writeln!(r, "## In workerd: {title}\n").unwrap();
+        writeln!(r, "wrk, 1 thread, 16 connections, {seconds} s after a 2 s warm-up, `GET /pets/7`, 127.0.0.1; workerd run directly (no wrangler proxy).\n").unwrap();
+        writeln!(r, "| worker | req/s | p50 | p99 | added per request | added p50 | non-2xx |\n|---|---|---|---|---|---|---|").unwrap();
+        let base = baseline(pick);
+        for row in rows {
+            match (pick(row), &base) {
+                (Some(run), Some(base)) => {
+                    let (cost, p50) = added(&run, base);
+                    writeln!(
+                        r,
+                        "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.0} µs | {:.2} ms | {} |",
+                        row.0.label,
+                        run.requests_per_second,
+                        run.p50_ms,
+                        run.p99_ms,
+                        cost,
+                        p50,
+                        run.non_2xx + run.errors
+                    )
+                    .unwrap();
+                    summary.push((
+                        format!("{title}|{}", row.0.key),
+                        cost,
+                        p50,
+                        run.requests_per_second,
+                        run.p99_ms,
+                    ));
+                }
+                _ => writeln!(r, "| {} | — | — | — | — | — | did not run |", row.0.label).unwrap(),
+            }
+        }
+        writeln!(r).unwrap();
+        let cost = |key: &str| {
+            summary
+                .iter()
+                .find(|s| s.0 == format!("{title}|{key}"))
+                .map(|s| s.1)
+        };
+        for peer in rows.iter().filter(|row| row.0.peer) {
+            if let (Some(c), Some(p)) = (cost("cedargate-webcrypto"), cost(peer.0.key)) {
+                writeln!(
+                    r,
+                    "cedargate (WebCrypto) / {}: added cost ratio **{:.2}**.\n",
+                    peer.0.label,
+                    c / p
+                )
+                .unwrap();
+            }
+        }
+    }
+
+    writeln!(r, "## Start-up and size\n").unwrap();
+    writeln!(r, "| worker | first request on a fresh isolate | upload raw | upload gzip | RSS after the runs |\n|---|---|---|---|---|").unwrap();
+    for row in rows {
+        writeln!(
+            r,
+            "| {} | {:.0} ms | {} | {} | {} |",
+            row.0.label,
+            row.3,
+            mib(row.0.size.0),
+            mib(row.0.size.1),
+            row.4
+                .map(|k| format!("{:.0} MiB", k as f64 / 1024.0))
+                .unwrap_or_else(|| "—".into())
+        )
+        .unwrap();
+    }
+    if let Some((raw, gz)) = web {
+        writeln!(r, "\nBrowser app wasm: {} raw, {} gzip.", mib(raw), mib(gz)).unwrap();
+    }
+
+    writeln!(r, "\n## Goals\n").unwrap();
+    writeln!(r, "| goal | measured | met |\n|---|---|---|").unwrap();
+    let find = |title: &str, key: &str| {
+        summary
+            .iter()
+            .find(|s| s.0 == format!("{title}|{key}"))
+            .cloned()
+    };
+    for title in [
+        "one token reused",
+        "a fresh token per request (10,000 tokens)",
+    ] {
+        if let (Some(c), Some(p)) = (find(title, "cedargate-webcrypto"), find(title, "js-peer")) {
+            let ratio = c.1 / p.1;
+            writeln!(
+                r,
+                "| added cost ≤ ⅓ of the JS peer's ({title}) | {:.0} µs vs {:.0} µs = {:.2} | {} |",
+                c.1,
+                p.1,
+                ratio,
+                if ratio <= 1.0 / 3.0 { "yes" } else { "no" }
+            )
+            .unwrap();
+        }
+        if let Some(c) = find(title, "cedargate-webcrypto") {
+            writeln!(
+                r,
+                "| p50 added latency < 0.3 ms ({title}) | {:.2} ms | {} |",
+                c.2,
+                if c.2 < 0.3 { "yes" } else { "no" }
+            )
+            .unwrap();
+        }
+    }
+    if let Some(edge) = rows.iter().find(|row| row.0.key == "cedargate-webcrypto") {
+        writeln!(
+            r,
+            "| worker < 1 MB gzipped | {} | {} |",
+            mib(edge.0.size.1),
+            if edge.0.size.1 < 1_000_000 {
+                "yes"
+            } else {
+                "no"
+            }
+        )
+        .unwrap();
+    }
+    if let Some(ratio) = ratio {
+        writeln!(
+            r,
+            "| native pipeline ≤ 1.3 × bare signature check | {ratio:.2} × | {} |",
+            if ratio <= 1.3 { "yes" } else { "no" }
+        )
+        .unwrap();
+    }
+    let _ = Duration::ZERO;
+    r
+}
