@@ -42,9 +42,26 @@ pub struct EdgeConfig {
     /// Pass the client's `Authorization` header on to the origin. Default true.
     #[serde(default = "yes")]
     pub forward_authorization: bool,
+    /// Which requests get a JSON log line: `all` (default), `refusals` (everything but
+    /// allowed requests) or `off`. Key and bundle events are always logged.
+    #[serde(default)]
+    pub request_log: RequestLog,
     /// Newer bundles from a KV namespace, if one is bound.
     #[serde(default)]
     pub bundle_kv: Option<BundleKvConfig>,
+}
+
+/// Which requests are logged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestLog {
+    /// Every request.
+    #[default]
+    All,
+    /// Every request that was not allowed and forwarded.
+    Refusals,
+    /// None.
+    Off,
 }
 
 /// The signature backend of the worker.

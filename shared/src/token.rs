@@ -6,7 +6,6 @@ use crate::jwks::{Algorithm, KeySet, Selection};
 use crate::strict_json::{self, ObjectError};
 use crate::time::UnixTime;
 use base64ct::{Base64UrlUnpadded, Encoding};
-use jwt_compact::{ParseError, UntrustedToken};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -195,8 +194,9 @@ impl fmt::Debug for UntrustedJwt<'_> {
 
 impl<'t> UntrustedJwt<'t> {
     /// Parses a compact JWS. The size limit is checked before anything is decoded; then the
-    /// token must be three base64url segments with a JSON object header and payload, no
-    /// duplicate member names, a supported `alg`, no `crit`, and a JSON content type.
+    /// token must be three base64url segments (canonical, unpadded) with a JSON object header
+    /// and payload, no duplicate member names, a supported `alg`, no `crit`, and a JSON
+    /// content type. Each segment is decoded once.
     ///
     /// Header members `jku`, `x5u`, `jwk` and `x5c` are never used: keys come only from the
     /// issuer's configured key set.
@@ -214,7 +214,7 @@ impl<'t> UntrustedJwt<'t> {
             return Err(TokenError::Malformed("characters outside base64url"));
         }
         let mut segments = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(_), None) = (
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
             segments.next(),
             segments.next(),
@@ -222,20 +222,22 @@ impl<'t> UntrustedJwt<'t> {
         ) else {
             return Err(TokenError::Malformed("not three segments"));
         };
-
-        let parsed = UntrustedToken::new(token).map_err(|err| match err {
-            ParseError::InvalidTokenStructure => TokenError::Malformed("not three segments"),
-            ParseError::InvalidBase64Encoding => TokenError::Malformed("invalid base64url"),
-            ParseError::MalformedHeader(_) => TokenError::Malformed("header is not valid JSON"),
-            ParseError::UnsupportedContentType(_) => {
-                TokenError::Malformed("content type is not JSON (nested tokens are refused)")
-            }
-            _ => TokenError::Malformed("unreadable token"),
-        })?;
+        let signature = Base64UrlUnpadded::decode_vec(signature_b64)
+            .map_err(|_| TokenError::Malformed("invalid base64url"))?;
 
         let header = decode_object(header_b64, "header")?;
         let payload = decode_object(payload_b64, "payload")?;
 
+        // Only JSON payloads: a `cty` of JWT would be a nested token, anything else not JSON.
+        match header.get("cty") {
+            None => {}
+            Some(Value::String(cty)) if cty.eq_ignore_ascii_case("json") => {}
+            Some(_) => {
+                return Err(TokenError::Malformed(
+                    "content type is not JSON (nested tokens are refused)",
+                ));
+            }
+        }
         if header.contains_key("crit") {
             return Err(TokenError::CriticalHeader);
         }
@@ -264,7 +266,7 @@ impl<'t> UntrustedJwt<'t> {
         };
         Ok(Self {
             raw: token,
-            signature: parsed.signature_bytes().to_vec(),
+            signature,
             header,
             claims: payload,
         })

@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     let mut h = Harness::new();
     let setup = || -> Result<(TestProvider, EchoOrigin, Wrangler), String> {
         let provider = TestProvider::start()?;
-        provider.add_env("env-main", &["a-rsa-1", "a-ec-1"]);
+        provider.add_env("env-main", &["a-rsa-1", "a-ec-1", "a-ed-1"]);
         provider.add_env("env-rotate", &["a-rsa-1"]);
         let origin = EchoOrigin::start()?;
         let config = json!({
@@ -134,6 +134,11 @@ fn main() -> ExitCode {
                 })?;
             }
         }
+        // Every algorithm family through WebCrypto in workerd.
+        let ed = id_token(&issuer, "dave", &["AVP_Admin"], "a-ed-1");
+        same(call(&main, "POST", "/pets", Some(&ed))?.status, 200, "EdDSA")?;
+        let es = id_token(&issuer, "dave", &["AVP_User"], "a-ec-1");
+        same(call(&main, "POST", "/pets", Some(&es))?.status, 403, "ES256")?;
         let denied = call(&main, "POST", "/pets", Some(&user))?.json();
         same(denied["action"].as_str(), Some("post /pets"), "action")?;
         same(
@@ -611,6 +616,7 @@ fn main() -> ExitCode {
     drop(main);
     drop(provider);
     faults(&mut h);
+    rust_backend_without_origin(&mut h);
     kv_and_cache(&mut h);
     h.finish()
 }
@@ -905,4 +911,48 @@ fn kv_and_cache(h: &mut Harness) {
             ensure(refreshed, || "no keys_refreshed event".into())
         },
     );
+}
+
+/// The pure-Rust signature backend and `origin: "none"` (what the benchmark measures).
+fn rust_backend_without_origin(h: &mut Harness) {
+    let setup = || -> Result<(TestProvider, Wrangler), String> {
+        let provider = TestProvider::start()?;
+        provider.add_env("env-rust", &["a-rsa-1", "a-ec-1", "a-ed-1"]);
+        let config = json!({
+            "trust": trust(&[(&provider.issuer("env-rust"), "")]),
+            "origin": "none",
+            "signature_backend": "rust",
+            "request_log": "refusals",
+        });
+        Ok((provider, Wrangler::start("edge-rust", &config, &json!({}))?))
+    };
+    let (provider, worker) = match setup() {
+        Ok(parts) => parts,
+        Err(err) => {
+            h.check("start the pure-Rust worker", || Err(err));
+            return;
+        }
+    };
+    let issuer = provider.issuer("env-rust");
+    h.check("pure-Rust signatures decide the same, origin none answers 204", || {
+        for key in ["a-rsa-1", "a-ec-1", "a-ed-1"] {
+            let admin = id_token(&issuer, "alice", &["AVP_Admin"], key);
+            let user = id_token(&issuer, "bob", &["AVP_User"], key);
+            let allowed = call(&worker, "POST", "/pets", Some(&admin))?;
+            same(allowed.status, 204, key)?;
+            same(allowed.header("x-cedargate-policies"), Some("avp-admin-all"), "policies")?;
+            same(call(&worker, "POST", "/pets", Some(&user))?.status, 403, key)?;
+        }
+        let forged = record(mint_raw(
+            &json!({ "alg": "RS256", "kid": "a-rsa-1" }).to_string(),
+            &json!({ "iss": issuer, "aud": CLIENT, "sub": "x", "group": ["AVP_Admin"], "exp": now() + 60 }).to_string(),
+            "attacker-rsa",
+        ));
+        same(call(&worker, "GET", "/pets", Some(&forged))?.json()["reason"].as_str(), Some("bad_signature"), "forged")?;
+        // Only refusals are logged.
+        std::thread::sleep(Duration::from_millis(300));
+        let lines = worker.log_lines();
+        let requests: Vec<&Value> = lines.iter().filter(|l| l.get("request_id").is_some()).collect();
+        ensure(!requests.is_empty() && requests.iter().all(|l| l["status"].as_u64() != Some(204)), || format!("{requests:?}"))
+    });
 }

@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's commands. See README.md.
 
+mod bench;
 mod demo;
 mod edge;
 mod run;
@@ -18,6 +19,8 @@ commands:
                                    --port-provider, --port-origin, and --pingone --region R
                                    --environment-id E --client-id C for a real PingOne
   test [--only STAGE[,STAGE...]]   install what is missing, then run every check and test
+  bench [--quick]                  native benchmarks and the workerd comparison; writes
+                                   target/bench/report.md
   setup                            only install what is missing
   build-edge                       build the worker into edge/build (worker-build, local tools)
   build-web                        build the browser app into web/dist (trunk, local tools)
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("setup") => tools::Tools::ensure().map(|_| ()),
         Some("wrangler") => tools::ensure_node_tools().and_then(|node| {
             let status = std::process::Command::new(&node.node)

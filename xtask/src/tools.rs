@@ -241,6 +241,32 @@ pub fn ensure_web_build() -> Result<NodeTools, String> {
     ensure_node_tools()
 }
 
+/// wrk, the load generator of the benchmarks (Debian's package).
+pub fn ensure_wrk() -> Result<(), String> {
+    if find_program("wrk").is_some() {
+        step("wrk: present");
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(
+            "wrk is missing; install it with `sudo apt-get install wrk` and run again".into(),
+        );
+    }
+    step("installing wrk with apt-get");
+    let update = run::run(Command::new("apt-get").arg("update"), "  | ")?;
+    let install = run::run(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "--no-install-recommends", "wrk"]),
+        "  | ",
+    )?;
+    if update.success && install.success {
+        Ok(())
+    } else {
+        Err("apt-get install wrk failed".into())
+    }
+}
+
 /// Where cargo installs binaries.
 pub fn cargo_bin(name: &str) -> PathBuf {
     find_program(name).unwrap_or_else(|| {

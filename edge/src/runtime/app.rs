@@ -6,7 +6,7 @@ use super::proxy;
 use super::state::{Authenticated, State};
 use crate::BUNDLE_PATH;
 use crate::bearer::{BearerError, bearer_token};
-use crate::config::Unmatched;
+use crate::config::{RequestLog, Unmatched};
 use crate::cors;
 use crate::problem::AppError;
 use crate::token_cache::token_key;
@@ -33,22 +33,47 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-fn performance_now() -> f64 {
-    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| {
+thread_local! {
+    /// `performance.now`, looked up once.
+    static PERFORMANCE_NOW: Option<(js_sys::Function, wasm_bindgen::JsValue)> = {
+        let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok();
+        performance.and_then(|p| {
             let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
-            let now: js_sys::Function = now.dyn_into().ok()?;
-            now.call0(&p).ok()?.as_f64()
+            Some((now.dyn_into().ok()?, p))
+        })
+    };
+    /// A random prefix for this isolate's request ids, and a counter.
+    static REQUEST_IDS: (String, std::cell::Cell<u64>) = {
+        let mut bytes = [0u8; 6];
+        let prefix = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
+            .ok()
+            .and_then(|c| {
+                c.unchecked_into::<web_sys::Crypto>()
+                    .get_random_values_with_u8_array(&mut bytes)
+                    .ok()
+            })
+            .map(|_| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            .unwrap_or_default();
+        (prefix, std::cell::Cell::new(0))
+    };
+}
+
+fn performance_now() -> f64 {
+    PERFORMANCE_NOW
+        .with(|p| {
+            p.as_ref()
+                .and_then(|(now, this)| now.call0(this).ok()?.as_f64())
         })
         .unwrap_or_else(now_ms)
 }
 
+/// `<isolate prefix>-<counter>`: unique per isolate without a random draw per request.
 fn request_id() -> String {
-    js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
-        .ok()
-        .map(|c| c.unchecked_into::<web_sys::Crypto>().random_uuid())
-        .unwrap_or_default()
+    REQUEST_IDS.with(|(prefix, counter)| {
+        let n = counter.get() + 1;
+        counter.set(n);
+        format!("{prefix}-{n:x}")
+    })
 }
 
 pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
@@ -56,61 +81,80 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     let id = request_id();
     let method = req.method().to_string();
     let target = target_of(&req);
-    let origin = req.headers().get("origin").ok().flatten();
     let mut log = Log::default();
 
     let state = match &*State::get(&env) {
         Ok(state) => state.clone(),
         Err(err) => {
             log.error = Some(err.clone());
-            let response = proxy::problem(&AppError::Misconfigured, &id, None, None);
+            let common = [("x-cedargate-request-id", id.clone())];
+            let response = proxy::problem(&AppError::Misconfigured, &id, &common);
             write_log(&id, &method, &target, response.status_code(), &log, started);
             return response;
         }
     };
     refresh_bundle(&state, &env, &ctx);
     let gate = state.gate();
-    let allowed_origin =
-        cors::allowed_origin(&state.config.cors, origin.as_deref()).map(str::to_owned);
-    let version = gate.bundle().version().to_string();
+    let headers = req.headers();
+    let origin = headers.get("origin").ok().flatten();
+    let allowed_origin = cors::allowed_origin(&state.config.cors, origin.as_deref());
+    let mut common = vec![
+        ("x-cedargate-request-id", id.clone()),
+        (
+            "x-cedargate-bundle-version",
+            gate.bundle().version().to_string(),
+        ),
+    ];
+    if let Some(o) = allowed_origin {
+        common.extend(cors::response_headers(o));
+    }
 
-    let response = if method == "OPTIONS"
-        && req
-            .headers()
+    let preflight = method == "OPTIONS"
+        && headers
             .has("access-control-request-method")
-            .unwrap_or(false)
-    {
-        match &allowed_origin {
-            Some(o) => proxy::preflight(&state.config.cors, o, &gate),
-            None => proxy::problem(&AppError::PreflightRefused, &id, None, Some(&version)),
+            .unwrap_or(false);
+    let response = if preflight {
+        match allowed_origin {
+            Some(o) => proxy::preflight(&state.config.cors, o, &gate, &common),
+            None => proxy::problem(&AppError::PreflightRefused, &id, &common),
         }
     } else {
-        match guard(&state, &gate, &req, &method, &target, &id, &mut log).await {
+        match guard(
+            &state, &gate, &req, &method, &target, &id, &common, &mut log,
+        )
+        .await
+        {
             Ok(response) => response,
             Err(err) => {
                 if log.error.is_none() {
                     log.error = Some(err.code());
                 }
-                proxy::problem(&err, &id, allowed_origin.as_deref(), Some(&version))
+                proxy::problem(&err, &id, &common)
             }
         }
     };
-    let response = proxy::with_cors(response, allowed_origin.as_deref(), &id, &version);
-    write_log(&id, &method, &target, response.status_code(), &log, started);
+    let status = response.status_code();
+    let logged = match state.config.request_log {
+        RequestLog::All => true,
+        RequestLog::Refusals => log.decision != Some("allow") || status >= 400,
+        RequestLog::Off => false,
+    };
+    if logged {
+        write_log(&id, &method, &target, status, &log, started);
+    }
     response
 }
 
-/// Path and query as the client sent them.
+/// Path and query as the client sent them (the request URL without scheme, host and
+/// fragment).
 fn target_of(req: &Request) -> String {
-    match req.url() {
-        Ok(url) => match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        },
-        Err(_) => String::new(),
-    }
+    let url = req.inner().url();
+    let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let target = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+    target.split('#').next().unwrap_or("/").to_owned()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn guard(
     state: &Rc<State>,
     gate: &Rc<Gate>,
@@ -118,6 +162,7 @@ async fn guard(
     method: &str,
     target: &str,
     id: &str,
+    common: &proxy::Common,
     log: &mut Log,
 ) -> Result<Response, AppError> {
     let header = req.headers().get("authorization").ok().flatten();
@@ -136,7 +181,7 @@ async fn guard(
         if method != "GET" {
             return Err(AppError::NoRoute);
         }
-        return Ok(proxy::bundle_document(gate.bundle()));
+        return Ok(proxy::bundle_document(gate.bundle(), common));
     }
 
     let (route, decision) =
@@ -163,7 +208,7 @@ async fn guard(
         });
     }
     log.decision = Some("allow");
-    proxy::forward(state, req, &route, &auth, &decision, id).await
+    proxy::forward(state, req, &route, &auth, &decision, id, common).await
 }
 
 async fn authenticate(

@@ -71,19 +71,19 @@ fn json_response(
     }
 }
 
+/// Headers every response carries: request id, bundle version, and CORS for allowed origins.
+pub type Common = [(&'static str, String)];
+
 /// A refusal as `application/problem+json`.
-pub fn problem(
-    err: &AppError,
-    id: &str,
-    _origin: Option<&str>,
-    _version: Option<&str>,
-) -> Response {
+pub fn problem(err: &AppError, id: &str, common: &Common) -> Response {
     let p = err.problem(id);
-    json_response(p.status, p.headers, &p.body, "application/problem+json")
+    let mut headers = p.headers;
+    headers.extend_from_slice(common);
+    json_response(p.status, headers, &p.body, "application/problem+json")
 }
 
 /// The answer to an allowed preflight.
-pub fn preflight(config: &CorsConfig, origin: &str, gate: &Gate) -> Response {
+pub fn preflight(config: &CorsConfig, origin: &str, gate: &Gate, common: &Common) -> Response {
     let mut methods: Vec<String> = gate
         .bundle()
         .routes()
@@ -92,42 +92,26 @@ pub fn preflight(config: &CorsConfig, origin: &str, gate: &Gate) -> Response {
         .collect();
     methods.sort();
     methods.dedup();
-    respond(
-        204,
-        &cors::preflight_headers(config, origin, &methods),
-        None,
-    )
-}
-
-/// Adds CORS (for allowed origins), the request id and the bundle version to any response.
-pub fn with_cors(response: Response, origin: Option<&str>, id: &str, version: &str) -> Response {
-    let raw: web_sys::Response = response.into();
-    let headers = web_sys::Headers::new().unwrap_or_else(|_| unreachable_headers());
-    for (k, v) in entries(&raw.headers()) {
-        let _ = headers.append(&k, &v);
-    }
-    if let Some(origin) = origin {
-        let has_allow_origin = headers.has("access-control-allow-origin").unwrap_or(false);
-        if !has_allow_origin {
-            for (k, v) in cors::response_headers(origin) {
-                let _ = headers.append(k, &v);
-            }
-        }
-    }
-    let _ = headers.set("x-cedargate-request-id", id);
-    let _ = headers.set("x-cedargate-bundle-version", version);
-    build(raw.status(), &headers, raw.body().as_ref())
+    let mut headers = cors::preflight_headers(config, origin, &methods);
+    // The CORS part of `common` is already in the preflight headers.
+    headers.extend(
+        common
+            .iter()
+            .filter(|(k, _)| k.starts_with("x-cedargate-"))
+            .cloned(),
+    );
+    respond(204, &headers, None)
 }
 
 /// The bundle endpoint's document.
-pub fn bundle_document(bundle: &Bundle) -> Response {
+pub fn bundle_document(bundle: &Bundle, common: &Common) -> Response {
     let body = json!({
         "version": bundle.version(),
         "namespace": bundle.namespace(),
         "routes": bundle.routes().into_iter().map(|(route, action)| json!({ "route": route, "action": action })).collect::<Vec<_>>(),
         "source": bundle.source(),
     });
-    json_response(200, Vec::new(), &body, "application/json")
+    json_response(200, common.to_vec(), &body, "application/json")
 }
 
 /// Forwards an allowed request: same method, the authorized path, the raw query, the body
@@ -140,6 +124,7 @@ pub async fn forward(
     auth: &Authenticated,
     decision: &Decision,
     id: &str,
+    common: &Common,
 ) -> Result<Response, AppError> {
     let config = &state.config;
     let identity = identity_headers(
@@ -152,7 +137,9 @@ pub async fn forward(
     );
     if config.no_origin() {
         // Measuring the gate alone: the decision, without an origin behind it.
-        return Ok(respond(204, &identity, None));
+        let mut headers = identity;
+        headers.extend_from_slice(common);
+        return Ok(respond(204, &headers, None));
     }
     let url = config.origin_url(&route.path, route.query.as_deref());
     let inner = req.inner();
@@ -184,6 +171,9 @@ pub async fn forward(
         if forwards_response_header(&k) {
             let _ = out.append(&k, &v);
         }
+    }
+    for (k, v) in common {
+        let _ = out.set(k, v);
     }
     Ok(build(answer.status(), &out, answer.body().as_ref()))
 }

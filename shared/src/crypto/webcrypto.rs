@@ -64,7 +64,7 @@ impl WebCrypto {
         let subtle = subtle()?;
         let promise = subtle
             .verify_with_object_and_u8_array_and_u8_array(
-                &verify_params(check.algorithm)?,
+                &cached_verify_params(check.algorithm)?,
                 &key,
                 check.signature,
                 check.message,
@@ -97,13 +97,29 @@ enum Import {
     Failed(String),
 }
 
-fn subtle() -> Result<SubtleCrypto, SignatureError> {
-    let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
+thread_local! {
+    /// `crypto.subtle`, looked up once.
+    static SUBTLE: Option<SubtleCrypto> = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
         .ok()
         .filter(|v| v.is_object())
-        .ok_or_else(|| SignatureError::Unavailable("no crypto global".into()))?;
-    let crypto: web_sys::Crypto = crypto.unchecked_into();
-    Ok(crypto.subtle())
+        .map(|c| c.unchecked_into::<web_sys::Crypto>().subtle());
+    /// The `verify` parameter objects, built once per algorithm.
+    static VERIFY_PARAMS: RefCell<HashMap<Algorithm, Object>> = RefCell::new(HashMap::new());
+}
+
+fn subtle() -> Result<SubtleCrypto, SignatureError> {
+    SUBTLE
+        .with(Clone::clone)
+        .ok_or_else(|| SignatureError::Unavailable("no crypto global".into()))
+}
+
+fn cached_verify_params(alg: Algorithm) -> Result<Object, SignatureError> {
+    if let Some(params) = VERIFY_PARAMS.with(|p| p.borrow().get(&alg).cloned()) {
+        return Ok(params);
+    }
+    let params = verify_params(alg)?;
+    VERIFY_PARAMS.with(|p| p.borrow_mut().insert(alg, params.clone()));
+    Ok(params)
 }
 
 fn object(pairs: &[(&str, JsValue)]) -> Result<Object, SignatureError> {
