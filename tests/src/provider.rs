@@ -65,6 +65,16 @@ impl TestProvider {
         );
     }
 
+    /// Adds (or resets) an environment publishing a JWKS document given as JSON text.
+    pub fn add_env_document(&self, env: &str, document: &str) {
+        let keys = serde_json::from_str::<Value>(document)
+            .ok()
+            .and_then(|d| d["keys"].as_array().cloned())
+            .unwrap_or_default();
+        self.add_env(env, &[]);
+        self.with_env(env, |e| e.keys = keys);
+    }
+
     /// The issuer URL of an environment.
     pub fn issuer(&self, env: &str) -> String {
         format!("http://127.0.0.1:{}/{env}/as", self.server.port())

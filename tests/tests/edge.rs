@@ -136,9 +136,17 @@ fn main() -> ExitCode {
         }
         // Every algorithm family through WebCrypto in workerd.
         let ed = id_token(&issuer, "dave", &["AVP_Admin"], "a-ed-1");
-        same(call(&main, "POST", "/pets", Some(&ed))?.status, 200, "EdDSA")?;
+        same(
+            call(&main, "POST", "/pets", Some(&ed))?.status,
+            200,
+            "EdDSA",
+        )?;
         let es = id_token(&issuer, "dave", &["AVP_User"], "a-ec-1");
-        same(call(&main, "POST", "/pets", Some(&es))?.status, 403, "ES256")?;
+        same(
+            call(&main, "POST", "/pets", Some(&es))?.status,
+            403,
+            "ES256",
+        )?;
         let denied = call(&main, "POST", "/pets", Some(&user))?.json();
         same(denied["action"].as_str(), Some("post /pets"), "action")?;
         same(
@@ -616,6 +624,7 @@ fn main() -> ExitCode {
     drop(main);
     drop(provider);
     faults(&mut h);
+    corpus(&mut h);
     rust_backend_without_origin(&mut h);
     kv_and_cache(&mut h);
     h.finish()
@@ -955,4 +964,237 @@ fn rust_backend_without_origin(h: &mut Harness) {
         let requests: Vec<&Value> = lines.iter().filter(|l| l.get("request_id").is_some()).collect();
         ensure(!requests.is_empty() && requests.iter().all(|l| l["status"].as_u64() != Some(204)), || format!("{requests:?}"))
     });
+}
+
+/// The attack corpus against the worker: every token case of the shared core's table
+/// (shared/tests/data/token_cases.toml) and every request case
+/// (shared/tests/data/request_cases.toml).
+fn corpus(h: &mut Harness) {
+    use cedargate_tests::support::cases::{self, CaseEnv};
+    let setup = || -> Result<(TestProvider, EchoOrigin, Wrangler), String> {
+        let provider = TestProvider::start()?;
+        // The shared tests' issuers A, B and C, with the same key sets.
+        provider.add_env_document("env-a", &support::issuer_a_jwks());
+        provider.add_env("env-b", &["b-rsa"]);
+        provider.add_env("env-c", &["b-rsa"]);
+        let mut trust: Value =
+            toml::from_str::<Value>(include_str!("../../shared/tests/data/trust.toml"))
+                .map_err(|e| e.to_string())?;
+        for (constant, env) in [
+            (support::ISSUER_A, "env-a"),
+            (support::ISSUER_B, "env-b"),
+            (support::ISSUER_C, "env-c"),
+        ] {
+            for issuer in trust["issuers"].as_array_mut().into_iter().flatten() {
+                if issuer["issuer"] == constant {
+                    issuer["issuer"] = json!(provider.issuer(env));
+                }
+                if issuer["entity_id_prefix"].is_string() {
+                    issuer["entity_id_prefix"] = json!("b|");
+                }
+            }
+        }
+        let origin = EchoOrigin::start()?;
+        let config = json!({ "trust": trust, "origin": origin.url(), "request_log": "off" });
+        let worker = Wrangler::start("edge-corpus", &config, &json!({}))?;
+        Ok((provider, origin, worker))
+    };
+    let (provider, _origin, worker) = match setup() {
+        Ok(parts) => parts,
+        Err(err) => {
+            h.check("start the corpus worker", || Err(err));
+            return;
+        }
+    };
+    let env = CaseEnv {
+        now: cedargate::UnixTime(now()),
+        issuers: [
+            provider.issuer("env-a"),
+            provider.issuer("env-b"),
+            provider.issuer("env-c"),
+        ],
+    };
+
+    h.check(
+        "every token case of the shared core's table holds at the edge",
+        || {
+            let mut failures = Vec::new();
+            let table = cases::table();
+            for case in &table.case {
+                let token = record(cases::build(case, &env));
+                let reply = http::raw(
+                    worker.port,
+                    "GET",
+                    "/pets",
+                    &[("authorization", &format!("Bearer {token}"))],
+                    b"",
+                )?;
+                let expected = case
+                    .edge_expect
+                    .clone()
+                    .unwrap_or_else(|| case.expect.clone());
+                let got = match reply.status {
+                    401 => reply.json()["reason"]
+                        .as_str()
+                        .unwrap_or("401 without reason")
+                        .to_owned(),
+                    200 | 403 => "ok".to_owned(),
+                    other => format!("status {other}"),
+                };
+                if got != expected {
+                    let claims: serde_json::Map<String, Value> = token
+                        .split('.')
+                        .nth(1)
+                        .and_then(|p| {
+                            use base64ct::Encoding as _;
+                            base64ct::Base64UrlUnpadded::decode_vec(p).ok()
+                        })
+                        .and_then(|b| serde_json::from_slice(&b).ok())
+                        .unwrap_or_default();
+                    failures.push(format!(
+                        "{}: expected {expected}, got {got} ({}; iss {} exp {} nbf {} now {})",
+                        case.name,
+                        reply.status,
+                        claims.get("iss").cloned().unwrap_or_default(),
+                        claims.get("exp").cloned().unwrap_or_default(),
+                        claims.get("nbf").cloned().unwrap_or_default(),
+                        now()
+                    ));
+                }
+            }
+            ensure(failures.is_empty(), || {
+                format!(
+                    "{} of {} cases:\n{}",
+                    failures.len(),
+                    table.case.len(),
+                    failures.join("\n")
+                )
+            })
+        },
+    );
+
+    h.check(
+        "every request case of the shared core's table holds at the edge",
+        || {
+            #[derive(serde::Deserialize)]
+            struct Table {
+                case: Vec<RequestCase>,
+            }
+            #[derive(serde::Deserialize)]
+            #[allow(dead_code)]
+            struct RequestCase {
+                name: String,
+                user: String,
+                method: String,
+                path: String,
+                #[serde(default)]
+                headers: Vec<(String, String)>,
+                core: String,
+                edge: u16,
+                #[serde(default)]
+                origin_path: Option<String>,
+                #[serde(default)]
+                origin_method: Option<String>,
+                #[serde(default)]
+                note: Option<String>,
+            }
+            let table: Table =
+                toml::from_str(include_str!("../../shared/tests/data/request_cases.toml"))
+                    .map_err(|e| e.to_string())?;
+            let issuer = provider.issuer("env-a");
+            let mut failures = Vec::new();
+            for case in &table.case {
+                let group = if case.user == "admin" {
+                    "AVP_Admin"
+                } else {
+                    "AVP_User"
+                };
+                let mut claims =
+                    support::id_claims(&case.user, &[group], cedargate::UnixTime(now()));
+                claims["iss"] = json!(issuer);
+                let token = record(support::mint(&claims, "a-rsa-1", "JWT"));
+                let bearer = format!("Bearer {token}");
+                let mut headers: Vec<(&str, &str)> = vec![("authorization", bearer.as_str())];
+                headers.extend(case.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let path = expand(&case.path);
+                let reply = http::raw(worker.port, &case.method, &path, &headers, b"")?;
+                if reply.status != case.edge {
+                    failures.push(format!(
+                        "{}: expected {}, got {} {}",
+                        case.name,
+                        case.edge,
+                        reply.status,
+                        reply.text()
+                    ));
+                    continue;
+                }
+                if reply.status == 200 {
+                    let seen = reply.json();
+                    if let Some(p) = &case.origin_path
+                        && seen["path"].as_str() != Some(p.as_str())
+                    {
+                        failures.push(format!("{}: origin saw path {}", case.name, seen["path"]));
+                    }
+                    if let Some(m) = &case.origin_method
+                        && seen["method"].as_str() != Some(m.as_str())
+                    {
+                        failures.push(format!(
+                            "{}: origin saw method {}",
+                            case.name, seen["method"]
+                        ));
+                    }
+                    let headers = seen["headers"].as_object().cloned().unwrap_or_default();
+                    for (name, value) in &headers {
+                        let spoofed = case.headers.iter().any(|(k, v)| {
+                            k.eq_ignore_ascii_case(name)
+                                && v.as_str() == value.as_str().unwrap_or_default()
+                        });
+                        if spoofed && (name.starts_with("x-cedargate-") || name.contains("method"))
+                        {
+                            failures.push(format!(
+                                "{}: origin received client header {name}",
+                                case.name
+                            ));
+                        }
+                    }
+                    if headers.get("x-cedargate-subject").and_then(|v| v.as_str())
+                        != Some(case.user.as_str())
+                    {
+                        failures.push(format!(
+                            "{}: origin saw subject {:?}",
+                            case.name,
+                            headers.get("x-cedargate-subject")
+                        ));
+                    }
+                }
+            }
+            ensure(failures.is_empty(), || {
+                format!(
+                    "{} of {} cases:\n{}",
+                    failures.len(),
+                    table.case.len(),
+                    failures.join("\n")
+                )
+            })
+        },
+    );
+}
+
+/// `<repeat:c:n>` in a path stands for `c` repeated `n` times.
+fn expand(path: &str) -> String {
+    let Some(start) = path.find("<repeat:") else {
+        return path.to_owned();
+    };
+    let Some(end) = path[start..].find('>').map(|e| e + start) else {
+        return path.to_owned();
+    };
+    let mut parts = path[start + 8..end].split(':');
+    let text = parts.next().unwrap_or_default();
+    let count = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    format!(
+        "{}{}{}",
+        &path[..start],
+        text.repeat(count),
+        &path[end + 1..]
+    )
 }

@@ -9,6 +9,8 @@
     clippy::large_enum_variant
 )]
 
+pub mod cases;
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 use cedargate::{
     Gate, GateError, KeySet, Principal, RustCrypto, SignatureBackend, SignatureCheck,

@@ -33,8 +33,16 @@ struct Worker {
     peer: bool,
 }
 
-/// Runs with one token, runs with fresh tokens, start-up times, last RSS.
-type Samples = (Vec<Run>, Vec<Run>, Vec<f64>, Option<u64>);
+/// Runs with one token, runs with fresh tokens, start-up times, last RSS, and runs at one
+/// connection (one token, fresh tokens).
+type Samples = (
+    Vec<Run>,
+    Vec<Run>,
+    Vec<f64>,
+    Option<u64>,
+    Vec<Run>,
+    Vec<Run>,
+);
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
 struct Run {
@@ -82,7 +90,16 @@ fn main() {
     // of them; each figure is the median over the rounds.
     let mut samples: Vec<Samples> = workers
         .iter()
-        .map(|_| (Vec::new(), Vec::new(), Vec::new(), None))
+        .map(|_| {
+            (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                None,
+                Vec::new(),
+                Vec::new(),
+            )
+        })
         .collect();
     for round in 1..=rounds {
         for (worker, sample) in workers.iter().zip(samples.iter_mut()) {
@@ -111,27 +128,41 @@ fn main() {
                 continue;
             }
             sample.2.push(startup_ms);
-            if let Some(run) = wrk(&w, &one_file, seconds) {
+            if let Some(run) = wrk(&w, &one_file, seconds, 16) {
                 sample.0.push(run);
             }
-            if let Some(run) = wrk(&w, &fresh_file, seconds) {
+            if let Some(run) = wrk(&w, &fresh_file, seconds, 16) {
                 sample.1.push(run);
+            }
+            // Latency without queueing: one connection, one request at a time.
+            if let Some(run) = wrk(&w, &one_file, seconds.div_ceil(2), 1) {
+                sample.4.push(run);
+            }
+            if let Some(run) = wrk(&w, &fresh_file, seconds.div_ceil(2), 1) {
+                sample.5.push(run);
             }
             sample.3 = w.rss_kib();
         }
     }
     let mut results: Vec<(String, Value)> = Vec::new();
     let mut table: Vec<Row<'_>> = Vec::new();
-    for (worker, (one, many, startups, rss)) in workers.iter().zip(samples) {
-        let one_median = median_run(&one);
-        let many_median = median_run(&many);
+    for (worker, (one, many, startups, rss, one_c1, many_c1)) in workers.iter().zip(samples) {
         let startup = median(startups.clone());
+        table.push(Row {
+            worker,
+            one: median_run(&one),
+            many: median_run(&many),
+            startup_ms: startup.unwrap_or(0.0),
+            rss_kib: rss,
+            one_c1: median_run(&one_c1),
+            many_c1: median_run(&many_c1),
+        });
         results.push((
             worker.key.to_owned(),
             json!({ "label": worker.label, "one_token": one, "fresh_tokens": many,
+                    "one_token_one_connection": one_c1, "fresh_tokens_one_connection": many_c1,
                     "startup_ms": startups, "rss_kib": rss, "size": worker.size }),
         ));
-        table.push((worker, one_median, many_median, startup.unwrap_or(0.0), rss));
     }
 
     let criterion = criterion_results();
@@ -284,12 +315,18 @@ fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
     ]
 }
 
-/// A warm-up, then a measured wrk run (one thread, 16 connections).
-fn wrk(w: &Workerd, tokens: &Path, seconds: u64) -> Option<Run> {
+/// A warm-up, then a measured wrk run (one thread, `connections` connections).
+fn wrk(w: &Workerd, tokens: &Path, seconds: u64, connections: u32) -> Option<Run> {
     let script = root().join("tests/bench/tokens.lua");
     let run = |secs: u64| {
         Command::new("wrk")
-            .args(["-t1", "-c16", &format!("-d{secs}s"), "--latency", "-s"])
+            .args([
+                "-t1",
+                &format!("-c{connections}"),
+                &format!("-d{secs}s"),
+                "--latency",
+                "-s",
+            ])
             .arg(&script)
             .arg(w.url("/pets/7"))
             .env("TOKENS_FILE", tokens)
@@ -420,7 +457,19 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {memory}; {date}")
 }
 
-type Row<'a> = (&'a Worker, Option<Run>, Option<Run>, f64, Option<u64>);
+/// Which run of a row a table shows.
+type Pick = fn(&Row<'_>) -> Option<Run>;
+
+/// The medians of one worker.
+struct Row<'a> {
+    worker: &'a Worker,
+    one: Option<Run>,
+    many: Option<Run>,
+    startup_ms: f64,
+    rss_kib: Option<u64>,
+    one_c1: Option<Run>,
+    many_c1: Option<Run>,
+}
 
 fn median(mut values: Vec<f64>) -> Option<f64> {
     values.sort_by(f64::total_cmp);
@@ -442,7 +491,8 @@ fn report(
     rounds: u64,
 ) -> String {
     let mut r = String::new();
-    let ns = |k: &str| native.get(k).and_then(Value::as_f64);
+    // Criterion names its folders with `/` replaced by `_`.
+    let ns = |k: &str| native.get(&k.replace('/', "_")).and_then(Value::as_f64);
     let us = |v: Option<f64>| {
         v.map(|v| format!("{:.1} µs", v / 1000.0))
             .unwrap_or_else(|| "—".into())
@@ -480,51 +530,52 @@ fn report(
     };
     writeln!(r).unwrap();
 
-    let baseline = |pick: fn(&Row<'_>) -> Option<Run>| {
-        rows.iter().find(|row| row.0.key == "noop").and_then(pick)
-    };
-    let one = |row: &Row<'_>| row.1.clone();
-    let many = |row: &Row<'_>| row.2.clone();
-    let added = |run: &Run, base: &Run| {
+    let pickers: [(&str, Pick, Pick); 2] = [
         (
-            1e6 / run.requests_per_second - 1e6 / base.requests_per_second,
-            run.p50_ms - base.p50_ms,
-        )
-    };
-    let mut summary: Vec<(String, f64, f64, f64, f64)> = Vec::new();
-    for (title, pick) in [
-        ("one token reused", one as fn(&Row<'_>) -> Option<Run>),
-        ("a fresh token per request (10,000 tokens)", many),
-    ] {
+            "one token reused",
+            |row| row.one.clone(),
+            |row| row.one_c1.clone(),
+        ),
+        (
+            "a fresh token per request (10,000 tokens)",
+            |row| row.many.clone(),
+            |row| row.many_c1.clone(),
+        ),
+    ];
+    // (workload|key, added cost at saturation, added p50 at one connection)
+    let mut summary: Vec<(String, f64, f64)> = Vec::new();
+    for (title, pick, pick_c1) in pickers {
         writeln!(r, "## In workerd: {title}\n").unwrap();
-        writeln!(r, "wrk, 1 thread, 16 connections, {seconds} s after a 2 s warm-up, `GET /pets/7`, 127.0.0.1; workerd run directly (no wrangler proxy); the median of {rounds} rounds. \"Added\" is per request over the no-op worker: 1/throughput difference, and the p50 difference.\n").unwrap();
-        writeln!(r, "| worker | req/s | p50 | p99 | added per request | added p50 | non-2xx |\n|---|---|---|---|---|---|---|").unwrap();
-        let base = baseline(pick);
+        writeln!(r, "`GET /pets/7` on 127.0.0.1 with wrk, workerd run directly (no wrangler proxy), the median of {rounds} rounds. Throughput: 1 thread, 16 connections, {seconds} s after a 2 s warm-up; \"added per request\" is the time per request over the no-op worker's (1/throughput difference). Latency: one connection, one request at a time, {} s; \"added p50\" is over the no-op worker's p50.\n", seconds.div_ceil(2)).unwrap();
+        writeln!(r, "| worker | req/s | added per request | p50 (1 conn.) | p99 (1 conn.) | added p50 | non-2xx |\n|---|---|---|---|---|---|---|").unwrap();
+        let base = rows.iter().find(|row| row.worker.key == "noop");
+        let base_run = base.and_then(pick);
+        let base_c1 = base.and_then(pick_c1);
         for row in rows {
-            match (pick(row), &base) {
-                (Some(run), Some(base)) => {
-                    let (cost, p50) = added(&run, base);
+            match (pick(row), &base_run, pick_c1(row), &base_c1) {
+                (Some(run), Some(base), Some(c1), Some(base_c1)) => {
+                    let cost = 1e6 / run.requests_per_second - 1e6 / base.requests_per_second;
+                    let p50 = c1.p50_ms - base_c1.p50_ms;
                     writeln!(
                         r,
-                        "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.0} µs | {:.2} ms | {} |",
-                        row.0.label,
+                        "| {} | {:.0} | {:.0} µs | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
+                        row.worker.label,
                         run.requests_per_second,
-                        run.p50_ms,
-                        run.p99_ms,
                         cost,
+                        c1.p50_ms,
+                        c1.p99_ms,
                         p50,
-                        run.non_2xx + run.errors
+                        run.non_2xx + run.errors + c1.non_2xx + c1.errors
                     )
                     .unwrap();
-                    summary.push((
-                        format!("{title}|{}", row.0.key),
-                        cost,
-                        p50,
-                        run.requests_per_second,
-                        run.p99_ms,
-                    ));
+                    summary.push((format!("{title}|{}", row.worker.key), cost, p50));
                 }
-                _ => writeln!(r, "| {} | — | — | — | — | — | did not run |", row.0.label).unwrap(),
+                _ => writeln!(
+                    r,
+                    "| {} | — | — | — | — | — | did not run |",
+                    row.worker.label
+                )
+                .unwrap(),
             }
         }
         writeln!(r).unwrap();
@@ -534,12 +585,12 @@ fn report(
                 .find(|s| s.0 == format!("{title}|{key}"))
                 .map(|s| s.1)
         };
-        for peer in rows.iter().filter(|row| row.0.peer) {
-            if let (Some(c), Some(p)) = (cost("cedargate-webcrypto"), cost(peer.0.key)) {
+        for peer in rows.iter().filter(|row| row.worker.peer) {
+            if let (Some(c), Some(p)) = (cost("cedargate-webcrypto"), cost(peer.worker.key)) {
                 writeln!(
                     r,
                     "cedargate (WebCrypto) / {}: added cost ratio **{:.2}**.\n",
-                    peer.0.label,
+                    peer.worker.label,
                     c / p
                 )
                 .unwrap();
@@ -554,11 +605,11 @@ fn report(
         writeln!(
             r,
             "| {} | {:.0} ms | {} | {} | {} |",
-            row.0.label,
-            row.3,
-            mib(row.0.size.0),
-            mib(row.0.size.1),
-            row.4
+            row.worker.label,
+            row.startup_ms,
+            mib(row.worker.size.0),
+            mib(row.worker.size.1),
+            row.rss_kib
                 .map(|k| format!("{:.0} MiB", k as f64 / 1024.0))
                 .unwrap_or_else(|| "—".into())
         )
@@ -602,12 +653,15 @@ fn report(
             .unwrap();
         }
     }
-    if let Some(edge) = rows.iter().find(|row| row.0.key == "cedargate-webcrypto") {
+    if let Some(edge) = rows
+        .iter()
+        .find(|row| row.worker.key == "cedargate-webcrypto")
+    {
         writeln!(
             r,
             "| worker < 1 MB gzipped | {} | {} |",
-            mib(edge.0.size.1),
-            if edge.0.size.1 < 1_000_000 {
+            mib(edge.worker.size.1),
+            if edge.worker.size.1 < 1_000_000 {
                 "yes"
             } else {
                 "no"
