@@ -141,6 +141,11 @@ const worker :Workerd.Worker = (
         std::fs::read_to_string(self.dir.join("workerd.log")).unwrap_or_default()
     }
 
+    /// The process id of workerd.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The resident set size of the workerd process, in KiB (Linux `/proc`).
     pub fn rss_kib(&self) -> Option<u64> {
         rss_kib(self.child.id())

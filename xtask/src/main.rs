@@ -3,7 +3,9 @@
 mod bench;
 mod demo;
 mod edge;
+mod fuzz;
 mod run;
+mod soak;
 mod test;
 mod tools;
 mod web;
@@ -21,6 +23,14 @@ commands:
   test [--only STAGE[,STAGE...]]   install what is missing, then run every check and test
   bench [--quick]                  native benchmarks and the workerd comparison; writes
                                    target/bench/report.md
+  fuzz [--minutes N] [--target T]  run each cargo-fuzz target N minutes (default 1); inputs that
+                                   break a property are saved in shared/tests/data/fuzz/ and
+                                   replayed by the native tests; writes target/fuzz/report.md
+  soak [--seconds N] [--connections C]
+                                   N seconds (default 60) of mixed valid, invalid and denied
+                                   requests over C connections (default 8) at saturation
+                                   against the worker in workerd; checks every answer and the
+                                   process's memory; writes target/soak/report.md
   setup                            only install what is missing
   build-edge                       build the worker into edge/build (worker-build, local tools)
   build-web                        build the browser app into web/dist (trunk, local tools)
@@ -29,7 +39,8 @@ commands:
                                    e.g. `cargo xtask wrangler dev --ip 127.0.0.1`
   help                             this text
 
-stages of `test`, in order: fmt, clippy, native, wasm-node, wasm-chrome, edge-build, edge
+stages of `test`, in order: fmt, clippy, native, fuzz, wasm-node, wasm-chrome, edge-build,
+edge, web-build, web-wasm, browser
 ";
 
 fn main() -> ExitCode {
@@ -38,6 +49,8 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         Some("setup") => tools::Tools::ensure().map(|_| ()),
         Some("wrangler") => tools::ensure_node_tools().and_then(|node| {
             let status = std::process::Command::new(&node.node)

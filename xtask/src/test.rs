@@ -13,10 +13,11 @@ struct StageResult {
     note: String,
 }
 
-const STAGES: [&str; 10] = [
+const STAGES: [&str; 11] = [
     "fmt",
     "clippy",
     "native",
+    "fuzz",
     "wasm-node",
     "wasm-chrome",
     "edge-build",
@@ -160,6 +161,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 prefix,
             )
             .and_then(|text| counted(&text, "native Rust")),
+            "fuzz" => fuzz_stage(),
             "wasm-node" => commands(vec![wasm_pack(&tools, false, "shared")], prefix)
                 .and_then(|text| counted(&text, "shared under Node"))
                 .inspect(|(n, _)| node_passed = *n),
@@ -267,6 +269,29 @@ pub fn run(args: &[String]) -> Result<(), String> {
     } else {
         Err(format!("failed stages: {}", failed.join(", ")))
     }
+}
+
+/// Seconds each fuzz target runs in `cargo xtask test`; `cargo xtask fuzz` runs longer.
+const FUZZ_SECONDS: u64 = 15;
+
+/// A short run of every fuzz target; a target that ran without finding anything counts as
+/// a passed test.
+fn fuzz_stage() -> Result<(Option<usize>, String), String> {
+    let targets: Vec<&'static str> = crate::fuzz::TARGETS.iter().map(|(t, _)| *t).collect();
+    let runs = crate::fuzz::fuzz(&targets, FUZZ_SECONDS)?;
+    println!("{}", crate::fuzz::report(&runs));
+    crate::fuzz::check(&runs)?;
+    let executions: u64 = runs.iter().filter_map(|r| r.executions).sum();
+    if executions == 0 {
+        return Err("the fuzz targets executed no input".into());
+    }
+    Ok((
+        Some(runs.len()),
+        format!(
+            "{} targets x {FUZZ_SECONDS} s, {executions} inputs",
+            runs.len()
+        ),
+    ))
 }
 
 /// Passed-test count of a stage; a stage that ran no test has not proven anything.

@@ -10,6 +10,8 @@ pub const WASM_PACK_VERSION: &str = "0.15.1";
 pub const WORKER_BUILD_VERSION: &str = "0.8.7";
 /// trunk, from crates.io (0.22 needs a newer rustc).
 pub const TRUNK_VERSION: &str = "0.21.14";
+/// cargo-fuzz, from crates.io; its targets are built with `--sanitizer none` on stable.
+pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 /// Paths of the installed tools the stages use.
 #[derive(Debug)]
@@ -104,6 +106,17 @@ fn ensure_cargo_tool(
     }
 }
 
+/// cargo-fuzz for `cargo xtask fuzz` and the test's short fuzz stage.
+/// cargo-fuzz, and the C++ compiler libFuzzer is built with.
+pub fn ensure_cargo_fuzz() -> Result<(), String> {
+    if find_program("c++").is_some() {
+        step("C++ compiler (for libFuzzer): present");
+    } else {
+        apt_install(&["g++"])?;
+    }
+    ensure_cargo_tool("cargo-fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION, 2)
+}
+
 fn ensure_wasm_target() -> Result<(), String> {
     let installed =
         capture(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
@@ -137,6 +150,33 @@ fn is_root() -> bool {
     capture(Command::new("id").arg("-u")).is_some_and(|s| s.trim() == "0")
 }
 
+/// Installs Debian packages with apt-get when run as root; otherwise says what to install.
+fn apt_install(packages: &[&str]) -> Result<(), String> {
+    let list = packages.join(" ");
+    if !is_root() {
+        return Err(format!(
+            "{list}: missing; install with `sudo apt-get install {list}` and run again"
+        ));
+    }
+    step(&format!("installing {list} with apt-get"));
+    let update = run::run(Command::new("apt-get").arg("update"), "  | ")?;
+    if !update.success {
+        return Err("apt-get update failed".into());
+    }
+    let install = run::run(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(packages),
+        "  | ",
+    )?;
+    if install.success {
+        Ok(())
+    } else {
+        Err(format!("apt-get install {list} failed"))
+    }
+}
+
 fn ensure_chromium() -> Result<PathBuf, String> {
     let present = |name: &str| {
         find_program(name).or_else(|| {
@@ -148,31 +188,7 @@ fn ensure_chromium() -> Result<PathBuf, String> {
         step("chromium and chromedriver: present");
         return Ok(driver);
     }
-    if !is_root() {
-        return Err("chromium and chromedriver are missing; install them with \
-                    `sudo apt-get install chromium chromium-driver` and run again"
-            .into());
-    }
-    step("installing chromium and chromium-driver with apt-get");
-    let update = run::run(Command::new("apt-get").arg("update"), "  | ")?;
-    if !update.success {
-        return Err("apt-get update failed".into());
-    }
-    let install = run::run(
-        Command::new("apt-get")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "chromium",
-                "chromium-driver",
-            ]),
-        "  | ",
-    )?;
-    if !install.success {
-        return Err("apt-get install chromium chromium-driver failed".into());
-    }
+    apt_install(&["chromium", "chromium-driver"])?;
     present("chromedriver").ok_or_else(|| "chromedriver is still missing after apt-get".into())
 }
 
@@ -247,24 +263,7 @@ pub fn ensure_wrk() -> Result<(), String> {
         step("wrk: present");
         return Ok(());
     }
-    if !is_root() {
-        return Err(
-            "wrk is missing; install it with `sudo apt-get install wrk` and run again".into(),
-        );
-    }
-    step("installing wrk with apt-get");
-    let update = run::run(Command::new("apt-get").arg("update"), "  | ")?;
-    let install = run::run(
-        Command::new("apt-get")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "--no-install-recommends", "wrk"]),
-        "  | ",
-    )?;
-    if update.success && install.success {
-        Ok(())
-    } else {
-        Err("apt-get install wrk failed".into())
-    }
+    apt_install(&["wrk"])
 }
 
 /// Where cargo installs binaries.
@@ -286,6 +285,7 @@ impl Tools {
         let wasm_bindgen_version = locked_version("wasm-bindgen")?;
         ensure_cargo_tool("wasm-pack", "wasm-pack", WASM_PACK_VERSION, 3)?;
         let chromedriver = ensure_chromium()?;
+        ensure_cargo_fuzz()?;
         Ok(Tools {
             chromedriver,
             wasm_bindgen_version,

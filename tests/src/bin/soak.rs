@@ -1,0 +1,681 @@
+//! `cargo xtask soak`: the edge worker in workerd under saturation for a while, with a mix
+//! of allowed, denied and invalid requests, every answer checked, and the memory of the
+//! workerd process sampled once a second.
+//!
+//! Set-up on 127.0.0.1: the test provider (one issuer, RS256 and ES256 keys), the echo
+//! origin, and the built worker (`edge/build`) run directly by workerd, so that its process
+//! is the one measured. Each client thread keeps one connection open and sends the next
+//! request as soon as the previous answer has arrived, so the worker is never idle.
+//!
+//! It fails (exit 1) when any answer is not the one expected (status, problem type, or the
+//! identity the origin saw), on any 5xx or transport error, or when the resident memory of
+//! workerd keeps growing: the median of the last quarter of the run may exceed the median
+//! of the second quarter by at most 10 % or 16 MiB, whichever is larger. The first quarter
+//! is warm-up (isolate start, key fetch, caches filling) and is not judged.
+//!
+//!   cargo run --release -p cedargate-tests --bin soak -- [--seconds N] [--connections N]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use cedargate_tests::origin::EchoOrigin;
+use cedargate_tests::provider::TestProvider;
+use cedargate_tests::support::{self, b64, mint_raw};
+use cedargate_tests::workerd::{Binding, Module, Workerd};
+use cedargate_tests::{now, root};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const CLIENT: &str = "cedargate-soak";
+/// Distinct tokens for the "fresh token" case: more than the worker's token cache holds,
+/// so the cache keeps evicting.
+const FRESH_TOKENS: usize = 3000;
+const TOKEN_CACHE_ENTRIES: usize = 1024;
+
+/// One kind of request, and what the worker must answer.
+struct Case {
+    name: &'static str,
+    /// How many of every [`TOTAL_WEIGHT`] requests are of this kind.
+    weight: usize,
+    method: &'static str,
+    path: &'static str,
+    tokens: Vec<String>,
+    status: u16,
+    /// For 2xx: the subject the origin must see; for refusals: the problem type.
+    expect: &'static str,
+}
+
+#[derive(Default, Clone, serde::Serialize)]
+struct Tally {
+    requests: u64,
+    right: u64,
+    wrong: u64,
+    server_errors: u64,
+    transport_errors: u64,
+    statuses: BTreeMap<u16, u64>,
+    /// Up to five examples of wrong answers.
+    examples: Vec<String>,
+}
+
+#[derive(Clone, Copy, serde::Serialize)]
+struct Sample {
+    second: f64,
+    rss_kib: u64,
+    /// CPU time of workerd over the last interval, as a share of one core.
+    cpu: f64,
+}
+
+fn main() {
+    let arg = |name: &str| {
+        std::env::args()
+            .skip_while(|a| a != name)
+            .nth(1)
+            .and_then(|s| s.parse::<u64>().ok())
+    };
+    let seconds = arg("--seconds").unwrap_or(60).max(4);
+    let connections = arg("--connections").unwrap_or(8).max(1) as usize;
+    let out = root().join("target/soak");
+    std::fs::create_dir_all(&out).unwrap();
+
+    let provider = TestProvider::start().unwrap();
+    provider.add_env("soak", &["a-rsa-1", "a-ec-1"]);
+    provider.set_cache_control("soak", "public, max-age=86400");
+    let issuer = provider.issuer("soak");
+    let origin = EchoOrigin::start().unwrap();
+
+    let t = now();
+    let id = |sub: &str, groups: &[&str], key: &str, extra: Value| {
+        let mut claims = json!({
+            "iss": issuer, "aud": CLIENT, "sub": sub, "group": groups,
+            "iat": t - 5, "exp": t + 3 * 3600,
+        });
+        if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        support::mint(&claims, key, "JWT")
+    };
+    eprintln!("[soak] minting {FRESH_TOKENS} tokens");
+    let fresh: Vec<String> = (0..FRESH_TOKENS)
+        .map(|n| {
+            id(
+                "carol",
+                &["AVP_User"],
+                "a-rsa-1",
+                json!({ "jti": format!("soak-{n}") }),
+            )
+        })
+        .collect();
+    let alice = id("alice", &["AVP_Admin"], "a-rsa-1", json!({}));
+    let bob = id("bob", &["AVP_User"], "a-ec-1", json!({}));
+    let nobody = id("dave", &[], "a-rsa-1", json!({}));
+    let expired = support::mint(
+        &json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "group": ["AVP_Admin"],
+                 "iat": t - 7200, "exp": t - 3600 }),
+        "a-rsa-1",
+        "JWT",
+    );
+    let other_audience = support::mint(
+        &json!({ "iss": issuer, "aud": "someone-else", "sub": "alice", "group": ["AVP_Admin"],
+                 "iat": t - 5, "exp": t + 3600 }),
+        "a-rsa-1",
+        "JWT",
+    );
+    let tampered = {
+        let (rest, signature) = alice.rsplit_once('.').unwrap();
+        let (header, _) = rest.split_once('.').unwrap();
+        let claims = json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "group": ["AVP_Admin", "x"],
+                             "iat": t - 5, "exp": t + 3600 });
+        format!(
+            "{header}.{}.{signature}",
+            b64(claims.to_string().as_bytes())
+        )
+    };
+    let unknown_key = mint_raw(
+        &json!({ "alg": "RS256", "kid": "not-published" }).to_string(),
+        &json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "exp": t + 3600 }).to_string(),
+        "a-rsa-2",
+    );
+    let alg_none = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none"}"#),
+        b64(json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "group": ["AVP_Admin"], "exp": t + 3600 })
+            .to_string()
+            .as_bytes())
+    );
+
+    let invalid = "urn:cedargate:problem:invalid-token";
+    let cases = vec![
+        case(
+            "admin reads a pet",
+            20,
+            "GET",
+            "/pets/7",
+            vec![alice.clone()],
+            200,
+            "alice",
+        ),
+        case(
+            "admin adds a pet",
+            6,
+            "POST",
+            "/pets",
+            vec![alice.clone()],
+            200,
+            "alice",
+        ),
+        case(
+            "user lists pets",
+            12,
+            "GET",
+            "/pets",
+            vec![bob.clone()],
+            200,
+            "bob",
+        ),
+        case(
+            "user with a new token each time",
+            12,
+            "GET",
+            "/pets/3",
+            fresh,
+            200,
+            "carol",
+        ),
+        case(
+            "user may not add a pet",
+            10,
+            "POST",
+            "/pets",
+            vec![bob.clone()],
+            403,
+            "urn:cedargate:problem:forbidden",
+        ),
+        case(
+            "no group, no access",
+            4,
+            "GET",
+            "/pets",
+            vec![nobody],
+            403,
+            "urn:cedargate:problem:forbidden",
+        ),
+        case(
+            "no token",
+            6,
+            "GET",
+            "/pets",
+            vec![],
+            401,
+            "urn:cedargate:problem:missing-token",
+        ),
+        case(
+            "expired token",
+            6,
+            "GET",
+            "/pets",
+            vec![expired],
+            401,
+            invalid,
+        ),
+        case(
+            "token for another audience",
+            4,
+            "GET",
+            "/pets",
+            vec![other_audience],
+            401,
+            invalid,
+        ),
+        case(
+            "tampered claims",
+            6,
+            "GET",
+            "/pets",
+            vec![tampered],
+            401,
+            invalid,
+        ),
+        case(
+            "unpublished key",
+            3,
+            "GET",
+            "/pets",
+            vec![unknown_key],
+            401,
+            invalid,
+        ),
+        case("alg none", 3, "GET", "/pets", vec![alg_none], 401, invalid),
+        case(
+            "garbage token",
+            3,
+            "GET",
+            "/pets",
+            vec!["not.a.token".into()],
+            401,
+            invalid,
+        ),
+        case(
+            "no route",
+            3,
+            "GET",
+            "/admin",
+            vec![alice.clone()],
+            404,
+            "urn:cedargate:problem:no-route",
+        ),
+        case(
+            "encoded slash",
+            2,
+            "GET",
+            "/pets%2F7",
+            vec![alice],
+            400,
+            "urn:cedargate:problem:bad-request",
+        ),
+    ];
+    let total_weight: usize = cases.iter().map(|c| c.weight).sum();
+    let schedule: Vec<usize> = cases
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| std::iter::repeat_n(i, c.weight))
+        .collect();
+
+    let edge_js = root().join("edge/build/index.js");
+    let edge_wasm = root().join("edge/build/index_bg.wasm");
+    let config = json!({
+        "origin": origin.url(),
+        "token_cache_entries": TOKEN_CACHE_ENTRIES,
+        "request_log": "off",
+        "trust": { "issuers": [{ "issuer": issuer, "token": "id", "audiences": [CLIENT] }] },
+    });
+    let workerd = Workerd::start(
+        "soak",
+        &[
+            Module::Es("index.js".into(), edge_js),
+            Module::Wasm("index_bg.wasm".into(), edge_wasm),
+        ],
+        &[Binding::Json("CEDARGATE_CONFIG".into(), config)],
+    )
+    .unwrap_or_else(|e| panic!("workerd did not start: {e}"));
+    let pid = workerd.pid();
+
+    eprintln!(
+        "[soak] {seconds} s, {connections} connections, {} kinds of request",
+        cases.len()
+    );
+    let cases = Arc::new(cases);
+    let schedule = Arc::new(schedule);
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..connections)
+        .map(|_| {
+            let (cases, schedule, stop, next) =
+                (cases.clone(), schedule.clone(), stop.clone(), next.clone());
+            let base = workerd.url("");
+            std::thread::spawn(move || client(&base, &cases, &schedule, &stop, &next))
+        })
+        .collect();
+
+    let samples = Arc::new(Mutex::new(Vec::<Sample>::new()));
+    let ticks_per_second = ticks_per_second();
+    let mut last_cpu = cpu_ticks(pid);
+    let mut last_at = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_secs(1));
+        let ticks = cpu_ticks(pid);
+        let at = Instant::now();
+        let cpu = match (ticks, last_cpu) {
+            (Some(now), Some(before)) => {
+                (now - before) as f64 / ticks_per_second / (at - last_at).as_secs_f64()
+            }
+            _ => 0.0,
+        };
+        (last_cpu, last_at) = (ticks, at);
+        if let Some(rss_kib) = workerd.rss_kib() {
+            samples.lock().unwrap().push(Sample {
+                second: started.elapsed().as_secs_f64(),
+                rss_kib,
+                cpu,
+            });
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut tallies: Vec<Tally> = vec![Tally::default(); cases.len()];
+    for handle in clients {
+        for (tally, part) in tallies.iter_mut().zip(handle.join().unwrap()) {
+            merge(tally, part);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let samples = samples.lock().unwrap().clone();
+    let report = Report {
+        seconds: elapsed,
+        connections,
+        total_weight,
+        cases: &cases,
+        tallies: &tallies,
+        samples: &samples,
+    };
+    let (text, ok) = report.render();
+    std::fs::write(out.join("report.md"), &text).unwrap();
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&json!({
+            "seconds": elapsed,
+            "connections": connections,
+            "cases": cases.iter().zip(&tallies).map(|(c, t)| json!({
+                "name": c.name, "status": c.status, "tally": t,
+            })).collect::<Vec<_>>(),
+            "samples": samples,
+            "passed": ok,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    println!("{text}");
+    if !ok {
+        eprintln!("[soak] workerd's log:\n{}", tail(&workerd.logs(), 40));
+        std::process::exit(1);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn case(
+    name: &'static str,
+    weight: usize,
+    method: &'static str,
+    path: &'static str,
+    tokens: Vec<String>,
+    status: u16,
+    expect: &'static str,
+) -> Case {
+    Case {
+        name,
+        weight,
+        method,
+        path,
+        tokens,
+        status,
+        expect,
+    }
+}
+
+fn merge(into: &mut Tally, part: Tally) {
+    into.requests += part.requests;
+    into.right += part.right;
+    into.wrong += part.wrong;
+    into.server_errors += part.server_errors;
+    into.transport_errors += part.transport_errors;
+    for (status, n) in part.statuses {
+        *into.statuses.entry(status).or_default() += n;
+    }
+    for example in part.examples {
+        if into.examples.len() < 5 {
+            into.examples.push(example);
+        }
+    }
+}
+
+/// One connection: requests back to back until told to stop.
+fn client(
+    base: &str,
+    cases: &[Case],
+    schedule: &[usize],
+    stop: &AtomicBool,
+    next: &AtomicUsize,
+) -> Vec<Tally> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .max_idle_connections_per_host(1)
+        .build()
+        .new_agent();
+    let mut tallies = vec![Tally::default(); cases.len()];
+    while !stop.load(Ordering::Relaxed) {
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        // A fixed stride through the schedule mixes the kinds evenly over time.
+        let index = schedule[(n * 7919) % schedule.len()];
+        let case = &cases[index];
+        let tally = &mut tallies[index];
+        tally.requests += 1;
+        let mut request = ureq::http::Request::builder()
+            .method(case.method)
+            .uri(format!("{base}{}", case.path));
+        if !case.tokens.is_empty() {
+            let token = &case.tokens[(n / schedule.len()) % case.tokens.len()];
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = if case.method == "POST" {
+            br#"{"type":"dog","price":249.99}"#.to_vec()
+        } else {
+            Vec::new()
+        };
+        let request = request
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        let answer = agent
+            .run(request)
+            .map_err(|e| e.to_string())
+            .and_then(|mut r| {
+                let status = r.status().as_u16();
+                let origin = r
+                    .headers()
+                    .get("x-origin")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = r
+                    .body_mut()
+                    .read_to_vec()
+                    .map_err(|e| format!("reading the body: {e}"))?;
+                Ok((status, origin, body))
+            });
+        let (status, origin, body) = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                tally.transport_errors += 1;
+                if tally.examples.len() < 5 {
+                    tally.examples.push(format!("transport: {e}"));
+                }
+                continue;
+            }
+        };
+        *tally.statuses.entry(status).or_default() += 1;
+        if status >= 500 {
+            tally.server_errors += 1;
+        }
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let seen = if status < 300 {
+            (origin.as_deref() == Some("echo"))
+                .then(|| body["headers"]["x-cedargate-subject"].as_str())
+                .flatten()
+        } else {
+            body["type"].as_str()
+        };
+        if status == case.status && seen == Some(case.expect) {
+            tally.right += 1;
+        } else {
+            tally.wrong += 1;
+            if tally.examples.len() < 5 {
+                tally
+                    .examples
+                    .push(format!("{status} {:?} (origin {origin:?})", seen));
+            }
+        }
+    }
+    tallies
+}
+
+struct Report<'a> {
+    seconds: f64,
+    connections: usize,
+    total_weight: usize,
+    cases: &'a [Case],
+    tallies: &'a [Tally],
+    samples: &'a [Sample],
+}
+
+fn median(mut values: Vec<u64>) -> Option<u64> {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied()
+}
+
+impl Report<'_> {
+    /// The report, and whether the run passed.
+    fn render(&self) -> (String, bool) {
+        let mut ok = true;
+        let mut s = String::new();
+        let requests: u64 = self.tallies.iter().map(|t| t.requests).sum();
+        let wrong: u64 = self.tallies.iter().map(|t| t.wrong).sum();
+        let server_errors: u64 = self.tallies.iter().map(|t| t.server_errors).sum();
+        let transport: u64 = self.tallies.iter().map(|t| t.transport_errors).sum();
+        writeln!(s, "# cargo xtask soak\n").unwrap();
+        writeln!(
+            s,
+            "{requests} requests in {:.0} s over {} connections ({:.0} requests/s) against the \
+             edge worker in workerd (origin: the echo server, token cache {TOKEN_CACHE_ENTRIES} \
+             entries, {FRESH_TOKENS} distinct tokens in the mix).\n",
+            self.seconds,
+            self.connections,
+            requests as f64 / self.seconds
+        )
+        .unwrap();
+        writeln!(
+            s,
+            "| request | share | expected | requests | right | wrong | 5xx | transport errors | statuses seen |"
+        )
+        .unwrap();
+        writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---|").unwrap();
+        for (case, tally) in self.cases.iter().zip(self.tallies) {
+            let statuses: Vec<String> = tally
+                .statuses
+                .iter()
+                .map(|(k, v)| format!("{k}×{v}"))
+                .collect();
+            writeln!(
+                s,
+                "| {} | {:.0} % | {} | {} | {} | {} | {} | {} | {} |",
+                case.name,
+                100.0 * case.weight as f64 / self.total_weight as f64,
+                case.status,
+                tally.requests,
+                tally.right,
+                tally.wrong,
+                tally.server_errors,
+                tally.transport_errors,
+                statuses.join(", ")
+            )
+            .unwrap();
+        }
+        for (case, tally) in self.cases.iter().zip(self.tallies) {
+            for example in &tally.examples {
+                writeln!(s, "\n- wrong answer to \"{}\": {example}", case.name).unwrap();
+            }
+        }
+        if requests == 0 || wrong > 0 || server_errors > 0 || transport > 0 {
+            ok = false;
+        }
+        writeln!(
+            s,
+            "\nAnswers: {} right, {wrong} wrong, {server_errors} 5xx, {transport} transport errors.",
+            requests - wrong - transport
+        )
+        .unwrap();
+
+        // Memory: quarters of the run.
+        let quarter = |q: usize| -> Vec<u64> {
+            let n = self.samples.len();
+            self.samples[n * q / 4..n * (q + 1) / 4]
+                .iter()
+                .map(|x| x.rss_kib)
+                .collect()
+        };
+        let cpu: Vec<f64> = self.samples.iter().skip(1).map(|x| x.cpu).collect();
+        let mean_cpu = cpu.iter().sum::<f64>() / cpu.len().max(1) as f64;
+        match (median(quarter(1)), median(quarter(3))) {
+            (Some(second), Some(last)) => {
+                let allowed = (second / 10).max(16 * 1024);
+                let growth = last as i64 - second as i64;
+                let flat = growth <= allowed as i64;
+                ok &= flat;
+                let peak = self.samples.iter().map(|x| x.rss_kib).max().unwrap_or(0);
+                writeln!(
+                    s,
+                    "\nMemory of the workerd process (resident set, sampled every second): median \
+                     {:.1} MiB in the second quarter of the run, {:.1} MiB in the last quarter \
+                     ({}{:.1} MiB; at most +{:.1} MiB allowed), peak {:.1} MiB: {}.",
+                    mib(second),
+                    mib(last),
+                    if growth >= 0 { "+" } else { "" },
+                    growth as f64 / 1024.0,
+                    mib(allowed),
+                    mib(peak),
+                    if flat { "flat" } else { "GROWING" }
+                )
+                .unwrap();
+            }
+            _ => {
+                ok = false;
+                writeln!(s, "\nMemory: too few samples.").unwrap();
+            }
+        }
+        writeln!(
+            s,
+            "workerd used {:.0} % of one core on average (2 cores on this machine are shared \
+             with the load generator and the origin).",
+            100.0 * mean_cpu
+        )
+        .unwrap();
+        writeln!(
+            s,
+            "\n| second | RSS (MiB) | workerd CPU |\n|---:|---:|---:|"
+        )
+        .unwrap();
+        let step = self.samples.len().div_ceil(20).max(1);
+        for sample in self.samples.iter().step_by(step) {
+            writeln!(
+                s,
+                "| {:.0} | {:.1} | {:.0} % |",
+                sample.second,
+                mib(sample.rss_kib),
+                100.0 * sample.cpu
+            )
+            .unwrap();
+        }
+        writeln!(s, "\nResult: {}", if ok { "passed" } else { "FAILED" }).unwrap();
+        (s, ok)
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// User plus system CPU time of a process, in clock ticks (Linux `/proc`).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces; the fields after it are space-separated.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+fn ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
