@@ -32,6 +32,29 @@ pub fn forwards_request_header(name: &str, forward_authorization: bool) -> bool 
     ) && (forward_authorization || name != "authorization")
 }
 
+/// Whether the body of an allowed request goes to the origin (`Ok(true)`), is left out
+/// (`Ok(false)`), or the request is refused (`Err`, with the reason for a 400).
+///
+/// `fetch` cannot send a body with GET or HEAD. Some clients announce an empty one
+/// (`Content-Length: 0`); that request is forwarded without it. A GET or HEAD that carries
+/// content is refused rather than forwarded with its content silently cut off.
+pub fn forwards_body(
+    method: &str,
+    has_body: bool,
+    content_length: Option<&str>,
+) -> Result<bool, &'static str> {
+    if !has_body {
+        return Ok(false);
+    }
+    if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
+        return match content_length.map(str::trim) {
+            Some("0") => Ok(false),
+            _ => Err("a GET or HEAD request cannot carry a body"),
+        };
+    }
+    Ok(true)
+}
+
 /// Whether an origin response header is passed back to the client.
 pub fn forwards_response_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
@@ -89,6 +112,19 @@ pub fn identity_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_of_get_and_head_are_dropped_when_empty_and_refused_otherwise() {
+        assert_eq!(forwards_body("POST", true, Some("12")), Ok(true));
+        assert_eq!(forwards_body("POST", true, None), Ok(true));
+        assert_eq!(forwards_body("PUT", true, Some("0")), Ok(true));
+        assert_eq!(forwards_body("GET", false, None), Ok(false));
+        assert_eq!(forwards_body("GET", true, Some("0")), Ok(false));
+        assert_eq!(forwards_body("HEAD", true, Some(" 0 ")), Ok(false));
+        assert!(forwards_body("GET", true, Some("5")).is_err());
+        assert!(forwards_body("get", true, None).is_err());
+        assert!(forwards_body("HEAD", true, Some("x")).is_err());
+    }
 
     #[test]
     fn spoofable_and_hop_by_hop_headers_are_dropped() {

@@ -69,9 +69,14 @@ fn main() -> ExitCode {
         let provider = TestProvider::start()?;
         provider.add_env("env-main", &["a-rsa-1", "a-ec-1", "a-ed-1"]);
         provider.add_env("env-rotate", &["a-rsa-1"]);
+        provider.add_env("env-mid", &["a-rsa-1"]);
         let origin = EchoOrigin::start()?;
         let config = json!({
-            "trust": trust(&[(&provider.issuer("env-main"), ""), (&provider.issuer("env-rotate"), "")]),
+            "trust": trust(&[
+                (&provider.issuer("env-main"), ""),
+                (&provider.issuer("env-rotate"), ""),
+                (&provider.issuer("env-mid"), ""),
+            ]),
             "origin": origin.url(),
             "cors": { "allowed_origins": [APP_ORIGIN] },
             "bundle_endpoint": true,
@@ -552,6 +557,83 @@ fn main() -> ExitCode {
         },
     );
 
+    h.check(
+        "keys rotating under load: no 5xx, new keys within the refetch interval",
+        || {
+            let mid = provider.issuer("env-mid");
+            let started = Instant::now();
+            let url = main.url("/pets");
+            let handles: Vec<_> = (0..4)
+                .map(|worker| {
+                    let url = url.clone();
+                    let mid = mid.clone();
+                    std::thread::spawn(move || {
+                        let mut seen = Vec::new();
+                        let mut n = 0u32;
+                        while started.elapsed() < Duration::from_millis(7000) {
+                            let t = started.elapsed().as_secs_f64();
+                            // Before 2 s only the old key exists; after, half the tokens use the new one.
+                            let key = if t >= 2.2 && (n + worker).is_multiple_of(2) {
+                                "a-rsa-2"
+                            } else {
+                                "a-rsa-1"
+                            };
+                            let token = id_token(&mid, "alice", &["AVP_Admin"], key);
+                            let reply = http::send(
+                                "GET",
+                                &url,
+                                &[("authorization", &format!("Bearer {token}"))],
+                                None,
+                            );
+                            seen.push((
+                                t,
+                                key,
+                                reply.map(|r| {
+                                    (r.status, r.json()["reason"].as_str().map(str::to_owned))
+                                }),
+                            ));
+                            n += 1;
+                        }
+                        seen
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(2000));
+            provider.set_keys("env-mid", &["a-rsa-1", "a-rsa-2"]);
+            std::thread::sleep(Duration::from_millis(2500));
+            provider.set_keys("env-mid", &["a-rsa-2"]);
+            let mut all = Vec::new();
+            for handle in handles {
+                all.extend(
+                    handle
+                        .join()
+                        .map_err(|_| "load thread panicked".to_owned())?,
+                );
+            }
+            ensure(all.len() > 40, || format!("only {} requests", all.len()))?;
+            let mut new_key_ok = 0;
+            for (t, key, reply) in &all {
+                let (status, reason) = reply.clone()?;
+                match (status, key, reason.as_deref()) {
+                    (200, _, _) => {
+                        if *key == "a-rsa-2" {
+                            new_key_ok += 1;
+                        }
+                    }
+                    // Until the refetch interval (2 s) has passed since the last fetch.
+                    (401, &"a-rsa-2", Some("unknown_key")) if *t < 2.0 + 2.0 + 1.5 => {}
+                    other => return Err(format!("at {t:.1} s with {key}: {other:?}")),
+                }
+            }
+            ensure(new_key_ok > 5, || {
+                format!("the new key was accepted {new_key_ok} times")
+            })?;
+            // One fetch at start, at most one per interval after: bounded.
+            let hits = provider.jwks_hits("env-mid");
+            ensure(hits <= 4, || format!("{hits} JWKS fetches"))
+        },
+    );
+
     h.check("verified tokens are cached per isolate", || {
         let token = id_token(&issuer, "erin", &["AVP_User"], "a-rsa-1");
         same(
@@ -626,6 +708,7 @@ fn main() -> ExitCode {
     faults(&mut h);
     corpus(&mut h);
     rust_backend_without_origin(&mut h);
+    bare_workerd(&mut h);
     kv_and_cache(&mut h);
     h.finish()
 }
@@ -964,6 +1047,69 @@ fn rust_backend_without_origin(h: &mut Harness) {
         let requests: Vec<&Value> = lines.iter().filter(|l| l.get("request_id").is_some()).collect();
         ensure(!requests.is_empty() && requests.iter().all(|l| l["status"].as_u64() != Some(204)), || format!("{requests:?}"))
     });
+}
+
+/// The worker run by workerd itself, without wrangler's proxy in front (which hides some
+/// request shapes from the worker): bodies of GET requests.
+fn bare_workerd(h: &mut Harness) {
+    use cedargate_tests::workerd::{Binding, Module, Workerd};
+    let setup = || -> Result<(TestProvider, EchoOrigin, Workerd), String> {
+        let provider = TestProvider::start()?;
+        provider.add_env("env-bare", &["a-rsa-1"]);
+        let origin = EchoOrigin::start()?;
+        let config = json!({
+            "trust": trust(&[(&provider.issuer("env-bare"), "")]),
+            "origin": origin.url(),
+        });
+        let main = cedargate_tests::wrangler::worker_main()?;
+        let wasm = main.with_file_name("index_bg.wasm");
+        let worker = Workerd::start(
+            "edge-bare",
+            &[
+                Module::Es("index.js".into(), main),
+                Module::Wasm("index_bg.wasm".into(), wasm),
+            ],
+            &[Binding::Json("CEDARGATE_CONFIG".into(), config)],
+        )?;
+        Ok((provider, origin, worker))
+    };
+    let (provider, _origin, worker) = match setup() {
+        Ok(parts) => parts,
+        Err(err) => {
+            h.check("start the worker in bare workerd", || Err(err));
+            return;
+        }
+    };
+    let issuer = provider.issuer("env-bare");
+    h.check(
+        "a GET with an empty body is forwarded, one with content is refused",
+        || {
+            let admin = bearer(&id_token(&issuer, "alice", &["AVP_Admin"], "a-rsa-1"));
+            let auth = [("authorization", admin.as_str())];
+            // `http::raw` always sends a Content-Length, here 0.
+            let empty = http::raw(worker.port, "GET", "/pets/7", &auth, b"")?;
+            same(empty.status, 200, "GET with Content-Length: 0")?;
+            same(
+                empty.json()["path"].as_str(),
+                Some("/pets/7"),
+                "path at the origin",
+            )?;
+            let full = http::raw(worker.port, "GET", "/pets/7", &auth, b"{\"x\":1}")?;
+            same(full.status, 400, "GET with content")?;
+            same(
+                full.json()["type"].as_str(),
+                Some("urn:cedargate:problem:bad-request"),
+                "problem type",
+            )?;
+            let post = http::raw(worker.port, "POST", "/pets", &auth, b"{\"x\":1}")?;
+            same(post.status, 200, "POST with content")?;
+            same(
+                post.json()["body_length"].as_u64(),
+                Some(7),
+                "body at the origin",
+            )
+        },
+    );
 }
 
 /// The attack corpus against the worker: every token case of the shared core's table

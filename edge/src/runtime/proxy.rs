@@ -3,7 +3,9 @@
 use super::state::{Authenticated, State};
 use crate::config::CorsConfig;
 use crate::cors;
-use crate::forward::{forwards_request_header, forwards_response_header, identity_headers};
+use crate::forward::{
+    forwards_body, forwards_request_header, forwards_response_header, identity_headers,
+};
 use crate::problem::AppError;
 use cedargate::{Bundle, Decision, Gate, RouteMatch};
 use serde_json::json;
@@ -156,8 +158,20 @@ pub async fn forward(
     init.set_method(&inner.method());
     init.set_headers(&headers);
     init.set_redirect(web_sys::RequestRedirect::Manual);
-    if let Some(body) = inner.body() {
-        init.set_body(&body);
+    let body = inner.body();
+    let length = inner.headers().get("content-length").ok().flatten();
+    match forwards_body(&inner.method(), body.is_some(), length.as_deref()) {
+        Ok(true) => {
+            if let Some(body) = &body {
+                init.set_body(body);
+            }
+        }
+        Ok(false) => {}
+        Err(message) => {
+            return Err(AppError::BadRequest {
+                message: message.into(),
+            });
+        }
     }
     let outgoing = web_sys::Request::new_with_str_and_init(&url, &init)
         .map_err(|_| AppError::OriginUnreachable)?;
