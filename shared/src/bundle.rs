@@ -107,8 +107,9 @@ fn diagnostic_message(diag: &dyn miette::Diagnostic, err: &dyn std::error::Error
 }
 
 /// A bundle's version: lowercase hex SHA-256 over its canonical content (schema in Cedar's
-/// JSON form, policies in Cedar's JSON form sorted by id, routes), so formatting and
-/// comments do not change it and the edge and the browser compute the same value.
+/// JSON form, policies in Cedar's JSON form sorted by id, routes sorted), so formatting,
+/// comments and the order of routes do not change it, and the edge and the browser compute
+/// the same value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct BundleVersion(String);
@@ -698,6 +699,9 @@ fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<BuiltRoutes, Bun
             );
         }
     }
+    // Matching does not depend on the order of routes (overlaps are refused above), so
+    // neither does the version.
+    canonical_routes.sort_by_cached_key(Value::to_string);
     let routes_json = json!({
         "namespace": ns,
         "resource": [resource_type_name, file.resource.id],

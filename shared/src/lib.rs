@@ -49,6 +49,6 @@ pub use identity::{
     Verifier,
 };
 pub use jwks::{Algorithm, JwksError, KeySet, SkippedKey, VerificationKey};
-pub use routes::{PathError, RouteError, RouteMatch};
+pub use routes::{ANY_METHODS, PathError, RouteError, RouteMatch};
 pub use time::UnixTime;
 pub use token::{TokenError, TokenErrorKind, UntrustedJwt, VerifiedToken};

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Methods an `any` route expands to.
-pub(crate) const ANY_METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+/// The methods a route `any /path` expands to.
+pub const ANY_METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 /// Longest request path and query accepted, in bytes.
 pub const MAX_PATH_BYTES: usize = 8 * 1024;

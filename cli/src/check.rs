@@ -1,0 +1,230 @@
+//! `cedargate check`: a policy folder validated as the edge will load it, plus what loads
+//! but cannot be right: routes whose action the schema does not declare, actions no route
+//! reaches, and actions no policy can ever allow.
+
+use crate::folder;
+use cedar_policy::{
+    Authorizer, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet,
+    RequestBuilder, RestrictedExpression, SchemaFragment,
+};
+use cedargate::{Bundle, BundleSource, ROUTES_FILE};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::str::FromStr;
+
+/// What `check` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Problems that stop the edge from loading the folder.
+    pub errors: Vec<String>,
+    /// Things that load but are probably mistakes.
+    pub warnings: Vec<String>,
+    /// Actions no policy can ever allow, for any principal and any request.
+    pub never_allowed: Vec<String>,
+    /// Actions declared in the schema that no route reaches.
+    pub unrouted: Vec<String>,
+    /// One line: version and counts, when the folder loads.
+    pub summary: Option<String>,
+}
+
+/// Checks a folder's text.
+pub fn check(source: &BundleSource) -> Report {
+    let mut report = Report::default();
+    let (namespace, routes) = folder::routes(&source.routes);
+    // Every route's action must be declared: listed all at once, with lines, before the
+    // loader stops at the first.
+    if let Ok(declared) = folder::declared_actions(&source.schema, &namespace) {
+        for route in &routes {
+            if !declared.contains_key(&route.action) {
+                report.errors.push(format!(
+                    "{ROUTES_FILE}:{}: route \"{}\": action \"{}\" is not declared in the schema",
+                    route.line, route.route, route.action
+                ));
+            }
+        }
+    }
+    let bundle = match Bundle::load(source) {
+        Ok(bundle) => bundle,
+        Err(err) => {
+            let message = err.to_string();
+            if report.errors.is_empty() || !message.contains("is not declared in the schema") {
+                report.errors.push(message);
+            }
+            return report;
+        }
+    };
+    let declared = match folder::declared_actions(&source.schema, bundle.namespace()) {
+        Ok(d) => d,
+        Err(e) => {
+            report.errors.push(e);
+            return report;
+        }
+    };
+    for id in declared.keys() {
+        if !routes.iter().any(|r| &r.action == id) {
+            report.unrouted.push(id.clone());
+            report.warnings.push(format!(
+                "action \"{id}\" has no route: requests can never reach it through the edge"
+            ));
+        }
+    }
+    match never_allowed(&bundle, &declared) {
+        Ok(list) => {
+            for id in &list {
+                report.warnings.push(format!(
+                    "action \"{id}\": no policy can ever allow it, for any principal or request"
+                ));
+            }
+            report.never_allowed = list;
+        }
+        Err(e) => report.errors.push(e),
+    }
+    report.summary = Some(format!(
+        "bundle {}: {} actions, {} routes, {} policies",
+        bundle.version(),
+        declared.len(),
+        routes.len(),
+        bundle.policy_ids().len()
+    ));
+    report
+}
+
+/// Actions for which no principal the policies could tell apart is ever allowed.
+///
+/// Cedar's partial evaluation decides each action for a set of principals that covers every
+/// case the policies distinguish: each principal id they name (and one they do not), as a
+/// member of no group, of each group they name, and of all of them; every attribute of the
+/// principal and the whole context unknown. An action is reported when every one of these is
+/// denied outright — no permit can hold, or a forbid always does.
+fn never_allowed(
+    bundle: &Bundle,
+    declared: &BTreeMap<String, folder::DeclaredAction>,
+) -> Result<Vec<String>, String> {
+    let source = bundle.source();
+    let policies = PolicySet::from_str(&source.policies).map_err(|e| format!("policies: {e}"))?;
+    let actions: Entities = bundle
+        .schema()
+        .action_entities()
+        .map_err(|e| format!("schema: {e}"))?;
+    let ns = bundle.namespace();
+    let qualify = |name: &str| {
+        if ns.is_empty() || name.contains("::") {
+            name.to_owned()
+        } else {
+            format!("{ns}::{name}")
+        }
+    };
+    let action_type =
+        EntityTypeName::from_str(&qualify("Action")).map_err(|e| format!("action type: {e}"))?;
+    // Every entity the policies name, by type.
+    let mut named: Vec<EntityUid> = Vec::new();
+    for policy in policies.policies() {
+        if let Ok(json) = policy.to_json() {
+            collect_entities(&json, &mut named);
+        }
+    }
+    let attributes = principal_attributes(&source.schema, ns)?;
+    let authorizer = Authorizer::new();
+    let mut out = Vec::new();
+    for (id, action) in declared {
+        let uid = EntityUid::from_type_name_and_id(action_type.clone(), EntityId::new(id));
+        let mut possible = false;
+        'principals: for principal_type in &action.principals {
+            let ty = EntityTypeName::from_str(principal_type)
+                .map_err(|e| format!("{principal_type}: {e}"))?;
+            let groups: Vec<EntityUid> = named
+                .iter()
+                .filter(|u| u.type_name() != &ty && u.type_name() != &action_type)
+                .cloned()
+                .collect();
+            let mut ids: Vec<EntityUid> = named
+                .iter()
+                .filter(|u| u.type_name() == &ty)
+                .cloned()
+                .collect();
+            ids.push(EntityUid::from_type_name_and_id(
+                ty.clone(),
+                EntityId::new("cedargate check: anyone else"),
+            ));
+            let mut memberships: Vec<HashSet<EntityUid>> = vec![HashSet::new()];
+            memberships.extend(groups.iter().map(|g| HashSet::from([g.clone()])));
+            memberships.push(groups.iter().cloned().collect());
+            let attrs: HashMap<String, RestrictedExpression> = attributes
+                .get(principal_type)
+                .into_iter()
+                .flatten()
+                .map(|name| (name.clone(), RestrictedExpression::new_unknown(name)))
+                .collect();
+            for principal in &ids {
+                for parents in &memberships {
+                    let entity = Entity::new(principal.clone(), attrs.clone(), parents.clone())
+                        .map_err(|e| format!("{principal}: {e}"))?;
+                    let entities = actions
+                        .clone()
+                        .add_entities([entity], None)
+                        .map_err(|e| format!("{principal}: {e}"))?;
+                    let request = RequestBuilder::default()
+                        .principal(principal.clone())
+                        .action(uid.clone())
+                        .resource(bundle.resource().clone())
+                        .build();
+                    let response = authorizer.is_authorized_partial(&request, &policies, &entities);
+                    if response.decision() != Some(Decision::Deny) {
+                        possible = true;
+                        break 'principals;
+                    }
+                }
+            }
+        }
+        if !possible {
+            out.push(id.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Entity references in a policy's JSON form: scope constraints (`{"type", "id"}`) and
+/// literals (`{"__entity": {...}}`).
+fn collect_entities(json: &Value, out: &mut Vec<EntityUid>) {
+    match json {
+        Value::Object(map) => {
+            if let (Some(Value::String(ty)), Some(Value::String(id)), 2) =
+                (map.get("type"), map.get("id"), map.len())
+                && let Ok(ty) = EntityTypeName::from_str(ty)
+            {
+                let uid = EntityUid::from_type_name_and_id(ty, EntityId::new(id));
+                if !out.contains(&uid) {
+                    out.push(uid);
+                }
+            }
+            for value in map.values() {
+                collect_entities(value, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_entities(v, out)),
+        _ => {}
+    }
+}
+
+/// The attributes each entity type of the namespace declares, by qualified type name.
+fn principal_attributes(schema: &str, ns: &str) -> Result<HashMap<String, Vec<String>>, String> {
+    let (fragment, _) =
+        SchemaFragment::from_cedarschema_str(schema).map_err(|e| format!("schema: {e}"))?;
+    let json = fragment
+        .to_json_value()
+        .map_err(|e| format!("schema: {e}"))?;
+    let mut out = HashMap::new();
+    for (name, ty) in json[ns]["entityTypes"].as_object().into_iter().flatten() {
+        let attrs = ty["shape"]["attributes"]
+            .as_object()
+            .map(|a| a.keys().cloned().collect())
+            .unwrap_or_default();
+        let qualified = if ns.is_empty() {
+            name.clone()
+        } else {
+            format!("{ns}::{name}")
+        };
+        out.insert(qualified, attrs);
+    }
+    Ok(out)
+}

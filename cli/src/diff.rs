@@ -1,0 +1,102 @@
+//! `cedargate diff`: what changed in the API since its policy folder was generated, from the
+//! folder's schema and routes against the current OpenAPI document.
+
+use crate::folder::{self, DeclaredAction};
+use crate::openapi::Api;
+use cedargate::BundleSource;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One difference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// An operation of the API the schema does not declare.
+    Added(String),
+    /// An action of the schema (named like an operation) the API no longer has.
+    Removed(String),
+    /// Declared on both sides, with other query parameters.
+    Query {
+        action: String,
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
+    /// Declared on both sides, but no route reaches it.
+    NoRoute(String),
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Added(a) => write!(f, "+ {a}"),
+            Self::Removed(a) => write!(f, "- {a}"),
+            Self::Query {
+                action,
+                added,
+                removed,
+            } => {
+                let mut parts: Vec<String> = added.iter().map(|q| format!("+{q}")).collect();
+                parts.extend(removed.iter().map(|q| format!("-{q}")));
+                write!(f, "~ {action}: query parameters {}", parts.join(" "))
+            }
+            Self::NoRoute(a) => write!(f, "~ {a}: declared, but routes.json has no route to it"),
+        }
+    }
+}
+
+/// Whether an action id is named like an operation (`<method> /...`).
+fn is_operation(id: &str) -> bool {
+    id.split_once(' ').is_some_and(|(m, p)| {
+        !m.is_empty() && m.bytes().all(|b| b.is_ascii_lowercase()) && p.starts_with('/')
+    })
+}
+
+/// The differences, sorted by action.
+pub fn diff(api: &Api, source: &BundleSource) -> Result<Vec<Change>, String> {
+    let (namespace, routes) = folder::routes(&source.routes);
+    let declared: BTreeMap<String, DeclaredAction> =
+        folder::declared_actions(&source.schema, &namespace)?;
+    let mut changes = Vec::new();
+    let mut seen = Vec::new();
+    for op in &api.operations {
+        let action = op.action();
+        seen.push(action.clone());
+        match declared.get(&action) {
+            None => changes.push(Change::Added(action)),
+            Some(d) => {
+                let added: Vec<String> = op
+                    .query_parameters
+                    .iter()
+                    .filter(|q| !d.query_parameters.contains(q))
+                    .cloned()
+                    .collect();
+                let removed: Vec<String> = d
+                    .query_parameters
+                    .iter()
+                    .filter(|q| !op.query_parameters.contains(q))
+                    .cloned()
+                    .collect();
+                if !added.is_empty() || !removed.is_empty() {
+                    changes.push(Change::Query {
+                        action: action.clone(),
+                        added,
+                        removed,
+                    });
+                }
+                if !routes.iter().any(|r| r.action == action) {
+                    changes.push(Change::NoRoute(action));
+                }
+            }
+        }
+    }
+    for id in declared.keys() {
+        if is_operation(id) && !seen.contains(id) {
+            changes.push(Change::Removed(id.clone()));
+        }
+    }
+    let key = |c: &Change| match c {
+        Change::Added(a) | Change::Removed(a) | Change::NoRoute(a) => a.clone(),
+        Change::Query { action, .. } => action.clone(),
+    };
+    changes.sort_by_key(key);
+    Ok(changes)
+}

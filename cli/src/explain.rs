@@ -1,0 +1,180 @@
+//! `cedargate explain`: one request decided offline, step by step, exactly as the edge
+//! decides it — the token verified against a JWKS file, mapped to a principal, the route
+//! matched, the policies evaluated. The token itself is never printed.
+
+use cedargate::{
+    Bundle, DEFAULT_MAX_TOKEN_BYTES, Gate, IssuerConfig, KeySet, Outcome, RustCrypto, TokenKind,
+    TrustConfig, UnixTime, UntrustedJwt,
+};
+use std::fmt::Write as _;
+
+/// Which issuers to trust for the explanation.
+#[derive(Debug, Clone)]
+pub enum TrustChoice {
+    /// A trust configuration, as the edge's `trust` setting.
+    Config(TrustConfig),
+    /// The token's own issuer, with these audiences, for this kind of token.
+    Audiences(Vec<String>, TokenKind),
+}
+
+/// The request to explain.
+#[derive(Debug)]
+pub struct Question<'a> {
+    pub token: &'a str,
+    pub jwks: &'a str,
+    pub trust: TrustChoice,
+    pub method: &'a str,
+    pub target: &'a str,
+    pub now: UnixTime,
+}
+
+/// The decision and its steps, as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// `Some(true)` allowed, `Some(false)` denied or refused.
+    pub allowed: bool,
+    /// The answer the edge would give: 200 (forwarded), 400, 401, 403 or 404.
+    pub status: u16,
+    pub text: String,
+}
+
+/// Decides `question` against `bundle`. `Err` is for unusable input (a JWKS or trust
+/// configuration that does not load); a refused token is an explanation.
+pub fn explain(bundle: Bundle, question: &Question<'_>) -> Result<Explanation, String> {
+    let mut text = String::new();
+    let keys = KeySet::from_json(question.jwks).map_err(|e| format!("--jwks: {e}"))?;
+    let config = match &question.trust {
+        TrustChoice::Config(config) => config.clone(),
+        TrustChoice::Audiences(audiences, kind) => {
+            let issuer = UntrustedJwt::parse(question.token, DEFAULT_MAX_TOKEN_BYTES)
+                .ok()
+                .and_then(|jwt| jwt.unverified_issuer().map(str::to_owned));
+            let Some(issuer) = issuer else {
+                return Ok(refusal(
+                    text,
+                    401,
+                    "the token is not a JWT with an \"iss\" claim",
+                ));
+            };
+            TrustConfig {
+                max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+                issuers: vec![IssuerConfig::new(issuer, *kind, audiences.clone())],
+            }
+        }
+    };
+    let gate = Gate::new(bundle, &config).map_err(|e| format!("trust configuration: {e}"))?;
+    let _ = writeln!(text, "bundle     {}", gate.bundle().version());
+    for skipped in keys.skipped() {
+        let kid = skipped.kid.as_deref().unwrap_or("(no kid)");
+        let _ = writeln!(
+            text,
+            "jwks       key {} {kid} not used: {}",
+            skipped.index, skipped.reason
+        );
+    }
+    let authenticated = pollster::block_on(gate.authenticate(
+        question.token,
+        |_| Some(&keys),
+        &RustCrypto,
+        question.now,
+    ));
+    let (verified, principal) = match authenticated {
+        Ok(pair) => pair,
+        Err(err) => return Ok(refusal(text, 401, &format!("token refused: {err}"))),
+    };
+    let expires = verified.expires_at().0 - question.now.0;
+    let _ = writeln!(
+        text,
+        "token      {} {} token from {}, verified ({}, expires in {})",
+        verified.algorithm(),
+        verified.kind(),
+        verified.issuer(),
+        verified.key_thumbprint(),
+        duration(expires)
+    );
+    let _ = writeln!(text, "principal  {}", principal.uid());
+    let groups = principal.groups();
+    let _ = writeln!(
+        text,
+        "groups     {}",
+        if groups.is_empty() {
+            "(none)".to_owned()
+        } else {
+            groups.join(", ")
+        }
+    );
+    if let Ok(json) = principal.entities().to_json_value() {
+        let uid = principal.uid().to_string();
+        for entity in json.as_array().into_iter().flatten() {
+            let ty = entity["uid"]["type"].as_str().unwrap_or_default();
+            let id = entity["uid"]["id"].as_str().unwrap_or_default();
+            let same = format!("{ty}::{}", serde_json::Value::String(id.to_owned())) == uid;
+            if same {
+                for (name, value) in entity["attrs"].as_object().into_iter().flatten() {
+                    let _ = writeln!(text, "attribute  {name} = {value}");
+                }
+            }
+        }
+    }
+    let (route, decision) = match gate.decide(&principal, question.method, question.target) {
+        Ok(pair) => pair,
+        Err(err) => {
+            let status = match err {
+                cedargate::RouteError::NoRoute => 404,
+                _ => 400,
+            };
+            return Ok(refusal(text, status, &format!("request refused: {err}")));
+        }
+    };
+    let _ = writeln!(
+        text,
+        "request    {} {} -> action \"{}\"",
+        question.method, route.path, route.action
+    );
+    for (name, value) in &route.path_parameters {
+        let _ = writeln!(text, "path       {name} = {value:?}");
+    }
+    for (name, value) in &route.query_parameters {
+        let _ = writeln!(text, "query      {name} = {value:?}");
+    }
+    for error in &decision.errors {
+        let _ = writeln!(text, "error      {error}");
+    }
+    let allowed = decision.outcome == Outcome::Allow;
+    let why = if decision.policies.is_empty() {
+        "no policy permits it (Cedar's default deny)".to_owned()
+    } else if allowed {
+        format!("permitted by {}", decision.policies.join(", "))
+    } else {
+        format!("forbidden by {}", decision.policies.join(", "))
+    };
+    let _ = writeln!(
+        text,
+        "decision   {}: {why}",
+        if allowed { "ALLOW" } else { "DENY" }
+    );
+    Ok(Explanation {
+        allowed,
+        status: if allowed { 200 } else { 403 },
+        text,
+    })
+}
+
+fn refusal(mut text: String, status: u16, why: &str) -> Explanation {
+    let _ = writeln!(text, "decision   DENY ({status}): {why}");
+    Explanation {
+        allowed: false,
+        status,
+        text,
+    }
+}
+
+fn duration(seconds: i64) -> String {
+    let sign = if seconds < 0 { "-" } else { "" };
+    let s = seconds.unsigned_abs();
+    match s {
+        0..=119 => format!("{sign}{s} s"),
+        120..=7199 => format!("{sign}{} min", s / 60),
+        _ => format!("{sign}{} h", s / 3600),
+    }
+}

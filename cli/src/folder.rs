@@ -1,0 +1,194 @@
+//! A policy folder on disk (`schema.cedarschema`, `policies.cedar`, `routes.json`) and what
+//! can be read from it without loading it as a bundle: the declared actions with their
+//! context parameters, and the routes.
+
+use cedar_policy::SchemaFragment;
+use cedargate::{BundleSource, POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Reads the three files of a folder.
+pub fn read(dir: &Path) -> Result<BundleSource, String> {
+    let file = |name: &str| -> Result<String, String> {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
+    };
+    Ok(BundleSource {
+        schema: file(SCHEMA_FILE)?,
+        policies: file(POLICIES_FILE)?,
+        routes: file(ROUTES_FILE)?,
+    })
+}
+
+/// Writes the three files, refusing to replace any unless `force`. Nothing is written when
+/// one of them would be refused.
+pub fn write(dir: &Path, source: &BundleSource, force: bool) -> Result<Vec<PathBuf>, String> {
+    let files = [
+        (SCHEMA_FILE, &source.schema),
+        (POLICIES_FILE, &source.policies),
+        (ROUTES_FILE, &source.routes),
+    ];
+    if !force {
+        for (name, _) in &files {
+            let path = dir.join(name);
+            if path.exists() {
+                return Err(format!(
+                    "{} exists; pass --force to replace the folder's files",
+                    path.display()
+                ));
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text)
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// An action as the schema declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeclaredAction {
+    /// Principal types, qualified.
+    pub principals: Vec<String>,
+    pub path_parameters: Vec<String>,
+    pub query_parameters: Vec<String>,
+}
+
+/// The schema's actions of `namespace`, by id.
+pub fn declared_actions(
+    schema: &str,
+    namespace: &str,
+) -> Result<BTreeMap<String, DeclaredAction>, String> {
+    let (fragment, _) =
+        SchemaFragment::from_cedarschema_str(schema).map_err(|e| format!("{SCHEMA_FILE}: {e}"))?;
+    let json = fragment
+        .to_json_value()
+        .map_err(|e| format!("{SCHEMA_FILE}: {e}"))?;
+    let mut out = BTreeMap::new();
+    let Some(actions) = json
+        .get(namespace)
+        .and_then(|n| n.get("actions"))
+        .and_then(Value::as_object)
+    else {
+        return Ok(out);
+    };
+    let names = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_object)
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    for (id, action) in actions {
+        let applies = action.get("appliesTo");
+        let context = applies
+            .and_then(|a| a.get("context"))
+            .and_then(|c| c.get("attributes"));
+        let principals = applies
+            .and_then(|a| a.get("principalTypes"))
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .map(|t| {
+                        if t.contains("::") || namespace.is_empty() {
+                            t.to_owned()
+                        } else {
+                            format!("{namespace}::{t}")
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.insert(
+            id.clone(),
+            DeclaredAction {
+                principals,
+                path_parameters: names(
+                    context
+                        .and_then(|c| c.get("pathParameters"))
+                        .and_then(|p| p.get("attributes")),
+                ),
+                query_parameters: names(
+                    context
+                        .and_then(|c| c.get("queryStringParameters"))
+                        .and_then(|p| p.get("attributes")),
+                ),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// One route of `routes.json`, with the action it names and its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteLine {
+    /// `"<method> <template>"`, `any` expanded.
+    pub route: String,
+    pub action: String,
+    pub line: usize,
+}
+
+/// The namespace and routes of a `routes.json` (shape errors are left to the bundle loader).
+pub fn routes(text: &str) -> (String, Vec<RouteLine>) {
+    let Ok(json) = serde_json::from_str::<Value>(text) else {
+        return (String::new(), Vec::new());
+    };
+    let namespace = json
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut out = Vec::new();
+    let mut search_from = 0;
+    for entry in json
+        .get("routes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (route, action) = match entry {
+            Value::String(r) => (r.clone(), None),
+            Value::Object(o) => (
+                o.get("route")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                o.get("action").and_then(Value::as_str).map(str::to_owned),
+            ),
+            _ => continue,
+        };
+        let quoted = Value::String(route.clone()).to_string();
+        let line = match text[search_from..].find(&quoted) {
+            Some(at) => {
+                search_from += at + quoted.len();
+                text[..search_from].matches('\n').count() + 1
+            }
+            None => 0,
+        };
+        let Some((method, template)) = route.split_once(' ') else {
+            continue;
+        };
+        let methods: Vec<String> = if method == "any" {
+            crate::openapi::ANY_METHODS
+                .iter()
+                .map(|m| (*m).to_owned())
+                .collect()
+        } else {
+            vec![method.to_owned()]
+        };
+        for m in methods {
+            let expanded = format!("{m} {template}");
+            out.push(RouteLine {
+                action: action.clone().unwrap_or_else(|| expanded.clone()),
+                route: expanded,
+                line,
+            });
+        }
+    }
+    (namespace, out)
+}

@@ -1,0 +1,15 @@
+//! The `cedargate` command-line tool's library: OpenAPI documents to policy folders
+//! ([`generate`]), folder checks ([`check`]), API drift ([`diff`]), offline decisions
+//! ([`explain`]) and Amazon Verified Permissions policy stores ([`avp`]).
+//!
+//! A policy folder holds `schema.cedarschema`, `policies.cedar` and `routes.json`: what the
+//! edge worker compiles in (`CEDARGATE_POLICY_DIR`) or loads from KV.
+
+pub mod avp;
+pub mod check;
+pub mod diff;
+pub mod doc;
+pub mod explain;
+pub mod folder;
+pub mod generate;
+pub mod openapi;

@@ -1,0 +1,663 @@
+//! The `cedargate` tool on the PetStore document (which must regenerate the bundled example
+//! exactly) and on a larger API written for these tests (`tests/data/clinic*.yaml`), through
+//! the library and through the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use cedargate::{Bundle, BundleSource};
+use cedargate_cli::openapi::{Api, Operation};
+use cedargate_cli::{avp, check, diff, folder, generate};
+use cedargate_tests::support::{self, API_AUDIENCE, CLIENT_ID, ISSUER_A, NOW};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn petstore_dir() -> PathBuf {
+    root().join("policies/petstore")
+}
+
+/// A fresh, empty directory under target/.
+fn scratch(name: &str) -> PathBuf {
+    let dir = root()
+        .join("target/cedargate-cli-tests")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn cedargate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cedargate"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const PETSTORE_GROUPS: [&str; 2] = ["AVP_Admin=all", "AVP_User=all,-post /pets"];
+
+fn petstore_options(api: &Api) -> generate::InitOptions {
+    generate::InitOptions {
+        namespace: "PetStore".into(),
+        resource_id: "PetStore".into(),
+        groups: PETSTORE_GROUPS
+            .iter()
+            .map(|g| generate::GroupRule::parse(g, api).unwrap())
+            .collect(),
+        source_name: "openapi.yaml".into(),
+    }
+}
+
+fn clinic_folder(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    let out = cedargate(&[
+        "init",
+        "--openapi",
+        data("clinic.openapi.yaml").to_str().unwrap(),
+        "--namespace",
+        "Clinic",
+        "--out",
+        dir.to_str().unwrap(),
+        "--group",
+        "Clinic_Admin=all",
+        "--group",
+        "Clinic_Staff=all,-delete /patients/{patientId},-delete /practitioners/{practitionerId}",
+        "--group",
+        "Auditors=get /patients,get /invoices,get /reports/{year}/{month}",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    dir
+}
+
+#[test]
+fn the_petstore_document_regenerates_the_bundled_example_exactly() {
+    let path = petstore_dir().join("openapi.yaml");
+    let api = Api::parse("openapi.yaml", &std::fs::read_to_string(&path).unwrap()).unwrap();
+    let generated = generate::generate(&api, &petstore_options(&api)).unwrap();
+    let bundled = folder::read(&petstore_dir()).unwrap();
+    assert_eq!(generated.schema, bundled.schema, "schema.cedarschema");
+    assert_eq!(generated.policies, bundled.policies, "policies.cedar");
+    assert_eq!(generated.routes, bundled.routes, "routes.json");
+    assert_eq!(
+        api.skipped.len(),
+        2,
+        "the two CORS options operations: {:?}",
+        api.skipped
+    );
+
+    // The same through the binary, into a fresh folder.
+    let dir = scratch("petstore-init");
+    let out = cedargate(&[
+        "init",
+        "--openapi",
+        "policies/petstore/openapi.yaml",
+        "--namespace",
+        "PetStore",
+        "--out",
+        dir.to_str().unwrap(),
+        "--group",
+        PETSTORE_GROUPS[0],
+        "--group",
+        PETSTORE_GROUPS[1],
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("4 actions from policies/petstore/openapi.yaml"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(folder::read(&dir).unwrap(), bundled);
+    // It does not overwrite without --force.
+    let again = cedargate(&[
+        "init",
+        "--openapi",
+        "policies/petstore/openapi.yaml",
+        "--namespace",
+        "PetStore",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("exists; pass --force"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn a_larger_api_with_any_methods_and_greedy_paths() {
+    let api = Api::parse(
+        "clinic.openapi.yaml",
+        &std::fs::read_to_string(data("clinic.openapi.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert!(api.operations.len() >= 30);
+    assert_eq!(api.operations.len(), 48);
+    let any: Vec<String> = api
+        .operations
+        .iter()
+        .filter(|o| o.from_any)
+        .map(Operation::action)
+        .collect();
+    assert_eq!(any.len(), 10, "{any:?}");
+    assert!(any.contains(&"patch /files/{proxy+}".to_owned()));
+    let dir = clinic_folder("clinic-init");
+    let bundle = Bundle::load(&folder::read(&dir).unwrap()).unwrap();
+    assert_eq!(bundle.routes().len(), 48);
+
+    // Requests resolve to the generated actions, with their parameters in the context.
+    let m = bundle.resolve("DELETE", "/files/scans/2026/x.pdf").unwrap();
+    assert_eq!(m.action, "delete /files/{proxy+}");
+    assert_eq!(m.path_parameters["proxy"], "scans/2026/x.pdf");
+    let m = bundle.resolve("GET", "/patients/search?q=ann").unwrap();
+    assert_eq!(m.action, "get /patients/search");
+    let m = bundle.resolve("GET", "/reports/2026/11").unwrap();
+    assert_eq!(m.action, "get /reports/{year}/{month}");
+    assert_eq!(m.path_parameters["month"], "11");
+    assert!(bundle.resolve("OPTIONS", "/appointments").is_err());
+    let head = bundle.resolve("HEAD", "/health").unwrap();
+    assert_eq!(head.action, "head /health");
+
+    // The policies do what the groups said.
+    let policies = std::fs::read_to_string(dir.join("policies.cedar")).unwrap();
+    assert!(policies.contains("@id(\"clinic-staff-all-but-delete-patients-patientid-and-delete-practitioners-practitionerid\")"));
+    assert!(policies.contains("action in [Clinic::Action::\"get /patients\", Clinic::Action::\"get /invoices\", Clinic::Action::\"get /reports/{year}/{month}\"]"));
+    let report = check::check(&folder::read(&dir).unwrap());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(
+        report.never_allowed.is_empty(),
+        "{:?}",
+        report.never_allowed
+    );
+}
+
+#[test]
+fn check_finds_what_cannot_be_right() {
+    let bundled = folder::read(&petstore_dir()).unwrap();
+    let clean = check::check(&bundled);
+    assert!(
+        clean.errors.is_empty() && clean.warnings.is_empty(),
+        "{clean:?}"
+    );
+    assert!(
+        clean
+            .summary
+            .unwrap()
+            .contains("4 actions, 4 routes, 2 policies")
+    );
+
+    // Without the admin policy nobody may ever post a pet.
+    let only_users = BundleSource {
+        policies: bundled
+            .policies
+            .split("// Members of AVP_User")
+            .nth(1)
+            .map(|p| format!("// Members of AVP_User{p}"))
+            .unwrap(),
+        ..bundled.clone()
+    };
+    let report = check::check(&only_users);
+    assert_eq!(report.never_allowed, ["post /pets"]);
+    assert!(report.errors.is_empty());
+
+    // A forbid that always holds makes its action unreachable too; a conditional one does not.
+    let forbidding = BundleSource {
+        policies: format!(
+            "{}\n@id(\"no-reads\")\nforbid (principal, action == PetStore::Action::\"get /\", resource);\n\
+             @id(\"no-scoped\")\nforbid (principal, action == PetStore::Action::\"get /pets\", resource)\n\
+             when {{ principal has scope && principal.scope.contains(\"read-only\") }};\n",
+            bundled.policies
+        ),
+        ..bundled.clone()
+    };
+    assert_eq!(check::check(&forbidding).never_allowed, ["get /"]);
+
+    // An action without a route is reported; routes to undeclared actions are errors, all of
+    // them, with their lines.
+    let unrouted = BundleSource {
+        routes: bundled.routes.replace("    \"get /\",\n", ""),
+        ..bundled.clone()
+    };
+    let report = check::check(&unrouted);
+    assert_eq!(report.unrouted, ["get /"]);
+    let undeclared = BundleSource {
+        routes: bundled
+            .routes
+            .replace("\"get /\"", "\"get /home\"")
+            .replace("\"post /pets\"", "\"put /pets\""),
+        ..bundled.clone()
+    };
+    let report = check::check(&undeclared);
+    assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
+    assert!(
+        report.errors[0].starts_with("routes.json:5: route \"get /home\""),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        report.errors[1].starts_with("routes.json:7: route \"put /pets\""),
+        "{:?}",
+        report.errors
+    );
+
+    // A policy naming an action the schema does not have: the loader's error, with its line.
+    let typo = BundleSource {
+        policies: bundled.policies.replace("\"post /pets\"", "\"post /pet\""),
+        ..bundled
+    };
+    let report = check::check(&typo);
+    assert_eq!(report.errors.len(), 1);
+    assert!(
+        report.errors[0].contains("avp-user-all-but-post-pets"),
+        "{:?}",
+        report.errors
+    );
+
+    // Through the binary: exit status and output.
+    let out = cedargate(&["check", "--dir", "policies/petstore"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("bundle "), "{}", stdout(&out));
+    let dir = scratch("check-unrouted");
+    folder::write(&dir, &unrouted, false).unwrap();
+    let out = cedargate(&["check", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("warning: action \"get /\" has no route"));
+    let strict = cedargate(&["check", "--dir", dir.to_str().unwrap(), "--deny-warnings"]);
+    assert_eq!(strict.status.code(), Some(1));
+    let missing = cedargate(&["check", "--dir", "no/such/folder"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no/such/folder/schema.cedarschema: cannot read"));
+}
+
+#[test]
+fn diff_reports_what_changed_in_the_api() {
+    let dir = clinic_folder("clinic-diff");
+    let source = folder::read(&dir).unwrap();
+    let same = Api::parse(
+        "clinic.openapi.yaml",
+        &std::fs::read_to_string(data("clinic.openapi.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(diff::diff(&same, &source).unwrap(), []);
+    let v2 = Api::parse(
+        "clinic-v2.openapi.yaml",
+        &std::fs::read_to_string(data("clinic-v2.openapi.yaml")).unwrap(),
+    )
+    .unwrap();
+    let lines: Vec<String> = diff::diff(&v2, &source)
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "- delete /practitioners/{practitionerId}",
+            "- delete /rooms/{roomId}",
+            "+ delete /rooms/{roomNumber}",
+            "+ get /invoices/{invoiceId}/lines",
+            "~ get /practitioners: query parameters +sort -specialty",
+            "- get /rooms/{roomId}",
+            "+ get /rooms/{roomNumber}",
+            "+ post /invoices/{invoiceId}/lines",
+            "- put /rooms/{roomId}",
+            "+ put /rooms/{roomNumber}",
+        ]
+    );
+    let out = cedargate(&[
+        "diff",
+        "--openapi",
+        data("clinic-v2.openapi.yaml").to_str().unwrap(),
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("10 changes"), "{}", stdout(&out));
+    let out = cedargate(&[
+        "diff",
+        "--openapi",
+        "policies/petstore/openapi.yaml",
+        "--dir",
+        "policies/petstore",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn openapi_errors_point_at_file_line_and_field() {
+    let dir = scratch("bad-openapi");
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "openapi: 3.0.3\ninfo: {title: Bad, version: '1'}\npaths:\n  /pets/{petId}:\n    get:\n      parameters:\n        - name: petId\n          in: path\n          required: true\n        - name: q\n          in: body\n",
+    )
+    .unwrap();
+    let out = cedargate(&[
+        "init",
+        "--openapi",
+        bad.to_str().unwrap(),
+        "--namespace",
+        "P",
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let expected = format!(
+        "cedargate: {}:11:15: paths./pets/{{petId}}.get.parameters[1].in: \"body\" is not a parameter location (path, query, header, cookie)\n",
+        bad.display()
+    );
+    assert_eq!(stderr(&out), expected);
+    assert!(!dir.join("out").exists(), "nothing is written on an error");
+
+    let out = cedargate(&[
+        "init",
+        "--openapi",
+        "policies/petstore/openapi.yaml",
+        "--namespace",
+        "PetStore",
+        "--out",
+        dir.join("out").to_str().unwrap(),
+        "--group",
+        "AVP_User=all,-post /petz",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--group AVP_User: the API has no operation \"post /petz\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn jwks_file(dir: &Path) -> PathBuf {
+    let path = dir.join("jwks.json");
+    std::fs::write(&path, support::issuer_a_jwks()).unwrap();
+    path
+}
+
+fn token_file(
+    dir: &Path,
+    name: &str,
+    claims: serde_json::Value,
+    key: &str,
+    typ: &str,
+) -> (PathBuf, String) {
+    let token = support::mint(&claims, key, typ);
+    let path = dir.join(name);
+    std::fs::write(&path, &token).unwrap();
+    (path, token)
+}
+
+#[test]
+fn explain_decides_offline_and_never_prints_the_token() {
+    let dir = scratch("explain");
+    let jwks = jwks_file(&dir);
+    let at = NOW.0.to_string();
+    let (alice, alice_token) = token_file(
+        &dir,
+        "alice.jwt",
+        support::id_claims("alice", &["AVP_Admin"], NOW),
+        "a-rsa-1",
+        "JWT",
+    );
+    let (bob, bob_token) = token_file(
+        &dir,
+        "bob.jwt",
+        support::id_claims("bob", &["AVP_User"], NOW),
+        "a-ec-1",
+        "JWT",
+    );
+    let run = |token: &Path, extra: &[&str], method: &str, path: &str| {
+        let token = format!("@{}", token.display());
+        let mut args = vec![
+            "explain",
+            "--dir",
+            "policies/petstore",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--token",
+            &token,
+            "--at",
+            &at,
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[method, path]);
+        cedargate(&args)
+    };
+    let audience = ["--audience", CLIENT_ID];
+
+    let out = run(&alice, &audience, "POST", "/pets");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "token      RS256 id token from {ISSUER_A}, verified"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("principal  PetStore::User::\"alice\""),
+        "{text}"
+    );
+    assert!(text.contains("groups     AVP_Admin"), "{text}");
+    assert!(
+        text.contains("request    POST /pets -> action \"post /pets\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("decision   ALLOW: permitted by avp-admin-all"),
+        "{text}"
+    );
+
+    let out = run(&bob, &audience, "POST", "/pets");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("decision   DENY: no policy permits it (Cedar's default deny)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&bob, &audience, "GET", "/pets/7");
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.contains("path       petId = \"7\""), "{text}");
+    assert!(
+        text.contains("permitted by avp-user-all-but-post-pets"),
+        "{text}"
+    );
+    let out = run(&bob, &audience, "GET", "/pets?type=dog&page=2");
+    let text = stdout(&out);
+    assert!(
+        text.contains("query      page = \"2\"\nquery      type = \"dog\""),
+        "{text}"
+    );
+
+    // Refusals, each with its reason.
+    let out = run(&bob, &audience, "GET", "/admin");
+    assert!(stdout(&out).contains("DENY (404)"), "{}", stdout(&out));
+    let out = run(&bob, &audience, "GET", "/pets%2F7");
+    assert!(stdout(&out).contains("DENY (400)"), "{}", stdout(&out));
+    let out = run(&bob, &["--audience", "someone-else"], "GET", "/pets");
+    assert!(
+        stdout(&out).contains("DENY (401): token refused"),
+        "{}",
+        stdout(&out)
+    );
+    let later = (NOW.0 + 86_400).to_string();
+    let token_arg = format!("@{}", alice.display());
+    let out = cedargate(&[
+        "explain",
+        "--dir",
+        "policies/petstore",
+        "--jwks",
+        jwks.to_str().unwrap(),
+        "--token",
+        &token_arg,
+        "--at",
+        &later,
+        "--audience",
+        CLIENT_ID,
+        "GET",
+        "/pets",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("DENY (401): token refused: token expired"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A trust configuration file: the access token needs its audience and type.
+    let trust = dir.join("trust.json");
+    std::fs::write(&trust, json!({ "issuers": [
+        { "issuer": ISSUER_A, "token": "access", "audiences": [API_AUDIENCE], "token_type": "at+jwt" }
+    ]}).to_string()).unwrap();
+    let (access, access_token) = token_file(
+        &dir,
+        "access.jwt",
+        support::access_claims("alice", NOW),
+        "a-rsa-1",
+        "at+jwt",
+    );
+    let out = run(
+        &access,
+        &["--trust", trust.to_str().unwrap()],
+        "GET",
+        "/pets",
+    );
+    let text = stdout(&out);
+    assert!(text.contains("access token"), "{text}{}", stderr(&out));
+    let out = run(
+        &alice,
+        &["--trust", trust.to_str().unwrap()],
+        "GET",
+        "/pets",
+    );
+    assert!(
+        stdout(&out).contains("DENY (401)"),
+        "an ID token where an access token is configured: {}",
+        stdout(&out)
+    );
+
+    // No output ever carries a token or its signature.
+    for token in [&alice_token, &bob_token, &access_token] {
+        for out in [
+            run(&alice, &audience, "GET", "/pets"),
+            run(
+                &access,
+                &["--trust", trust.to_str().unwrap()],
+                "GET",
+                "/pets",
+            ),
+        ] {
+            let all = stdout(&out) + &stderr(&out);
+            let signature = token.rsplit('.').next().unwrap();
+            assert!(!all.contains(token.as_str()) && !all.contains(signature));
+        }
+    }
+}
+
+#[test]
+fn avp_policy_stores_round_trip() {
+    let bundled = Bundle::load(&folder::read(&petstore_dir()).unwrap()).unwrap();
+    let store = avp::export(&bundled).unwrap();
+    let policies = store["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 2);
+    assert_eq!(policies[0]["policyId"], "avp-admin-all");
+    let statement = policies[1]["definition"]["static"]["statement"]
+        .as_str()
+        .unwrap();
+    assert!(
+        statement.starts_with("permit(") || statement.starts_with("permit ("),
+        "{statement}"
+    );
+    assert!(!statement.contains("@id"), "{statement}");
+    assert_eq!(
+        policies[1]["definition"]["static"]["description"],
+        "Members of AVP_User may call every operation but post /pets."
+    );
+    let schema: serde_json::Value =
+        serde_json::from_str(store["schema"]["cedarJson"].as_str().unwrap()).unwrap();
+    assert!(schema["PetStore"]["actions"]["get /pets/{petId}"].is_object());
+
+    // Back to a folder: the same bundle, to the content version.
+    let imported = avp::import(&store.to_string(), &avp::ImportOptions::default()).unwrap();
+    let again = Bundle::load(&imported.source).unwrap();
+    assert_eq!(again.version(), bundled.version());
+    assert!(imported.notes.is_empty(), "{:?}", imported.notes);
+
+    // The clinic too, through the binary.
+    let dir = clinic_folder("clinic-avp");
+    let file = dir.join("store.json");
+    let out = cedargate(&[
+        "avp-export",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let back = dir.join("back");
+    let out = cedargate(&[
+        "avp-import",
+        "--store",
+        file.to_str().unwrap(),
+        "--out",
+        back.to_str().unwrap(),
+        "--resource-id",
+        "Clinic",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let original = Bundle::load(&folder::read(&dir).unwrap()).unwrap();
+    let imported = Bundle::load(&folder::read(&back).unwrap()).unwrap();
+    assert_eq!(original.version(), imported.version());
+
+    // Bad stores are refused with the field that is wrong.
+    let mut bad = store.clone();
+    bad["policies"][0]["definition"] = json!({ "templateLinked": { "policyTemplateId": "t" } });
+    let err = avp::import(&bad.to_string(), &avp::ImportOptions::default()).unwrap_err();
+    assert_eq!(
+        err,
+        "policies[0]: template-linked policies are not supported"
+    );
+    let mut bad = store.clone();
+    bad["policies"][1]["definition"]["static"]["statement"] =
+        json!("permit (principal, action, resource) when { nonsense };");
+    let err = avp::import(&bad.to_string(), &avp::ImportOptions::default()).unwrap_err();
+    assert!(
+        err.starts_with("policies[1].definition.static.statement: "),
+        "{err}"
+    );
+    let mut bad = store;
+    bad["policies"][1]["definition"]["static"]["statement"] =
+        json!("permit (principal, action == PetStore::Action::\"get /nowhere\", resource);");
+    let err = avp::import(&bad.to_string(), &avp::ImportOptions::default()).unwrap_err();
+    assert!(err.contains("does not load as a bundle"), "{err}");
+    let err = avp::import("{\"schema\": 1}", &avp::ImportOptions::default()).unwrap_err();
+    assert_eq!(err, "schema: expected an object with cedarJson");
+}
