@@ -112,6 +112,15 @@ impl Args {
     }
 }
 
+/// Paths, comma-separated.
+fn shown(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn read(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{path}: cannot read: {e}"))
 }
@@ -185,11 +194,7 @@ fn init(args: &[String]) -> Result<u8, String> {
         file,
         api.title,
         api.version,
-        written
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        shown(&written)
     );
     Ok(0)
 }
@@ -340,13 +345,6 @@ fn avp_import(args: &[String]) -> Result<u8, String> {
         &imported.source,
         a.switch("force"),
     )?;
-    println!(
-        "wrote {}",
-        written
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    println!("wrote {}", shown(&written));
     Ok(0)
 }

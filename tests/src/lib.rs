@@ -24,6 +24,14 @@ pub mod support;
 use std::net::TcpListener;
 use std::path::PathBuf;
 
+/// The number after `--name` on the command line, if there is one and it is a number.
+pub fn numeric_arg(name: &str) -> Option<u64> {
+    std::env::args()
+        .skip_while(|a| a != name)
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+}
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

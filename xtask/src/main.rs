@@ -27,10 +27,11 @@ commands:
                                    break a property are saved in shared/tests/data/fuzz/ and
                                    replayed by the native tests; writes target/fuzz/report.md
   soak [--seconds N] [--connections C]
-                                   N seconds (default 60) of mixed valid, invalid and denied
-                                   requests over C connections (default 8) at saturation
-                                   against the worker in workerd; checks every answer and the
-                                   process's memory; writes target/soak/report.md
+                                   N seconds (60 by default and at least) of mixed valid,
+                                   invalid and denied requests over C connections (default 8)
+                                   at saturation against the worker in workerd; checks every
+                                   answer and the process's memory; writes
+                                   target/soak/report.md
   setup                            only install what is missing
   build-edge                       build the worker into edge/build (worker-build, local tools)
   build-web                        build the browser app into web/dist (trunk, local tools)

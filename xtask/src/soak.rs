@@ -15,6 +15,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     .next()
                     .filter(|v| v.parse::<u64>().is_ok_and(|n| n > 0))
                     .ok_or_else(|| format!("{arg} needs a positive whole number"))?;
+                if arg == "--seconds" && value.parse::<u64>().is_ok_and(|n| n < 60) {
+                    return Err("--seconds must be at least 60: workerd's memory grows for \
+                                the first 20 to 30 seconds of load, which is not judged"
+                        .into());
+                }
                 forwarded.extend([arg.clone(), value.clone()]);
             }
             other => return Err(format!("soak: unknown option {other}")),

@@ -55,14 +55,8 @@ struct Run {
 }
 
 fn main() {
-    let arg = |name: &str| {
-        std::env::args()
-            .skip_while(|a| a != name)
-            .nth(1)
-            .and_then(|s| s.parse::<u64>().ok())
-    };
-    let seconds = arg("--seconds").unwrap_or(10);
-    let rounds = arg("--rounds").unwrap_or(3);
+    let seconds = cedargate_tests::numeric_arg("--seconds").unwrap_or(10);
+    let rounds = cedargate_tests::numeric_arg("--rounds").unwrap_or(3);
     let out = root().join("target/bench");
     std::fs::create_dir_all(&out).unwrap();
 
