@@ -8,6 +8,7 @@
 //! the export leaves it out, and the import derives one from action ids that look like
 //! operations (`"<method> <path>"`), as AVP's API Gateway set-up names them.
 
+use crate::doc::{Doc, Located};
 use cedar_policy::{Policy, PolicyId, PolicySet, SchemaFragment};
 use cedargate::{Bundle, BundleSource};
 use serde_json::{Map, Value, json};
@@ -87,84 +88,107 @@ pub struct Imported {
     pub notes: Vec<String>,
 }
 
-/// Turns a policy store document into a folder's text, validated as a bundle.
-pub fn import(document: &str, options: &ImportOptions) -> Result<Imported, String> {
-    let doc: Value = serde_json::from_str(document)
-        .map_err(|e| format!("line {}:{}: {e}", e.line(), e.column()))?;
-    let schema_value = doc.get("schema").ok_or("schema: missing")?;
+/// Turns a policy store document into a folder's text, validated as a bundle. Errors name
+/// the file, line and field (`store.json:12:24: policies[1].definition.static.statement:
+/// ...`).
+pub fn import(file: &str, document: &str, options: &ImportOptions) -> Result<Imported, Located> {
+    let doc = Doc::parse(file, document)?;
+    let fail = |field: &str, message: String| doc.error_at(field, message);
+    let json: Value = serde_json::from_str(document).map_err(|e| Located {
+        file: file.to_owned(),
+        line: e.line(),
+        col: e.column(),
+        field: String::new(),
+        message: format!("not JSON: {e}"),
+    })?;
+    let schema_value = json
+        .get("schema")
+        .ok_or_else(|| fail("schema", "missing".into()))?;
     // `{"cedarJson": "..."}` (PutSchema), or the string itself (GetSchema's `schema`).
-    let schema_text = match schema_value {
-        Value::String(s) => s.clone(),
+    let (schema_text, schema_field) = match schema_value {
+        Value::String(s) => (s.clone(), "schema"),
         Value::Object(o) => match o.get("cedarJson") {
-            Some(Value::String(s)) => s.clone(),
-            Some(v @ Value::Object(_)) => v.to_string(),
-            _ => return Err("schema.cedarJson: missing or not a string".into()),
+            Some(Value::String(s)) => (s.clone(), "schema.cedarJson"),
+            Some(v @ Value::Object(_)) => (v.to_string(), "schema.cedarJson"),
+            _ => {
+                return Err(fail(
+                    "schema.cedarJson",
+                    "missing, or not a JSON schema".into(),
+                ));
+            }
         },
-        _ => return Err("schema: expected an object with cedarJson".into()),
+        _ => return Err(fail("schema", "expected an object with cedarJson".into())),
     };
     let schema_json: Value = serde_json::from_str(&schema_text)
-        .map_err(|e| format!("schema.cedarJson: not JSON: {e}"))?;
+        .map_err(|e| fail(schema_field, format!("not a JSON schema: {e}")))?;
     let fragment = SchemaFragment::from_json_value(schema_json.clone())
-        .map_err(|e| format!("schema.cedarJson: {e}"))?;
+        .map_err(|e| fail(schema_field, e.to_string()))?;
     let schema = fragment
         .to_cedarschema()
-        .map_err(|e| format!("schema.cedarJson: {e}"))?;
+        .map_err(|e| fail(schema_field, e.to_string()))?;
     let namespaces: Vec<&String> = schema_json
         .as_object()
         .map(|o| o.keys().collect())
         .unwrap_or_default();
     let [namespace] = namespaces.as_slice() else {
-        return Err(format!(
-            "schema.cedarJson: expected exactly one namespace, found {}",
-            namespaces.len()
+        return Err(fail(
+            schema_field,
+            format!("expected exactly one namespace, found {}", namespaces.len()),
         ));
     };
     let namespace = (*namespace).clone();
 
     let mut notes = Vec::new();
     let mut text = String::new();
-    let list = doc
+    let list = json
         .get("policies")
         .and_then(Value::as_array)
-        .ok_or("policies: missing or not a list")?;
+        .ok_or_else(|| fail("policies", "missing or not a list".into()))?;
     for (i, entry) in list.iter().enumerate() {
         let at = format!("policies[{i}]");
+        let field = |rest: &str| format!("{at}{rest}");
         let id = entry
             .get("policyId")
             .and_then(Value::as_str)
-            .ok_or(format!("{at}.policyId: missing"))?;
+            .ok_or_else(|| fail(&field(".policyId"), "missing".into()))?;
         if !id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(format!(
-                "{at}.policyId: \"{id}\" is not a policy id AVP accepts"
+            return Err(fail(
+                &field(".policyId"),
+                format!("\"{id}\" is not a policy id AVP accepts"),
             ));
         }
         let definition = entry
             .get("definition")
-            .ok_or(format!("{at}.definition: missing"))?;
+            .ok_or_else(|| fail(&field(".definition"), "missing".into()))?;
         if definition.get("templateLinked").is_some() {
-            return Err(format!("{at}: template-linked policies are not supported"));
+            return Err(fail(
+                &field(".definition.templateLinked"),
+                "template-linked policies are not supported".into(),
+            ));
         }
-        let stat = definition
+        let statement_field = field(".definition.static.statement");
+        let statement = definition
             .get("static")
-            .ok_or(format!("{at}.definition.static: missing"))?;
-        let statement = stat
-            .get("statement")
+            .and_then(|s| s.get("statement"))
             .and_then(Value::as_str)
-            .ok_or(format!("{at}.definition.static.statement: missing"))?;
+            .ok_or_else(|| fail(&statement_field, "missing".into()))?;
         let policy = Policy::parse(Some(PolicyId::new(id)), statement)
-            .map_err(|e| format!("{at}.definition.static.statement: {e}"))?;
+            .map_err(|e| fail(&statement_field, e.to_string()))?;
         if policy.annotation("id").is_some() {
-            return Err(format!(
-                "{at}.definition.static.statement: already has an @id; the id is policyId"
+            return Err(fail(
+                &statement_field,
+                "already has an @id; the id is policyId".into(),
             ));
         }
         if !text.is_empty() {
             text.push('\n');
         }
-        if let Some(d) = stat.get("description").and_then(Value::as_str)
+        if let Some(d) = definition["static"]
+            .get("description")
+            .and_then(Value::as_str)
             && !d.trim().is_empty()
         {
             for line in d.lines() {
@@ -208,13 +232,16 @@ pub fn import(document: &str, options: &ImportOptions) -> Result<Imported, Strin
         }
     }
     let [resource_type] = resource_types.as_slice() else {
-        return Err(format!(
-            "the routed actions must apply to exactly one resource type, found {}",
-            if resource_types.is_empty() {
-                "none".to_owned()
-            } else {
-                resource_types.join(", ")
-            }
+        return Err(fail(
+            schema_field,
+            format!(
+                "the actions named \"<method> <path>\" must apply to exactly one resource type, found {}",
+                if resource_types.is_empty() {
+                    "none".to_owned()
+                } else {
+                    resource_types.join(", ")
+                }
+            ),
         ));
     };
     let resource_type = resource_type.rsplit("::").next().unwrap_or(resource_type);
@@ -239,7 +266,12 @@ pub fn import(document: &str, options: &ImportOptions) -> Result<Imported, Strin
         policies: text,
         routes: routes_text,
     };
-    Bundle::load(&source)
-        .map_err(|e| format!("the imported store does not load as a bundle: {e}"))?;
+    Bundle::load(&source).map_err(|e| Located {
+        file: file.to_owned(),
+        line: 0,
+        col: 0,
+        field: String::new(),
+        message: format!("the imported store does not load as a bundle: {e}"),
+    })?;
     Ok(Imported { source, notes })
 }

@@ -94,6 +94,40 @@ impl Doc {
         })
     }
 
+    /// The node at a field path like `policies[1].definition.static`, or the deepest one
+    /// on the way that exists (so that an error about a missing field points at its parent).
+    pub fn locate(&self, field: &str) -> &Node {
+        let mut node = &self.root;
+        for part in field.split('.').filter(|p| !p.is_empty()) {
+            let (key, indexes) = match part.find('[') {
+                Some(at) => (&part[..at], &part[at..]),
+                None => (part, ""),
+            };
+            if !key.is_empty() {
+                match node.get(key) {
+                    Some(next) => node = next,
+                    None => return node,
+                }
+            }
+            for index in indexes
+                .split(['[', ']'])
+                .filter_map(|i| i.parse::<usize>().ok())
+            {
+                match node.items().and_then(|items| items.get(index)) {
+                    Some(next) => node = next,
+                    None => return node,
+                }
+            }
+        }
+        node
+    }
+
+    /// An error at field path `field`, placed at that field (or its nearest parent).
+    pub fn error_at(&self, field: &str, message: impl Into<String>) -> Located {
+        let node = self.locate(field);
+        self.error(node, field, message)
+    }
+
     /// An error about `node`, at field `field`.
     pub fn error(&self, node: &Node, field: &str, message: impl Into<String>) -> Located {
         Located {
@@ -288,6 +322,24 @@ mod tests {
         );
         let err = Doc::parse("a.yaml", "a: [1,\n").unwrap_err();
         assert!(err.line > 0, "{err}");
+    }
+
+    #[test]
+    fn fields_are_located_by_path() {
+        let doc = Doc::parse(
+            "s.json",
+            "{\n  \"a\": [\n    {\"b\": 1},\n    {\"b\": 2}\n  ]\n}",
+        )
+        .unwrap();
+        let b = doc.locate("a[1].b");
+        assert_eq!((b.as_str(), b.line), (Some("2"), 4));
+        // A missing field points at the nearest parent that exists.
+        assert_eq!(doc.locate("a[1].c").line, 4);
+        assert_eq!(doc.locate("a[7]").line, 2);
+        assert_eq!(
+            doc.error_at("a[0].b", "bad").to_string(),
+            "s.json:3:11: a[0].b: bad"
+        );
     }
 
     #[test]

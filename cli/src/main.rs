@@ -331,12 +331,13 @@ fn avp_import(args: &[String]) -> Result<u8, String> {
     a.only(&["store", "out", "resource-id"])?;
     let store = a.required("store")?;
     let imported = avp::import(
+        store,
         &read(store)?,
         &avp::ImportOptions {
             resource_id: a.one("resource-id")?.map(str::to_owned),
         },
     )
-    .map_err(|e| format!("{store}: {e}"))?;
+    .map_err(|e| e.to_string())?;
     for note in &imported.notes {
         println!("note: {note}");
     }

@@ -606,7 +606,12 @@ fn avp_policy_stores_round_trip() {
     assert!(schema["PetStore"]["actions"]["get /pets/{petId}"].is_object());
 
     // Back to a folder: the same bundle, to the content version.
-    let imported = avp::import(&store.to_string(), &avp::ImportOptions::default()).unwrap();
+    let imported = avp::import(
+        "store.json",
+        &store.to_string(),
+        &avp::ImportOptions::default(),
+    )
+    .unwrap();
     let again = Bundle::load(&imported.source).unwrap();
     assert_eq!(again.version(), bundled.version());
     assert!(imported.notes.is_empty(), "{:?}", imported.notes);
@@ -637,27 +642,44 @@ fn avp_policy_stores_round_trip() {
     let imported = Bundle::load(&folder::read(&back).unwrap()).unwrap();
     assert_eq!(original.version(), imported.version());
 
-    // Bad stores are refused with the field that is wrong.
+    // Bad stores are refused with the file, line and field that is wrong.
+    let import = |store: &serde_json::Value| {
+        let text = serde_json::to_string_pretty(store).unwrap();
+        avp::import("store.json", &text, &avp::ImportOptions::default())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
     let mut bad = store.clone();
     bad["policies"][0]["definition"] = json!({ "templateLinked": { "policyTemplateId": "t" } });
-    let err = avp::import(&bad.to_string(), &avp::ImportOptions::default()).unwrap_err();
     assert_eq!(
-        err,
-        "policies[0]: template-linked policies are not supported"
+        import(&bad),
+        "store.json:13:27: policies[0].definition.templateLinked: template-linked policies are not supported"
     );
     let mut bad = store.clone();
     bad["policies"][1]["definition"]["static"]["statement"] =
         json!("permit (principal, action, resource) when { nonsense };");
-    let err = avp::import(&bad.to_string(), &avp::ImportOptions::default()).unwrap_err();
+    let err = import(&bad);
     assert!(
-        err.starts_with("policies[1].definition.static.statement: "),
+        err.starts_with("store.json:25:24: policies[1].definition.static.statement: "),
         "{err}"
     );
-    let mut bad = store;
+    let mut bad = store.clone();
     bad["policies"][1]["definition"]["static"]["statement"] =
         json!("permit (principal, action == PetStore::Action::\"get /nowhere\", resource);");
-    let err = avp::import(&bad.to_string(), &avp::ImportOptions::default()).unwrap_err();
+    let err = import(&bad);
     assert!(err.contains("does not load as a bundle"), "{err}");
-    let err = avp::import("{\"schema\": 1}", &avp::ImportOptions::default()).unwrap_err();
-    assert_eq!(err, "schema: expected an object with cedarJson");
+    let mut bad = store;
+    bad["policies"][1]["policyId"] = json!("not valid!");
+    assert_eq!(
+        import(&bad),
+        "store.json:20:19: policies[1].policyId: \"not valid!\" is not a policy id AVP accepts"
+    );
+    let err = avp::import("s.json", "{\"schema\": 1}", &avp::ImportOptions::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "s.json:1:12: schema: expected an object with cedarJson"
+    );
 }
