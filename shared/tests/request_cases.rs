@@ -6,60 +6,16 @@
 mod support;
 
 use cedargate::{RouteError, TokenKind};
-use serde::Deserialize;
 use serde_json::json;
+use support::requests::{expand, table};
 use support::*;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-#[derive(Debug, Deserialize)]
-struct Table {
-    case: Vec<Case>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct Case {
-    name: String,
-    user: String,
-    method: String,
-    path: String,
-    #[serde(default)]
-    headers: Vec<(String, String)>,
-    core: String,
-    edge: u16,
-    #[serde(default)]
-    origin_path: Option<String>,
-    #[serde(default)]
-    origin_method: Option<String>,
-    #[serde(default)]
-    note: Option<String>,
-}
-
-/// `<repeat:c:n>` in a path stands for `c` repeated `n` times.
-fn expand(path: &str) -> String {
-    let Some(start) = path.find("<repeat:") else {
-        return path.to_owned();
-    };
-    let end = path[start..].find('>').unwrap() + start;
-    let mut parts = path[start + 8..end].split(':');
-    let (text, count) = (
-        parts.next().unwrap(),
-        parts.next().unwrap().parse().unwrap(),
-    );
-    format!(
-        "{}{}{}",
-        &path[..start],
-        text.repeat(count),
-        &path[end + 1..]
-    )
-}
-
 #[test]
 fn every_request_case_holds_at_the_shared_core() {
-    let table: Table = toml::from_str(include_str!("data/request_cases.toml")).unwrap();
+    let table = table();
     assert!(table.case.len() >= 25);
     let mut failures = Vec::new();
     for case in &table.case {

@@ -56,6 +56,17 @@ impl Harness {
         }
     }
 
+    /// Runs a set-up. When it fails, that is a failed check named `name`, and `None`.
+    pub fn start<T>(&mut self, name: &str, setup: impl FnOnce() -> Result<T, String>) -> Option<T> {
+        match setup() {
+            Ok(parts) => Some(parts),
+            Err(err) => {
+                self.check(name, || Err(err));
+                None
+            }
+        }
+    }
+
     /// Prints the summary; the process should exit with the returned code.
     pub fn finish(self) -> std::process::ExitCode {
         let ok = self.failed.is_empty();

@@ -32,6 +32,26 @@ pub fn numeric_arg(name: &str) -> Option<u64> {
         .and_then(|s| s.parse().ok())
 }
 
+/// Stops a child started in its own process group (`process_group(0)`) and everything it
+/// started: SIGTERM to the group, then SIGKILL after `grace`.
+pub fn stop_group(child: &mut std::process::Child, grace: std::time::Duration) {
+    let group = format!("-{}", child.id());
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .status();
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status();
+    let _ = child.wait();
+}
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

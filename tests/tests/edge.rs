@@ -85,12 +85,8 @@ fn main() -> ExitCode {
         let worker = Wrangler::start("edge-main", &config, &json!({}))?;
         Ok((provider, origin, worker))
     };
-    let (provider, _origin, main) = match setup() {
-        Ok(parts) => parts,
-        Err(err) => {
-            h.check("start the worker in workerd", || Err(err));
-            return h.finish();
-        }
+    let Some((provider, _origin, main)) = h.start("start the worker in workerd", setup) else {
+        return h.finish();
     };
     let issuer = provider.issuer("env-main");
     let admin = id_token(&issuer, "alice", &["AVP_Admin"], "a-rsa-1");
@@ -745,12 +741,8 @@ fn faults(h: &mut Harness) {
         let worker = Wrangler::start("edge-faults", &config, &json!({}))?;
         Ok((provider, worker))
     };
-    let (provider, worker) = match setup() {
-        Ok(parts) => parts,
-        Err(err) => {
-            h.check("start the fault worker in workerd", || Err(err));
-            return;
-        }
+    let Some((provider, worker)) = h.start("start the fault worker in workerd", setup) else {
+        return;
     };
     let outage = provider.issuer("env-outage");
 
@@ -896,12 +888,8 @@ fn kv_and_cache(h: &mut Harness) {
         Wrangler::kv_put(&dir, "CEDARGATE_BUNDLES", "current", &invalid)?;
         Wrangler::start_in(&dir, "edge-kv", &config, &extra)
     };
-    let worker = match start() {
-        Ok(w) => w,
-        Err(err) => {
-            h.check("start the KV worker", || Err(err));
-            return;
-        }
+    let Some(worker) = h.start("start the KV worker", start) else {
+        return;
     };
     let user = || id_token(&issuer, "bob", &["AVP_User"], "a-rsa-1");
     let built_in = cedargate::examples::petstore()
@@ -1018,12 +1006,8 @@ fn rust_backend_without_origin(h: &mut Harness) {
         });
         Ok((provider, Wrangler::start("edge-rust", &config, &json!({}))?))
     };
-    let (provider, worker) = match setup() {
-        Ok(parts) => parts,
-        Err(err) => {
-            h.check("start the pure-Rust worker", || Err(err));
-            return;
-        }
+    let Some((provider, worker)) = h.start("start the pure-Rust worker", setup) else {
+        return;
     };
     let issuer = provider.issuer("env-rust");
     h.check("pure-Rust signatures decide the same, origin none answers 204", || {
@@ -1073,12 +1057,9 @@ fn bare_workerd(h: &mut Harness) {
         )?;
         Ok((provider, origin, worker))
     };
-    let (provider, _origin, worker) = match setup() {
-        Ok(parts) => parts,
-        Err(err) => {
-            h.check("start the worker in bare workerd", || Err(err));
-            return;
-        }
+    let Some((provider, _origin, worker)) = h.start("start the worker in bare workerd", setup)
+    else {
+        return;
     };
     let issuer = provider.issuer("env-bare");
     h.check(
@@ -1145,12 +1126,8 @@ fn corpus(h: &mut Harness) {
         let worker = Wrangler::start("edge-corpus", &config, &json!({}))?;
         Ok((provider, origin, worker))
     };
-    let (provider, _origin, worker) = match setup() {
-        Ok(parts) => parts,
-        Err(err) => {
-            h.check("start the corpus worker", || Err(err));
-            return;
-        }
+    let Some((provider, _origin, worker)) = h.start("start the corpus worker", setup) else {
+        return;
     };
     let env = CaseEnv {
         now: cedargate::UnixTime(now()),
@@ -1222,31 +1199,7 @@ fn corpus(h: &mut Harness) {
     h.check(
         "every request case of the shared core's table holds at the edge",
         || {
-            #[derive(serde::Deserialize)]
-            struct Table {
-                case: Vec<RequestCase>,
-            }
-            #[derive(serde::Deserialize)]
-            #[allow(dead_code)]
-            struct RequestCase {
-                name: String,
-                user: String,
-                method: String,
-                path: String,
-                #[serde(default)]
-                headers: Vec<(String, String)>,
-                core: String,
-                edge: u16,
-                #[serde(default)]
-                origin_path: Option<String>,
-                #[serde(default)]
-                origin_method: Option<String>,
-                #[serde(default)]
-                note: Option<String>,
-            }
-            let table: Table =
-                toml::from_str(include_str!("../../shared/tests/data/request_cases.toml"))
-                    .map_err(|e| e.to_string())?;
+            let table = support::requests::table();
             let issuer = provider.issuer("env-a");
             let mut failures = Vec::new();
             for case in &table.case {
@@ -1262,7 +1215,7 @@ fn corpus(h: &mut Harness) {
                 let bearer = format!("Bearer {token}");
                 let mut headers: Vec<(&str, &str)> = vec![("authorization", bearer.as_str())];
                 headers.extend(case.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                let path = expand(&case.path);
+                let path = support::requests::expand(&case.path);
                 let reply = http::raw(worker.port, &case.method, &path, &headers, b"")?;
                 if reply.status != case.edge {
                     failures.push(format!(
@@ -1324,23 +1277,4 @@ fn corpus(h: &mut Harness) {
             })
         },
     );
-}
-
-/// `<repeat:c:n>` in a path stands for `c` repeated `n` times.
-fn expand(path: &str) -> String {
-    let Some(start) = path.find("<repeat:") else {
-        return path.to_owned();
-    };
-    let Some(end) = path[start..].find('>').map(|e| e + start) else {
-        return path.to_owned();
-    };
-    let mut parts = path[start + 8..end].split(':');
-    let text = parts.next().unwrap_or_default();
-    let count = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-    format!(
-        "{}{}{}",
-        &path[..start],
-        text.repeat(count),
-        &path[end + 1..]
-    )
 }

@@ -148,8 +148,8 @@ fn main() {
     );
 
     let invalid = "urn:cedargate:problem:invalid-token";
-    let cases = vec![
-        case(
+    let cases: Vec<Case> = [
+        (
             "admin reads a pet",
             20,
             "GET",
@@ -158,7 +158,7 @@ fn main() {
             200,
             "alice",
         ),
-        case(
+        (
             "admin adds a pet",
             6,
             "POST",
@@ -167,7 +167,7 @@ fn main() {
             200,
             "alice",
         ),
-        case(
+        (
             "user lists pets",
             12,
             "GET",
@@ -176,7 +176,7 @@ fn main() {
             200,
             "bob",
         ),
-        case(
+        (
             "user with a new token each time",
             12,
             "GET",
@@ -185,7 +185,7 @@ fn main() {
             200,
             "carol",
         ),
-        case(
+        (
             "user may not add a pet",
             10,
             "POST",
@@ -194,7 +194,7 @@ fn main() {
             403,
             "urn:cedargate:problem:forbidden",
         ),
-        case(
+        (
             "no group, no access",
             4,
             "GET",
@@ -203,7 +203,7 @@ fn main() {
             403,
             "urn:cedargate:problem:forbidden",
         ),
-        case(
+        (
             "no token",
             6,
             "GET",
@@ -212,7 +212,7 @@ fn main() {
             401,
             "urn:cedargate:problem:missing-token",
         ),
-        case(
+        (
             "expired token",
             6,
             "GET",
@@ -221,7 +221,7 @@ fn main() {
             401,
             invalid,
         ),
-        case(
+        (
             "token for another audience",
             4,
             "GET",
@@ -230,7 +230,7 @@ fn main() {
             401,
             invalid,
         ),
-        case(
+        (
             "tampered claims",
             6,
             "GET",
@@ -239,7 +239,7 @@ fn main() {
             401,
             invalid,
         ),
-        case(
+        (
             "unpublished key",
             3,
             "GET",
@@ -248,8 +248,8 @@ fn main() {
             401,
             invalid,
         ),
-        case("alg none", 3, "GET", "/pets", vec![alg_none], 401, invalid),
-        case(
+        ("alg none", 3, "GET", "/pets", vec![alg_none], 401, invalid),
+        (
             "garbage token",
             3,
             "GET",
@@ -258,7 +258,7 @@ fn main() {
             401,
             invalid,
         ),
-        case(
+        (
             "no route",
             3,
             "GET",
@@ -267,7 +267,7 @@ fn main() {
             404,
             "urn:cedargate:problem:no-route",
         ),
-        case(
+        (
             "encoded slash",
             2,
             "GET",
@@ -276,7 +276,10 @@ fn main() {
             400,
             "urn:cedargate:problem:bad-request",
         ),
-    ];
+    ]
+    .into_iter()
+    .map(Case::from)
+    .collect();
     let total_weight: usize = cases.iter().map(|c| c.weight).sum();
     let schedule: Vec<usize> = cases
         .iter()
@@ -384,24 +387,28 @@ fn main() {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn case(
-    name: &'static str,
-    weight: usize,
-    method: &'static str,
-    path: &'static str,
-    tokens: Vec<String>,
-    status: u16,
-    expect: &'static str,
-) -> Case {
-    Case {
-        name,
-        weight,
-        method,
-        path,
-        tokens,
-        status,
-        expect,
+/// A row of the table in `main`: name, weight, method, path, tokens, status, expected.
+type Row = (
+    &'static str,
+    usize,
+    &'static str,
+    &'static str,
+    Vec<String>,
+    u16,
+    &'static str,
+);
+
+impl From<Row> for Case {
+    fn from((name, weight, method, path, tokens, status, expect): Row) -> Self {
+        Self {
+            name,
+            weight,
+            method,
+            path,
+            tokens,
+            status,
+            expect,
+        }
     }
 }
 

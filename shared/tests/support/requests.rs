@@ -1,0 +1,60 @@
+//! The request case table (data/request_cases.toml): raw methods, paths and headers with
+//! what the shared core decides and what the worker answers, for the shared core's tests
+//! and the worker's tests in workerd.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    pub case: Vec<Case>,
+}
+
+/// One request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub name: String,
+    /// `admin` (group AVP_Admin) or `user` (AVP_User).
+    pub user: String,
+    pub method: String,
+    /// May contain `<repeat:c:n>` (see [`expand`]).
+    pub path: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// The shared core's outcome: an action id, `refused` or `no_route`.
+    pub core: String,
+    /// The worker's status.
+    pub edge: u16,
+    /// What the origin must see, when the request is forwarded.
+    #[serde(default)]
+    pub origin_path: Option<String>,
+    #[serde(default)]
+    pub origin_method: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The table.
+pub fn table() -> Table {
+    toml::from_str(include_str!("../data/request_cases.toml")).unwrap()
+}
+
+/// `<repeat:c:n>` in a path stands for `c` repeated `n` times.
+pub fn expand(path: &str) -> String {
+    let Some(start) = path.find("<repeat:") else {
+        return path.to_owned();
+    };
+    let end = path[start..].find('>').unwrap() + start;
+    let mut parts = path[start + 8..end].split(':');
+    let (text, count) = (
+        parts.next().unwrap(),
+        parts.next().unwrap().parse().unwrap(),
+    );
+    format!(
+        "{}{}{}",
+        &path[..start],
+        text.repeat(count),
+        &path[end + 1..]
+    )
+}
