@@ -4,11 +4,10 @@ use super::keys::KeyStore;
 use crate::config::EdgeConfig;
 use crate::config::SignatureBackendChoice;
 use crate::token_cache::TokenCache;
+use cedargate::RustCrypto;
 use cedargate::crypto::WebCrypto;
 use cedargate::{Bundle, BundleSource, Gate, Principal, VerifiedToken};
-use cedargate::{RustCrypto, SignatureBackend, SignatureCheck, SignatureError};
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::rc::Rc;
 use worker::Env;
 
@@ -22,32 +21,7 @@ pub struct Authenticated {
 }
 
 /// The configured signature backend.
-pub enum Backend {
-    Web(WebCrypto),
-    Rust(RustCrypto),
-}
-
-impl SignatureBackend for Backend {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Web(b) => b.name(),
-            Self::Rust(b) => b.name(),
-        }
-    }
-
-    fn verify(
-        &self,
-        check: &SignatureCheck<'_>,
-    ) -> impl Future<Output = Result<(), SignatureError>> {
-        let check = *check;
-        async move {
-            match self {
-                Self::Web(b) => b.verify(&check).await,
-                Self::Rust(b) => b.verify(&check).await,
-            }
-        }
-    }
-}
+pub type Backend = cedargate::crypto::AnyBackend;
 
 /// Per-isolate state.
 pub struct State {

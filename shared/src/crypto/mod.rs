@@ -124,3 +124,37 @@ impl SignatureBackend for RustCrypto {
         std::future::ready(Self::verify_now(check))
     }
 }
+
+/// A backend chosen at run time: by configuration at the edge, or each in turn in tests.
+#[derive(Debug)]
+pub enum AnyBackend {
+    /// [`RustCrypto`].
+    Rust(RustCrypto),
+    /// [`WebCrypto`] (wasm32 with the `webcrypto` feature).
+    #[cfg(all(feature = "webcrypto", target_arch = "wasm32"))]
+    Web(WebCrypto),
+}
+
+impl SignatureBackend for AnyBackend {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Rust(b) => b.name(),
+            #[cfg(all(feature = "webcrypto", target_arch = "wasm32"))]
+            Self::Web(b) => b.name(),
+        }
+    }
+
+    fn verify(
+        &self,
+        check: &SignatureCheck<'_>,
+    ) -> impl Future<Output = Result<(), SignatureError>> {
+        let check = *check;
+        async move {
+            match self {
+                Self::Rust(b) => b.verify(&check).await,
+                #[cfg(all(feature = "webcrypto", target_arch = "wasm32"))]
+                Self::Web(b) => b.verify(&check).await,
+            }
+        }
+    }
+}

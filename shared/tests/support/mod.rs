@@ -10,16 +10,15 @@
 )]
 
 pub mod cases;
+pub mod requests;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use cedargate::{
-    Gate, GateError, KeySet, Principal, RustCrypto, SignatureBackend, SignatureCheck,
-    SignatureError, TrustConfig, UnixTime, VerifiedToken,
+    Gate, GateError, KeySet, Principal, RustCrypto, TrustConfig, UnixTime, VerifiedToken,
 };
 use jwt_compact::{Algorithm as _, AlgorithmSignature as _, alg};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::OnceLock;
 
 /// Runs an async test natively (blocking) and under wasm-bindgen-test.
@@ -241,35 +240,7 @@ pub fn access_claims(sub: &str, now: UnixTime) -> Value {
 
 /// The signature backends every case runs with: pure Rust everywhere, WebCrypto too under
 /// wasm.
-pub enum Backend {
-    Rust(RustCrypto),
-    #[cfg(target_arch = "wasm32")]
-    Web(cedargate::crypto::WebCrypto),
-}
-
-impl SignatureBackend for Backend {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Rust(b) => b.name(),
-            #[cfg(target_arch = "wasm32")]
-            Self::Web(b) => b.name(),
-        }
-    }
-
-    fn verify(
-        &self,
-        check: &SignatureCheck<'_>,
-    ) -> impl Future<Output = Result<(), SignatureError>> {
-        let check = *check;
-        async move {
-            match self {
-                Self::Rust(b) => b.verify(&check).await,
-                #[cfg(target_arch = "wasm32")]
-                Self::Web(b) => b.verify(&check).await,
-            }
-        }
-    }
-}
+pub type Backend = cedargate::crypto::AnyBackend;
 
 pub fn backends() -> Vec<Backend> {
     #[allow(unused_mut)]
