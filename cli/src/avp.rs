@@ -9,10 +9,9 @@
 //! operations (`"<method> <path>"`), as AVP's API Gateway set-up names them.
 
 use crate::doc::{Doc, Located};
-use cedar_policy::{Policy, PolicyId, PolicySet, SchemaFragment};
+use cedar_policy::{Policy, PolicyId, SchemaFragment};
 use cedargate::{Bundle, BundleSource};
 use serde_json::{Map, Value, json};
-use std::str::FromStr;
 
 /// Turns a loaded folder into a policy store document.
 pub fn export(bundle: &Bundle) -> Result<Value, String> {
@@ -22,9 +21,8 @@ pub fn export(bundle: &Bundle) -> Result<Value, String> {
     let schema_json = fragment
         .to_json_string()
         .map_err(|e| format!("schema: {e}"))?;
-    let set = PolicySet::from_str(&source.policies).map_err(|e| format!("policies: {e}"))?;
     let mut policies = Vec::new();
-    for policy in set.policies() {
+    for policy in bundle.policies().policies() {
         let id = policy
             .annotation("id")
             .ok_or("a policy has no @id")?

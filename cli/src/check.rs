@@ -4,8 +4,8 @@
 
 use crate::folder;
 use cedar_policy::{
-    Authorizer, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet,
-    RequestBuilder, RestrictedExpression, SchemaFragment,
+    Authorizer, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, RequestBuilder,
+    RestrictedExpression,
 };
 use cedargate::{Bundle, BundleSource, ROUTES_FILE};
 use serde_json::Value;
@@ -31,9 +31,14 @@ pub struct Report {
 pub fn check(source: &BundleSource) -> Report {
     let mut report = Report::default();
     let (namespace, routes) = folder::routes(&source.routes);
+    let schema = folder::schema_json(&source.schema).ok();
+    let declared = schema
+        .as_ref()
+        .map(|json| folder::declared_actions(json, &namespace))
+        .unwrap_or_default();
     // Every route's action must be declared: listed all at once, with lines, before the
     // loader stops at the first.
-    if let Ok(declared) = folder::declared_actions(&source.schema, &namespace) {
+    if schema.is_some() {
         for route in &routes {
             if !declared.contains_key(&route.action) {
                 report.errors.push(format!(
@@ -53,13 +58,11 @@ pub fn check(source: &BundleSource) -> Report {
             return report;
         }
     };
-    let declared = match folder::declared_actions(&source.schema, bundle.namespace()) {
-        Ok(d) => d,
-        Err(e) => {
-            report.errors.push(e);
-            return report;
-        }
-    };
+    // The bundle loaded, so the schema parsed, and its namespace is the routes' one.
+    let attributes = schema
+        .as_ref()
+        .map(|json| folder::entity_attributes(json, bundle.namespace()))
+        .unwrap_or_default();
     for id in declared.keys() {
         if !routes.iter().any(|r| &r.action == id) {
             report.unrouted.push(id.clone());
@@ -68,7 +71,7 @@ pub fn check(source: &BundleSource) -> Report {
             ));
         }
     }
-    match never_allowed(&bundle, &declared) {
+    match never_allowed(&bundle, &declared, &attributes) {
         Ok(list) => {
             for id in &list {
                 report.warnings.push(format!(
@@ -99,9 +102,9 @@ pub fn check(source: &BundleSource) -> Report {
 fn never_allowed(
     bundle: &Bundle,
     declared: &BTreeMap<String, folder::DeclaredAction>,
+    attributes: &HashMap<String, Vec<String>>,
 ) -> Result<Vec<String>, String> {
-    let source = bundle.source();
-    let policies = PolicySet::from_str(&source.policies).map_err(|e| format!("policies: {e}"))?;
+    let policies = bundle.policies();
     let actions: Entities = bundle
         .schema()
         .action_entities()
@@ -123,7 +126,6 @@ fn never_allowed(
             collect_entities(&json, &mut named);
         }
     }
-    let attributes = principal_attributes(&source.schema, ns)?;
     let authorizer = Authorizer::new();
     let mut out = Vec::new();
     for (id, action) in declared {
@@ -168,7 +170,7 @@ fn never_allowed(
                         .action(uid.clone())
                         .resource(bundle.resource().clone())
                         .build();
-                    let response = authorizer.is_authorized_partial(&request, &policies, &entities);
+                    let response = authorizer.is_authorized_partial(&request, policies, &entities);
                     if response.decision() != Some(Decision::Deny) {
                         possible = true;
                         break 'principals;
@@ -204,27 +206,4 @@ fn collect_entities(json: &Value, out: &mut Vec<EntityUid>) {
         Value::Array(items) => items.iter().for_each(|v| collect_entities(v, out)),
         _ => {}
     }
-}
-
-/// The attributes each entity type of the namespace declares, by qualified type name.
-fn principal_attributes(schema: &str, ns: &str) -> Result<HashMap<String, Vec<String>>, String> {
-    let (fragment, _) =
-        SchemaFragment::from_cedarschema_str(schema).map_err(|e| format!("schema: {e}"))?;
-    let json = fragment
-        .to_json_value()
-        .map_err(|e| format!("schema: {e}"))?;
-    let mut out = HashMap::new();
-    for (name, ty) in json[ns]["entityTypes"].as_object().into_iter().flatten() {
-        let attrs = ty["shape"]["attributes"]
-            .as_object()
-            .map(|a| a.keys().cloned().collect())
-            .unwrap_or_default();
-        let qualified = if ns.is_empty() {
-            name.clone()
-        } else {
-            format!("{ns}::{name}")
-        };
-        out.insert(qualified, attrs);
-    }
-    Ok(out)
 }

@@ -54,7 +54,7 @@ fn is_operation(id: &str) -> bool {
 pub fn diff(api: &Api, source: &BundleSource) -> Result<Vec<Change>, String> {
     let (namespace, routes) = folder::routes(&source.routes);
     let declared: BTreeMap<String, DeclaredAction> =
-        folder::declared_actions(&source.schema, &namespace)?;
+        folder::declared_actions(&folder::schema_json(&source.schema)?, &namespace);
     let mut changes = Vec::new();
     let mut seen = Vec::new();
     for op in &api.operations {

@@ -5,7 +5,7 @@
 use cedar_policy::SchemaFragment;
 use cedargate::{BundleSource, POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Reads the three files of a folder.
@@ -60,23 +60,49 @@ pub struct DeclaredAction {
     pub query_parameters: Vec<String>,
 }
 
-/// The schema's actions of `namespace`, by id.
-pub fn declared_actions(
-    schema: &str,
-    namespace: &str,
-) -> Result<BTreeMap<String, DeclaredAction>, String> {
+/// A schema in Cedar's JSON form (names as written, unqualified inside their namespace).
+pub fn schema_json(schema: &str) -> Result<Value, String> {
     let (fragment, _) =
         SchemaFragment::from_cedarschema_str(schema).map_err(|e| format!("{SCHEMA_FILE}: {e}"))?;
-    let json = fragment
+    fragment
         .to_json_value()
-        .map_err(|e| format!("{SCHEMA_FILE}: {e}"))?;
+        .map_err(|e| format!("{SCHEMA_FILE}: {e}"))
+}
+
+/// The attribute names each entity type of `namespace` declares, by qualified type name.
+pub fn entity_attributes(json: &Value, namespace: &str) -> HashMap<String, Vec<String>> {
+    let mut out = HashMap::new();
+    for (name, ty) in json[namespace]["entityTypes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        let attrs = ty["shape"]["attributes"]
+            .as_object()
+            .map(|a| a.keys().cloned().collect())
+            .unwrap_or_default();
+        out.insert(qualified(namespace, name), attrs);
+    }
+    out
+}
+
+fn qualified(namespace: &str, name: &str) -> String {
+    if name.contains("::") || namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}::{name}")
+    }
+}
+
+/// The actions of `namespace` in a schema's JSON form, by id.
+pub fn declared_actions(json: &Value, namespace: &str) -> BTreeMap<String, DeclaredAction> {
     let mut out = BTreeMap::new();
     let Some(actions) = json
         .get(namespace)
         .and_then(|n| n.get("actions"))
         .and_then(Value::as_object)
     else {
-        return Ok(out);
+        return out;
     };
     let names = |v: Option<&Value>| -> Vec<String> {
         v.and_then(Value::as_object)
@@ -94,13 +120,7 @@ pub fn declared_actions(
             .map(|list| {
                 list.iter()
                     .filter_map(Value::as_str)
-                    .map(|t| {
-                        if t.contains("::") || namespace.is_empty() {
-                            t.to_owned()
-                        } else {
-                            format!("{namespace}::{t}")
-                        }
-                    })
+                    .map(|t| qualified(namespace, t))
                     .collect()
             })
             .unwrap_or_default();
@@ -121,7 +141,7 @@ pub fn declared_actions(
             },
         );
     }
-    Ok(out)
+    out
 }
 
 /// One route of `routes.json`, with the action it names and its line.

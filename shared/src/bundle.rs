@@ -299,6 +299,11 @@ impl Bundle {
         &self.resource
     }
 
+    /// The policies, parsed and validated.
+    pub fn policies(&self) -> &PolicySet {
+        &self.policies
+    }
+
     /// Policy ids with their effect, sorted by id.
     pub fn policy_ids(&self) -> Vec<(String, Effect)> {
         let mut ids: Vec<(String, Effect)> =
