@@ -146,7 +146,8 @@ pub async fn forward(
     let url = config.origin_url(&route.path, route.query.as_deref());
     let inner = req.inner();
     let headers = web_sys::Headers::new().map_err(|_| AppError::OriginUnreachable)?;
-    for (k, v) in entries(&inner.headers()) {
+    let incoming = inner.headers();
+    for (k, v) in entries(&incoming) {
         if forwards_request_header(&k, config.forward_authorization) {
             let _ = headers.append(&k, &v);
         }
@@ -159,7 +160,7 @@ pub async fn forward(
     init.set_headers(&headers);
     init.set_redirect(web_sys::RequestRedirect::Manual);
     let body = inner.body();
-    let length = inner.headers().get("content-length").ok().flatten();
+    let length = incoming.get("content-length").ok().flatten();
     match forwards_body(&inner.method(), body.is_some(), length.as_deref()) {
         Ok(true) => {
             if let Some(body) = &body {
