@@ -3,11 +3,13 @@
 
 /// Whether a client request header is passed to the origin. Dropped: hop-by-hop headers,
 /// `host`, every `x-cedargate-*` header (the origin trusts those to come from us), method
-/// overrides (the origin must act on the method that was authorized), and `authorization`
-/// unless configured to pass it.
+/// overrides (the origin must act on the method that was authorized), client-supplied
+/// forwarding headers (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`, ...: a client must not
+/// choose the address or scheme the origin believes), and `authorization` unless configured
+/// to pass it. Headers named in `Connection` are dropped by [`request_headers`].
 pub fn forwards_request_header(name: &str, forward_authorization: bool) -> bool {
     let name = name.to_ascii_lowercase();
-    if name.starts_with("x-cedargate-") {
+    if name.starts_with("x-cedargate-") || name.starts_with("x-forwarded-") {
         return false;
     }
     !matches!(
@@ -29,7 +31,71 @@ pub fn forwards_request_header(name: &str, forward_authorization: bool) -> bool 
             | "x-original-method"
             | "x-original-url"
             | "x-rewrite-url"
+            | "forwarded"
+            | "x-real-ip"
+            | "true-client-ip"
+            | "x-client-ip"
+            | "x-cluster-client-ip"
     ) && (forward_authorization || name != "authorization")
+}
+
+/// The header names a `Connection` value lists (RFC 9110 §7.6.1), lowercase.
+fn connection_options<'a>(headers: impl Iterator<Item = &'a (String, String)>) -> Vec<String> {
+    headers
+        .filter(|(k, _)| k.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, v)| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The client's headers that go to the origin: [`forwards_request_header`], less every
+/// header the client's `Connection` header names (hop-by-hop by declaration).
+pub fn request_headers(
+    incoming: &[(String, String)],
+    forward_authorization: bool,
+) -> Vec<(String, String)> {
+    let named = connection_options(incoming.iter());
+    incoming
+        .iter()
+        .filter(|(k, _)| {
+            forwards_request_header(k, forward_authorization)
+                && !named.iter().any(|n| n.eq_ignore_ascii_case(k))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The origin's headers that go back to the client: [`forwards_response_header`], less every
+/// header the origin's `Connection` header names.
+pub fn response_headers(incoming: &[(String, String)]) -> Vec<(String, String)> {
+    let named = connection_options(incoming.iter());
+    incoming
+        .iter()
+        .filter(|(k, _)| forwards_response_header(k) && !named.iter().any(|n| n.eq_ignore_ascii_case(k)))
+        .cloned()
+        .collect()
+}
+
+/// `Vary` with `add`'s field names appended to the origin's, each once (case-insensitive);
+/// `*` stays `*`.
+pub fn merge_vary(existing: Option<&str>, add: &str) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for name in existing
+        .into_iter()
+        .chain(std::iter::once(add))
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        if name == "*" {
+            return "*".into();
+        }
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            names.push(name);
+        }
+    }
+    names.join(", ")
 }
 
 /// Whether the body of an allowed request goes to the origin (`Ok(true)`), is left out
@@ -85,6 +151,7 @@ pub fn header_safe(value: &str) -> String {
 
 /// `X-Cedargate-*` headers describing the decision to the origin.
 pub fn identity_headers(
+    issuer: &str,
     subject: &str,
     principal: &str,
     groups: &[String],
@@ -100,6 +167,7 @@ pub fn identity_headers(
             .join(",")
     };
     vec![
+        ("x-cedargate-issuer", header_safe(issuer)),
         ("x-cedargate-subject", header_safe(subject)),
         ("x-cedargate-principal", header_safe(principal)),
         ("x-cedargate-groups", list(groups)),
@@ -147,9 +215,57 @@ mod tests {
         assert!(forwards_response_header("Content-Type"));
     }
 
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn client_forwarding_headers_and_connection_options_are_dropped() {
+        let incoming = pairs(&[
+            ("Connection", "keep-alive, X-Secret-Hop , x-admin"),
+            ("X-Secret-Hop", "1"),
+            ("X-Admin", "true"),
+            ("Forwarded", "for=10.0.0.1;proto=https"),
+            ("X-Forwarded-For", "10.0.0.1"),
+            ("X-Forwarded-Host", "admin.internal"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Real-IP", "10.0.0.1"),
+            ("True-Client-IP", "10.0.0.1"),
+            ("Accept", "application/json"),
+            ("X-Request-Id", "abc"),
+        ]);
+        let out = request_headers(&incoming, false);
+        assert_eq!(
+            out,
+            pairs(&[("Accept", "application/json"), ("X-Request-Id", "abc")])
+        );
+        let answer = pairs(&[
+            ("connection", "x-internal"),
+            ("X-Internal", "secret"),
+            ("Content-Type", "text/plain"),
+        ]);
+        assert_eq!(
+            response_headers(&answer),
+            pairs(&[("Content-Type", "text/plain")])
+        );
+    }
+
+    #[test]
+    fn vary_is_appended_to_not_replaced() {
+        assert_eq!(merge_vary(None, "Origin"), "Origin");
+        assert_eq!(merge_vary(Some("Accept-Encoding"), "Origin"), "Accept-Encoding, Origin");
+        assert_eq!(merge_vary(Some("origin, Accept"), "Origin"), "origin, Accept");
+        assert_eq!(merge_vary(Some("*"), "Origin"), "*");
+        assert_eq!(merge_vary(Some(" , Accept ,"), "Origin"), "Accept, Origin");
+    }
+
     #[test]
     fn identity_headers_are_ascii_and_unambiguous() {
         let headers = identity_headers(
+            "https://auth.pingone.com/env/as",
             "ali,ce é",
             "PetStore::User::\"alice\"",
             &["AVP_Admin".into(), "a,b".into()],
@@ -157,6 +273,11 @@ mod tests {
             &["avp-admin-all".into()],
             "r-1",
         );
+        assert_eq!(
+            headers[0],
+            ("x-cedargate-issuer", "https://auth.pingone.com/env/as".into())
+        );
+        let headers = &headers[1..];
         assert_eq!(
             headers[0],
             ("x-cedargate-subject", "ali%2Cce%20%C3%A9".into())

@@ -8,9 +8,11 @@ use serde_json::{Value, json};
 pub enum AppError {
     /// No `Authorization` header.
     MissingToken,
-    /// The token or the header is not acceptable (`kind` is a stable name, `message` the
-    /// shared core's description).
-    InvalidToken { kind: String, message: String },
+    /// The token or the header is not acceptable. `kind` is a stable reason code (the shared
+    /// core's [`cedargate::TokenErrorKind`] name, `claims`, `no_keys` or `malformed_header`)
+    /// and the only thing the client is told; `message` is the shared core's description,
+    /// for the log only.
+    InvalidToken { kind: &'static str, message: String },
     /// The policies deny the action.
     Forbidden {
         action: String,
@@ -22,6 +24,9 @@ pub enum AppError {
     NoRoute,
     /// No route matches (configured answer 403).
     NoRouteForbidden,
+    /// No route names the request's method; `allow` lists the methods of the routes that
+    /// match the path.
+    MethodNotAllowed { allow: Vec<String> },
     /// The issuer's keys cannot be had and the cached ones are too old.
     KeysUnavailable { retry_after: u64 },
     /// The origin could not be reached.
@@ -57,7 +62,7 @@ impl AppError {
     /// A short code for logs: the token error's name, or the problem type.
     pub fn code(&self) -> String {
         match self {
-            Self::InvalidToken { kind, .. } => kind.clone(),
+            Self::InvalidToken { kind, .. } => (*kind).to_owned(),
             other => other
                 .problem("")
                 .body
@@ -93,17 +98,19 @@ impl AppError {
                 // RFC 6750 §3.1: no error code when the request has no credentials.
                 vec![("www-authenticate", REALM.into())],
             ),
-            Self::InvalidToken { kind, message } => (
+            // Only the stable reason code leaves the worker: the core's message (and whatever
+            // WebCrypto or Cedar said inside it) goes to the log.
+            Self::InvalidToken { kind, .. } => (
                 401,
                 "invalid-token",
                 "Invalid token",
-                message.clone(),
+                format!("the bearer token was refused ({kind})"),
                 json!({ "reason": kind }),
                 vec![(
                     "www-authenticate",
                     format!(
-                        "{REALM}, error=\"invalid_token\", error_description=\"{}\"",
-                        quoted(message)
+                        "{REALM}, error=\"invalid_token\", error_description=\"token refused: {}\"",
+                        quoted(kind)
                     ),
                 )],
             ),
@@ -142,6 +149,14 @@ impl AppError {
                 "this request is not allowed".into(),
                 json!({}),
                 Vec::new(),
+            ),
+            Self::MethodNotAllowed { allow } => (
+                405,
+                "method-not-allowed",
+                "Method not allowed",
+                "no route of this API accepts this method".into(),
+                json!({ "allow": allow }),
+                vec![("allow", allow.join(", "))],
             ),
             Self::KeysUnavailable { retry_after } => (
                 503,
@@ -203,8 +218,8 @@ mod tests {
     #[test]
     fn invalid_tokens_get_an_rfc_6750_challenge() {
         let p = AppError::InvalidToken {
-            kind: "missing_claim".into(),
-            message: "token has no \"exp\" claim".into(),
+            kind: "signature_backend",
+            message: "signature check failed: DataError: key \"x\" rejected by WebCrypto".into(),
         }
         .problem("r1");
         assert_eq!(p.status, 401);
@@ -212,11 +227,15 @@ mod tests {
             p.headers,
             [(
                 "www-authenticate",
-                "Bearer realm=\"cedargate\", error=\"invalid_token\", error_description=\"token has no 'exp' claim\"".to_owned()
+                "Bearer realm=\"cedargate\", error=\"invalid_token\", error_description=\"token refused: signature_backend\"".to_owned()
             )]
         );
+        // The internal message is in neither the body nor the challenge.
+        let body = p.body.to_string();
+        assert!(!body.contains("WebCrypto") && !body.contains("DataError"), "{body}");
+        assert_eq!(p.body["detail"], "the bearer token was refused (signature_backend)");
         assert_eq!(p.body["type"], "urn:cedargate:problem:invalid-token");
-        assert_eq!(p.body["reason"], "missing_claim");
+        assert_eq!(p.body["reason"], "signature_backend");
         assert_eq!(p.body["request_id"], "r1");
         let missing = AppError::MissingToken.problem("");
         assert_eq!(missing.headers, [("www-authenticate", REALM.to_owned())]);
@@ -240,11 +259,17 @@ mod tests {
             AppError::OriginUnreachable,
             AppError::Misconfigured,
             AppError::PreflightRefused,
+            AppError::MethodNotAllowed { allow: vec![] },
         ]
         .iter()
         .map(AppError::status)
         .collect();
-        assert_eq!(statuses, [401, 403, 400, 404, 403, 503, 502, 500, 403]);
+        assert_eq!(statuses, [401, 403, 400, 404, 403, 503, 502, 500, 403, 405]);
+        let p = AppError::MethodNotAllowed {
+            allow: vec!["DELETE".into(), "GET".into()],
+        }
+        .problem("");
+        assert_eq!(p.headers, [("allow", "DELETE, GET".to_owned())]);
         let deny = AppError::Forbidden {
             action: "post /pets".into(),
             policies: vec!["p".into()],

@@ -52,8 +52,20 @@ pub struct TrustConfig {
     #[serde(default = "default_max_token_bytes")]
     pub max_token_bytes: usize,
     /// The trusted issuers. At least one. One issuer may appear twice, once per token kind,
-    /// with disjoint audiences.
+    /// with disjoint audiences. Entries of different issuers must map to distinct principal
+    /// ids (an `entity_id_prefix` of their own, AVP's `<issuer without https://>|` for
+    /// instance) and distinct group ids (`group_id_prefix`), or bind refuses them.
     pub issuers: Vec<IssuerConfig>,
+    /// Lets issuers share group ids: a group name (with its prefix) denotes the same Cedar
+    /// group whichever trusted issuer asserts it. Default false.
+    ///
+    /// # Security
+    ///
+    /// Anyone able to put a group name in a token of *any* of the issuers gets that group's
+    /// permissions. Use only when every issuer is administered by the same people (for
+    /// instance several environments of one PingOne organization).
+    #[serde(default)]
+    pub insecure_shared_group_ids: bool,
 }
 
 /// One trusted issuer: how its tokens are validated and how their claims become entities.
@@ -70,9 +82,26 @@ pub struct IssuerConfig {
     pub audiences: Vec<String>,
     /// Required `typ` header, compared as a media type (`at+jwt` matches
     /// `application/at+jwt`). Default: not checked. RFC 9068 access tokens use `at+jwt`;
-    /// requiring it stops ID tokens from being replayed as access tokens.
+    /// requiring it stops ID tokens from being replayed as access tokens. PingOne sets it on
+    /// every access token from March 2027 on. Refused on an ID-token entry when `at+jwt`.
+    ///
+    /// Independently of this setting, the two kinds are told apart by their claims (see
+    /// `insecure_skip_token_kind_claims`), and an ID-token entry always refuses `at+jwt`.
     #[serde(default)]
     pub token_type: Option<String>,
+    /// Turns off the claim checks that tell ID tokens from access tokens: an ID-token entry
+    /// refuses tokens with `client_id` or `scope`; an access-token entry requires
+    /// `client_id` and refuses `nonce`, `at_hash` and `c_hash`. Default false (checked), which
+    /// fits PingOne and RFC 9068.
+    ///
+    /// # Security
+    ///
+    /// With this on, only the audiences (and `typ`, where required) separate the two kinds:
+    /// an access token whose audience is also a client id, or an ID token whose audience is
+    /// the API, is accepted as the other kind. Turn it on only for a provider whose tokens do
+    /// not carry these claims, and then require `token_type` on access entries.
+    #[serde(default)]
+    pub insecure_skip_token_kind_claims: bool,
     /// Algorithms accepted from this issuer. Default: every supported algorithm that the key
     /// set's key types allow (PingOne signs with RS256).
     #[serde(default)]
@@ -202,6 +231,7 @@ impl IssuerConfig {
             token,
             audiences,
             token_type: None,
+            insecure_skip_token_kind_claims: false,
             algorithms: Vec::new(),
             leeway_seconds: DEFAULT_LEEWAY_SECONDS,
             principal_id_claim: default_principal_id_claim(),
@@ -247,6 +277,20 @@ pub enum ConfigError {
     /// An entity type is not declared by the schema, or does not fit.
     #[error("issuer {issuer}: {reason}")]
     Schema { issuer: String, reason: String },
+    /// An ID-token entry requires `typ` `at+jwt`, the access-token type.
+    #[error("issuer {issuer}: an ID-token entry cannot require token_type {token_type}")]
+    IdTokenType { issuer: String, token_type: String },
+    /// Two issuers would map users or groups to the same Cedar entities.
+    #[error(
+        "issuers {first} and {second} map to the same {what}: give each its own {field}, such as \"{suggestion}\""
+    )]
+    SharedIdentity {
+        first: String,
+        second: String,
+        what: &'static str,
+        field: &'static str,
+        suggestion: String,
+    },
 }
 
 /// Why verified claims could not become a principal.
@@ -332,6 +376,15 @@ impl Verifier {
                     max: MAX_LEEWAY_SECONDS,
                 });
             }
+            if entry.token == TokenKind::Id
+                && let Some(t) = &entry.token_type
+                && crate::token::media_type_eq(t, "at+jwt")
+            {
+                return Err(ConfigError::IdTokenType {
+                    issuer: entry.issuer.clone(),
+                    token_type: t.clone(),
+                });
+            }
             let others = seen.entry(&entry.issuer).or_default();
             for other in others.iter() {
                 let reason = if other.token == entry.token {
@@ -353,6 +406,8 @@ impl Verifier {
                     audiences: entry.audiences.clone(),
                     required_type: entry.token_type.clone(),
                     leeway: i64::from(entry.leeway_seconds),
+                    kind: entry.token,
+                    kind_claims: !entry.insecure_skip_token_kind_claims,
                 },
                 config: entry.clone(),
             });
@@ -394,7 +449,8 @@ impl Verifier {
 
     /// Step 2: verifies a parsed token with its issuer's `keys` at time `now`: `typ` and the
     /// algorithm first, then the signature through `backend`, then `iss`, `aud`, `exp`,
-    /// `nbf`, `iat`.
+    /// `nbf`, `iat`, then that it is the entry's kind of token (ID or access; see
+    /// [`IssuerConfig::insecure_skip_token_kind_claims`]).
     pub async fn verify<B: SignatureBackend>(
         &self,
         jwt: &UntrustedJwt<'_>,
@@ -410,6 +466,7 @@ impl Verifier {
         }
         let thumbprint = jwt.verify_signature(keys, backend).await?;
         let times = entry.rules.check_claims(jwt.claims(), now)?;
+        entry.rules.check_kind(jwt.header(), jwt.claims())?;
         Ok(VerifiedToken {
             issuer: entry.config.issuer.clone(),
             kind: entry.config.token,
@@ -468,6 +525,7 @@ impl Trust {
             .iter()
             .map(|entry| bind_issuer(entry, bundle))
             .collect::<Result<Vec<_>, _>>()?;
+        check_distinct_identities(&issuers, config.insecure_shared_group_ids)?;
         Ok(Self {
             verifier,
             issuers,
@@ -629,6 +687,48 @@ impl Trust {
             kind: config.token,
         })
     }
+}
+
+/// AVP's entity id prefix for an issuer: the issuer without its scheme, then `|`.
+fn avp_prefix(issuer: &str) -> String {
+    let bare = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    format!("{bare}|")
+}
+
+/// Refuses entries of different issuers whose users (or groups) would be the same Cedar
+/// entities: equal type and equal prefix (none counts as the empty prefix).
+fn check_distinct_identities(
+    issuers: &[IssuerPolicy],
+    shared_groups: bool,
+) -> Result<(), ConfigError> {
+    let prefix = |p: &Option<String>| p.clone().unwrap_or_default();
+    for (i, a) in issuers.iter().enumerate() {
+        for b in &issuers[i + 1..] {
+            if a.config.issuer == b.config.issuer {
+                continue;
+            }
+            let shared = |what, field| ConfigError::SharedIdentity {
+                first: a.config.issuer.clone(),
+                second: b.config.issuer.clone(),
+                what,
+                field,
+                suggestion: avp_prefix(&b.config.issuer),
+            };
+            if a.principal_type == b.principal_type
+                && prefix(&a.config.entity_id_prefix) == prefix(&b.config.entity_id_prefix)
+            {
+                return Err(shared("principal ids", "entity_id_prefix"));
+            }
+            if !shared_groups
+                && let (Some(ga), Some(gb)) = (&a.group_type, &b.group_type)
+                && ga == gb
+                && prefix(&a.config.group_id_prefix) == prefix(&b.config.group_id_prefix)
+            {
+                return Err(shared("group ids", "group_id_prefix"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn string_set(

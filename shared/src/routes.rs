@@ -54,9 +54,20 @@ pub enum PathError {
     /// A query parameter the policies see was given more than once.
     #[error("query parameter {0} is repeated")]
     RepeatedQueryParameter(String),
-    /// The method is not an HTTP token.
+    /// The method is not an HTTP token of letters.
     #[error("method is not valid")]
     InvalidMethod,
+    /// `;` in the path: a path parameter delimiter to Tomcat, Jetty and Spring (`/admin;x`,
+    /// `/..;/admin`), so the origin could route it elsewhere.
+    #[error("path contains a semicolon")]
+    Semicolon,
+    /// `;` in the query: a pair separator to some origins.
+    #[error("query string contains a semicolon")]
+    QuerySemicolon,
+    /// A query parameter whose name an origin may read as a declared one (`a.b` or `A_B` for
+    /// `a_b`, `a[]` for `a`) or as a method override (`_method`).
+    #[error("query parameter {0} is ambiguous")]
+    AmbiguousQueryParameter(String),
 }
 
 /// A request that does not become an action.
@@ -68,6 +79,13 @@ pub enum RouteError {
     /// No route matches the method and path (answer 404).
     #[error("no route matches the request")]
     NoRoute,
+    /// No route of the bundle names this method (answer 405 with `Allow`): such a request is
+    /// never forwarded.
+    #[error("method is not allowed")]
+    MethodNotAllowed {
+        /// The methods of the routes that match the path (uppercase, sorted), for `Allow`.
+        allow: Vec<String>,
+    },
 }
 
 /// The route a request matched: the action to authorize and what goes into the context.
@@ -81,7 +99,8 @@ pub struct RouteMatch {
     pub template: String,
     /// The path as authorized, re-encoded canonically; forward exactly this.
     pub path: String,
-    /// The raw query string (without `?`), forwarded as received.
+    /// The query string (without `?`) rebuilt from the parsed pairs, each name and value
+    /// percent-encoded with only unreserved characters literal; forward exactly this.
     pub query: Option<String>,
     /// Path parameters, decoded.
     pub path_parameters: BTreeMap<String, String>,
@@ -220,7 +239,7 @@ fn parse_template(template: &str) -> Result<Vec<Segment>, String> {
                 segments.push(Segment::Param(name.to_owned()));
             }
         } else {
-            if part.contains(['{', '}', '%', '?', '#', '\\']) || *part == "." || *part == ".." {
+            if part.contains(['{', '}', '%', '?', '#', ';', '\\']) || *part == "." || *part == ".." {
                 return Err(format!("literal segment \"{part}\" is not allowed"));
             }
             segments.push(Segment::Literal((*part).to_owned()));
@@ -273,6 +292,18 @@ impl RouteTable {
             None => Vec::new(),
         };
 
+        if !self.routes.iter().any(|r| r.method == method) {
+            let mut allow: Vec<String> = self
+                .routes
+                .iter()
+                .filter(|r| score(&r.segments, &segments).is_some())
+                .map(|r| r.method.to_ascii_uppercase())
+                .collect();
+            allow.sort();
+            allow.dedup();
+            return Err(RouteError::MethodNotAllowed { allow });
+        }
+
         let mut best: Option<(&Route, Vec<u8>)> = None;
         for route in self.routes.iter().filter(|r| r.method == method) {
             if let Some(score) = score(&route.segments, &segments)
@@ -298,13 +329,25 @@ impl RouteTable {
             }
         }
         let mut query_parameters = BTreeMap::new();
-        for (key, value) in &query_pairs {
-            if route.query.iter().any(|q| q == key)
-                && query_parameters
-                    .insert(key.clone(), value.clone())
+        for pair in &query_pairs {
+            let key = &pair.key;
+            if route.query.iter().any(|q| q == key) {
+                if query_parameters
+                    .insert(key.clone(), pair.value.clone())
                     .is_some()
+                {
+                    return Err(PathError::RepeatedQueryParameter(key.clone()).into());
+                }
+                continue;
+            }
+            let normalized = normalize_query_name(key);
+            if METHOD_OVERRIDE_PARAMETERS.contains(&normalized.as_str())
+                || route
+                    .query
+                    .iter()
+                    .any(|q| normalize_query_name(q) == normalized)
             {
-                return Err(PathError::RepeatedQueryParameter(key.clone()).into());
+                return Err(PathError::AmbiguousQueryParameter(key.clone()).into());
             }
         }
         Ok(RouteMatch {
@@ -312,11 +355,31 @@ impl RouteTable {
             method,
             template: route.template.clone(),
             path: encode_path(&segments),
-            query: query.map(str::to_owned),
+            query: query.and_then(|_| encode_query(&query_pairs)),
             path_parameters,
             query_parameters,
         })
     }
+}
+
+/// Query parameter names that frameworks read as a method override.
+const METHOD_OVERRIDE_PARAMETERS: [&str; 4] = [
+    "_method",
+    "x_http_method_override",
+    "x_http_method",
+    "x_method_override",
+];
+
+/// A query parameter name as lenient origins read it: ASCII lowercase, cut at the first `[`
+/// (PHP and Rails arrays), with `.`, space and `-` read as `_` (PHP).
+fn normalize_query_name(name: &str) -> String {
+    let base = name.split('[').next().unwrap_or(name);
+    base.chars()
+        .map(|c| match c {
+            '.' | ' ' | '-' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
 }
 
 fn same_shape(a: &[Segment], b: &[Segment]) -> bool {
@@ -401,6 +464,9 @@ fn decode_path(path: &str) -> Result<Vec<String>, PathError> {
     if rest.is_empty() {
         return Ok(Vec::new());
     }
+    if rest.contains(';') {
+        return Err(PathError::Semicolon);
+    }
     let mut segments = Vec::new();
     for raw in rest.split('/') {
         if raw.is_empty() {
@@ -425,24 +491,56 @@ fn decode_path(path: &str) -> Result<Vec<String>, PathError> {
     Ok(segments)
 }
 
-fn decode_query(query: &str) -> Result<Vec<(String, String)>, PathError> {
+/// One `name[=value]` pair of a query string, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct QueryPair {
+    key: String,
+    value: String,
+    /// Whether the pair had `=` (`a=` and `a` are forwarded as they came).
+    has_value: bool,
+}
+
+fn decode_query(query: &str) -> Result<Vec<QueryPair>, PathError> {
+    if query.contains(';') {
+        return Err(PathError::QuerySemicolon);
+    }
+    let decode = |raw: &str| {
+        String::from_utf8(percent_decode(raw, true).map_err(|_| PathError::InvalidQuery)?)
+            .map_err(|_| PathError::InvalidQuery)
+    };
     let mut pairs = Vec::new();
     for part in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        let key = String::from_utf8(percent_decode(k, true).map_err(|_| PathError::InvalidQuery)?)
-            .map_err(|_| PathError::InvalidQuery)?;
-        let value =
-            String::from_utf8(percent_decode(v, true).map_err(|_| PathError::InvalidQuery)?)
-                .map_err(|_| PathError::InvalidQuery)?;
+        let (k, v, has_value) = match part.split_once('=') {
+            Some((k, v)) => (k, v, true),
+            None => (part, "", false),
+        };
+        let key = decode(k)?;
+        let value = decode(v)?;
         if key.chars().chain(value.chars()).any(char::is_control) {
             return Err(PathError::InvalidQuery);
         }
-        pairs.push((key, value));
+        pairs.push(QueryPair {
+            key,
+            value,
+            has_value,
+        });
     }
     Ok(pairs)
 }
 
-/// Re-encodes decoded segments: RFC 3986 `pchar` stays, everything else is `%XX`.
+/// Percent-encodes `text` onto `out`: RFC 3986 unreserved characters stay, every other byte
+/// is `%XX`, so no reserved character reaches the origin with a meaning it did not have here.
+fn encode_component(text: &str, out: &mut String) {
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+/// Re-encodes decoded segments canonically (see [`encode_component`]).
 fn encode_path(segments: &[String]) -> String {
     if segments.is_empty() {
         return "/".into();
@@ -450,15 +548,28 @@ fn encode_path(segments: &[String]) -> String {
     let mut out = String::new();
     for seg in segments {
         out.push('/');
-        for b in seg.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
+        encode_component(seg, &mut out);
     }
     out
+}
+
+/// The query rebuilt from what was parsed; `None` when nothing is left.
+fn encode_query(pairs: &[QueryPair]) -> Option<String> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for (i, pair) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        encode_component(&pair.key, &mut out);
+        if pair.has_value {
+            out.push('=');
+            encode_component(&pair.value, &mut out);
+        }
+    }
+    Some(out)
 }
 
 impl fmt::Display for RouteMatch {
@@ -522,7 +633,13 @@ mod tests {
             t.resolve("get", "/other").map(|m| m.template),
             Ok("/{proxy+}".into())
         );
-        assert_eq!(t.resolve("post", "/pets/7"), Err(RouteError::NoRoute));
+        // No route names POST at all: refused, with the methods the path has.
+        assert_eq!(
+            t.resolve("post", "/pets/7"),
+            Err(RouteError::MethodNotAllowed {
+                allow: vec!["GET".into()]
+            })
+        );
     }
 
     #[test]
@@ -574,9 +691,10 @@ mod tests {
             m.as_ref().map(|m| m.query_parameters.get("type").cloned()),
             Ok(Some("dog cat".into()))
         );
+        // Forwarded as parsed: names and values re-encoded, `+` as the space it meant.
         assert_eq!(
             m.map(|m| m.query),
-            Ok(Some("type=dog+cat&other=1&other=2".into()))
+            Ok(Some("type=dog%20cat&other=1&other=2".into()))
         );
         assert_eq!(
             t.resolve("get", "/pets?type=dog&type=cat"),
@@ -586,6 +704,120 @@ mod tests {
             t.resolve("get", "/pets?type=%zz"),
             Err(PathError::InvalidQuery.into())
         );
+    }
+
+    #[test]
+    fn methods_no_route_names_are_refused_with_the_allowed_ones() {
+        let t = table(&["get /pets/{petId}", "delete /pets/{petId}", "post /pets"], &[]);
+        for method in ["MOVE", "PURGE", "PROPFIND", "COPY", "LOCK", "MKCOL", "SEARCH", "HEAD"] {
+            assert_eq!(
+                t.resolve(method, "/pets/7"),
+                Err(RouteError::MethodNotAllowed {
+                    allow: vec!["DELETE".into(), "GET".into()]
+                }),
+                "{method}"
+            );
+        }
+        assert_eq!(
+            t.resolve("MOVE", "/nowhere"),
+            Err(RouteError::MethodNotAllowed { allow: vec![] })
+        );
+        // A method some route names, on a path it does not match, is still "no route".
+        assert_eq!(t.resolve("POST", "/pets/7"), Err(RouteError::NoRoute));
+        assert_eq!(
+            t.resolve("M-SEARCH", "/pets/7").err(),
+            Some(PathError::InvalidMethod.into())
+        );
+        let m = t.resolve("gEt", "/pets/7");
+        assert_eq!(m.map(|m| m.method), Ok("get".into()));
+    }
+
+    #[test]
+    fn semicolons_are_refused_in_paths_and_queries() {
+        let t = table(&["get /pets/{petId}", "get /admin"], &["type"]);
+        let refused = |p: &str| match t.resolve("get", p) {
+            Err(RouteError::Refused(e)) => Some(e),
+            _ => None,
+        };
+        assert_eq!(refused("/pets/..;/admin"), Some(PathError::Semicolon));
+        assert_eq!(refused("/admin;jsessionid=1"), Some(PathError::Semicolon));
+        assert_eq!(refused("/pets/7;x=1"), Some(PathError::Semicolon));
+        assert_eq!(refused("/pets/7?a=1;type=x"), Some(PathError::QuerySemicolon));
+        // Encoded, it is data: forwarded encoded, never as a raw delimiter.
+        let m = t.resolve("get", "/pets/a%3Bb");
+        assert_eq!(m.as_ref().map(|m| m.path.as_str()), Ok("/pets/a%3Bb"));
+        assert_eq!(
+            m.map(|m| m.path_parameters.get("petId").cloned()),
+            Ok(Some("a;b".into()))
+        );
+    }
+
+    #[test]
+    fn only_unreserved_characters_are_forwarded_literally() {
+        let t = table(&["get /pets/{petId}"], &[]);
+        for (raw, decoded, forwarded) in [
+            ("%3D", "=", "%3D"),
+            ("%2C", ",", "%2C"),
+            ("%2B", "+", "%2B"),
+            ("%40", "@", "%40"),
+            ("%3A", ":", "%3A"),
+            ("a!$'()*", "a!$'()*", "a%21%24%27%28%29%2A"),
+            ("%7E-._", "~-._", "~-._"),
+        ] {
+            let m = t.resolve("get", &format!("/pets/{raw}"));
+            assert_eq!(
+                m.as_ref().map(|m| m.path_parameters.get("petId").cloned()),
+                Ok(Some(decoded.into())),
+                "{raw}"
+            );
+            assert_eq!(
+                m.map(|m| m.path),
+                Ok(format!("/pets/{forwarded}")),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_query_is_forwarded_as_it_was_parsed() {
+        let t = table(&["get /pets"], &["type"]);
+        let q = |target: &str| t.resolve("get", target).map(|m| m.query);
+        assert_eq!(q("/pets"), Ok(None));
+        assert_eq!(q("/pets?"), Ok(None));
+        assert_eq!(q("/pets?&&"), Ok(None));
+        assert_eq!(q("/pets?a&b=&c=1"), Ok(Some("a&b=&c=1".into())));
+        assert_eq!(
+            q("/pets?type=dog%26admin%3D1"),
+            Ok(Some("type=dog%26admin%3D1".into()))
+        );
+        assert_eq!(q("/pets?x=%2B%20+"), Ok(Some("x=%2B%20%20".into())));
+        assert_eq!(q("/pets?na%6De=v%61l"), Ok(Some("name=val".into())));
+    }
+
+    #[test]
+    fn query_names_an_origin_could_read_as_declared_ones_are_refused() {
+        let t = table(&["get /pets", "post /pets"], &["pet_type"]);
+        for target in [
+            "/pets?pet.type=x",
+            "/pets?pet%20type=x",
+            "/pets?pet+type=x",
+            "/pets?PET_TYPE=x",
+            "/pets?pet_type[]=x",
+            "/pets?pet_type[a]=x",
+            "/pets?pet-type=x",
+            "/pets?_method=DELETE",
+            "/pets?_METHOD=DELETE",
+            "/pets?x-http-method-override=DELETE",
+        ] {
+            assert!(
+                matches!(
+                    t.resolve("post", target),
+                    Err(RouteError::Refused(PathError::AmbiguousQueryParameter(_)))
+                ),
+                "{target}"
+            );
+        }
+        assert!(t.resolve("get", "/pets?pet_type=x&other.name=y").is_ok());
     }
 
     #[test]

@@ -70,6 +70,18 @@ pub enum TokenError {
     /// `typ` is not the one required for this issuer.
     #[error("token type is not {expected}")]
     WrongType { expected: String },
+    /// The token is of the other kind than the issuer entry accepts: an access token where an
+    /// ID token is expected (`typ` `at+jwt`, or `client_id` / `scope` claims), or an ID token
+    /// where an access token is expected (no `client_id`, or `nonce` / `at_hash` claims).
+    #[error("token is not an {expected} token ({reason})")]
+    WrongTokenKind {
+        expected: crate::identity::TokenKind,
+        reason: &'static str,
+    },
+    /// An ID token's `azp` is not the client, or a token for several audiences has none
+    /// (OpenID Connect Core 3.1.3.7).
+    #[error("token authorized party is not accepted")]
+    WrongAuthorizedParty,
 }
 
 /// A stable, machine-readable name for each [`TokenError`] variant, used by logs, response
@@ -94,6 +106,8 @@ pub enum TokenErrorKind {
     MissingClaim,
     InvalidClaim,
     WrongType,
+    WrongTokenKind,
+    WrongAuthorizedParty,
 }
 
 impl TokenErrorKind {
@@ -118,6 +132,8 @@ impl TokenErrorKind {
             Self::MissingClaim => "missing_claim",
             Self::InvalidClaim => "invalid_claim",
             Self::WrongType => "wrong_type",
+            Self::WrongTokenKind => "wrong_token_kind",
+            Self::WrongAuthorizedParty => "wrong_authorized_party",
         }
     }
 }
@@ -150,6 +166,8 @@ impl TokenError {
             Self::MissingClaim(_) => TokenErrorKind::MissingClaim,
             Self::InvalidClaim { .. } => TokenErrorKind::InvalidClaim,
             Self::WrongType { .. } => TokenErrorKind::WrongType,
+            Self::WrongTokenKind { .. } => TokenErrorKind::WrongTokenKind,
+            Self::WrongAuthorizedParty => TokenErrorKind::WrongAuthorizedParty,
         }
     }
 }
@@ -350,6 +368,11 @@ pub(crate) struct ClaimRules {
     pub(crate) audiences: Vec<String>,
     pub(crate) required_type: Option<String>,
     pub(crate) leeway: i64,
+    /// The kind of token the entry accepts.
+    pub(crate) kind: crate::identity::TokenKind,
+    /// Whether the claims that tell ID and access tokens apart are checked (see
+    /// [`ClaimRules::check_kind`]).
+    pub(crate) kind_claims: bool,
 }
 
 /// Time-related claims, read from the payload.
@@ -377,6 +400,76 @@ impl ClaimRules {
                 expected: expected.clone(),
             })
         }
+    }
+
+    /// Tells ID tokens and access tokens apart (after the signature and the other claims).
+    ///
+    /// An ID-token entry refuses `typ` `at+jwt` always, and (unless `kind_claims` is off)
+    /// tokens carrying `client_id` or `scope`, which RFC 9068 access tokens and PingOne's
+    /// access tokens carry and ID tokens do not; its `azp`, when present, must be one of the
+    /// entry's client ids, and a token for several audiences must have one. An access-token
+    /// entry (unless `kind_claims` is off) requires `client_id` (RFC 9068 §2.2, always in
+    /// PingOne's access tokens) and refuses `nonce`, `at_hash` and `c_hash`, which only ID
+    /// tokens carry.
+    pub(crate) fn check_kind(
+        &self,
+        header: &JwtHeader,
+        claims: &Map<String, Value>,
+    ) -> Result<(), TokenError> {
+        use crate::identity::TokenKind;
+        let wrong = |reason| TokenError::WrongTokenKind {
+            expected: self.kind,
+            reason,
+        };
+        match self.kind {
+            TokenKind::Id => {
+                if header
+                    .typ
+                    .as_deref()
+                    .is_some_and(|typ| media_type_eq(typ, "at+jwt"))
+                {
+                    return Err(wrong("typ is at+jwt"));
+                }
+                if self.kind_claims {
+                    if claims.contains_key("client_id") {
+                        return Err(wrong("it has a client_id claim"));
+                    }
+                    if claims.contains_key("scope") {
+                        return Err(wrong("it has a scope claim"));
+                    }
+                }
+                let several = matches!(claims.get("aud"), Some(Value::Array(a)) if a.len() > 1);
+                match claims.get("azp") {
+                    Some(Value::String(azp)) if self.audiences.iter().any(|a| a == azp) => {}
+                    Some(_) => return Err(TokenError::WrongAuthorizedParty),
+                    None if several => return Err(TokenError::WrongAuthorizedParty),
+                    None => {}
+                }
+            }
+            TokenKind::Access if self.kind_claims => {
+                match claims.get("client_id") {
+                    Some(Value::String(id)) if !id.is_empty() => {}
+                    Some(_) => {
+                        return Err(TokenError::InvalidClaim {
+                            claim: "client_id",
+                            reason: "not a non-empty string",
+                        });
+                    }
+                    None => return Err(wrong("it has no client_id claim")),
+                }
+                for claim in ["nonce", "at_hash", "c_hash"] {
+                    if claims.contains_key(claim) {
+                        return Err(wrong(match claim {
+                            "nonce" => "it has a nonce claim",
+                            "at_hash" => "it has an at_hash claim",
+                            _ => "it has a c_hash claim",
+                        }));
+                    }
+                }
+            }
+            TokenKind::Access => {}
+        }
+        Ok(())
     }
 
     /// Checks `iss`, `aud`, `exp`, `nbf`, `iat` at time `now`.
@@ -476,7 +569,7 @@ fn numeric_date(
 
 /// Compares `typ` values as media types (RFC 7515 §4.1.9): case-insensitive, and
 /// `application/` may be left out.
-fn media_type_eq(actual: &str, expected: &str) -> bool {
+pub(crate) fn media_type_eq(actual: &str, expected: &str) -> bool {
     fn bare(s: &str) -> &str {
         let lower_prefix = "application/";
         if s.len() >= lower_prefix.len()

@@ -349,3 +349,118 @@ async_test! {
         assert_eq!(other.principal(&verified).unwrap_err(), MappingError::UnknownIssuer(TokenKind::Id));
     }
 }
+
+#[test]
+fn issuers_cannot_share_users_or_groups() {
+    let a = json!({ "issuer": ISSUER_A, "token": "id", "audiences": [CLIENT_ID] });
+    let c = json!({ "issuer": ISSUER_C, "token": "id", "audiences": [CLIENT_ID] });
+    let err = bind(json!([a, c])).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::SharedIdentity { what: "principal ids", .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "issuers https://auth.pingone.test/env-a/as and https://idp.example.test/c map to the \
+         same principal ids: give each its own entity_id_prefix, such as \"idp.example.test/c|\""
+    );
+    // Distinct users, but the same group names.
+    let mut c_users = c.clone();
+    c_users["entity_id_prefix"] = json!("idp.example.test/c|");
+    let err = bind(json!([a, c_users])).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::SharedIdentity { what: "group ids", .. }),
+        "{err}"
+    );
+    // Distinct groups too: accepted; or groups shared on purpose.
+    let mut c_apart = c_users.clone();
+    c_apart["group_id_prefix"] = json!("idp.example.test/c|");
+    assert!(bind(json!([a, c_apart])).is_ok());
+    let shared: TrustConfig = serde_json::from_value(
+        json!({ "issuers": [a, c_users], "insecure_shared_group_ids": true }),
+    )
+    .unwrap();
+    assert!(Trust::bind(&shared, &petstore()).is_ok());
+    // Groups switched off on one side share nothing.
+    let mut c_no_groups = c_users;
+    c_no_groups["group_claim"] = Value::Null;
+    assert!(bind(json!([a, c_no_groups])).is_ok());
+    // The two entries of one issuer are one identity on purpose.
+    let access = json!({ "issuer": ISSUER_A, "token": "access", "audiences": [API_AUDIENCE] });
+    assert!(bind(json!([a, access])).is_ok());
+}
+
+#[test]
+fn an_id_token_entry_cannot_require_the_access_token_type() {
+    let err = bind(json!([
+        { "issuer": ISSUER_A, "token": "id", "audiences": [CLIENT_ID], "token_type": "application/at+jwt" }
+    ]))
+    .unwrap_err();
+    assert!(matches!(err, ConfigError::IdTokenType { .. }), "{err}");
+}
+
+async fn verify_with(entries: Value, claims: &Value, typ: &str) -> Result<(), cedargate::TokenError> {
+    let verifier = cedargate::Verifier::new(&config(entries)).unwrap();
+    let token = mint(claims, "a-rsa-1", typ);
+    let jwt = verifier.parse(&token)?;
+    let backend = backends().remove(0);
+    verifier
+        .verify(&jwt, &key_sets()[ISSUER_A], &backend, NOW)
+        .await
+        .map(|_| ())
+}
+
+async_test! {
+    async fn id_and_access_tokens_are_told_apart_by_more_than_the_audience() {
+        use cedargate::TokenErrorKind as K;
+        let kind = |r: Result<(), cedargate::TokenError>| r.map_err(|e| e.kind());
+        let id_entry = json!([{ "issuer": ISSUER_A, "token": "id", "audiences": [CLIENT_ID] }]);
+        let access_entry = json!([{ "issuer": ISSUER_A, "token": "access", "audiences": [CLIENT_ID, API_AUDIENCE] }]);
+
+        // An access token whose audience is the client id, at an ID-token entry.
+        let mut access = access_claims("alice", NOW);
+        access["aud"] = json!(CLIENT_ID);
+        assert_eq!(kind(verify_with(id_entry.clone(), &access, "at+jwt").await), Err(K::WrongTokenKind));
+        assert_eq!(kind(verify_with(id_entry.clone(), &access, "application/AT+JWT").await), Err(K::WrongTokenKind));
+        // Without `typ`, its claims give it away (PingOne before March 2027).
+        assert_eq!(kind(verify_with(id_entry.clone(), &access, "JWT").await), Err(K::WrongTokenKind));
+        let mut scope_only = id_claims("alice", &[], NOW);
+        scope_only["scope"] = json!("openid");
+        assert_eq!(kind(verify_with(id_entry.clone(), &scope_only, "JWT").await), Err(K::WrongTokenKind));
+        let relaxed = json!([{ "issuer": ISSUER_A, "token": "id", "audiences": [CLIENT_ID], "insecure_skip_token_kind_claims": true }]);
+        assert_eq!(kind(verify_with(relaxed.clone(), &access, "JWT").await), Ok(()));
+        // ... but never with `typ` at+jwt.
+        assert_eq!(kind(verify_with(relaxed, &access, "at+jwt").await), Err(K::WrongTokenKind));
+
+        // azp (OpenID Connect Core 3.1.3.7).
+        let id = id_claims("alice", &[], NOW);
+        assert_eq!(kind(verify_with(id_entry.clone(), &id, "JWT").await), Ok(()));
+        let mut azp = id.clone();
+        azp["azp"] = json!(CLIENT_ID);
+        assert_eq!(kind(verify_with(id_entry.clone(), &azp, "JWT").await), Ok(()));
+        azp["azp"] = json!("another-client");
+        assert_eq!(kind(verify_with(id_entry.clone(), &azp, "JWT").await), Err(K::WrongAuthorizedParty));
+        azp["azp"] = json!(7);
+        assert_eq!(kind(verify_with(id_entry.clone(), &azp, "JWT").await), Err(K::WrongAuthorizedParty));
+        let mut several = id.clone();
+        several["aud"] = json!([CLIENT_ID, "another-client"]);
+        assert_eq!(kind(verify_with(id_entry.clone(), &several, "JWT").await), Err(K::WrongAuthorizedParty));
+        several["azp"] = json!(CLIENT_ID);
+        assert_eq!(kind(verify_with(id_entry, &several, "JWT").await), Ok(()));
+
+        // An ID token at an access-token entry that does not require `typ`.
+        let mut id_for_api = id_claims("alice", &[], NOW);
+        id_for_api["aud"] = json!(API_AUDIENCE);
+        assert_eq!(kind(verify_with(access_entry.clone(), &id_for_api, "JWT").await), Err(K::WrongTokenKind));
+        id_for_api["client_id"] = json!(CLIENT_ID);
+        // `nonce` marks it as an ID token even with a client_id.
+        assert_eq!(kind(verify_with(access_entry.clone(), &id_for_api, "JWT").await), Err(K::WrongTokenKind));
+        id_for_api.as_object_mut().unwrap().remove("nonce");
+        id_for_api["at_hash"] = json!("x");
+        assert_eq!(kind(verify_with(access_entry.clone(), &id_for_api, "JWT").await), Err(K::WrongTokenKind));
+        let mut bad_client = access_claims("alice", NOW);
+        bad_client["client_id"] = json!(["x"]);
+        assert_eq!(kind(verify_with(access_entry.clone(), &bad_client, "at+jwt").await), Err(K::InvalidClaim));
+        assert_eq!(kind(verify_with(access_entry, &access_claims("alice", NOW), "at+jwt").await), Ok(()));
+    }
+}

@@ -92,6 +92,9 @@ async_test! {
                         None,
                     ),
                     Err(RouteError::NoRoute) => ("no_route", None, None),
+                    Err(RouteError::MethodNotAllowed { .. }) => {
+                        ("method_not_allowed", None, None)
+                    }
                     Err(RouteError::Refused(err)) => ("refused", None, Some(err.to_string())),
                 },
             };
@@ -171,7 +174,7 @@ async_test! {
 }
 
 async_test! {
-    async fn entity_id_prefix_applies_to_the_principal_only() {
+    async fn prefixes_keep_the_users_and_groups_of_issuers_apart() {
         let backend = backends().remove(0);
         let mut claims = access_claims("erin", NOW);
         claims["iss"] = json!(ISSUER_B);
@@ -183,7 +186,16 @@ async_test! {
             r#"PetStore::User::"auth.pingone.test/env-b/as|erin""#
         );
         assert_eq!(principal.subject(), "erin");
+        assert_eq!(principal.groups(), ["AVP_Admin"]);
+        let group: cedar_policy::EntityUid =
+            r#"PetStore::UserGroup::"auth.pingone.test/env-b/as|AVP_Admin""#
+                .parse()
+                .unwrap();
+        assert!(principal.entities().get(&group).is_some());
         let (_, decision) = gate().decide(&principal, "POST", "/pets").unwrap();
-        assert!(decision.is_allowed(), "groups keep their plain names");
+        assert!(
+            !decision.is_allowed(),
+            "issuer B's AVP_Admin is not issuer A's group"
+        );
     }
 }

@@ -29,10 +29,17 @@ fn every_request_case_holds_at_the_shared_core() {
             .trust()
             .insecure_principal_from_claims(ISSUER_A, TokenKind::Id, &claims)
             .unwrap();
-        let got = match gate().decide(&principal, &case.method, &expand(&case.path)) {
+        let decided = gate().decide(&principal, &case.method, &expand(&case.path));
+        if let (Ok((route, _)), Some(query)) = (&decided, &case.origin_query)
+            && route.query.as_ref() != Some(query)
+        {
+            failures.push(format!("{}: query to forward {:?}", case.name, route.query));
+        }
+        let got = match decided {
             Ok((_, d)) if d.is_allowed() => "allow",
             Ok(_) => "deny",
             Err(RouteError::NoRoute) => "no_route",
+            Err(RouteError::MethodNotAllowed { .. }) => "method_not_allowed",
             Err(RouteError::Refused(_)) => "refused",
         };
         if got != case.core {

@@ -162,6 +162,7 @@ impl AppConfig {
         Ok(TrustConfig {
             max_token_bytes: cedargate::DEFAULT_MAX_TOKEN_BYTES,
             issuers,
+            insecure_shared_group_ids: false,
         })
     }
 }

@@ -79,7 +79,9 @@ fn request_id() -> String {
 pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     let started = performance_now();
     let id = request_id();
-    let method = req.method().to_string();
+    // The method exactly as sent: workers-rs maps methods it does not know (MOVE, PURGE, ...)
+    // to GET, which must never be what is authorized.
+    let method = req.inner().method();
     let target = target_of(&req);
     let mut log = Log::default();
 
@@ -127,7 +129,11 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
             Ok(response) => response,
             Err(err) => {
                 if log.error.is_none() {
-                    log.error = Some(err.code());
+                    log.error = Some(match &err {
+                        // The details stay here; the client gets the reason code only.
+                        AppError::InvalidToken { kind, message } => format!("{kind}: {message}"),
+                        other => other.code(),
+                    });
                 }
                 proxy::problem(&err, &id, &common)
             }
@@ -169,7 +175,7 @@ async fn guard(
     let token = bearer_token(header.as_deref()).map_err(|err| match err {
         BearerError::Missing => AppError::MissingToken,
         BearerError::Malformed(message) => AppError::InvalidToken {
-            kind: "malformed_header".into(),
+            kind: "malformed_header",
             message: message.into(),
         },
     })?;
@@ -194,6 +200,7 @@ async fn guard(
                     Unmatched::NotFound => AppError::NoRoute,
                     Unmatched::Forbidden => AppError::NoRouteForbidden,
                 },
+                RouteError::MethodNotAllowed { allow } => AppError::MethodNotAllowed { allow },
             })?;
     log.action = Some(route.action.clone());
     log.policies = decision.policies.clone();
@@ -230,9 +237,9 @@ async fn authenticate(
     });
     let invalid = |err: GateError| {
         let kind = match &err {
-            GateError::Token(e) => e.kind().as_str().to_owned(),
-            GateError::Mapping(_) => "claims".to_owned(),
-            GateError::NoKeys => "no_keys".to_owned(),
+            GateError::Token(e) => e.kind().as_str(),
+            GateError::Mapping(_) => "claims",
+            GateError::NoKeys => "no_keys",
         };
         AppError::InvalidToken {
             kind,

@@ -4,7 +4,7 @@ use super::state::{Authenticated, State};
 use crate::config::CorsConfig;
 use crate::cors;
 use crate::forward::{
-    forwards_body, forwards_request_header, forwards_response_header, identity_headers,
+    forwards_body, identity_headers, merge_vary, request_headers, response_headers,
 };
 use crate::problem::AppError;
 use cedargate::{Bundle, Decision, Gate, RouteMatch};
@@ -116,9 +116,10 @@ pub fn bundle_document(bundle: &Bundle, common: &Common) -> Response {
     json_response(200, common.to_vec(), &body, "application/json")
 }
 
-/// Forwards an allowed request: same method, the authorized path, the raw query, the body
-/// streamed; client `x-cedargate-*` and method-override headers dropped, identity headers
-/// added. The origin's answer is streamed back.
+/// Forwards an allowed request: the method that was authorized (uppercase), the authorized
+/// path, the query as it was parsed, the body streamed; client `x-cedargate-*`, forwarding,
+/// method-override and `Connection`-named headers dropped, identity headers added. The
+/// origin's answer is streamed back, with `Vary` merged rather than replaced.
 pub async fn forward(
     state: &Rc<State>,
     req: &Request,
@@ -130,6 +131,7 @@ pub async fn forward(
 ) -> Result<Response, AppError> {
     let config = &state.config;
     let identity = identity_headers(
+        auth.principal.issuer(),
         auth.principal.subject(),
         auth.principal.uid().id().unescaped(),
         auth.principal.groups(),
@@ -144,24 +146,23 @@ pub async fn forward(
         return Ok(respond(204, &headers, None));
     }
     let url = config.origin_url(&route.path, route.query.as_deref());
+    let method = route.method.to_ascii_uppercase();
     let inner = req.inner();
     let headers = web_sys::Headers::new().map_err(|_| AppError::OriginUnreachable)?;
     let incoming = inner.headers();
-    for (k, v) in entries(&incoming) {
-        if forwards_request_header(&k, config.forward_authorization) {
-            let _ = headers.append(&k, &v);
-        }
+    for (k, v) in request_headers(&entries(&incoming), config.forward_authorization) {
+        let _ = headers.append(&k, &v);
     }
     for (k, v) in identity {
         let _ = headers.set(k, &v);
     }
     let init = web_sys::RequestInit::new();
-    init.set_method(&inner.method());
+    init.set_method(&method);
     init.set_headers(&headers);
     init.set_redirect(web_sys::RequestRedirect::Manual);
     let body = inner.body();
     let length = incoming.get("content-length").ok().flatten();
-    match forwards_body(&inner.method(), body.is_some(), length.as_deref()) {
+    match forwards_body(&method, body.is_some(), length.as_deref()) {
         Ok(true) => {
             if let Some(body) = &body {
                 init.set_body(body);
@@ -182,13 +183,20 @@ pub async fn forward(
         .map_err(|_| AppError::OriginUnreachable)?;
     let answer: web_sys::Response = answer.dyn_into().map_err(|_| AppError::OriginUnreachable)?;
     let out = web_sys::Headers::new().map_err(|_| AppError::OriginUnreachable)?;
-    for (k, v) in entries(&answer.headers()) {
-        if forwards_response_header(&k) {
-            let _ = out.append(&k, &v);
-        }
+    let from_origin = entries(&answer.headers());
+    let origin_vary = from_origin
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("vary"))
+        .map(|(_, v)| v.clone());
+    for (k, v) in response_headers(&from_origin) {
+        let _ = out.append(&k, &v);
     }
     for (k, v) in common {
-        let _ = out.set(k, v);
+        if *k == "vary" {
+            let _ = out.set(k, &merge_vary(origin_vary.as_deref(), v));
+        } else {
+            let _ = out.set(k, v);
+        }
     }
     Ok(build(answer.status(), &out, answer.body().as_ref()))
 }

@@ -22,15 +22,21 @@ pub struct Case {
     pub path: String,
     #[serde(default)]
     pub headers: Vec<(String, String)>,
-    /// The shared core's outcome: an action id, `refused` or `no_route`.
+    /// The shared core's outcome: `allow`, `deny`, `refused`, `no_route` or
+    /// `method_not_allowed`.
     pub core: String,
     /// The worker's status.
     pub edge: u16,
+    /// What `wrangler dev` answers instead, where its proxy answers first.
+    #[serde(default)]
+    pub wrangler: Option<u16>,
     /// What the origin must see, when the request is forwarded.
     #[serde(default)]
     pub origin_path: Option<String>,
     #[serde(default)]
     pub origin_method: Option<String>,
+    #[serde(default)]
+    pub origin_query: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }
