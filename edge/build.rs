@@ -7,6 +7,12 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-env-changed=CEDARGATE_POLICY_DIR");
+    println!("cargo:rerun-if-env-changed=CEDARGATE_BUNDLE_SERIAL");
+    let serial = std::env::var("CEDARGATE_BUNDLE_SERIAL").unwrap_or_else(|_| "0".into());
+    if serial.parse::<u64>().is_err() {
+        fail(&format!("CEDARGATE_BUNDLE_SERIAL {serial} is not a number"));
+    }
+    println!("cargo:rustc-env=CEDARGATE_BUNDLE_SERIAL={serial}");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let dir = match std::env::var("CEDARGATE_POLICY_DIR") {
         Ok(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),

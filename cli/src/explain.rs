@@ -122,7 +122,8 @@ pub fn explain(bundle: Bundle, question: &Question<'_>) -> Result<Explanation, S
         Err(err) => {
             let status = match err {
                 cedargate::RouteError::NoRoute => 404,
-                _ => 400,
+                cedargate::RouteError::MethodNotAllowed { .. } => 405,
+                cedargate::RouteError::Refused(_) => 400,
             };
             return Ok(refusal(text, status, &format!("request refused: {err}")));
         }

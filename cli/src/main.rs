@@ -29,6 +29,14 @@ commands:
       Decides one request offline, step by step, as the edge would. --trust takes the edge's
       `trust` setting (TOML or JSON); without it the token's own issuer is trusted for
       --audience. The token is never printed; prefer @FILE or - (stdin) to a literal.
+  bundle --dir DIR --serial N [--sign-key FILE] [--out FILE]
+      The folder, validated as the edge loads it, as the document a worker reads from KV:
+      JSON with the publisher's serial (a worker takes only a higher serial than the bundle
+      in force), signed with Ed25519 when --sign-key is given (see keygen).
+  keygen --out FILE
+      A new Ed25519 key for signing bundles: the private seed goes to FILE (created, mode
+      0600; keep it out of the repository), the public key for the worker's
+      `bundle_kv.public_key` is printed.
   avp-export --dir DIR [--out FILE]
       The folder as an Amazon Verified Permissions policy store document (JSON).
   avp-import --store FILE --out DIR [--resource-id ID] [--force]
@@ -133,6 +141,8 @@ fn main() -> ExitCode {
         Some("diff") => run_diff(&args[1..]),
         Some("explain") => run_explain(&args[1..]),
         Some("avp-export") => avp_export(&args[1..]),
+        Some("bundle") => bundle(&args[1..]),
+        Some("keygen") => keygen(&args[1..]),
         Some("avp-import") => avp_import(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
@@ -147,6 +157,60 @@ fn main() -> ExitCode {
             ExitCode::from(BAD)
         }
     }
+}
+
+fn bundle(args: &[String]) -> Result<u8, String> {
+    let a = Args::parse(args, &[])?;
+    a.only(&["dir", "serial", "sign-key", "out"])?;
+    let dir = PathBuf::from(a.required("dir")?);
+    let serial: u64 = a
+        .required("serial")?
+        .parse()
+        .map_err(|_| "--serial must be a whole number".to_owned())?;
+    if serial == 0 {
+        return Err("--serial must be at least 1 (the built-in bundle has 0)".into());
+    }
+    let source = folder::read(&dir)?;
+    let bundle = Bundle::load(&source).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let document = cedargate::BundleDocument::new(source, serial);
+    let text = match a.one("sign-key")? {
+        Some(path) => {
+            let key = cedargate::BundleSigningKey::from_base64url(&read(path)?)
+                .map_err(|e| format!("{path}: {e}"))?;
+            key.sign(&document).map_err(|e| e.to_string())?
+        }
+        None => serde_json::to_string(&document).map_err(|e| e.to_string())?,
+    };
+    match a.one("out")? {
+        Some(out) => {
+            std::fs::write(out, &text).map_err(|e| format!("{out}: cannot write: {e}"))?;
+            eprintln!("bundle {} serial {serial}: wrote {out}", bundle.version());
+        }
+        None => println!("{text}"),
+    }
+    Ok(0)
+}
+
+fn keygen(args: &[String]) -> Result<u8, String> {
+    let a = Args::parse(args, &[])?;
+    a.only(&["out"])?;
+    let out = a.required("out")?;
+    let key = cedargate::BundleSigningKey::from_seed(*ed25519_compact::Seed::generate())
+        .map_err(|e| e.to_string())?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(out)
+        .map_err(|e| format!("{out}: cannot create (an existing key is never replaced): {e}"))?;
+    use std::io::Write as _;
+    writeln!(file, "{}", key.to_base64url()).map_err(|e| format!("{out}: cannot write: {e}"))?;
+    println!("{}", key.public_key().to_base64url());
+    Ok(0)
 }
 
 fn load_api(path: &str) -> Result<Api, String> {

@@ -683,3 +683,79 @@ fn avp_policy_stores_round_trip() {
         "s.json:1:12: schema: expected an object with cedarJson"
     );
 }
+
+#[test]
+fn bundle_documents_carry_a_serial_and_a_signature_the_worker_checks() {
+    let dir = scratch("bundle");
+    let key_file = dir.join("bundle.key");
+    let key_path = key_file.to_str().unwrap();
+    let out = cedargate(&["keygen", "--out", key_path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let public = String::from_utf8(out.stdout).unwrap();
+    let public = cedargate::BundlePublicKey::from_base64url(public.trim()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // An existing key is never replaced.
+    assert_eq!(
+        cedargate(&["keygen", "--out", key_path]).status.code(),
+        Some(2)
+    );
+
+    let folder = petstore_dir();
+    let folder = folder.to_str().unwrap();
+    let signed = cedargate(&[
+        "bundle",
+        "--dir",
+        folder,
+        "--serial",
+        "7",
+        "--sign-key",
+        key_path,
+    ]);
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    let text = String::from_utf8(signed.stdout).unwrap();
+    assert!(
+        !text.contains(
+            &std::fs::read_to_string(&key_file)
+                .unwrap()
+                .trim()
+                .to_owned()
+        )
+    );
+    let document = cedargate::open_bundle_document(text.trim(), Some(&public)).unwrap();
+    assert_eq!(document.serial, 7);
+    assert_eq!(document.source(), folder::read(&petstore_dir()).unwrap());
+    let other = cedargate::BundleSigningKey::from_seed([9; 32]).unwrap();
+    assert_eq!(
+        cedargate::open_bundle_document(text.trim(), Some(&other.public_key())),
+        Err(cedargate::BundleDocumentError::BadSignature)
+    );
+
+    let plain = cedargate(&["bundle", "--dir", folder, "--serial", "8"]);
+    let document =
+        cedargate::open_bundle_document(String::from_utf8(plain.stdout).unwrap().trim(), None)
+            .unwrap();
+    assert_eq!(document.serial, 8);
+    assert_eq!(
+        cedargate(&["bundle", "--dir", folder, "--serial", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        cedargate(&["bundle", "--dir", folder]).status.code(),
+        Some(2)
+    );
+}

@@ -81,13 +81,38 @@ pub enum SignatureBackendChoice {
 pub struct BundleKvConfig {
     /// The KV binding's name in wrangler.toml.
     pub binding: String,
-    /// The key holding the bundle as JSON `{ "schema", "policies", "routes" }`. Default
-    /// `current`.
+    /// The key holding the bundle document: JSON `{ "schema", "policies", "routes", "serial" }`,
+    /// or that JSON signed (see `public_key`). Default `current`.
     #[serde(default = "default_kv_key")]
     pub key: String,
     /// How often an isolate looks for a newer bundle, in seconds. Default 60.
     #[serde(default = "default_kv_refresh")]
     pub refresh_seconds: u64,
+    /// The publisher's Ed25519 public key, 32 bytes in unpadded base64url (`cedargate bundle
+    /// keygen` prints it). When set, only documents signed with its private key are taken.
+    /// Default: none, and only unsigned documents are taken.
+    ///
+    /// # Security
+    ///
+    /// Without a key, anyone who can write the KV entry decides the policies.
+    #[serde(default, deserialize_with = "public_key")]
+    pub public_key: Option<cedargate::BundlePublicKey>,
+    /// Lowest serial a KV document may have, for new isolates too (an isolate never takes a
+    /// serial at or below the one in force). Raise it after publishing to stop an older
+    /// signed document from being put back. Default 0.
+    #[serde(default)]
+    pub min_serial: u64,
+}
+
+fn public_key<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<cedargate::BundlePublicKey>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    text.map(|t| {
+        cedargate::BundlePublicKey::from_base64url(&t)
+            .map_err(|e| serde::de::Error::custom(format!("bundle_kv.public_key: {e}")))
+    })
+    .transpose()
 }
 
 /// What an unmatched request gets.

@@ -72,7 +72,9 @@ pub fn response_headers(incoming: &[(String, String)]) -> Vec<(String, String)> 
     let named = connection_options(incoming.iter());
     incoming
         .iter()
-        .filter(|(k, _)| forwards_response_header(k) && !named.iter().any(|n| n.eq_ignore_ascii_case(k)))
+        .filter(|(k, _)| {
+            forwards_response_header(k) && !named.iter().any(|n| n.eq_ignore_ascii_case(k))
+        })
         .cloned()
         .collect()
 }
@@ -256,8 +258,14 @@ mod tests {
     #[test]
     fn vary_is_appended_to_not_replaced() {
         assert_eq!(merge_vary(None, "Origin"), "Origin");
-        assert_eq!(merge_vary(Some("Accept-Encoding"), "Origin"), "Accept-Encoding, Origin");
-        assert_eq!(merge_vary(Some("origin, Accept"), "Origin"), "origin, Accept");
+        assert_eq!(
+            merge_vary(Some("Accept-Encoding"), "Origin"),
+            "Accept-Encoding, Origin"
+        );
+        assert_eq!(
+            merge_vary(Some("origin, Accept"), "Origin"),
+            "origin, Accept"
+        );
         assert_eq!(merge_vary(Some("*"), "Origin"), "*");
         assert_eq!(merge_vary(Some(" , Accept ,"), "Origin"), "Accept, Origin");
     }
@@ -275,7 +283,10 @@ mod tests {
         );
         assert_eq!(
             headers[0],
-            ("x-cedargate-issuer", "https://auth.pingone.com/env/as".into())
+            (
+                "x-cedargate-issuer",
+                "https://auth.pingone.com/env/as".into()
+            )
         );
         let headers = &headers[1..];
         assert_eq!(

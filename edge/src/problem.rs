@@ -232,8 +232,14 @@ mod tests {
         );
         // The internal message is in neither the body nor the challenge.
         let body = p.body.to_string();
-        assert!(!body.contains("WebCrypto") && !body.contains("DataError"), "{body}");
-        assert_eq!(p.body["detail"], "the bearer token was refused (signature_backend)");
+        assert!(
+            !body.contains("WebCrypto") && !body.contains("DataError"),
+            "{body}"
+        );
+        assert_eq!(
+            p.body["detail"],
+            "the bearer token was refused (signature_backend)"
+        );
         assert_eq!(p.body["type"], "urn:cedargate:problem:invalid-token");
         assert_eq!(p.body["reason"], "signature_backend");
         assert_eq!(p.body["request_id"], "r1");

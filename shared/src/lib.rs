@@ -32,6 +32,7 @@ mod identity;
 mod jwks;
 mod routes;
 mod schema_info;
+mod signed_bundle;
 mod strict_json;
 mod time;
 mod token;
@@ -50,5 +51,9 @@ pub use identity::{
 };
 pub use jwks::{Algorithm, JwksError, KeySet, SkippedKey, VerificationKey};
 pub use routes::{ANY_METHODS, PathError, RouteError, RouteMatch};
+pub use signed_bundle::{
+    BundleDocument, BundleDocumentError, BundleKeyError, BundlePublicKey, BundleSigningKey,
+    SIGNED_BUNDLE_TYPE, open_bundle_document,
+};
 pub use time::UnixTime;
 pub use token::{TokenError, TokenErrorKind, UntrustedJwt, VerifiedToken};

@@ -239,7 +239,8 @@ fn parse_template(template: &str) -> Result<Vec<Segment>, String> {
                 segments.push(Segment::Param(name.to_owned()));
             }
         } else {
-            if part.contains(['{', '}', '%', '?', '#', ';', '\\']) || *part == "." || *part == ".." {
+            if part.contains(['{', '}', '%', '?', '#', ';', '\\']) || *part == "." || *part == ".."
+            {
                 return Err(format!("literal segment \"{part}\" is not allowed"));
             }
             segments.push(Segment::Literal((*part).to_owned()));
@@ -708,8 +709,13 @@ mod tests {
 
     #[test]
     fn methods_no_route_names_are_refused_with_the_allowed_ones() {
-        let t = table(&["get /pets/{petId}", "delete /pets/{petId}", "post /pets"], &[]);
-        for method in ["MOVE", "PURGE", "PROPFIND", "COPY", "LOCK", "MKCOL", "SEARCH", "HEAD"] {
+        let t = table(
+            &["get /pets/{petId}", "delete /pets/{petId}", "post /pets"],
+            &[],
+        );
+        for method in [
+            "MOVE", "PURGE", "PROPFIND", "COPY", "LOCK", "MKCOL", "SEARCH", "HEAD",
+        ] {
             assert_eq!(
                 t.resolve(method, "/pets/7"),
                 Err(RouteError::MethodNotAllowed {
@@ -742,7 +748,10 @@ mod tests {
         assert_eq!(refused("/pets/..;/admin"), Some(PathError::Semicolon));
         assert_eq!(refused("/admin;jsessionid=1"), Some(PathError::Semicolon));
         assert_eq!(refused("/pets/7;x=1"), Some(PathError::Semicolon));
-        assert_eq!(refused("/pets/7?a=1;type=x"), Some(PathError::QuerySemicolon));
+        assert_eq!(
+            refused("/pets/7?a=1;type=x"),
+            Some(PathError::QuerySemicolon)
+        );
         // Encoded, it is data: forwarded encoded, never as a raw delimiter.
         let m = t.resolve("get", "/pets/a%3Bb");
         assert_eq!(m.as_ref().map(|m| m.path.as_str()), Ok("/pets/a%3Bb"));
@@ -770,11 +779,7 @@ mod tests {
                 Ok(Some(decoded.into())),
                 "{raw}"
             );
-            assert_eq!(
-                m.map(|m| m.path),
-                Ok(format!("/pets/{forwarded}")),
-                "{raw}"
-            );
+            assert_eq!(m.map(|m| m.path), Ok(format!("/pets/{forwarded}")), "{raw}");
         }
     }
 

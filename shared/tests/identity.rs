@@ -356,7 +356,13 @@ fn issuers_cannot_share_users_or_groups() {
     let c = json!({ "issuer": ISSUER_C, "token": "id", "audiences": [CLIENT_ID] });
     let err = bind(json!([a, c])).unwrap_err();
     assert!(
-        matches!(&err, ConfigError::SharedIdentity { what: "principal ids", .. }),
+        matches!(
+            &err,
+            ConfigError::SharedIdentity {
+                what: "principal ids",
+                ..
+            }
+        ),
         "{err}"
     );
     assert_eq!(
@@ -369,7 +375,13 @@ fn issuers_cannot_share_users_or_groups() {
     c_users["entity_id_prefix"] = json!("idp.example.test/c|");
     let err = bind(json!([a, c_users])).unwrap_err();
     assert!(
-        matches!(&err, ConfigError::SharedIdentity { what: "group ids", .. }),
+        matches!(
+            &err,
+            ConfigError::SharedIdentity {
+                what: "group ids",
+                ..
+            }
+        ),
         "{err}"
     );
     // Distinct groups too: accepted; or groups shared on purpose.
@@ -399,7 +411,11 @@ fn an_id_token_entry_cannot_require_the_access_token_type() {
     assert!(matches!(err, ConfigError::IdTokenType { .. }), "{err}");
 }
 
-async fn verify_with(entries: Value, claims: &Value, typ: &str) -> Result<(), cedargate::TokenError> {
+async fn verify_with(
+    entries: Value,
+    claims: &Value,
+    typ: &str,
+) -> Result<(), cedargate::TokenError> {
     let verifier = cedargate::Verifier::new(&config(entries)).unwrap();
     let token = mint(claims, "a-rsa-1", typ);
     let jwt = verifier.parse(&token)?;

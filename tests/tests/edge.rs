@@ -711,6 +711,7 @@ fn main() -> ExitCode {
     rust_backend_without_origin(&mut h);
     bare_workerd(&mut h);
     kv_and_cache(&mut h);
+    signed_kv_bundles(&mut h);
     h.finish()
 }
 
@@ -865,6 +866,7 @@ fn kv_and_cache(h: &mut Harness) {
         "schema": petstore.schema,
         "policies": "@id(\"broken\") permit(principal in PetStore::UserGroup::\"AVP_User\", action == PetStore::Action::\"no such action\", resource);",
         "routes": petstore.routes,
+        "serial": 1,
     })
     .to_string();
     let newer_source = cedargate::BundleSource {
@@ -877,7 +879,20 @@ fn kv_and_cache(h: &mut Harness) {
     let newer_version = cedargate::Bundle::load(&newer_source)
         .map(|b| b.version().to_string())
         .unwrap_or_default();
-    let newer = serde_json::to_string(&newer_source).unwrap_or_default();
+    let newer = serde_json::to_string(&cedargate::BundleDocument::new(newer_source.clone(), 2))
+        .unwrap_or_default();
+    // What an attacker able to write KV but not to sign could put back: the older policies
+    // (a lower serial), or other ones under the serial in force.
+    let older = serde_json::to_string(&cedargate::BundleDocument::new(petstore.clone(), 1))
+        .unwrap_or_default();
+    let same_serial = serde_json::to_string(&cedargate::BundleDocument::new(
+        cedargate::BundleSource {
+            policies: format!("{}\n// another text\n", petstore.policies),
+            ..petstore.clone()
+        },
+        2,
+    ))
+    .unwrap_or_default();
 
     // The KV entry is written before the worker starts (into the same local state).
     let start = || -> Result<Wrangler, String> {
@@ -976,6 +991,38 @@ fn kv_and_cache(h: &mut Harness) {
     );
 
     h.check(
+        "an older or equal serial in KV cannot roll the policies back",
+        || {
+            for (document, serial) in [(&older, 1), (&same_serial, 2)] {
+                Wrangler::kv_put(&worker.dir, "CEDARGATE_BUNDLES", "current", document)?;
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    let _ = call(&worker, "GET", "/pets", Some(&user()))?;
+                    let refused = worker
+                        .log_lines()
+                        .into_iter()
+                        .any(|l| l["event"] == "bundle_rollback_refused" && l["serial"] == serial);
+                    if refused {
+                        break;
+                    }
+                    ensure(Instant::now() < deadline, || {
+                        format!("no bundle_rollback_refused for serial {serial}")
+                    })?;
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                let reply = call(&worker, "POST", "/pets", Some(&user()))?;
+                same(reply.status, 200, "the newer policies stay")?;
+                same(
+                    reply.header("x-cedargate-bundle-version"),
+                    Some(newer_version.as_str()),
+                    "version",
+                )?;
+            }
+            Ok(())
+        },
+    );
+
+    h.check(
         "a new isolate takes the issuer's keys from the Cache API",
         || {
             let hits = provider.jwks_hits("env-kv");
@@ -996,6 +1043,127 @@ fn kv_and_cache(h: &mut Harness) {
             ensure(refreshed, || "no keys_refreshed event".into())
         },
     );
+}
+
+/// KV bundles with the publisher's signature required: unsigned and wrongly signed documents
+/// are refused, a signed one with a higher serial takes over.
+fn signed_kv_bundles(h: &mut Harness) {
+    use sha2::Digest as _;
+    let seed = |tag: &str| -> [u8; 32] {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        sha2::Sha256::digest(format!("{tag}-{}-{nanos}", std::process::id())).into()
+    };
+    let (Ok(publisher), Ok(stranger)) = (
+        cedargate::BundleSigningKey::from_seed(seed("publisher")),
+        cedargate::BundleSigningKey::from_seed(seed("stranger")),
+    ) else {
+        h.check("make the signing keys", || Err("no key".into()));
+        return;
+    };
+    let petstore = cedargate::examples::petstore_source();
+    let permissive = cedargate::BundleSource {
+        policies: format!(
+            "{}\n@id(\"users-may-post\")\npermit (principal in PetStore::UserGroup::\"AVP_User\", action == PetStore::Action::\"post /pets\", resource);\n",
+            petstore.policies
+        ),
+        ..petstore
+    };
+    let unsigned = serde_json::to_string(&cedargate::BundleDocument::new(permissive.clone(), 5))
+        .unwrap_or_default();
+    let forged = stranger
+        .sign(&cedargate::BundleDocument::new(permissive.clone(), 6))
+        .unwrap_or_default();
+    let signed = publisher
+        .sign(&cedargate::BundleDocument::new(permissive, 7))
+        .unwrap_or_default();
+    let setup = || -> Result<(TestProvider, EchoOrigin, Wrangler), String> {
+        let provider = TestProvider::start()?;
+        provider.add_env("env-signed", &["a-rsa-1"]);
+        let origin = EchoOrigin::start()?;
+        let config = json!({
+            "trust": trust(&[(&provider.issuer("env-signed"), "")]),
+            "origin": origin.url(),
+            "bundle_kv": {
+                "binding": "CEDARGATE_BUNDLES", "key": "current", "refresh_seconds": 1,
+                "public_key": publisher.public_key().to_base64url(),
+            },
+        });
+        let extra = json!({ "kv_namespaces": [{ "binding": "CEDARGATE_BUNDLES", "id": "cedargate-e2e-signed" }] });
+        let dir = cedargate_tests::work_dir("edge-signed");
+        std::fs::write(
+            dir.join("wrangler.json"),
+            json!({
+                "name": "cedargate-edge-signed", "main": cedargate_tests::wrangler::worker_main()?,
+                "compatibility_date": "2026-11-01", "kv_namespaces": extra["kv_namespaces"],
+            })
+            .to_string(),
+        )
+        .map_err(|e| e.to_string())?;
+        Wrangler::kv_put(&dir, "CEDARGATE_BUNDLES", "current", &unsigned)?;
+        let worker = Wrangler::start_in(&dir, "edge-signed", &config, &extra)?;
+        Ok((provider, origin, worker))
+    };
+    let Some((provider, _origin, worker)) = h.start("start the signed-bundle worker", setup) else {
+        return;
+    };
+    let issuer = provider.issuer("env-signed");
+    let user = || id_token(&issuer, "bob", &["AVP_User"], "a-rsa-1");
+    let rejected_with = |needle: &str| -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let _ = call(&worker, "GET", "/pets", Some(&user()))?;
+            let found = worker.log_lines().into_iter().any(|l| {
+                l["event"] == "bundle_rejected"
+                    && l["error"].as_str().unwrap_or_default().contains(needle)
+            });
+            if found {
+                return Ok(());
+            }
+            ensure(Instant::now() < deadline, || {
+                format!("no bundle_rejected event with \"{needle}\"")
+            })?;
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    h.check(
+        "with a public key configured, unsigned and wrongly signed bundles are refused",
+        || {
+            rejected_with("not signed")?;
+            same(
+                call(&worker, "POST", "/pets", Some(&user()))?.status,
+                403,
+                "built-in policies after an unsigned document",
+            )?;
+            Wrangler::kv_put(&worker.dir, "CEDARGATE_BUNDLES", "current", &forged)?;
+            rejected_with("signature is invalid")?;
+            same(
+                call(&worker, "POST", "/pets", Some(&user()))?.status,
+                403,
+                "built-in policies after a forged document",
+            )
+        },
+    );
+    h.check("a bundle signed by the publisher takes over", || {
+        Wrangler::kv_put(&worker.dir, "CEDARGATE_BUNDLES", "current", &signed)?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if call(&worker, "POST", "/pets", Some(&user()))?.status == 200 {
+                break;
+            }
+            ensure(Instant::now() < deadline, || {
+                "the signed bundle never took over".into()
+            })?;
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let updated = worker
+            .log_lines()
+            .into_iter()
+            .any(|l| l["event"] == "bundle_updated" && l["serial"] == 7);
+        ensure(updated, || "no bundle_updated event with serial 7".into())
+    });
 }
 
 /// The pure-Rust signature backend and `origin: "none"` (what the benchmark measures).
@@ -1103,7 +1271,7 @@ fn bare_workerd(h: &mut Harness) {
 /// (shared/tests/data/request_cases.toml).
 fn corpus(h: &mut Harness) {
     use cedargate_tests::support::cases::{self, CaseEnv};
-    let setup = || -> Result<(TestProvider, EchoOrigin, Wrangler), String> {
+    let setup = || -> Result<(TestProvider, EchoOrigin, (Wrangler, cedargate_tests::workerd::Workerd)), String> {
         let provider = TestProvider::start()?;
         // The shared tests' issuers A, B and C, with the same key sets.
         provider.add_env_document("env-a", &support::issuer_a_jwks());
@@ -1126,9 +1294,25 @@ fn corpus(h: &mut Harness) {
         let origin = EchoOrigin::start()?;
         let config = json!({ "trust": trust, "origin": origin.url(), "request_log": "off" });
         let worker = Wrangler::start("edge-corpus", &config, &json!({}))?;
-        Ok((provider, origin, worker))
+        // The same worker in bare workerd: wrangler's proxy answers methods it does not know
+        // (MOVE, PURGE, ...) itself, Cloudflare's edge and workerd hand them to the worker.
+        let main = cedargate_tests::wrangler::worker_main()?;
+        let wasm = main.with_file_name("index_bg.wasm");
+        let bare = cedargate_tests::workerd::Workerd::start(
+            "edge-corpus-bare",
+            &[
+                cedargate_tests::workerd::Module::Es("index.js".into(), main),
+                cedargate_tests::workerd::Module::Wasm("index_bg.wasm".into(), wasm),
+            ],
+            &[cedargate_tests::workerd::Binding::Json(
+                "CEDARGATE_CONFIG".into(),
+                config,
+            )],
+        )?;
+        Ok((provider, origin, (worker, bare)))
     };
-    let Some((provider, _origin, worker)) = h.start("start the corpus worker", setup) else {
+    let Some((provider, _origin, (worker, bare))) = h.start("start the corpus workers", setup)
+    else {
         return;
     };
     let env = CaseEnv {
@@ -1198,85 +1382,101 @@ fn corpus(h: &mut Harness) {
         },
     );
 
-    h.check(
-        "every request case of the shared core's table holds at the edge",
-        || {
-            let table = support::requests::table();
-            let issuer = provider.issuer("env-a");
-            let mut failures = Vec::new();
-            for case in &table.case {
-                let group = if case.user == "admin" {
-                    "AVP_Admin"
-                } else {
-                    "AVP_User"
-                };
-                let mut claims =
-                    support::id_claims(&case.user, &[group], cedargate::UnixTime(now()));
-                claims["iss"] = json!(issuer);
-                let token = record(support::mint(&claims, "a-rsa-1", "JWT"));
-                let bearer = format!("Bearer {token}");
-                let mut headers: Vec<(&str, &str)> = vec![("authorization", bearer.as_str())];
-                headers.extend(case.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                let path = support::requests::expand(&case.path);
-                let reply = http::raw(worker.port, &case.method, &path, &headers, b"")?;
-                if reply.status != case.edge {
-                    failures.push(format!(
-                        "{}: expected {}, got {} {}",
-                        case.name,
-                        case.edge,
-                        reply.status,
-                        reply.text()
-                    ));
-                    continue;
-                }
-                if reply.status == 200 {
-                    let seen = reply.json();
-                    if let Some(p) = &case.origin_path
-                        && seen["path"].as_str() != Some(p.as_str())
-                    {
-                        failures.push(format!("{}: origin saw path {}", case.name, seen["path"]));
-                    }
-                    if let Some(m) = &case.origin_method
-                        && seen["method"].as_str() != Some(m.as_str())
-                    {
+    for (runner, port) in [("wrangler dev", worker.port), ("bare workerd", bare.port)] {
+        h.check(
+            &format!("every request case of the shared core's table holds at the edge ({runner})"),
+            || {
+                let table = support::requests::table();
+                let issuer = provider.issuer("env-a");
+                let mut failures = Vec::new();
+                for case in &table.case {
+                    let expected = match runner {
+                        "wrangler dev" => case.wrangler.unwrap_or(case.edge),
+                        _ => case.edge,
+                    };
+                    let group = if case.user == "admin" {
+                        "AVP_Admin"
+                    } else {
+                        "AVP_User"
+                    };
+                    let mut claims =
+                        support::id_claims(&case.user, &[group], cedargate::UnixTime(now()));
+                    claims["iss"] = json!(issuer);
+                    let token = record(support::mint(&claims, "a-rsa-1", "JWT"));
+                    let bearer = format!("Bearer {token}");
+                    let mut headers: Vec<(&str, &str)> = vec![("authorization", bearer.as_str())];
+                    headers.extend(case.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                    let path = support::requests::expand(&case.path);
+                    let reply = http::raw(port, &case.method, &path, &headers, b"")?;
+                    if reply.status != expected {
                         failures.push(format!(
-                            "{}: origin saw method {}",
-                            case.name, seen["method"]
+                            "{}: expected {expected}, got {} {}",
+                            case.name,
+                            reply.status,
+                            reply.text()
                         ));
+                        continue;
                     }
-                    let headers = seen["headers"].as_object().cloned().unwrap_or_default();
-                    for (name, value) in &headers {
-                        let spoofed = case.headers.iter().any(|(k, v)| {
-                            k.eq_ignore_ascii_case(name)
-                                && v.as_str() == value.as_str().unwrap_or_default()
-                        });
-                        if spoofed && (name.starts_with("x-cedargate-") || name.contains("method"))
+                    if reply.status == 405 && reply.header("allow").is_none() {
+                        failures.push(format!("{}: 405 without Allow", case.name));
+                    }
+                    if reply.status == 200 {
+                        let seen = reply.json();
+                        if let Some(p) = &case.origin_path
+                            && seen["path"].as_str() != Some(p.as_str())
+                        {
+                            failures
+                                .push(format!("{}: origin saw path {}", case.name, seen["path"]));
+                        }
+                        if let Some(q) = &case.origin_query
+                            && seen["query"].as_str() != Some(q.as_str())
+                        {
+                            failures
+                                .push(format!("{}: origin saw query {}", case.name, seen["query"]));
+                        }
+                        if let Some(m) = &case.origin_method
+                            && seen["method"].as_str() != Some(m.as_str())
                         {
                             failures.push(format!(
-                                "{}: origin received client header {name}",
-                                case.name
+                                "{}: origin saw method {}",
+                                case.name, seen["method"]
+                            ));
+                        }
+                        let headers = seen["headers"].as_object().cloned().unwrap_or_default();
+                        for (name, value) in &headers {
+                            let spoofed = case.headers.iter().any(|(k, v)| {
+                                k.eq_ignore_ascii_case(name)
+                                    && v.as_str() == value.as_str().unwrap_or_default()
+                            });
+                            if spoofed
+                                && (name.starts_with("x-cedargate-") || name.contains("method"))
+                            {
+                                failures.push(format!(
+                                    "{}: origin received client header {name}",
+                                    case.name
+                                ));
+                            }
+                        }
+                        if headers.get("x-cedargate-subject").and_then(|v| v.as_str())
+                            != Some(case.user.as_str())
+                        {
+                            failures.push(format!(
+                                "{}: origin saw subject {:?}",
+                                case.name,
+                                headers.get("x-cedargate-subject")
                             ));
                         }
                     }
-                    if headers.get("x-cedargate-subject").and_then(|v| v.as_str())
-                        != Some(case.user.as_str())
-                    {
-                        failures.push(format!(
-                            "{}: origin saw subject {:?}",
-                            case.name,
-                            headers.get("x-cedargate-subject")
-                        ));
-                    }
                 }
-            }
-            ensure(failures.is_empty(), || {
-                format!(
-                    "{} of {} cases:\n{}",
-                    failures.len(),
-                    table.case.len(),
-                    failures.join("\n")
-                )
-            })
-        },
-    );
+                ensure(failures.is_empty(), || {
+                    format!(
+                        "{} of {} cases:\n{}",
+                        failures.len(),
+                        table.case.len(),
+                        failures.join("\n")
+                    )
+                })
+            },
+        );
+    }
 }

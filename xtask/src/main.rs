@@ -35,7 +35,8 @@ commands:
   setup                            only install what is missing
   build-edge                       build the worker into edge/build (worker-build, local tools)
   build-web                        build the browser app into web/dist (trunk, local tools)
-  bundle-json DIR                  print a policy folder as the JSON document KV bundles use
+  bundle-json DIR --serial N       print a policy folder as the (unsigned) document KV bundles
+                                   use; `cedargate bundle` validates and signs
   wrangler [ARGS...]               run the project's wrangler (Node 22) from the repository root,
                                    e.g. `cargo xtask wrangler dev --ip 127.0.0.1`
   help                             this text
@@ -70,7 +71,7 @@ fn main() -> ExitCode {
         Some("build-web") => {
             tools::ensure_web_build().and_then(|node| web::build(&node).map(|_| ()))
         }
-        Some("bundle-json") => bundle_json(args.get(1).map(String::as_str)),
+        Some("bundle-json") => bundle_json(&args[1..]),
         Some("build-edge") => {
             tools::ensure_edge_build().and_then(|node| edge::build(&node).map(|_| ()))
         }
@@ -89,9 +90,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// `{"schema": ..., "policies": ..., "routes": ...}` from a policy folder.
-fn bundle_json(dir: Option<&str>) -> Result<(), String> {
-    let dir = std::path::Path::new(dir.ok_or("bundle-json needs a policy folder")?);
+/// `{"schema": ..., "policies": ..., "routes": ..., "serial": N}` from a policy folder.
+fn bundle_json(args: &[String]) -> Result<(), String> {
+    let usage = "usage: cargo xtask bundle-json DIR --serial N";
+    let (dir, serial) = match args {
+        [dir, flag, n] if flag == "--serial" => (dir, n),
+        [flag, n, dir] if flag == "--serial" => (dir, n),
+        _ => return Err(usage.into()),
+    };
+    let serial: u64 = serial
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or("--serial must be a whole number of at least 1")?;
+    let dir = std::path::Path::new(dir);
     let mut parts = Vec::new();
     for (key, file) in [
         ("schema", "schema.cedarschema"),
@@ -102,6 +114,7 @@ fn bundle_json(dir: Option<&str>) -> Result<(), String> {
             .map_err(|e| format!("{}: {e}", dir.join(file).display()))?;
         parts.push(format!("\"{key}\":{}", json_string(&text)));
     }
+    parts.push(format!("\"serial\":{serial}"));
     println!("{{{}}}", parts.join(","));
     Ok(())
 }

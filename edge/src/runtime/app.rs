@@ -10,7 +10,7 @@ use crate::config::{RequestLog, Unmatched};
 use crate::cors;
 use crate::problem::AppError;
 use crate::token_cache::token_key;
-use cedargate::{Bundle, BundleSource, Gate, GateError, RouteError, TokenError, UnixTime};
+use cedargate::{Bundle, Gate, GateError, RouteError, TokenError, UnixTime, open_bundle_document};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::rc::Rc;
@@ -187,7 +187,11 @@ async fn guard(
         if method != "GET" {
             return Err(AppError::NoRoute);
         }
-        return Ok(proxy::bundle_document(gate.bundle(), common));
+        return Ok(proxy::bundle_document(
+            gate.bundle(),
+            state.serial(),
+            common,
+        ));
     }
 
     let (route, decision) =
@@ -318,17 +322,40 @@ fn refresh_bundle(state: &Rc<State>, env: &Env, ctx: &Context) {
             return;
         }
         *state.kv_seen.borrow_mut() = Some(digest);
-        let loaded = serde_json::from_str::<BundleSource>(&text)
-            .map_err(|e| format!("not a bundle document: {e}"))
-            .and_then(|source| Bundle::load(&source).map_err(|e| e.to_string()))
+        let in_force = state.serial();
+        let document = match open_bundle_document(&text, kv_config.public_key.as_ref()) {
+            Ok(document) => document,
+            Err(err) => {
+                event(
+                    "bundle_rejected",
+                    json!({ "error": err.to_string(), "kept": state.gate().bundle().version().as_str() }),
+                );
+                return;
+            }
+        };
+        if document.serial <= in_force || document.serial < kv_config.min_serial {
+            event(
+                "bundle_rollback_refused",
+                json!({
+                    "serial": document.serial,
+                    "in_force": in_force,
+                    "min_serial": kv_config.min_serial,
+                    "kept": state.gate().bundle().version().as_str(),
+                }),
+            );
+            return;
+        }
+        let loaded = Bundle::load(&document.source())
+            .map_err(|e| e.to_string())
             .and_then(|bundle| Gate::new(bundle, &state.config.trust).map_err(|e| e.to_string()));
         match loaded {
             Ok(gate) => {
                 let version = gate.bundle().version().to_string();
-                if version != state.gate().bundle().version().as_str() {
-                    state.replace_gate(gate);
-                    event("bundle_updated", json!({ "version": version }));
-                }
+                state.replace_gate(gate, document.serial);
+                event(
+                    "bundle_updated",
+                    json!({ "version": version, "serial": document.serial }),
+                );
             }
             Err(error) => event(
                 "bundle_rejected",

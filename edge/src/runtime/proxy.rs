@@ -106,9 +106,10 @@ pub fn preflight(config: &CorsConfig, origin: &str, gate: &Gate, common: &Common
 }
 
 /// The bundle endpoint's document.
-pub fn bundle_document(bundle: &Bundle, common: &Common) -> Response {
+pub fn bundle_document(bundle: &Bundle, serial: u64, common: &Common) -> Response {
     let body = json!({
         "version": bundle.version(),
+        "serial": serial,
         "namespace": bundle.namespace(),
         "routes": bundle.routes().into_iter().map(|(route, action)| json!({ "route": route, "action": action })).collect::<Vec<_>>(),
         "source": bundle.source(),

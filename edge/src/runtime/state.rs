@@ -13,6 +13,8 @@ use worker::Env;
 
 /// The bundle compiled into the worker (validated by the build script).
 const BUILT_IN_BUNDLE: &str = include_str!(concat!(env!("OUT_DIR"), "/bundle.json"));
+/// Its serial (`CEDARGATE_BUNDLE_SERIAL` at build time, 0 by default).
+const BUILT_IN_SERIAL: &str = env!("CEDARGATE_BUNDLE_SERIAL");
 
 /// A token that passed verification and mapping.
 pub struct Authenticated {
@@ -27,6 +29,8 @@ pub type Backend = cedargate::crypto::AnyBackend;
 pub struct State {
     pub config: EdgeConfig,
     gate: RefCell<Rc<Gate>>,
+    /// The serial of the bundle in force: a KV document must have a higher one.
+    serial: Cell<u64>,
     /// SHA-256 of the last KV bundle text looked at, valid or not.
     pub kv_seen: RefCell<Option<[u8; 32]>>,
     pub kv_next_check: Cell<i64>,
@@ -63,6 +67,9 @@ impl State {
             .map_err(|e| format!("built-in bundle is unreadable: {e}"))?;
         let bundle = Bundle::load(&source).map_err(|e| format!("built-in bundle: {e}"))?;
         let gate = Gate::new(bundle, &config.trust).map_err(|e| e.to_string())?;
+        let serial = BUILT_IN_SERIAL
+            .parse()
+            .map_err(|_| format!("built-in bundle serial {BUILT_IN_SERIAL} is not a number"))?;
         let tokens = TokenCache::new(config.token_cache_entries);
         let crypto = match config.signature_backend {
             SignatureBackendChoice::Webcrypto => Backend::Web(WebCrypto::new()),
@@ -71,6 +78,7 @@ impl State {
         Ok(State {
             config,
             gate: RefCell::new(Rc::new(gate)),
+            serial: Cell::new(serial),
             kv_seen: RefCell::new(None),
             kv_next_check: Cell::new(0),
             crypto,
@@ -84,9 +92,15 @@ impl State {
         self.gate.borrow().clone()
     }
 
+    /// The serial of the bundle in force.
+    pub fn serial(&self) -> u64 {
+        self.serial.get()
+    }
+
     /// Puts a newer gate in force; cached principals belong to the old one.
-    pub fn replace_gate(&self, gate: Gate) {
+    pub fn replace_gate(&self, gate: Gate, serial: u64) {
         *self.gate.borrow_mut() = Rc::new(gate);
+        self.serial.set(serial);
         self.tokens.borrow_mut().clear();
     }
 }

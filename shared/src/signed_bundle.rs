@@ -1,0 +1,332 @@
+//! Bundle documents as the edge reads them from KV: a serial that only grows, and an Ed25519
+//! signature by the publisher.
+//!
+//! A document is the JSON of a [`BundleDocument`] (`schema`, `policies`, `routes`, `serial`),
+//! or that JSON signed: a JWS in the flattened JSON serialization (RFC 7515 §7.2.2) with
+//! `alg` `EdDSA` and `typ` [`SIGNED_BUNDLE_TYPE`], whose payload is the bundle JSON. The
+//! publisher signs after the policy tool has validated the folder; the edge verifies the
+//! signature before it parses anything of the payload, and takes a bundle only when its serial
+//! is higher than the one in force.
+
+use crate::bundle::BundleSource;
+use crate::strict_json;
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A bundle with its serial, as published.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleDocument {
+    /// Cedar schema, human-readable syntax.
+    pub schema: String,
+    /// Cedar policies.
+    pub policies: String,
+    /// The route table (JSON).
+    pub routes: String,
+    /// The publisher's serial: a worker takes a document only when its serial is higher than
+    /// the one of the bundle in force (the built-in bundle has serial 0 unless built with
+    /// `CEDARGATE_BUNDLE_SERIAL`). Required.
+    pub serial: u64,
+}
+
+impl BundleDocument {
+    /// The document of `source` with `serial`.
+    pub fn new(source: BundleSource, serial: u64) -> Self {
+        Self {
+            schema: source.schema,
+            policies: source.policies,
+            routes: source.routes,
+            serial,
+        }
+    }
+
+    /// The bundle's text.
+    pub fn source(&self) -> BundleSource {
+        BundleSource {
+            schema: self.schema.clone(),
+            policies: self.policies.clone(),
+            routes: self.routes.clone(),
+        }
+    }
+}
+
+/// The `typ` of a signed bundle document's protected header.
+pub const SIGNED_BUNDLE_TYPE: &str = "cedargate-bundle+json";
+
+/// Why a bundle document was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleDocumentError {
+    /// Not JSON of either shape.
+    #[error("not a bundle document: {0}")]
+    Shape(String),
+    /// A public key is configured and the document is not signed.
+    #[error("bundle document is not signed")]
+    Unsigned,
+    /// The document is signed but no public key is configured to check it.
+    #[error("bundle document is signed but no public key is configured")]
+    NoKey,
+    /// The protected header is not `{"alg":"EdDSA","typ":"cedargate-bundle+json"}`.
+    #[error("signed bundle header is not accepted: {0}")]
+    Header(&'static str),
+    /// The signature does not verify with the configured key.
+    #[error("bundle signature is invalid")]
+    BadSignature,
+}
+
+/// Why a key could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleKeyError {
+    /// Not base64url of the right length.
+    #[error("key must be {0} bytes in unpadded base64url")]
+    Encoding(usize),
+}
+
+/// The publisher's Ed25519 public key (32 bytes, unpadded base64url in configuration).
+#[derive(Clone, PartialEq, Eq)]
+pub struct BundlePublicKey(ed25519_compact::PublicKey);
+
+impl BundlePublicKey {
+    /// Reads a key from unpadded base64url.
+    pub fn from_base64url(text: &str) -> Result<Self, BundleKeyError> {
+        let bytes =
+            Base64UrlUnpadded::decode_vec(text.trim()).map_err(|_| BundleKeyError::Encoding(32))?;
+        ed25519_compact::PublicKey::from_slice(&bytes)
+            .map(Self)
+            .map_err(|_| BundleKeyError::Encoding(32))
+    }
+
+    /// Unpadded base64url.
+    pub fn to_base64url(&self) -> String {
+        Base64UrlUnpadded::encode_string(self.0.as_ref())
+    }
+}
+
+impl fmt::Debug for BundlePublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BundlePublicKey({})", self.to_base64url())
+    }
+}
+
+/// The publisher's Ed25519 signing key: a 32-byte seed, unpadded base64url in its file.
+/// Never in the repository or the worker; `Debug` shows nothing of it.
+pub struct BundleSigningKey(ed25519_compact::KeyPair);
+
+impl BundleSigningKey {
+    /// A key from a 32-byte seed (from a CSPRNG).
+    pub fn from_seed(seed: [u8; 32]) -> Result<Self, BundleKeyError> {
+        ed25519_compact::KeyPair::try_from_seed(ed25519_compact::Seed::new(seed))
+            .map(Self)
+            .map_err(|_| BundleKeyError::Encoding(32))
+    }
+
+    /// Reads a seed from unpadded base64url.
+    pub fn from_base64url(text: &str) -> Result<Self, BundleKeyError> {
+        let bytes =
+            Base64UrlUnpadded::decode_vec(text.trim()).map_err(|_| BundleKeyError::Encoding(32))?;
+        let seed: [u8; 32] = bytes.try_into().map_err(|_| BundleKeyError::Encoding(32))?;
+        Self::from_seed(seed)
+    }
+
+    /// The seed as unpadded base64url, for the key file.
+    pub fn to_base64url(&self) -> String {
+        Base64UrlUnpadded::encode_string(self.0.sk.seed().as_ref())
+    }
+
+    /// The public half, for the worker's configuration.
+    pub fn public_key(&self) -> BundlePublicKey {
+        BundlePublicKey(self.0.pk)
+    }
+
+    /// The signed document (Ed25519 signatures are deterministic).
+    pub fn sign(&self, source: &BundleDocument) -> Result<String, serde_json::Error> {
+        let payload = Base64UrlUnpadded::encode_string(serde_json::to_string(source)?.as_bytes());
+        let protected = Base64UrlUnpadded::encode_string(
+            serde_json::json!({ "alg": "EdDSA", "typ": SIGNED_BUNDLE_TYPE })
+                .to_string()
+                .as_bytes(),
+        );
+        let signature = self
+            .0
+            .sk
+            .sign(format!("{protected}.{payload}").as_bytes(), None);
+        Ok(serde_json::json!({
+            "protected": protected,
+            "payload": payload,
+            "signature": Base64UrlUnpadded::encode_string(signature.as_ref()),
+        })
+        .to_string())
+    }
+}
+
+impl fmt::Debug for BundleSigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BundleSigningKey(..)")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    protected: String,
+    payload: String,
+    signature: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Protected {
+    alg: String,
+    typ: String,
+}
+
+/// Reads a bundle document. With `key`, only a document signed by it is taken; without, only
+/// an unsigned one (a signature nobody checks would mean nothing). Duplicate JSON members are
+/// refused in every part. Validation of the bundle itself is [`crate::Bundle::load`]'s.
+pub fn open_bundle_document(
+    text: &str,
+    key: Option<&BundlePublicKey>,
+) -> Result<BundleDocument, BundleDocumentError> {
+    let shape = |e: String| BundleDocumentError::Shape(e);
+    let value = strict_json::from_slice(text.as_bytes()).map_err(|e| shape(e.to_string()))?;
+    let signed = value.get("payload").is_some() || value.get("signature").is_some();
+    match (signed, key) {
+        (false, Some(_)) => Err(BundleDocumentError::Unsigned),
+        (true, None) => Err(BundleDocumentError::NoKey),
+        (false, None) => serde_json::from_value(value).map_err(|e| shape(e.to_string())),
+        (true, Some(key)) => {
+            let envelope: Envelope =
+                serde_json::from_value(value).map_err(|e| shape(e.to_string()))?;
+            let decode = |part: &str| {
+                Base64UrlUnpadded::decode_vec(part)
+                    .map_err(|_| shape("a part is not unpadded base64url".into()))
+            };
+            let header_bytes = decode(&envelope.protected)?;
+            let header_text = std::str::from_utf8(&header_bytes)
+                .map_err(|_| BundleDocumentError::Header("not UTF-8"))?;
+            let header = strict_json::from_slice(header_text.as_bytes())
+                .map_err(|_| BundleDocumentError::Header("not JSON without duplicate members"))?;
+            let header: Protected = serde_json::from_value(header)
+                .map_err(|_| BundleDocumentError::Header("not {alg, typ}"))?;
+            if header.alg != "EdDSA" {
+                return Err(BundleDocumentError::Header("alg is not EdDSA"));
+            }
+            if header.typ != SIGNED_BUNDLE_TYPE {
+                return Err(BundleDocumentError::Header(
+                    "typ is not cedargate-bundle+json",
+                ));
+            }
+            let signature = ed25519_compact::Signature::from_slice(&decode(&envelope.signature)?)
+                .map_err(|_| BundleDocumentError::BadSignature)?;
+            let input = format!("{}.{}", envelope.protected, envelope.payload);
+            key.0
+                .verify(input.as_bytes(), &signature)
+                .map_err(|_| BundleDocumentError::BadSignature)?;
+            let payload = decode(&envelope.payload)?;
+            let payload = strict_json::from_slice(&payload).map_err(|e| shape(e.to_string()))?;
+            serde_json::from_value(payload).map_err(|e| shape(e.to_string()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn source(serial: u64) -> BundleDocument {
+        BundleDocument {
+            schema: "s".into(),
+            policies: "p".into(),
+            routes: "r".into(),
+            serial,
+        }
+    }
+
+    #[test]
+    fn documents_without_a_serial_are_refused() {
+        let old = r#"{"schema":"s","policies":"p","routes":"r"}"#;
+        assert!(matches!(
+            open_bundle_document(old, None),
+            Err(BundleDocumentError::Shape(m)) if m.contains("serial")
+        ));
+    }
+
+    fn key(byte: u8) -> BundleSigningKey {
+        BundleSigningKey::from_seed([byte; 32]).unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn signed_documents_open_with_their_key_only() {
+        let k = key(7);
+        let doc = k.sign(&source(3)).unwrap_or_default();
+        assert_eq!(
+            open_bundle_document(&doc, Some(&k.public_key())),
+            Ok(source(3))
+        );
+        assert_eq!(
+            open_bundle_document(&doc, Some(&key(8).public_key())),
+            Err(BundleDocumentError::BadSignature)
+        );
+        assert_eq!(
+            open_bundle_document(&doc, None),
+            Err(BundleDocumentError::NoKey)
+        );
+        let plain = serde_json::to_string(&source(3)).unwrap_or_default();
+        assert_eq!(open_bundle_document(&plain, None), Ok(source(3)));
+        assert_eq!(
+            open_bundle_document(&plain, Some(&k.public_key())),
+            Err(BundleDocumentError::Unsigned)
+        );
+    }
+
+    #[test]
+    fn tampered_documents_are_refused() {
+        let k = key(7);
+        let doc: serde_json::Value =
+            serde_json::from_str(&k.sign(&source(3)).unwrap_or_default()).unwrap_or_default();
+        let with = |field: &str, value: String| {
+            let mut d = doc.clone();
+            d[field] = serde_json::Value::String(value);
+            d.to_string()
+        };
+        let other_payload = Base64UrlUnpadded::encode_string(
+            serde_json::to_string(&source(9))
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        assert_eq!(
+            open_bundle_document(&with("payload", other_payload), Some(&k.public_key())),
+            Err(BundleDocumentError::BadSignature)
+        );
+        let none_header =
+            Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"cedargate-bundle+json"}"#);
+        assert_eq!(
+            open_bundle_document(&with("protected", none_header), Some(&k.public_key())),
+            Err(BundleDocumentError::Header("alg is not EdDSA"))
+        );
+        assert!(matches!(
+            open_bundle_document(
+                r#"{"payload":"a","payload":"b","protected":"","signature":""}"#,
+                Some(&k.public_key())
+            ),
+            Err(BundleDocumentError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn keys_round_trip_and_debug_shows_no_secret() {
+        let k = key(5);
+        let again =
+            BundleSigningKey::from_base64url(&k.to_base64url()).unwrap_or_else(|_| unreachable!());
+        assert_eq!(again.public_key(), k.public_key());
+        assert_eq!(format!("{k:?}"), "BundleSigningKey(..)");
+        assert_eq!(
+            BundlePublicKey::from_base64url(&k.public_key().to_base64url()),
+            Ok(k.public_key())
+        );
+        assert!(BundlePublicKey::from_base64url("abc").is_err());
+    }
+}
