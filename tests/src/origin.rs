@@ -57,6 +57,8 @@ fn answer(request: &mut Request<'_>) -> Reply {
         vec![
             ("content-type".into(), "application/json".into()),
             ("x-origin".into(), "echo".into()),
+            // For the worker to merge its own `Vary: Origin` into.
+            ("vary".into(), "Accept-Encoding".into()),
         ],
         body.to_string().into_bytes(),
     )

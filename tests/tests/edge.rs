@@ -214,8 +214,24 @@ fn main() -> ExitCode {
             ensure(challenge.contains("error_description=\""), || format!("{reason}: {challenge}"))?;
             same(reply.json()["reason"].as_str(), Some(reason), "reason")?;
             ensure(!reply.text().contains(token) || token.len() < 12, || "token echoed".into())?;
+            // Only the reason code leaves the worker; the core's message goes to the log.
+            same(
+                challenge.split("error_description=").nth(1),
+                Some(format!("\"token refused: {reason}\"").as_str()),
+                "error_description",
+            )?;
+            same(
+                reply.json()["detail"].as_str(),
+                Some(format!("the bearer token was refused ({reason})").as_str()),
+                "detail",
+            )?;
         }
-        Ok(())
+        let logged = main.log_lines().into_iter().any(|l| {
+            l["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("expired: token expired at"))
+        });
+        ensure(logged, || "the log has no detail of the expired token".into())
     });
 
     h.check("several Authorization headers are refused", || {
@@ -249,11 +265,43 @@ fn main() -> ExitCode {
                     ("x-http-method-override", "DELETE"),
                     ("x-method-override", "DELETE"),
                     ("accept", "application/json"),
+                    ("forwarded", "for=10.0.0.1;host=admin.internal;proto=https"),
+                    ("x-forwarded-for", "10.0.0.1"),
+                    ("x-forwarded-host", "admin.internal"),
+                    ("x-real-ip", "10.0.0.1"),
+                    ("connection", "keep-alive, x-hop"),
+                    ("x-hop", "1"),
+                    ("origin", APP_ORIGIN),
                 ],
                 None,
             )?;
             same(reply.status, 200, "status")?;
+            // The origin's Vary (Accept-Encoding) is kept, the worker's Origin added.
+            let vary = reply
+                .header("vary")
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            ensure(
+                vary.contains("accept-encoding") && vary.contains("origin"),
+                || format!("vary: {vary}"),
+            )?;
             let seen = reply.json();
+            for dropped in [
+                "forwarded",
+                "x-forwarded-for",
+                "x-forwarded-host",
+                "x-real-ip",
+                "x-hop",
+            ] {
+                ensure(seen["headers"].get(dropped).is_none(), || {
+                    format!("the origin received the client's {dropped}")
+                })?;
+            }
+            same(
+                seen["headers"]["x-cedargate-issuer"].as_str(),
+                Some(issuer.as_str()),
+                "issuer",
+            )?;
             let header = |name: &str| seen["headers"][name].as_str().map(str::to_owned);
             same(seen["method"].as_str(), Some("GET"), "method")?;
             same(seen["path"].as_str(), Some("/pets/7"), "path")?;

@@ -75,8 +75,8 @@ pub fn jwks_parser(data: &[u8]) {
 
 /// "METHOD target" (or a bare target, as GET) through the PetStore route table: refused,
 /// unmatched or matched, never a panic. A match's canonical path has no dot segments nor
-/// empty segments and resolves to the same action and parameters again: what is forwarded
-/// is what was authorized.
+/// empty segments, and the forwarded path and query resolve to the same action and
+/// parameters again: what is forwarded is what was authorized.
 pub fn path_matcher(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -95,12 +95,26 @@ pub fn path_matcher(data: &[u8]) {
                 route.path
             );
         }
+        // What is forwarded (path and rebuilt query) means the same again, and carries no
+        // reserved character but the delimiters themselves.
+        let forwarded = match &route.query {
+            Some(q) => format!("{}?{q}", route.path),
+            None => route.path.clone(),
+        };
+        assert!(
+            forwarded
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~%/?&=".contains(&b)),
+            "forwarded target {forwarded:?} has a reserved character"
+        );
         let again = petstore()
-            .resolve(method, &route.path)
+            .resolve(method, &forwarded)
             .expect("a canonical path resolves");
         assert_eq!(again.action, route.action);
         assert_eq!(again.path, route.path);
         assert_eq!(again.path_parameters, route.path_parameters);
+        assert_eq!(again.query, route.query);
+        assert_eq!(again.query_parameters, route.query_parameters);
     }
 }
 
