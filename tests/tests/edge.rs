@@ -1266,6 +1266,7 @@ fn bare_workerd(h: &mut Harness) {
         let config = json!({
             "trust": trust(&[(&provider.issuer("env-bare"), "")]),
             "origin": origin.url(),
+            "unmatched": "forbidden",
         });
         let main = cedargate_tests::wrangler::worker_main()?;
         let wasm = main.with_file_name("index_bg.wasm");
@@ -1317,6 +1318,12 @@ fn bare_workerd(h: &mut Harness) {
                 b"",
             )?;
             same(hop.status, 200, "GET with a Connection header")?;
+            // `unmatched: forbidden` reveals neither routes nor methods.
+            for (method, path) in [("MOVE", "/pets/7"), ("GET", "/owners")] {
+                let hidden = http::raw(worker.port, method, path, &auth, b"")?;
+                same(hidden.status, 403, path)?;
+                same(hidden.header("allow"), None, "Allow")?;
+            }
             ensure(hop.json()["headers"].get("x-hop").is_none(), || {
                 "the origin received a header the client's Connection header named".into()
             })?;

@@ -204,7 +204,11 @@ async fn guard(
                     Unmatched::NotFound => AppError::NoRoute,
                     Unmatched::Forbidden => AppError::NoRouteForbidden,
                 },
-                RouteError::MethodNotAllowed { allow } => AppError::MethodNotAllowed { allow },
+                // `unmatched: forbidden` hides which routes exist, so no `Allow` either.
+                RouteError::MethodNotAllowed { allow } => match state.config.unmatched {
+                    Unmatched::NotFound => AppError::MethodNotAllowed { allow },
+                    Unmatched::Forbidden => AppError::NoRouteForbidden,
+                },
             })?;
     log.action = Some(route.action.clone());
     log.policies = decision.policies.clone();
