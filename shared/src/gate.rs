@@ -22,6 +22,19 @@ pub enum GateError {
     NoKeys,
 }
 
+impl GateError {
+    /// A stable, machine-readable reason: the [`TokenError`]'s kind name, `claims` for a
+    /// token whose claims do not map, `no_keys` when the issuer's keys cannot be had. What
+    /// a client may be told; the message is for logs.
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            Self::Token(e) => e.kind().as_str(),
+            Self::Mapping(_) => "claims",
+            Self::NoKeys => "no_keys",
+        }
+    }
+}
+
 /// A validated bundle and a trust configuration bound to its schema.
 #[derive(Clone, Debug)]
 pub struct Gate {

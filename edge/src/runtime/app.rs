@@ -243,16 +243,9 @@ async fn authenticate(
     } else {
         "miss"
     });
-    let invalid = |err: GateError| {
-        let kind = match &err {
-            GateError::Token(e) => e.kind().as_str(),
-            GateError::Mapping(_) => "claims",
-            GateError::NoKeys => "no_keys",
-        };
-        AppError::InvalidToken {
-            kind,
-            message: err.to_string(),
-        }
+    let invalid = |err: GateError| AppError::InvalidToken {
+        kind: err.reason(),
+        message: err.to_string(),
     };
     let trust = gate.trust();
     let jwt = trust.parse(token).map_err(|e| invalid(e.into()))?;
