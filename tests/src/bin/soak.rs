@@ -272,9 +272,18 @@ fn main() {
             2,
             "GET",
             "/pets%2F7",
-            vec![alice],
+            vec![alice.clone()],
             400,
             "urn:cedargate:problem:bad-request",
+        ),
+        (
+            "a method no route names",
+            2,
+            "MOVE",
+            "/pets/7",
+            vec![alice],
+            405,
+            "urn:cedargate:problem:method-not-allowed",
         ),
     ]
     .into_iter()
