@@ -6,6 +6,7 @@ use crate::crypto::SignatureBackend;
 use crate::jwks::{Algorithm, KeySet};
 use crate::schema_info::{Attribute, CedarType, EntityInfo};
 use crate::time::UnixTime;
+pub use crate::token::TokenKind;
 use crate::token::{ClaimRules, TokenError, UntrustedJwt, VerifiedToken};
 use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde::{Deserialize, Serialize};
@@ -13,25 +14,6 @@ use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
-
-/// Which token an issuer entry accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenKind {
-    /// OpenID Connect ID token: `aud` is the client id. PingOne puts `group` only here.
-    Id,
-    /// OAuth access token for the API: `aud` is the resource's audience.
-    Access,
-}
-
-impl fmt::Display for TokenKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Id => "id",
-            Self::Access => "access",
-        })
-    }
-}
 
 /// Default size limit of a compact token: 16 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;

@@ -6,8 +6,28 @@ use crate::jwks::{Algorithm, KeySet, Selection};
 use crate::strict_json::{self, ObjectError};
 use crate::time::UnixTime;
 use base64ct::{Base64UrlUnpadded, Encoding};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
+
+/// Which token an issuer entry accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// OpenID Connect ID token: `aud` is the client id. PingOne puts `group` only here.
+    Id,
+    /// OAuth access token for the API: `aud` is the resource's audience.
+    Access,
+}
+
+impl fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Id => "id",
+            Self::Access => "access",
+        })
+    }
+}
 
 /// Why a token was refused. Messages describe the reason and never contain the token or
 /// any part of it.
@@ -75,7 +95,7 @@ pub enum TokenError {
     /// where an access token is expected (no `client_id`, or `nonce` / `at_hash` claims).
     #[error("token is not an {expected} token ({reason})")]
     WrongTokenKind {
-        expected: crate::identity::TokenKind,
+        expected: TokenKind,
         reason: &'static str,
     },
     /// An ID token's `azp` is not the client, or a token for several audiences has none
@@ -369,7 +389,7 @@ pub(crate) struct ClaimRules {
     pub(crate) required_type: Option<String>,
     pub(crate) leeway: i64,
     /// The kind of token the entry accepts.
-    pub(crate) kind: crate::identity::TokenKind,
+    pub(crate) kind: TokenKind,
     /// Whether the claims that tell ID and access tokens apart are checked (see
     /// [`ClaimRules::check_kind`]).
     pub(crate) kind_claims: bool,
@@ -416,7 +436,6 @@ impl ClaimRules {
         header: &JwtHeader,
         claims: &Map<String, Value>,
     ) -> Result<(), TokenError> {
-        use crate::identity::TokenKind;
         let wrong = |reason| TokenError::WrongTokenKind {
             expected: self.kind,
             reason,
@@ -587,7 +606,7 @@ pub(crate) fn media_type_eq(actual: &str, expected: &str) -> bool {
 #[derive(Clone)]
 pub struct VerifiedToken {
     pub(crate) issuer: String,
-    pub(crate) kind: crate::identity::TokenKind,
+    pub(crate) kind: TokenKind,
     pub(crate) algorithm: Algorithm,
     pub(crate) key_thumbprint: String,
     pub(crate) claims: Map<String, Value>,
@@ -602,7 +621,7 @@ impl VerifiedToken {
     }
 
     /// Whether it was accepted as an ID token or an access token.
-    pub fn kind(&self) -> crate::identity::TokenKind {
+    pub fn kind(&self) -> TokenKind {
         self.kind
     }
 
