@@ -2,7 +2,7 @@
 //! loaded, and the one place where decisions are taken.
 
 use crate::canonical;
-use crate::identity::Principal;
+use crate::principal::Principal;
 use crate::routes::{self, ANY_METHODS, Route, RouteError, RouteMatch, RouteTable, RoutesFile};
 use crate::schema_info::{Attribute, CedarType, SchemaInfo};
 use cedar_policy::{

@@ -4,6 +4,7 @@
 use crate::bundle::Bundle;
 use crate::crypto::SignatureBackend;
 use crate::jwks::{Algorithm, KeySet};
+pub use crate::principal::Principal;
 use crate::schema_info::{Attribute, CedarType, EntityInfo};
 use crate::time::UnixTime;
 pub use crate::token::TokenKind;
@@ -12,7 +13,6 @@ use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, Restri
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::str::FromStr;
 
 /// Default size limit of a compact token: 16 KiB.
@@ -893,59 +893,4 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
         group_type,
         attributes,
     })
-}
-
-/// The Cedar principal for one verified token: the user entity, its groups, and the
-/// entities a request is evaluated against.
-#[derive(Clone)]
-pub struct Principal {
-    uid: EntityUid,
-    entities: Entities,
-    subject: String,
-    groups: Vec<String>,
-    issuer: String,
-    kind: TokenKind,
-}
-
-impl Principal {
-    /// The principal's entity uid, e.g. `PetStore::User::"alice"`.
-    pub fn uid(&self) -> &EntityUid {
-        &self.uid
-    }
-
-    /// The principal id claim's value (without prefix).
-    pub fn subject(&self) -> &str {
-        &self.subject
-    }
-
-    /// Group names from the group claim (without prefix), in claim order, deduplicated.
-    pub fn groups(&self) -> &[String] {
-        &self.groups
-    }
-
-    /// The issuer that vouched for it.
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
-    /// The kind of token it came from.
-    pub fn token_kind(&self) -> TokenKind {
-        self.kind
-    }
-
-    /// The principal, its groups and the schema's action entities.
-    pub fn entities(&self) -> &Entities {
-        &self.entities
-    }
-}
-
-impl fmt::Debug for Principal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Principal")
-            .field("uid", &self.uid.to_string())
-            .field("groups", &self.groups)
-            .field("issuer", &self.issuer)
-            .field("kind", &self.kind)
-            .finish()
-    }
 }

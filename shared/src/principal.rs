@@ -1,0 +1,62 @@
+//! The principal a verified token becomes: the Cedar entity, its groups, and the entities a
+//! request is evaluated against. Made by [`crate::Trust::principal`]; read by
+//! [`crate::Bundle::authorize`].
+
+use crate::token::TokenKind;
+use cedar_policy::{Entities, EntityUid};
+use std::fmt;
+
+/// The Cedar principal for one verified token: the user entity, its groups, and the
+/// entities a request is evaluated against.
+#[derive(Clone)]
+pub struct Principal {
+    pub(crate) uid: EntityUid,
+    pub(crate) entities: Entities,
+    pub(crate) subject: String,
+    pub(crate) groups: Vec<String>,
+    pub(crate) issuer: String,
+    pub(crate) kind: TokenKind,
+}
+
+impl Principal {
+    /// The principal's entity uid, e.g. `PetStore::User::"alice"`.
+    pub fn uid(&self) -> &EntityUid {
+        &self.uid
+    }
+
+    /// The principal id claim's value (without prefix).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// Group names from the group claim (without prefix), in claim order, deduplicated.
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// The issuer that vouched for it.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The kind of token it came from.
+    pub fn token_kind(&self) -> TokenKind {
+        self.kind
+    }
+
+    /// The principal, its groups and the schema's action entities.
+    pub fn entities(&self) -> &Entities {
+        &self.entities
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("uid", &self.uid.to_string())
+            .field("groups", &self.groups)
+            .field("issuer", &self.issuer)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
