@@ -36,6 +36,8 @@ pub fn forwards_request_header(name: &str, forward_authorization: bool) -> bool 
             | "true-client-ip"
             | "x-client-ip"
             | "x-cluster-client-ip"
+            | "x-host"
+            | "x-original-host"
     ) && (forward_authorization || name != "authorization")
 }
 
@@ -236,6 +238,8 @@ mod tests {
             ("X-Forwarded-Proto", "https"),
             ("X-Real-IP", "10.0.0.1"),
             ("True-Client-IP", "10.0.0.1"),
+            ("X-Host", "admin.internal"),
+            ("X-Original-Host", "admin.internal"),
             ("Accept", "application/json"),
             ("X-Request-Id", "abc"),
         ]);
