@@ -68,6 +68,46 @@ fn trust(issuers: &[(&str, &str)]) -> Value {
     json!({ "issuers": list, "insecure_shared_group_ids": several })
 }
 
+/// Calls `step` every 300 ms until it says done, for at most 20 s; `what` names the wait.
+fn poll(what: &str, mut step: impl FnMut() -> Result<bool, String>) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !step()? {
+        ensure(Instant::now() < deadline, || {
+            format!("timed out waiting: {what}")
+        })?;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    Ok(())
+}
+
+/// The wrangler settings of a KV namespace bound as `CEDARGATE_BUNDLES`.
+fn kv_namespace(id: &str) -> Value {
+    json!({ "kv_namespaces": [{ "binding": "CEDARGATE_BUNDLES", "id": id }] })
+}
+
+/// Starts worker `name` with `CEDARGATE_BUNDLES` (namespace `kv_id`) holding `initial` under
+/// `current` before it starts (written into the same local state).
+fn start_with_kv(
+    name: &str,
+    kv_id: &str,
+    config: &Value,
+    initial: &str,
+) -> Result<Wrangler, String> {
+    let extra = kv_namespace(kv_id);
+    let dir = cedargate_tests::work_dir(name);
+    std::fs::write(
+        dir.join("wrangler.json"),
+        json!({
+            "name": format!("cedargate-{name}"), "main": cedargate_tests::wrangler::worker_main()?,
+            "compatibility_date": "2026-11-01", "kv_namespaces": extra["kv_namespaces"],
+        })
+        .to_string(),
+    )
+    .map_err(|e| e.to_string())?;
+    Wrangler::kv_put(&dir, "CEDARGATE_BUNDLES", "current", initial)?;
+    Wrangler::start_in(&dir, name, config, &extra)
+}
+
 fn main() -> ExitCode {
     let mut h = Harness::new();
     let setup = || -> Result<(TestProvider, EchoOrigin, Wrangler), String> {
@@ -908,8 +948,7 @@ fn kv_and_cache(h: &mut Harness) {
         "origin": origin.url(),
         "bundle_kv": { "binding": "CEDARGATE_BUNDLES", "key": "current", "refresh_seconds": 1 },
     });
-    let extra = json!({ "kv_namespaces": [{ "binding": "CEDARGATE_BUNDLES", "id": "cedargate-e2e-bundles" }] });
-    let dir = cedargate_tests::work_dir("edge-kv");
+    let extra = kv_namespace("cedargate-e2e-bundles");
     let petstore = cedargate::examples::petstore_source();
     let invalid = json!({
         "schema": petstore.schema,
@@ -943,20 +982,7 @@ fn kv_and_cache(h: &mut Harness) {
     ))
     .unwrap_or_default();
 
-    // The KV entry is written before the worker starts (into the same local state).
-    let start = || -> Result<Wrangler, String> {
-        std::fs::write(
-            dir.join("wrangler.json"),
-            json!({
-                "name": "cedargate-edge-kv", "main": cedargate_tests::wrangler::worker_main()?,
-                "compatibility_date": "2026-11-01", "kv_namespaces": extra["kv_namespaces"],
-            })
-            .to_string(),
-        )
-        .map_err(|e| e.to_string())?;
-        Wrangler::kv_put(&dir, "CEDARGATE_BUNDLES", "current", &invalid)?;
-        Wrangler::start_in(&dir, "edge-kv", &config, &extra)
-    };
+    let start = || start_with_kv("edge-kv", "cedargate-e2e-bundles", &config, &invalid);
     let Some(worker) = h.start("start the KV worker", start) else {
         return;
     };
@@ -1002,22 +1028,18 @@ fn kv_and_cache(h: &mut Harness) {
         "a valid newer bundle in KV takes over without a restart",
         || {
             Wrangler::kv_put(&worker.dir, "CEDARGATE_BUNDLES", "current", &newer)?;
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
+            poll("the newer bundle to take over", || {
                 let reply = call(&worker, "POST", "/pets", Some(&user()))?;
-                if reply.status == 200 {
-                    same(
-                        reply.header("x-cedargate-bundle-version"),
-                        Some(newer_version.as_str()),
-                        "version",
-                    )?;
-                    break;
+                if reply.status != 200 {
+                    return Ok(false);
                 }
-                ensure(Instant::now() < deadline, || {
-                    "the newer bundle never took over".into()
-                })?;
-                std::thread::sleep(Duration::from_millis(500));
-            }
+                same(
+                    reply.header("x-cedargate-bundle-version"),
+                    Some(newer_version.as_str()),
+                    "version",
+                )?;
+                Ok(true)
+            })?;
             let updated = worker
                 .log_lines()
                 .into_iter()
@@ -1044,21 +1066,15 @@ fn kv_and_cache(h: &mut Harness) {
         || {
             for (document, serial) in [(&older, 1), (&same_serial, 2)] {
                 Wrangler::kv_put(&worker.dir, "CEDARGATE_BUNDLES", "current", document)?;
-                let deadline = Instant::now() + Duration::from_secs(20);
-                loop {
-                    let _ = call(&worker, "GET", "/pets", Some(&user()))?;
-                    let refused = worker
-                        .log_lines()
-                        .into_iter()
-                        .any(|l| l["event"] == "bundle_rollback_refused" && l["serial"] == serial);
-                    if refused {
-                        break;
-                    }
-                    ensure(Instant::now() < deadline, || {
-                        format!("no bundle_rollback_refused for serial {serial}")
-                    })?;
-                    std::thread::sleep(Duration::from_millis(300));
-                }
+                poll(
+                    &format!("bundle_rollback_refused for serial {serial}"),
+                    || {
+                        let _ = call(&worker, "GET", "/pets", Some(&user()))?;
+                        Ok(worker.log_lines().into_iter().any(|l| {
+                            l["event"] == "bundle_rollback_refused" && l["serial"] == serial
+                        }))
+                    },
+                )?;
                 let reply = call(&worker, "POST", "/pets", Some(&user()))?;
                 same(reply.status, 200, "the newer policies stay")?;
                 same(
@@ -1140,19 +1156,7 @@ fn signed_kv_bundles(h: &mut Harness) {
                 "public_key": publisher.public_key().to_base64url(),
             },
         });
-        let extra = json!({ "kv_namespaces": [{ "binding": "CEDARGATE_BUNDLES", "id": "cedargate-e2e-signed" }] });
-        let dir = cedargate_tests::work_dir("edge-signed");
-        std::fs::write(
-            dir.join("wrangler.json"),
-            json!({
-                "name": "cedargate-edge-signed", "main": cedargate_tests::wrangler::worker_main()?,
-                "compatibility_date": "2026-11-01", "kv_namespaces": extra["kv_namespaces"],
-            })
-            .to_string(),
-        )
-        .map_err(|e| e.to_string())?;
-        Wrangler::kv_put(&dir, "CEDARGATE_BUNDLES", "current", &unsigned)?;
-        let worker = Wrangler::start_in(&dir, "edge-signed", &config, &extra)?;
+        let worker = start_with_kv("edge-signed", "cedargate-e2e-signed", &config, &unsigned)?;
         Ok((provider, origin, worker))
     };
     let Some((provider, _origin, worker)) = h.start("start the signed-bundle worker", setup) else {
@@ -1160,22 +1164,14 @@ fn signed_kv_bundles(h: &mut Harness) {
     };
     let issuer = provider.issuer("env-signed");
     let user = || id_token(&issuer, "bob", &["AVP_User"], "a-rsa-1");
-    let rejected_with = |needle: &str| -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+    let rejected_with = |needle: &str| {
+        poll(&format!("bundle_rejected with \"{needle}\""), || {
             let _ = call(&worker, "GET", "/pets", Some(&user()))?;
-            let found = worker.log_lines().into_iter().any(|l| {
+            Ok(worker.log_lines().into_iter().any(|l| {
                 l["event"] == "bundle_rejected"
                     && l["error"].as_str().unwrap_or_default().contains(needle)
-            });
-            if found {
-                return Ok(());
-            }
-            ensure(Instant::now() < deadline, || {
-                format!("no bundle_rejected event with \"{needle}\"")
-            })?;
-            std::thread::sleep(Duration::from_millis(300));
-        }
+            }))
+        })
     };
     h.check(
         "with a public key configured, unsigned and wrongly signed bundles are refused",
@@ -1197,16 +1193,9 @@ fn signed_kv_bundles(h: &mut Harness) {
     );
     h.check("a bundle signed by the publisher takes over", || {
         Wrangler::kv_put(&worker.dir, "CEDARGATE_BUNDLES", "current", &signed)?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if call(&worker, "POST", "/pets", Some(&user()))?.status == 200 {
-                break;
-            }
-            ensure(Instant::now() < deadline, || {
-                "the signed bundle never took over".into()
-            })?;
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        poll("the signed bundle to take over", || {
+            Ok(call(&worker, "POST", "/pets", Some(&user()))?.status == 200)
+        })?;
         let updated = worker
             .log_lines()
             .into_iter()
