@@ -73,12 +73,8 @@ pub fn explain(bundle: Bundle, question: &Question<'_>) -> Result<Explanation, S
             skipped.index, skipped.reason
         );
     }
-    let authenticated = pollster::block_on(gate.authenticate(
-        question.token,
-        |_| Some(&keys),
-        &RustCrypto,
-        question.now,
-    ));
+    let authenticated =
+        pollster::block_on(gate.authenticate(question.token, &keys, &RustCrypto, question.now));
     let (verified, principal) = match authenticated {
         Ok(pair) => pair,
         Err(err) => return Ok(refusal(text, 401, &format!("token refused: {err}"))),

@@ -100,7 +100,7 @@ mod native {
             b.iter(|| {
                 let (_, principal) = pollster::block_on(gate.authenticate(
                     black_box(&token),
-                    |_| Some(keys),
+                    keys,
                     &RustCrypto,
                     NOW,
                 ))

@@ -7,6 +7,8 @@ use crate::jwks::KeySet;
 use crate::routes::{RouteError, RouteMatch};
 use crate::time::UnixTime;
 use crate::token::{TokenError, VerifiedToken};
+use std::collections::HashMap;
+use std::ops::Deref;
 
 /// Why a bearer token did not yield a principal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +37,52 @@ impl GateError {
     }
 }
 
+/// Why [`Gate::authenticate`] gave no principal: the token was refused, or its issuer's keys
+/// could not be had (the [`KeySource`]'s own error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError<E> {
+    /// The token was refused.
+    #[error(transparent)]
+    Refused(#[from] GateError),
+    /// The key source failed.
+    #[error("the issuer's keys are not available: {0}")]
+    Keys(E),
+}
+
+/// Where [`Gate::authenticate`] gets an issuer's keys: asked with the (not yet verified)
+/// issuer and `kid` of a token from a trusted issuer, it returns the key set, fetching it
+/// if it must.
+pub trait KeySource {
+    /// A handle on a key set.
+    type Keys: Deref<Target = KeySet>;
+    /// Why keys could not be had.
+    type Error;
+    /// The key set to verify a token of `issuer` naming `kid` with.
+    fn keys(
+        &self,
+        issuer: &str,
+        kid: Option<&str>,
+    ) -> impl Future<Output = Result<Self::Keys, Self::Error>>;
+}
+
+/// Key sets by issuer, already at hand: an issuer without one is [`GateError::NoKeys`].
+impl<'a, S: std::hash::BuildHasher> KeySource for &'a HashMap<&str, KeySet, S> {
+    type Keys = &'a KeySet;
+    type Error = GateError;
+    async fn keys(&self, issuer: &str, _kid: Option<&str>) -> Result<&'a KeySet, GateError> {
+        self.get(issuer).ok_or(GateError::NoKeys)
+    }
+}
+
+/// One key set, whatever the issuer (the trust configuration has already chosen it).
+impl<'a> KeySource for &'a KeySet {
+    type Keys = &'a KeySet;
+    type Error = std::convert::Infallible;
+    async fn keys(&self, _issuer: &str, _kid: Option<&str>) -> Result<&'a KeySet, Self::Error> {
+        Ok(self)
+    }
+}
+
 /// A validated bundle and a trust configuration bound to its schema.
 #[derive(Clone, Debug)]
 pub struct Gate {
@@ -59,26 +107,34 @@ impl Gate {
         &self.trust
     }
 
-    /// Parses and verifies `token` and maps it to a principal. `keys` returns the key set of
-    /// an issuer URL.
-    pub async fn authenticate<'k, B, K>(
+    /// The pipeline's first half, the one the edge and the tools call: parses `token`, asks
+    /// `keys` for its issuer's key set (which may fetch), verifies it and maps it to a
+    /// principal.
+    pub async fn authenticate<B, K>(
         &self,
         token: &str,
         keys: K,
         backend: &B,
         now: UnixTime,
-    ) -> Result<(VerifiedToken, Principal), GateError>
+    ) -> Result<(VerifiedToken, Principal), AuthError<K::Error>>
     where
         B: SignatureBackend,
-        K: FnOnce(&str) -> Option<&'k KeySet>,
+        K: KeySource,
     {
-        let jwt = self.trust.parse(token)?;
+        let jwt = self.trust.parse(token).map_err(GateError::from)?;
         let issuer = jwt
             .unverified_issuer()
-            .ok_or(TokenError::MissingClaim("iss"))?;
-        let keys = keys(issuer).ok_or(GateError::NoKeys)?;
-        let verified = self.trust.verify(&jwt, keys, backend, now).await?;
-        let principal = self.trust.principal(&verified)?;
+            .ok_or(GateError::Token(TokenError::MissingClaim("iss")))?;
+        let keys = keys
+            .keys(issuer, jwt.kid())
+            .await
+            .map_err(AuthError::Keys)?;
+        let verified = self
+            .trust
+            .verify(&jwt, &keys, backend, now)
+            .await
+            .map_err(GateError::from)?;
+        let principal = self.trust.principal(&verified).map_err(GateError::from)?;
         Ok((verified, principal))
     }
 

@@ -44,7 +44,7 @@ pub use bundle::{
 pub use bundle::{POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
 pub use crypto::RustCrypto;
 pub use crypto::{SignatureBackend, SignatureCheck, SignatureError};
-pub use gate::{Gate, GateError};
+pub use gate::{AuthError, Gate, GateError, KeySource};
 pub use identity::{
     ClaimAttribute, ClaimType, ConfigError, DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES,
     IssuerConfig, MAX_LEEWAY_SECONDS, MappingError, Principal, TokenKind, Trust, TrustConfig,

@@ -257,8 +257,11 @@ pub async fn authenticate(
     now: UnixTime,
 ) -> Result<(VerifiedToken, Principal), GateError> {
     gate()
-        .authenticate(token, |iss| key_sets().get(iss), backend, now)
+        .authenticate(token, key_sets(), backend, now)
         .await
+        .map_err(|err| match err {
+            cedargate::AuthError::Refused(e) | cedargate::AuthError::Keys(e) => e,
+        })
 }
 
 /// Unverified claims of a compact token, for assertions.
