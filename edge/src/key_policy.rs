@@ -65,6 +65,143 @@ pub fn retry_after(config: &KeyCacheConfig) -> u64 {
     config.unknown_kid_refetch_seconds.max(1)
 }
 
+/// The first pause after a failed fetch of an issuer's keys (milliseconds); it doubles with
+/// every further failure up to [`max_backoff_ms`].
+pub const FIRST_BACKOFF_MS: i64 = 1000;
+
+/// The longest pause between attempts after failures: a quarter of the staleness bound (so
+/// stale keys see several attempts before they expire), at least [`FIRST_BACKOFF_MS`] and at
+/// most five minutes.
+pub fn max_backoff_ms(config: &KeyCacheConfig) -> i64 {
+    let quarter = i64::try_from(config.max_stale_seconds)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(250);
+    quarter.clamp(FIRST_BACKOFF_MS, 300_000)
+}
+
+/// Failed fetches of one issuer's keys, and when the next attempt is allowed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backoff {
+    /// Failures since the last success.
+    pub failures: u32,
+    /// When the last failure happened (milliseconds).
+    pub failed_at_ms: i64,
+}
+
+impl Backoff {
+    /// The pause after the last failure (0 with no failures).
+    pub fn delay_ms(&self, config: &KeyCacheConfig) -> i64 {
+        if self.failures == 0 {
+            return 0;
+        }
+        let doublings = (self.failures - 1).min(30);
+        FIRST_BACKOFF_MS
+            .saturating_mul(1_i64 << doublings)
+            .min(max_backoff_ms(config))
+    }
+
+    /// Milliseconds until the next attempt is allowed (0: now).
+    pub fn remaining_ms(&self, now_ms: i64, config: &KeyCacheConfig) -> i64 {
+        if self.failures == 0 {
+            return 0;
+        }
+        self.failed_at_ms
+            .saturating_add(self.delay_ms(config))
+            .saturating_sub(now_ms)
+            .max(0)
+    }
+
+    /// Records a failed fetch.
+    pub fn failed(&mut self, now_ms: i64) {
+        self.failures = self.failures.saturating_add(1);
+        self.failed_at_ms = now_ms;
+    }
+
+    /// Records a successful fetch.
+    pub fn succeeded(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// What an issuer's key store holds when a token arrives.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyState<'a> {
+    /// The cached key set's times, if there is a key set.
+    pub times: Option<&'a KeyTimes>,
+    /// Whether the cached key set has the token's `kid` (true when it names none).
+    pub kid_known: bool,
+    /// Whether a fetch for this issuer is under way (in any request).
+    pub refreshing: bool,
+    /// Failed fetches so far.
+    pub backoff: &'a Backoff,
+}
+
+/// What to do with a token's keys now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAction {
+    /// Use the cached keys; if `refresh`, start a fetch in the background (after the
+    /// response, through `wait_until`) without waiting for it.
+    Serve { refresh: bool },
+    /// Wait for the fetch under way and use its keys (or the cached ones, if still
+    /// servable, when it fails).
+    Wait,
+    /// Fetch in this request and wait for it; `forced` when an unknown `kid` causes it.
+    Fetch { forced: bool },
+    /// Answer 503 at once: no usable keys and the last fetch failed too recently.
+    Unavailable { retry_after_seconds: u64 },
+}
+
+/// Decides how to get the keys for a token, at `now` (seconds) and `now_ms`.
+///
+/// Fresh keys serve at once; an unknown `kid` waits for a fetch (at most one forced fetch per
+/// interval). Stale keys that may still serve, serve at once while one background fetch at a
+/// time (after the backoff) renews them. Without usable keys, a request fetches (or waits for
+/// the fetch under way) unless a fetch failed within the backoff: then 503 at once.
+pub fn decide(state: KeyState<'_>, now: i64, now_ms: i64, config: &KeyCacheConfig) -> KeyAction {
+    let may_attempt = state.backoff.remaining_ms(now_ms, config) == 0;
+    let usable = state.times.filter(|t| t.servable(now, config));
+    match usable {
+        Some(times) => {
+            if !state.kid_known {
+                if state.refreshing {
+                    return KeyAction::Wait;
+                }
+                if times.may_force(now, config) {
+                    return KeyAction::Fetch { forced: true };
+                }
+            }
+            KeyAction::Serve {
+                refresh: !times.fresh(now) && !state.refreshing && may_attempt,
+            }
+        }
+        None if state.refreshing => KeyAction::Wait,
+        None if may_attempt => KeyAction::Fetch { forced: false },
+        None => {
+            let wait = state.backoff.remaining_ms(now_ms, config);
+            let seconds = u64::try_from(wait.saturating_add(999) / 1000).unwrap_or(1);
+            KeyAction::Unavailable {
+                retry_after_seconds: seconds.max(1),
+            }
+        }
+    }
+}
+
+/// Whether a key set read from the Cache API may be used: it must have been written for
+/// this issuer by a worker of this configuration (`config_digest`), and when this isolate
+/// already knows the issuer's `jwks_uri` (from discovery), for that same URI.
+pub fn cache_entry_matches(
+    recorded_issuer: Option<&str>,
+    recorded_config: Option<&str>,
+    recorded_jwks_uri: Option<&str>,
+    issuer: &str,
+    config_digest: &str,
+    known_jwks_uri: Option<&str>,
+) -> bool {
+    recorded_issuer == Some(issuer)
+        && recorded_config == Some(config_digest)
+        && recorded_jwks_uri.is_some_and(|uri| known_jwks_uri.is_none_or(|known| known == uri))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +252,227 @@ mod tests {
         };
         assert!(!forced.may_force(1069, &c));
         assert!(forced.may_force(1070, &c));
+    }
+
+    fn times(fetched_at: i64) -> KeyTimes {
+        KeyTimes {
+            fetched_at,
+            ttl: 60,
+            forced_at: None,
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap_bounded_by_the_staleness() {
+        let c = config();
+        assert_eq!(max_backoff_ms(&c), 25_000, "a quarter of max_stale");
+        let long = KeyCacheConfig {
+            max_stale_seconds: 86_400,
+            ..c
+        };
+        assert_eq!(max_backoff_ms(&long), 300_000, "five minutes at most");
+        let short = KeyCacheConfig {
+            max_stale_seconds: 0,
+            ..c
+        };
+        assert_eq!(max_backoff_ms(&short), 1000, "a second at least");
+        let mut b = Backoff::default();
+        assert_eq!(b.delay_ms(&c), 0);
+        assert_eq!(b.remaining_ms(5_000, &c), 0, "no failure, no wait");
+        let mut delays = Vec::new();
+        for _ in 0..8 {
+            b.failed(10_000);
+            delays.push(b.delay_ms(&c));
+        }
+        assert_eq!(
+            delays,
+            [1000, 2000, 4000, 8000, 16_000, 25_000, 25_000, 25_000]
+        );
+        assert_eq!(b.remaining_ms(10_000, &c), 25_000);
+        assert_eq!(b.remaining_ms(30_000, &c), 5_000);
+        assert_eq!(b.remaining_ms(35_000, &c), 0);
+        for _ in 0..100 {
+            b.failed(10_000);
+        }
+        assert_eq!(b.delay_ms(&long), 300_000, "no overflow");
+        b.succeeded();
+        assert_eq!(b, Backoff::default());
+    }
+
+    fn state<'a>(
+        times: Option<&'a KeyTimes>,
+        kid_known: bool,
+        refreshing: bool,
+        backoff: &'a Backoff,
+    ) -> KeyState<'a> {
+        KeyState {
+            times,
+            kid_known,
+            refreshing,
+            backoff,
+        }
+    }
+
+    #[test]
+    fn fresh_keys_serve_and_an_unknown_kid_fetches_at_most_once_per_interval() {
+        let c = config();
+        let ok = Backoff::default();
+        let t = times(1000);
+        let ms = 1_040_000;
+        assert_eq!(
+            decide(state(Some(&t), true, false, &ok), 1040, ms, &c),
+            KeyAction::Serve { refresh: false }
+        );
+        assert_eq!(
+            decide(state(Some(&t), false, false, &ok), 1040, ms, &c),
+            KeyAction::Fetch { forced: true }
+        );
+        assert_eq!(
+            decide(state(Some(&t), false, true, &ok), 1040, ms, &c),
+            KeyAction::Wait
+        );
+        let forced = KeyTimes {
+            forced_at: Some(1035),
+            ..t
+        };
+        assert_eq!(
+            decide(state(Some(&forced), false, false, &ok), 1040, ms, &c),
+            KeyAction::Serve { refresh: false },
+            "within the interval: the keys as they are (the token then has no key)"
+        );
+    }
+
+    #[test]
+    fn stale_keys_serve_at_once_and_refresh_in_the_background_after_the_backoff() {
+        let c = config();
+        let t = times(1000);
+        // Stale at 1060, servable until 1160.
+        let now = 1100;
+        let ms = now * 1000;
+        let ok = Backoff::default();
+        assert_eq!(
+            decide(state(Some(&t), true, false, &ok), now, ms, &c),
+            KeyAction::Serve { refresh: true }
+        );
+        assert_eq!(
+            decide(state(Some(&t), true, true, &ok), now, ms, &c),
+            KeyAction::Serve { refresh: false },
+            "one refresh at a time, and nobody waits for it"
+        );
+        let mut failed = Backoff::default();
+        failed.failed(ms - 500);
+        assert_eq!(
+            decide(state(Some(&t), true, false, &failed), now, ms, &c),
+            KeyAction::Serve { refresh: false },
+            "within the backoff"
+        );
+        assert_eq!(
+            decide(state(Some(&t), true, false, &failed), now, ms + 500, &c),
+            KeyAction::Serve { refresh: true },
+            "after the backoff"
+        );
+    }
+
+    #[test]
+    fn without_usable_keys_a_recent_failure_answers_at_once() {
+        let c = config();
+        let ok = Backoff::default();
+        let expired = times(1000);
+        let now = 1200; // past 1160
+        let ms = now * 1000;
+        for t in [None, Some(&expired)] {
+            assert_eq!(
+                decide(state(t, true, false, &ok), now, ms, &c),
+                KeyAction::Fetch { forced: false }
+            );
+            assert_eq!(
+                decide(state(t, false, true, &ok), now, ms, &c),
+                KeyAction::Wait
+            );
+            let mut failed = Backoff::default();
+            failed.failed(ms - 200);
+            failed.failed(ms - 200);
+            assert_eq!(
+                decide(state(t, true, false, &failed), now, ms, &c),
+                KeyAction::Unavailable {
+                    retry_after_seconds: 2
+                },
+                "1.8 s of a 2 s backoff left"
+            );
+            assert_eq!(
+                decide(state(t, true, false, &failed), now, ms + 1800, &c),
+                KeyAction::Fetch { forced: false }
+            );
+        }
+    }
+
+    #[test]
+    fn a_cached_key_set_must_be_bound_to_this_configuration() {
+        let uri = "https://id.example/jwks";
+        let iss = "https://id.example";
+        assert!(cache_entry_matches(
+            Some(iss),
+            Some("d1"),
+            Some(uri),
+            iss,
+            "d1",
+            None
+        ));
+        assert!(cache_entry_matches(
+            Some(iss),
+            Some("d1"),
+            Some(uri),
+            iss,
+            "d1",
+            Some(uri)
+        ));
+        assert!(!cache_entry_matches(
+            None,
+            Some("d1"),
+            Some(uri),
+            iss,
+            "d1",
+            None
+        ));
+        assert!(!cache_entry_matches(
+            Some("https://other.example"),
+            Some("d1"),
+            Some(uri),
+            iss,
+            "d1",
+            None
+        ));
+        assert!(!cache_entry_matches(
+            Some(iss),
+            None,
+            Some(uri),
+            iss,
+            "d1",
+            None
+        ));
+        assert!(!cache_entry_matches(
+            Some(iss),
+            Some("d2"),
+            Some(uri),
+            iss,
+            "d1",
+            None
+        ));
+        assert!(!cache_entry_matches(
+            Some(iss),
+            Some("d1"),
+            None,
+            iss,
+            "d1",
+            None
+        ));
+        assert!(!cache_entry_matches(
+            Some(iss),
+            Some("d1"),
+            Some("https://evil.example/jwks"),
+            iss,
+            "d1",
+            Some(uri)
+        ));
     }
 }

@@ -21,6 +21,20 @@ pub enum Mode {
     Status(u16),
     /// Answers 200 with a body that is not JSON.
     Garbage,
+    /// Answers discovery normally and the JWKS with a 302 to this URL.
+    RedirectJwks(String),
+    /// Answers discovery normally and the JWKS with 200 and a chunked body of this many
+    /// bytes (its keys, then padding), without `Content-Length`.
+    HugeJwks(usize),
+}
+
+/// How much of a chunked JWKS body was sent, and whether all of it was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Streamed {
+    /// Bytes handed to the connection.
+    pub bytes: usize,
+    /// Whether the whole body was handed over.
+    pub complete: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +44,7 @@ struct Environment {
     cache_control: String,
     discovery_hits: usize,
     jwks_hits: usize,
+    streamed: Arc<Mutex<Streamed>>,
 }
 
 type Shared = Arc<Mutex<HashMap<String, Environment>>>;
@@ -61,6 +76,7 @@ impl TestProvider {
                 cache_control: "public, max-age=300".into(),
                 discovery_hits: 0,
                 jwks_hits: 0,
+                streamed: Arc::default(),
             },
         );
     }
@@ -106,6 +122,11 @@ impl TestProvider {
         self.with_env(env, |e| e.jwks_hits)
     }
 
+    /// How much of the last chunked JWKS body (`Mode::HugeJwks`) was sent.
+    pub fn streamed(&self, env: &str) -> Streamed {
+        self.with_env(env, |e| *e.streamed.lock().expect("stream state"))
+    }
+
     /// Discovery documents served so far.
     pub fn discovery_hits(&self, env: &str) -> usize {
         self.with_env(env, |e| e.discovery_hits)
@@ -137,7 +158,13 @@ fn serve(request: &mut Request<'_>, envs: &Shared) -> Reply {
         Mode::Slow(delay) => thread::sleep(*delay),
         Mode::Status(code) => return Reply::Answer(*code, Vec::new(), Vec::new()),
         Mode::Garbage => return Reply::Answer(200, Vec::new(), b"<html>oops</html>".to_vec()),
-        Mode::Up => {}
+        Mode::RedirectJwks(to) if rest == "jwks" => {
+            return Reply::Answer(302, vec![("location".into(), to.clone())], Vec::new());
+        }
+        Mode::HugeJwks(size) if rest == "jwks" => {
+            return huge_jwks(&snapshot.keys, *size, &snapshot.streamed);
+        }
+        Mode::Up | Mode::RedirectJwks(_) | Mode::HugeJwks(_) => {}
     }
     let issuer = format!("http://{host}/{env}/as");
     let (body, cache_control) = match rest {
@@ -164,5 +191,38 @@ fn serve(request: &mut Request<'_>, envs: &Shared) -> Reply {
             ("cache-control".into(), cache_control),
         ],
         body.to_string().into_bytes(),
+    )
+}
+
+/// A JWKS body of `size` bytes in 64 KiB chunks, counting what the connection takes.
+fn huge_jwks(keys: &[Value], size: usize, streamed: &Arc<Mutex<Streamed>>) -> Reply {
+    const CHUNK: usize = 64 * 1024;
+    *streamed.lock().expect("stream state") = Streamed::default();
+    let head = format!("{{\"keys\":{},\"padding\":\"", Value::from(keys.to_vec()));
+    let tail = "\"}";
+    let padding = size.saturating_sub(head.len() + tail.len());
+    let mut body = head.into_bytes();
+    body.resize(body.len() + padding, b'a');
+    body.extend_from_slice(tail.as_bytes());
+    let counter = streamed.clone();
+    let mut offset = 0;
+    let chunks = std::iter::from_fn(move || {
+        let mut state = counter.lock().expect("stream state");
+        // What the previous item was: handed over, since the server asks for the next one
+        // only after writing it.
+        state.bytes = offset;
+        if offset >= body.len() {
+            state.complete = true;
+            return None;
+        }
+        let end = (offset + CHUNK).min(body.len());
+        let chunk = body[offset..end].to_vec();
+        offset = end;
+        Some(chunk)
+    });
+    Reply::Chunked(
+        200,
+        vec![("content-type".into(), "application/json".into())],
+        Box::new(chunks),
     )
 }

@@ -33,6 +33,13 @@ pub enum Reply {
     Answer(u16, Vec<(String, String)>, Vec<u8>),
     /// Close the connection without answering.
     Hang,
+    /// Status and headers, then a chunked body (no `Content-Length`), one chunk per item,
+    /// until the items end or the peer stops reading.
+    Chunked(
+        u16,
+        Vec<(String, String)>,
+        Box<dyn Iterator<Item = Vec<u8>> + Send>,
+    ),
 }
 
 type Handler = Arc<dyn Fn(&mut Request<'_>) -> Reply + Send + Sync>;
@@ -161,6 +168,26 @@ fn serve(stream: TcpStream, handler: &Handler) {
         ));
         let _ = out.write_all(head.as_bytes());
         let _ = out.write_all(&body);
+        let _ = out.flush();
+    } else if let Reply::Chunked(status, headers, chunks) = reply {
+        let mut out = write;
+        let _ = out.set_write_timeout(Some(Duration::from_secs(10)));
+        let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
+        if out.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        for chunk in chunks {
+            let size = format!("{:x}\r\n", chunk.len());
+            let framed = [size.as_bytes(), chunk.as_slice(), b"\r\n".as_slice()].concat();
+            if out.write_all(&framed).is_err() {
+                return;
+            }
+        }
+        let _ = out.write_all(b"0\r\n\r\n");
         let _ = out.flush();
     }
 }

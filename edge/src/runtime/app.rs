@@ -122,7 +122,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         }
     } else {
         match guard(
-            &state, &gate, &req, &method, &target, &id, &common, &mut log,
+            &state, &ctx, &gate, &req, &method, &target, &id, &common, &mut log,
         )
         .await
         {
@@ -163,6 +163,7 @@ fn target_of(req: &Request) -> String {
 #[allow(clippy::too_many_arguments)]
 async fn guard(
     state: &Rc<State>,
+    ctx: &Context,
     gate: &Rc<Gate>,
     req: &Request,
     method: &str,
@@ -179,7 +180,7 @@ async fn guard(
             message: message.into(),
         },
     })?;
-    let auth = authenticate(state, gate, token, log).await?;
+    let auth = authenticate(state, ctx, gate, token, log).await?;
     log.issuer = Some(auth.verified.issuer().to_owned());
     log.subject = Some(auth.principal.subject().to_owned());
 
@@ -228,6 +229,7 @@ async fn guard(
 
 async fn authenticate(
     state: &Rc<State>,
+    ctx: &Context,
     gate: &Rc<Gate>,
     token: &str,
     log: &mut Log,
@@ -254,7 +256,7 @@ async fn authenticate(
         .ok_or_else(|| invalid(TokenError::MissingClaim("iss").into()))?
         .to_owned();
     log.issuer = Some(issuer.clone());
-    let keys = keys_for(state, &issuer, jwt.kid(), now.seconds()).await?;
+    let keys = keys_for(state, ctx, &issuer, jwt.kid(), now.seconds()).await?;
     let verified = trust
         .verify(&jwt, &keys, &state.crypto, now)
         .await

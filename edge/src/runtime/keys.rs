@@ -8,15 +8,22 @@
 
 use super::state::State;
 use crate::config::{KeyCacheConfig, is_loopback, split_url};
-use crate::key_policy::{KeyTimes, retry_after, ttl_from_cache_control};
+use crate::key_policy::{
+    Backoff, KeyAction, KeyState, KeyTimes, cache_entry_matches, decide, retry_after,
+    ttl_from_cache_control,
+};
 use crate::problem::AppError;
 use cedargate::KeySet;
+use futures_util::StreamExt;
 use futures_util::future::{self, Either};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
-use worker::{AbortController, Cache, Delay, Fetch, Headers, Response, ResponseBuilder};
+use worker::{
+    AbortController, Cache, Context, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect,
+    Response, ResponseBuilder,
+};
 
 #[derive(Default)]
 struct IssuerKeys {
@@ -31,6 +38,8 @@ struct IssuerKeys {
     last_failed: bool,
     /// Whether the Cache API was already consulted in this isolate.
     cache_checked: bool,
+    /// Failed fetches since the last success.
+    backoff: Backoff,
 }
 
 /// Key sets by issuer.
@@ -46,8 +55,14 @@ const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 const WAIT_STEP_MS: u64 = 5;
 
 /// The issuer's keys for a token with `kid`, at `now` (seconds).
+///
+/// What to do is decided by [`decide`]: fresh keys serve at once; stale keys that may still
+/// serve, serve at once while one refresh at a time runs after the response
+/// (`ctx.wait_until`); without usable keys the request fetches (or waits for the fetch under
+/// way), unless a fetch failed within the backoff: then 503 at once.
 pub async fn keys_for(
     state: &Rc<State>,
+    ctx: &Context,
     issuer: &str,
     kid: Option<&str>,
     now: i64,
@@ -56,58 +71,67 @@ pub async fn keys_for(
     let unavailable = || AppError::KeysUnavailable {
         retry_after: retry_after(config),
     };
-    let (cached, times, cache_checked) = {
+    let (cached, times, cache_checked, backoff) = {
         let issuers = state.keys.issuers.borrow();
         match issuers.get(issuer) {
-            Some(entry) => (entry.keys.clone(), entry.times, entry.cache_checked),
-            None => (None, None, false),
+            Some(entry) => (
+                entry.keys.clone(),
+                entry.times,
+                entry.cache_checked,
+                entry.backoff,
+            ),
+            None => (None, None, false, Backoff::default()),
         }
     };
-    match (cached, times) {
-        (Some(keys), Some(times)) if times.fresh(now) => {
-            if kid.is_none_or(|kid| keys.contains_kid(kid)) {
-                return Ok(keys);
+    let kid_known = cached
+        .as_ref()
+        .is_some_and(|keys| kid.is_none_or(|kid| keys.contains_kid(kid)));
+    let key_state = KeyState {
+        times: times.as_ref(),
+        kid_known,
+        refreshing: refreshing(state, issuer, config),
+        backoff: &backoff,
+    };
+    // The cached keys, if they may still serve.
+    let servable = cached.filter(|_| times.is_some_and(|t| t.servable(now, config)));
+    match decide(key_state, now, now_ms() as i64, config) {
+        KeyAction::Serve { refresh } => {
+            let keys = servable.ok_or_else(unavailable)?;
+            if refresh {
+                let guard = RefreshGuard::begin(state, issuer);
+                let (state, issuer) = (state.clone(), issuer.to_owned());
+                ctx.wait_until(async move {
+                    let _ = run_refresh(&state, &issuer, now, !cache_checked, guard).await;
+                });
             }
-            // A refetch under way (perhaps for this very kid): wait for its result.
-            if refreshing(state, issuer, config) {
-                return Ok(wait_for_refresh(state, issuer, config)
-                    .await
-                    .unwrap_or(keys));
-            }
-            if times.may_force(now, config) {
-                if let Some(t) = state
+            Ok(keys)
+        }
+        KeyAction::Wait => wait_for_refresh(state, issuer, config)
+            .await
+            .or(servable)
+            .ok_or_else(unavailable),
+        KeyAction::Fetch { forced } => {
+            if forced
+                && let Some(t) = state
                     .keys
                     .issuers
                     .borrow_mut()
                     .get_mut(issuer)
                     .and_then(|e| e.times.as_mut())
-                {
-                    t.forced_at = Some(now);
-                }
-                return Ok(refresh(state, issuer, now, false).await.unwrap_or(keys));
+            {
+                t.forced_at = Some(now);
             }
-            Ok(keys)
+            let guard = RefreshGuard::begin(state, issuer);
+            run_refresh(state, issuer, now, !cache_checked, guard)
+                .await
+                .or(servable)
+                .ok_or_else(unavailable)
         }
-        (Some(keys), Some(times)) => {
-            let fresh = if refreshing(state, issuer, config) {
-                wait_for_refresh(state, issuer, config).await
-            } else {
-                refresh(state, issuer, now, false).await
-            };
-            match fresh {
-                Some(fresh) => Ok(fresh),
-                None if times.servable(now, config) => Ok(keys),
-                None => Err(unavailable()),
-            }
-        }
-        _ => {
-            let fresh = if refreshing(state, issuer, config) {
-                wait_for_refresh(state, issuer, config).await
-            } else {
-                refresh(state, issuer, now, !cache_checked).await
-            };
-            fresh.ok_or_else(unavailable)
-        }
+        KeyAction::Unavailable {
+            retry_after_seconds,
+        } => Err(AppError::KeysUnavailable {
+            retry_after: retry_after_seconds,
+        }),
     }
 }
 
@@ -168,6 +192,21 @@ struct RefreshGuard {
     issuer: String,
 }
 
+impl RefreshGuard {
+    /// Marks the issuer's refetch as under way, at once (before any await, so no other
+    /// request starts one too).
+    fn begin(state: &Rc<State>, issuer: &str) -> Self {
+        let mut issuers = state.keys.issuers.borrow_mut();
+        let entry = issuers.entry(issuer.to_owned()).or_default();
+        entry.refreshing_since = Some(now_ms());
+        entry.cache_checked = true;
+        Self {
+            state: state.clone(),
+            issuer: issuer.to_owned(),
+        }
+    }
+}
+
 impl Drop for RefreshGuard {
     fn drop(&mut self) {
         if let Ok(mut issuers) = self.state.keys.issuers.try_borrow_mut()
@@ -179,18 +218,15 @@ impl Drop for RefreshGuard {
     }
 }
 
-/// Refetches an issuer's keys in this request and stores the result.
-async fn refresh(state: &Rc<State>, issuer: &str, now: i64, try_cache: bool) -> Option<Rc<KeySet>> {
-    {
-        let mut issuers = state.keys.issuers.borrow_mut();
-        let entry = issuers.entry(issuer.to_owned()).or_default();
-        entry.refreshing_since = Some(now_ms());
-        entry.cache_checked = true;
-    }
-    let _guard = RefreshGuard {
-        state: state.clone(),
-        issuer: issuer.to_owned(),
-    };
+/// Refetches an issuer's keys (in the request or the `wait_until` that owns `_guard`) and
+/// stores the result; a failure extends the backoff.
+async fn run_refresh(
+    state: &Rc<State>,
+    issuer: &str,
+    now: i64,
+    try_cache: bool,
+    _guard: RefreshGuard,
+) -> Option<Rc<KeySet>> {
     let result = fetch_keys(state, issuer, now, try_cache).await;
     let mut issuers = state.keys.issuers.borrow_mut();
     let entry = issuers.entry(issuer.to_owned()).or_default();
@@ -208,6 +244,7 @@ async fn refresh(state: &Rc<State>, issuer: &str, now: i64, try_cache: bool) -> 
             });
             entry.jwks_uri = Some(jwks_uri);
             entry.last_failed = false;
+            entry.backoff.succeeded();
             drop(issuers);
             if changed {
                 // Tokens verified with keys the provider no longer publishes are dropped.
@@ -218,6 +255,7 @@ async fn refresh(state: &Rc<State>, issuer: &str, now: i64, try_cache: bool) -> 
         }
         Err(err) => {
             entry.last_failed = true;
+            entry.backoff.failed(now_ms() as i64);
             drop(issuers);
             log_event("keys_unavailable", issuer, Some(&err));
             None
@@ -234,14 +272,6 @@ fn log_event(event: &str, issuer: &str, error: Option<&str>) {
     worker::console_log!("{line}");
 }
 
-/// The Cache API key of an issuer's key set.
-fn cache_key(issuer: &str) -> String {
-    format!(
-        "https://cedargate.invalid/jwks/{}",
-        crate::forward::header_safe(issuer).replace('/', "%2F")
-    )
-}
-
 async fn fetch_keys(
     state: &Rc<State>,
     issuer: &str,
@@ -249,7 +279,7 @@ async fn fetch_keys(
     try_cache: bool,
 ) -> Result<(KeySet, KeyTimes, String), String> {
     let config = &state.config.keys;
-    if try_cache && let Some(found) = from_cache(issuer, now).await {
+    if try_cache && let Some(found) = from_cache(state, issuer, now).await {
         return Ok(found);
     }
     let known_uri = state
@@ -270,7 +300,7 @@ async fn fetch_keys(
         ttl,
         forced_at: None,
     };
-    to_cache(issuer, &body, &jwks_uri, now, ttl).await;
+    to_cache(state, issuer, &body, &jwks_uri, now, ttl).await;
     Ok((keys, times, jwks_uri))
 }
 
@@ -297,58 +327,105 @@ async fn discover(issuer: &str, config: &KeyCacheConfig) -> Result<String, Strin
     }
 }
 
-/// GET with a timeout; the body and `Cache-Control` of a 200 answer.
+/// GET with a timeout; the body and `Cache-Control` of a 200 answer. Redirects are not
+/// followed (a 3xx is a failure), and the body is read chunk by chunk and given up as soon as
+/// it passes [`MAX_DOCUMENT_BYTES`], whatever `Content-Length` says or if there is none.
 async fn get(url: &str, config: &KeyCacheConfig) -> Result<(String, Option<String>), String> {
     let controller = AbortController::default();
     let signal = controller.signal();
-    let parsed = url.parse().map_err(|_| format!("{url}: invalid URL"))?;
+    let mut init = RequestInit::new();
+    init.with_redirect(RequestRedirect::Manual);
+    let request = Request::new_with_init(url, &init).map_err(|_| format!("{url}: invalid URL"))?;
     let work = async move {
-        let mut response = Fetch::Url(parsed)
+        let mut response = Fetch::Request(request)
             .send_with_signal(&signal)
             .await
             .map_err(|e| format!("{url}: {e}"))?;
         if response.status_code() != 200 {
             return Err(format!("{url}: status {}", response.status_code()));
         }
-        let too_big = response
+        let too_big = || format!("{url}: document too large");
+        let declared = response
             .headers()
             .get("content-length")
             .ok()
             .flatten()
-            .and_then(|l| l.parse::<usize>().ok())
-            .is_some_and(|l| l > MAX_DOCUMENT_BYTES);
-        if too_big {
-            return Err(format!("{url}: document too large"));
+            .and_then(|l| l.parse::<usize>().ok());
+        if declared.is_some_and(|l| l > MAX_DOCUMENT_BYTES) {
+            return Err(too_big());
         }
         let cache_control = response.headers().get("cache-control").ok().flatten();
-        let body = response.text().await.map_err(|e| format!("{url}: {e}"))?;
-        if body.len() > MAX_DOCUMENT_BYTES {
-            return Err(format!("{url}: document too large"));
+        let mut stream = response.stream().map_err(|e| format!("{url}: {e}"))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| format!("{url}: {e}"))?;
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
         }
+        let body = String::from_utf8(body).map_err(|_| format!("{url}: not UTF-8"))?;
         Ok((body, cache_control))
     };
     let timeout = Delay::from(Duration::from_millis(config.fetch_timeout_ms));
-    match future::select(Box::pin(work), timeout).await {
+    let result = match future::select(Box::pin(work), timeout).await {
         Either::Left((result, _)) => result,
-        Either::Right(((), _)) => {
-            controller.abort();
-            Err(format!(
-                "{url}: timed out after {} ms",
-                config.fetch_timeout_ms
-            ))
-        }
+        Either::Right(((), _)) => Err(format!(
+            "{url}: timed out after {} ms",
+            config.fetch_timeout_ms
+        )),
+    };
+    if result.is_err() {
+        // Stops the transfer of a body given up on (or of a request that timed out).
+        controller.abort();
     }
+    result
 }
 
-async fn from_cache(issuer: &str, now: i64) -> Option<(KeySet, KeyTimes, String)> {
+/// The Cache API key of an issuer's key set, bound to this worker's key configuration.
+fn cache_key(state: &State, issuer: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(state.key_config_digest.as_bytes());
+    hash.update([0]);
+    hash.update(issuer.as_bytes());
+    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("https://cedargate.invalid/jwks/v2/{digest}")
+}
+
+/// A key set kept in the Cache API, if it was written for this issuer by a worker of this
+/// configuration, for the `jwks_uri` this isolate uses (if it knows it), and is fresh.
+async fn from_cache(state: &State, issuer: &str, now: i64) -> Option<(KeySet, KeyTimes, String)> {
     let mut response = Cache::default()
-        .get(cache_key(issuer).as_str(), false)
+        .get(cache_key(state, issuer).as_str(), false)
         .await
         .ok()??;
     let header = |name: &str| response.headers().get(name).ok().flatten();
+    let known_uri = state
+        .keys
+        .issuers
+        .borrow()
+        .get(issuer)
+        .and_then(|e| e.jwks_uri.clone());
+    let (recorded_issuer, recorded_config, jwks_uri) = (
+        header("x-cedargate-issuer"),
+        header("x-cedargate-config"),
+        header("x-cedargate-jwks-uri"),
+    );
+    if !cache_entry_matches(
+        recorded_issuer.as_deref(),
+        recorded_config.as_deref(),
+        jwks_uri.as_deref(),
+        &crate::forward::header_safe(issuer),
+        &state.key_config_digest,
+        known_uri.as_deref(),
+    ) {
+        log_event("keys_cache_entry_ignored", issuer, None);
+        return None;
+    }
+    let jwks_uri = jwks_uri?;
     let fetched_at: i64 = header("x-cedargate-fetched-at")?.parse().ok()?;
     let ttl: u64 = header("x-cedargate-ttl")?.parse().ok()?;
-    let jwks_uri = header("x-cedargate-jwks-uri")?;
     let body = response.text().await.ok()?;
     let keys = KeySet::from_json(&body).ok()?;
     let times = KeyTimes {
@@ -359,13 +436,15 @@ async fn from_cache(issuer: &str, now: i64) -> Option<(KeySet, KeyTimes, String)
     times.fresh(now).then_some((keys, times, jwks_uri))
 }
 
-async fn to_cache(issuer: &str, body: &str, jwks_uri: &str, now: i64, ttl: u64) {
+async fn to_cache(state: &State, issuer: &str, body: &str, jwks_uri: &str, now: i64, ttl: u64) {
     let headers = Headers::new();
     let set = |k: &str, v: &str| headers.set(k, v).is_ok();
     let ok = set("cache-control", &format!("max-age={ttl}"))
         && set("content-type", "application/json")
         && set("x-cedargate-fetched-at", &now.to_string())
         && set("x-cedargate-ttl", &ttl.to_string())
+        && set("x-cedargate-issuer", &crate::forward::header_safe(issuer))
+        && set("x-cedargate-config", &state.key_config_digest)
         && set("x-cedargate-jwks-uri", jwks_uri);
     if !ok {
         return;
@@ -374,7 +453,7 @@ async fn to_cache(issuer: &str, body: &str, jwks_uri: &str, now: i64, ttl: u64) 
         .with_headers(headers)
         .fixed(body.as_bytes().to_vec());
     if let Err(err) = Cache::default()
-        .put(cache_key(issuer).as_str(), response)
+        .put(cache_key(state, issuer).as_str(), response)
         .await
     {
         log_event("keys_cache_put_failed", issuer, Some(&err.to_string()));

@@ -28,6 +28,9 @@ pub type Backend = cedargate::crypto::AnyBackend;
 /// Per-isolate state.
 pub struct State {
     pub config: EdgeConfig,
+    /// SHA-256 (hex) of the configuration's `trust` and `keys` sections: key sets kept in the
+    /// Cache API are bound to it.
+    pub key_config_digest: String,
     gate: RefCell<Rc<Gate>>,
     /// The serial of the bundle in force: a KV document must have a higher one.
     serial: Cell<u64>,
@@ -63,6 +66,7 @@ impl State {
             .object_var("CEDARGATE_CONFIG")
             .map_err(|e| format!("CEDARGATE_CONFIG is missing or not an object: {e}"))?;
         let config = EdgeConfig::from_json(&raw.to_string()).map_err(|e| e.to_string())?;
+        let key_config_digest = key_config_digest(&raw);
         let source: BundleSource = serde_json::from_str(BUILT_IN_BUNDLE)
             .map_err(|e| format!("built-in bundle is unreadable: {e}"))?;
         let bundle = Bundle::load(&source).map_err(|e| format!("built-in bundle: {e}"))?;
@@ -77,6 +81,7 @@ impl State {
         };
         Ok(State {
             config,
+            key_config_digest,
             gate: RefCell::new(Rc::new(gate)),
             serial: Cell::new(serial),
             kv_seen: RefCell::new(None),
@@ -103,4 +108,15 @@ impl State {
         self.serial.set(serial);
         self.tokens.borrow_mut().clear();
     }
+}
+
+/// SHA-256 (hex) of the `trust` and `keys` members of the raw configuration (serde_json
+/// writes object members in sorted order, so equal settings give equal digests).
+fn key_config_digest(raw: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    let bound = serde_json::json!({ "trust": raw.get("trust"), "keys": raw.get("keys") });
+    Sha256::digest(bound.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
