@@ -35,6 +35,7 @@ mod schema_info;
 mod strict_json;
 mod time;
 mod token;
+pub mod url;
 
 pub use bundle::{
     ActionDecision, Bundle, BundleError, BundleSource, BundleVersion, Decision, Outcome,
