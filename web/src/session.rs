@@ -1,5 +1,6 @@
 //! The signed-in session: tokens in memory only (never in storage), with what was verified.
 
+use crate::oauth::ResponseIssuer;
 use cedargate::VerifiedToken;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -15,6 +16,19 @@ pub struct Discovery {
     pub jwks_uri: String,
     #[serde(default)]
     pub end_session_endpoint: Option<String>,
+    /// RFC 9207: every authorization response carries `iss`.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl Discovery {
+    /// What a callback's `iss` is checked against.
+    pub fn response_issuer(&self) -> ResponseIssuer<'_> {
+        ResponseIssuer {
+            issuer: &self.issuer,
+            required: self.authorization_response_iss_parameter_supported,
+        }
+    }
 }
 
 /// A token's text. `Debug` never shows it.
