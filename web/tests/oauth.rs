@@ -1,6 +1,7 @@
 //! The PKCE pieces and the callback checks (natively and in the browser).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use cedargate::url::UrlError;
 use cedargate_web::oauth::{
     self, CodeVerifier, MAX_DESCRIPTION_CHARS, OAuthError, PENDING_MAX_AGE_MS, PendingLogin,
     ResponseIssuer, check_callback, match_state,
@@ -400,4 +401,41 @@ fn the_discovery_flag_decides_whether_iss_is_required() {
         )
         .is_ok()
     );
+}
+
+#[test]
+fn discovered_endpoints_follow_the_url_rule() {
+    let document = |authorize: &str, end_session: &str| {
+        serde_json::from_str::<Discovery>(&format!(
+            r#"{{ "issuer": "{ISSUER}", "authorization_endpoint": "{authorize}",
+                 "token_endpoint": "{ISSUER}/token", "jwks_uri": "http://127.0.0.1:9400/jwks"
+                 {end_session} }}"#
+        ))
+        .unwrap()
+    };
+    assert_eq!(
+        document(&format!("{ISSUER}/authorize"), "").check_endpoints(),
+        Ok(())
+    );
+    assert_eq!(
+        document(
+            &format!("{ISSUER}/authorize"),
+            r#", "end_session_endpoint": "http://localhost:9400/signoff""#
+        )
+        .check_endpoints(),
+        Ok(())
+    );
+    let refused = document("http://localhost:1@evil.example/authorize", "")
+        .check_endpoints()
+        .unwrap_err();
+    assert_eq!(refused.field, "authorization_endpoint");
+    assert_eq!(refused.reason, UrlError::Userinfo);
+    let refused = document(
+        &format!("{ISSUER}/authorize"),
+        r#", "end_session_endpoint": "http://idp.example.com/signoff""#,
+    )
+    .check_endpoints()
+    .unwrap_err();
+    assert_eq!(refused.field, "end_session_endpoint");
+    assert_eq!(refused.reason, UrlError::Insecure);
 }

@@ -48,7 +48,8 @@ fn now() -> UnixTime {
     UnixTime((now_ms() / 1000.0) as i64)
 }
 
-/// `{issuer}/.well-known/openid-configuration`, whose `issuer` must be the configured one.
+/// `{issuer}/.well-known/openid-configuration`, whose `issuer` must be the configured one and
+/// whose endpoints must follow the URL rule.
 pub async fn discover(issuer: &str) -> Result<Discovery, SignInError> {
     let url = format!("{issuer}/.well-known/openid-configuration");
     let response = Request::get(&url)
@@ -69,6 +70,9 @@ pub async fn discover(issuer: &str) -> Result<Discovery, SignInError> {
             found: discovery.issuer,
         });
     }
+    discovery
+        .check_endpoints()
+        .map_err(|e| SignInError::Config(e.to_string()))?;
     Ok(discovery)
 }
 
