@@ -3,6 +3,7 @@
 //! invalid configuration answers every request 500 and logs why.
 
 use cedargate::TrustConfig;
+use cedargate::url::{HttpUrl, UrlError};
 use serde::Deserialize;
 
 /// Everything the worker is told by its environment.
@@ -238,40 +239,17 @@ pub enum EdgeConfigError {
     #[error("origin {0} is not an http or https URL with a host")]
     Origin(String),
     /// An issuer is not https (http is allowed for loopback only).
-    #[error("issuer {0} must use https (http only for 127.0.0.1 or localhost)")]
+    #[error("issuer {0} must use https (http only to 127.0.0.1, localhost or [::1])")]
     InsecureIssuer(String),
+    /// An issuer is not a valid absolute http(s) URL.
+    #[error("issuer {0} is refused: {1}")]
+    IssuerUrl(String, UrlError),
     /// A CORS origin is not `scheme://host[:port]`.
     #[error("CORS origin {0} must be scheme://host[:port]")]
     CorsOrigin(String),
     /// Inconsistent key cache bounds.
     #[error("keys: {0}")]
     Keys(&'static str),
-}
-
-/// Splits `scheme://authority/rest` into its parts; `None` unless the scheme is http(s) and
-/// the authority is not empty.
-pub fn split_url(url: &str) -> Option<(&str, &str, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let (authority, path) = match rest.find(['/', '?', '#']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    if authority.is_empty() || authority.contains('@') {
-        return None;
-    }
-    Some((scheme, authority, path))
-}
-
-/// Whether an authority is the loopback host.
-pub fn is_loopback(authority: &str) -> bool {
-    let host = match authority.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => authority,
-    };
-    host == "127.0.0.1" || host == "localhost" || host == "[::1]"
 }
 
 impl EdgeConfig {
@@ -285,22 +263,22 @@ impl EdgeConfig {
 
     /// Checks what serde cannot.
     pub fn check(&self) -> Result<(), EdgeConfigError> {
-        match split_url(&self.origin) {
-            Some((_, _, path)) if !path.contains(['?', '#']) => {}
+        // The URL rule is the shared core's (`cedargate::url`), the same as the app's.
+        match HttpUrl::parse(&self.origin) {
+            Ok(url) if !url.has_query_or_fragment() => {}
             _ if self.origin == "none" => {}
             _ => return Err(EdgeConfigError::Origin(self.origin.clone())),
         }
         for issuer in &self.trust.issuers {
-            match split_url(&issuer.issuer) {
-                Some(("https", _, _)) => {}
-                Some(("http", authority, _)) if is_loopback(authority) => {}
-                _ => return Err(EdgeConfigError::InsecureIssuer(issuer.issuer.clone())),
+            match HttpUrl::parse(&issuer.issuer) {
+                Ok(url) if url.is_secure() => {}
+                Ok(_) => return Err(EdgeConfigError::InsecureIssuer(issuer.issuer.clone())),
+                Err(e) => return Err(EdgeConfigError::IssuerUrl(issuer.issuer.clone(), e)),
             }
         }
         for origin in &self.cors.allowed_origins {
-            match split_url(origin) {
-                Some((_, _, "")) => {}
-                _ => return Err(EdgeConfigError::CorsOrigin(origin.clone())),
+            if !HttpUrl::parse(origin).is_ok_and(|url| url.is_origin()) {
+                return Err(EdgeConfigError::CorsOrigin(origin.clone()));
             }
         }
         let keys = &self.keys;
@@ -400,5 +378,64 @@ mod tests {
             EdgeConfig::from_json(&c.to_string()),
             Err(EdgeConfigError::Keys(_))
         ));
+    }
+
+    #[test]
+    fn urls_follow_the_core_rule() {
+        let issuer = |value: &str| {
+            let mut c = base();
+            c["trust"]["issuers"][0]["issuer"] = json!(value);
+            EdgeConfig::from_json(&c.to_string())
+        };
+        for ok in [
+            "http://localhost:9400/env/as",
+            "http://[::1]:9400/env/as",
+            "http://127.0.0.2/as",
+        ] {
+            assert!(issuer(ok).is_ok(), "{ok}");
+        }
+        for insecure in [
+            "http://localhost.evil.example/as",
+            "http://127.0.0.1.evil/as",
+        ] {
+            assert!(
+                matches!(issuer(insecure), Err(EdgeConfigError::InsecureIssuer(_))),
+                "{insecure}"
+            );
+        }
+        for (bad, reason) in [
+            ("http://localhost:1@evil.example/as", UrlError::Userinfo),
+            ("https://user@auth.example.com/as", UrlError::Userinfo),
+            ("HTTPS://auth.example.com/as", UrlError::Scheme),
+            ("https://auth.example.com\\@evil/as", UrlError::Character),
+            ("https://auth.example.com:99999/as", UrlError::Port),
+        ] {
+            assert_eq!(
+                issuer(bad).err(),
+                Some(EdgeConfigError::IssuerUrl(bad.into(), reason)),
+                "{bad}"
+            );
+        }
+        let mut c = base();
+        c["origin"] = json!("https://api.example.com@evil.example/v1");
+        assert!(matches!(
+            EdgeConfig::from_json(&c.to_string()),
+            Err(EdgeConfigError::Origin(_))
+        ));
+        for origin in ["http://localhost:1@evil.example", "http://127.0.0.1:8080/"] {
+            let mut c = base();
+            c["cors"] = json!({ "allowed_origins": [origin] });
+            assert!(
+                matches!(
+                    EdgeConfig::from_json(&c.to_string()),
+                    Err(EdgeConfigError::CorsOrigin(_))
+                ),
+                "{origin}"
+            );
+        }
+        let mut c = base();
+        c["cors"] =
+            json!({ "allowed_origins": ["http://127.0.0.1:8080", "https://app.example.com"] });
+        assert!(EdgeConfig::from_json(&c.to_string()).is_ok());
     }
 }

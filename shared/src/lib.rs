@@ -37,6 +37,7 @@ mod signed_bundle;
 mod strict_json;
 mod time;
 mod token;
+pub mod url;
 
 pub use bundle::{
     ActionDecision, Bundle, BundleError, BundleSource, BundleVersion, Decision, Outcome,

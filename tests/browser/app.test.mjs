@@ -101,12 +101,26 @@ test('the app is readable on a 390 px wide screen', async () => {
   await context.close();
 });
 
-test('a tampered state is refused with a clear error', async () => {
-  const { page, context } = await newPage();
+/**
+ * Clicks "Sign in" and waits for the provider's form; returns the `state` the app sent in the
+ * authorization request (what the provider would echo back).
+ */
+async function startSignIn(page) {
   await page.goto(stack.appUrl);
-  // A sign-in is under way (its record holds the real state) ...
-  await page.getByTestId('sign-in').click();
+  const [authorize] = await Promise.all([
+    page.waitForRequest((r) => new URL(r.url()).pathname.endsWith('/authorize')),
+    page.getByTestId('sign-in').click(),
+  ]);
   await page.waitForSelector('#username');
+  const state = new URL(authorize.url()).searchParams.get('state');
+  assert.ok(state, 'the authorization request carries a state');
+  return state;
+}
+
+test('a tampered state is refused with a clear error and the sign-in under way survives it', async () => {
+  const { page, context, problems } = await newPage();
+  // A sign-in is under way (its record holds the real state) ...
+  await startSignIn(page);
   // ... and the browser comes back with a code and a state that are not from it, as in a
   // login CSRF attack.
   await page.goto(`${stack.appUrl}/callback?code=stolen-code&state=forged-state`);
@@ -114,23 +128,66 @@ test('a tampered state is refused with a clear error', async () => {
   assert.match(await page.getByTestId('error').textContent(), /state mismatch/);
   assert.equal(await page.getByTestId('profile').count(), 0);
   await shot(page, '06-tampered-state');
-  // The record was used up: the same callback again finds no sign-in under way.
+  // The record was not used up: the same callback again is still a state mismatch, not "no
+  // sign-in under way".
+  await page.reload();
+  await page.getByTestId('error').waitFor();
+  assert.match(await page.getByTestId('error').textContent(), /state mismatch/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a forged error link neither shows its text nor cancels the sign-in under way', async () => {
+  const { page, context, problems } = await newPage();
+  await startSignIn(page);
+  // Anyone can send this link; it names no state of ours.
+  await page.goto(`${stack.appUrl}/callback?error=access_denied&error_description=HACKED&state=wrong`);
+  await page.getByTestId('error').waitFor();
+  const shown = await page.getByTestId('callback').textContent();
+  assert.match(shown, /state mismatch/);
+  assert.doesNotMatch(await page.locator('body').textContent(), /HACKED|access_denied/);
+  await shot(page, '07-forged-error-link');
+  // The real sign-in, in the same tab, still completes: back to the provider's form.
+  await page.goBack();
+  await page.waitForSelector('#username');
+  await page.fill('#username', 'alice');
+  await page.fill('#password', USERS.alice.password);
+  await Promise.all([page.waitForURL(`${stack.appUrl}/`), page.click('button[type=submit]')]);
+  await page.getByTestId('profile').waitFor();
+  assert.equal(await page.getByTestId('subject').textContent(), 'alice');
+  assert.deepEqual(await page.evaluate(() => sessionStorage.length), 0);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a refused sign-in shows the provider\'s error, and only once', async () => {
+  const { page, context } = await newPage();
+  // Start a sign-in so that a record exists, then come back with an error as the provider
+  // would: with the sign-in's state and the provider's iss.
+  const state = await startSignIn(page);
+  const query = new URLSearchParams({
+    error: 'access_denied', error_description: 'User cancelled', state, iss: stack.issuer,
+  });
+  await page.goto(`${stack.appUrl}/callback?${query}`);
+  await page.getByTestId('error').waitFor();
+  assert.match(await page.getByTestId('error').textContent(), /access_denied \(User cancelled\)/);
+  await shot(page, '08-provider-error');
+  // This response was for the sign-in, so it ended it.
   await page.reload();
   await page.getByTestId('error').waitFor();
   assert.match(await page.getByTestId('error').textContent(), /no sign-in is under way/);
   await context.close();
 });
 
-test('a refused sign-in shows the provider\'s error', async () => {
+test('a response without iss is refused when the provider promises iss (RFC 9207)', async () => {
+  const discovery = await (await fetch(`${stack.issuer}/.well-known/openid-configuration`)).json();
+  assert.equal(discovery.authorization_response_iss_parameter_supported, true);
   const { page, context } = await newPage();
-  await page.goto(stack.appUrl);
-  // Start a sign-in so that a record exists, then come back with an error as a provider would.
-  await page.getByTestId('sign-in').click();
-  await page.waitForSelector('#username');
-  await page.goto(`${stack.appUrl}/callback?error=access_denied&error_description=User+cancelled`);
+  const state = await startSignIn(page);
+  await page.goto(`${stack.appUrl}/callback?code=some-code&state=${encodeURIComponent(state)}`);
   await page.getByTestId('error').waitFor();
-  assert.match(await page.getByTestId('error').textContent(), /access_denied \(User cancelled\)/);
-  await shot(page, '07-provider-error');
+  assert.match(await page.getByTestId('error').textContent(), /does not name its issuer/);
+  assert.equal(await page.getByTestId('profile').count(), 0);
   await context.close();
 });
 
@@ -142,7 +199,7 @@ test('sign-out ends the session at the provider too', async () => {
     page.getByTestId('sign-out').click(),
   ]);
   await page.getByTestId('sign-in').waitFor();
-  await shot(page, '08-signed-out-again');
+  await shot(page, '09-signed-out-again');
   // The provider's session is gone: signing in asks for the password again.
   await page.getByTestId('sign-in').click();
   await page.waitForSelector('#username', { timeout: 15_000 });

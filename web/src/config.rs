@@ -1,6 +1,7 @@
 //! The app's configuration, read at start-up from `/config.json` beside the app, so one build
 //! serves any environment.
 
+use cedargate::url::{HttpUrl, UrlError};
 use cedargate::{IssuerConfig, TokenKind, TrustConfig};
 use serde::Deserialize;
 
@@ -70,9 +71,12 @@ pub enum AppConfigError {
     /// An unknown PingOne region.
     #[error("unknown PingOne region {0} (com, eu, ca, asia, com.au)")]
     Region(String),
-    /// A URL that is not https (http is allowed for 127.0.0.1 and localhost).
-    #[error("{0} must be an https URL (http only for 127.0.0.1 or localhost)")]
+    /// A URL that is not https (http is allowed for 127.0.0.1, localhost and [::1]).
+    #[error("{0} must be an https URL (http only to 127.0.0.1, localhost or [::1])")]
     Insecure(String),
+    /// Not an absolute http(s) URL the app accepts.
+    #[error("{0} is refused: {1}")]
+    Url(String, UrlError),
     /// `openid` is not among the scopes.
     #[error("scopes must include openid")]
     NoOpenId,
@@ -81,18 +85,13 @@ pub enum AppConfigError {
     Trust(String),
 }
 
+/// The shared core's rule (the edge applies the same one): https, or http only to a
+/// loopback host, and a URL strict enough that the host checked is the host reached.
 fn check_url(url: &str) -> Result<(), AppConfigError> {
-    let secure = url.starts_with("https://")
-        || ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-            .iter()
-            .any(|p| {
-                url.strip_prefix(p)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
-            });
-    if secure {
-        Ok(())
-    } else {
-        Err(AppConfigError::Insecure(url.to_owned()))
+    match HttpUrl::parse(url) {
+        Ok(parsed) if parsed.is_secure() => Ok(()),
+        Ok(_) => Err(AppConfigError::Insecure(url.to_owned())),
+        Err(e) => Err(AppConfigError::Url(url.to_owned(), e)),
     }
 }
 
@@ -205,6 +204,14 @@ mod tests {
             AppConfig::from_json(&tricky),
             Err(AppConfigError::Insecure(_))
         ));
+        let userinfo = format!(r#"{BASE} "issuer": "http://localhost:1@evil.example/as" }}"#);
+        assert_eq!(
+            AppConfig::from_json(&userinfo),
+            Err(AppConfigError::Url(
+                "http://localhost:1@evil.example/as".into(),
+                UrlError::Userinfo
+            ))
+        );
         let region =
             format!(r#"{BASE} "pingone": {{ "region": "mars", "environment_id": "a" }} }}"#);
         assert_eq!(
@@ -217,5 +224,53 @@ mod tests {
             AppConfig::from_json("{}"),
             Err(AppConfigError::Shape(_))
         ));
+    }
+
+    #[test]
+    fn every_url_follows_the_core_rule() {
+        let with = |field: &str, value: &str| {
+            let mut json: serde_json::Value = serde_json::from_str(&format!(
+                r#"{BASE} "issuer": "https://auth.example.com/as" }}"#
+            ))
+            .unwrap();
+            json[field] = serde_json::Value::String(value.into());
+            AppConfig::from_json(&json.to_string())
+        };
+        for field in [
+            "issuer",
+            "redirect_uri",
+            "post_logout_redirect_uri",
+            "edge_url",
+        ] {
+            for ok in [
+                "https://app.example.com/x",
+                "http://localhost:8080/x",
+                "http://[::1]:8080/x",
+                "http://127.0.0.1/x",
+            ] {
+                assert!(with(field, ok).is_ok(), "{field} {ok}");
+            }
+            for insecure in ["http://localhost.evil.example/x", "http://127.0.0.1.evil/x"] {
+                assert_eq!(
+                    with(field, insecure),
+                    Err(AppConfigError::Insecure(insecure.into())),
+                    "{field}"
+                );
+            }
+            for (bad, reason) in [
+                ("http://localhost:1@evil.example", UrlError::Userinfo),
+                ("http://127.0.0.1@evil.example/x", UrlError::Userinfo),
+                ("HTTPS://app.example.com/x", UrlError::Scheme),
+                ("http://localhost\\@evil.example/x", UrlError::Character),
+                ("http://localhost:99999/x", UrlError::Port),
+                ("https:///callback", UrlError::EmptyHost),
+            ] {
+                assert_eq!(
+                    with(field, bad),
+                    Err(AppConfigError::Url(bad.into(), reason)),
+                    "{field}"
+                );
+            }
+        }
     }
 }

@@ -84,6 +84,10 @@ impl fmt::Debug for PendingLogin {
 pub const PENDING_MAX_AGE_MS: f64 = 10.0 * 60.0 * 1000.0;
 
 /// Why the flow failed on our side.
+///
+/// Nothing from a callback's query appears in these messages unless the callback's `state`
+/// matched the sign-in record; then the provider's `error` and `error_description` may, as
+/// plain text cut to [`MAX_ERROR_CHARS`] and [`MAX_DESCRIPTION_CHARS`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OAuthError {
     /// The random number generator is unavailable.
@@ -92,7 +96,7 @@ pub enum OAuthError {
     /// A stored verifier is not one we made.
     #[error("the stored code verifier is invalid")]
     BadVerifier,
-    /// The provider sent an error to the callback.
+    /// The provider sent an error to the callback (its `state` matched).
     #[error("the provider refused the sign-in: {error}{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Provider {
         error: String,
@@ -104,16 +108,28 @@ pub enum OAuthError {
     /// The sign-in record is too old.
     #[error("the sign-in took too long; start again")]
     Expired,
-    /// `state` does not match: the response is not for this sign-in.
+    /// `state` is missing, repeated or does not match: the response is not for this sign-in.
+    /// The sign-in under way, if any, is left as it was.
     #[error("the response does not belong to this sign-in (state mismatch)")]
     StateMismatch,
     /// RFC 9207: the response names another issuer.
     #[error("the response comes from another issuer")]
     IssuerMismatch,
+    /// RFC 9207: the provider advertises `iss` in responses, and this one has none.
+    #[error("the response does not name its issuer (iss), which this provider always does")]
+    MissingIssuer,
+    /// A parameter the callback is checked by appears more than once.
+    #[error("the response repeats the {0} parameter")]
+    Repeated(&'static str),
     /// No `code` in the callback.
     #[error("the provider returned no authorization code")]
     MissingCode,
 }
+
+/// At most this many characters of a provider's `error` are shown.
+pub const MAX_ERROR_CHARS: usize = 64;
+/// At most this many characters of a provider's `error_description` are shown.
+pub const MAX_DESCRIPTION_CHARS: usize = 200;
 
 /// Percent-encodes a query component (RFC 3986 unreserved characters stay).
 pub fn encode(value: &str) -> String {
@@ -208,15 +224,32 @@ impl fmt::Debug for Callback {
     }
 }
 
-/// Checks the callback's query string against the sign-in record: provider errors first,
-/// then `state` (compared in constant time), then `iss` when present, then `code`.
-pub fn check_callback(
-    query: &str,
-    pending: Option<&PendingLogin>,
-    issuer: &str,
-    now_ms: f64,
-) -> Result<Callback, OAuthError> {
-    let params: Vec<(String, String)> = query
+/// What the callback's `iss` (RFC 9207) is checked against: the issuer, and whether its
+/// discovery document promises `iss` in every authorization response
+/// (`authorization_response_iss_parameter_supported`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseIssuer<'a> {
+    pub issuer: &'a str,
+    pub required: bool,
+}
+
+/// A callback whose `state` matched the sign-in record. Only a callback that got this far
+/// may consume the record; everything else leaves a sign-in under way untouched.
+pub struct MatchedCallback {
+    params: Vec<(String, String)>,
+    started_ms: f64,
+}
+
+impl fmt::Debug for MatchedCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MatchedCallback")
+            .field("started_ms", &self.started_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
         .trim_start_matches('?')
         .split('&')
         .filter(|p| !p.is_empty())
@@ -224,34 +257,95 @@ pub fn check_callback(
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             (decode(k), decode(v))
         })
-        .collect();
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+        .collect()
+}
+
+/// The value of a parameter that must appear at most once.
+fn single(params: &[(String, String)], name: &'static str) -> Result<Option<String>, OAuthError> {
+    let mut values = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(value), None) => Ok(Some(value.clone())),
+        (Some(_), Some(_)) => Err(OAuthError::Repeated(name)),
+    }
+}
+
+/// The first check of a callback: is it for the sign-in under way? `state` must appear once
+/// and equal the record's (compared in constant time). Nothing else is read yet, so a forged
+/// link (`/callback?error=...&error_description=...`) can neither end the sign-in nor put its
+/// text on the page.
+pub fn match_state(
+    query: &str,
+    pending: Option<&PendingLogin>,
+) -> Result<MatchedCallback, OAuthError> {
     let pending = pending.ok_or(OAuthError::NoPendingLogin)?;
-    if let Some(error) = get("error") {
-        return Err(OAuthError::Provider {
-            error,
-            description: get("error_description"),
-        });
-    }
-    if now_ms - pending.started_ms > PENDING_MAX_AGE_MS {
-        return Err(OAuthError::Expired);
-    }
-    let state = get("state").unwrap_or_default();
+    let params = parse_query(query);
+    let state = single(&params, "state")
+        .map_err(|_| OAuthError::StateMismatch)?
+        .ok_or(OAuthError::StateMismatch)?;
     if !constant_time_eq(state.as_bytes(), pending.state.as_bytes()) {
         return Err(OAuthError::StateMismatch);
     }
-    if get("iss").is_some_and(|iss| iss != issuer) {
-        return Err(OAuthError::IssuerMismatch);
+    Ok(MatchedCallback {
+        params,
+        started_ms: pending.started_ms,
+    })
+}
+
+impl MatchedCallback {
+    /// The rest, in order: `iss` (required when the provider advertises it, compared when
+    /// present), the record's age, the provider's error, and `code`.
+    pub fn check(self, issuer: ResponseIssuer<'_>, now_ms: f64) -> Result<Callback, OAuthError> {
+        match single(&self.params, "iss")? {
+            Some(iss) if iss != issuer.issuer => return Err(OAuthError::IssuerMismatch),
+            Some(_) => {}
+            None if issuer.required => return Err(OAuthError::MissingIssuer),
+            None => {}
+        }
+        if now_ms - self.started_ms > PENDING_MAX_AGE_MS {
+            return Err(OAuthError::Expired);
+        }
+        if let Some(error) = single(&self.params, "error")? {
+            return Err(OAuthError::Provider {
+                error: plain_text(&error, MAX_ERROR_CHARS),
+                description: single(&self.params, "error_description")?
+                    .map(|d| plain_text(&d, MAX_DESCRIPTION_CHARS)),
+            });
+        }
+        let code = single(&self.params, "code")?
+            .filter(|c| !c.is_empty())
+            .ok_or(OAuthError::MissingCode)?;
+        Ok(Callback { code })
     }
-    let code = get("code")
-        .filter(|c| !c.is_empty())
-        .ok_or(OAuthError::MissingCode)?;
-    Ok(Callback { code })
+}
+
+/// Checks the callback's query string against the sign-in record: [`match_state`], then
+/// [`MatchedCallback::check`].
+pub fn check_callback(
+    query: &str,
+    pending: Option<&PendingLogin>,
+    issuer: ResponseIssuer<'_>,
+    now_ms: f64,
+) -> Result<Callback, OAuthError> {
+    match_state(query, pending)?.check(issuer, now_ms)
+}
+
+/// Text from the provider as one line of the characters RFC 6749 allows in `error` and
+/// `error_description` (printable ASCII but `"` and `\`; others become `?`), at most `max`
+/// characters (then `…`).
+fn plain_text(value: &str, max: usize) -> String {
+    let mut out: String = value
+        .chars()
+        .take(max)
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '?',
+        })
+        .collect();
+    if value.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -1,6 +1,8 @@
 //! The signed-in session: tokens in memory only (never in storage), with what was verified.
 
+use crate::oauth::ResponseIssuer;
 use cedargate::VerifiedToken;
+use cedargate::url::{HttpUrl, UrlError};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -15,6 +17,49 @@ pub struct Discovery {
     pub jwks_uri: String,
     #[serde(default)]
     pub end_session_endpoint: Option<String>,
+    /// RFC 9207: every authorization response carries `iss`.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// An endpoint of the discovery document that breaks the URL rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the discovery document's {field} {url} is refused: {reason}")]
+pub struct EndpointError {
+    pub field: &'static str,
+    pub url: String,
+    pub reason: UrlError,
+}
+
+impl Discovery {
+    /// The endpoints the app sends the browser to or fetches from follow the shared core's
+    /// URL rule, as the edge's discovered `jwks_uri` does: https, or http only to loopback.
+    pub fn check_endpoints(&self) -> Result<(), EndpointError> {
+        let endpoints = [
+            ("authorization_endpoint", Some(&self.authorization_endpoint)),
+            ("token_endpoint", Some(&self.token_endpoint)),
+            ("jwks_uri", Some(&self.jwks_uri)),
+            ("end_session_endpoint", self.end_session_endpoint.as_ref()),
+        ];
+        for (field, url) in endpoints {
+            if let Some(url) = url {
+                HttpUrl::parse_secure(url).map_err(|reason| EndpointError {
+                    field,
+                    url: url.clone(),
+                    reason,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What a callback's `iss` is checked against.
+    pub fn response_issuer(&self) -> ResponseIssuer<'_> {
+        ResponseIssuer {
+            issuer: &self.issuer,
+            required: self.authorization_response_iss_parameter_supported,
+        }
+    }
 }
 
 /// A token's text. `Debug` never shows it.

@@ -1,14 +1,27 @@
 //! The PKCE pieces and the callback checks (natively and in the browser).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use cedargate::url::UrlError;
 use cedargate_web::oauth::{
-    self, CodeVerifier, OAuthError, PENDING_MAX_AGE_MS, PendingLogin, check_callback,
+    self, CodeVerifier, MAX_DESCRIPTION_CHARS, OAuthError, PENDING_MAX_AGE_MS, PendingLogin,
+    ResponseIssuer, check_callback, match_state,
 };
+use cedargate_web::session::Discovery;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 const ISSUER: &str = "https://auth.pingone.com/env/as";
+/// A provider that does not advertise `iss` in authorization responses.
+const ISS_OPTIONAL: ResponseIssuer = ResponseIssuer {
+    issuer: ISSUER,
+    required: false,
+};
+/// One that does (`authorization_response_iss_parameter_supported: true`).
+const ISS_REQUIRED: ResponseIssuer = ResponseIssuer {
+    issuer: ISSUER,
+    required: true,
+};
 
 #[test]
 fn rfc_7636_appendix_b() {
@@ -85,41 +98,41 @@ fn a_callback_must_match_its_sign_in() {
     let ok = check_callback(
         &format!("?code=abc&state=st4te-value&iss={}", oauth::encode(ISSUER)),
         Some(&p),
-        ISSUER,
+        ISS_OPTIONAL,
         now,
     )
     .unwrap();
     assert_eq!(ok.code, "abc");
     assert_eq!(
-        check_callback("?code=abc&state=other", Some(&p), ISSUER, now),
+        check_callback("?code=abc&state=other", Some(&p), ISS_OPTIONAL, now),
         Err(OAuthError::StateMismatch)
     );
     assert_eq!(
-        check_callback("?code=abc", Some(&p), ISSUER, now),
+        check_callback("?code=abc", Some(&p), ISS_OPTIONAL, now),
         Err(OAuthError::StateMismatch)
     );
     assert_eq!(
-        check_callback("?code=abc&state=st4te-value", None, ISSUER, now),
+        check_callback("?code=abc&state=st4te-value", None, ISS_OPTIONAL, now),
         Err(OAuthError::NoPendingLogin)
     );
     assert_eq!(
         check_callback(
             "?code=abc&state=st4te-value&iss=https%3A%2F%2Fevil.test",
             Some(&p),
-            ISSUER,
+            ISS_OPTIONAL,
             now
         ),
         Err(OAuthError::IssuerMismatch)
     );
     assert_eq!(
-        check_callback("?state=st4te-value", Some(&p), ISSUER, now),
+        check_callback("?state=st4te-value", Some(&p), ISS_OPTIONAL, now),
         Err(OAuthError::MissingCode)
     );
     assert_eq!(
         check_callback(
             "?code=abc&state=st4te-value",
             Some(&p),
-            ISSUER,
+            ISS_OPTIONAL,
             now + PENDING_MAX_AGE_MS + 1.0
         ),
         Err(OAuthError::Expired)
@@ -127,7 +140,7 @@ fn a_callback_must_match_its_sign_in() {
     let denied = check_callback(
         "?error=access_denied&error_description=User+cancelled+the+sign-on&state=st4te-value",
         Some(&p),
-        ISSUER,
+        ISS_OPTIONAL,
         now,
     )
     .unwrap_err();
@@ -156,7 +169,7 @@ fn token_and_logout_requests() {
             verifier: String::new(),
             started_ms: 0.0,
         }),
-        ISSUER,
+        ISS_OPTIONAL,
         0.0,
     )
     .unwrap();
@@ -181,4 +194,248 @@ fn token_and_logout_requests() {
         "https://idp/as/signoff?id_token_hint=a.b.c&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2F&client_id=app&state=xyz"
     );
     assert_eq!(oauth::decode("a%20b+c%zz%4"), "a b c%zz%4");
+}
+
+#[test]
+fn a_forged_callback_is_refused_before_anything_of_it_is_read() {
+    let now = 1_000_000.0;
+    let p = pending(now);
+    // A link anyone can send: the provider's error parameters, with a wrong or no state.
+    for forged in [
+        "?error=access_denied&error_description=HACKED&state=wrong",
+        "?error=access_denied&error_description=HACKED",
+        "?error=access_denied&error_description=HACKED&state=",
+        "?error=access_denied&error_description=HACKED&state=st4te-valuE",
+        "?error=access_denied&error_description=HACKED&state=st4te-value-",
+        // The right state twice, or a wrong one beside it: ambiguous, refused.
+        "?error=access_denied&error_description=HACKED&state=st4te-value&state=st4te-value",
+        "?error=access_denied&error_description=HACKED&state=wrong&state=st4te-value",
+        "?code=abc&state=st4te-value&state=wrong",
+    ] {
+        for issuer in [ISS_OPTIONAL, ISS_REQUIRED] {
+            let refused = check_callback(forged, Some(&p), issuer, now).unwrap_err();
+            assert_eq!(refused, OAuthError::StateMismatch, "{forged}");
+            assert!(!refused.to_string().contains("HACKED"));
+            assert!(!refused.to_string().contains("access_denied"));
+        }
+        assert_eq!(
+            match_state(forged, Some(&p)).unwrap_err(),
+            OAuthError::StateMismatch
+        );
+    }
+    // Without a sign-in under way the answer is fixed as well.
+    let none = check_callback(
+        "?error=access_denied&error_description=HACKED&state=st4te-value",
+        None,
+        ISS_OPTIONAL,
+        now,
+    )
+    .unwrap_err();
+    assert_eq!(none, OAuthError::NoPendingLogin);
+    assert!(!none.to_string().contains("HACKED"));
+}
+
+#[test]
+fn the_providers_error_is_shown_as_capped_plain_text_only_for_the_right_state() {
+    let now = 1_000_000.0;
+    let p = pending(now);
+    let long = "a".repeat(MAX_DESCRIPTION_CHARS + 50);
+    let refused = check_callback(
+        &format!("?error=access_denied&error_description={long}&state=st4te-value"),
+        Some(&p),
+        ISS_OPTIONAL,
+        now,
+    )
+    .unwrap_err();
+    let OAuthError::Provider { error, description } = refused.clone() else {
+        panic!("not a provider error: {refused:?}");
+    };
+    assert_eq!(error, "access_denied");
+    assert_eq!(
+        description,
+        Some(format!("{}…", "a".repeat(MAX_DESCRIPTION_CHARS)))
+    );
+    // One line of printable ASCII: line breaks, quotes, backslashes and other characters
+    // become `?`.
+    let refused = check_callback(
+        "?error=x%0Ay&error_description=line%0Anext%22q%5C%E2%80%AEr&state=st4te-value",
+        Some(&p),
+        ISS_OPTIONAL,
+        now,
+    )
+    .unwrap_err();
+    assert_eq!(
+        refused,
+        OAuthError::Provider {
+            error: "x?y".into(),
+            description: Some("line?next?q??r".into()),
+        }
+    );
+    let long_error = "e".repeat(100);
+    let Err(OAuthError::Provider { error, .. }) = check_callback(
+        &format!("?error={long_error}&state=st4te-value"),
+        Some(&p),
+        ISS_OPTIONAL,
+        now,
+    ) else {
+        panic!("not a provider error");
+    };
+    assert_eq!(error, format!("{}…", "e".repeat(oauth::MAX_ERROR_CHARS)));
+    // An error response names its issuer too (RFC 9207 §2.4): another issuer's error is not
+    // shown.
+    assert_eq!(
+        check_callback(
+            "?error=access_denied&error_description=HACKED&state=st4te-value&iss=https%3A%2F%2Fevil.test",
+            Some(&p),
+            ISS_OPTIONAL,
+            now,
+        ),
+        Err(OAuthError::IssuerMismatch)
+    );
+}
+
+#[test]
+fn iss_is_required_when_the_provider_advertises_it() {
+    let now = 1_000_000.0;
+    let p = pending(now);
+    let iss = oauth::encode(ISSUER);
+    let with_iss = format!("?code=abc&state=st4te-value&iss={iss}");
+    let wrong_iss = "?code=abc&state=st4te-value&iss=https%3A%2F%2Fevil.test";
+    let trailing_slash = format!("?code=abc&state=st4te-value&iss={iss}%2F");
+    let without = "?code=abc&state=st4te-value";
+    // Advertised: iss must be there and be the issuer.
+    assert_eq!(
+        check_callback(&with_iss, Some(&p), ISS_REQUIRED, now).map(|c| c.code),
+        Ok("abc".to_owned())
+    );
+    assert_eq!(
+        check_callback(without, Some(&p), ISS_REQUIRED, now),
+        Err(OAuthError::MissingIssuer)
+    );
+    assert_eq!(
+        check_callback(
+            "?error=access_denied&state=st4te-value",
+            Some(&p),
+            ISS_REQUIRED,
+            now
+        ),
+        Err(OAuthError::MissingIssuer)
+    );
+    for bad in [
+        wrong_iss,
+        &trailing_slash,
+        "?code=abc&state=st4te-value&iss=",
+    ] {
+        assert_eq!(
+            check_callback(bad, Some(&p), ISS_REQUIRED, now),
+            Err(OAuthError::IssuerMismatch),
+            "{bad}"
+        );
+    }
+    // Not advertised: iss may be missing, but one that is there must match.
+    assert!(check_callback(without, Some(&p), ISS_OPTIONAL, now).is_ok());
+    assert!(check_callback(&with_iss, Some(&p), ISS_OPTIONAL, now).is_ok());
+    assert_eq!(
+        check_callback(wrong_iss, Some(&p), ISS_OPTIONAL, now),
+        Err(OAuthError::IssuerMismatch)
+    );
+    // Repeated: refused, whichever copy is right.
+    assert_eq!(
+        check_callback(
+            &format!("{with_iss}&iss=https%3A%2F%2Fevil.test"),
+            Some(&p),
+            ISS_OPTIONAL,
+            now
+        ),
+        Err(OAuthError::Repeated("iss"))
+    );
+    assert_eq!(
+        check_callback(
+            &format!("{with_iss}&code=other"),
+            Some(&p),
+            ISS_OPTIONAL,
+            now
+        ),
+        Err(OAuthError::Repeated("code"))
+    );
+}
+
+#[test]
+fn the_discovery_flag_decides_whether_iss_is_required() {
+    let document = |flag: &str| {
+        format!(
+            r#"{{ "issuer": "{ISSUER}", "authorization_endpoint": "{ISSUER}/authorize",
+                 "token_endpoint": "{ISSUER}/token", "jwks_uri": "{ISSUER}/jwks"{flag} }}"#
+        )
+    };
+    let advertised: Discovery = serde_json::from_str(&document(
+        r#", "authorization_response_iss_parameter_supported": true"#,
+    ))
+    .unwrap();
+    assert_eq!(advertised.response_issuer(), ISS_REQUIRED);
+    let not: Discovery = serde_json::from_str(&document(
+        r#", "authorization_response_iss_parameter_supported": false"#,
+    ))
+    .unwrap();
+    assert_eq!(not.response_issuer(), ISS_OPTIONAL);
+    let absent: Discovery = serde_json::from_str(&document("")).unwrap();
+    assert_eq!(absent.response_issuer(), ISS_OPTIONAL);
+    // The flag read from discovery reaches the check.
+    let now = 1_000_000.0;
+    let p = pending(now);
+    assert_eq!(
+        check_callback(
+            "?code=abc&state=st4te-value",
+            Some(&p),
+            advertised.response_issuer(),
+            now
+        ),
+        Err(OAuthError::MissingIssuer)
+    );
+    assert!(
+        check_callback(
+            "?code=abc&state=st4te-value",
+            Some(&p),
+            absent.response_issuer(),
+            now
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn discovered_endpoints_follow_the_url_rule() {
+    let document = |authorize: &str, end_session: &str| {
+        serde_json::from_str::<Discovery>(&format!(
+            r#"{{ "issuer": "{ISSUER}", "authorization_endpoint": "{authorize}",
+                 "token_endpoint": "{ISSUER}/token", "jwks_uri": "http://127.0.0.1:9400/jwks"
+                 {end_session} }}"#
+        ))
+        .unwrap()
+    };
+    assert_eq!(
+        document(&format!("{ISSUER}/authorize"), "").check_endpoints(),
+        Ok(())
+    );
+    assert_eq!(
+        document(
+            &format!("{ISSUER}/authorize"),
+            r#", "end_session_endpoint": "http://localhost:9400/signoff""#
+        )
+        .check_endpoints(),
+        Ok(())
+    );
+    let refused = document("http://localhost:1@evil.example/authorize", "")
+        .check_endpoints()
+        .unwrap_err();
+    assert_eq!(refused.field, "authorization_endpoint");
+    assert_eq!(refused.reason, UrlError::Userinfo);
+    let refused = document(
+        &format!("{ISSUER}/authorize"),
+        r#", "end_session_endpoint": "http://idp.example.com/signoff""#,
+    )
+    .check_endpoints()
+    .unwrap_err();
+    assert_eq!(refused.field, "end_session_endpoint");
+    assert_eq!(refused.reason, UrlError::Insecure);
 }

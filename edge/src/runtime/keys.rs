@@ -7,7 +7,7 @@
 //! timers of their own, and take over if it is abandoned.
 
 use super::state::State;
-use crate::config::{KeyCacheConfig, is_loopback, split_url};
+use crate::config::KeyCacheConfig;
 use crate::key_policy::{
     Backoff, KeyAction, KeyState, KeyTimes, cache_entry_matches, decide, retry_after,
     ttl_from_cache_control,
@@ -320,10 +320,10 @@ async fn discover(issuer: &str, config: &KeyCacheConfig) -> Result<String, Strin
         .get("jwks_uri")
         .and_then(|v| v.as_str())
         .ok_or_else(|| format!("{url}: no jwks_uri"))?;
-    match split_url(jwks_uri) {
-        Some(("https", _, _)) => Ok(jwks_uri.to_owned()),
-        Some(("http", authority, _)) if is_loopback(authority) => Ok(jwks_uri.to_owned()),
-        _ => Err(format!("{url}: jwks_uri is not https")),
+    // The same rule as for issuers (the shared core's): https, or http only to loopback.
+    match cedargate::url::HttpUrl::parse_secure(jwks_uri) {
+        Ok(_) => Ok(jwks_uri.to_owned()),
+        Err(e) => Err(format!("{url}: jwks_uri is refused: {e}")),
     }
 }
 

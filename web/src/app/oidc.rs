@@ -48,7 +48,8 @@ fn now() -> UnixTime {
     UnixTime((now_ms() / 1000.0) as i64)
 }
 
-/// `{issuer}/.well-known/openid-configuration`, whose `issuer` must be the configured one.
+/// `{issuer}/.well-known/openid-configuration`, whose `issuer` must be the configured one and
+/// whose endpoints must follow the URL rule.
 pub async fn discover(issuer: &str) -> Result<Discovery, SignInError> {
     let url = format!("{issuer}/.well-known/openid-configuration");
     let response = Request::get(&url)
@@ -69,6 +70,9 @@ pub async fn discover(issuer: &str) -> Result<Discovery, SignInError> {
             found: discovery.issuer,
         });
     }
+    discovery
+        .check_endpoints()
+        .map_err(|e| SignInError::Config(e.to_string()))?;
     Ok(discovery)
 }
 
@@ -116,17 +120,20 @@ pub async fn keys(discovery: &Discovery) -> Result<KeySet, SignInError> {
     KeySet::from_json(&text).map_err(|e| SignInError::IdToken(e.to_string()))
 }
 
-/// Finishes sign-in on the callback page: checks the callback against the record (which is
-/// deleted), exchanges the code, verifies the ID token (signature, `iss`, `aud`, `exp`,
+/// Finishes sign-in on the callback page: checks the callback's `state` against the record
+/// (which is deleted only when it matched), then the rest of the callback, exchanges the code, verifies the ID token (signature, `iss`, `aud`, `exp`,
 /// `nonce`) and, when configured, the access token.
 pub async fn complete(
     config: &AppConfig,
     discovery: &Discovery,
     query: &str,
 ) -> Result<Session, SignInError> {
-    let pending = storage::take();
-    let callback = oauth::check_callback(query, pending.as_ref(), &discovery.issuer, now_ms())?;
-    let pending = pending.ok_or(OAuthError::NoPendingLogin)?;
+    let pending = storage::load().ok_or(OAuthError::NoPendingLogin)?;
+    // A callback that is not for this sign-in leaves the record alone: a forged link cannot
+    // cancel the sign-in under way.
+    let matched = oauth::match_state(query, Some(&pending))?;
+    storage::remove();
+    let callback = matched.check(discovery.response_issuer(), now_ms())?;
     let verifier = CodeVerifier::parse(pending.verifier)?;
     let body = oauth::token_request(
         &callback,

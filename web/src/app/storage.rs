@@ -1,5 +1,5 @@
-//! The sign-in record in sessionStorage: written before the redirect, read once and deleted
-//! on the way back.
+//! The sign-in record in sessionStorage: written before the redirect, deleted on the way back
+//! once the callback's `state` has matched it.
 
 use crate::oauth::PendingLogin;
 
@@ -18,10 +18,16 @@ pub fn save(pending: &PendingLogin) -> Result<(), String> {
         .map_err(|_| "sessionStorage refused the sign-in record".to_owned())
 }
 
-/// Takes the record out: it can be used once.
-pub fn take() -> Option<PendingLogin> {
-    let storage = storage()?;
-    let text = storage.get_item(KEY).ok()??;
-    let _ = storage.remove_item(KEY);
+/// Reads the record, leaving it in place: a callback must first show that it belongs to this
+/// sign-in (its `state`) before the record is used up with [`remove`].
+pub fn load() -> Option<PendingLogin> {
+    let text = storage()?.get_item(KEY).ok()??;
     serde_json::from_str(&text).ok()
+}
+
+/// Deletes the record: it can be used once.
+pub fn remove() {
+    if let Some(storage) = storage() {
+        let _ = storage.remove_item(KEY);
+    }
 }
