@@ -10,9 +10,12 @@ use crate::config::{RequestLog, Unmatched};
 use crate::cors;
 use crate::problem::AppError;
 use crate::token_cache::token_key;
-use cedargate::{Bundle, Gate, GateError, RouteError, TokenError, UnixTime, open_bundle_document};
+use cedargate::{
+    AuthError, Bundle, Gate, KeySet, KeySource, RouteError, UnixTime, open_bundle_document,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use worker::{Context, Env, Request, Response};
@@ -227,6 +230,25 @@ async fn guard(
     proxy::forward(state, req, &route, &auth, &decision, id, common).await
 }
 
+/// The isolate's key store as the shared core's key source; remembers which issuer was asked
+/// for, for the log line.
+struct IsolateKeys<'a> {
+    state: &'a Rc<State>,
+    ctx: &'a Context,
+    now: i64,
+    asked: RefCell<Option<String>>,
+}
+
+impl KeySource for &IsolateKeys<'_> {
+    type Keys = Rc<KeySet>;
+    type Error = AppError;
+    async fn keys(&self, issuer: &str, kid: Option<&str>) -> Result<Rc<KeySet>, AppError> {
+        *self.asked.borrow_mut() = Some(issuer.to_owned());
+        keys_for(self.state, self.ctx, issuer, kid, self.now).await
+    }
+}
+
+/// The token cache, or the shared core's pipeline with the isolate's keys.
 async fn authenticate(
     state: &Rc<State>,
     ctx: &Context,
@@ -245,23 +267,21 @@ async fn authenticate(
     } else {
         "miss"
     });
-    let invalid = |err: GateError| AppError::InvalidToken {
-        kind: err.reason(),
-        message: err.to_string(),
+    let source = IsolateKeys {
+        state,
+        ctx,
+        now: now.seconds(),
+        asked: RefCell::new(None),
     };
-    let trust = gate.trust();
-    let jwt = trust.parse(token).map_err(|e| invalid(e.into()))?;
-    let issuer = jwt
-        .unverified_issuer()
-        .ok_or_else(|| invalid(TokenError::MissingClaim("iss").into()))?
-        .to_owned();
-    log.issuer = Some(issuer.clone());
-    let keys = keys_for(state, ctx, &issuer, jwt.kid(), now.seconds()).await?;
-    let verified = trust
-        .verify(&jwt, &keys, &state.crypto, now)
-        .await
-        .map_err(|e| invalid(e.into()))?;
-    let principal = trust.principal(&verified).map_err(|e| invalid(e.into()))?;
+    let result = gate.authenticate(token, &source, &state.crypto, now).await;
+    log.issuer = source.asked.take();
+    let (verified, principal) = result.map_err(|err| match err {
+        AuthError::Refused(err) => AppError::InvalidToken {
+            kind: err.reason(),
+            message: err.to_string(),
+        },
+        AuthError::Keys(err) => err,
+    })?;
     let expires = verified.expires_at().seconds();
     let auth = Rc::new(Authenticated {
         verified,
