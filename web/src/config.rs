@@ -144,6 +144,16 @@ impl AppConfig {
         self.scopes.join(" ")
     }
 
+    /// The ID token's group claim, as the trust configuration maps it.
+    pub fn group_claim(&self) -> Option<String> {
+        let trust = self.trust_config().ok()?;
+        trust
+            .issuers
+            .into_iter()
+            .find(|i| i.token == TokenKind::Id)
+            .and_then(|i| i.group_claim)
+    }
+
     /// The trust the app verifies tokens with: its ID tokens (audience: the client id), and
     /// access tokens for the API when `api_audience` is given.
     pub fn trust_config(&self) -> Result<TrustConfig, AppConfigError> {

@@ -110,16 +110,23 @@ impl Session {
         }
     }
 
-    /// Group names from the ID token's `group` claim.
-    pub fn groups(&self) -> Vec<String> {
-        match self.id_token.claims.get("group") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect(),
-            Some(Value::String(s)) => vec![s.clone()],
-            _ => Vec::new(),
-        }
+    /// Group names from the ID token's group claim, the one the trust configuration maps
+    /// (`None`: groups are off).
+    pub fn groups(&self, claim: Option<&str>) -> Vec<String> {
+        group_names(&self.id_token.claims, claim)
+    }
+}
+
+/// The strings of `claim` (an array of strings, or one string), as the core's mapping reads
+/// them; nothing when `claim` is `None`.
+pub fn group_names(claims: &Map<String, Value>, claim: Option<&str>) -> Vec<String> {
+    match claim.and_then(|c| claims.get(c)) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
     }
 }
 
@@ -140,4 +147,23 @@ pub fn decode_parts(token: &str) -> (Map<String, Value>, Map<String, Value>) {
     let header = part();
     let claims = part();
     (header, claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn groups_come_from_the_configured_claim() {
+        let claims: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "group": ["AVP_Admin"], "groups": "Other"
+        }))
+        .unwrap_or_default();
+        assert_eq!(group_names(&claims, Some("group")), ["AVP_Admin"]);
+        assert_eq!(group_names(&claims, Some("groups")), ["Other"]);
+        assert!(group_names(&claims, None).is_empty());
+        assert!(group_names(&claims, Some("missing")).is_empty());
+    }
 }

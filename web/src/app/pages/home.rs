@@ -77,7 +77,7 @@ fn SignedIn(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
         .claim("name")
         .unwrap_or_else(|| session.claim("sub").unwrap_or_default());
     let subject = session.claim("sub").unwrap_or_default();
-    let groups = session.groups();
+    let groups = session.groups(setup.config.group_claim().as_deref());
     let sign_out = {
         let setup = setup.clone();
         let session = session.clone();
