@@ -2,6 +2,7 @@
 //! route, decision, then forward or refuse. One JSON log line per request.
 
 use super::keys::keys_for;
+use super::now_ms;
 use super::proxy;
 use super::state::{Authenticated, State};
 use crate::BUNDLE_PATH;
@@ -30,10 +31,6 @@ struct Log {
     policies: Vec<String>,
     token_cache: Option<&'static str>,
     error: Option<String>,
-}
-
-fn now_ms() -> f64 {
-    js_sys::Date::now()
 }
 
 thread_local! {

@@ -6,6 +6,7 @@
 //! requests for the same issuer wait for its result by polling shared isolate memory with
 //! timers of their own, and take over if it is abandoned.
 
+use super::now_ms;
 use super::state::State;
 use crate::config::KeyCacheConfig;
 use crate::key_policy::{
@@ -133,10 +134,6 @@ pub async fn keys_for(
             retry_after: retry_after_seconds,
         }),
     }
-}
-
-fn now_ms() -> f64 {
-    js_sys::Date::now()
 }
 
 /// Whether another request is refetching this issuer's keys (and has not given up: a
