@@ -110,13 +110,7 @@ fn never_allowed(
         .action_entities()
         .map_err(|e| format!("schema: {e}"))?;
     let ns = bundle.namespace();
-    let qualify = |name: &str| {
-        if ns.is_empty() || name.contains("::") {
-            name.to_owned()
-        } else {
-            format!("{ns}::{name}")
-        }
-    };
+    let qualify = |name: &str| cedargate::qualify(ns, name);
     let action_type =
         EntityTypeName::from_str(&qualify("Action")).map_err(|e| format!("action type: {e}"))?;
     // Every entity the policies name, by type.

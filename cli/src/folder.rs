@@ -81,17 +81,9 @@ pub fn entity_attributes(json: &Value, namespace: &str) -> HashMap<String, Vec<S
             .as_object()
             .map(|a| a.keys().cloned().collect())
             .unwrap_or_default();
-        out.insert(qualified(namespace, name), attrs);
+        out.insert(cedargate::qualify(namespace, name), attrs);
     }
     out
-}
-
-fn qualified(namespace: &str, name: &str) -> String {
-    if name.contains("::") || namespace.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{namespace}::{name}")
-    }
 }
 
 /// The actions of `namespace` in a schema's JSON form, by id.
@@ -120,7 +112,7 @@ pub fn declared_actions(json: &Value, namespace: &str) -> BTreeMap<String, Decla
             .map(|list| {
                 list.iter()
                     .filter_map(Value::as_str)
-                    .map(|t| qualified(namespace, t))
+                    .map(|t| cedargate::qualify(namespace, t))
                     .collect()
             })
             .unwrap_or_default();

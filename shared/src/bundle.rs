@@ -611,13 +611,7 @@ type BuiltRoutes = (RouteTable, BTreeMap<String, ActionEntry>, EntityUid, Value)
 
 fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<BuiltRoutes, BundleError> {
     let ns = &file.namespace;
-    let qualify = |name: &str| {
-        if ns.is_empty() || name.contains("::") {
-            name.to_owned()
-        } else {
-            format!("{ns}::{name}")
-        }
-    };
+    let qualify = |name: &str| crate::schema_info::qualify(ns, name);
     let action_type_name = qualify("Action");
     let action_type = EntityTypeName::from_str(&action_type_name)
         .map_err(|_| BundleError::Route(format!("namespace \"{ns}\" is not a valid name")))?;

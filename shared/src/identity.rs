@@ -777,11 +777,8 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
         reason,
     };
     let namespace = bundle.namespace();
-    let qualify = |name: &Option<String>, default: &str| match name {
-        Some(name) if name.contains("::") || namespace.is_empty() => name.clone(),
-        Some(name) => format!("{namespace}::{name}"),
-        None if namespace.is_empty() => default.to_owned(),
-        None => format!("{namespace}::{default}"),
+    let qualify = |name: &Option<String>, default: &str| {
+        crate::schema_info::qualify(namespace, name.as_deref().unwrap_or(default))
     };
     let info = bundle.schema_info();
     let principal_name = qualify(&entry.principal_type, "User");

@@ -33,6 +33,7 @@ mod jwks;
 mod principal;
 mod routes;
 mod schema_info;
+pub use schema_info::qualify;
 mod signed_bundle;
 mod strict_json;
 mod time;

@@ -61,7 +61,10 @@ pub(crate) struct SchemaInfo {
     pub(crate) actions: BTreeMap<(String, String), ActionInfo>,
 }
 
-fn qualify(namespace: &str, name: &str) -> String {
+/// `name` in `namespace` (`PetStore` + `User` = `PetStore::User`); a name that already has a
+/// namespace, or an empty namespace, leaves it as it is. The one rule for every type and
+/// action name a bundle, a trust configuration or the policy tool writes unqualified.
+pub fn qualify(namespace: &str, name: &str) -> String {
     if namespace.is_empty() || name.contains("::") {
         name.to_owned()
     } else {
