@@ -142,15 +142,7 @@ pub fn forwards_response_header(name: &str) -> bool {
 /// Percent-encodes everything outside `A-Z a-z 0-9 - . _ ~ : @ | /` so a header value is
 /// plain ASCII and a comma never appears inside one item.
 pub fn header_safe(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:@|/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    cedargate::percent::encode_keeping(value, b":@|/")
 }
 
 /// `X-Cedargate-*` headers describing the decision to the origin.

@@ -30,6 +30,7 @@ pub mod examples;
 mod gate;
 mod identity;
 mod jwks;
+pub mod percent;
 mod principal;
 mod routes;
 mod schema_info;

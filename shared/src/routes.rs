@@ -532,13 +532,7 @@ fn decode_query(query: &str) -> Result<Vec<QueryPair>, PathError> {
 /// Percent-encodes `text` onto `out`: RFC 3986 unreserved characters stay, every other byte
 /// is `%XX`, so no reserved character reaches the origin with a meaning it did not have here.
 fn encode_component(text: &str, out: &mut String) {
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    crate::percent::encode_into(text, b"", out);
 }
 
 /// Re-encodes decoded segments canonically (see [`encode_component`]).

@@ -133,15 +133,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 200;
 
 /// Percent-encodes a query component (RFC 3986 unreserved characters stay).
 pub fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    cedargate::percent::encode(value)
 }
 
 /// Decodes a query component (`+` is a space).
