@@ -40,6 +40,7 @@ mod strict_json;
 mod time;
 mod token;
 pub mod url;
+pub mod wire;
 
 pub use bundle::{
     ActionDecision, Bundle, BundleError, BundleSource, BundleVersion, Decision, Outcome,

@@ -8,7 +8,6 @@ use crate::forward::{
 };
 use crate::problem::AppError;
 use cedargate::{Bundle, Decision, Gate, RouteMatch};
-use serde_json::json;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -107,13 +106,8 @@ pub fn preflight(config: &CorsConfig, origin: &str, gate: &Gate, common: &Common
 
 /// The bundle endpoint's document.
 pub fn bundle_document(bundle: &Bundle, serial: u64, common: &Common) -> Response {
-    let body = json!({
-        "version": bundle.version(),
-        "serial": serial,
-        "namespace": bundle.namespace(),
-        "routes": bundle.routes().into_iter().map(|(route, action)| json!({ "route": route, "action": action })).collect::<Vec<_>>(),
-        "source": bundle.source(),
-    });
+    let body = serde_json::to_value(cedargate::wire::BundleEndpoint::new(bundle, serial))
+        .unwrap_or_default();
     json_response(200, common.to_vec(), &body, "application/json")
 }
 

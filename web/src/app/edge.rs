@@ -3,9 +3,8 @@
 
 use crate::config::AppConfig;
 use crate::session::{Session, Token};
-use cedargate::{ActionDecision, Bundle, BundleSource, TokenKind, Trust};
+use cedargate::{ActionDecision, Bundle, TokenKind, Trust};
 use gloo_net::http::{Method, Request};
-use serde::Deserialize;
 
 /// The allowed-actions matrix.
 #[derive(Clone, Debug)]
@@ -17,12 +16,6 @@ pub struct Matrix {
     /// The principal the rows are for.
     pub principal: String,
     pub rows: Vec<ActionDecision>,
-}
-
-#[derive(Deserialize)]
-struct BundleDocument {
-    version: String,
-    source: BundleSource,
 }
 
 /// Why the matrix could not be built.
@@ -82,7 +75,7 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
             detail,
         });
     }
-    let doc: BundleDocument = response
+    let doc: cedargate::wire::BundleEndpoint = response
         .json()
         .await
         .map_err(|e| EdgeError::Network(e.to_string()))?;
