@@ -121,11 +121,17 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
             None => proxy::problem(&AppError::PreflightRefused, &id, &common),
         }
     } else {
-        match guard(
-            &state, &ctx, &gate, &req, &method, &target, &id, &common, &mut log,
-        )
-        .await
-        {
+        let exchange = Exchange {
+            state: &state,
+            ctx: &ctx,
+            gate: &gate,
+            req: &req,
+            method: &method,
+            target: &target,
+            id: &id,
+            common: &common,
+        };
+        match exchange.guard(&mut log).await {
             Ok(response) => response,
             Err(err) => {
                 if log.error.is_none() {
@@ -160,43 +166,59 @@ fn target_of(req: &Request) -> String {
     target.split('#').next().unwrap_or("/").to_owned()
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn guard(
-    state: &Rc<State>,
-    ctx: &Context,
-    gate: &Rc<Gate>,
-    req: &Request,
-    method: &str,
-    target: &str,
-    id: &str,
-    common: &proxy::Common,
-    log: &mut Log,
-) -> Result<Response, AppError> {
-    let header = req.headers().get("authorization").ok().flatten();
-    let token = bearer_token(header.as_deref()).map_err(|err| match err {
-        BearerError::Missing => AppError::MissingToken,
-        BearerError::Malformed(message) => AppError::InvalidToken {
-            kind: "malformed_header",
-            message: message.into(),
-        },
-    })?;
-    let auth = authenticate(state, ctx, gate, token, log).await?;
-    log.issuer = Some(auth.verified.issuer().to_owned());
-    log.subject = Some(auth.principal.subject().to_owned());
+/// One request on its way through the worker, with what the isolate prepared for it.
+struct Exchange<'a> {
+    state: &'a Rc<State>,
+    ctx: &'a Context,
+    gate: &'a Rc<Gate>,
+    req: &'a Request,
+    /// The method exactly as sent.
+    method: &'a str,
+    /// Path and query as sent.
+    target: &'a str,
+    id: &'a str,
+    /// Headers every response carries.
+    common: &'a proxy::Common,
+}
 
-    if target.split('?').next() == Some(BUNDLE_PATH) && state.config.bundle_endpoint {
-        if method != "GET" {
-            return Err(AppError::NoRoute);
-        }
-        return Ok(proxy::bundle_document(
-            gate.bundle(),
-            state.serial(),
+impl Exchange<'_> {
+    /// Bearer token → principal → route → decision → forward, or the refusal.
+    async fn guard(&self, log: &mut Log) -> Result<Response, AppError> {
+        let Self {
+            state,
+            gate,
+            req,
+            method,
+            target,
+            id,
             common,
-        ));
-    }
+            ..
+        } = *self;
+        let header = req.headers().get("authorization").ok().flatten();
+        let token = bearer_token(header.as_deref()).map_err(|err| match err {
+            BearerError::Missing => AppError::MissingToken,
+            BearerError::Malformed(message) => AppError::InvalidToken {
+                kind: "malformed_header",
+                message: message.into(),
+            },
+        })?;
+        let auth = self.authenticate(token, log).await?;
+        log.issuer = Some(auth.verified.issuer().to_owned());
+        log.subject = Some(auth.principal.subject().to_owned());
 
-    let (route, decision) =
-        gate.decide(&auth.principal, method, target)
+        if target.split('?').next() == Some(BUNDLE_PATH) && state.config.bundle_endpoint {
+            if method != "GET" {
+                return Err(AppError::NoRoute);
+            }
+            return Ok(proxy::bundle_document(
+                gate.bundle(),
+                state.serial(),
+                common,
+            ));
+        }
+
+        let (route, decision) = gate
+            .decide(&auth.principal, method, target)
             .map_err(|err| match err {
                 RouteError::Refused(path) => AppError::BadRequest {
                     message: path.to_string(),
@@ -211,20 +233,21 @@ async fn guard(
                     Unmatched::Forbidden => AppError::NoRouteForbidden,
                 },
             })?;
-    log.action = Some(route.action.clone());
-    log.policies = decision.policies.clone();
-    if !decision.errors.is_empty() {
-        log.error = Some(decision.errors.join("; "));
+        log.action = Some(route.action.clone());
+        log.policies = decision.policies.clone();
+        if !decision.errors.is_empty() {
+            log.error = Some(decision.errors.join("; "));
+        }
+        if !decision.is_allowed() {
+            log.decision = Some("deny");
+            return Err(AppError::Forbidden {
+                action: route.action,
+                policies: decision.policies,
+            });
+        }
+        log.decision = Some("allow");
+        proxy::forward(state, req, &route, &auth, &decision, id, common).await
     }
-    if !decision.is_allowed() {
-        log.decision = Some("deny");
-        return Err(AppError::Forbidden {
-            action: route.action,
-            policies: decision.policies,
-        });
-    }
-    log.decision = Some("allow");
-    proxy::forward(state, req, &route, &auth, &decision, id, common).await
 }
 
 /// The isolate's key store as the shared core's key source; remembers which issuer was asked
@@ -245,47 +268,50 @@ impl KeySource for &IsolateKeys<'_> {
     }
 }
 
-/// The token cache, or the shared core's pipeline with the isolate's keys.
-async fn authenticate(
-    state: &Rc<State>,
-    ctx: &Context,
-    gate: &Rc<Gate>,
-    token: &str,
-    log: &mut Log,
-) -> Result<Rc<Authenticated>, AppError> {
-    let now = UnixTime((now_ms() / 1000.0) as i64);
-    let key = token_key(token);
-    if let Some(hit) = state.tokens.borrow_mut().get(&key, now.seconds()) {
-        log.token_cache = Some("hit");
-        return Ok(hit.clone());
+impl Exchange<'_> {
+    /// The token cache, or the shared core's pipeline with the isolate's keys.
+    async fn authenticate(
+        &self,
+        token: &str,
+        log: &mut Log,
+    ) -> Result<Rc<Authenticated>, AppError> {
+        let Self {
+            state, ctx, gate, ..
+        } = *self;
+        let now = UnixTime((now_ms() / 1000.0) as i64);
+        let key = token_key(token);
+        if let Some(hit) = state.tokens.borrow_mut().get(&key, now.seconds()) {
+            log.token_cache = Some("hit");
+            return Ok(hit.clone());
+        }
+        log.token_cache = Some(if state.config.token_cache_entries == 0 {
+            "off"
+        } else {
+            "miss"
+        });
+        let source = IsolateKeys {
+            state,
+            ctx,
+            now: now.seconds(),
+            asked: RefCell::new(None),
+        };
+        let result = gate.authenticate(token, &source, &state.crypto, now).await;
+        log.issuer = source.asked.take();
+        let (verified, principal) = result.map_err(|err| match err {
+            AuthError::Refused(err) => AppError::InvalidToken {
+                kind: err.reason(),
+                message: err.to_string(),
+            },
+            AuthError::Keys(err) => err,
+        })?;
+        let expires = verified.expires_at().seconds();
+        let auth = Rc::new(Authenticated {
+            verified,
+            principal,
+        });
+        state.tokens.borrow_mut().insert(key, auth.clone(), expires);
+        Ok(auth)
     }
-    log.token_cache = Some(if state.config.token_cache_entries == 0 {
-        "off"
-    } else {
-        "miss"
-    });
-    let source = IsolateKeys {
-        state,
-        ctx,
-        now: now.seconds(),
-        asked: RefCell::new(None),
-    };
-    let result = gate.authenticate(token, &source, &state.crypto, now).await;
-    log.issuer = source.asked.take();
-    let (verified, principal) = result.map_err(|err| match err {
-        AuthError::Refused(err) => AppError::InvalidToken {
-            kind: err.reason(),
-            message: err.to_string(),
-        },
-        AuthError::Keys(err) => err,
-    })?;
-    let expires = verified.expires_at().seconds();
-    let auth = Rc::new(Authenticated {
-        verified,
-        principal,
-    });
-    state.tokens.borrow_mut().insert(key, auth.clone(), expires);
-    Ok(auth)
 }
 
 fn write_log(id: &str, method: &str, target: &str, status: u16, log: &Log, started: f64) {
