@@ -26,6 +26,7 @@
 mod bundle;
 mod canonical;
 pub mod crypto;
+pub mod discovery;
 pub mod examples;
 mod gate;
 mod identity;

@@ -2,59 +2,21 @@
 
 use crate::oauth::ResponseIssuer;
 use cedargate::VerifiedToken;
-use cedargate::url::{HttpUrl, UrlError};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
 
-/// The provider's OpenID Connect discovery document (the parts the app uses).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct Discovery {
-    pub issuer: String,
-    pub authorization_endpoint: String,
-    pub token_endpoint: String,
-    pub jwks_uri: String,
-    #[serde(default)]
-    pub end_session_endpoint: Option<String>,
-    /// RFC 9207: every authorization response carries `iss`.
-    #[serde(default)]
-    pub authorization_response_iss_parameter_supported: bool,
-}
+/// The provider's discovery document, read and checked by the shared core.
+pub use cedargate::discovery::{Discovery, EndpointError};
 
-/// An endpoint of the discovery document that breaks the URL rule.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the discovery document's {field} {url} is refused: {reason}")]
-pub struct EndpointError {
-    pub field: &'static str,
-    pub url: String,
-    pub reason: UrlError,
-}
-
-impl Discovery {
-    /// The endpoints the app sends the browser to or fetches from follow the shared core's
-    /// URL rule, as the edge's discovered `jwks_uri` does: https, or http only to loopback.
-    pub fn check_endpoints(&self) -> Result<(), EndpointError> {
-        let endpoints = [
-            ("authorization_endpoint", Some(&self.authorization_endpoint)),
-            ("token_endpoint", Some(&self.token_endpoint)),
-            ("jwks_uri", Some(&self.jwks_uri)),
-            ("end_session_endpoint", self.end_session_endpoint.as_ref()),
-        ];
-        for (field, url) in endpoints {
-            if let Some(url) = url {
-                HttpUrl::parse_secure(url).map_err(|reason| EndpointError {
-                    field,
-                    url: url.clone(),
-                    reason,
-                })?;
-            }
-        }
-        Ok(())
-    }
-
+/// What the app reads from a discovery document beyond the core's check.
+pub trait DiscoveryExt {
     /// What a callback's `iss` is checked against.
-    pub fn response_issuer(&self) -> ResponseIssuer<'_> {
+    fn response_issuer(&self) -> ResponseIssuer<'_>;
+}
+
+impl DiscoveryExt for Discovery {
+    fn response_issuer(&self) -> ResponseIssuer<'_> {
         ResponseIssuer {
             issuer: &self.issuer,
             required: self.authorization_response_iss_parameter_supported,

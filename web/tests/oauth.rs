@@ -6,7 +6,7 @@ use cedargate_web::oauth::{
     self, CodeVerifier, MAX_DESCRIPTION_CHARS, OAuthError, PENDING_MAX_AGE_MS, PendingLogin,
     ResponseIssuer, check_callback, match_state,
 };
-use cedargate_web::session::Discovery;
+use cedargate_web::session::{Discovery, DiscoveryExt as _};
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;

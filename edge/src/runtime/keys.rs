@@ -302,26 +302,12 @@ async fn fetch_keys(
 }
 
 async fn discover(issuer: &str, config: &KeyCacheConfig) -> Result<String, String> {
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
+    let url = cedargate::discovery::discovery_url(issuer);
     let (body, _) = get(&url, config).await?;
-    let doc: serde_json::Value =
-        serde_json::from_str(&body).map_err(|_| format!("{url}: not JSON"))?;
-    // OpenID Connect Discovery §4.3: the document must name the issuer it was fetched for.
-    if doc.get("issuer").and_then(|v| v.as_str()) != Some(issuer) {
-        return Err(format!("{url}: \"issuer\" does not match"));
-    }
-    let jwks_uri = doc
-        .get("jwks_uri")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| format!("{url}: no jwks_uri"))?;
-    // The same rule as for issuers (the shared core's): https, or http only to loopback.
-    match cedargate::url::HttpUrl::parse_secure(jwks_uri) {
-        Ok(_) => Ok(jwks_uri.to_owned()),
-        Err(e) => Err(format!("{url}: jwks_uri is refused: {e}")),
-    }
+    // The shared core's check: the issuer it was fetched for, endpoints by the URL rule.
+    cedargate::discovery::Discovery::from_json(&body, issuer)
+        .map(|doc| doc.jwks_uri)
+        .map_err(|e| format!("{url}: {e}"))
 }
 
 /// GET with a timeout; the body and `Cache-Control` of a 200 answer. Redirects are not

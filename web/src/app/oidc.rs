@@ -4,7 +4,7 @@
 use crate::app::storage;
 use crate::config::AppConfig;
 use crate::oauth::{self, CodeVerifier, OAuthError, PendingLogin};
-use crate::session::{Discovery, Secret, Session, Token, decode_parts};
+use crate::session::{Discovery, DiscoveryExt as _, Secret, Session, Token, decode_parts};
 use cedargate::crypto::WebCrypto;
 use cedargate::{KeySet, TokenKind, UnixTime, Verifier};
 use gloo_net::http::Request;
@@ -51,7 +51,7 @@ fn now() -> UnixTime {
 /// `{issuer}/.well-known/openid-configuration`, whose `issuer` must be the configured one and
 /// whose endpoints must follow the URL rule.
 pub async fn discover(issuer: &str) -> Result<Discovery, SignInError> {
-    let url = format!("{issuer}/.well-known/openid-configuration");
+    let url = cedargate::discovery::discovery_url(issuer);
     let response = Request::get(&url)
         .send()
         .await
@@ -63,17 +63,13 @@ pub async fn discover(issuer: &str) -> Result<Discovery, SignInError> {
             body: String::new(),
         });
     }
-    let discovery: Discovery = response.json().await.map_err(network("discovery"))?;
-    if discovery.issuer != issuer {
-        return Err(SignInError::DiscoveryIssuer {
-            expected: issuer.to_owned(),
-            found: discovery.issuer,
-        });
-    }
-    discovery
-        .check_endpoints()
-        .map_err(|e| SignInError::Config(e.to_string()))?;
-    Ok(discovery)
+    let text = response.text().await.map_err(network("discovery"))?;
+    Discovery::from_json(&text, issuer).map_err(|e| match e {
+        cedargate::discovery::DiscoveryError::Issuer { expected, found } => {
+            SignInError::DiscoveryIssuer { expected, found }
+        }
+        other => SignInError::Config(other.to_string()),
+    })
 }
 
 /// Starts sign-in: records the round trip and returns the authorization URL to go to.
@@ -141,7 +137,11 @@ pub async fn complete(
         &config.client_id,
         &verifier,
     );
-    let response = Request::post(&discovery.token_endpoint)
+    let token_endpoint = discovery
+        .token_endpoint
+        .as_deref()
+        .ok_or_else(|| SignInError::Config("the provider publishes no token_endpoint".into()))?;
+    let response = Request::post(token_endpoint)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json")
         .body(body)
