@@ -279,12 +279,7 @@ async fn fetch_keys(
     if try_cache && let Some(found) = from_cache(state, issuer, now).await {
         return Ok(found);
     }
-    let known_uri = state
-        .keys
-        .issuers
-        .borrow()
-        .get(issuer)
-        .and_then(|e| e.jwks_uri.clone());
+    let known_uri = known_jwks_uri(state, issuer);
     let jwks_uri = match known_uri {
         Some(uri) => uri,
         None => discover(issuer, config).await?,
@@ -299,6 +294,16 @@ async fn fetch_keys(
     };
     to_cache(state, issuer, &body, &jwks_uri, now, ttl).await;
     Ok((keys, times, jwks_uri))
+}
+
+/// The `jwks_uri` this isolate discovered for `issuer`, if any.
+fn known_jwks_uri(state: &State, issuer: &str) -> Option<String> {
+    state
+        .keys
+        .issuers
+        .borrow()
+        .get(issuer)
+        .and_then(|e| e.jwks_uri.clone())
 }
 
 async fn discover(issuer: &str, config: &KeyCacheConfig) -> Result<String, String> {
@@ -384,12 +389,7 @@ async fn from_cache(state: &State, issuer: &str, now: i64) -> Option<(KeySet, Ke
         .await
         .ok()??;
     let header = |name: &str| response.headers().get(name).ok().flatten();
-    let known_uri = state
-        .keys
-        .issuers
-        .borrow()
-        .get(issuer)
-        .and_then(|e| e.jwks_uri.clone());
+    let known_uri = known_jwks_uri(state, issuer);
     let (recorded_issuer, recorded_config, jwks_uri) = (
         header("x-cedargate-issuer"),
         header("x-cedargate-config"),
