@@ -1,13 +1,14 @@
 //! The policy bundle: Cedar schema, policies and route table, validated together when
-//! loaded, and the one place where decisions are taken.
+//! loaded and versioned by their canonical content. Decisions are taken in
+//! [`decision`](crate::decision); the routes are bound to the schema in
+//! [`actions`](crate::actions).
 
+use crate::actions::{ActionEntry, BuiltRoutes, build_routes};
 use crate::canonical;
-use crate::principal::Principal;
-use crate::routes::{self, ANY_METHODS, Route, RouteError, RouteMatch, RouteTable, RoutesFile};
-use crate::schema_info::{Attribute, CedarType, SchemaInfo};
+use crate::routes::{RouteError, RouteMatch, RouteTable, RoutesFile};
+use crate::schema_info::SchemaInfo;
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Effect, EntityId, EntityTypeName, EntityUid,
-    Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+    Effect, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -127,61 +128,22 @@ impl fmt::Display for BundleVersion {
     }
 }
 
-/// Allow or deny.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// A `permit` applied and no `forbid` did.
-    Allow,
-    /// A `forbid` applied or errored, or no `permit` applied.
-    Deny,
-}
-
-/// The answer to one request.
+/// One route of a bundle and the action it leads to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Decision {
+pub struct RouteEntry {
+    /// `"<method> <template>"`.
+    pub route: String,
     /// The action id.
     pub action: String,
-    /// Allow or deny.
-    pub outcome: Outcome,
-    /// The ids of the policies that determined the outcome: the satisfied `permit`s for an
-    /// allow, the satisfied or erroring `forbid`s for a deny, none for a default deny.
-    pub policies: Vec<String>,
-    /// Evaluation errors, as `"<policy id>: <message>"`.
-    pub errors: Vec<String>,
 }
 
-impl Decision {
-    /// Whether the request is allowed.
-    pub fn is_allowed(&self) -> bool {
-        self.outcome == Outcome::Allow
-    }
-}
-
-/// What the policies say about one action for one principal, before any request values are
-/// known.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActionDecision {
-    /// The action id.
-    pub action: String,
-    /// The routes (`"<method> <template>"`) that lead to it.
-    pub routes: Vec<String>,
-    /// `Some` when the policies decide without looking at the request's context; `None` when
-    /// the answer depends on path or query values.
-    pub outcome: Option<Outcome>,
-    /// Determining policies for a known outcome; the policies that may decide otherwise.
-    pub policies: Vec<String>,
-    /// Evaluation errors, as `"<policy id>: <message>"`.
-    pub errors: Vec<String>,
-}
-
-#[derive(Clone, Debug)]
-struct ActionEntry {
-    uid: EntityUid,
-    /// Context fills `pathParameters`.
-    path_parameters: bool,
-    /// Context fills `queryStringParameters`.
-    query_parameters: bool,
+/// One policy of a bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyEntry {
+    /// The policy's `@id`.
+    pub id: String,
+    /// `permit` or `forbid`.
+    pub effect: Effect,
 }
 
 /// A validated bundle. Loading does every check; afterwards nothing about the bundle can
@@ -189,14 +151,15 @@ struct ActionEntry {
 #[derive(Clone)]
 pub struct Bundle {
     source: BundleSource,
-    schema: Schema,
-    info: SchemaInfo,
-    policies: PolicySet,
-    effects: HashMap<String, Effect>,
-    routes: RouteTable,
+    pub(crate) schema: Schema,
+    pub(crate) info: SchemaInfo,
+    pub(crate) policies: PolicySet,
+    /// Each policy's effect, by id.
+    pub(crate) effects: HashMap<String, Effect>,
+    pub(crate) routes: RouteTable,
     namespace: String,
-    resource: EntityUid,
-    actions: BTreeMap<String, ActionEntry>,
+    pub(crate) resource: EntityUid,
+    pub(crate) actions: BTreeMap<String, ActionEntry>,
     version: BundleVersion,
 }
 
@@ -216,12 +179,19 @@ impl Bundle {
     /// templates) under strict validation; the routes (every action declared, applying to
     /// the resource type, context shapes cedargate can fill).
     pub fn load(source: &BundleSource) -> Result<Self, BundleError> {
-        let (schema, schema_json) = parse_schema(&source.schema)?;
+        let ParsedSchema {
+            schema,
+            json: schema_json,
+        } = parse_schema(&source.schema)?;
         let info = SchemaInfo::from_json(&schema_json).map_err(|message| BundleError::Schema {
             message,
             line: None,
         })?;
-        let (policies, effects, policy_json) = parse_policies(&source.policies)?;
+        let ParsedPolicies {
+            set: policies,
+            effects,
+            json: policy_json,
+        } = parse_policies(&source.policies)?;
 
         let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
         let problems: Vec<String> = validation
@@ -242,7 +212,12 @@ impl Bundle {
                 message: err.to_string(),
                 line: Some((err.line(), err.column())),
             })?;
-        let (routes, actions, resource, routes_json) = build_routes(&file, &info)?;
+        let BuiltRoutes {
+            table: routes,
+            actions,
+            resource,
+            canonical: routes_json,
+        } = build_routes(&file, &info)?;
 
         let mut canonical = String::new();
         canonical::write(
@@ -305,19 +280,28 @@ impl Bundle {
     }
 
     /// Policy ids with their effect, sorted by id.
-    pub fn policy_ids(&self) -> Vec<(String, Effect)> {
-        let mut ids: Vec<(String, Effect)> =
-            self.effects.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        ids.sort_by(|a, b| a.0.cmp(&b.0));
+    pub fn policy_ids(&self) -> Vec<PolicyEntry> {
+        let mut ids: Vec<PolicyEntry> = self
+            .effects
+            .iter()
+            .map(|(id, effect)| PolicyEntry {
+                id: id.clone(),
+                effect: *effect,
+            })
+            .collect();
+        ids.sort_by(|a, b| a.id.cmp(&b.id));
         ids
     }
 
-    /// Routes as `"<method> <template>"` with their action ids, in table order.
-    pub fn routes(&self) -> Vec<(String, String)> {
+    /// Routes with their action ids, in table order.
+    pub fn routes(&self) -> Vec<RouteEntry> {
         self.routes
             .routes
             .iter()
-            .map(|r| (format!("{} {}", r.method, r.template), r.action.clone()))
+            .map(|r| RouteEntry {
+                route: format!("{} {}", r.method, r.template),
+                action: r.action.clone(),
+            })
             .collect()
     }
 
@@ -325,210 +309,19 @@ impl Bundle {
     pub fn resolve(&self, method: &str, target: &str) -> Result<RouteMatch, RouteError> {
         self.routes.resolve(method, target)
     }
-
-    /// The one decision point: may `principal` perform the matched request?
-    ///
-    /// Cedar skips a policy whose evaluation errors; here an erroring `forbid` denies.
-    pub fn authorize(&self, principal: &Principal, route: &RouteMatch) -> Decision {
-        let deny = |errors: Vec<String>| Decision {
-            action: route.action.clone(),
-            outcome: Outcome::Deny,
-            policies: Vec::new(),
-            errors,
-        };
-        let Some(entry) = self.actions.get(&route.action) else {
-            return deny(vec!["action is not in the bundle".into()]);
-        };
-        let request = match self.request(principal, entry, route) {
-            Ok(request) => request,
-            Err(err) => return deny(vec![err]),
-        };
-        let response =
-            Authorizer::new().is_authorized(&request, &self.policies, principal.entities());
-        let errors: Vec<(String, String)> = response
-            .diagnostics()
-            .errors()
-            .map(
-                |cedar_policy::AuthorizationError::PolicyEvaluationError(e)| {
-                    (e.policy_id().to_string(), e.to_string())
-                },
-            )
-            .collect();
-        let erroring_forbids: Vec<String> = errors
-            .iter()
-            .filter(|(id, _)| self.effects.get(id) == Some(&Effect::Forbid))
-            .map(|(id, _)| id.clone())
-            .collect();
-        let errors_text = errors
-            .into_iter()
-            .map(|(id, e)| format!("{id}: {e}"))
-            .collect();
-        if !erroring_forbids.is_empty() {
-            return Decision {
-                action: route.action.clone(),
-                outcome: Outcome::Deny,
-                policies: erroring_forbids,
-                errors: errors_text,
-            };
-        }
-        let mut policies: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .map(ToString::to_string)
-            .collect();
-        policies.sort();
-        Decision {
-            action: route.action.clone(),
-            outcome: match response.decision() {
-                CedarDecision::Allow => Outcome::Allow,
-                CedarDecision::Deny => Outcome::Deny,
-            },
-            policies,
-            errors: errors_text,
-        }
-    }
-
-    fn request(
-        &self,
-        principal: &Principal,
-        entry: &ActionEntry,
-        route: &RouteMatch,
-    ) -> Result<Request, String> {
-        let record = |map: &BTreeMap<String, String>| {
-            RestrictedExpression::new_record(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), RestrictedExpression::new_string(v.clone()))),
-            )
-            .map_err(|e| e.to_string())
-        };
-        let mut pairs = Vec::new();
-        if entry.path_parameters {
-            pairs.push(("pathParameters".to_owned(), record(&route.path_parameters)?));
-        }
-        if entry.query_parameters {
-            pairs.push((
-                "queryStringParameters".to_owned(),
-                record(&route.query_parameters)?,
-            ));
-        }
-        let context = Context::from_pairs(pairs).map_err(|e| e.to_string())?;
-        // No per-request schema check: every part was checked when the bundle and the trust
-        // were loaded (the action and resource exist and fit, the context is built from the
-        // shape the action declares, the principal's entity was validated when mapped).
-        Request::new(
-            principal.uid().clone(),
-            entry.uid.clone(),
-            self.resource.clone(),
-            context,
-            None,
-        )
-        .map_err(|e| format!("request is invalid: {e}"))
-    }
-
-    /// Evaluates every action of the schema that applies to the principal's type and the
-    /// bundle's resource, in one pass, without request values: an action whose policies
-    /// look at the context comes back as "depends on the request" (`outcome: None`).
-    pub fn allowed_actions(&self, principal: &Principal) -> Vec<ActionDecision> {
-        let principal_type = principal.uid().type_name().to_string();
-        let resource_type = self.resource.type_name().to_string();
-        let authorizer = Authorizer::new();
-        let mut out = Vec::new();
-        for (id, entry) in &self.actions {
-            let applies = self
-                .info
-                .actions
-                .get(&(entry.uid.type_name().to_string(), id.clone()))
-                .is_some_and(|a| {
-                    a.principal_types.contains(&principal_type)
-                        && a.resource_types.contains(&resource_type)
-                });
-            if !applies {
-                continue;
-            }
-            let routes: Vec<String> = self
-                .routes
-                .routes
-                .iter()
-                .filter(|r| &r.action == id)
-                .map(|r| format!("{} {}", r.method, r.template))
-                .collect();
-            let request = Request::builder()
-                .principal(principal.uid().clone())
-                .action(entry.uid.clone())
-                .resource(self.resource.clone())
-                .schema(&self.schema)
-                .build();
-            let request = match request {
-                Ok(request) => request,
-                Err(err) => {
-                    out.push(ActionDecision {
-                        action: id.clone(),
-                        routes,
-                        outcome: Some(Outcome::Deny),
-                        policies: Vec::new(),
-                        errors: vec![err.to_string()],
-                    });
-                    continue;
-                }
-            };
-            let partial =
-                authorizer.is_authorized_partial(&request, &self.policies, principal.entities());
-            let errored: Vec<String> = partial
-                .definitely_errored()
-                .map(ToString::to_string)
-                .collect();
-            let erroring_forbids: Vec<String> = errored
-                .iter()
-                .filter(|id| self.effects.get(*id) == Some(&Effect::Forbid))
-                .cloned()
-                .collect();
-            let ids = |policies: Vec<Policy>| {
-                let mut ids: Vec<String> = policies.iter().map(|p| p.id().to_string()).collect();
-                ids.sort();
-                ids.dedup();
-                ids
-            };
-            let (outcome, policies) = if !erroring_forbids.is_empty() {
-                (Some(Outcome::Deny), erroring_forbids)
-            } else {
-                match partial.decision() {
-                    Some(CedarDecision::Allow) => (
-                        Some(Outcome::Allow),
-                        ids(partial
-                            .definitely_satisfied()
-                            .filter(|p| p.effect() == Effect::Permit)
-                            .collect()),
-                    ),
-                    Some(CedarDecision::Deny) => (
-                        Some(Outcome::Deny),
-                        ids(partial
-                            .definitely_satisfied()
-                            .filter(|p| p.effect() == Effect::Forbid)
-                            .collect()),
-                    ),
-                    None => (None, ids(partial.may_be_determining().collect())),
-                }
-            };
-            out.push(ActionDecision {
-                action: id.clone(),
-                routes,
-                outcome,
-                policies,
-                errors: errored
-                    .iter()
-                    .map(|id| format!("{id}: evaluation error"))
-                    .collect(),
-            });
-        }
-        out
-    }
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn parse_schema(text: &str) -> Result<(Schema, Value), BundleError> {
+/// A schema and its JSON form (with resolved types, for the version and the attribute shapes).
+struct ParsedSchema {
+    schema: Schema,
+    json: Value,
+}
+
+fn parse_schema(text: &str) -> Result<ParsedSchema, BundleError> {
     let (schema, _warnings) =
         Schema::from_cedarschema_str(text).map_err(|err| BundleError::Schema {
             message: diagnostic_message(&err, &err),
@@ -540,10 +333,15 @@ fn parse_schema(text: &str) -> Result<(Schema, Value), BundleError> {
             line: diagnostic_line(text, &err),
         }
     })?;
-    Ok((schema, json))
+    Ok(ParsedSchema { schema, json })
 }
 
-type ParsedPolicies = (PolicySet, HashMap<String, Effect>, Vec<Value>);
+/// Policies renamed to their `@id`s, their effects and their JSON forms sorted by id.
+struct ParsedPolicies {
+    set: PolicySet,
+    effects: HashMap<String, Effect>,
+    json: Vec<Value>,
+}
 
 fn parse_policies(text: &str) -> Result<ParsedPolicies, BundleError> {
     let parsed = PolicySet::from_str(text).map_err(|err| BundleError::Policies {
@@ -604,160 +402,5 @@ fn parse_policies(text: &str) -> Result<ParsedPolicies, BundleError> {
         })?;
     }
     json.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    Ok((set, effects, json))
-}
-
-type BuiltRoutes = (RouteTable, BTreeMap<String, ActionEntry>, EntityUid, Value);
-
-fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<BuiltRoutes, BundleError> {
-    let ns = &file.namespace;
-    let qualify = |name: &str| crate::schema_info::qualify(ns, name);
-    let action_type_name = qualify("Action");
-    let action_type = EntityTypeName::from_str(&action_type_name)
-        .map_err(|_| BundleError::Route(format!("namespace \"{ns}\" is not a valid name")))?;
-    let resource_type_name = qualify(&file.resource.ty);
-    if !info.entities.contains_key(&resource_type_name) {
-        return Err(BundleError::Route(format!(
-            "resource type {resource_type_name} is not declared in the schema"
-        )));
-    }
-    let resource = EntityUid::from_type_name_and_id(
-        EntityTypeName::from_str(&resource_type_name).map_err(|_| {
-            BundleError::Route(format!("{resource_type_name} is not a valid type name"))
-        })?,
-        EntityId::new(&file.resource.id),
-    );
-
-    let mut table = RouteTable::default();
-    let mut actions: BTreeMap<String, ActionEntry> = BTreeMap::new();
-    let mut canonical_routes = Vec::new();
-    for entry in &file.routes {
-        let (route_text, explicit_action) = entry.parts();
-        let (method, template, segments) =
-            routes::parse_route(route_text).map_err(BundleError::Route)?;
-        let methods: Vec<String> = if method == "any" {
-            ANY_METHODS.iter().map(|m| (*m).to_owned()).collect()
-        } else {
-            vec![method]
-        };
-        for method in methods {
-            let action = explicit_action
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("{method} {template}"));
-            let declared = info
-                .actions
-                .get(&(action_type_name.clone(), action.clone()))
-                .ok_or_else(|| {
-                    BundleError::Route(format!(
-                        "route \"{method} {template}\": action \"{action}\" is not declared in the schema"
-                    ))
-                })?;
-            if !declared.resource_types.contains(&resource_type_name) {
-                return Err(BundleError::Route(format!(
-                    "action \"{action}\" does not apply to resource type {resource_type_name}"
-                )));
-            }
-            let mut route = Route {
-                method: method.clone(),
-                template: template.clone(),
-                segments: segments.clone(),
-                action: action.clone(),
-                query: Vec::new(),
-            };
-            let (path_parameters, query_parameters, query) =
-                context_shape(&route, &declared.context).map_err(|reason| {
-                    BundleError::Route(format!("action \"{action}\": {reason}"))
-                })?;
-            route.query = query;
-            canonical_routes.push(json!([method, template, action]));
-            actions.insert(
-                action.clone(),
-                ActionEntry {
-                    uid: EntityUid::from_type_name_and_id(
-                        action_type.clone(),
-                        EntityId::new(&action),
-                    ),
-                    path_parameters,
-                    query_parameters,
-                },
-            );
-            table.routes.push(route);
-        }
-    }
-    table.check_overlaps().map_err(BundleError::Route)?;
-    // Actions without a route still appear in `allowed_actions`.
-    for (action_type_key, id) in info.actions.keys() {
-        if *action_type_key == action_type_name && !actions.contains_key(id) {
-            actions.insert(
-                id.clone(),
-                ActionEntry {
-                    uid: EntityUid::from_type_name_and_id(action_type.clone(), EntityId::new(id)),
-                    path_parameters: false,
-                    query_parameters: false,
-                },
-            );
-        }
-    }
-    // Matching does not depend on the order of routes (overlaps are refused above), so
-    // neither does the version.
-    canonical_routes.sort_by_cached_key(Value::to_string);
-    let routes_json = json!({
-        "namespace": ns,
-        "resource": [resource_type_name, file.resource.id],
-        "routes": canonical_routes,
-    });
-    Ok((table, actions, resource, routes_json))
-}
-
-/// Checks that an action's context is one cedargate fills: only `pathParameters` (a record
-/// of exactly the route's parameters, all `String`) and `queryStringParameters` (a record of
-/// optional `String`s). Returns whether each is filled and the query names.
-fn context_shape(
-    route: &Route,
-    context: &BTreeMap<String, Attribute>,
-) -> Result<(bool, bool, Vec<String>), String> {
-    let mut path = false;
-    let mut query = Vec::new();
-    let mut has_query = false;
-    for (name, attr) in context {
-        match (name.as_str(), &attr.ty) {
-            ("pathParameters", CedarType::Record(fields)) => {
-                path = true;
-                let mut wanted: Vec<&str> = route.parameters().collect();
-                wanted.sort_unstable();
-                let declared: Vec<&str> = fields.keys().map(String::as_str).collect();
-                if wanted != declared {
-                    return Err(format!(
-                        "context.pathParameters declares {declared:?} but route \"{} {}\" has {wanted:?}",
-                        route.method, route.template
-                    ));
-                }
-                if let Some((field, _)) = fields
-                    .iter()
-                    .find(|(_, a)| a.ty != CedarType::String || !a.required)
-                {
-                    return Err(format!(
-                        "context.pathParameters.{field} must be a required String"
-                    ));
-                }
-            }
-            ("queryStringParameters", CedarType::Record(fields)) => {
-                has_query = true;
-                for (field, a) in fields {
-                    if a.ty != CedarType::String || a.required {
-                        return Err(format!(
-                            "context.queryStringParameters.{field} must be an optional String (\"{field}?: String\")"
-                        ));
-                    }
-                    query.push(field.clone());
-                }
-            }
-            _ => {
-                return Err(format!(
-                    "context attribute {name} cannot be filled (only pathParameters and queryStringParameters records are)"
-                ));
-            }
-        }
-    }
-    Ok((path, has_query, query))
+    Ok(ParsedPolicies { set, effects, json })
 }

@@ -1,12 +1,15 @@
 //! A bundle and the trust bound to it: what the edge and the browser keep.
 
-use crate::bundle::{Bundle, Decision};
+use crate::bundle::Bundle;
 use crate::crypto::SignatureBackend;
-use crate::identity::{ConfigError, MappingError, Principal, Trust, TrustConfig};
+use crate::decision::Decision;
 use crate::jwks::KeySet;
+use crate::principal::Principal;
 use crate::routes::{RouteError, RouteMatch};
 use crate::time::UnixTime;
 use crate::token::{TokenError, VerifiedToken};
+use crate::trust::{MappingError, Trust};
+use crate::trust_config::{ConfigError, TrustConfig};
 use std::collections::HashMap;
 use std::ops::Deref;
 

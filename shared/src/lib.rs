@@ -10,26 +10,33 @@
 //! workerd and the browser). The same code therefore takes the same decision natively, in
 //! the edge worker and in the browser.
 //!
-//! The pipeline, each step its own type and error:
+//! The pipeline, each step its own module, type and error:
 //!
-//! 1. [`Trust::parse`]: size limit, compact structure, header rules, trusted issuer
-//!    ([`UntrustedJwt`], [`TokenError`]).
-//! 2. [`Trust::verify`]: key selection from the issuer's [`KeySet`], signature, claims
-//!    ([`VerifiedToken`]).
-//! 3. [`Trust::principal`]: claims to Cedar entities ([`Principal`], [`MappingError`]).
-//! 4. [`Bundle::resolve`]: method and path to an action ([`RouteMatch`], [`RouteError`]).
-//! 5. [`Bundle::authorize`]: the one decision point ([`Decision`]).
+//! 1. token (`token`, `jwks`): [`Trust::parse`] applies the size limit, the compact
+//!    structure, the header rules and the trusted-issuer check ([`UntrustedJwt`],
+//!    [`TokenError`]).
+//! 2. verification (`verifier`): [`Trust::verify`] selects the key from the issuer's
+//!    [`KeySet`], checks the signature and the claims ([`VerifiedToken`]).
+//! 3. principal (`trust`, `principal`): [`Trust::principal`] maps the claims to Cedar
+//!    entities ([`Principal`], [`MappingError`]).
+//! 4. route (`routes`, `actions`): [`Bundle::resolve`] maps method and path to an action
+//!    ([`RouteMatch`], [`RouteError`]).
+//! 5. decision (`decision`): [`Bundle::authorize`], the one decision point ([`Decision`]).
 //!
-//! [`Gate`] holds a bundle and the trust bound to it, which is what the edge and the browser
-//! keep for the life of an isolate or page.
+//! The configuration of steps 1–3 is [`TrustConfig`] (`trust_config`); the bundle of steps
+//! 4–5 is [`Bundle`] (`bundle`). [`Gate`] holds a bundle and the trust bound to it and runs
+//! the pipeline in two calls, [`Gate::authenticate`] (keys supplied asynchronously by a
+//! [`KeySource`]) and [`Gate::decide`]: it is what the edge worker, the browser app and the
+//! policy tool keep and call.
 
+mod actions;
 mod bundle;
 mod canonical;
 pub mod crypto;
+mod decision;
 pub mod discovery;
 pub mod examples;
 mod gate;
-mod identity;
 mod jwks;
 pub mod percent;
 mod principal;
@@ -40,26 +47,30 @@ mod signed_bundle;
 mod strict_json;
 mod time;
 mod token;
+mod trust;
+mod trust_config;
 pub mod url;
+mod verifier;
 pub mod wire;
 
-pub use bundle::{
-    ActionDecision, Bundle, BundleError, BundleSource, BundleVersion, Decision, Outcome,
-};
+pub use bundle::{Bundle, BundleError, BundleSource, BundleVersion, PolicyEntry, RouteEntry};
 pub use bundle::{POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
 pub use crypto::RustCrypto;
 pub use crypto::{SignatureBackend, SignatureCheck, SignatureError};
+pub use decision::{ActionDecision, Decision, Outcome};
 pub use gate::{AuthError, Gate, GateError, KeySource};
-pub use identity::{
-    ClaimAttribute, ClaimType, ConfigError, DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES,
-    IssuerConfig, MAX_LEEWAY_SECONDS, MappingError, Principal, TokenKind, Trust, TrustConfig,
-    Verifier,
-};
 pub use jwks::{Algorithm, JwksError, KeySet, SkippedKey, VerificationKey};
+pub use principal::Principal;
 pub use routes::{ANY_METHODS, PathError, RouteError, RouteMatch};
 pub use signed_bundle::{
     BundleDocument, BundleDocumentError, BundleKeyError, BundlePublicKey, BundleSigningKey,
     SIGNED_BUNDLE_TYPE, open_bundle_document,
 };
 pub use time::UnixTime;
-pub use token::{TokenError, TokenErrorKind, UntrustedJwt, VerifiedToken};
+pub use token::{TokenError, TokenErrorKind, TokenKind, UntrustedJwt, VerifiedToken};
+pub use trust::{MappingError, Trust};
+pub use trust_config::{
+    ClaimAttribute, ClaimType, ConfigError, DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES,
+    IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig,
+};
+pub use verifier::Verifier;

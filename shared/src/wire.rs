@@ -1,5 +1,6 @@
 //! Documents that cross between the edge and its clients, defined once for both sides.
 
+pub use crate::bundle::RouteEntry;
 use crate::bundle::{Bundle, BundleSource};
 use serde::{Deserialize, Serialize};
 
@@ -18,15 +19,6 @@ pub struct BundleEndpoint {
     pub source: BundleSource,
 }
 
-/// One route of [`BundleEndpoint`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RouteEntry {
-    /// `"<method> <template>"`.
-    pub route: String,
-    /// The action id.
-    pub action: String,
-}
-
 impl BundleEndpoint {
     /// The document for `bundle` in force with `serial`.
     pub fn new(bundle: &Bundle, serial: u64) -> Self {
@@ -34,11 +26,7 @@ impl BundleEndpoint {
             version: bundle.version().to_string(),
             serial,
             namespace: bundle.namespace().to_owned(),
-            routes: bundle
-                .routes()
-                .into_iter()
-                .map(|(route, action)| RouteEntry { route, action })
-                .collect(),
+            routes: bundle.routes(),
             source: bundle.source().clone(),
         }
     }

@@ -37,11 +37,11 @@ fn the_bundled_example_loads() {
         bundle
             .routes()
             .into_iter()
-            .map(|(r, _)| r)
+            .map(|entry| entry.route)
             .collect::<Vec<_>>(),
         ["get /", "get /pets", "post /pets", "get /pets/{petId}"]
     );
-    let ids: Vec<String> = bundle.policy_ids().into_iter().map(|(id, _)| id).collect();
+    let ids: Vec<String> = bundle.policy_ids().into_iter().map(|p| p.id).collect();
     assert_eq!(ids, ["avp-admin-all", "avp-user-all-but-post-pets"]);
 }
 

@@ -89,7 +89,7 @@ pub fn preflight(config: &CorsConfig, origin: &str, gate: &Gate, common: &Common
         .bundle()
         .routes()
         .into_iter()
-        .filter_map(|(route, _)| route.split_once(' ').map(|(m, _)| m.to_owned()))
+        .filter_map(|entry| entry.route.split_once(' ').map(|(m, _)| m.to_owned()))
         .collect();
     methods.sort();
     methods.dedup();

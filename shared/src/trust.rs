@@ -1,0 +1,461 @@
+//! Step 3 of the pipeline: a trust configuration bound to a bundle's schema, and the mapping
+//! from verified claims to the Cedar principal and its groups.
+
+use crate::bundle::Bundle;
+use crate::crypto::SignatureBackend;
+use crate::jwks::KeySet;
+use crate::principal::Principal;
+use crate::schema_info::{Attribute, CedarType, EntityInfo};
+use crate::time::UnixTime;
+use crate::token::{TokenError, TokenKind, UntrustedJwt, VerifiedToken};
+use crate::trust_config::{ClaimType, ConfigError, IssuerConfig, TrustConfig};
+use crate::verifier::Verifier;
+use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+/// Why verified claims could not become a principal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    /// A claim the mapping needs is absent.
+    #[error("token has no \"{claim}\" claim")]
+    MissingClaim { claim: String },
+    /// A claim has the wrong JSON shape.
+    #[error("claim \"{claim}\" must be {expected}")]
+    ClaimShape {
+        claim: String,
+        expected: &'static str,
+    },
+    /// The entities do not conform to the schema.
+    #[error("principal does not conform to the schema: {0}")]
+    Schema(String),
+    /// No trusted issuer entry fits.
+    #[error("issuer is not trusted for {0} tokens")]
+    UnknownIssuer(TokenKind),
+}
+
+#[derive(Clone, Debug)]
+struct AttributeMap {
+    claim: String,
+    attribute: String,
+    ty: ClaimType,
+    required: bool,
+    /// Space-separated string to set (OAuth `scope`).
+    space_separated: bool,
+}
+
+/// One issuer entry's claim mapping, bound to a schema.
+#[derive(Clone, Debug)]
+struct IssuerPolicy {
+    config: IssuerConfig,
+    principal_type: EntityTypeName,
+    group_type: Option<EntityTypeName>,
+    attributes: Vec<AttributeMap>,
+}
+
+/// A trust configuration checked against a bundle's schema: ready to verify tokens and map
+/// them to principals. Build it once per isolate or page.
+#[derive(Clone, Debug)]
+pub struct Trust {
+    verifier: Verifier,
+    issuers: Vec<IssuerPolicy>,
+    schema: cedar_policy::Schema,
+}
+
+impl Trust {
+    /// Checks `config` (see [`Verifier::new`]) and binds it to `bundle`'s schema: entity
+    /// types exist, the principal can be a member of the group type, mapped attributes are
+    /// declared with the same type, and every required attribute of the principal type is
+    /// filled by some mapping.
+    pub fn bind(config: &TrustConfig, bundle: &Bundle) -> Result<Self, ConfigError> {
+        let verifier = Verifier::new(config)?;
+        let issuers = config
+            .issuers
+            .iter()
+            .map(|entry| bind_issuer(entry, bundle))
+            .collect::<Result<Vec<_>, _>>()?;
+        check_distinct_identities(&issuers, config.insecure_shared_group_ids)?;
+        Ok(Self {
+            verifier,
+            issuers,
+            schema: bundle.schema().clone(),
+        })
+    }
+
+    /// The verification half.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The distinct trusted issuer URLs (see [`Verifier::issuers`]).
+    pub fn issuers(&self) -> Vec<&str> {
+        self.verifier.issuers()
+    }
+
+    /// Step 1 (see [`Verifier::parse`]).
+    pub fn parse<'t>(&self, token: &'t str) -> Result<UntrustedJwt<'t>, TokenError> {
+        self.verifier.parse(token)
+    }
+
+    /// Step 2 (see [`Verifier::verify`]).
+    pub async fn verify<B: SignatureBackend>(
+        &self,
+        jwt: &UntrustedJwt<'_>,
+        keys: &KeySet,
+        backend: &B,
+        now: UnixTime,
+    ) -> Result<VerifiedToken, TokenError> {
+        self.verifier.verify(jwt, keys, backend, now).await
+    }
+
+    /// Step 3: maps a verified token's claims to the principal entity and its groups,
+    /// checked against the schema.
+    /// A token verified by any [`Verifier`] built from the same configuration maps here.
+    pub fn principal(&self, token: &VerifiedToken) -> Result<Principal, MappingError> {
+        let policy = self
+            .issuers
+            .iter()
+            .find(|p| p.config.issuer == token.issuer && p.config.token == token.kind)
+            .ok_or(MappingError::UnknownIssuer(token.kind))?;
+        self.map(policy, token.claims())
+    }
+
+    /// Maps claims that were **not** verified here to a principal.
+    ///
+    /// # Security
+    ///
+    /// Nothing checks where `claims` came from. Use this only for claims that were verified
+    /// elsewhere, for what-if evaluation and tests; authorizing real requests with it lets
+    /// anyone choose their identity.
+    pub fn insecure_principal_from_claims(
+        &self,
+        issuer: &str,
+        kind: TokenKind,
+        claims: &Map<String, Value>,
+    ) -> Result<Principal, MappingError> {
+        let policy = self
+            .issuers
+            .iter()
+            .find(|p| p.config.issuer == issuer && p.config.token == kind)
+            .ok_or(MappingError::UnknownIssuer(kind))?;
+        self.map(policy, claims)
+    }
+
+    fn map(
+        &self,
+        policy: &IssuerPolicy,
+        claims: &Map<String, Value>,
+    ) -> Result<Principal, MappingError> {
+        let config = &policy.config;
+        let id_claim = &config.principal_id_claim;
+        let subject = match claims.get(id_claim) {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(_) => {
+                return Err(MappingError::ClaimShape {
+                    claim: id_claim.clone(),
+                    expected: "a non-empty string",
+                });
+            }
+            None => {
+                return Err(MappingError::MissingClaim {
+                    claim: id_claim.clone(),
+                });
+            }
+        };
+        let entity_id = format!(
+            "{}{}",
+            config.entity_id_prefix.as_deref().unwrap_or(""),
+            subject
+        );
+        let uid = EntityUid::from_type_name_and_id(
+            policy.principal_type.clone(),
+            EntityId::new(&entity_id),
+        );
+
+        let mut groups = Vec::new();
+        let mut parents = HashSet::new();
+        let mut entities = Vec::new();
+        if let (Some(claim), Some(group_type)) = (&config.group_claim, &policy.group_type) {
+            for name in string_set(claims, claim, "an array of strings or a string")? {
+                let id = format!(
+                    "{}{}",
+                    config.group_id_prefix.as_deref().unwrap_or(""),
+                    name
+                );
+                let group =
+                    EntityUid::from_type_name_and_id(group_type.clone(), EntityId::new(&id));
+                if parents.insert(group.clone()) {
+                    entities.push(Entity::new_no_attrs(group, HashSet::new()));
+                    groups.push(name);
+                }
+            }
+        }
+
+        let mut attrs = HashMap::new();
+        for map in &policy.attributes {
+            if !claims.contains_key(&map.claim) {
+                if map.required {
+                    return Err(MappingError::MissingClaim {
+                        claim: map.claim.clone(),
+                    });
+                }
+                continue;
+            }
+            let value = if map.space_separated {
+                let Some(Value::String(text)) = claims.get(&map.claim) else {
+                    return Err(MappingError::ClaimShape {
+                        claim: map.claim.clone(),
+                        expected: "a space-separated string",
+                    });
+                };
+                let mut scopes: Vec<&str> = text.split(' ').filter(|s| !s.is_empty()).collect();
+                scopes.sort_unstable();
+                scopes.dedup();
+                RestrictedExpression::new_set(
+                    scopes
+                        .into_iter()
+                        .map(|s| RestrictedExpression::new_string(s.to_owned())),
+                )
+            } else {
+                claim_value(claims, &map.claim, map.ty)?
+            };
+            attrs.insert(map.attribute.clone(), value);
+        }
+
+        let principal = Entity::new(uid.clone(), attrs, parents)
+            .map_err(|err| MappingError::Schema(err.to_string()))?;
+        entities.push(principal);
+        let entities = Entities::from_entities(entities, Some(&self.schema))
+            .map_err(|err| MappingError::Schema(err.to_string()))?;
+        Ok(Principal {
+            uid,
+            entities,
+            subject,
+            groups,
+            issuer: config.issuer.clone(),
+            kind: config.token,
+        })
+    }
+}
+
+/// AVP's entity id prefix for an issuer: the issuer without its scheme, then `|`.
+fn avp_prefix(issuer: &str) -> String {
+    let bare = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    format!("{bare}|")
+}
+
+/// Refuses entries of different issuers whose users (or groups) would be the same Cedar
+/// entities: equal type and equal prefix (none counts as the empty prefix).
+fn check_distinct_identities(
+    issuers: &[IssuerPolicy],
+    shared_groups: bool,
+) -> Result<(), ConfigError> {
+    let prefix = |p: &Option<String>| p.clone().unwrap_or_default();
+    for (i, a) in issuers.iter().enumerate() {
+        for b in &issuers[i + 1..] {
+            if a.config.issuer == b.config.issuer {
+                continue;
+            }
+            let shared = |what, field| ConfigError::SharedIdentity {
+                first: a.config.issuer.clone(),
+                second: b.config.issuer.clone(),
+                what,
+                field,
+                suggestion: avp_prefix(&b.config.issuer),
+            };
+            if a.principal_type == b.principal_type
+                && prefix(&a.config.entity_id_prefix) == prefix(&b.config.entity_id_prefix)
+            {
+                return Err(shared("principal ids", "entity_id_prefix"));
+            }
+            if !shared_groups
+                && let (Some(ga), Some(gb)) = (&a.group_type, &b.group_type)
+                && ga == gb
+                && prefix(&a.config.group_id_prefix) == prefix(&b.config.group_id_prefix)
+            {
+                return Err(shared("group ids", "group_id_prefix"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn string_set(
+    claims: &Map<String, Value>,
+    claim: &str,
+    expected: &'static str,
+) -> Result<Vec<String>, MappingError> {
+    let shape = || MappingError::ClaimShape {
+        claim: claim.to_owned(),
+        expected,
+    };
+    match claims.get(claim) {
+        None => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned).ok_or_else(shape))
+            .collect(),
+        Some(_) => Err(shape()),
+    }
+}
+
+fn claim_value(
+    claims: &Map<String, Value>,
+    claim: &str,
+    ty: ClaimType,
+) -> Result<RestrictedExpression, MappingError> {
+    let shape = |expected| MappingError::ClaimShape {
+        claim: claim.to_owned(),
+        expected,
+    };
+    let value = claims.get(claim).unwrap_or(&Value::Null);
+    Ok(match ty {
+        ClaimType::String => RestrictedExpression::new_string(
+            value.as_str().ok_or_else(|| shape("a string"))?.to_owned(),
+        ),
+        ClaimType::Long => {
+            RestrictedExpression::new_long(value.as_i64().ok_or_else(|| shape("an integer"))?)
+        }
+        ClaimType::Bool => {
+            RestrictedExpression::new_bool(value.as_bool().ok_or_else(|| shape("a boolean"))?)
+        }
+        ClaimType::SetOfString => RestrictedExpression::new_set(
+            string_set(claims, claim, "an array of strings or a string")?
+                .into_iter()
+                .map(RestrictedExpression::new_string),
+        ),
+        ClaimType::SetOfLong => {
+            let items = value
+                .as_array()
+                .ok_or_else(|| shape("an array of integers"))?;
+            let longs = items
+                .iter()
+                .map(|v| v.as_i64().ok_or_else(|| shape("an array of integers")))
+                .collect::<Result<Vec<_>, _>>()?;
+            RestrictedExpression::new_set(longs.into_iter().map(RestrictedExpression::new_long))
+        }
+    })
+}
+
+fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, ConfigError> {
+    let schema_err = |reason: String| ConfigError::Schema {
+        issuer: entry.issuer.clone(),
+        reason,
+    };
+    let namespace = bundle.namespace();
+    let qualify = |name: &Option<String>, default: &str| {
+        crate::schema_info::qualify(namespace, name.as_deref().unwrap_or(default))
+    };
+    let info = bundle.schema_info();
+    let principal_name = qualify(&entry.principal_type, "User");
+    let principal_info: &EntityInfo = info
+        .entities
+        .get(&principal_name)
+        .ok_or_else(|| schema_err(format!("principal type {principal_name} is not declared")))?;
+    let principal_type = EntityTypeName::from_str(&principal_name)
+        .map_err(|_| schema_err(format!("{principal_name} is not a valid type name")))?;
+
+    let group_type = match &entry.group_claim {
+        None => None,
+        Some(_) => {
+            let group_name = qualify(&entry.group_type, "UserGroup");
+            if !info.entities.contains_key(&group_name) {
+                return Err(schema_err(format!(
+                    "group type {group_name} is not declared"
+                )));
+            }
+            if !principal_info.member_of.contains(&group_name) {
+                return Err(schema_err(format!(
+                    "{principal_name} cannot be a member of {group_name}"
+                )));
+            }
+            Some(
+                EntityTypeName::from_str(&group_name)
+                    .map_err(|_| schema_err(format!("{group_name} is not a valid type name")))?,
+            )
+        }
+    };
+
+    let declared = |attr: &str| principal_info.attributes.get(attr);
+    let set_of_string = CedarType::Set(Box::new(CedarType::String));
+    let mut attributes = Vec::new();
+    let mut builtin = |claim: &Option<String>, attribute: &str, space_separated: bool| {
+        let Some(claim) = claim else { return Ok(()) };
+        match declared(attribute) {
+            None => Ok(()),
+            Some(Attribute { ty, .. }) if *ty == set_of_string => {
+                attributes.push(AttributeMap {
+                    claim: claim.clone(),
+                    attribute: attribute.to_owned(),
+                    ty: ClaimType::SetOfString,
+                    required: false,
+                    space_separated,
+                });
+                Ok(())
+            }
+            Some(Attribute { ty, .. }) => Err(schema_err(format!(
+                "attribute {attribute} of {principal_name} is {}, not Set<String>",
+                ty.describe()
+            ))),
+        }
+    };
+    builtin(&entry.scope_claim, &entry.scope_attribute, true)?;
+    builtin(
+        &entry.permissions_claim,
+        &entry.permissions_attribute,
+        false,
+    )?;
+    for claim in &entry.claims {
+        let attribute = claim
+            .attribute
+            .clone()
+            .unwrap_or_else(|| claim.claim.clone());
+        match declared(&attribute) {
+            None => {
+                return Err(schema_err(format!(
+                    "attribute {attribute} is not declared on {principal_name}"
+                )));
+            }
+            Some(Attribute { ty, .. }) if *ty != claim.ty.cedar() => {
+                return Err(schema_err(format!(
+                    "attribute {attribute} of {principal_name} is {}, not {}",
+                    ty.describe(),
+                    claim.ty.cedar().describe()
+                )));
+            }
+            Some(Attribute { required, .. }) if *required && !claim.required => {
+                return Err(schema_err(format!(
+                    "attribute {attribute} is required by the schema, so claim {} must be required",
+                    claim.claim
+                )));
+            }
+            Some(_) => {}
+        }
+        if attributes.iter().any(|a| a.attribute == attribute) {
+            return Err(schema_err(format!("attribute {attribute} is mapped twice")));
+        }
+        attributes.push(AttributeMap {
+            claim: claim.claim.clone(),
+            attribute,
+            ty: claim.ty,
+            required: claim.required,
+            space_separated: false,
+        });
+    }
+    for (name, attr) in &principal_info.attributes {
+        if attr.required && !attributes.iter().any(|a| &a.attribute == name) {
+            return Err(schema_err(format!(
+                "attribute {name} of {principal_name} is required but no claim is mapped to it"
+            )));
+        }
+    }
+
+    Ok(IssuerPolicy {
+        config: entry.clone(),
+        principal_type,
+        group_type,
+        attributes,
+    })
+}

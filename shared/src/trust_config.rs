@@ -1,0 +1,268 @@
+//! The trust configuration: which issuers are trusted, how their tokens are told apart and
+//! how their claims become entities. An Amazon Verified Permissions "identity source", with
+//! every choice spelled out and every default documented.
+
+use crate::jwks::Algorithm;
+use crate::schema_info::CedarType;
+use crate::token::TokenKind;
+use serde::{Deserialize, Serialize};
+
+/// Default size limit of a compact token: 16 KiB.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Default clock leeway for `exp`, `nbf` and `iat`: 60 seconds.
+pub const DEFAULT_LEEWAY_SECONDS: u32 = 60;
+/// Largest leeway a configuration may ask for: 5 minutes.
+pub const MAX_LEEWAY_SECONDS: u32 = 300;
+
+/// Every issuer cedargate trusts, and the limits that apply before an issuer is known.
+///
+/// Deserializes from JSON or TOML. Unknown fields are refused so that a misspelt option is an
+/// error rather than a silently ignored security setting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// Longest compact token accepted, in bytes; checked before any decoding.
+    /// Default 16 KiB.
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+    /// The trusted issuers. At least one. One issuer may appear twice, once per token kind,
+    /// with disjoint audiences. Entries of different issuers must map to distinct principal
+    /// ids (an `entity_id_prefix` of their own, AVP's `<issuer without https://>|` for
+    /// instance) and distinct group ids (`group_id_prefix`), or bind refuses them.
+    pub issuers: Vec<IssuerConfig>,
+    /// Lets issuers share group ids: a group name (with its prefix) denotes the same Cedar
+    /// group whichever trusted issuer asserts it. Default false.
+    ///
+    /// # Security
+    ///
+    /// Anyone able to put a group name in a token of *any* of the issuers gets that group's
+    /// permissions. Use only when every issuer is administered by the same people (for
+    /// instance several environments of one PingOne organization).
+    #[serde(default)]
+    pub insecure_shared_group_ids: bool,
+}
+
+/// One trusted issuer: how its tokens are validated and how their claims become entities.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The exact `iss` value, compared byte for byte (no trailing-slash or case folding).
+    /// PingOne: `https://auth.pingone.<tld>/<environment id>/as`.
+    pub issuer: String,
+    /// Which token this entry accepts.
+    pub token: TokenKind,
+    /// Accepted `aud` values: client ids for ID tokens, the resource's audience for access
+    /// tokens. The token's `aud` (string or array) must contain one of them. Required.
+    pub audiences: Vec<String>,
+    /// Required `typ` header, compared as a media type (`at+jwt` matches
+    /// `application/at+jwt`). Default: not checked. RFC 9068 access tokens use `at+jwt`;
+    /// requiring it stops ID tokens from being replayed as access tokens. PingOne sets it on
+    /// every access token from March 2027 on. Refused on an ID-token entry when `at+jwt`.
+    ///
+    /// Independently of this setting, the two kinds are told apart by their claims (see
+    /// `insecure_skip_token_kind_claims`), and an ID-token entry always refuses `at+jwt`.
+    #[serde(default)]
+    pub token_type: Option<String>,
+    /// Turns off the claim checks that tell ID tokens from access tokens: an ID-token entry
+    /// refuses tokens with `client_id` or `scope`; an access-token entry requires
+    /// `client_id` and refuses `nonce`, `at_hash` and `c_hash`. Default false (checked), which
+    /// fits PingOne and RFC 9068.
+    ///
+    /// # Security
+    ///
+    /// With this on, only the audiences (and `typ`, where required) separate the two kinds:
+    /// an access token whose audience is also a client id, or an ID token whose audience is
+    /// the API, is accepted as the other kind. Turn it on only for a provider whose tokens do
+    /// not carry these claims, and then require `token_type` on access entries.
+    #[serde(default)]
+    pub insecure_skip_token_kind_claims: bool,
+    /// Algorithms accepted from this issuer. Default: every supported algorithm that the key
+    /// set's key types allow (PingOne signs with RS256).
+    #[serde(default)]
+    pub algorithms: Vec<Algorithm>,
+    /// Clock leeway for `exp`, `nbf` and `iat`, in seconds. Default 60, at most 300.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u32,
+    /// Claim whose string value is the principal's entity id. Default `sub`.
+    #[serde(default = "default_principal_id_claim")]
+    pub principal_id_claim: String,
+    /// Prefix put before the principal id. Default none. Amazon Verified Permissions uses
+    /// the issuer without `https://` followed by `|`.
+    #[serde(default)]
+    pub entity_id_prefix: Option<String>,
+    /// Entity type of the principal. Default `<Namespace>::User`.
+    #[serde(default)]
+    pub principal_type: Option<String>,
+    /// Claim holding group names (an array of strings, or one string); each becomes a parent
+    /// entity of the principal. Default `group` (PingOne's ID token). `null` turns groups off.
+    #[serde(default = "default_group_claim")]
+    pub group_claim: Option<String>,
+    /// Entity type of the groups. Default `<Namespace>::UserGroup`.
+    #[serde(default)]
+    pub group_type: Option<String>,
+    /// Prefix put before each group name. Default none.
+    #[serde(default)]
+    pub group_id_prefix: Option<String>,
+    /// Claim holding space-separated scopes, mapped to a `Set<String>` attribute. Default
+    /// `scope`. Mapped only when the principal type declares the attribute.
+    #[serde(default = "default_scope_claim")]
+    pub scope_claim: Option<String>,
+    /// Attribute the scopes go to. Default `scope`.
+    #[serde(default = "default_scope_attribute")]
+    pub scope_attribute: String,
+    /// Claim holding an array of permission strings, mapped to a `Set<String>` attribute.
+    /// Default `p1.permissions` (PingOne). Mapped only when the principal type declares the
+    /// attribute.
+    #[serde(default = "default_permissions_claim")]
+    pub permissions_claim: Option<String>,
+    /// Attribute the permissions go to. Default `permissions`.
+    #[serde(default = "default_permissions_attribute")]
+    pub permissions_attribute: String,
+    /// Further claims mapped to principal attributes. Each must be declared on the principal
+    /// type with the same type.
+    #[serde(default)]
+    pub claims: Vec<ClaimAttribute>,
+}
+
+/// One claim mapped to a principal attribute.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimAttribute {
+    /// The claim's name (a top-level member of the payload, taken literally).
+    pub claim: String,
+    /// The attribute's name. Default: the claim's name.
+    #[serde(default)]
+    pub attribute: Option<String>,
+    /// The Cedar type the claim is converted to.
+    #[serde(rename = "type")]
+    pub ty: ClaimType,
+    /// Whether a token without the claim is refused. Default false (the attribute is left
+    /// out, so the schema must declare it optional).
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// Cedar types a claim can be mapped to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClaimType {
+    /// A JSON string.
+    String,
+    /// A JSON integer.
+    Long,
+    /// A JSON boolean.
+    Bool,
+    /// An array of strings, or one string.
+    #[serde(rename = "Set<String>")]
+    SetOfString,
+    /// An array of integers.
+    #[serde(rename = "Set<Long>")]
+    SetOfLong,
+}
+
+impl ClaimType {
+    pub(crate) fn cedar(self) -> CedarType {
+        match self {
+            Self::String => CedarType::String,
+            Self::Long => CedarType::Long,
+            Self::Bool => CedarType::Bool,
+            Self::SetOfString => CedarType::Set(Box::new(CedarType::String)),
+            Self::SetOfLong => CedarType::Set(Box::new(CedarType::Long)),
+        }
+    }
+}
+
+fn default_max_token_bytes() -> usize {
+    DEFAULT_MAX_TOKEN_BYTES
+}
+fn default_leeway() -> u32 {
+    DEFAULT_LEEWAY_SECONDS
+}
+fn default_principal_id_claim() -> String {
+    "sub".into()
+}
+fn default_group_claim() -> Option<String> {
+    Some("group".into())
+}
+fn default_scope_claim() -> Option<String> {
+    Some("scope".into())
+}
+fn default_scope_attribute() -> String {
+    "scope".into()
+}
+fn default_permissions_claim() -> Option<String> {
+    Some("p1.permissions".into())
+}
+fn default_permissions_attribute() -> String {
+    "permissions".into()
+}
+
+impl IssuerConfig {
+    /// An entry with every default: the principal id from `sub`, groups from `group`, scopes
+    /// and PingOne permissions where the schema declares them.
+    pub fn new(issuer: impl Into<String>, token: TokenKind, audiences: Vec<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            token,
+            audiences,
+            token_type: None,
+            insecure_skip_token_kind_claims: false,
+            algorithms: Vec::new(),
+            leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+            principal_id_claim: default_principal_id_claim(),
+            entity_id_prefix: None,
+            principal_type: None,
+            group_claim: default_group_claim(),
+            group_type: None,
+            group_id_prefix: None,
+            scope_claim: default_scope_claim(),
+            scope_attribute: default_scope_attribute(),
+            permissions_claim: default_permissions_claim(),
+            permissions_attribute: default_permissions_attribute(),
+            claims: Vec::new(),
+        }
+    }
+}
+
+/// Why a trust configuration cannot be used with a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// No issuer is configured.
+    #[error("no trusted issuer is configured")]
+    NoIssuers,
+    /// An entry's issuer is empty.
+    #[error("issuer {index}: issuer is empty")]
+    EmptyIssuer { index: usize },
+    /// An entry has no audience.
+    #[error("issuer {issuer}: no audience is configured")]
+    NoAudience { issuer: String },
+    /// The same issuer and token kind twice, or audiences shared between entries of one issuer.
+    #[error("issuer {issuer}: entries overlap ({reason})")]
+    Ambiguous { issuer: String, reason: String },
+    /// Leeway above the maximum.
+    #[error("issuer {issuer}: leeway of {leeway} s is over the maximum of {max} s")]
+    LeewayTooLarge {
+        issuer: String,
+        leeway: u32,
+        max: u32,
+    },
+    /// Size limit of zero.
+    #[error("max_token_bytes must be positive")]
+    ZeroTokenLimit,
+    /// An entity type is not declared by the schema, or does not fit.
+    #[error("issuer {issuer}: {reason}")]
+    Schema { issuer: String, reason: String },
+    /// An ID-token entry requires `typ` `at+jwt`, the access-token type.
+    #[error("issuer {issuer}: an ID-token entry cannot require token_type {token_type}")]
+    IdTokenType { issuer: String, token_type: String },
+    /// Two issuers would map users or groups to the same Cedar entities.
+    #[error(
+        "issuers {first} and {second} map to the same {what}: give each its own {field}, such as \"{suggestion}\""
+    )]
+    SharedIdentity {
+        first: String,
+        second: String,
+        what: &'static str,
+        field: &'static str,
+        suggestion: String,
+    },
+}

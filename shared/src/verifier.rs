@@ -1,0 +1,185 @@
+//! Step 2 of the pipeline: token verification for a trust configuration, without any
+//! schema. What a client needs to check tokens before it has a policy bundle; [`Trust`]
+//! adds the claim mapping.
+//!
+//! [`Trust`]: crate::Trust
+
+use crate::crypto::SignatureBackend;
+use crate::jwks::KeySet;
+use crate::time::UnixTime;
+use crate::token::{ClaimRules, TokenError, TokenKind, UntrustedJwt, VerifiedToken};
+use crate::trust_config::{ConfigError, IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// One issuer entry's token rules.
+#[derive(Clone, Debug)]
+struct IssuerRules {
+    config: IssuerConfig,
+    rules: ClaimRules,
+}
+
+/// Token verification for a trust configuration, without any schema: what a client needs to
+/// check tokens before it has a policy bundle. [`Trust`] adds the claim mapping.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    max_token_bytes: usize,
+    issuers: Vec<IssuerRules>,
+}
+
+impl Verifier {
+    /// Checks what does not depend on a schema: at least one issuer, non-empty issuers and
+    /// audiences, leeway within bounds, no two entries for the same issuer and token kind,
+    /// and disjoint audiences where one issuer has an ID-token and an access-token entry.
+    pub fn new(config: &TrustConfig) -> Result<Self, ConfigError> {
+        if config.issuers.is_empty() {
+            return Err(ConfigError::NoIssuers);
+        }
+        if config.max_token_bytes == 0 {
+            return Err(ConfigError::ZeroTokenLimit);
+        }
+        let mut seen: HashMap<&str, Vec<&IssuerConfig>> = HashMap::new();
+        let mut issuers = Vec::new();
+        for (index, entry) in config.issuers.iter().enumerate() {
+            if entry.issuer.is_empty() {
+                return Err(ConfigError::EmptyIssuer { index });
+            }
+            if entry.audiences.is_empty() || entry.audiences.iter().any(String::is_empty) {
+                return Err(ConfigError::NoAudience {
+                    issuer: entry.issuer.clone(),
+                });
+            }
+            if entry.leeway_seconds > MAX_LEEWAY_SECONDS {
+                return Err(ConfigError::LeewayTooLarge {
+                    issuer: entry.issuer.clone(),
+                    leeway: entry.leeway_seconds,
+                    max: MAX_LEEWAY_SECONDS,
+                });
+            }
+            if entry.token == TokenKind::Id
+                && let Some(t) = &entry.token_type
+                && crate::token::media_type_eq(t, "at+jwt")
+            {
+                return Err(ConfigError::IdTokenType {
+                    issuer: entry.issuer.clone(),
+                    token_type: t.clone(),
+                });
+            }
+            let others = seen.entry(&entry.issuer).or_default();
+            for other in others.iter() {
+                let reason = if other.token == entry.token {
+                    format!("two entries for {} tokens", entry.token)
+                } else if other.audiences.iter().any(|a| entry.audiences.contains(a)) {
+                    "ID-token and access-token entries share an audience".to_owned()
+                } else {
+                    continue;
+                };
+                return Err(ConfigError::Ambiguous {
+                    issuer: entry.issuer.clone(),
+                    reason,
+                });
+            }
+            others.push(entry);
+            issuers.push(IssuerRules {
+                rules: ClaimRules {
+                    issuer: entry.issuer.clone(),
+                    audiences: entry.audiences.clone(),
+                    required_type: entry.token_type.clone(),
+                    leeway: i64::from(entry.leeway_seconds),
+                    kind: entry.token,
+                    kind_claims: !entry.insecure_skip_token_kind_claims,
+                },
+                config: entry.clone(),
+            });
+        }
+        Ok(Self {
+            max_token_bytes: config.max_token_bytes,
+            issuers,
+        })
+    }
+
+    /// The distinct trusted issuer URLs, in configuration order (for key discovery).
+    pub fn issuers(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for entry in &self.issuers {
+            if !out.contains(&entry.config.issuer.as_str()) {
+                out.push(&entry.config.issuer);
+            }
+        }
+        out
+    }
+
+    /// Step 1: parses a compact token (size limit first) and checks that its stated issuer is
+    /// trusted. Nothing is verified yet; see [`Verifier::verify`].
+    pub fn parse<'t>(&self, token: &'t str) -> Result<UntrustedJwt<'t>, TokenError> {
+        let jwt = UntrustedJwt::parse(token, self.max_token_bytes)?;
+        match jwt.unverified_issuer() {
+            Some(iss) if self.issuers.iter().any(|p| p.config.issuer == iss) => Ok(jwt),
+            Some(_) => Err(TokenError::WrongIssuer),
+            None => Err(if jwt.claims().contains_key("iss") {
+                TokenError::InvalidClaim {
+                    claim: "iss",
+                    reason: "not a string",
+                }
+            } else {
+                TokenError::MissingClaim("iss")
+            }),
+        }
+    }
+
+    /// Step 2: verifies a parsed token with its issuer's `keys` at time `now`: `typ` and the
+    /// algorithm first, then the signature through `backend`, then `iss`, `aud`, `exp`,
+    /// `nbf`, `iat`, then that it is the entry's kind of token (ID or access; see
+    /// [`IssuerConfig::insecure_skip_token_kind_claims`]).
+    pub async fn verify<B: SignatureBackend>(
+        &self,
+        jwt: &UntrustedJwt<'_>,
+        keys: &KeySet,
+        backend: &B,
+        now: UnixTime,
+    ) -> Result<VerifiedToken, TokenError> {
+        let entry = self.entry_for(jwt)?;
+        entry.rules.check_type(jwt.header())?;
+        let alg = jwt.algorithm();
+        if !entry.config.algorithms.is_empty() && !entry.config.algorithms.contains(&alg) {
+            return Err(TokenError::AlgorithmNotAllowed(alg));
+        }
+        let thumbprint = jwt.verify_signature(keys, backend).await?;
+        let times = entry.rules.check_claims(jwt.claims(), now)?;
+        entry.rules.check_kind(jwt.header(), jwt.claims())?;
+        Ok(VerifiedToken {
+            issuer: entry.config.issuer.clone(),
+            kind: entry.config.token,
+            algorithm: alg,
+            key_thumbprint: thumbprint,
+            claims: jwt.claims().clone(),
+            expires_at: times.exp,
+            issued_at: times.iat,
+        })
+    }
+
+    /// Picks the issuer entry: by `iss`, and when the issuer has an ID-token and an
+    /// access-token entry, by which one's audiences the token names.
+    fn entry_for(&self, jwt: &UntrustedJwt<'_>) -> Result<&IssuerRules, TokenError> {
+        let iss = jwt
+            .unverified_issuer()
+            .ok_or(TokenError::MissingClaim("iss"))?;
+        let mut candidates = self.issuers.iter().filter(|p| p.config.issuer == iss);
+        let first = candidates.next().ok_or(TokenError::WrongIssuer)?;
+        let Some(second) = candidates.next() else {
+            return Ok(first);
+        };
+        let auds: Vec<&str> = match jwt.claims().get("aud") {
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            Some(_) => Vec::new(),
+            None => return Err(TokenError::MissingClaim("aud")),
+        };
+        let names = |p: &IssuerRules| p.config.audiences.iter().any(|a| auds.contains(&&**a));
+        match (names(first), names(second)) {
+            (true, false) => Ok(first),
+            (false, true) => Ok(second),
+            _ => Err(TokenError::WrongAudience),
+        }
+    }
+}
