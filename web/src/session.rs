@@ -1,7 +1,7 @@
 //! The signed-in session: tokens in memory only (never in storage), with what was verified.
 
 use crate::oauth::ResponseIssuer;
-use cedargate::VerifiedToken;
+use cedargate::{KeySet, VerifiedToken};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
@@ -59,6 +59,9 @@ pub struct Token {
 #[derive(Clone, Debug)]
 pub struct Session {
     pub discovery: Discovery,
+    /// The issuer's keys the tokens were verified with; the matrix verifies again with them
+    /// through the edge's bundle (`Gate::authenticate`).
+    pub keys: KeySet,
     pub id_token: Token,
     pub access_token: Option<Token>,
 }

@@ -1,9 +1,11 @@
 //! The edge: its policy bundle, evaluated here for the signed-in principal, and live calls
 //! through it.
 
+use super::oidc::now;
 use crate::config::AppConfig;
 use crate::session::{Session, Token};
-use cedargate::{ActionDecision, Bundle, TokenKind, Trust};
+use cedargate::crypto::WebCrypto;
+use cedargate::{ActionDecision, Bundle, Gate, TokenKind};
 use gloo_net::http::{Method, Request};
 
 /// The allowed-actions matrix.
@@ -49,7 +51,8 @@ pub fn edge_token<'s>(config: &AppConfig, session: &'s Session) -> Result<&'s To
 /// Fetches the edge's bundle and evaluates every action for the signed-in principal.
 pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, EdgeError> {
     let token = edge_token(config, session)?;
-    let verified = token
+    // A token refused at sign-in keeps the reason it was refused for.
+    token
         .verified
         .as_ref()
         .map_err(|e| EdgeError::Token(config.edge_token, e.clone()))?;
@@ -83,11 +86,13 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
     let trust_config = config
         .trust_config()
         .map_err(|e| EdgeError::Bundle(e.to_string()))?;
-    let trust =
-        Trust::bind(&trust_config, &bundle).map_err(|e| EdgeError::Bundle(e.to_string()))?;
-    let principal = trust
-        .principal(verified)
+    let gate = Gate::new(bundle, &trust_config).map_err(|e| EdgeError::Bundle(e.to_string()))?;
+    // The pipeline the edge runs, with the keys the session was verified with.
+    let (_, principal) = gate
+        .authenticate(token.raw.expose(), &session.keys, &WebCrypto::new(), now())
+        .await
         .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
+    let bundle = gate.bundle();
     Ok(Matrix {
         version: bundle.version().to_string(),
         edge_version: doc.version,

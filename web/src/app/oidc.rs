@@ -44,7 +44,7 @@ pub fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-fn now() -> UnixTime {
+pub fn now() -> UnixTime {
     UnixTime((now_ms() / 1000.0) as i64)
 }
 
@@ -208,6 +208,7 @@ pub async fn complete(
     };
     Ok(Session {
         discovery: discovery.clone(),
+        keys,
         id_token,
         access_token,
     })
