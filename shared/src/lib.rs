@@ -61,7 +61,7 @@ pub use decision::{ActionDecision, Decision, Outcome};
 pub use gate::{AuthError, Gate, GateError, KeySource};
 pub use jwks::{Algorithm, JwksError, KeySet, SkippedKey, VerificationKey};
 pub use principal::Principal;
-pub use routes::{ANY_METHODS, PathError, RouteError, RouteMatch};
+pub use routes::{ANY_METHODS, MAX_PATH_BYTES, PathError, RouteError, RouteMatch};
 pub use signed_bundle::{
     BundleDocument, BundleDocumentError, BundleKeyError, BundlePublicKey, BundleSigningKey,
     SIGNED_BUNDLE_TYPE, open_bundle_document,

@@ -20,7 +20,7 @@ struct IssuerRules {
 }
 
 /// Token verification for a trust configuration, without any schema: what a client needs to
-/// check tokens before it has a policy bundle. [`Trust`] adds the claim mapping.
+/// check tokens before it has a policy bundle. [`Trust`](crate::Trust) adds the claim mapping.
 #[derive(Clone, Debug)]
 pub struct Verifier {
     max_token_bytes: usize,

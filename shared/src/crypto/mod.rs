@@ -68,7 +68,7 @@ pub trait SignatureBackend {
 /// Pure-Rust verification through jwt-compact (`rsa`, `p256`, `ed25519-compact`).
 ///
 /// Works everywhere, including wasm32, but in V8 it is about ten times slower than
-/// WebCrypto; the edge and the browser use [`WebCrypto`] where it is available.
+/// WebCrypto; the edge and the browser use `WebCrypto` where it is available.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RustCrypto;
 
