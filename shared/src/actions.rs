@@ -2,7 +2,6 @@
 //! Every route's action is declared and applies to the resource, and every action's context
 //! is a shape cedargate can fill from the request.
 
-use crate::bundle::BundleError;
 use crate::routes::{self, ANY_METHODS, Route, RouteTable, RoutesFile};
 use crate::schema_info::{Attribute, CedarType, SchemaInfo};
 use cedar_policy::{EntityId, EntityTypeName, EntityUid};
@@ -38,25 +37,22 @@ pub(crate) struct BuiltRoutes {
     pub(crate) canonical: Value,
 }
 
-pub(crate) fn build_routes(
-    file: &RoutesFile,
-    info: &SchemaInfo,
-) -> Result<BuiltRoutes, BundleError> {
+/// Compiles the route file against the schema; the error is a message about the route file.
+pub(crate) fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<BuiltRoutes, String> {
     let ns = &file.namespace;
     let qualify = |name: &str| crate::schema_info::qualify(ns, name);
     let action_type_name = qualify("Action");
     let action_type = EntityTypeName::from_str(&action_type_name)
-        .map_err(|_| BundleError::Route(format!("namespace \"{ns}\" is not a valid name")))?;
+        .map_err(|_| format!("namespace \"{ns}\" is not a valid name"))?;
     let resource_type_name = qualify(&file.resource.ty);
     if !info.entities.contains_key(&resource_type_name) {
-        return Err(BundleError::Route(format!(
+        return Err(format!(
             "resource type {resource_type_name} is not declared in the schema"
-        )));
+        ));
     }
     let resource = EntityUid::from_type_name_and_id(
-        EntityTypeName::from_str(&resource_type_name).map_err(|_| {
-            BundleError::Route(format!("{resource_type_name} is not a valid type name"))
-        })?,
+        EntityTypeName::from_str(&resource_type_name)
+            .map_err(|_| format!("{resource_type_name} is not a valid type name"))?,
         EntityId::new(&file.resource.id),
     );
 
@@ -65,8 +61,7 @@ pub(crate) fn build_routes(
     let mut canonical_routes = Vec::new();
     for entry in &file.routes {
         let (route_text, explicit_action) = entry.parts();
-        let (method, template, segments) =
-            routes::parse_route(route_text).map_err(BundleError::Route)?;
+        let (method, template, segments) = routes::parse_route(route_text)?;
         let methods: Vec<String> = if method == "any" {
             ANY_METHODS.iter().map(|m| (*m).to_owned()).collect()
         } else {
@@ -80,14 +75,14 @@ pub(crate) fn build_routes(
                 .actions
                 .get(&(action_type_name.clone(), action.clone()))
                 .ok_or_else(|| {
-                    BundleError::Route(format!(
+                    format!(
                         "route \"{method} {template}\": action \"{action}\" is not declared in the schema"
-                    ))
+                    )
                 })?;
             if !declared.resource_types.contains(&resource_type_name) {
-                return Err(BundleError::Route(format!(
+                return Err(format!(
                     "action \"{action}\" does not apply to resource type {resource_type_name}"
-                )));
+                ));
             }
             let mut route = Route {
                 method: method.clone(),
@@ -97,7 +92,7 @@ pub(crate) fn build_routes(
                 query: Vec::new(),
             };
             let context = context_shape(&route, &declared.context)
-                .map_err(|reason| BundleError::Route(format!("action \"{action}\": {reason}")))?;
+                .map_err(|reason| format!("action \"{action}\": {reason}"))?;
             route.query = context.query_parameters.clone().unwrap_or_default();
             canonical_routes.push(json!([method, template, action]));
             actions.insert(
@@ -113,7 +108,7 @@ pub(crate) fn build_routes(
             table.routes.push(route);
         }
     }
-    table.check_overlaps().map_err(BundleError::Route)?;
+    table.check_overlaps()?;
     // Actions without a route still appear in `allowed_actions`.
     for (action_type_key, id) in info.actions.keys() {
         if *action_type_key == action_type_name && !actions.contains_key(id) {

@@ -217,7 +217,7 @@ impl Bundle {
             actions,
             resource,
             canonical: routes_json,
-        } = build_routes(&file, &info)?;
+        } = build_routes(&file, &info).map_err(BundleError::Route)?;
 
         let mut canonical = String::new();
         canonical::write(
