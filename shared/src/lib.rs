@@ -22,11 +22,20 @@
 //!
 //! [`Gate`] holds a bundle and the trust bound to it, which is what the edge and the browser
 //! keep for the life of an isolate or page.
+//!
+//! ## Features
+//!
+//! - `webcrypto`: `crypto::WebCrypto`, signature checks with the platform's WebCrypto
+//!   (`crypto.subtle`); wasm32 only.
+//! - `testing`: **for tests only, never for production builds.** The bundled PetStore
+//!   example (`examples`) and `Trust::insecure_principal_from_claims`, which maps claims
+//!   that nothing verified to a principal. The `cedargate-test-support` crate enables it.
 
 mod bundle;
 mod canonical;
 pub mod crypto;
 pub mod discovery;
+#[cfg(feature = "testing")]
 pub mod examples;
 mod gate;
 mod identity;

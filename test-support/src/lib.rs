@@ -7,7 +7,8 @@
 //! The keys and tables are the core's test data (`shared/tests/keys`, `shared/tests/data`),
 //! embedded with `include_str!` so the same tests run natively and compiled to wasm32.
 //!
-//! This is test code: a failed expectation panics.
+//! This is test code: it depends on `cedargate`'s `testing` feature, and a failed
+//! expectation panics.
 #![warn(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
