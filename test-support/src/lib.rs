@@ -1,8 +1,8 @@
 //! Test support for `cedargate`, shared by the core's tests and benchmark (`shared/`), the
 //! end-to-end tests (`cedargate-tests`), the policy tool's tests and the fuzz targets: the
 //! test keys, key sets, token minting, the trust configuration, the signature backends to
-//! run every case with, the token and request case tables ([`cases`], [`requests`]) and the
-//! fuzz properties ([`fuzz`]).
+//! run every case with, the token and request case tables ([`cases`], [`requests`]), the
+//! fuzz properties ([`fuzz`]) and Project Wycheproof's signature vectors ([`wycheproof`]).
 //!
 //! The keys and tables are the core's test data (`shared/tests/keys`, `shared/tests/data`),
 //! embedded with `include_str!` so the same tests run natively and compiled to wasm32.
@@ -15,6 +15,7 @@
 pub mod cases;
 pub mod fuzz;
 pub mod requests;
+pub mod wycheproof;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use cedargate::{
