@@ -6,7 +6,7 @@
 use cedargate::{Bundle, BundleSource};
 use cedargate_cli::openapi::{Api, Operation};
 use cedargate_cli::{avp, check, diff, folder, generate};
-use cedargate_tests::support::{self, API_AUDIENCE, CLIENT_ID, ISSUER_A, NOW};
+use cedargate_test_support::{self as support, API_AUDIENCE, CLIENT_ID, ISSUER_A, NOW};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,8 +1,5 @@
-//! Fuzz target `claim_mapper`: the property is `checks::claim_mapper` in `shared/tests/fuzz/checks.rs`,
-//! which the normal tests replay on every saved input.
+//! Fuzz target `claim_mapper`: the property is `cedargate_test_support::fuzz::claim_mapper`
+//! (`test-support/src/fuzz.rs`), which the normal tests replay on every saved input.
 #![no_main]
 
-#[path = "../../shared/tests/fuzz/checks.rs"]
-mod checks;
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::claim_mapper(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cedargate_test_support::fuzz::claim_mapper(data));

@@ -1,8 +1,5 @@
-//! Fuzz target `jwks_parser`: the property is `checks::jwks_parser` in `shared/tests/fuzz/checks.rs`,
-//! which the normal tests replay on every saved input.
+//! Fuzz target `jwks_parser`: the property is `cedargate_test_support::fuzz::jwks_parser`
+//! (`test-support/src/fuzz.rs`), which the normal tests replay on every saved input.
 #![no_main]
 
-#[path = "../../shared/tests/fuzz/checks.rs"]
-mod checks;
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::jwks_parser(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cedargate_test_support::fuzz::jwks_parser(data));

@@ -1,8 +1,5 @@
-//! Fuzz target `path_matcher`: the property is `checks::path_matcher` in `shared/tests/fuzz/checks.rs`,
-//! which the normal tests replay on every saved input.
+//! Fuzz target `path_matcher`: the property is `cedargate_test_support::fuzz::path_matcher`
+//! (`test-support/src/fuzz.rs`), which the normal tests replay on every saved input.
 #![no_main]
 
-#[path = "../../shared/tests/fuzz/checks.rs"]
-mod checks;
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::path_matcher(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cedargate_test_support::fuzz::path_matcher(data));

@@ -1,8 +1,5 @@
-//! Fuzz target `token_parser`: the property is `checks::token_parser` in `shared/tests/fuzz/checks.rs`,
-//! which the normal tests replay on every saved input.
+//! Fuzz target `token_parser`: the property is `cedargate_test_support::fuzz::token_parser`
+//! (`test-support/src/fuzz.rs`), which the normal tests replay on every saved input.
 #![no_main]
 
-#[path = "../../shared/tests/fuzz/checks.rs"]
-mod checks;
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::token_parser(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cedargate_test_support::fuzz::token_parser(data));

@@ -6,14 +6,10 @@
 #![cfg_attr(target_arch = "wasm32", no_main)]
 
 #[cfg(not(target_arch = "wasm32"))]
-#[path = "../tests/support/mod.rs"]
-mod support;
-
-#[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use super::support::*;
     use base64ct::Encoding as _;
     use cedargate::{Bundle, BundleSource, Gate, RustCrypto, TokenKind, Trust, TrustConfig};
+    use cedargate_test_support::*;
     use criterion::{Criterion, criterion_group};
     use jwt_compact::{Algorithm as _, AlgorithmSignature as _, alg};
     use serde_json::json;

@@ -28,6 +28,14 @@
 //! the pipeline in two calls, [`Gate::authenticate`] (keys supplied asynchronously by a
 //! [`KeySource`]) and [`Gate::decide`]: it is what the edge worker, the browser app and the
 //! policy tool keep and call.
+//!
+//! ## Features
+//!
+//! - `webcrypto`: `crypto::WebCrypto`, signature checks with the platform's WebCrypto
+//!   (`crypto.subtle`); wasm32 only.
+//! - `testing`: **for tests only, never for production builds.** The bundled PetStore
+//!   example (`examples`) and `Trust::insecure_principal_from_claims`, which maps claims
+//!   that nothing verified to a principal. The `cedargate-test-support` crate enables it.
 
 mod actions;
 mod bundle;
@@ -35,6 +43,7 @@ mod canonical;
 pub mod crypto;
 mod decision;
 pub mod discovery;
+#[cfg(feature = "testing")]
 pub mod examples;
 mod gate;
 mod jwks;

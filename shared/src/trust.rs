@@ -128,6 +128,7 @@ impl Trust {
     /// Nothing checks where `claims` came from. Use this only for claims that were verified
     /// elsewhere, for what-if evaluation and tests; authorizing real requests with it lets
     /// anyone choose their identity.
+    #[cfg(feature = "testing")]
     pub fn insecure_principal_from_claims(
         &self,
         issuer: &str,

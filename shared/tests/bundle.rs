@@ -1,11 +1,9 @@
 //! Loading bundles: what is refused and where the error points; versions; evaluation errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use cedargate::{Bundle, BundleError, BundleSource, Gate, Outcome, TrustConfig};
+use cedargate_test_support::*;
 use serde_json::json;
-use support::*;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;

@@ -3,9 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "fuzz/checks.rs"]
-mod checks;
-
+use cedargate_test_support::fuzz as checks;
 use std::path::Path;
 
 fn replay(target: &str, check: fn(&[u8])) {

@@ -1,13 +1,11 @@
 //! Trust configuration: parsing, binding to a schema, and claim mapping.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use cedargate::{
     Bundle, BundleSource, ConfigError, IssuerConfig, MappingError, TokenKind, Trust, TrustConfig,
 };
+use cedargate_test_support::*;
 use serde_json::{Map, Value, json};
-use support::*;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;

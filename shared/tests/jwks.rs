@@ -1,11 +1,9 @@
 //! JSON Web Key Sets: what is used, what is skipped and why.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use cedargate::{Algorithm, JwksError, KeySet};
+use cedargate_test_support::*;
 use serde_json::json;
-use support::*;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;

@@ -2,12 +2,10 @@
 //! through the whole pipeline, and the allowed-actions matrix.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use cedargate::{GateError, Outcome, RouteError, TokenKind};
+use cedargate_test_support::*;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use support::*;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,12 +3,10 @@
 //! (tests/tests/edge.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use cedargate::{RouteError, TokenKind};
+use cedargate_test_support::requests::{expand, table};
+use cedargate_test_support::*;
 use serde_json::json;
-use support::requests::{expand, table};
-use support::*;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;

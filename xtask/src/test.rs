@@ -134,6 +134,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
                             "-p",
                             "cedargate",
                             "-p",
+                            "cedargate-test-support",
+                            "-p",
                             "cedargate-edge",
                             "-p",
                             "cedargate-web",

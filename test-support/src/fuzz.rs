@@ -1,11 +1,8 @@
 //! The properties the fuzz targets check, one function per target.
 //!
-//! Included by `fuzz/fuzz_targets/*.rs` and by `shared/tests/fuzz_replay.rs`, so every
-//! saved input (seed or crash found by `cargo xtask fuzz`) is replayed by the normal tests
-//! with exactly the assertions the fuzzer used. A property violation panics.
-
-// Each fuzz target uses one of these functions.
-#![allow(dead_code)]
+//! Called by `fuzz/fuzz_targets/*.rs` and by `shared/tests/fuzz_replay.rs`, so every saved
+//! input (seed or crash found by `cargo xtask fuzz`) is replayed by the normal tests with
+//! exactly the assertions the fuzzer used. A property violation panics.
 
 use std::sync::OnceLock;
 

@@ -1,16 +1,21 @@
-//! Test support shared by the test targets of `cedargate`: the test keys, key sets, token
-//! minting, the trust configuration and the signature backends to run every case with.
-//! Everything is embedded so the same tests run natively and compiled to wasm32.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::large_enum_variant
-)]
+//! Test support for `cedargate`, shared by the core's tests and benchmark (`shared/`), the
+//! end-to-end tests (`cedargate-tests`), the policy tool's tests and the fuzz targets: the
+//! test keys, key sets, token minting, the trust configuration, the signature backends to
+//! run every case with, the token and request case tables ([`cases`], [`requests`]), the
+//! fuzz properties ([`fuzz`]) and Project Wycheproof's signature vectors ([`wycheproof`]).
+//!
+//! The keys and tables are the core's test data (`shared/tests/keys`, `shared/tests/data`),
+//! embedded with `include_str!` so the same tests run natively and compiled to wasm32.
+//!
+//! This is test code: it depends on `cedargate`'s `testing` feature, and a failed
+//! expectation panics.
+#![warn(missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod cases;
+pub mod fuzz;
 pub mod requests;
+pub mod wycheproof;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use cedargate::{
@@ -26,7 +31,9 @@ use std::sync::OnceLock;
 macro_rules! async_test {
     ($(#[$meta:meta])* async fn $name:ident() $body:block) => {
         #[cfg(target_arch = "wasm32")]
-        #[wasm_bindgen_test::wasm_bindgen_test]
+        #[$crate::__private::wasm_bindgen_test::wasm_bindgen_test(
+            crate = $crate::__private::wasm_bindgen_test
+        )]
         $(#[$meta])*
         async fn $name() $body
 
@@ -34,38 +41,76 @@ macro_rules! async_test {
         #[test]
         $(#[$meta])*
         fn $name() {
-            pollster::block_on(async $body)
+            $crate::__private::pollster::block_on(async $body)
         }
     };
 }
 
+/// What [`async_test!`] expands to refers to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(not(target_arch = "wasm32"))]
+    pub use pollster;
+    #[cfg(target_arch = "wasm32")]
+    pub use wasm_bindgen_test;
+}
+
 /// The fixed "current time" of the shared tests.
 pub const NOW: UnixTime = UnixTime(1_800_000_000);
+/// Issuer A, shaped like a PingOne environment: ID and access tokens, RSA, P-256 and
+/// Ed25519 keys.
 pub const ISSUER_A: &str = "https://auth.pingone.test/env-a/as";
+/// Issuer B, a second environment: access tokens only, RS256 only.
 pub const ISSUER_B: &str = "https://auth.pingone.test/env-b/as";
+/// Issuer C, another provider: ID tokens only, groups in `groups`; it shares issuer B's
+/// key.
 pub const ISSUER_C: &str = "https://idp.example.test/c";
+/// The browser app's client: the audience of ID tokens.
 pub const CLIENT_ID: &str = "petstore-spa";
+/// The PetStore API: the audience of access tokens.
 pub const API_AUDIENCE: &str = "https://api.petstore.test";
 
+/// The private half of a test key.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "a handful of keys, loaded once")]
 pub enum Signer {
+    /// RS256, RS384, RS512 and PS256.
     Rsa(rsa::RsaPrivateKey),
+    /// ES256.
     P256(p256::ecdsa::SigningKey),
+    /// EdDSA.
     Ed25519(ed25519_compact::KeyPair),
 }
 
+/// A test key (`shared/tests/keys`, described in its README).
+#[derive(Debug)]
 pub struct TestKey {
+    /// The key's name, also its `kid`.
     pub kid: &'static str,
+    /// The private key.
     pub signer: Signer,
 }
 
 const PEMS: [(&str, &str); 7] = [
-    ("a-rsa-1", include_str!("../keys/a-rsa-1.pem")),
-    ("a-rsa-2", include_str!("../keys/a-rsa-2.pem")),
-    ("a-ec-1", include_str!("../keys/a-ec-1.pem")),
-    ("a-ed-1", include_str!("../keys/a-ed-1.pem")),
-    ("b-rsa", include_str!("../keys/b-rsa.pem")),
-    ("attacker-rsa", include_str!("../keys/attacker-rsa.pem")),
-    ("weak-rsa-1024", include_str!("../keys/weak-rsa-1024.pem")),
+    (
+        "a-rsa-1",
+        include_str!("../../shared/tests/keys/a-rsa-1.pem"),
+    ),
+    (
+        "a-rsa-2",
+        include_str!("../../shared/tests/keys/a-rsa-2.pem"),
+    ),
+    ("a-ec-1", include_str!("../../shared/tests/keys/a-ec-1.pem")),
+    ("a-ed-1", include_str!("../../shared/tests/keys/a-ed-1.pem")),
+    ("b-rsa", include_str!("../../shared/tests/keys/b-rsa.pem")),
+    (
+        "attacker-rsa",
+        include_str!("../../shared/tests/keys/attacker-rsa.pem"),
+    ),
+    (
+        "weak-rsa-1024",
+        include_str!("../../shared/tests/keys/weak-rsa-1024.pem"),
+    ),
 ];
 
 fn load(kid: &'static str, pem: &str) -> TestKey {
@@ -81,6 +126,7 @@ fn load(kid: &'static str, pem: &str) -> TestKey {
     TestKey { kid, signer }
 }
 
+/// The test key `name`; panics when there is none.
 pub fn key(name: &str) -> &'static TestKey {
     static KEYS: OnceLock<HashMap<&'static str, TestKey>> = OnceLock::new();
     KEYS.get_or_init(|| {
@@ -131,6 +177,7 @@ pub fn issuer_a_jwks() -> String {
     )
 }
 
+/// The parsed key sets of issuers A, B and C.
 pub fn key_sets() -> &'static HashMap<&'static str, KeySet> {
     static SETS: OnceLock<HashMap<&'static str, KeySet>> = OnceLock::new();
     SETS.get_or_init(|| {
@@ -143,10 +190,12 @@ pub fn key_sets() -> &'static HashMap<&'static str, KeySet> {
     })
 }
 
+/// The test trust configuration (`shared/tests/data/trust.toml`).
 pub fn trust_config() -> TrustConfig {
-    toml::from_str(include_str!("../data/trust.toml")).unwrap()
+    toml::from_str(include_str!("../../shared/tests/data/trust.toml")).unwrap()
 }
 
+/// The PetStore example bundle with the test trust configuration.
 pub fn gate() -> &'static Gate {
     static GATE: OnceLock<Gate> = OnceLock::new();
     GATE.get_or_init(|| {
@@ -178,6 +227,7 @@ pub fn sign(alg_name: &str, key_name: &str, message: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Base64url without padding, as JWS encodes its segments.
 pub fn b64(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
 }
@@ -242,6 +292,7 @@ pub fn access_claims(sub: &str, now: UnixTime) -> Value {
 /// wasm.
 pub type Backend = cedargate::crypto::AnyBackend;
 
+/// Every [`Backend`] of the target.
 pub fn backends() -> Vec<Backend> {
     #[allow(unused_mut)]
     let mut all = vec![Backend::Rust(RustCrypto)];

@@ -1,14 +1,19 @@
-//! The token case table (data/token_cases.toml): reading it and minting each case's token,
-//! for the shared core's tests (fixed time, fixed issuers) and the worker's tests in workerd
-//! (real time, the test provider's issuers).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The token case table (`shared/tests/data/token_cases.toml`): reading it and minting each
+//! case's token, for the shared core's tests (fixed time, fixed issuers) and the worker's
+//! tests in workerd (real time, the test provider's issuers).
 
-use super::*;
+use crate::{
+    ISSUER_A, ISSUER_B, ISSUER_C, NOW, Signer, access_claims, b64, default_alg, id_claims, key,
+    sign,
+};
+use cedargate::UnixTime;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// Where and when tokens are minted.
+#[derive(Debug)]
 pub struct CaseEnv {
+    /// The time tokens are issued at.
     pub now: UnixTime,
     /// The issuers that stand for A, B and C of the table.
     pub issuers: [String; 3],
@@ -47,16 +52,23 @@ impl CaseEnv {
     }
 }
 
+/// The table: the file's `[[case]]` entries, in order.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Table {
+    /// The cases.
     pub case: Vec<Case>,
 }
 
+/// One token, described by how it differs from a valid one (the fields are explained at
+/// the top of the table's file); [`build`] mints it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
+    /// Unique in the table.
     pub name: String,
+    /// `ok`, or the stable name of the error the shared core refuses the token with
+    /// (`TokenErrorKind::as_str`).
     pub expect: String,
     /// What the worker answers where its bearer-header parsing decides first.
     #[serde(default)]
@@ -206,5 +218,5 @@ pub fn build(case: &Case, env: &CaseEnv) -> String {
 
 /// The table.
 pub fn table() -> Table {
-    toml::from_str(include_str!("../data/token_cases.toml")).unwrap()
+    toml::from_str(include_str!("../../shared/tests/data/token_cases.toml")).unwrap()
 }
