@@ -284,4 +284,128 @@ mod tests {
         assert_eq!(deny.body["action"], "post /pets");
         assert_eq!(deny.body["policies"], json!(["p"]));
     }
+
+    /// The bytes of every problem body, as clients have always received them: members in
+    /// this order, absent ones left out.
+    #[test]
+    fn problem_bodies_keep_their_wire_bytes() {
+        let wire = |err: AppError, id: &str| err.problem(id).body.to_string();
+        let cases = [
+            (
+                wire(AppError::MissingToken, "r-1"),
+                r#"{"type":"urn:cedargate:problem:missing-token","title":"Authentication required","status":401,"detail":"send a bearer token in the Authorization header","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::MissingToken, ""),
+                r#"{"type":"urn:cedargate:problem:missing-token","title":"Authentication required","status":401,"detail":"send a bearer token in the Authorization header"}"#,
+            ),
+            (
+                wire(
+                    AppError::InvalidToken {
+                        kind: "expired",
+                        message: "m".into(),
+                    },
+                    "r-1",
+                ),
+                r#"{"reason":"expired","type":"urn:cedargate:problem:invalid-token","title":"Invalid token","status":401,"detail":"the bearer token was refused (expired)","request_id":"r-1"}"#,
+            ),
+            (
+                wire(
+                    AppError::Forbidden {
+                        action: "post /pets".into(),
+                        policies: vec!["p1".into(), "p2".into()],
+                    },
+                    "r-1",
+                ),
+                r#"{"action":"post /pets","policies":["p1","p2"],"type":"urn:cedargate:problem:forbidden","title":"Forbidden","status":403,"detail":"denied by p1, p2","request_id":"r-1"}"#,
+            ),
+            (
+                wire(
+                    AppError::Forbidden {
+                        action: "get /x".into(),
+                        policies: vec![],
+                    },
+                    "",
+                ),
+                r#"{"action":"get /x","policies":[],"type":"urn:cedargate:problem:forbidden","title":"Forbidden","status":403,"detail":"no policy permits this action"}"#,
+            ),
+            (
+                wire(
+                    AppError::BadRequest {
+                        message: "path has \"quotes\"".into(),
+                    },
+                    "r-1",
+                ),
+                r#"{"type":"urn:cedargate:problem:bad-request","title":"Request refused","status":400,"detail":"path has \"quotes\"","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::NoRoute, "r-1"),
+                r#"{"type":"urn:cedargate:problem:no-route","title":"Not found","status":404,"detail":"no route matches this method and path","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::NoRouteForbidden, "r-1"),
+                r#"{"type":"urn:cedargate:problem:forbidden","title":"Forbidden","status":403,"detail":"this request is not allowed","request_id":"r-1"}"#,
+            ),
+            (
+                wire(
+                    AppError::MethodNotAllowed {
+                        allow: vec!["DELETE".into(), "GET".into()],
+                    },
+                    "r-1",
+                ),
+                r#"{"allow":["DELETE","GET"],"type":"urn:cedargate:problem:method-not-allowed","title":"Method not allowed","status":405,"detail":"no route of this API accepts this method","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::KeysUnavailable { retry_after: 30 }, "r-1"),
+                r#"{"type":"urn:cedargate:problem:keys-unavailable","title":"Service unavailable","status":503,"detail":"the identity provider's keys cannot be retrieved","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::OriginUnreachable, "r-1"),
+                r#"{"type":"urn:cedargate:problem:origin-unreachable","title":"Bad gateway","status":502,"detail":"the API could not be reached","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::Misconfigured, "r-1"),
+                r#"{"type":"urn:cedargate:problem:misconfigured","title":"Internal error","status":500,"detail":"the gateway is not configured correctly","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::PreflightRefused, "r-1"),
+                r#"{"type":"urn:cedargate:problem:cors-origin","title":"Origin not allowed","status":403,"detail":"this origin may not call the API","request_id":"r-1"}"#,
+            ),
+        ];
+        for (sent, expected) in cases {
+            assert_eq!(sent, expected);
+        }
+    }
+
+    #[test]
+    fn log_codes_are_the_reason_or_the_problem_type() {
+        let codes: Vec<String> = [
+            AppError::MissingToken,
+            AppError::InvalidToken {
+                kind: "expired",
+                message: "m".into(),
+            },
+            AppError::Forbidden {
+                action: "a".into(),
+                policies: vec![],
+            },
+            AppError::NoRouteForbidden,
+            AppError::MethodNotAllowed { allow: vec![] },
+            AppError::PreflightRefused,
+        ]
+        .iter()
+        .map(AppError::code)
+        .collect();
+        assert_eq!(
+            codes,
+            [
+                "missing-token",
+                "expired",
+                "forbidden",
+                "forbidden",
+                "method-not-allowed",
+                "cors-origin"
+            ]
+        );
+    }
 }
