@@ -1,7 +1,8 @@
-//! Every refusal the worker gives, as an RFC 9457 problem document. Bodies name the action
+//! Every refusal the worker gives, as an RFC 9457 problem document
+//! ([`cedargate::wire::ProblemDocument`], the type the app reads too). Bodies name the action
 //! and, for a deny, the policies; they never contain a token or internal error text.
 
-use serde_json::{Value, json};
+use cedargate::wire::ProblemDocument;
 
 /// Why a request was not forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +43,7 @@ pub enum AppError {
 pub struct Problem {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
-    pub body: Value,
+    pub body: ProblemDocument,
 }
 
 const REALM: &str = "Bearer realm=\"cedargate\"";
@@ -63,14 +64,7 @@ impl AppError {
     pub fn code(&self) -> String {
         match self {
             Self::InvalidToken { kind, .. } => (*kind).to_owned(),
-            other => other
-                .problem("")
-                .body
-                .get("type")
-                .and_then(|t| t.as_str())
-                .and_then(|t| t.rsplit(':').next())
-                .unwrap_or("error")
-                .to_owned(),
+            other => other.problem("").body.code().unwrap_or("error").to_owned(),
         }
     }
 
@@ -81,12 +75,11 @@ impl AppError {
 
     /// The response parts; `request_id` goes into the body.
     pub fn problem(&self, request_id: &str) -> Problem {
-        let (status, kind, title, detail, mut extra, headers): (
+        let (status, code, title, detail, headers): (
             u16,
             &str,
             &str,
             String,
-            Value,
             Vec<(&'static str, String)>,
         ) = match self {
             Self::MissingToken => (
@@ -94,7 +87,6 @@ impl AppError {
                 "missing-token",
                 "Authentication required",
                 "send a bearer token in the Authorization header".into(),
-                json!({}),
                 // RFC 6750 §3.1: no error code when the request has no credentials.
                 vec![("www-authenticate", REALM.into())],
             ),
@@ -105,7 +97,6 @@ impl AppError {
                 "invalid-token",
                 "Invalid token",
                 format!("the bearer token was refused ({kind})"),
-                json!({ "reason": kind }),
                 vec![(
                     "www-authenticate",
                     format!(
@@ -114,7 +105,7 @@ impl AppError {
                     ),
                 )],
             ),
-            Self::Forbidden { action, policies } => (
+            Self::Forbidden { policies, .. } => (
                 403,
                 "forbidden",
                 "Forbidden",
@@ -123,7 +114,6 @@ impl AppError {
                 } else {
                     format!("denied by {}", policies.join(", "))
                 },
-                json!({ "action": action, "policies": policies }),
                 Vec::new(),
             ),
             Self::BadRequest { message } => (
@@ -131,7 +121,6 @@ impl AppError {
                 "bad-request",
                 "Request refused",
                 message.clone(),
-                json!({}),
                 Vec::new(),
             ),
             Self::NoRoute => (
@@ -139,7 +128,6 @@ impl AppError {
                 "no-route",
                 "Not found",
                 "no route matches this method and path".into(),
-                json!({}),
                 Vec::new(),
             ),
             Self::NoRouteForbidden => (
@@ -147,7 +135,6 @@ impl AppError {
                 "forbidden",
                 "Forbidden",
                 "this request is not allowed".into(),
-                json!({}),
                 Vec::new(),
             ),
             Self::MethodNotAllowed { allow } => (
@@ -155,7 +142,6 @@ impl AppError {
                 "method-not-allowed",
                 "Method not allowed",
                 "no route of this API accepts this method".into(),
-                json!({ "allow": allow }),
                 vec![("allow", allow.join(", "))],
             ),
             Self::KeysUnavailable { retry_after } => (
@@ -163,7 +149,6 @@ impl AppError {
                 "keys-unavailable",
                 "Service unavailable",
                 "the identity provider's keys cannot be retrieved".into(),
-                json!({}),
                 vec![("retry-after", retry_after.to_string())],
             ),
             Self::OriginUnreachable => (
@@ -171,7 +156,6 @@ impl AppError {
                 "origin-unreachable",
                 "Bad gateway",
                 "the API could not be reached".into(),
-                json!({}),
                 Vec::new(),
             ),
             Self::Misconfigured => (
@@ -179,7 +163,6 @@ impl AppError {
                 "misconfigured",
                 "Internal error",
                 "the gateway is not configured correctly".into(),
-                json!({}),
                 Vec::new(),
             ),
             Self::PreflightRefused => (
@@ -187,26 +170,27 @@ impl AppError {
                 "cors-origin",
                 "Origin not allowed",
                 "this origin may not call the API".into(),
-                json!({}),
                 Vec::new(),
             ),
         };
-        if let Value::Object(map) = &mut extra {
-            map.insert(
-                "type".into(),
-                json!(format!("urn:cedargate:problem:{kind}")),
-            );
-            map.insert("title".into(), json!(title));
-            map.insert("status".into(), json!(status));
-            map.insert("detail".into(), json!(detail));
-            if !request_id.is_empty() {
-                map.insert("request_id".into(), json!(request_id));
+        let mut body = ProblemDocument::new(code, title, status, detail);
+        // The cedargate members.
+        match self {
+            Self::InvalidToken { kind, .. } => body.reason = Some((*kind).to_owned()),
+            Self::Forbidden { action, policies } => {
+                body.action = Some(action.clone());
+                body.policies = Some(policies.clone());
             }
+            Self::MethodNotAllowed { allow } => body.allow = Some(allow.clone()),
+            _ => {}
+        }
+        if !request_id.is_empty() {
+            body.request_id = Some(request_id.to_owned());
         }
         Problem {
             status,
             headers,
-            body: extra,
+            body,
         }
     }
 }
@@ -214,6 +198,12 @@ impl AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    /// The body as the client reads it.
+    fn body_json(p: &Problem) -> Value {
+        serde_json::to_value(&p.body).expect("serializes")
+    }
 
     #[test]
     fn invalid_tokens_get_an_rfc_6750_challenge() {
@@ -231,21 +221,21 @@ mod tests {
             )]
         );
         // The internal message is in neither the body nor the challenge.
-        let body = p.body.to_string();
+        let body = body_json(&p).to_string();
         assert!(
             !body.contains("WebCrypto") && !body.contains("DataError"),
             "{body}"
         );
         assert_eq!(
-            p.body["detail"],
+            body_json(&p)["detail"],
             "the bearer token was refused (signature_backend)"
         );
-        assert_eq!(p.body["type"], "urn:cedargate:problem:invalid-token");
-        assert_eq!(p.body["reason"], "signature_backend");
-        assert_eq!(p.body["request_id"], "r1");
+        assert_eq!(body_json(&p)["type"], "urn:cedargate:problem:invalid-token");
+        assert_eq!(body_json(&p)["reason"], "signature_backend");
+        assert_eq!(body_json(&p)["request_id"], "r1");
         let missing = AppError::MissingToken.problem("");
         assert_eq!(missing.headers, [("www-authenticate", REALM.to_owned())]);
-        assert!(missing.body.get("request_id").is_none());
+        assert!(body_json(&missing).get("request_id").is_none());
     }
 
     #[test]
@@ -281,15 +271,17 @@ mod tests {
             policies: vec!["p".into()],
         }
         .problem("");
-        assert_eq!(deny.body["action"], "post /pets");
-        assert_eq!(deny.body["policies"], json!(["p"]));
+        assert_eq!(body_json(&deny)["action"], "post /pets");
+        assert_eq!(body_json(&deny)["policies"], json!(["p"]));
     }
 
     /// The bytes of every problem body, as clients have always received them: members in
     /// this order, absent ones left out.
     #[test]
     fn problem_bodies_keep_their_wire_bytes() {
-        let wire = |err: AppError, id: &str| err.problem(id).body.to_string();
+        let wire = |err: AppError, id: &str| {
+            serde_json::to_string(&err.problem(id).body).expect("serializes")
+        };
         let cases = [
             (
                 wire(AppError::MissingToken, "r-1"),
