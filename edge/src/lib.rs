@@ -9,6 +9,7 @@
 //! responses — are plain functions in the other modules, tested natively.
 
 pub mod bearer;
+pub mod bundle_policy;
 pub mod config;
 pub mod cors;
 pub mod forward;

@@ -7,6 +7,7 @@ use super::proxy;
 use super::state::{Authenticated, State};
 use crate::BUNDLE_PATH;
 use crate::bearer::{BearerError, bearer_token};
+use crate::bundle_policy::takes_serial;
 use crate::config::{RequestLog, Unmatched};
 use crate::cors;
 use crate::problem::AppError;
@@ -15,7 +16,6 @@ use cedargate::{
     AuthError, Bundle, Gate, KeySet, KeySource, RouteError, UnixTime, open_bundle_document,
 };
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -99,7 +99,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     let gate = state.gate();
     let headers = req.headers();
     let origin = headers.get("origin").ok().flatten();
-    let allowed_origin = cors::allowed_origin(&state.config.cors, origin.as_deref());
+    let allowed_origin = cors::allowed_origin(&state.config().cors, origin.as_deref());
     let mut common = vec![
         ("x-cedargate-request-id", id.clone()),
         (
@@ -117,7 +117,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
             .unwrap_or(false);
     let response = if preflight {
         match allowed_origin {
-            Some(o) => proxy::preflight(&state.config.cors, o, &gate, &common),
+            Some(o) => proxy::preflight(&state.config().cors, o, &gate, &common),
             None => proxy::problem(&AppError::PreflightRefused, &id, &common),
         }
     } else {
@@ -146,7 +146,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         }
     };
     let status = response.status_code();
-    let logged = match state.config.request_log {
+    let logged = match state.config().request_log {
         RequestLog::All => true,
         RequestLog::Refusals => log.decision != Some("allow") || status >= 400,
         RequestLog::Off => false,
@@ -206,7 +206,7 @@ impl Exchange<'_> {
         log.issuer = Some(auth.verified.issuer().to_owned());
         log.subject = Some(auth.principal.subject().to_owned());
 
-        if target.split('?').next() == Some(BUNDLE_PATH) && state.config.bundle_endpoint {
+        if target.split('?').next() == Some(BUNDLE_PATH) && state.config().bundle_endpoint {
             if method != "GET" {
                 return Err(AppError::NoRoute);
             }
@@ -223,12 +223,12 @@ impl Exchange<'_> {
                 RouteError::Refused(path) => AppError::BadRequest {
                     message: path.to_string(),
                 },
-                RouteError::NoRoute => match state.config.unmatched {
+                RouteError::NoRoute => match state.config().unmatched {
                     Unmatched::NotFound => AppError::NoRoute,
                     Unmatched::Forbidden => AppError::NoRouteForbidden,
                 },
                 // `unmatched: forbidden` hides which routes exist, so no `Allow` either.
-                RouteError::MethodNotAllowed { allow } => match state.config.unmatched {
+                RouteError::MethodNotAllowed { allow } => match state.config().unmatched {
                     Unmatched::NotFound => AppError::MethodNotAllowed { allow },
                     Unmatched::Forbidden => AppError::NoRouteForbidden,
                 },
@@ -246,7 +246,7 @@ impl Exchange<'_> {
             });
         }
         log.decision = Some("allow");
-        proxy::forward(state, req, &route, &auth, &decision, id, common).await
+        proxy::forward(state.config(), req, &route, &auth, &decision, id, common).await
     }
 }
 
@@ -264,7 +264,7 @@ impl KeySource for &IsolateKeys<'_> {
     type Error = AppError;
     async fn keys(&self, issuer: &str, kid: Option<&str>) -> Result<Rc<KeySet>, AppError> {
         *self.asked.borrow_mut() = Some(issuer.to_owned());
-        keys_for(self.state, self.ctx, issuer, kid, self.now).await
+        keys_for(self.state.keys(), self.ctx, issuer, kid, self.now).await
     }
 }
 
@@ -280,11 +280,11 @@ impl Exchange<'_> {
         } = *self;
         let now = UnixTime((now_ms() / 1000.0) as i64);
         let key = token_key(token);
-        if let Some(hit) = state.tokens.borrow_mut().get(&key, now.seconds()) {
+        if let Some(hit) = state.cached_token(&key, now.seconds()) {
             log.token_cache = Some("hit");
-            return Ok(hit.clone());
+            return Ok(hit);
         }
-        log.token_cache = Some(if state.config.token_cache_entries == 0 {
+        log.token_cache = Some(if state.config().token_cache_entries == 0 {
             "off"
         } else {
             "miss"
@@ -295,7 +295,9 @@ impl Exchange<'_> {
             now: now.seconds(),
             asked: RefCell::new(None),
         };
-        let result = gate.authenticate(token, &source, &state.crypto, now).await;
+        let result = gate
+            .authenticate(token, &source, state.signature_backend(), now)
+            .await;
         log.issuer = source.asked.take();
         let (verified, principal) = result.map_err(|err| match err {
             AuthError::Refused(err) => AppError::InvalidToken {
@@ -309,7 +311,7 @@ impl Exchange<'_> {
             verified,
             principal,
         });
-        state.tokens.borrow_mut().insert(key, auth.clone(), expires);
+        state.remember_token(key, auth.clone(), expires);
         Ok(auth)
     }
 }
@@ -335,16 +337,13 @@ fn write_log(id: &str, method: &str, target: &str, status: u16, log: &Log, start
 
 /// Looks for a newer bundle in KV when due; runs after the response is sent.
 fn refresh_bundle(state: &Rc<State>, env: &Env, ctx: &Context) {
-    let Some(kv_config) = state.config.bundle_kv.clone() else {
+    let Some(kv_config) = state.config().bundle_kv.clone() else {
         return;
     };
     let now = (now_ms() / 1000.0) as i64;
-    if now < state.kv_next_check.get() {
+    if !state.bundle_check_due(now, kv_config.refresh_seconds) {
         return;
     }
-    state
-        .kv_next_check
-        .set(now + kv_config.refresh_seconds as i64);
     let Ok(kv) = env.kv(&kv_config.binding) else {
         event("bundle_kv_missing", json!({ "binding": kv_config.binding }));
         return;
@@ -359,11 +358,9 @@ fn refresh_bundle(state: &Rc<State>, env: &Env, ctx: &Context) {
                 return;
             }
         };
-        let digest: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-        if *state.kv_seen.borrow() == Some(digest) {
+        if !state.bundle_text_is_new(&text) {
             return;
         }
-        *state.kv_seen.borrow_mut() = Some(digest);
         let in_force = state.serial();
         let document = match open_bundle_document(&text, kv_config.public_key.as_ref()) {
             Ok(document) => document,
@@ -375,7 +372,7 @@ fn refresh_bundle(state: &Rc<State>, env: &Env, ctx: &Context) {
                 return;
             }
         };
-        if document.serial <= in_force || document.serial < kv_config.min_serial {
+        if !takes_serial(document.serial, in_force, kv_config.min_serial) {
             event(
                 "bundle_rollback_refused",
                 json!({
@@ -389,7 +386,7 @@ fn refresh_bundle(state: &Rc<State>, env: &Env, ctx: &Context) {
         }
         let loaded = Bundle::load(&document.source())
             .map_err(|e| e.to_string())
-            .and_then(|bundle| Gate::new(bundle, &state.config.trust).map_err(|e| e.to_string()));
+            .and_then(|bundle| Gate::new(bundle, &state.config().trust).map_err(|e| e.to_string()));
         match loaded {
             Ok(gate) => {
                 let version = gate.bundle().version().to_string();

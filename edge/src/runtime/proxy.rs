@@ -1,7 +1,7 @@
 //! Responses: forwarding to the origin with streamed bodies, problem documents, CORS.
 
-use super::state::{Authenticated, State};
-use crate::config::CorsConfig;
+use super::state::Authenticated;
+use crate::config::{CorsConfig, EdgeConfig};
 use crate::cors;
 use crate::forward::{
     forwards_body, identity_headers, merge_vary, request_headers, response_headers,
@@ -9,7 +9,6 @@ use crate::forward::{
 use crate::problem::AppError;
 use cedargate::wire::{BundleEndpoint, PROBLEM_MEDIA_TYPE};
 use cedargate::{Bundle, Decision, Gate, RouteMatch};
-use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::{Request, Response};
@@ -118,7 +117,7 @@ pub fn bundle_document(bundle: &Bundle, serial: u64, common: &Common) -> Respons
 /// method-override and `Connection`-named headers dropped, identity headers added. The
 /// origin's answer is streamed back, with `Vary` merged rather than replaced.
 pub async fn forward(
-    state: &Rc<State>,
+    config: &EdgeConfig,
     req: &Request,
     route: &RouteMatch,
     auth: &Authenticated,
@@ -126,7 +125,6 @@ pub async fn forward(
     id: &str,
     common: &Common,
 ) -> Result<Response, AppError> {
-    let config = &state.config;
     let identity = identity_headers(
         auth.principal.issuer(),
         auth.principal.subject(),
