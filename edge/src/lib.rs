@@ -5,8 +5,9 @@
 //! compiled into it, and forwards the request to the origin only when the policies allow.
 //!
 //! The request handling itself lives in `runtime/` (wasm32 only); the decisions it relies
-//! on — configuration, header rules, CORS, key freshness, the token cache, problem
-//! responses — are plain functions in the other modules, tested natively.
+//! on — configuration, header rules, CORS, key freshness, KV bundle refresh, the token
+//! cache, problem responses, the request target, log lines — are plain functions in the
+//! other modules, tested natively.
 
 pub mod bearer;
 pub mod bundle_policy;
@@ -14,7 +15,9 @@ pub mod config;
 pub mod cors;
 pub mod forward;
 pub mod key_policy;
+pub mod log_line;
 pub mod problem;
+pub mod target;
 pub mod token_cache;
 
 #[cfg(target_arch = "wasm32")]

@@ -2,7 +2,10 @@
 //! ([`cedargate::wire::ProblemDocument`], the type the app reads too). Bodies name the action
 //! and, for a deny, the policies; they never contain a token or internal error text.
 
+use crate::bearer::BearerError;
+use crate::config::Unmatched;
 use cedargate::wire::ProblemDocument;
+use cedargate::{AuthError, RouteError};
 
 /// Why a request was not forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +62,51 @@ fn quoted(text: &str) -> String {
         .collect()
 }
 
+impl From<BearerError> for AppError {
+    fn from(err: BearerError) -> Self {
+        match err {
+            BearerError::Missing => Self::MissingToken,
+            BearerError::Malformed(message) => Self::InvalidToken {
+                kind: "malformed_header",
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// A token the shared core refused (its stable reason code for the client, its message for
+/// the log), or the key store's own error.
+impl From<AuthError<AppError>> for AppError {
+    fn from(err: AuthError<AppError>) -> Self {
+        match err {
+            AuthError::Refused(err) => Self::InvalidToken {
+                kind: err.reason(),
+                message: err.to_string(),
+            },
+            AuthError::Keys(err) => err,
+        }
+    }
+}
+
 impl AppError {
+    /// The refusal of a request the bundle does not route: a refused path is a 400; no
+    /// route a 404 or 405, or a 403 that tells nothing when `unmatched` is `forbidden`
+    /// (which also hides which routes exist, so no `Allow` either).
+    pub fn unrouted(err: RouteError, unmatched: Unmatched) -> Self {
+        match (err, unmatched) {
+            (RouteError::Refused(path), _) => Self::BadRequest {
+                message: path.to_string(),
+            },
+            (RouteError::NoRoute, Unmatched::NotFound) => Self::NoRoute,
+            (RouteError::MethodNotAllowed { allow }, Unmatched::NotFound) => {
+                Self::MethodNotAllowed { allow }
+            }
+            (RouteError::NoRoute | RouteError::MethodNotAllowed { .. }, Unmatched::Forbidden) => {
+                Self::NoRouteForbidden
+            }
+        }
+    }
+
     /// A short code for logs: the token error's name, or the problem type.
     pub fn code(&self) -> String {
         match self {
@@ -398,6 +445,57 @@ mod tests {
                 "method-not-allowed",
                 "cors-origin"
             ]
+        );
+    }
+
+    #[test]
+    fn header_token_and_route_errors_become_their_refusals() {
+        assert_eq!(AppError::from(BearerError::Missing), AppError::MissingToken);
+        assert_eq!(
+            AppError::from(BearerError::Malformed("several authorization headers")),
+            AppError::InvalidToken {
+                kind: "malformed_header",
+                message: "several authorization headers".into()
+            }
+        );
+        let refused = cedargate::GateError::NoKeys;
+        assert_eq!(
+            AppError::from(AuthError::Refused(refused.clone())),
+            AppError::InvalidToken {
+                kind: "no_keys",
+                message: refused.to_string()
+            }
+        );
+        let keys = AppError::KeysUnavailable { retry_after: 30 };
+        assert_eq!(AppError::from(AuthError::Keys(keys.clone())), keys);
+
+        let allow = || RouteError::MethodNotAllowed {
+            allow: vec!["GET".into()],
+        };
+        let path = || RouteError::Refused(cedargate::PathError::NotAbsolute);
+        assert_eq!(
+            AppError::unrouted(path(), Unmatched::Forbidden),
+            AppError::BadRequest {
+                message: cedargate::PathError::NotAbsolute.to_string()
+            }
+        );
+        assert_eq!(
+            AppError::unrouted(RouteError::NoRoute, Unmatched::NotFound),
+            AppError::NoRoute
+        );
+        assert_eq!(
+            AppError::unrouted(allow(), Unmatched::NotFound),
+            AppError::MethodNotAllowed {
+                allow: vec!["GET".into()]
+            }
+        );
+        assert_eq!(
+            AppError::unrouted(RouteError::NoRoute, Unmatched::Forbidden),
+            AppError::NoRouteForbidden
+        );
+        assert_eq!(
+            AppError::unrouted(allow(), Unmatched::Forbidden),
+            AppError::NoRouteForbidden
         );
     }
 }

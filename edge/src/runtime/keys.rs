@@ -277,8 +277,10 @@ fn thumbprints(keys: &KeySet) -> Vec<&str> {
 }
 
 fn log_event(event: &str, issuer: &str, error: Option<&str>) {
-    let line = serde_json::json!({ "event": event, "issuer": issuer, "error": error });
-    worker::console_log!("{line}");
+    super::log::event(
+        event,
+        serde_json::json!({ "issuer": issuer, "error": error }),
+    );
 }
 
 async fn fetch_keys(
