@@ -23,5 +23,11 @@ pub mod token_cache;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 
-/// Path of the authenticated endpoint that serves the policy bundle (when enabled).
-pub const BUNDLE_PATH: &str = "/.cedargate/bundle";
+pub use cedargate::wire::BUNDLE_PATH;
+
+/// The header naming a request: on every response and to the origin (problem bodies carry
+/// it as `request_id`).
+pub const REQUEST_ID_HEADER: &str = "x-cedargate-request-id";
+
+/// The header naming the version of the bundle in force, on every response.
+pub const BUNDLE_VERSION_HEADER: &str = "x-cedargate-bundle-version";

@@ -55,7 +55,7 @@ pub use identity::{
     IssuerConfig, MAX_LEEWAY_SECONDS, MappingError, Principal, TokenKind, Trust, TrustConfig,
     Verifier,
 };
-pub use jwks::{Algorithm, JwksError, KeySet, SkippedKey, VerificationKey};
+pub use jwks::{Algorithm, JwksError, KeySet, MAX_JWKS_BYTES, SkippedKey, VerificationKey};
 pub use routes::{ANY_METHODS, PathError, RouteError, RouteMatch};
 pub use signed_bundle::{
     BundleDocument, BundleDocumentError, BundleKeyError, BundlePublicKey, BundleSigningKey,

@@ -3,6 +3,10 @@
 use crate::bundle::{Bundle, BundleSource};
 use serde::{Deserialize, Serialize};
 
+/// Path of the edge's authenticated endpoint that serves the policy bundle (when enabled):
+/// a GET answers [`BundleEndpoint`].
+pub const BUNDLE_PATH: &str = "/.cedargate/bundle";
+
 /// The media type of the edge's refusals (RFC 9457 §3).
 pub const PROBLEM_MEDIA_TYPE: &str = "application/problem+json";
 

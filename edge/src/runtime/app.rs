@@ -13,6 +13,7 @@ use crate::log_line::RequestRecord;
 use crate::problem::AppError;
 use crate::target::{is_bundle_endpoint, target_of};
 use crate::token_cache::token_key;
+use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 use cedargate::{Gate, KeySet, KeySource, UnixTime};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -31,7 +32,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         Ok(state) => state.clone(),
         Err(err) => {
             record.error = Some(err.clone());
-            let common = [("x-cedargate-request-id", id.clone())];
+            let common = [(REQUEST_ID_HEADER, id.clone())];
             let response = proxy::problem(&AppError::Misconfigured, &id, &common);
             log::request(
                 &record,
@@ -50,11 +51,8 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     let origin = headers.get("origin").ok().flatten();
     let allowed_origin = cors::allowed_origin(&state.config().cors, origin.as_deref());
     let mut common = vec![
-        ("x-cedargate-request-id", id.clone()),
-        (
-            "x-cedargate-bundle-version",
-            gate.bundle().version().to_string(),
-        ),
+        (REQUEST_ID_HEADER, id.clone()),
+        (BUNDLE_VERSION_HEADER, gate.bundle().version().to_string()),
     ];
     if let Some(o) = allowed_origin {
         common.extend(cors::response_headers(o));

@@ -53,8 +53,8 @@ pub struct KeyStore {
     changes: Cell<u64>,
 }
 
-/// Upper bound on the size of discovery and JWKS documents.
-const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+/// Upper bound on the size of discovery and JWKS documents: the shared core's JWKS limit.
+const MAX_DOCUMENT_BYTES: usize = cedargate::MAX_JWKS_BYTES;
 
 /// How often a waiting request looks at a refetch under way.
 const WAIT_STEP_MS: u64 = 5;
