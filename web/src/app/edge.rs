@@ -56,7 +56,7 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
     let url = format!(
         "{}{}",
         config.edge_url.trim_end_matches('/'),
-        "/.cedargate/bundle"
+        cedargate::wire::BUNDLE_PATH
     );
     let response = Request::get(&url)
         .header("authorization", &format!("Bearer {}", token.raw.expose()))
