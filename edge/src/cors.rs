@@ -1,6 +1,7 @@
 //! Cross-origin headers for the browser app.
 
 use crate::config::CorsConfig;
+use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 
 /// The origin to echo in `Access-Control-Allow-Origin`, if the request's `Origin` is allowed.
 pub fn allowed_origin<'a>(config: &CorsConfig, origin: Option<&'a str>) -> Option<&'a str> {
@@ -18,8 +19,7 @@ pub fn response_headers(origin: &str) -> Vec<(&'static str, String)> {
         ("access-control-allow-origin", origin.to_owned()),
         (
             "access-control-expose-headers",
-            "www-authenticate, x-cedargate-request-id, x-cedargate-bundle-version, retry-after"
-                .into(),
+            format!("www-authenticate, {REQUEST_ID_HEADER}, {BUNDLE_VERSION_HEADER}, retry-after"),
         ),
         ("vary", "Origin".into()),
     ]
@@ -76,5 +76,12 @@ mod tests {
             "authorization, content-type".into()
         )));
         assert!(pre.contains(&("access-control-max-age", "600".into())));
+        assert!(
+            pre.contains(&(
+                "access-control-expose-headers",
+                "www-authenticate, x-cedargate-request-id, x-cedargate-bundle-version, retry-after"
+                    .into()
+            ))
+        );
     }
 }

@@ -169,7 +169,7 @@ pub fn identity_headers(
         ("x-cedargate-groups", list(groups)),
         ("x-cedargate-action", header_safe(action)),
         ("x-cedargate-policies", list(policies)),
-        ("x-cedargate-request-id", header_safe(request_id)),
+        (crate::REQUEST_ID_HEADER, header_safe(request_id)),
     ]
 }
 

@@ -202,6 +202,32 @@ pub fn cache_entry_matches(
         && recorded_jwks_uri.is_some_and(|uri| known_jwks_uri.is_none_or(|known| known == uri))
 }
 
+/// SHA-256 (hex) of the `trust` and `keys` members of the raw configuration: key sets kept in
+/// the Cache API are bound to it. The members are hashed as written, in the order the
+/// configuration gives them.
+pub fn config_digest(raw: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    let bound = serde_json::json!({ "trust": raw.get("trust"), "keys": raw.get("keys") });
+    hex(&Sha256::digest(bound.to_string().as_bytes()))
+}
+
+/// The Cache API key of an issuer's key set, bound to the key configuration's digest.
+pub fn cache_key(config_digest: &str, issuer: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(config_digest.as_bytes());
+    hash.update([0]);
+    hash.update(issuer.as_bytes());
+    format!(
+        "https://cedargate.invalid/jwks/v2/{}",
+        hex(&hash.finalize())
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,5 +500,33 @@ mod tests {
             "d1",
             Some(uri)
         ));
+    }
+
+    #[test]
+    fn cache_entries_are_keyed_by_the_trust_and_keys_sections_and_the_issuer() {
+        let raw = |origin: &str, ttl: u64| {
+            serde_json::json!({
+                "origin": origin,
+                "trust": { "issuers": [{ "issuer": "https://idp.example" }] },
+                "keys": { "min_ttl_seconds": ttl },
+            })
+        };
+        let digest = config_digest(&raw("https://a.example", 60));
+        // SHA-256 of `{"trust":{...},"keys":{...}}` as written: entries stored by earlier
+        // workers of the same configuration stay usable.
+        assert_eq!(
+            digest,
+            "315fd53c6c570da62e44dd3979e82606d5493638080363902a0706eef7fd21ac"
+        );
+        assert_eq!(
+            cache_key(&digest, "https://idp.example"),
+            "https://cedargate.invalid/jwks/v2/f9ecb478222fa9c3ae75a9ff6539f926aca725d53e88d8e08f83228fb96b216c"
+        );
+        assert_eq!(digest, config_digest(&raw("https://b.example", 60)));
+        assert_ne!(digest, config_digest(&raw("https://a.example", 61)));
+        assert_ne!(
+            cache_key(&digest, "https://idp.example"),
+            cache_key(&digest, "https://idp.example/other")
+        );
     }
 }

@@ -5,19 +5,29 @@
 //! compiled into it, and forwards the request to the origin only when the policies allow.
 //!
 //! The request handling itself lives in `runtime/` (wasm32 only); the decisions it relies
-//! on — configuration, header rules, CORS, key freshness, the token cache, problem
-//! responses — are plain functions in the other modules, tested natively.
+//! on — configuration, header rules, CORS, key freshness, KV bundle refresh, the token
+//! cache, problem responses, the request target, log lines — are plain functions in the
+//! other modules, tested natively.
 
 pub mod bearer;
+pub mod bundle_policy;
 pub mod config;
 pub mod cors;
 pub mod forward;
 pub mod key_policy;
+pub mod log_line;
 pub mod problem;
+pub mod target;
 pub mod token_cache;
 
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 
-/// Path of the authenticated endpoint that serves the policy bundle (when enabled).
-pub const BUNDLE_PATH: &str = "/.cedargate/bundle";
+pub use cedargate::wire::BUNDLE_PATH;
+
+/// The header naming a request: on every response and to the origin (problem bodies carry
+/// it as `request_id`).
+pub const REQUEST_ID_HEADER: &str = "x-cedargate-request-id";
+
+/// The header naming the version of the bundle in force, on every response.
+pub const BUNDLE_VERSION_HEADER: &str = "x-cedargate-bundle-version";

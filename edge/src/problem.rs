@@ -1,7 +1,11 @@
-//! Every refusal the worker gives, as an RFC 9457 problem document. Bodies name the action
+//! Every refusal the worker gives, as an RFC 9457 problem document
+//! ([`cedargate::wire::ProblemDocument`], the type the app reads too). Bodies name the action
 //! and, for a deny, the policies; they never contain a token or internal error text.
 
-use serde_json::{Value, json};
+use crate::bearer::BearerError;
+use crate::config::Unmatched;
+use cedargate::wire::ProblemDocument;
+use cedargate::{AuthError, RouteError};
 
 /// Why a request was not forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +46,7 @@ pub enum AppError {
 pub struct Problem {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
-    pub body: Value,
+    pub body: ProblemDocument,
 }
 
 const REALM: &str = "Bearer realm=\"cedargate\"";
@@ -58,19 +62,56 @@ fn quoted(text: &str) -> String {
         .collect()
 }
 
+impl From<BearerError> for AppError {
+    fn from(err: BearerError) -> Self {
+        match err {
+            BearerError::Missing => Self::MissingToken,
+            BearerError::Malformed(message) => Self::InvalidToken {
+                kind: "malformed_header",
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// A token the shared core refused (its stable reason code for the client, its message for
+/// the log), or the key store's own error.
+impl From<AuthError<AppError>> for AppError {
+    fn from(err: AuthError<AppError>) -> Self {
+        match err {
+            AuthError::Refused(err) => Self::InvalidToken {
+                kind: err.reason(),
+                message: err.to_string(),
+            },
+            AuthError::Keys(err) => err,
+        }
+    }
+}
+
 impl AppError {
+    /// The refusal of a request the bundle does not route: a refused path is a 400; no
+    /// route a 404 or 405, or a 403 that tells nothing when `unmatched` is `forbidden`
+    /// (which also hides which routes exist, so no `Allow` either).
+    pub fn unrouted(err: RouteError, unmatched: Unmatched) -> Self {
+        match (err, unmatched) {
+            (RouteError::Refused(path), _) => Self::BadRequest {
+                message: path.to_string(),
+            },
+            (RouteError::NoRoute, Unmatched::NotFound) => Self::NoRoute,
+            (RouteError::MethodNotAllowed { allow }, Unmatched::NotFound) => {
+                Self::MethodNotAllowed { allow }
+            }
+            (RouteError::NoRoute | RouteError::MethodNotAllowed { .. }, Unmatched::Forbidden) => {
+                Self::NoRouteForbidden
+            }
+        }
+    }
+
     /// A short code for logs: the token error's name, or the problem type.
     pub fn code(&self) -> String {
         match self {
             Self::InvalidToken { kind, .. } => (*kind).to_owned(),
-            other => other
-                .problem("")
-                .body
-                .get("type")
-                .and_then(|t| t.as_str())
-                .and_then(|t| t.rsplit(':').next())
-                .unwrap_or("error")
-                .to_owned(),
+            other => other.problem("").body.code().unwrap_or("error").to_owned(),
         }
     }
 
@@ -81,12 +122,11 @@ impl AppError {
 
     /// The response parts; `request_id` goes into the body.
     pub fn problem(&self, request_id: &str) -> Problem {
-        let (status, kind, title, detail, mut extra, headers): (
+        let (status, code, title, detail, headers): (
             u16,
             &str,
             &str,
             String,
-            Value,
             Vec<(&'static str, String)>,
         ) = match self {
             Self::MissingToken => (
@@ -94,7 +134,6 @@ impl AppError {
                 "missing-token",
                 "Authentication required",
                 "send a bearer token in the Authorization header".into(),
-                json!({}),
                 // RFC 6750 §3.1: no error code when the request has no credentials.
                 vec![("www-authenticate", REALM.into())],
             ),
@@ -105,7 +144,6 @@ impl AppError {
                 "invalid-token",
                 "Invalid token",
                 format!("the bearer token was refused ({kind})"),
-                json!({ "reason": kind }),
                 vec![(
                     "www-authenticate",
                     format!(
@@ -114,7 +152,7 @@ impl AppError {
                     ),
                 )],
             ),
-            Self::Forbidden { action, policies } => (
+            Self::Forbidden { policies, .. } => (
                 403,
                 "forbidden",
                 "Forbidden",
@@ -123,7 +161,6 @@ impl AppError {
                 } else {
                     format!("denied by {}", policies.join(", "))
                 },
-                json!({ "action": action, "policies": policies }),
                 Vec::new(),
             ),
             Self::BadRequest { message } => (
@@ -131,7 +168,6 @@ impl AppError {
                 "bad-request",
                 "Request refused",
                 message.clone(),
-                json!({}),
                 Vec::new(),
             ),
             Self::NoRoute => (
@@ -139,7 +175,6 @@ impl AppError {
                 "no-route",
                 "Not found",
                 "no route matches this method and path".into(),
-                json!({}),
                 Vec::new(),
             ),
             Self::NoRouteForbidden => (
@@ -147,7 +182,6 @@ impl AppError {
                 "forbidden",
                 "Forbidden",
                 "this request is not allowed".into(),
-                json!({}),
                 Vec::new(),
             ),
             Self::MethodNotAllowed { allow } => (
@@ -155,7 +189,6 @@ impl AppError {
                 "method-not-allowed",
                 "Method not allowed",
                 "no route of this API accepts this method".into(),
-                json!({ "allow": allow }),
                 vec![("allow", allow.join(", "))],
             ),
             Self::KeysUnavailable { retry_after } => (
@@ -163,7 +196,6 @@ impl AppError {
                 "keys-unavailable",
                 "Service unavailable",
                 "the identity provider's keys cannot be retrieved".into(),
-                json!({}),
                 vec![("retry-after", retry_after.to_string())],
             ),
             Self::OriginUnreachable => (
@@ -171,7 +203,6 @@ impl AppError {
                 "origin-unreachable",
                 "Bad gateway",
                 "the API could not be reached".into(),
-                json!({}),
                 Vec::new(),
             ),
             Self::Misconfigured => (
@@ -179,7 +210,6 @@ impl AppError {
                 "misconfigured",
                 "Internal error",
                 "the gateway is not configured correctly".into(),
-                json!({}),
                 Vec::new(),
             ),
             Self::PreflightRefused => (
@@ -187,26 +217,27 @@ impl AppError {
                 "cors-origin",
                 "Origin not allowed",
                 "this origin may not call the API".into(),
-                json!({}),
                 Vec::new(),
             ),
         };
-        if let Value::Object(map) = &mut extra {
-            map.insert(
-                "type".into(),
-                json!(format!("urn:cedargate:problem:{kind}")),
-            );
-            map.insert("title".into(), json!(title));
-            map.insert("status".into(), json!(status));
-            map.insert("detail".into(), json!(detail));
-            if !request_id.is_empty() {
-                map.insert("request_id".into(), json!(request_id));
+        let mut body = ProblemDocument::new(code, title, status, detail);
+        // The cedargate members.
+        match self {
+            Self::InvalidToken { kind, .. } => body.reason = Some((*kind).to_owned()),
+            Self::Forbidden { action, policies } => {
+                body.action = Some(action.clone());
+                body.policies = Some(policies.clone());
             }
+            Self::MethodNotAllowed { allow } => body.allow = Some(allow.clone()),
+            _ => {}
+        }
+        if !request_id.is_empty() {
+            body.request_id = Some(request_id.to_owned());
         }
         Problem {
             status,
             headers,
-            body: extra,
+            body,
         }
     }
 }
@@ -214,6 +245,12 @@ impl AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    /// The body as the client reads it.
+    fn body_json(p: &Problem) -> Value {
+        serde_json::to_value(&p.body).expect("serializes")
+    }
 
     #[test]
     fn invalid_tokens_get_an_rfc_6750_challenge() {
@@ -231,21 +268,21 @@ mod tests {
             )]
         );
         // The internal message is in neither the body nor the challenge.
-        let body = p.body.to_string();
+        let body = body_json(&p).to_string();
         assert!(
             !body.contains("WebCrypto") && !body.contains("DataError"),
             "{body}"
         );
         assert_eq!(
-            p.body["detail"],
+            body_json(&p)["detail"],
             "the bearer token was refused (signature_backend)"
         );
-        assert_eq!(p.body["type"], "urn:cedargate:problem:invalid-token");
-        assert_eq!(p.body["reason"], "signature_backend");
-        assert_eq!(p.body["request_id"], "r1");
+        assert_eq!(body_json(&p)["type"], "urn:cedargate:problem:invalid-token");
+        assert_eq!(body_json(&p)["reason"], "signature_backend");
+        assert_eq!(body_json(&p)["request_id"], "r1");
         let missing = AppError::MissingToken.problem("");
         assert_eq!(missing.headers, [("www-authenticate", REALM.to_owned())]);
-        assert!(missing.body.get("request_id").is_none());
+        assert!(body_json(&missing).get("request_id").is_none());
     }
 
     #[test]
@@ -281,7 +318,184 @@ mod tests {
             policies: vec!["p".into()],
         }
         .problem("");
-        assert_eq!(deny.body["action"], "post /pets");
-        assert_eq!(deny.body["policies"], json!(["p"]));
+        assert_eq!(body_json(&deny)["action"], "post /pets");
+        assert_eq!(body_json(&deny)["policies"], json!(["p"]));
+    }
+
+    /// The bytes of every problem body, as clients have always received them: members in
+    /// this order, absent ones left out.
+    #[test]
+    fn problem_bodies_keep_their_wire_bytes() {
+        let wire = |err: AppError, id: &str| {
+            serde_json::to_string(&err.problem(id).body).expect("serializes")
+        };
+        let cases = [
+            (
+                wire(AppError::MissingToken, "r-1"),
+                r#"{"type":"urn:cedargate:problem:missing-token","title":"Authentication required","status":401,"detail":"send a bearer token in the Authorization header","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::MissingToken, ""),
+                r#"{"type":"urn:cedargate:problem:missing-token","title":"Authentication required","status":401,"detail":"send a bearer token in the Authorization header"}"#,
+            ),
+            (
+                wire(
+                    AppError::InvalidToken {
+                        kind: "expired",
+                        message: "m".into(),
+                    },
+                    "r-1",
+                ),
+                r#"{"reason":"expired","type":"urn:cedargate:problem:invalid-token","title":"Invalid token","status":401,"detail":"the bearer token was refused (expired)","request_id":"r-1"}"#,
+            ),
+            (
+                wire(
+                    AppError::Forbidden {
+                        action: "post /pets".into(),
+                        policies: vec!["p1".into(), "p2".into()],
+                    },
+                    "r-1",
+                ),
+                r#"{"action":"post /pets","policies":["p1","p2"],"type":"urn:cedargate:problem:forbidden","title":"Forbidden","status":403,"detail":"denied by p1, p2","request_id":"r-1"}"#,
+            ),
+            (
+                wire(
+                    AppError::Forbidden {
+                        action: "get /x".into(),
+                        policies: vec![],
+                    },
+                    "",
+                ),
+                r#"{"action":"get /x","policies":[],"type":"urn:cedargate:problem:forbidden","title":"Forbidden","status":403,"detail":"no policy permits this action"}"#,
+            ),
+            (
+                wire(
+                    AppError::BadRequest {
+                        message: "path has \"quotes\"".into(),
+                    },
+                    "r-1",
+                ),
+                r#"{"type":"urn:cedargate:problem:bad-request","title":"Request refused","status":400,"detail":"path has \"quotes\"","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::NoRoute, "r-1"),
+                r#"{"type":"urn:cedargate:problem:no-route","title":"Not found","status":404,"detail":"no route matches this method and path","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::NoRouteForbidden, "r-1"),
+                r#"{"type":"urn:cedargate:problem:forbidden","title":"Forbidden","status":403,"detail":"this request is not allowed","request_id":"r-1"}"#,
+            ),
+            (
+                wire(
+                    AppError::MethodNotAllowed {
+                        allow: vec!["DELETE".into(), "GET".into()],
+                    },
+                    "r-1",
+                ),
+                r#"{"allow":["DELETE","GET"],"type":"urn:cedargate:problem:method-not-allowed","title":"Method not allowed","status":405,"detail":"no route of this API accepts this method","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::KeysUnavailable { retry_after: 30 }, "r-1"),
+                r#"{"type":"urn:cedargate:problem:keys-unavailable","title":"Service unavailable","status":503,"detail":"the identity provider's keys cannot be retrieved","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::OriginUnreachable, "r-1"),
+                r#"{"type":"urn:cedargate:problem:origin-unreachable","title":"Bad gateway","status":502,"detail":"the API could not be reached","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::Misconfigured, "r-1"),
+                r#"{"type":"urn:cedargate:problem:misconfigured","title":"Internal error","status":500,"detail":"the gateway is not configured correctly","request_id":"r-1"}"#,
+            ),
+            (
+                wire(AppError::PreflightRefused, "r-1"),
+                r#"{"type":"urn:cedargate:problem:cors-origin","title":"Origin not allowed","status":403,"detail":"this origin may not call the API","request_id":"r-1"}"#,
+            ),
+        ];
+        for (sent, expected) in cases {
+            assert_eq!(sent, expected);
+        }
+    }
+
+    #[test]
+    fn log_codes_are_the_reason_or_the_problem_type() {
+        let codes: Vec<String> = [
+            AppError::MissingToken,
+            AppError::InvalidToken {
+                kind: "expired",
+                message: "m".into(),
+            },
+            AppError::Forbidden {
+                action: "a".into(),
+                policies: vec![],
+            },
+            AppError::NoRouteForbidden,
+            AppError::MethodNotAllowed { allow: vec![] },
+            AppError::PreflightRefused,
+        ]
+        .iter()
+        .map(AppError::code)
+        .collect();
+        assert_eq!(
+            codes,
+            [
+                "missing-token",
+                "expired",
+                "forbidden",
+                "forbidden",
+                "method-not-allowed",
+                "cors-origin"
+            ]
+        );
+    }
+
+    #[test]
+    fn header_token_and_route_errors_become_their_refusals() {
+        assert_eq!(AppError::from(BearerError::Missing), AppError::MissingToken);
+        assert_eq!(
+            AppError::from(BearerError::Malformed("several authorization headers")),
+            AppError::InvalidToken {
+                kind: "malformed_header",
+                message: "several authorization headers".into()
+            }
+        );
+        let refused = cedargate::GateError::NoKeys;
+        assert_eq!(
+            AppError::from(AuthError::Refused(refused.clone())),
+            AppError::InvalidToken {
+                kind: "no_keys",
+                message: refused.to_string()
+            }
+        );
+        let keys = AppError::KeysUnavailable { retry_after: 30 };
+        assert_eq!(AppError::from(AuthError::Keys(keys.clone())), keys);
+
+        let allow = || RouteError::MethodNotAllowed {
+            allow: vec!["GET".into()],
+        };
+        let path = || RouteError::Refused(cedargate::PathError::NotAbsolute);
+        assert_eq!(
+            AppError::unrouted(path(), Unmatched::Forbidden),
+            AppError::BadRequest {
+                message: cedargate::PathError::NotAbsolute.to_string()
+            }
+        );
+        assert_eq!(
+            AppError::unrouted(RouteError::NoRoute, Unmatched::NotFound),
+            AppError::NoRoute
+        );
+        assert_eq!(
+            AppError::unrouted(allow(), Unmatched::NotFound),
+            AppError::MethodNotAllowed {
+                allow: vec!["GET".into()]
+            }
+        );
+        assert_eq!(
+            AppError::unrouted(RouteError::NoRoute, Unmatched::Forbidden),
+            AppError::NoRouteForbidden
+        );
+        assert_eq!(
+            AppError::unrouted(allow(), Unmatched::Forbidden),
+            AppError::NoRouteForbidden
+        );
     }
 }

@@ -15,8 +15,11 @@ pub struct TokenCache<V> {
     inserted: u64,
 }
 
+/// The cache key of a token: its SHA-256.
+pub type TokenKey = [u8; 32];
+
 /// The cache key of a token.
-pub fn token_key(token: &str) -> [u8; 32] {
+pub fn token_key(token: &str) -> TokenKey {
     use sha2::{Digest, Sha256};
     Sha256::digest(token.as_bytes()).into()
 }

@@ -68,7 +68,7 @@ pub use crypto::RustCrypto;
 pub use crypto::{SignatureBackend, SignatureCheck, SignatureError};
 pub use decision::{ActionDecision, Decision, Outcome};
 pub use gate::{AuthError, Gate, GateError, KeySource};
-pub use jwks::{Algorithm, JwksError, KeySet, SkippedKey, VerificationKey};
+pub use jwks::{Algorithm, JwksError, KeySet, MAX_JWKS_BYTES, SkippedKey, VerificationKey};
 pub use principal::Principal;
 pub use routes::{ANY_METHODS, MAX_PATH_BYTES, PathError, RouteError, RouteMatch};
 pub use signed_bundle::{

@@ -4,6 +4,16 @@ pub use crate::bundle::RouteEntry;
 use crate::bundle::{Bundle, BundleSource};
 use serde::{Deserialize, Serialize};
 
+/// Path of the edge's authenticated endpoint that serves the policy bundle (when enabled):
+/// a GET answers [`BundleEndpoint`].
+pub const BUNDLE_PATH: &str = "/.cedargate/bundle";
+
+/// The media type of the edge's refusals (RFC 9457 §3).
+pub const PROBLEM_MEDIA_TYPE: &str = "application/problem+json";
+
+/// What every problem type the edge sends starts with: `urn:cedargate:problem:<code>`.
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:cedargate:problem:";
+
 /// What `GET /.cedargate/bundle` answers: the bundle the edge enforces.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundleEndpoint {
@@ -29,5 +39,118 @@ impl BundleEndpoint {
             routes: bundle.routes(),
             source: bundle.source().clone(),
         }
+    }
+}
+
+/// A refusal from the edge: an RFC 9457 problem document, sent as [`PROBLEM_MEDIA_TYPE`].
+///
+/// On the wire the cedargate members (`reason`, `action`, `policies`, `allow`) come first,
+/// then `type`, `title`, `status`, `detail` and `request_id`; absent members are left out. A
+/// body names the action and, for a deny, the policies; never a token or internal error
+/// text.
+///
+/// Read leniently, as RFC 9457 §3.1 asks of clients: every member may be absent (`type` is
+/// then `about:blank`), so any JSON object of the right member types is a problem document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemDocument {
+    /// Why a token was refused: a stable reason code (`expired`, `bad_signature`, ...), the
+    /// only thing a client is told about it. On `invalid-token` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The action the policies denied. On a deny (`forbidden`) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// The policies that denied it (empty when none permits it). On a deny only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<String>>,
+    /// The methods of the routes that match the path. On `method-not-allowed` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    /// The problem type: [`PROBLEM_TYPE_PREFIX`] and a code (see [`ProblemDocument::code`]).
+    #[serde(rename = "type", default = "about_blank")]
+    pub problem_type: String,
+    /// A short summary of the problem type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The HTTP status code of the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What went wrong with this request, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The edge's id of the request (also its `x-cedargate-request-id` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// RFC 9457's default problem type.
+fn about_blank() -> String {
+    "about:blank".into()
+}
+
+impl ProblemDocument {
+    /// A problem of type `urn:cedargate:problem:<code>`, without cedargate members or
+    /// request id.
+    pub fn new(code: &str, title: &str, status: u16, detail: impl Into<String>) -> Self {
+        Self {
+            reason: None,
+            action: None,
+            policies: None,
+            allow: None,
+            problem_type: format!("{PROBLEM_TYPE_PREFIX}{code}"),
+            title: Some(title.to_owned()),
+            status: Some(status),
+            detail: Some(detail.into()),
+            request_id: None,
+        }
+    }
+
+    /// The code of a cedargate problem type (`forbidden` of `urn:cedargate:problem:forbidden`);
+    /// `None` for other types.
+    pub fn code(&self) -> Option<&str> {
+        self.problem_type.strip_prefix(PROBLEM_TYPE_PREFIX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn problem_documents_write_their_members_in_wire_order_and_read_back() {
+        let deny = ProblemDocument {
+            action: Some("post /pets".into()),
+            policies: Some(vec![]),
+            request_id: Some("r-1".into()),
+            ..ProblemDocument::new(
+                "forbidden",
+                "Forbidden",
+                403,
+                "no policy permits this action",
+            )
+        };
+        let text = serde_json::to_string(&deny).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"action":"post /pets","policies":[],"type":"urn:cedargate:problem:forbidden","title":"Forbidden","status":403,"detail":"no policy permits this action","request_id":"r-1"}"#
+        );
+        let read: ProblemDocument = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(read, deny);
+        assert_eq!(deny.code(), Some("forbidden"));
+    }
+
+    #[test]
+    fn any_member_may_be_absent_when_read() {
+        let doc: ProblemDocument =
+            serde_json::from_str(r#"{"detail":"gone","extra":1}"#).expect("reads");
+        assert_eq!(doc.detail.as_deref(), Some("gone"));
+        assert_eq!(doc.problem_type, "about:blank");
+        assert_eq!(
+            (doc.code(), doc.status, doc.title.as_deref()),
+            (None, None, None)
+        );
+        assert!(serde_json::from_str::<ProblemDocument>(r#"{"status":"bad"}"#).is_err());
     }
 }

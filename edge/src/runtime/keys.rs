@@ -7,17 +7,16 @@
 //! timers of their own, and take over if it is abandoned.
 
 use super::now_ms;
-use super::state::State;
 use crate::config::KeyCacheConfig;
 use crate::key_policy::{
-    Backoff, KeyAction, KeyState, KeyTimes, cache_entry_matches, decide, retry_after,
+    Backoff, KeyAction, KeyState, KeyTimes, cache_entry_matches, cache_key, decide, retry_after,
     ttl_from_cache_control,
 };
 use crate::problem::AppError;
 use cedargate::KeySet;
 use futures_util::StreamExt;
 use futures_util::future::{self, Either};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -43,17 +42,41 @@ struct IssuerKeys {
     backoff: Backoff,
 }
 
-/// Key sets by issuer.
-#[derive(Default)]
+/// Key sets by issuer, with the settings they are fetched and kept by.
 pub struct KeyStore {
+    config: KeyCacheConfig,
+    /// The digest of the key configuration that Cache API entries are bound to
+    /// ([`crate::key_policy::config_digest`]).
+    config_digest: String,
     issuers: RefCell<HashMap<String, IssuerKeys>>,
+    /// How many refetches found a key set other than the one held before.
+    changes: Cell<u64>,
 }
 
-/// Upper bound on the size of discovery and JWKS documents.
-const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+/// Upper bound on the size of discovery and JWKS documents: the shared core's JWKS limit.
+const MAX_DOCUMENT_BYTES: usize = cedargate::MAX_JWKS_BYTES;
 
 /// How often a waiting request looks at a refetch under way.
 const WAIT_STEP_MS: u64 = 5;
+
+impl KeyStore {
+    /// An empty store fetching and keeping keys by `config`; its Cache API entries are bound
+    /// to `config_digest`.
+    pub fn new(config: KeyCacheConfig, config_digest: String) -> Self {
+        Self {
+            config,
+            config_digest,
+            issuers: RefCell::default(),
+            changes: Cell::new(0),
+        }
+    }
+
+    /// How many times a refetch found that an issuer publishes other keys than before: a
+    /// token verified before the last change may have been verified with a withdrawn key.
+    pub fn changes(&self) -> u64 {
+        self.changes.get()
+    }
+}
 
 /// The issuer's keys for a token with `kid`, at `now` (seconds).
 ///
@@ -62,18 +85,18 @@ const WAIT_STEP_MS: u64 = 5;
 /// (`ctx.wait_until`); without usable keys the request fetches (or waits for the fetch under
 /// way), unless a fetch failed within the backoff: then 503 at once.
 pub async fn keys_for(
-    state: &Rc<State>,
+    store: &Rc<KeyStore>,
     ctx: &Context,
     issuer: &str,
     kid: Option<&str>,
     now: i64,
 ) -> Result<Rc<KeySet>, AppError> {
-    let config = &state.config.keys;
+    let config = &store.config;
     let unavailable = || AppError::KeysUnavailable {
         retry_after: retry_after(config),
     };
     let (cached, times, cache_checked, backoff) = {
-        let issuers = state.keys.issuers.borrow();
+        let issuers = store.issuers.borrow();
         match issuers.get(issuer) {
             Some(entry) => (
                 entry.keys.clone(),
@@ -90,7 +113,7 @@ pub async fn keys_for(
     let key_state = KeyState {
         times: times.as_ref(),
         kid_known,
-        refreshing: refreshing(state, issuer, config),
+        refreshing: refreshing(store, issuer),
         backoff: &backoff,
     };
     // The cached keys, if they may still serve.
@@ -99,22 +122,21 @@ pub async fn keys_for(
         KeyAction::Serve { refresh } => {
             let keys = servable.ok_or_else(unavailable)?;
             if refresh {
-                let guard = RefreshGuard::begin(state, issuer);
-                let (state, issuer) = (state.clone(), issuer.to_owned());
+                let guard = RefreshGuard::begin(store, issuer);
+                let (store, issuer) = (store.clone(), issuer.to_owned());
                 ctx.wait_until(async move {
-                    let _ = run_refresh(&state, &issuer, now, !cache_checked, guard).await;
+                    let _ = run_refresh(&store, &issuer, now, !cache_checked, guard).await;
                 });
             }
             Ok(keys)
         }
-        KeyAction::Wait => wait_for_refresh(state, issuer, config)
+        KeyAction::Wait => wait_for_refresh(store, issuer)
             .await
             .or(servable)
             .ok_or_else(unavailable),
         KeyAction::Fetch { forced } => {
             if forced
-                && let Some(t) = state
-                    .keys
+                && let Some(t) = store
                     .issuers
                     .borrow_mut()
                     .get_mut(issuer)
@@ -122,8 +144,8 @@ pub async fn keys_for(
             {
                 t.forced_at = Some(now);
             }
-            let guard = RefreshGuard::begin(state, issuer);
-            run_refresh(state, issuer, now, !cache_checked, guard)
+            let guard = RefreshGuard::begin(store, issuer);
+            run_refresh(store, issuer, now, !cache_checked, guard)
                 .await
                 .or(servable)
                 .ok_or_else(unavailable)
@@ -138,10 +160,9 @@ pub async fn keys_for(
 
 /// Whether another request is refetching this issuer's keys (and has not given up: a
 /// refetch older than the fetch timeout twice over is considered abandoned).
-fn refreshing(state: &State, issuer: &str, config: &KeyCacheConfig) -> bool {
-    let limit = 2.0 * config.fetch_timeout_ms as f64 + 1000.0;
-    state
-        .keys
+fn refreshing(store: &KeyStore, issuer: &str) -> bool {
+    let limit = 2.0 * store.config.fetch_timeout_ms as f64 + 1000.0;
+    store
         .issuers
         .borrow()
         .get(issuer)
@@ -151,22 +172,13 @@ fn refreshing(state: &State, issuer: &str, config: &KeyCacheConfig) -> bool {
 
 /// Waits for the refetch under way and returns the keys it produced (`None` if it failed
 /// or was abandoned).
-async fn wait_for_refresh(
-    state: &Rc<State>,
-    issuer: &str,
-    config: &KeyCacheConfig,
-) -> Option<Rc<KeySet>> {
-    let generation = state
-        .keys
-        .issuers
-        .borrow()
-        .get(issuer)
-        .map(|e| e.generation)?;
-    let deadline = now_ms() + 2.0 * config.fetch_timeout_ms as f64 + 1000.0;
+async fn wait_for_refresh(store: &KeyStore, issuer: &str) -> Option<Rc<KeySet>> {
+    let generation = store.issuers.borrow().get(issuer).map(|e| e.generation)?;
+    let deadline = now_ms() + 2.0 * store.config.fetch_timeout_ms as f64 + 1000.0;
     loop {
         Delay::from(Duration::from_millis(WAIT_STEP_MS)).await;
         let (done, keys, failed) = {
-            let issuers = state.keys.issuers.borrow();
+            let issuers = store.issuers.borrow();
             let entry = issuers.get(issuer)?;
             (
                 entry.generation != generation,
@@ -185,20 +197,20 @@ async fn wait_for_refresh(
 
 /// Marks a refetch as under way until dropped (also when the request is cancelled).
 struct RefreshGuard {
-    state: Rc<State>,
+    store: Rc<KeyStore>,
     issuer: String,
 }
 
 impl RefreshGuard {
     /// Marks the issuer's refetch as under way, at once (before any await, so no other
     /// request starts one too).
-    fn begin(state: &Rc<State>, issuer: &str) -> Self {
-        let mut issuers = state.keys.issuers.borrow_mut();
+    fn begin(store: &Rc<KeyStore>, issuer: &str) -> Self {
+        let mut issuers = store.issuers.borrow_mut();
         let entry = issuers.entry(issuer.to_owned()).or_default();
         entry.refreshing_since = Some(now_ms());
         entry.cache_checked = true;
         Self {
-            state: state.clone(),
+            store: store.clone(),
             issuer: issuer.to_owned(),
         }
     }
@@ -206,7 +218,7 @@ impl RefreshGuard {
 
 impl Drop for RefreshGuard {
     fn drop(&mut self) {
-        if let Ok(mut issuers) = self.state.keys.issuers.try_borrow_mut()
+        if let Ok(mut issuers) = self.store.issuers.try_borrow_mut()
             && let Some(entry) = issuers.get_mut(&self.issuer)
         {
             entry.refreshing_since = None;
@@ -216,16 +228,17 @@ impl Drop for RefreshGuard {
 }
 
 /// Refetches an issuer's keys (in the request or the `wait_until` that owns `_guard`) and
-/// stores the result; a failure extends the backoff.
+/// stores the result; a failure extends the backoff. Other keys than before count as a
+/// [change](KeyStore::changes).
 async fn run_refresh(
-    state: &Rc<State>,
+    store: &KeyStore,
     issuer: &str,
     now: i64,
     try_cache: bool,
     _guard: RefreshGuard,
 ) -> Option<Rc<KeySet>> {
-    let result = fetch_keys(state, issuer, now, try_cache).await;
-    let mut issuers = state.keys.issuers.borrow_mut();
+    let result = fetch_keys(store, issuer, now, try_cache).await;
+    let mut issuers = store.issuers.borrow_mut();
     let entry = issuers.entry(issuer.to_owned()).or_default();
     match result {
         Ok((keys, times, jwks_uri)) => {
@@ -244,8 +257,7 @@ async fn run_refresh(
             entry.backoff.succeeded();
             drop(issuers);
             if changed {
-                // Tokens verified with keys the provider no longer publishes are dropped.
-                state.tokens.borrow_mut().clear();
+                store.changes.set(store.changes.get() + 1);
             }
             log_event("keys_refreshed", issuer, None);
             Some(keys)
@@ -265,21 +277,23 @@ fn thumbprints(keys: &KeySet) -> Vec<&str> {
 }
 
 fn log_event(event: &str, issuer: &str, error: Option<&str>) {
-    let line = serde_json::json!({ "event": event, "issuer": issuer, "error": error });
-    worker::console_log!("{line}");
+    super::log::event(
+        event,
+        serde_json::json!({ "issuer": issuer, "error": error }),
+    );
 }
 
 async fn fetch_keys(
-    state: &Rc<State>,
+    store: &KeyStore,
     issuer: &str,
     now: i64,
     try_cache: bool,
 ) -> Result<(KeySet, KeyTimes, String), String> {
-    let config = &state.config.keys;
-    if try_cache && let Some(found) = from_cache(state, issuer, now).await {
+    let config = &store.config;
+    if try_cache && let Some(found) = from_cache(store, issuer, now).await {
         return Ok(found);
     }
-    let known_uri = known_jwks_uri(state, issuer);
+    let known_uri = known_jwks_uri(store, issuer);
     let jwks_uri = match known_uri {
         Some(uri) => uri,
         None => discover(issuer, config).await?,
@@ -292,14 +306,13 @@ async fn fetch_keys(
         ttl,
         forced_at: None,
     };
-    to_cache(state, issuer, &body, &jwks_uri, now, ttl).await;
+    to_cache(store, issuer, &body, &jwks_uri, now, ttl).await;
     Ok((keys, times, jwks_uri))
 }
 
 /// The `jwks_uri` this isolate discovered for `issuer`, if any.
-fn known_jwks_uri(state: &State, issuer: &str) -> Option<String> {
-    state
-        .keys
+fn known_jwks_uri(store: &KeyStore, issuer: &str) -> Option<String> {
+    store
         .issuers
         .borrow()
         .get(issuer)
@@ -370,26 +383,19 @@ async fn get(url: &str, config: &KeyCacheConfig) -> Result<(String, Option<Strin
     result
 }
 
-/// The Cache API key of an issuer's key set, bound to this worker's key configuration.
-fn cache_key(state: &State, issuer: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    hash.update(state.key_config_digest.as_bytes());
-    hash.update([0]);
-    hash.update(issuer.as_bytes());
-    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    format!("https://cedargate.invalid/jwks/v2/{digest}")
-}
-
 /// A key set kept in the Cache API, if it was written for this issuer by a worker of this
 /// configuration, for the `jwks_uri` this isolate uses (if it knows it), and is fresh.
-async fn from_cache(state: &State, issuer: &str, now: i64) -> Option<(KeySet, KeyTimes, String)> {
+async fn from_cache(
+    store: &KeyStore,
+    issuer: &str,
+    now: i64,
+) -> Option<(KeySet, KeyTimes, String)> {
     let mut response = Cache::default()
-        .get(cache_key(state, issuer).as_str(), false)
+        .get(cache_key(&store.config_digest, issuer).as_str(), false)
         .await
         .ok()??;
     let header = |name: &str| response.headers().get(name).ok().flatten();
-    let known_uri = known_jwks_uri(state, issuer);
+    let known_uri = known_jwks_uri(store, issuer);
     let (recorded_issuer, recorded_config, jwks_uri) = (
         header("x-cedargate-issuer"),
         header("x-cedargate-config"),
@@ -400,7 +406,7 @@ async fn from_cache(state: &State, issuer: &str, now: i64) -> Option<(KeySet, Ke
         recorded_config.as_deref(),
         jwks_uri.as_deref(),
         &crate::forward::header_safe(issuer),
-        &state.key_config_digest,
+        &store.config_digest,
         known_uri.as_deref(),
     ) {
         log_event("keys_cache_entry_ignored", issuer, None);
@@ -419,7 +425,7 @@ async fn from_cache(state: &State, issuer: &str, now: i64) -> Option<(KeySet, Ke
     times.fresh(now).then_some((keys, times, jwks_uri))
 }
 
-async fn to_cache(state: &State, issuer: &str, body: &str, jwks_uri: &str, now: i64, ttl: u64) {
+async fn to_cache(store: &KeyStore, issuer: &str, body: &str, jwks_uri: &str, now: i64, ttl: u64) {
     let headers = Headers::new();
     let set = |k: &str, v: &str| headers.set(k, v).is_ok();
     let ok = set("cache-control", &format!("max-age={ttl}"))
@@ -427,7 +433,7 @@ async fn to_cache(state: &State, issuer: &str, body: &str, jwks_uri: &str, now: 
         && set("x-cedargate-fetched-at", &now.to_string())
         && set("x-cedargate-ttl", &ttl.to_string())
         && set("x-cedargate-issuer", &crate::forward::header_safe(issuer))
-        && set("x-cedargate-config", &state.key_config_digest)
+        && set("x-cedargate-config", &store.config_digest)
         && set("x-cedargate-jwks-uri", jwks_uri);
     if !ok {
         return;
@@ -436,7 +442,7 @@ async fn to_cache(state: &State, issuer: &str, body: &str, jwks_uri: &str, now: 
         .with_headers(headers)
         .fixed(body.as_bytes().to_vec());
     if let Err(err) = Cache::default()
-        .put(cache_key(state, issuer).as_str(), response)
+        .put(cache_key(&store.config_digest, issuer).as_str(), response)
         .await
     {
         log_event("keys_cache_put_failed", issuer, Some(&err.to_string()));

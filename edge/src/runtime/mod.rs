@@ -1,7 +1,9 @@
 //! The Worker: entry point and per-isolate state.
 
 mod app;
+mod bundle_refresh;
 mod keys;
+mod log;
 mod proxy;
 mod state;
 

@@ -1,14 +1,14 @@
 //! Responses: forwarding to the origin with streamed bodies, problem documents, CORS.
 
-use super::state::{Authenticated, State};
-use crate::config::CorsConfig;
+use super::state::Authenticated;
+use crate::config::{CorsConfig, EdgeConfig};
 use crate::cors;
 use crate::forward::{
     forwards_body, identity_headers, merge_vary, request_headers, response_headers,
 };
 use crate::problem::AppError;
+use cedargate::wire::{BundleEndpoint, PROBLEM_MEDIA_TYPE};
 use cedargate::{Bundle, Decision, Gate, RouteMatch};
-use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::{Request, Response};
@@ -50,15 +50,17 @@ fn build(
     }
 }
 
+/// A JSON answer: `body` serialized with its members in declaration order.
 fn json_response(
     status: u16,
     mut headers: Vec<(&'static str, String)>,
-    body: &serde_json::Value,
+    body: &impl serde::Serialize,
     content_type: &str,
 ) -> Response {
     headers.push(("content-type", content_type.to_owned()));
     headers.push(("cache-control", "no-store".into()));
-    let text = body.to_string();
+    // Serializing strings, numbers and lists cannot fail.
+    let text = serde_json::to_string(body).unwrap_or_default();
     let init = web_sys::ResponseInit::new();
     init.set_status(status);
     let out = web_sys::Headers::new().unwrap_or_else(|_| unreachable_headers());
@@ -80,7 +82,7 @@ pub fn problem(err: &AppError, id: &str, common: &Common) -> Response {
     let p = err.problem(id);
     let mut headers = p.headers;
     headers.extend_from_slice(common);
-    json_response(p.status, headers, &p.body, "application/problem+json")
+    json_response(p.status, headers, &p.body, PROBLEM_MEDIA_TYPE)
 }
 
 /// The answer to an allowed preflight.
@@ -106,8 +108,7 @@ pub fn preflight(config: &CorsConfig, origin: &str, gate: &Gate, common: &Common
 
 /// The bundle endpoint's document.
 pub fn bundle_document(bundle: &Bundle, serial: u64, common: &Common) -> Response {
-    let body = serde_json::to_value(cedargate::wire::BundleEndpoint::new(bundle, serial))
-        .unwrap_or_default();
+    let body = BundleEndpoint::new(bundle, serial);
     json_response(200, common.to_vec(), &body, "application/json")
 }
 
@@ -116,7 +117,7 @@ pub fn bundle_document(bundle: &Bundle, serial: u64, common: &Common) -> Respons
 /// method-override and `Connection`-named headers dropped, identity headers added. The
 /// origin's answer is streamed back, with `Vary` merged rather than replaced.
 pub async fn forward(
-    state: &Rc<State>,
+    config: &EdgeConfig,
     req: &Request,
     route: &RouteMatch,
     auth: &Authenticated,
@@ -124,7 +125,6 @@ pub async fn forward(
     id: &str,
     common: &Common,
 ) -> Result<Response, AppError> {
-    let config = &state.config;
     let identity = identity_headers(
         auth.principal.issuer(),
         auth.principal.subject(),

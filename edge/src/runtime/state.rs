@@ -1,13 +1,15 @@
 //! What an isolate prepares once: configuration, bundle, trust, key and token caches.
 
 use super::keys::KeyStore;
+use crate::bundle_policy::BundleWatch;
 use crate::config::EdgeConfig;
 use crate::config::SignatureBackendChoice;
-use crate::token_cache::TokenCache;
+use crate::key_policy::config_digest;
+use crate::token_cache::{TokenCache, TokenKey};
 use cedargate::RustCrypto;
 use cedargate::crypto::WebCrypto;
 use cedargate::{Bundle, BundleSource, Gate, Principal, VerifiedToken};
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
 use worker::Env;
 
@@ -27,19 +29,17 @@ pub type Backend = cedargate::crypto::AnyBackend;
 
 /// Per-isolate state.
 pub struct State {
-    pub config: EdgeConfig,
-    /// SHA-256 (hex) of the configuration's `trust` and `keys` sections: key sets kept in the
-    /// Cache API are bound to it.
-    pub key_config_digest: String,
+    config: EdgeConfig,
     gate: RefCell<Rc<Gate>>,
     /// The serial of the bundle in force: a KV document must have a higher one.
     serial: Cell<u64>,
-    /// SHA-256 of the last KV bundle text looked at, valid or not.
-    pub kv_seen: RefCell<Option<[u8; 32]>>,
-    pub kv_next_check: Cell<i64>,
-    pub crypto: Backend,
-    pub keys: KeyStore,
-    pub tokens: RefCell<TokenCache<Rc<Authenticated>>>,
+    /// When KV was looked at, and what it held.
+    bundle_watch: RefCell<BundleWatch>,
+    crypto: Backend,
+    keys: Rc<KeyStore>,
+    tokens: RefCell<TokenCache<Rc<Authenticated>>>,
+    /// The key store's [changes](KeyStore::changes) the token cache was emptied for.
+    key_changes_seen: Cell<u64>,
 }
 
 /// The isolate's state, or why it could not be built.
@@ -66,7 +66,7 @@ impl State {
             .object_var("CEDARGATE_CONFIG")
             .map_err(|e| format!("CEDARGATE_CONFIG is missing or not an object: {e}"))?;
         let config = EdgeConfig::from_json(&raw.to_string()).map_err(|e| e.to_string())?;
-        let key_config_digest = key_config_digest(&raw);
+        let keys = KeyStore::new(config.keys.clone(), config_digest(&raw));
         let source: BundleSource = serde_json::from_str(BUILT_IN_BUNDLE)
             .map_err(|e| format!("built-in bundle is unreadable: {e}"))?;
         let bundle = Bundle::load(&source).map_err(|e| format!("built-in bundle: {e}"))?;
@@ -81,15 +81,29 @@ impl State {
         };
         Ok(State {
             config,
-            key_config_digest,
             gate: RefCell::new(Rc::new(gate)),
             serial: Cell::new(serial),
-            kv_seen: RefCell::new(None),
-            kv_next_check: Cell::new(0),
+            bundle_watch: RefCell::default(),
             crypto,
-            keys: KeyStore::default(),
+            keys: Rc::new(keys),
             tokens: RefCell::new(tokens),
+            key_changes_seen: Cell::new(0),
         })
+    }
+
+    /// The worker's configuration.
+    pub fn config(&self) -> &EdgeConfig {
+        &self.config
+    }
+
+    /// The signature backend tokens are verified with.
+    pub fn signature_backend(&self) -> &Backend {
+        &self.crypto
+    }
+
+    /// The issuers' keys.
+    pub fn keys(&self) -> &Rc<KeyStore> {
+        &self.keys
     }
 
     /// The gate in force.
@@ -108,15 +122,38 @@ impl State {
         self.serial.set(serial);
         self.tokens.borrow_mut().clear();
     }
-}
 
-/// SHA-256 (hex) of the `trust` and `keys` members of the raw configuration (serde_json
-/// writes object members in sorted order, so equal settings give equal digests).
-fn key_config_digest(raw: &serde_json::Value) -> String {
-    use sha2::{Digest, Sha256};
-    let bound = serde_json::json!({ "trust": raw.get("trust"), "keys": raw.get("keys") });
-    Sha256::digest(bound.to_string().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    /// The token cache, emptied first if an issuer's keys changed since it was last used:
+    /// tokens verified with keys the provider no longer publishes are dropped.
+    fn tokens(&self) -> RefMut<'_, TokenCache<Rc<Authenticated>>> {
+        let mut tokens = self.tokens.borrow_mut();
+        let changes = self.keys.changes();
+        if self.key_changes_seen.replace(changes) != changes {
+            tokens.clear();
+        }
+        tokens
+    }
+
+    /// The token with cache key `key` as verified and mapped before, if still valid at `now`
+    /// (seconds).
+    pub fn cached_token(&self, key: &TokenKey, now: i64) -> Option<Rc<Authenticated>> {
+        self.tokens().get(key, now).cloned()
+    }
+
+    /// Keeps a verified and mapped token until `expires_at` (seconds).
+    pub fn remember_token(&self, key: TokenKey, auth: Rc<Authenticated>, expires_at: i64) {
+        self.tokens().insert(key, auth, expires_at);
+    }
+
+    /// Whether KV is due for a look for a newer bundle at `now` (seconds); if so, the next
+    /// look is due `every_seconds` later.
+    pub fn bundle_check_due(&self, now: i64, every_seconds: u64) -> bool {
+        self.bundle_watch.borrow_mut().due(now, every_seconds)
+    }
+
+    /// Whether the KV text `text` differs from the one looked at last (valid or not); it
+    /// becomes the last one.
+    pub fn bundle_text_is_new(&self, text: &str) -> bool {
+        self.bundle_watch.borrow_mut().is_new(text)
+    }
 }

@@ -59,7 +59,7 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
     let url = format!(
         "{}{}",
         config.edge_url.trim_end_matches('/'),
-        "/.cedargate/bundle"
+        cedargate::wire::BUNDLE_PATH
     );
     let response = Request::get(&url)
         .header("authorization", &format!("Bearer {}", token.raw.expose()))
@@ -68,10 +68,10 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
         .map_err(|e| EdgeError::Network(e.to_string()))?;
     if !response.ok() {
         let detail = response
-            .json::<serde_json::Value>()
+            .json::<cedargate::wire::ProblemDocument>()
             .await
             .ok()
-            .and_then(|v| v["detail"].as_str().map(str::to_owned));
+            .and_then(|p| p.detail);
         return Err(EdgeError::Status {
             what: "the bundle request",
             status: response.status(),
@@ -154,9 +154,9 @@ pub async fn try_route(config: &AppConfig, token: &Token, route: &str) -> Result
     let response = request.send().await.map_err(|e| e.to_string())?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    let detail = serde_json::from_str::<serde_json::Value>(&text)
+    let detail = serde_json::from_str::<cedargate::wire::ProblemDocument>(&text)
         .ok()
-        .and_then(|v| v["detail"].as_str().map(str::to_owned))
+        .and_then(|p| p.detail)
         .unwrap_or_else(|| text.chars().take(160).collect());
     Ok(Tried { status, detail })
 }

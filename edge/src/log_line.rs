@@ -1,0 +1,145 @@
+//! The worker's JSON log lines: one per request, saying what was decided and why, and
+//! events (key refreshes, bundle updates). Pure; the worker writes them with `console.log`.
+//! A line never holds a token.
+
+use crate::config::RequestLog;
+use crate::problem::AppError;
+use serde_json::{Map, Value, json};
+
+/// What the log line says about a request, filled in as the request goes.
+#[derive(Debug, Default)]
+pub struct RequestRecord {
+    /// The issuer the token named.
+    pub issuer: Option<String>,
+    /// The token's subject, once verified.
+    pub subject: Option<String>,
+    /// The action the route matched.
+    pub action: Option<String>,
+    /// `allow` or `deny`, once decided.
+    pub decision: Option<&'static str>,
+    /// The policies that decided.
+    pub policies: Vec<String>,
+    /// `hit`, `miss` or `off`.
+    pub token_cache: Option<&'static str>,
+    /// What went wrong, in more detail than the client is told.
+    pub error: Option<String>,
+}
+
+impl RequestRecord {
+    /// Notes why the request was refused, unless an error was noted already (a policy
+    /// evaluation error explains a deny better). A refused token's message stays here: the
+    /// client gets the reason code only.
+    pub fn refused(&mut self, err: &AppError) {
+        if self.error.is_none() {
+            self.error = Some(match err {
+                AppError::InvalidToken { kind, message } => format!("{kind}: {message}"),
+                other => other.code(),
+            });
+        }
+    }
+
+    /// Whether `mode` logs this request, answered with `status`.
+    pub fn logged(&self, mode: RequestLog, status: u16) -> bool {
+        match mode {
+            RequestLog::All => true,
+            RequestLog::Refusals => self.decision != Some("allow") || status >= 400,
+            RequestLog::Off => false,
+        }
+    }
+
+    /// The line for the request `id` (`method` and `target` as sent), answered with
+    /// `status` after `micros` microseconds. The query is left out.
+    pub fn line(&self, id: &str, method: &str, target: &str, status: u16, micros: i64) -> Value {
+        json!({
+            "request_id": id,
+            "method": method,
+            "path": crate::target::path_of(target),
+            "status": status,
+            "issuer": self.issuer,
+            "subject": self.subject,
+            "action": self.action,
+            "decision": self.decision,
+            "policies": self.policies,
+            "token_cache": self.token_cache,
+            "error": self.error,
+            "us": micros,
+        })
+    }
+}
+
+/// An event's line: `{"event": name}` followed by the members of `fields` (an object).
+pub fn event_line(name: &str, fields: Value) -> Value {
+    let mut line = Map::new();
+    line.insert("event".into(), json!(name));
+    if let Value::Object(fields) = fields {
+        line.extend(fields);
+    }
+    Value::Object(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_line_has_every_member_and_no_query() {
+        let record = RequestRecord {
+            issuer: Some("https://idp.example".into()),
+            subject: Some("alice".into()),
+            action: Some("get /pets".into()),
+            decision: Some("allow"),
+            policies: vec!["p1".into()],
+            token_cache: Some("miss"),
+            error: None,
+        };
+        assert_eq!(
+            record
+                .line("r-1", "GET", "/pets?limit=1", 200, 42)
+                .to_string(),
+            r#"{"request_id":"r-1","method":"GET","path":"/pets","status":200,"issuer":"https://idp.example","subject":"alice","action":"get /pets","decision":"allow","policies":["p1"],"token_cache":"miss","error":null,"us":42}"#
+        );
+    }
+
+    #[test]
+    fn refusals_keep_the_first_error_and_the_token_message_stays_in_the_log() {
+        let mut record = RequestRecord::default();
+        record.refused(&AppError::InvalidToken {
+            kind: "expired",
+            message: "token expired at 1000".into(),
+        });
+        assert_eq!(
+            record.error.as_deref(),
+            Some("expired: token expired at 1000")
+        );
+        record.refused(&AppError::NoRoute);
+        assert_eq!(
+            record.error.as_deref(),
+            Some("expired: token expired at 1000")
+        );
+        let mut record = RequestRecord::default();
+        record.refused(&AppError::OriginUnreachable);
+        assert_eq!(record.error.as_deref(), Some("origin-unreachable"));
+    }
+
+    #[test]
+    fn the_log_mode_chooses_the_requests() {
+        let allowed = RequestRecord {
+            decision: Some("allow"),
+            ..RequestRecord::default()
+        };
+        let refused = RequestRecord::default();
+        assert!(allowed.logged(RequestLog::All, 200));
+        assert!(!allowed.logged(RequestLog::Refusals, 200));
+        assert!(allowed.logged(RequestLog::Refusals, 502));
+        assert!(refused.logged(RequestLog::Refusals, 401));
+        assert!(!refused.logged(RequestLog::Off, 401));
+    }
+
+    #[test]
+    fn events_name_themselves_first() {
+        assert_eq!(
+            event_line("keys_refreshed", json!({ "issuer": "i", "error": null })).to_string(),
+            r#"{"event":"keys_refreshed","issuer":"i","error":null}"#
+        );
+    }
+}
