@@ -7,6 +7,8 @@ mod fuzz;
 mod run;
 mod soak;
 mod test;
+#[cfg(test)]
+mod tidy;
 mod tools;
 mod web;
 
