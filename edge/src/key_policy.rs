@@ -202,13 +202,15 @@ pub fn cache_entry_matches(
         && recorded_jwks_uri.is_some_and(|uri| known_jwks_uri.is_none_or(|known| known == uri))
 }
 
-/// SHA-256 (hex) of the `trust` and `keys` members of the raw configuration: key sets kept in
-/// the Cache API are bound to it. The members are hashed as written, in the order the
-/// configuration gives them.
+/// SHA-256 (hex) of the `trust` and `keys` members of the raw configuration as canonical JSON
+/// (members sorted at every level): key sets kept in the Cache API are bound to it, and the
+/// same settings written in another order give the same digest.
 pub fn config_digest(raw: &serde_json::Value) -> String {
     use sha2::{Digest, Sha256};
     let bound = serde_json::json!({ "trust": raw.get("trust"), "keys": raw.get("keys") });
-    hex(&Sha256::digest(bound.to_string().as_bytes()))
+    hex(&Sha256::digest(
+        cedargate::canonical::to_string(&bound).as_bytes(),
+    ))
 }
 
 /// The Cache API key of an issuer's key set, bound to the key configuration's digest.
@@ -507,20 +509,26 @@ mod tests {
         let raw = |origin: &str, ttl: u64| {
             serde_json::json!({
                 "origin": origin,
-                "trust": { "issuers": [{ "issuer": "https://idp.example" }] },
-                "keys": { "min_ttl_seconds": ttl },
+                "trust": { "issuers": [{ "issuer": "https://idp.example", "token": "id" }] },
+                "keys": { "min_ttl_seconds": ttl, "max_ttl_seconds": 3600 },
             })
         };
         let digest = config_digest(&raw("https://a.example", 60));
-        // SHA-256 of `{"trust":{...},"keys":{...}}` as written: entries stored by earlier
-        // workers of the same configuration stay usable.
+        // SHA-256 of `{"keys":{...},"trust":{...}}` in canonical form: entries stored by
+        // earlier workers of the same configuration stay usable.
         assert_eq!(
             digest,
-            "315fd53c6c570da62e44dd3979e82606d5493638080363902a0706eef7fd21ac"
+            "a25f0a8278bcfee5a52c5147fceb30fc00d08cdce743b7bff4140661dce5aaac"
         );
+        let reordered: serde_json::Value = serde_json::from_str(
+            r#"{"keys": {"max_ttl_seconds": 3600, "min_ttl_seconds": 60},
+                "trust": {"issuers": [{"token": "id", "issuer": "https://idp.example"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(digest, config_digest(&reordered));
         assert_eq!(
             cache_key(&digest, "https://idp.example"),
-            "https://cedargate.invalid/jwks/v2/f9ecb478222fa9c3ae75a9ff6539f926aca725d53e88d8e08f83228fb96b216c"
+            "https://cedargate.invalid/jwks/v2/0a9c4077e9a04eb14cf0177ac8585e1e9c45f92d5ed15d8994bfbbf3f5f35084"
         );
         assert_eq!(digest, config_digest(&raw("https://b.example", 60)));
         assert_ne!(digest, config_digest(&raw("https://a.example", 61)));

@@ -1,7 +1,15 @@
 //! Canonical JSON text: object members sorted by key, no insignificant whitespace. Used for
-//! the bundle version so that the same content hashes the same everywhere.
+//! the bundle version and the edge's configuration digest, so that the same content hashes
+//! the same everywhere, whatever the order its members were written in.
 
 use serde_json::Value;
+
+/// `value` as canonical JSON text.
+pub fn to_string(value: &Value) -> String {
+    let mut out = String::new();
+    write(value, &mut out);
+    out
+}
 
 pub(crate) fn write(value: &Value, out: &mut String) {
     match value {

@@ -39,7 +39,7 @@
 
 mod actions;
 mod bundle;
-mod canonical;
+pub mod canonical;
 pub mod crypto;
 mod decision;
 pub mod discovery;
