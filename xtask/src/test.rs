@@ -13,67 +13,87 @@ struct StageResult {
     note: String,
 }
 
-const STAGES: [&str; 11] = [
-    "fmt",
-    "clippy",
-    "native",
-    "fuzz",
-    "wasm-node",
-    "wasm-chrome",
-    "edge-build",
-    "edge",
-    "web-build",
-    "web-wasm",
-    "browser",
+/// What a stage proved: how many tests passed (when it counts tests) and a note; an error
+/// fails the stage.
+type Outcome = Result<(Option<usize>, String), String>;
+
+/// What the stages share.
+struct Context {
+    tools: Tools,
+    /// How many tests passed under Node, which the run in Chrome must match.
+    node_passed: Option<usize>,
+}
+
+/// Runs one stage.
+type Stage = fn(&mut Context) -> Outcome;
+
+/// The stages, in order.
+const STAGES: [(&str, Stage); 11] = [
+    ("fmt", fmt_stage),
+    ("clippy", clippy_stage),
+    ("native", native_stage),
+    ("fuzz", |_| fuzz_stage()),
+    ("wasm-node", wasm_node_stage),
+    ("wasm-chrome", wasm_chrome_stage),
+    ("edge-build", |cx| {
+        crate::edge::build(&cx.tools.node).map(|report| (None, report))
+    }),
+    ("edge", edge_stage),
+    ("web-build", |cx| {
+        crate::web::build(&cx.tools.node).map(|report| (None, report))
+    }),
+    ("web-wasm", web_wasm_stage),
+    ("browser", browser_stage),
 ];
 
-fn cargo() -> Command {
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(run::root());
-    cmd
-}
-
-/// Runs commands in order; the stage passes when all succeed.
-fn commands(cmds: Vec<Command>, prefix: &str) -> Result<String, String> {
-    let mut text = String::new();
-    for mut cmd in cmds {
-        let out = run::run(&mut cmd, prefix)?;
-        text.push_str(&out.text);
-        if !out.success {
-            return Err(format!("`{}` failed", run::describe(&cmd)));
-        }
-    }
-    Ok(text)
-}
-
-fn wasm_pack(tools: &Tools, browser: bool, krate: &str) -> Command {
-    let mut cmd = Command::new("wasm-pack");
-    cmd.current_dir(run::root());
-    cmd.arg("test");
-    if browser {
-        // Without this variable the browser run skips every test and still exits 0.
-        cmd.env("WASM_BINDGEN_USE_BROWSER", "1");
-        cmd.args(["--headless", "--chrome", "--chromedriver"]);
-        cmd.arg(&tools.chromedriver);
-    } else {
-        cmd.arg("--node");
-    }
-    cmd.arg(krate);
-    cmd
-}
+/// How each line of a command's output is shown.
+const PREFIX: &str = "  | ";
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let mut only: Option<Vec<String>> = None;
+    let only = parse_only(args)?;
+    let wanted = |stage: &str| only.as_ref().is_none_or(|o| o.iter().any(|s| s == stage));
+
+    let started = Instant::now();
+    let (tools, setup) = setup()?;
+    let mut results = vec![setup];
+    let mut cx = Context {
+        tools,
+        node_passed: None,
+    };
+    for (stage, run_stage) in STAGES {
+        if !wanted(stage) {
+            continue;
+        }
+        println!("\n== {stage}");
+        let start = Instant::now();
+        let outcome = run_stage(&mut cx);
+        results.push(StageResult::new(stage, outcome, start.elapsed()));
+    }
+
+    print_summary(&results, started.elapsed());
+    let failed: Vec<&str> = results.iter().filter(|r| !r.ok).map(|r| r.name).collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("failed stages: {}", failed.join(", ")))
+    }
+}
+
+/// The stages `--only` names, or `None` for all of them.
+fn parse_only(args: &[String]) -> Result<Option<Vec<String>>, String> {
+    let mut only = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--only" => {
                 let list = rest.next().ok_or("--only needs a list of stages")?;
                 let stages: Vec<String> = list.split(',').map(str::to_owned).collect();
-                if let Some(unknown) = stages.iter().find(|s| !STAGES.contains(&s.as_str())) {
+                let known = |s: &String| STAGES.iter().any(|(name, _)| name == s);
+                if let Some(unknown) = stages.iter().find(|s| !known(s)) {
+                    let names: Vec<&str> = STAGES.iter().map(|(name, _)| *name).collect();
                     return Err(format!(
                         "unknown stage {unknown}; stages: {}",
-                        STAGES.join(", ")
+                        names.join(", ")
                     ));
                 }
                 only = Some(stages);
@@ -81,173 +101,52 @@ pub fn run(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown option {other}")),
         }
     }
-    let wanted = |stage: &str| only.as_ref().is_none_or(|o| o.iter().any(|s| s == stage));
+    Ok(only)
+}
 
-    let started = Instant::now();
+/// Installs what is missing; the set-up's line of the summary.
+fn setup() -> Result<(Tools, StageResult), String> {
     println!("== setup");
-    let setup_start = Instant::now();
+    let start = Instant::now();
     let tools = Tools::ensure()?;
-    let mut results = vec![StageResult {
+    let result = StageResult {
         name: "setup",
         ok: true,
         passed: None,
-        elapsed: setup_start.elapsed(),
+        elapsed: start.elapsed(),
         note: format!("wasm-bindgen {}", tools.wasm_bindgen_version),
-    }];
+    };
+    Ok((tools, result))
+}
 
-    let mut node_passed = None;
-    for stage in STAGES {
-        if !wanted(stage) {
-            continue;
-        }
-        println!("\n== {stage}");
-        let start = Instant::now();
-        let prefix = "  | ";
-        let outcome: Result<(Option<usize>, String), String> = match stage {
-            "fmt" => commands(
-                vec![{
-                    let mut c = cargo();
-                    c.args(["fmt", "--all", "--", "--check"]);
-                    c
-                }],
-                prefix,
-            )
-            .map(|_| (None, String::new())),
-            "clippy" => commands(
-                vec![
-                    {
-                        let mut c = cargo();
-                        c.args([
-                            "clippy",
-                            "--workspace",
-                            "--all-targets",
-                            "--",
-                            "-D",
-                            "warnings",
-                        ]);
-                        c
-                    },
-                    {
-                        let mut c = cargo();
-                        c.args([
-                            "clippy",
-                            "-p",
-                            "cedargate",
-                            "-p",
-                            "cedargate-test-support",
-                            "-p",
-                            "cedargate-edge",
-                            "-p",
-                            "cedargate-web",
-                            "--all-targets",
-                            "--features",
-                            "cedargate/webcrypto",
-                            "--target",
-                            "wasm32-unknown-unknown",
-                            "--",
-                            "-D",
-                            "warnings",
-                        ]);
-                        c
-                    },
-                ],
-                prefix,
-            )
-            .map(|_| (None, "native and wasm32".into())),
-            "native" => commands(
-                vec![{
-                    let mut c = cargo();
-                    c.args(["test", "--workspace", "--exclude", "cedargate-tests"]);
-                    c
-                }],
-                prefix,
-            )
-            .and_then(|text| counted(&text, "native Rust")),
-            "fuzz" => fuzz_stage(),
-            "wasm-node" => commands(vec![wasm_pack(&tools, false, "shared")], prefix)
-                .and_then(|text| counted(&text, "shared under Node"))
-                .inspect(|(n, _)| node_passed = *n),
-            "wasm-chrome" => {
-                commands(vec![wasm_pack(&tools, true, "shared")], prefix).and_then(|text| {
-                    if !text.contains("Running headless tests in Chrome") {
-                        return Err("the tests did not run in Chrome".into());
-                    }
-                    let (passed, note) = counted(&text, "shared in headless Chromium")?;
-                    match (passed, node_passed) {
-                        (Some(c), Some(n)) if c != n => Err(format!(
-                            "{c} tests passed in Chrome but {n} under Node: some did not run"
-                        )),
-                        _ => Ok((passed, note)),
-                    }
-                })
-            }
-            "edge-build" => crate::edge::build(&tools.node).map(|report| (None, report)),
-            "edge" => commands(
-                vec![{
-                    let mut c = cargo();
-                    c.args(["test", "-p", "cedargate-tests", "--test", "edge"]);
-                    c.env("CEDARGATE_NODE", &tools.node.node);
-                    c.env("CEDARGATE_WRANGLER", &tools.node.wrangler);
-                    c
-                }],
-                prefix,
-            )
-            .and_then(|text| counted(&text, "edge worker in workerd")),
-            "web-build" => crate::web::build(&tools.node).map(|report| (None, report)),
-            "web-wasm" => commands(vec![wasm_pack(&tools, true, "web")], prefix).and_then(|text| {
-                if !text.contains("Running headless tests in Chrome") {
-                    return Err("the tests did not run in Chrome".into());
-                }
-                counted(&text, "browser app's tests in headless Chromium")
-            }),
-            "browser" => commands(
-                vec![{
-                    let mut c = Command::new(&tools.node.node);
-                    c.current_dir(run::root());
-                    c.args([
-                        "--test",
-                        "--test-reporter=tap",
-                        "--test-concurrency=1",
-                        "tests/browser/app.test.mjs",
-                        "tests/browser/demo.test.mjs",
-                    ]);
-                    c
-                }],
-                prefix,
-            )
-            .and_then(|text| {
-                counted(
-                    &text,
-                    "browser app and `cargo xtask demo` end to end in Chromium",
-                )
-            }),
-            _ => Err(format!("unknown stage {stage}")),
-        };
-        let elapsed = start.elapsed();
-        results.push(match outcome {
-            Ok((passed, note)) => StageResult {
-                name: stage,
+impl StageResult {
+    fn new(name: &'static str, outcome: Outcome, elapsed: Duration) -> Self {
+        match outcome {
+            Ok((passed, note)) => Self {
+                name,
                 ok: true,
                 passed,
                 elapsed,
                 note,
             },
-            Err(note) => StageResult {
-                name: stage,
+            Err(note) => Self {
+                name,
                 ok: false,
                 passed: None,
                 elapsed,
                 note,
             },
-        });
+        }
     }
+}
 
+fn print_summary(results: &[StageResult], elapsed: Duration) {
     println!("\n== summary");
     println!(
         "{:<12} {:<6} {:>7} {:>9}  note",
         "stage", "result", "passed", "time"
     );
-    for r in &results {
+    for r in results {
         println!(
             "{:<12} {:<6} {:>7} {:>8.1}s  {}",
             r.name,
@@ -263,14 +162,163 @@ pub fn run(args: &[String]) -> Result<(), String> {
     println!(
         "{} tests passed in {:.1} min",
         total,
-        started.elapsed().as_secs_f64() / 60.0
+        elapsed.as_secs_f64() / 60.0
     );
-    let failed: Vec<&str> = results.iter().filter(|r| !r.ok).map(|r| r.name).collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("failed stages: {}", failed.join(", ")))
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(run::root());
+    cmd.args(args);
+    cmd
+}
+
+/// Runs commands in order; the stage passes when all succeed.
+fn commands(cmds: Vec<Command>) -> Result<String, String> {
+    let mut text = String::new();
+    for mut cmd in cmds {
+        let out = run::run(&mut cmd, PREFIX)?;
+        text.push_str(&out.text);
+        if !out.success {
+            return Err(format!("`{}` failed", run::describe(&cmd)));
+        }
     }
+    Ok(text)
+}
+
+fn fmt_stage(_: &mut Context) -> Outcome {
+    commands(vec![cargo(&["fmt", "--all", "--", "--check"])]).map(|_| (None, String::new()))
+}
+
+fn clippy_stage(_: &mut Context) -> Outcome {
+    let native = cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    let wasm = cargo(&[
+        "clippy",
+        "-p",
+        "cedargate",
+        "-p",
+        "cedargate-test-support",
+        "-p",
+        "cedargate-edge",
+        "-p",
+        "cedargate-web",
+        "--all-targets",
+        "--features",
+        "cedargate/webcrypto",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    commands(vec![native, wasm]).map(|_| (None, "native and wasm32".into()))
+}
+
+fn native_stage(_: &mut Context) -> Outcome {
+    let test = cargo(&["test", "--workspace", "--exclude", "cedargate-tests"]);
+    commands(vec![test]).and_then(|text| counted(&text, "native Rust"))
+}
+
+/// Where `wasm-pack test` runs the tests.
+#[derive(Clone, Copy)]
+enum WasmRunner {
+    Node,
+    HeadlessChrome,
+}
+
+fn wasm_pack(tools: &Tools, runner: WasmRunner, krate: &str) -> Command {
+    let mut cmd = Command::new("wasm-pack");
+    cmd.current_dir(run::root());
+    cmd.arg("test");
+    match runner {
+        WasmRunner::HeadlessChrome => {
+            // Without this variable the browser run skips every test and still exits 0.
+            cmd.env("WASM_BINDGEN_USE_BROWSER", "1");
+            cmd.args(["--headless", "--chrome", "--chromedriver"]);
+            cmd.arg(&tools.chromedriver);
+        }
+        WasmRunner::Node => {
+            cmd.arg("--node");
+        }
+    }
+    cmd.arg(krate);
+    cmd
+}
+
+/// The output of a run in Chrome, or an error when the tests did not run there.
+fn ran_in_chrome(text: String) -> Result<String, String> {
+    if text.contains("Running headless tests in Chrome") {
+        Ok(text)
+    } else {
+        Err("the tests did not run in Chrome".into())
+    }
+}
+
+fn wasm_node_stage(cx: &mut Context) -> Outcome {
+    let outcome = commands(vec![wasm_pack(&cx.tools, WasmRunner::Node, "shared")])
+        .and_then(|text| counted(&text, "shared under Node"));
+    if let Ok((passed, _)) = &outcome {
+        cx.node_passed = *passed;
+    }
+    outcome
+}
+
+fn wasm_chrome_stage(cx: &mut Context) -> Outcome {
+    let text = commands(vec![wasm_pack(
+        &cx.tools,
+        WasmRunner::HeadlessChrome,
+        "shared",
+    )])
+    .and_then(ran_in_chrome)?;
+    let (passed, note) = counted(&text, "shared in headless Chromium")?;
+    match (passed, cx.node_passed) {
+        (Some(c), Some(n)) if c != n => Err(format!(
+            "{c} tests passed in Chrome but {n} under Node: some did not run"
+        )),
+        _ => Ok((passed, note)),
+    }
+}
+
+fn edge_stage(cx: &mut Context) -> Outcome {
+    let mut test = cargo(&["test", "-p", "cedargate-tests", "--test", "edge"]);
+    test.env("CEDARGATE_NODE", &cx.tools.node.node);
+    test.env("CEDARGATE_WRANGLER", &cx.tools.node.wrangler);
+    commands(vec![test]).and_then(|text| counted(&text, "edge worker in workerd"))
+}
+
+fn web_wasm_stage(cx: &mut Context) -> Outcome {
+    commands(vec![wasm_pack(
+        &cx.tools,
+        WasmRunner::HeadlessChrome,
+        "web",
+    )])
+    .and_then(ran_in_chrome)
+    .and_then(|text| counted(&text, "browser app's tests in headless Chromium"))
+}
+
+fn browser_stage(cx: &mut Context) -> Outcome {
+    let mut node = Command::new(&cx.tools.node.node);
+    node.current_dir(run::root());
+    node.args([
+        "--test",
+        "--test-reporter=tap",
+        "--test-concurrency=1",
+        "tests/browser/app.test.mjs",
+        "tests/browser/demo.test.mjs",
+    ]);
+    commands(vec![node]).and_then(|text| {
+        counted(
+            &text,
+            "browser app and `cargo xtask demo` end to end in Chromium",
+        )
+    })
 }
 
 /// Seconds each fuzz target runs in `cargo xtask test`; `cargo xtask fuzz` runs longer.
@@ -278,7 +326,7 @@ const FUZZ_SECONDS: u64 = 15;
 
 /// A short run of every fuzz target; a target that ran without finding anything counts as
 /// a passed test.
-fn fuzz_stage() -> Result<(Option<usize>, String), String> {
+fn fuzz_stage() -> Outcome {
     let targets: Vec<&'static str> = crate::fuzz::TARGETS.iter().map(|(t, _)| *t).collect();
     let runs = crate::fuzz::fuzz(&targets, FUZZ_SECONDS)?;
     println!("{}", crate::fuzz::report(&runs));
@@ -297,7 +345,7 @@ fn fuzz_stage() -> Result<(Option<usize>, String), String> {
 }
 
 /// Passed-test count of a stage; a stage that ran no test has not proven anything.
-fn counted(text: &str, what: &str) -> Result<(Option<usize>, String), String> {
+fn counted(text: &str, what: &str) -> Outcome {
     let (passed, failed) = test_counts(text);
     if failed > 0 {
         return Err(format!("{failed} tests failed"));

@@ -26,8 +26,9 @@ use cedargate_tests::{now, root};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const CLIENT: &str = "cedargate-soak";
@@ -71,13 +72,27 @@ struct Sample {
     cpu: f64,
 }
 
+/// The command line.
+struct Options {
+    seconds: u64,
+    connections: usize,
+}
+
+impl Options {
+    fn from_args() -> Self {
+        Self {
+            seconds: cedargate_tests::numeric_arg("--seconds")
+                .unwrap_or(60)
+                .max(4),
+            connections: cedargate_tests::numeric_arg("--connections")
+                .unwrap_or(8)
+                .max(1) as usize,
+        }
+    }
+}
+
 fn main() {
-    let seconds = cedargate_tests::numeric_arg("--seconds")
-        .unwrap_or(60)
-        .max(4);
-    let connections = cedargate_tests::numeric_arg("--connections")
-        .unwrap_or(8)
-        .max(1) as usize;
+    let options = Options::from_args();
     let out = root().join("target/soak");
     std::fs::create_dir_all(&out).unwrap();
 
@@ -86,69 +101,137 @@ fn main() {
     provider.set_cache_control("soak", "public, max-age=86400");
     let issuer = provider.issuer("soak");
     let origin = EchoOrigin::start().unwrap();
+    let mix = Mix::new(cases(Tokens::mint(&issuer)));
+    let workerd = start_workerd(&origin.url(), &issuer);
 
-    let t = now();
-    let id = |sub: &str, groups: &[&str], key: &str, extra: Value| {
-        let mut claims = json!({
-            "iss": issuer, "aud": CLIENT, "sub": sub, "group": groups,
-            "iat": t - 5, "exp": t + 3 * 3600,
-        });
-        if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
-            c.extend(e.clone());
-        }
-        support::mint(&claims, key, "JWT")
+    eprintln!(
+        "[soak] {} s, {} connections, {} kinds of request",
+        options.seconds,
+        options.connections,
+        mix.cases.len()
+    );
+    let mix = Arc::new(mix);
+    let run = run_load(&workerd, &mix, &options);
+    let report = Report {
+        seconds: run.seconds,
+        connections: options.connections,
+        total_weight: mix.cases.iter().map(|c| c.weight).sum(),
+        cases: &mix.cases,
+        tallies: &run.tallies,
+        samples: &run.samples,
     };
-    eprintln!("[soak] minting {FRESH_TOKENS} tokens");
-    let fresh: Vec<String> = (0..FRESH_TOKENS)
-        .map(|n| {
-            id(
-                "carol",
-                &["AVP_User"],
-                "a-rsa-1",
-                json!({ "jti": format!("soak-{n}") }),
+    let ok = write_report(&out, &report);
+    if !ok {
+        eprintln!("[soak] workerd's log:\n{}", tail(&workerd.logs(), 40));
+        std::process::exit(1);
+    }
+}
+
+/// The tokens of the mix, valid and not.
+struct Tokens {
+    /// [`FRESH_TOKENS`] distinct tokens of one user.
+    fresh: Vec<String>,
+    alice: String,
+    bob: String,
+    nobody: String,
+    expired: String,
+    other_audience: String,
+    tampered: String,
+    unknown_key: String,
+    alg_none: String,
+}
+
+impl Tokens {
+    /// Tokens of `issuer` for the soak's client.
+    fn mint(issuer: &str) -> Self {
+        let t = now();
+        let id = |sub: &str, groups: &[&str], key: &str, extra: Value| {
+            let mut claims = json!({
+                "iss": issuer, "aud": CLIENT, "sub": sub, "group": groups,
+                "iat": t - 5, "exp": t + 3 * 3600,
+            });
+            if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+                c.extend(e.clone());
+            }
+            support::mint(&claims, key, "JWT")
+        };
+        eprintln!("[soak] minting {FRESH_TOKENS} tokens");
+        let fresh: Vec<String> = (0..FRESH_TOKENS)
+            .map(|n| {
+                id(
+                    "carol",
+                    &["AVP_User"],
+                    "a-rsa-1",
+                    json!({ "jti": format!("soak-{n}") }),
+                )
+            })
+            .collect();
+        let alice = id("alice", &["AVP_Admin"], "a-rsa-1", json!({}));
+        let bob = id("bob", &["AVP_User"], "a-ec-1", json!({}));
+        let nobody = id("dave", &[], "a-rsa-1", json!({}));
+        let expired = support::mint(
+            &json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "group": ["AVP_Admin"],
+                     "iat": t - 7200, "exp": t - 3600 }),
+            "a-rsa-1",
+            "JWT",
+        );
+        let other_audience = support::mint(
+            &json!({ "iss": issuer, "aud": "someone-else", "sub": "alice", "group": ["AVP_Admin"],
+                     "iat": t - 5, "exp": t + 3600 }),
+            "a-rsa-1",
+            "JWT",
+        );
+        let tampered = {
+            let (rest, signature) = alice.rsplit_once('.').unwrap();
+            let (header, _) = rest.split_once('.').unwrap();
+            let claims = json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "group": ["AVP_Admin", "x"],
+                                 "iat": t - 5, "exp": t + 3600 });
+            format!(
+                "{header}.{}.{signature}",
+                b64(claims.to_string().as_bytes())
             )
-        })
-        .collect();
-    let alice = id("alice", &["AVP_Admin"], "a-rsa-1", json!({}));
-    let bob = id("bob", &["AVP_User"], "a-ec-1", json!({}));
-    let nobody = id("dave", &[], "a-rsa-1", json!({}));
-    let expired = support::mint(
-        &json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "group": ["AVP_Admin"],
-                 "iat": t - 7200, "exp": t - 3600 }),
-        "a-rsa-1",
-        "JWT",
-    );
-    let other_audience = support::mint(
-        &json!({ "iss": issuer, "aud": "someone-else", "sub": "alice", "group": ["AVP_Admin"],
-                 "iat": t - 5, "exp": t + 3600 }),
-        "a-rsa-1",
-        "JWT",
-    );
-    let tampered = {
-        let (rest, signature) = alice.rsplit_once('.').unwrap();
-        let (header, _) = rest.split_once('.').unwrap();
-        let claims = json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "group": ["AVP_Admin", "x"],
-                             "iat": t - 5, "exp": t + 3600 });
-        format!(
-            "{header}.{}.{signature}",
-            b64(claims.to_string().as_bytes())
-        )
-    };
-    let unknown_key = mint_raw(
-        &json!({ "alg": "RS256", "kid": "not-published" }).to_string(),
-        &json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "exp": t + 3600 }).to_string(),
-        "a-rsa-2",
-    );
-    let alg_none = format!(
-        "{}.{}.",
-        b64(br#"{"alg":"none"}"#),
-        b64(json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "group": ["AVP_Admin"], "exp": t + 3600 })
-            .to_string()
-            .as_bytes())
-    );
+        };
+        let unknown_key = mint_raw(
+            &json!({ "alg": "RS256", "kid": "not-published" }).to_string(),
+            &json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "exp": t + 3600 }).to_string(),
+            "a-rsa-2",
+        );
+        let alg_none = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none"}"#),
+            b64(json!({ "iss": issuer, "aud": CLIENT, "sub": "alice", "group": ["AVP_Admin"], "exp": t + 3600 })
+                .to_string()
+                .as_bytes())
+        );
+        Self {
+            fresh,
+            alice,
+            bob,
+            nobody,
+            expired,
+            other_audience,
+            tampered,
+            unknown_key,
+            alg_none,
+        }
+    }
+}
 
+/// The kinds of request of the mix.
+fn cases(tokens: Tokens) -> Vec<Case> {
+    let Tokens {
+        fresh,
+        alice,
+        bob,
+        nobody,
+        expired,
+        other_audience,
+        tampered,
+        unknown_key,
+        alg_none,
+    } = tokens;
     let invalid = "urn:cedargate:problem:invalid-token";
-    let cases: Vec<Case> = [
+    [
         (
             "admin reads a pet",
             20,
@@ -288,23 +371,20 @@ fn main() {
     ]
     .into_iter()
     .map(Case::from)
-    .collect();
-    let total_weight: usize = cases.iter().map(|c| c.weight).sum();
-    let schedule: Vec<usize> = cases
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| std::iter::repeat_n(i, c.weight))
-        .collect();
+    .collect()
+}
 
+/// The built worker (`edge/build`) run by workerd, in front of `origin`, trusting `issuer`.
+fn start_workerd(origin: &str, issuer: &str) -> Workerd {
     let edge_js = root().join("edge/build/index.js");
     let edge_wasm = root().join("edge/build/index_bg.wasm");
     let config = json!({
-        "origin": origin.url(),
+        "origin": origin,
         "token_cache_entries": TOKEN_CACHE_ENTRIES,
         "request_log": "off",
         "trust": { "issuers": [{ "issuer": issuer, "token": "id", "audiences": [CLIENT] }] },
     });
-    let workerd = Workerd::start(
+    Workerd::start(
         "soak",
         &[
             Module::Es("index.js".into(), edge_js),
@@ -312,28 +392,74 @@ fn main() {
         ],
         &[Binding::Json("CEDARGATE_CONFIG".into(), config)],
     )
-    .unwrap_or_else(|e| panic!("workerd did not start: {e}"));
-    let pid = workerd.pid();
+    .unwrap_or_else(|e| panic!("workerd did not start: {e}"))
+}
 
-    eprintln!(
-        "[soak] {seconds} s, {connections} connections, {} kinds of request",
-        cases.len()
-    );
-    let cases = Arc::new(cases);
-    let schedule = Arc::new(schedule);
-    let stop = Arc::new(AtomicBool::new(false));
-    let next = Arc::new(AtomicUsize::new(0));
+/// What the client threads share: the kinds of request, the order they are sent in, and when
+/// to stop.
+struct Mix {
+    cases: Vec<Case>,
+    /// Indexes into `cases`, each as often as its weight.
+    schedule: Vec<usize>,
+    stop: AtomicBool,
+    /// The number of the next request.
+    next: AtomicUsize,
+}
+
+impl Mix {
+    fn new(cases: Vec<Case>) -> Self {
+        let schedule: Vec<usize> = cases
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| std::iter::repeat_n(i, c.weight))
+            .collect();
+        Self {
+            cases,
+            schedule,
+            stop: AtomicBool::new(false),
+            next: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// What a run measured.
+struct Run {
+    seconds: f64,
+    /// One per case of the mix.
+    tallies: Vec<Tally>,
+    samples: Vec<Sample>,
+}
+
+/// The load: one client thread per connection for `options.seconds`, with workerd sampled
+/// every second meanwhile.
+fn run_load(workerd: &Workerd, mix: &Arc<Mix>, options: &Options) -> Run {
     let started = Instant::now();
-    let clients: Vec<_> = (0..connections)
+    let clients: Vec<_> = (0..options.connections)
         .map(|_| {
-            let (cases, schedule, stop, next) =
-                (cases.clone(), schedule.clone(), stop.clone(), next.clone());
+            let mix = mix.clone();
             let base = workerd.url("");
-            std::thread::spawn(move || client(&base, &cases, &schedule, &stop, &next))
+            std::thread::spawn(move || client(&base, &mix))
         })
         .collect();
+    let samples = sample_workerd(workerd, started, options.seconds);
+    mix.stop.store(true, Ordering::Relaxed);
+    let mut tallies: Vec<Tally> = vec![Tally::default(); mix.cases.len()];
+    for handle in clients {
+        for (tally, part) in tallies.iter_mut().zip(handle.join().unwrap()) {
+            merge(tally, part);
+        }
+    }
+    Run {
+        seconds: started.elapsed().as_secs_f64(),
+        tallies,
+        samples,
+    }
+}
 
-    let samples = Arc::new(Mutex::new(Vec::<Sample>::new()));
+/// The memory and CPU time of workerd once a second until `seconds` after `started`.
+fn sample_workerd(workerd: &Workerd, started: Instant, seconds: u64) -> Vec<Sample> {
+    let pid = workerd.pid();
+    let mut samples = Vec::new();
     let ticks_per_second = ticks_per_second();
     let mut last_cpu = cpu_ticks(pid);
     let mut last_at = Instant::now();
@@ -349,54 +475,40 @@ fn main() {
         };
         (last_cpu, last_at) = (ticks, at);
         if let Some(rss_kib) = workerd.rss_kib() {
-            samples.lock().unwrap().push(Sample {
+            samples.push(Sample {
                 second: started.elapsed().as_secs_f64(),
                 rss_kib,
                 cpu,
             });
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    let mut tallies: Vec<Tally> = vec![Tally::default(); cases.len()];
-    for handle in clients {
-        for (tally, part) in tallies.iter_mut().zip(handle.join().unwrap()) {
-            merge(tally, part);
-        }
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let samples = samples.lock().unwrap().clone();
-    let report = Report {
-        seconds: elapsed,
-        connections,
-        total_weight,
-        cases: &cases,
-        tallies: &tallies,
-        samples: &samples,
-    };
+    samples
+}
+
+/// Writes `report.md` and `report.json` into `out` and prints the report; whether the run
+/// passed.
+fn write_report(out: &Path, report: &Report) -> bool {
     let (text, ok) = report.render();
     std::fs::write(out.join("report.md"), &text).unwrap();
     std::fs::write(
         out.join("report.json"),
         serde_json::to_string_pretty(&json!({
-            "seconds": elapsed,
-            "connections": connections,
-            "cases": cases.iter().zip(&tallies).map(|(c, t)| json!({
+            "seconds": report.seconds,
+            "connections": report.connections,
+            "cases": report.cases.iter().zip(report.tallies).map(|(c, t)| json!({
                 "name": c.name, "status": c.status, "tally": t,
             })).collect::<Vec<_>>(),
-            "samples": samples,
+            "samples": report.samples,
             "passed": ok,
         }))
         .unwrap(),
     )
     .unwrap();
     println!("{text}");
-    if !ok {
-        eprintln!("[soak] workerd's log:\n{}", tail(&workerd.logs(), 40));
-        std::process::exit(1);
-    }
+    ok
 }
 
-/// A row of the table in `main`: name, weight, method, path, tokens, status, expected.
+/// A row of the table in `cases`: name, weight, method, path, tokens, status, expected.
 type Row = (
     &'static str,
     usize,
@@ -438,13 +550,7 @@ fn merge(into: &mut Tally, part: Tally) {
 }
 
 /// One connection: requests back to back until told to stop.
-fn client(
-    base: &str,
-    cases: &[Case],
-    schedule: &[usize],
-    stop: &AtomicBool,
-    next: &AtomicUsize,
-) -> Vec<Tally> {
+fn client(base: &str, mix: &Mix) -> Vec<Tally> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -452,80 +558,112 @@ fn client(
         .max_idle_connections_per_host(1)
         .build()
         .new_agent();
-    let mut tallies = vec![Tally::default(); cases.len()];
-    while !stop.load(Ordering::Relaxed) {
-        let n = next.fetch_add(1, Ordering::Relaxed);
+    let schedule = &mix.schedule;
+    let mut tallies = vec![Tally::default(); mix.cases.len()];
+    while !mix.stop.load(Ordering::Relaxed) {
+        let n = mix.next.fetch_add(1, Ordering::Relaxed);
         // A fixed stride through the schedule mixes the kinds evenly over time.
         let index = schedule[(n * 7919) % schedule.len()];
-        let case = &cases[index];
+        let case = &mix.cases[index];
         let tally = &mut tallies[index];
         tally.requests += 1;
-        let mut request = ureq::http::Request::builder()
-            .method(case.method)
-            .uri(format!("{base}{}", case.path));
-        if !case.tokens.is_empty() {
-            let token = &case.tokens[(n / schedule.len()) % case.tokens.len()];
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let body = if case.method == "POST" {
-            br#"{"type":"dog","price":249.99}"#.to_vec()
-        } else {
-            Vec::new()
-        };
-        let request = request
-            .header("content-type", "application/json")
-            .body(body)
-            .unwrap();
-        let answer = agent
-            .run(request)
-            .map_err(|e| e.to_string())
-            .and_then(|mut r| {
-                let status = r.status().as_u16();
-                let origin = r
-                    .headers()
-                    .get("x-origin")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let body = r
-                    .body_mut()
-                    .read_to_vec()
-                    .map_err(|e| format!("reading the body: {e}"))?;
-                Ok((status, origin, body))
-            });
-        let (status, origin, body) = match answer {
-            Ok(a) => a,
+        let token = (!case.tokens.is_empty())
+            .then(|| case.tokens[(n / schedule.len()) % case.tokens.len()].as_str());
+        match send(&agent, base, case, token) {
+            Ok(answer) => judge(tally, case, &answer),
             Err(e) => {
                 tally.transport_errors += 1;
                 if tally.examples.len() < 5 {
                     tally.examples.push(format!("transport: {e}"));
                 }
-                continue;
-            }
-        };
-        *tally.statuses.entry(status).or_default() += 1;
-        if status >= 500 {
-            tally.server_errors += 1;
-        }
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let seen = if status < 300 {
-            (origin.as_deref() == Some("echo"))
-                .then(|| body["headers"]["x-cedargate-subject"].as_str())
-                .flatten()
-        } else {
-            body["type"].as_str()
-        };
-        if status == case.status && seen == Some(case.expect) {
-            tally.right += 1;
-        } else {
-            tally.wrong += 1;
-            if tally.examples.len() < 5 {
-                tally
-                    .examples
-                    .push(format!("{status} {:?} (origin {origin:?})", seen));
             }
         }
     }
     tallies
+}
+
+/// An answer of the worker.
+struct Answer {
+    status: u16,
+    /// The `X-Origin` header: `echo` when the origin answered.
+    origin: Option<String>,
+    body: Vec<u8>,
+}
+
+/// Sends one request of the kind `case`, with `token` as the bearer token.
+fn send(
+    agent: &ureq::Agent,
+    base: &str,
+    case: &Case,
+    token: Option<&str>,
+) -> Result<Answer, String> {
+    let mut request = ureq::http::Request::builder()
+        .method(case.method)
+        .uri(format!("{base}{}", case.path));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = if case.method == "POST" {
+        br#"{"type":"dog","price":249.99}"#.to_vec()
+    } else {
+        Vec::new()
+    };
+    let request = request
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap();
+    agent
+        .run(request)
+        .map_err(|e| e.to_string())
+        .and_then(|mut r| {
+            let status = r.status().as_u16();
+            let origin = r
+                .headers()
+                .get("x-origin")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = r
+                .body_mut()
+                .read_to_vec()
+                .map_err(|e| format!("reading the body: {e}"))?;
+            Ok(Answer {
+                status,
+                origin,
+                body,
+            })
+        })
+}
+
+/// Counts `answer` in `tally`: right when it is what `case` expects.
+fn judge(tally: &mut Tally, case: &Case, answer: &Answer) {
+    let Answer {
+        status,
+        origin,
+        body,
+    } = answer;
+    let status = *status;
+    *tally.statuses.entry(status).or_default() += 1;
+    if status >= 500 {
+        tally.server_errors += 1;
+    }
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let seen = if status < 300 {
+        (origin.as_deref() == Some("echo"))
+            .then(|| body["headers"]["x-cedargate-subject"].as_str())
+            .flatten()
+    } else {
+        body["type"].as_str()
+    };
+    if status == case.status && seen == Some(case.expect) {
+        tally.right += 1;
+    } else {
+        tally.wrong += 1;
+        if tally.examples.len() < 5 {
+            tally
+                .examples
+                .push(format!("{status} {:?} (origin {origin:?})", seen));
+        }
+    }
 }
 
 struct Report<'a> {
