@@ -1,6 +1,7 @@
 //! A worker run directly in workerd (no wrangler proxy in front), for measurements: a
 //! generated Cap'n Proto configuration, the modules linked beside it, one socket on
-//! 127.0.0.1, outbound access to loopback.
+//! 127.0.0.1, outbound access to loopback. For the memory of an isolate, the same worker can
+//! be loaded several times (one service, so one isolate, and one socket each).
 
 use crate::{free_port, root, work_dir};
 use std::fs::File;
@@ -30,9 +31,14 @@ pub enum Binding {
 /// One running workerd; stopped when dropped.
 pub struct Workerd {
     child: Child,
+    /// The socket of the (first) worker.
     pub port: u16,
+    /// The socket of each copy of the worker (`ports[0] == port`).
+    pub ports: Vec<u16>,
     pub dir: PathBuf,
-    /// When the socket first accepted a connection.
+    /// Just before workerd was spawned.
+    pub spawned_at: Instant,
+    /// When every socket had accepted a connection (checked every `poll`).
     pub listening_at: Instant,
 }
 
@@ -49,8 +55,20 @@ fn text(value: &str) -> String {
 impl Workerd {
     /// Writes the configuration and starts workerd; returns once the socket accepts.
     pub fn start(name: &str, modules: &[Module], bindings: &[Binding]) -> Result<Self, String> {
+        Self::start_copies(name, modules, bindings, 1, Duration::from_millis(20))
+    }
+
+    /// Starts workerd with `copies` services running the same worker, each its own isolate
+    /// on its own socket; returns once every socket accepts, checking every `poll`.
+    pub fn start_copies(
+        name: &str,
+        modules: &[Module],
+        bindings: &[Binding],
+        copies: usize,
+        poll: Duration,
+    ) -> Result<Self, String> {
         let dir = work_dir(&format!("workerd-{name}"));
-        let port = free_port();
+        let ports: Vec<u16> = (0..copies.max(1)).map(|_| free_port()).collect();
         let mut module_lines = Vec::new();
         for module in modules {
             let (kind, name, path) = match module {
@@ -74,14 +92,37 @@ impl Workerd {
                 Binding::Text(n, v) => format!("    (name = {}, text = {}),", text(n), text(v)),
             })
             .collect();
+        // The first service is `main`, as it always was; copies are `main-1`, `main-2`, ...
+        let service = |i: usize| {
+            if i == 0 {
+                "main".to_owned()
+            } else {
+                format!("main-{i}")
+            }
+        };
+        let services: Vec<String> = (0..ports.len())
+            .map(|i| format!("    (name = \"{}\", worker = .worker),", service(i)))
+            .collect();
+        let sockets: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, port)| {
+                format!(
+                    "    (name = \"http-{i}\", address = \"127.0.0.1:{port}\", http = (), service = \"{}\"),",
+                    service(i)
+                )
+            })
+            .collect();
         let config = format!(
             r#"using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
-    (name = "main", worker = .worker),
+{}
     (name = "internet", network = (allow = ["public", "private", "local"])),
   ],
-  sockets = [ (name = "http", address = "127.0.0.1:{port}", http = (), service = "main") ],
+  sockets = [
+{}
+  ],
 );
 const worker :Workerd.Worker = (
   modules = [
@@ -94,12 +135,15 @@ const worker :Workerd.Worker = (
   globalOutbound = "internet",
 );
 "#,
+            services.join("\n"),
+            sockets.join("\n"),
             module_lines.join("\n"),
             binding_lines.join("\n")
         );
         std::fs::write(dir.join("config.capnp"), config).map_err(|e| e.to_string())?;
         let log = File::create(dir.join("workerd.log")).map_err(|e| e.to_string())?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
+        let spawned_at = Instant::now();
         let child = Command::new(binary())
             .args(["serve", "config.capnp"])
             .current_dir(&dir)
@@ -111,29 +155,38 @@ const worker :Workerd.Worker = (
             .map_err(|e| format!("starting workerd: {e}"))?;
         let mut me = Self {
             child,
-            port,
+            port: ports[0],
+            ports,
             dir,
+            spawned_at,
             listening_at: Instant::now(),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut waiting: Vec<u16> = me.ports.clone();
         loop {
             if let Ok(Some(status)) = me.child.try_wait() {
                 return Err(format!("workerd exited ({status}):\n{}", me.logs()));
             }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            waiting.retain(|port| std::net::TcpStream::connect(("127.0.0.1", *port)).is_err());
+            if waiting.is_empty() {
                 me.listening_at = Instant::now();
                 return Ok(me);
             }
             if Instant::now() > deadline {
                 return Err(format!("workerd did not listen:\n{}", me.logs()));
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(poll);
         }
     }
 
     /// `http://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The same for copy `i` of the worker.
+    pub fn copy_url(&self, i: usize, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ports[i])
     }
 
     /// What workerd printed.

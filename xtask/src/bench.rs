@@ -2,6 +2,7 @@
 //! start-up, into `target/bench/report.md` (and `report.json`). Nothing here asserts a time.
 
 use crate::{edge, run, tools, web};
+use std::path::Path;
 use std::process::Command;
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -9,9 +10,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let node = tools::ensure_edge_build()?;
     tools::ensure_web_build()?;
     tools::ensure_wrk()?;
+    let twiggy = tools::ensure_twiggy()?;
     println!("\n[bench] building the worker and the app");
     edge::build(&node)?;
     web::build(&node)?;
+    check_names_copy(&node)?;
+    println!("\n[bench] building the Rust no-op worker and the app's matrix for wasm32");
+    build_rust_noop(&node)?;
+    build_matrix(&node)?;
 
     println!("\n[bench] native benchmarks (Criterion)");
     let mut criterion = Command::new("cargo");
@@ -30,7 +36,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err("cargo bench failed".into());
     }
 
-    println!("\n[bench] workerd: no-op worker, cedargate, jose + cedar-wasm");
+    println!(
+        "\n[bench] workerd: no-op workers, the floor, cedargate, jose + cedar-wasm (with and without a token cache)"
+    );
     let mut workerd = Command::new("cargo");
     workerd.current_dir(run::root()).args([
         "run",
@@ -41,8 +49,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "bench",
         "--",
     ]);
+    workerd.arg("--twiggy").arg(&twiggy);
+    workerd
+        .arg("--names-wasm")
+        .arg(edge::names_copy())
+        .arg("--node")
+        .arg(&node.node);
     if quick {
-        workerd.args(["--seconds", "3", "--rounds", "1"]);
+        workerd.args([
+            "--seconds",
+            "3",
+            "--rounds",
+            "1",
+            "--cold-starts",
+            "3",
+            "--memory-runs",
+            "1",
+        ]);
     }
     let out = run::run(&mut workerd, "")?;
     if !out.success {
@@ -50,4 +73,87 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     println!("\n[bench] report: target/bench/report.md (raw numbers: target/bench/report.json)");
     Ok(())
+}
+
+/// The size analysis reads the worker's names-kept copy; it must be the uploaded wasm with
+/// its names, so it is stripped the same way and compared byte for byte.
+fn check_names_copy(node: &tools::NodeTools) -> Result<(), String> {
+    let root = run::root();
+    let check = root.join("target/bench/names-check.wasm");
+    std::fs::create_dir_all(root.join("target/bench")).map_err(|e| e.to_string())?;
+    edge::strip_names(node, &edge::names_copy(), &check)?;
+    let same = std::fs::read(&check).map_err(|e| e.to_string())?
+        == std::fs::read(root.join("edge/build/index_bg.wasm")).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(&check);
+    if same {
+        println!(
+            "[bench] {} strips to edge/build/index_bg.wasm exactly",
+            edge::names_copy().display()
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not the uploaded worker with names (remove it and run again to rebuild)",
+            edge::names_copy().display()
+        ))
+    }
+}
+
+/// The Rust no-op worker (`tests/bench/rust-noop`), built as the edge is: worker-build with
+/// the workspace's release profile and the edge's wasm-opt flags, then the names dropped.
+fn build_rust_noop(node: &tools::NodeTools) -> Result<(), String> {
+    let root = run::root();
+    let out = root.join("target/bench/rust-noop");
+    edge::worker_build(node, &root.join("tests/bench/rust-noop"), Some(&out))?;
+    let wasm = out.join("index_bg.wasm");
+    edge::strip_names(node, &wasm, &wasm)
+}
+
+/// The app's matrix for wasm32 (`tests/bench/matrix-wasm`): the release profile, then
+/// wasm-bindgen (`--target web`, which Node and Chromium both load) and wasm-opt `-Oz`, as
+/// trunk builds the app (`data-wasm-opt="z"`).
+fn build_matrix(node: &tools::NodeTools) -> Result<(), String> {
+    let root = run::root();
+    let mut cargo = Command::new("cargo");
+    cargo.current_dir(&root).args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "cedargate-bench-matrix",
+    ]);
+    if !run::run(&mut cargo, "  | ")?.success {
+        return Err("building tests/bench/matrix-wasm failed".into());
+    }
+    let out = root.join("target/bench/matrix-wasm");
+    let input = root.join("target/wasm32-unknown-unknown/release/cedargate_bench_matrix.wasm");
+    let stamp = out.join("built-from");
+    if newer(&input, &stamp) {
+        println!("[bench] target/bench/matrix-wasm is up to date");
+        return Ok(());
+    }
+    let mut bindgen = Command::new(tools::cargo_bin("wasm-bindgen"));
+    bindgen
+        .args(["--target", "web", "--out-dir"])
+        .arg(&out)
+        .arg(&input);
+    if !run::run(&mut bindgen, "  | ")?.success {
+        return Err("wasm-bindgen for the matrix failed".into());
+    }
+    let wasm = out.join("cedargate_bench_matrix_bg.wasm");
+    let mut opt = Command::new(&node.wasm_opt);
+    opt.arg(format!("--output={}", wasm.display()))
+        .arg("-Oz")
+        .arg(&wasm);
+    if !run::run(&mut opt, "  | ")?.success {
+        return Err("wasm-opt for the matrix failed".into());
+    }
+    std::fs::write(&stamp, input.display().to_string()).map_err(|e| e.to_string())
+}
+
+/// Whether `stamp` exists and is newer than `file`.
+fn newer(file: &Path, stamp: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    matches!((modified(file), modified(stamp)), (Some(f), Some(s)) if s >= f)
 }

@@ -44,6 +44,7 @@ pub fn build(node: &NodeTools) -> Result<String, String> {
     .map(|p| root.join(p));
     let policy_dir = std::env::var_os("CEDARGATE_POLICY_DIR");
     let up_to_date = policy_dir.is_none()
+        && names_copy().is_file()
         && match (
             newest(&inputs),
             std::fs::metadata(&output).and_then(|m| m.modified()),
@@ -61,17 +62,40 @@ pub fn build(node: &NodeTools) -> Result<String, String> {
 
 fn compile(node: &NodeTools) -> Result<(), String> {
     let root = run::root();
+    worker_build(node, &root.join("edge"), None)?;
+    let wasm = root.join("edge/build/index_bg.wasm");
+    let names = names_copy();
+    if let Some(dir) = names.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::copy(&wasm, &names).map_err(|e| format!("{}: {e}", names.display()))?;
+    strip_names(node, &wasm, &wasm)
+}
+
+/// `worker-build --release` of the crate in `dir` with the local wasm-bindgen, wasm-opt and
+/// esbuild, into `out_dir` (worker-build's default, `dir/build`, when `None`).
+pub fn worker_build(node: &NodeTools, dir: &Path, out_dir: Option<&Path>) -> Result<(), String> {
     let mut cmd = Command::new(tools::cargo_bin("worker-build"));
-    cmd.current_dir(root.join("edge"))
-        .arg("--release")
-        .env("WASM_BINDGEN_BIN", tools::cargo_bin("wasm-bindgen"))
+    cmd.current_dir(dir).arg("--release");
+    if let Some(out) = out_dir {
+        cmd.arg("--out-dir").arg(out);
+    }
+    cmd.env("WASM_BINDGEN_BIN", tools::cargo_bin("wasm-bindgen"))
         .env("WASM_OPT_BIN", &node.wasm_opt)
         .env("ESBUILD_BIN", &node.esbuild);
     let out = run::run(&mut cmd, "  | ")?;
-    if !out.success {
-        return Err("worker-build failed".into());
+    if out.success {
+        Ok(())
+    } else {
+        Err(format!("worker-build in {} failed", dir.display()))
     }
-    strip_names(node, &root.join("edge/build/index_bg.wasm"))
+}
+
+/// The worker's wasm as worker-build left it, with its names section (function names),
+/// kept for the size analysis of `cargo xtask bench` (twiggy); the uploaded
+/// `edge/build/index_bg.wasm` is this file after [`strip_names`], which changes no code.
+pub fn names_copy() -> std::path::PathBuf {
+    run::root().join("target/edge-names/index_bg.wasm")
 }
 
 fn report() -> Result<String, String> {
@@ -96,9 +120,10 @@ fn report() -> Result<String, String> {
 }
 
 /// worker-build keeps the wasm names section (function names for stack traces); it is a
-/// fifth of the upload. This drops it, with no other change to the code.
-fn strip_names(node: &NodeTools, wasm: &Path) -> Result<(), String> {
-    let stripped = wasm.with_extension("stripped.wasm");
+/// fifth of the upload. This drops it, with no other change to the code, writing `output`
+/// (which may be `wasm` itself).
+pub fn strip_names(node: &NodeTools, wasm: &Path, output: &Path) -> Result<(), String> {
+    let stripped = output.with_extension("stripped.wasm");
     let mut cmd = Command::new(&node.wasm_opt);
     cmd.arg(wasm).arg("-o").arg(&stripped);
     // The features worker-build enables, so nothing is lowered or rejected.
@@ -118,7 +143,7 @@ fn strip_names(node: &NodeTools, wasm: &Path) -> Result<(), String> {
     if !out.success {
         return Err("wasm-opt --strip-debug failed".into());
     }
-    std::fs::rename(&stripped, wasm).map_err(|e| format!("{}: {e}", wasm.display()))
+    std::fs::rename(&stripped, output).map_err(|e| format!("{}: {e}", output.display()))
 }
 
 fn size(path: &Path) -> Result<u64, String> {

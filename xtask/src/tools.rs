@@ -12,6 +12,9 @@ pub const WORKER_BUILD_VERSION: &str = "0.8.7";
 pub const TRUNK_VERSION: &str = "0.21.14";
 /// cargo-fuzz, from crates.io; its targets are built with `--sanitizer none` on stable.
 pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
+/// twiggy, from crates.io (only registry dependencies), for the worker's size breakdown in
+/// `cargo xtask bench`.
+pub const TWIGGY_VERSION: &str = "0.8.0";
 
 /// Paths of the installed tools the stages use.
 #[derive(Debug)]
@@ -255,6 +258,12 @@ pub fn ensure_web_build() -> Result<NodeTools, String> {
     ensure_cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &wasm_bindgen_version, 3)?;
     ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION, 15)?;
     ensure_node_tools()
+}
+
+/// twiggy for `cargo xtask bench` (only that command installs it); returns its path.
+pub fn ensure_twiggy() -> Result<PathBuf, String> {
+    ensure_cargo_tool("twiggy", "twiggy", TWIGGY_VERSION, 3)?;
+    Ok(cargo_bin("twiggy"))
 }
 
 /// wrk, the load generator of the benchmarks (Debian's package).
