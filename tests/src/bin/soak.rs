@@ -91,7 +91,7 @@ impl Options {
     }
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let options = Options::from_args();
     let out = root().join("target/soak");
     std::fs::create_dir_all(&out).unwrap();
@@ -123,7 +123,12 @@ fn main() {
     let ok = write_report(&out, &report);
     if !ok {
         eprintln!("[soak] workerd's log:\n{}", tail(&workerd.logs(), 40));
-        std::process::exit(1);
+    }
+    // Returning (rather than exiting) stops workerd, the provider and the origin on the way.
+    if ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
     }
 }
 
