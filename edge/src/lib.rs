@@ -20,7 +20,7 @@ pub mod problem;
 pub mod target;
 pub mod token_cache;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "runtime"))]
 mod runtime;
 
 pub use cedargate::wire::BUNDLE_PATH;

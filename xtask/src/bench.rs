@@ -15,9 +15,22 @@ pub fn run(args: &[String]) -> Result<(), String> {
     edge::build(&node)?;
     web::build(&node)?;
     check_names_copy(&node)?;
-    println!("\n[bench] building the Rust no-op worker and the app's matrix for wasm32");
+    println!(
+        "\n[bench] building the Rust no-op worker, the app's matrix and the request path's steps for wasm32"
+    );
     build_rust_noop(&node)?;
-    build_matrix(&node)?;
+    build_wasm_bench(
+        &node,
+        "matrix-wasm",
+        "cedargate-bench-matrix",
+        "cedargate_bench_matrix",
+    )?;
+    build_wasm_bench(
+        &node,
+        "stages-wasm",
+        "cedargate-bench-stages",
+        "cedargate_bench_stages",
+    )?;
 
     println!("\n[bench] native benchmarks (Criterion)");
     let mut criterion = Command::new("cargo");
@@ -109,10 +122,16 @@ fn build_rust_noop(node: &tools::NodeTools) -> Result<(), String> {
     edge::strip_names(node, &wasm, &wasm)
 }
 
-/// The app's matrix for wasm32 (`tests/bench/matrix-wasm`): the release profile, then
-/// wasm-bindgen (`--target web`, which Node and Chromium both load) and wasm-opt `-Oz`, as
-/// trunk builds the app (`data-wasm-opt="z"`).
-fn build_matrix(node: &tools::NodeTools) -> Result<(), String> {
+/// A wasm32 benchmark crate of `tests/bench` (`dir`, package `package`, library `lib`): the
+/// release profile, then wasm-bindgen (`--target web`, which Node and Chromium both load)
+/// and wasm-opt `-Oz`, as trunk builds the app (`data-wasm-opt="z"`) and worker-build the
+/// worker. Written to `target/bench/<dir>`.
+fn build_wasm_bench(
+    node: &tools::NodeTools,
+    dir: &str,
+    package: &str,
+    lib: &str,
+) -> Result<(), String> {
     let root = run::root();
     let mut cargo = Command::new("cargo");
     cargo.current_dir(&root).args([
@@ -121,16 +140,16 @@ fn build_matrix(node: &tools::NodeTools) -> Result<(), String> {
         "--target",
         "wasm32-unknown-unknown",
         "-p",
-        "cedargate-bench-matrix",
+        package,
     ]);
     if !run::run(&mut cargo, "  | ")?.success {
-        return Err("building tests/bench/matrix-wasm failed".into());
+        return Err(format!("building tests/bench/{dir} failed"));
     }
-    let out = root.join("target/bench/matrix-wasm");
-    let input = root.join("target/wasm32-unknown-unknown/release/cedargate_bench_matrix.wasm");
+    let out = root.join("target/bench").join(dir);
+    let input = root.join(format!("target/wasm32-unknown-unknown/release/{lib}.wasm"));
     let stamp = out.join("built-from");
     if newer(&input, &stamp) {
-        println!("[bench] target/bench/matrix-wasm is up to date");
+        println!("[bench] target/bench/{dir} is up to date");
         return Ok(());
     }
     let mut bindgen = Command::new(tools::cargo_bin("wasm-bindgen"));
@@ -139,15 +158,15 @@ fn build_matrix(node: &tools::NodeTools) -> Result<(), String> {
         .arg(&out)
         .arg(&input);
     if !run::run(&mut bindgen, "  | ")?.success {
-        return Err("wasm-bindgen for the matrix failed".into());
+        return Err(format!("wasm-bindgen for tests/bench/{dir} failed"));
     }
-    let wasm = out.join("cedargate_bench_matrix_bg.wasm");
+    let wasm = out.join(format!("{lib}_bg.wasm"));
     let mut opt = Command::new(&node.wasm_opt);
     opt.arg(format!("--output={}", wasm.display()))
         .arg("-Oz")
         .arg(&wasm);
     if !run::run(&mut opt, "  | ")?.success {
-        return Err("wasm-opt for the matrix failed".into());
+        return Err(format!("wasm-opt for tests/bench/{dir} failed"));
     }
     std::fs::write(&stamp, input.display().to_string()).map_err(|e| e.to_string())
 }

