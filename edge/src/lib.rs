@@ -13,6 +13,7 @@ pub mod bearer;
 pub mod bundle_policy;
 pub mod config;
 pub mod cors;
+pub mod decision_cache;
 pub mod forward;
 pub mod key_policy;
 pub mod log_line;

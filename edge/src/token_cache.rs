@@ -13,6 +13,8 @@ pub struct TokenCache<V> {
     /// matches its entry is a leftover of a removed entry.
     order: VecDeque<([u8; 32], u64)>,
     inserted: u64,
+    /// Bumped by every [`clear`](Self::clear).
+    generation: u64,
 }
 
 /// The cache key of a token: its SHA-256.
@@ -32,6 +34,7 @@ impl<V> TokenCache<V> {
             entries: HashMap::new(),
             order: VecDeque::new(),
             inserted: 0,
+            generation: 0,
         }
     }
 
@@ -75,6 +78,21 @@ impl<V> TokenCache<V> {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.order.clear();
+        self.generation += 1;
+    }
+
+    /// Which [`clear`](Self::clear) the cache is at. A value computed while the cache was at
+    /// one generation (a token verified with keys, mapped with a gate) is stale after a clear.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Keeps `value` until `expires_at`, unless the cache was cleared since `generation`
+    /// was read: a token verified during a key refresh or a bundle update is not kept.
+    pub fn insert_from(&mut self, generation: u64, key: [u8; 32], value: V, expires_at: i64) {
+        if generation == self.generation {
+            self.insert(key, value, expires_at);
+        }
     }
 
     /// Entries held.
@@ -110,6 +128,18 @@ mod tests {
         let mut off = TokenCache::new(0);
         off.insert(a, 1, 100);
         assert_eq!(off.get(&a, 0), None);
+    }
+
+    #[test]
+    fn a_value_from_before_a_clear_is_not_kept() {
+        let mut cache = TokenCache::new(4);
+        let key = token_key("a");
+        let before = cache.generation();
+        cache.clear();
+        cache.insert_from(before, key, 1, 100);
+        assert_eq!(cache.get(&key, 0), None, "computed before the clear");
+        cache.insert_from(cache.generation(), key, 2, 100);
+        assert_eq!(cache.get(&key, 0), Some(&2));
     }
 
     #[test]

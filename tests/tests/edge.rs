@@ -161,6 +161,7 @@ mod worker {
         new_provider_key_picked_up_refetches_limited_and_shared,
         keys_rotating_under_load,
         verified_tokens_cached_per_isolate,
+        decisions_cached_per_token_and_request,
         one_json_log_line_per_request_never_a_token,
     ];
 
@@ -836,6 +837,44 @@ mod worker {
         same(erin.len(), 2, "log lines for erin")?;
         same(erin[0]["token_cache"].as_str(), Some("miss"), "first")?;
         same(erin[1]["token_cache"].as_str(), Some("hit"), "second")
+    }
+
+    /// A token used again for the same method and target reuses its decision; any other
+    /// request of the same token is routed and decided anew.
+    fn decisions_cached_per_token_and_request(s: &Worker) -> Result<(), String> {
+        let Worker { main, issuer, .. } = s;
+        let token = id_token(issuer, "frank", &["AVP_User"], "a-rsa-1");
+        let expected = [
+            ("GET", "/pets", 200, "miss"),
+            ("GET", "/pets", 200, "hit"),
+            ("POST", "/pets", 403, "miss"),
+            ("POST", "/pets", 403, "hit"),
+            ("GET", "/pets?x=1", 200, "miss"),
+            ("GET", "/pets/1", 200, "miss"),
+        ];
+        for (method, path, status, _) in expected {
+            same(
+                call(main, method, path, Some(&token))?.status,
+                status,
+                &format!("{method} {path}"),
+            )?;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let lines = main.log_lines();
+        let frank: Vec<&Value> = lines.iter().filter(|l| l["subject"] == "frank").collect();
+        same(frank.len(), expected.len(), "log lines for frank")?;
+        for (line, (method, path, _, cache)) in frank.iter().zip(expected) {
+            same(
+                line["decision_cache"].as_str(),
+                Some(cache),
+                &format!("{method} {path}"),
+            )?;
+        }
+        same(
+            frank[3]["policies"].clone(),
+            frank[2]["policies"].clone(),
+            "the cached deny names the same policies",
+        )
     }
 
     /// One JSON log line per request, never a token. It reads the log the checks before it

@@ -9,6 +9,7 @@ use super::proxy;
 use super::state::{Authenticated, State};
 use crate::bearer::bearer_token;
 use crate::cors;
+use crate::decision_cache::Decided;
 use crate::log_line::RequestRecord;
 use crate::problem::AppError;
 use crate::target::{is_bundle_endpoint, target_of};
@@ -17,15 +18,16 @@ use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 use cedargate::{Gate, KeySet, KeySource, UnixTime};
 use std::cell::RefCell;
 use std::rc::Rc;
-use worker::{Context, Env, Request, Response};
+use web_sys::{Request, Response};
+use worker::{Context, Env};
 
 pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     let timer = Stopwatch::start();
     let id = log::request_id();
     // The method exactly as sent: workers-rs maps methods it does not know (MOVE, PURGE, ...)
     // to GET, which must never be what is authorized.
-    let method = req.inner().method();
-    let target = target_of(&req.inner().url());
+    let method = req.method();
+    let target = target_of(&req.url());
     let mut record = RequestRecord::default();
 
     let state = match &*State::get(&env) {
@@ -34,14 +36,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
             record.error = Some(err.clone());
             let common = [(REQUEST_ID_HEADER, id.clone())];
             let response = proxy::problem(&AppError::Misconfigured, &id, &common);
-            log::request(
-                &record,
-                &id,
-                &method,
-                &target,
-                response.status_code(),
-                &timer,
-            );
+            log::request(&record, &id, &method, &target, response.status(), &timer);
             return response;
         }
     };
@@ -86,7 +81,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
             }
         }
     };
-    let status = response.status_code();
+    let status = response.status();
     if record.logged(state.config().request_log, status) {
         log::request(&record, &id, &method, &target, status, &timer);
     }
@@ -138,9 +133,23 @@ impl Exchange<'_> {
             ));
         }
 
-        let (route, decision) = gate
-            .decide(&auth.principal, method, target)
-            .map_err(|err| AppError::unrouted(err, state.config().unmatched))?;
+        // A token used again for the same request: the same route and decision.
+        let cached = auth.decisions.borrow().get(method, target);
+        record.decision_cache = Some(if cached.is_some() { "hit" } else { "miss" });
+        let decided = match cached {
+            Some(decided) => decided,
+            None => {
+                let (route, decision) = gate
+                    .decide(&auth.principal, method, target)
+                    .map_err(|err| AppError::unrouted(err, state.config().unmatched))?;
+                let decided = Rc::new(Decided { route, decision });
+                auth.decisions
+                    .borrow_mut()
+                    .insert(method, target, decided.clone());
+                decided
+            }
+        };
+        let Decided { route, decision } = &*decided;
         record.action = Some(route.action.clone());
         record.policies = decision.policies.clone();
         if !decision.errors.is_empty() {
@@ -149,12 +158,12 @@ impl Exchange<'_> {
         if !decision.is_allowed() {
             record.decision = Some("deny");
             return Err(AppError::Forbidden {
-                action: route.action,
-                policies: decision.policies,
+                action: route.action.clone(),
+                policies: decision.policies.clone(),
             });
         }
         record.decision = Some("allow");
-        proxy::forward(state.config(), req, &route, &auth, &decision, id, common).await
+        proxy::forward(state.config(), req, route, &auth, decision, id, common).await
     }
 
     /// The token cache, or the shared core's pipeline with the isolate's keys.
@@ -177,6 +186,7 @@ impl Exchange<'_> {
         } else {
             "miss"
         });
+        let generation = state.token_generation();
         let source = IsolateKeys {
             store: state.keys(),
             ctx,
@@ -192,8 +202,9 @@ impl Exchange<'_> {
         let auth = Rc::new(Authenticated {
             verified,
             principal,
+            decisions: RefCell::default(),
         });
-        state.remember_token(key, auth.clone(), expires);
+        state.remember_token(generation, key, auth.clone(), expires);
         Ok(auth)
     }
 }

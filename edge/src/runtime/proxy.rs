@@ -11,7 +11,7 @@ use cedargate::wire::{BundleEndpoint, PROBLEM_MEDIA_TYPE};
 use cedargate::{Bundle, Decision, Gate, RouteMatch};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use worker::{Request, Response};
+use web_sys::{Request, Response};
 
 fn entries(headers: &web_sys::Headers) -> Vec<(String, String)> {
     worker::Headers(headers.clone()).entries().collect()
@@ -42,12 +42,8 @@ fn build(
     let init = web_sys::ResponseInit::new();
     init.set_status(status);
     init.set_headers(headers);
-    match web_sys::Response::new_with_opt_readable_stream_and_init(body, &init) {
-        Ok(r) => r.into(),
-        Err(_) => Response::empty()
-            .map(|r| r.with_status(500))
-            .unwrap_or_else(|_| Response::from(web_sys::Response::error())),
-    }
+    web_sys::Response::new_with_opt_readable_stream_and_init(body, &init)
+        .unwrap_or_else(|_| web_sys::Response::error())
 }
 
 /// A JSON answer: `body` serialized with its members in declaration order.
@@ -68,10 +64,8 @@ fn json_response(
         let _ = out.append(k, v);
     }
     init.set_headers(&out);
-    match web_sys::Response::new_with_opt_str_and_init(Some(&text), &init) {
-        Ok(r) => r.into(),
-        Err(_) => respond(status, &headers, None),
-    }
+    web_sys::Response::new_with_opt_str_and_init(Some(&text), &init)
+        .unwrap_or_else(|_| respond(status, &headers, None))
 }
 
 /// Headers every response carries: request id, bundle version, and CORS for allowed origins.
@@ -142,7 +136,7 @@ pub async fn forward(
     }
     let url = config.origin_url(&route.path, route.query.as_deref());
     let method = route.method.to_ascii_uppercase();
-    let inner = req.inner();
+    let inner = req;
     let headers = web_sys::Headers::new().map_err(|_| AppError::OriginUnreachable)?;
     let incoming = inner.headers();
     for (k, v) in request_headers(&entries(&incoming), config.forward_authorization) {

@@ -4,6 +4,7 @@ use super::keys::KeyStore;
 use crate::bundle_policy::BundleWatch;
 use crate::config::EdgeConfig;
 use crate::config::SignatureBackendChoice;
+use crate::decision_cache::DecisionCache;
 use crate::key_policy::config_digest;
 use crate::token_cache::{TokenCache, TokenKey};
 use cedargate::RustCrypto;
@@ -18,10 +19,11 @@ const BUILT_IN_BUNDLE: &str = include_str!(concat!(env!("OUT_DIR"), "/bundle.jso
 /// Its serial (`CEDARGATE_BUNDLE_SERIAL` at build time, 0 by default).
 const BUILT_IN_SERIAL: &str = env!("CEDARGATE_BUNDLE_SERIAL");
 
-/// A token that passed verification and mapping.
+/// A token that passed verification and mapping, and the decisions made for it.
 pub struct Authenticated {
     pub verified: VerifiedToken,
     pub principal: Principal,
+    pub decisions: RefCell<DecisionCache>,
 }
 
 /// The configured signature backend.
@@ -140,9 +142,23 @@ impl State {
         self.tokens().get(key, now).cloned()
     }
 
-    /// Keeps a verified and mapped token until `expires_at` (seconds).
-    pub fn remember_token(&self, key: TokenKey, auth: Rc<Authenticated>, expires_at: i64) {
-        self.tokens().insert(key, auth, expires_at);
+    /// Which emptying of the token cache is current: read before verifying a token, so that
+    /// [`remember_token`](Self::remember_token) can tell whether keys or the gate changed
+    /// while it was verified.
+    pub fn token_generation(&self) -> u64 {
+        self.tokens().generation()
+    }
+
+    /// Keeps a verified and mapped token until `expires_at` (seconds), unless the token cache
+    /// was emptied since `generation` (new keys or a new gate while it was verified).
+    pub fn remember_token(
+        &self,
+        generation: u64,
+        key: TokenKey,
+        auth: Rc<Authenticated>,
+        expires_at: i64,
+    ) {
+        self.tokens().insert_from(generation, key, auth, expires_at);
     }
 
     /// Whether KV is due for a look for a newer bundle at `now` (seconds); if so, the next

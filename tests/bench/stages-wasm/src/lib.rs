@@ -137,11 +137,11 @@ mod wasm {
                         decision: Some("allow"),
                         policies: vec!["AdminCanDoAnything".into()],
                         token_cache: Some("hit"),
+                        decision_cache: Some("hit"),
                         error: None,
                     };
                     record
                         .line("0123456789ab-1", "GET", "/pets/42?limit=1", 204, 120)
-                        .to_string()
                         .len() as u32
                 })
                 .sum()
@@ -235,11 +235,10 @@ mod wasm {
                     decision: Some("allow"),
                     policies: vec!["AdminCanDoAnything".into()],
                     token_cache: Some("hit"),
+                    decision_cache: Some("hit"),
                     error: None,
                 };
-                let line = record
-                    .line("0123456789ab-1", "GET", "/pets/42?limit=1", 204, 120)
-                    .to_string();
+                let line = record.line("0123456789ab-1", "GET", "/pets/42?limit=1", 204, 120);
                 sum += line.len() as u32;
                 web_sys::console::log_1(&line.into());
             }
