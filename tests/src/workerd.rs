@@ -76,6 +76,9 @@ impl Workerd {
                 Module::Wasm(n, p) => ("wasm", n, p),
             };
             let link = dir.join(name);
+            if let Some(parent) = link.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            }
             std::fs::copy(path, &link).map_err(|e| format!("{}: {e}", path.display()))?;
             module_lines.push(format!(
                 "    (name = {}, {kind} = embed {}),",

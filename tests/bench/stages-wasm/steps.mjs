@@ -39,6 +39,7 @@ export function steps({ stages, request }) {
     ['decide', (n) => stages.decide(n), 200, false],
     ['identity_headers', (n) => stages.identity_headers(n), 1000, false],
     ['respond', (n) => stages.respond(n), 1000, false],
+    ['respond_joined', (n) => stages.respond_joined(n), 1000, false],
     ['log_line', (n) => stages.log_line(n), 1000, false],
     ['console_log', (n) => stages.console_log(n), 1000, true],
     ['parse', (n) => stages.parse(n), 200, false],

@@ -695,7 +695,7 @@ fn stages_section(r: &mut String, stages: Option<&Value>) {
         writeln!(r, "The steps were not timed (`target/bench/stages-wasm` is built by `cargo xtask bench`).\n").unwrap();
         return;
     };
-    writeln!(r, "Each step of the edge's request path alone, in µs per call: the functions the worker calls (the shared core and `cedargate-edge`'s pure modules, built without its `runtime` as `tests/bench/stages-wasm`, with the worker's release profile and wasm-opt -Oz) on the PetStore bundle, with an RS256 ID token. Three steps stand for the worker's crossings into JavaScript: reading the `Request` (method, URL, three headers), building the allowed request's 204 `Response` (eight headers appended one by one), and writing the log line with `console.log`. Node times inside (the median of 30 batches); workerd's clock does not move during a request, so there each step's time is (a request running it a batch of times − a request running it 0 times) / batch, the median of 15, timed by the bench over 127.0.0.1.\n").unwrap();
+    writeln!(r, "Each step of the edge's request path alone, in µs per call: the functions the worker calls (the shared core and `cedargate-edge`'s pure modules, built without its `runtime` as `tests/bench/stages-wasm`, with the worker's release profile and wasm-opt -Oz) on the PetStore bundle, with an RS256 ID token. Three steps stand for the worker's crossings into JavaScript: reading the `Request` (method, URL, three headers), building the allowed request's 204 `Response` (eight headers appended one by one, as the worker does, and, as a lever measured, handed over as one string that a JavaScript helper splits), and writing the log line with `console.log`. Node times inside (the median of 30 batches); workerd's clock does not move during a request, so there each step's time is (a request running it a batch of times − a request running it 0 times) / batch, the median of 15, timed by the bench over 127.0.0.1.\n").unwrap();
     writeln!(r, "| step | Node | workerd |\n|---|---|---|").unwrap();
     let labels = [
         ("read_request", "read the request: method, URL, 3 headers"),
@@ -704,6 +704,10 @@ fn stages_section(r: &mut String, stages: Option<&Value>) {
         ("decide", "route + Cedar decision (`Gate::decide`)"),
         ("identity_headers", "identity headers for the origin"),
         ("respond", "the 204 `Response`: headers appended one by one"),
+        (
+            "respond_joined",
+            "the same, headers handed over as one string, appended in JS",
+        ),
         ("log_line", "log line, built as text"),
         (
             "console_log",
@@ -763,12 +767,31 @@ fn stages_in_wasm(node: &Path) -> Option<Value> {
     let in_node: Value = serde_json::from_slice(&out.stdout).ok()?;
 
     let here = root().join("tests/bench/stages-wasm");
-    let modules = [
+    let mut modules = vec![
         Module::Es("worker.mjs".into(), here.join("worker.mjs")),
         Module::Es("steps.mjs".into(), here.join("steps.mjs")),
         Module::Es("glue.js".into(), dir.join("cedargate_bench_stages.js")),
         Module::Wasm("stages.wasm".into(), wasm),
     ];
+    // wasm-bindgen's `inline_js` helpers, imported by the glue as `./snippets/<crate>/...`.
+    for crate_dir in std::fs::read_dir(dir.join("snippets"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for file in std::fs::read_dir(crate_dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = format!(
+                "snippets/{}/{}",
+                crate_dir.file_name().to_string_lossy(),
+                file.file_name().to_string_lossy()
+            );
+            modules.push(Module::Es(name, file.path()));
+        }
+    }
     let w = match Workerd::start("stages", &modules, &[]) {
         Ok(w) => w,
         Err(e) => {

@@ -22,6 +22,13 @@ mod wasm {
     use cedargate_edge::token_cache::{TokenCache, token_key};
     use wasm_bindgen::prelude::*;
 
+    #[wasm_bindgen(
+        inline_js = "export function headers_from_pairs(text) { const h = new Headers(); const p = text.split('\\0'); for (let i = 0; i + 1 < p.length; i += 2) h.append(p[i], p[i + 1]); return h; }"
+    )]
+    extern "C" {
+        fn headers_from_pairs(text: &str) -> web_sys::Headers;
+    }
+
     fn error(e: &dyn std::fmt::Display) -> JsError {
         JsError::new(&e.to_string())
     }
@@ -214,6 +221,41 @@ mod wasm {
                 for (k, v) in &headers {
                     out.append(k, v).map_err(js)?;
                 }
+                let init = web_sys::ResponseInit::new();
+                init.set_status(204);
+                init.set_headers(&out);
+                let response =
+                    web_sys::Response::new_with_opt_str_and_init(None, &init).map_err(js)?;
+                sum += u32::from(response.status());
+            }
+            Ok(sum)
+        }
+
+        /// The same answer with the headers handed over as one string and appended by a
+        /// JavaScript helper (`headers_from_pairs`).
+        pub fn respond_joined(&self, n: u32) -> Result<u32, JsError> {
+            let policies = ["AdminCanDoAnything".to_owned()];
+            let js = |e: JsValue| JsError::new(&format!("{e:?}"));
+            let mut sum = 0;
+            for _ in 0..n {
+                let mut headers = identity_headers(
+                    self.principal.issuer(),
+                    self.principal.subject(),
+                    self.principal.uid().id().unescaped(),
+                    self.principal.groups(),
+                    "get /pets/{petId}",
+                    &policies,
+                    "0123456789ab-1",
+                );
+                headers.push(("x-cedargate-bundle-version", "0123456789abcdef".into()));
+                let mut joined = String::with_capacity(512);
+                for (k, v) in &headers {
+                    joined.push_str(k);
+                    joined.push('\0');
+                    joined.push_str(v);
+                    joined.push('\0');
+                }
+                let out = headers_from_pairs(&joined);
                 let init = web_sys::ResponseInit::new();
                 init.set_status(204);
                 init.set_headers(&out);
