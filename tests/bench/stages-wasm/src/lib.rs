@@ -46,6 +46,52 @@ mod wasm {
         cache: TokenCache<u32>,
     }
 
+    /// The pieces several steps share (not exported).
+    impl Stages {
+        /// The identity headers and the bundle version header, as an allowed request gets.
+        fn answer_headers(&self) -> Vec<(&'static str, String)> {
+            let mut headers = identity_headers(
+                self.principal.issuer(),
+                self.principal.subject(),
+                self.principal.uid().id().unescaped(),
+                self.principal.groups(),
+                "get /pets/{petId}",
+                &["AdminCanDoAnything".to_owned()],
+                "0123456789ab-1",
+            );
+            headers.push(("x-cedargate-bundle-version", "0123456789abcdef".into()));
+            headers
+        }
+
+        /// The allowed request's log line.
+        fn line(&self) -> String {
+            RequestRecord {
+                issuer: Some(self.principal.issuer().to_owned()),
+                subject: Some(self.principal.subject().to_owned()),
+                action: Some("get /pets/{petId}".into()),
+                decision: Some("allow"),
+                policies: vec!["AdminCanDoAnything".into()],
+                token_cache: Some("hit"),
+                decision_cache: Some("hit"),
+                error: None,
+            }
+            .line("0123456789ab-1", "GET", "/pets/42?limit=1", 204, 120)
+        }
+    }
+
+    /// A 204 answer with `headers`.
+    fn no_content(headers: &web_sys::Headers) -> Result<u32, JsError> {
+        let init = web_sys::ResponseInit::new();
+        init.set_status(204);
+        init.set_headers(headers);
+        let response = web_sys::Response::new_with_opt_str_and_init(None, &init).map_err(js)?;
+        Ok(u32::from(response.status()))
+    }
+
+    fn js(e: JsValue) -> JsError {
+        JsError::new(&format!("{e:?}"))
+    }
+
     #[wasm_bindgen]
     impl Stages {
         /// The PetStore gate trusting ID tokens of `issuer` for `audience`, with the key set
@@ -116,18 +162,9 @@ mod wasm {
 
         /// The headers the origin is sent about the caller and the decision.
         pub fn identity_headers(&self, n: u32) -> u32 {
-            let policies = ["AdminCanDoAnything".to_owned()];
             (0..n)
                 .map(|_| {
-                    let headers = identity_headers(
-                        self.principal.issuer(),
-                        self.principal.subject(),
-                        self.principal.uid().id().unescaped(),
-                        self.principal.groups(),
-                        "get /pets/{petId}",
-                        &policies,
-                        "0123456789ab-1",
-                    );
+                    let headers = self.answer_headers();
                     headers.iter().map(|(_, v)| v.len() as u32).sum::<u32>()
                 })
                 .sum()
@@ -135,23 +172,7 @@ mod wasm {
 
         /// The request's log line, built and written out as text.
         pub fn log_line(&self, n: u32) -> u32 {
-            (0..n)
-                .map(|_| {
-                    let record = RequestRecord {
-                        issuer: Some(self.principal.issuer().to_owned()),
-                        subject: Some(self.principal.subject().to_owned()),
-                        action: Some("get /pets/{petId}".into()),
-                        decision: Some("allow"),
-                        policies: vec!["AdminCanDoAnything".into()],
-                        token_cache: Some("hit"),
-                        decision_cache: Some("hit"),
-                        error: None,
-                    };
-                    record
-                        .line("0123456789ab-1", "GET", "/pets/42?limit=1", 204, 120)
-                        .len() as u32
-                })
-                .sum()
+            (0..n).map(|_| self.line().len() as u32).sum()
         }
 
         /// A new token's first part: the JOSE header and claims parsed, before any key.
@@ -203,30 +224,13 @@ mod wasm {
         /// An allowed request's answer without an origin: a `Headers` with the identity and
         /// common headers appended one by one, then a 204 `Response`.
         pub fn respond(&self, n: u32) -> Result<u32, JsError> {
-            let policies = ["AdminCanDoAnything".to_owned()];
-            let js = |e: JsValue| JsError::new(&format!("{e:?}"));
             let mut sum = 0;
             for _ in 0..n {
-                let mut headers = identity_headers(
-                    self.principal.issuer(),
-                    self.principal.subject(),
-                    self.principal.uid().id().unescaped(),
-                    self.principal.groups(),
-                    "get /pets/{petId}",
-                    &policies,
-                    "0123456789ab-1",
-                );
-                headers.push(("x-cedargate-bundle-version", "0123456789abcdef".into()));
                 let out = web_sys::Headers::new().map_err(js)?;
-                for (k, v) in &headers {
+                for (k, v) in &self.answer_headers() {
                     out.append(k, v).map_err(js)?;
                 }
-                let init = web_sys::ResponseInit::new();
-                init.set_status(204);
-                init.set_headers(&out);
-                let response =
-                    web_sys::Response::new_with_opt_str_and_init(None, &init).map_err(js)?;
-                sum += u32::from(response.status());
+                sum += no_content(&out)?;
             }
             Ok(sum)
         }
@@ -234,34 +238,16 @@ mod wasm {
         /// The same answer with the headers handed over as one string and appended by a
         /// JavaScript helper (`headers_from_pairs`).
         pub fn respond_joined(&self, n: u32) -> Result<u32, JsError> {
-            let policies = ["AdminCanDoAnything".to_owned()];
-            let js = |e: JsValue| JsError::new(&format!("{e:?}"));
             let mut sum = 0;
             for _ in 0..n {
-                let mut headers = identity_headers(
-                    self.principal.issuer(),
-                    self.principal.subject(),
-                    self.principal.uid().id().unescaped(),
-                    self.principal.groups(),
-                    "get /pets/{petId}",
-                    &policies,
-                    "0123456789ab-1",
-                );
-                headers.push(("x-cedargate-bundle-version", "0123456789abcdef".into()));
                 let mut joined = String::with_capacity(512);
-                for (k, v) in &headers {
+                for (k, v) in &self.answer_headers() {
                     joined.push_str(k);
                     joined.push('\0');
                     joined.push_str(v);
                     joined.push('\0');
                 }
-                let out = headers_from_pairs(&joined);
-                let init = web_sys::ResponseInit::new();
-                init.set_status(204);
-                init.set_headers(&out);
-                let response =
-                    web_sys::Response::new_with_opt_str_and_init(None, &init).map_err(js)?;
-                sum += u32::from(response.status());
+                sum += no_content(&headers_from_pairs(&joined))?;
             }
             Ok(sum)
         }
@@ -270,17 +256,7 @@ mod wasm {
         pub fn console_log(&self, n: u32) -> u32 {
             let mut sum = 0;
             for _ in 0..n {
-                let record = RequestRecord {
-                    issuer: Some(self.principal.issuer().to_owned()),
-                    subject: Some(self.principal.subject().to_owned()),
-                    action: Some("get /pets/{petId}".into()),
-                    decision: Some("allow"),
-                    policies: vec!["AdminCanDoAnything".into()],
-                    token_cache: Some("hit"),
-                    decision_cache: Some("hit"),
-                    error: None,
-                };
-                let line = record.line("0123456789ab-1", "GET", "/pets/42?limit=1", 204, 120);
+                let line = self.line();
                 sum += line.len() as u32;
                 web_sys::console::log_1(&line.into());
             }
