@@ -44,6 +44,7 @@ export function steps({ stages, request }) {
     ['console_log', (n) => stages.console_log(n), 1000, true],
     ['parse', (n) => stages.parse(n), 200, false],
     ['map', (n) => stages.map(n), 200, false],
+    ['churn', (n) => stages.churn(n), 200, false],
     ['authenticate', (n) => stages.authenticate(n), 50, false],
   ];
 }

@@ -719,6 +719,10 @@ fn stages_section(r: &mut String, stages: Option<&Value>) {
             "new token: claims → principal (entity built and checked)",
         ),
         (
+            "churn",
+            "new token: kept in a full token cache (copied in, the oldest dropped)",
+        ),
+        (
             "authenticate",
             "new token: the whole first half (`Gate::authenticate`, WebCrypto RS256)",
         ),

@@ -44,6 +44,9 @@ mod wasm {
         verified: VerifiedToken,
         principal: Principal,
         cache: TokenCache<u32>,
+        /// A full token cache of verified tokens and principals, for `churn`.
+        full: TokenCache<std::rc::Rc<(VerifiedToken, Principal)>>,
+        inserted: u64,
     }
 
     /// The pieces several steps share (not exported).
@@ -88,6 +91,13 @@ mod wasm {
         Ok(u32::from(response.status()))
     }
 
+    /// A cache key of its own for the `n`th entry.
+    fn numbered_key(n: u64) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        key[..8].copy_from_slice(&n.to_le_bytes());
+        key
+    }
+
     fn js(e: JsValue) -> JsError {
         JsError::new(&format!("{e:?}"))
     }
@@ -117,6 +127,11 @@ mod wasm {
                 .map_err(|e| error(&e))?;
             let mut cache = TokenCache::new(1024);
             cache.insert(token_key(&token), 1, now.seconds() + 3600);
+            let mut full = TokenCache::new(1024);
+            let entry = std::rc::Rc::new((verified.clone(), principal.clone()));
+            for i in 0..1024u64 {
+                full.insert(numbered_key(i), entry.clone(), now.seconds() + 3600);
+            }
             Ok(Stages {
                 gate,
                 keys,
@@ -125,6 +140,8 @@ mod wasm {
                 verified,
                 principal,
                 cache,
+                full,
+                inserted: 1024,
             })
         }
 
@@ -261,6 +278,21 @@ mod wasm {
                 web_sys::console::log_1(&line.into());
             }
             sum
+        }
+
+        /// A new token kept in a full token cache (1,024 entries, as the worker's default):
+        /// a verified token and principal copied in, the oldest entry dropped.
+        pub fn churn(&mut self, n: u32) -> u32 {
+            for _ in 0..n {
+                let entry = std::rc::Rc::new((self.verified.clone(), self.principal.clone()));
+                self.full.insert(
+                    numbered_key(self.inserted),
+                    entry,
+                    self.now.seconds() + 3600,
+                );
+                self.inserted += 1;
+            }
+            self.full.len() as u32
         }
 
         /// The whole first half for a new token: parse, signature through WebCrypto, claims,
