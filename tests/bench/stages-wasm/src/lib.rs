@@ -17,6 +17,7 @@
 mod wasm {
     use cedargate::crypto::WebCrypto;
     use cedargate::{Gate, KeySet, Principal, TrustConfig, UnixTime, VerifiedToken};
+    use cedargate_edge::BUNDLE_VERSION_HEADER;
     use cedargate_edge::forward::identity_headers;
     use cedargate_edge::log_line::RequestRecord;
     use cedargate_edge::token_cache::{TokenCache, token_key};
@@ -62,7 +63,7 @@ mod wasm {
                 &["AdminCanDoAnything".to_owned()],
                 "0123456789ab-1",
             );
-            headers.push(("x-cedargate-bundle-version", "0123456789abcdef".into()));
+            headers.push((BUNDLE_VERSION_HEADER, "0123456789abcdef".into()));
             headers
         }
 
