@@ -1,11 +1,11 @@
 //! Compact JWS tokens: parsing (nothing trusted yet) and verification (signature, then
 //! claims).
 
+use crate::base64url;
 use crate::crypto::{SignatureBackend, SignatureCheck, SignatureError};
 use crate::jwks::{Algorithm, KeySet, Selection};
 use crate::strict_json::{self, ObjectError};
 use crate::time::UnixTime;
-use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -260,7 +260,7 @@ impl<'t> UntrustedJwt<'t> {
         ) else {
             return Err(TokenError::Malformed("not three segments"));
         };
-        let signature = Base64UrlUnpadded::decode_vec(signature_b64)
+        let signature = base64url::decode(signature_b64)
             .map_err(|_| TokenError::Malformed("invalid base64url"))?;
 
         let header = decode_object(header_b64, "header")?;
@@ -368,8 +368,8 @@ impl<'t> UntrustedJwt<'t> {
 }
 
 fn decode_object(segment: &str, part: &'static str) -> Result<Map<String, Value>, TokenError> {
-    let bytes = Base64UrlUnpadded::decode_vec(segment)
-        .map_err(|_| TokenError::Malformed("invalid base64url"))?;
+    let bytes =
+        base64url::decode(segment).map_err(|_| TokenError::Malformed("invalid base64url"))?;
     strict_json::object_from_slice(&bytes).map_err(|err| {
         TokenError::Malformed(match (part, err) {
             (_, ObjectError::DuplicateKey) => "duplicate member name",
