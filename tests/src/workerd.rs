@@ -67,6 +67,35 @@ impl Workerd {
         copies: usize,
         poll: Duration,
     ) -> Result<Self, String> {
+        Self::launch(name, modules, bindings, copies, poll, None)
+    }
+
+    /// Starts workerd with its V8 inspector on 127.0.0.1:`inspector` (for CPU profiles: the
+    /// worker's isolate is `ws://127.0.0.1:<inspector>/main`).
+    pub fn start_inspected(
+        name: &str,
+        modules: &[Module],
+        bindings: &[Binding],
+        inspector: u16,
+    ) -> Result<Self, String> {
+        Self::launch(
+            name,
+            modules,
+            bindings,
+            1,
+            Duration::from_millis(20),
+            Some(inspector),
+        )
+    }
+
+    fn launch(
+        name: &str,
+        modules: &[Module],
+        bindings: &[Binding],
+        copies: usize,
+        poll: Duration,
+        inspector: Option<u16>,
+    ) -> Result<Self, String> {
         let dir = work_dir(&format!("workerd-{name}"));
         let ports: Vec<u16> = (0..copies.max(1)).map(|_| free_port()).collect();
         let mut module_lines = Vec::new();
@@ -147,8 +176,12 @@ const worker :Workerd.Worker = (
         let log = File::create(dir.join("workerd.log")).map_err(|e| e.to_string())?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
         let spawned_at = Instant::now();
-        let child = Command::new(binary())
-            .args(["serve", "config.capnp"])
+        let mut command = Command::new(binary());
+        command.args(["serve", "config.capnp"]);
+        if let Some(port) = inspector {
+            command.arg(format!("--inspector-addr=127.0.0.1:{port}"));
+        }
+        let child = command
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(log)

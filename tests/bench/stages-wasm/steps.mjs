@@ -27,11 +27,22 @@ export async function setup(glue) {
   const token = `${input}.${b64(signature)}`;
   const stages = await glue.Stages.create(issuer, audience, jwks, token, now);
   const request = new Request('https://api.example/pets/7', { headers: { authorization: `Bearer ${token}` } });
-  return { stages, request };
+  // The floor worker's check, from JavaScript: the key imported once from the JWK.
+  const key = await crypto.subtle.importKey('jwk', JSON.parse(jwks).keys[0],
+    { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['verify']);
+  const signed = utf8(input);
+  const subtle = async (n) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      if (await crypto.subtle.verify('RSASSA-PKCS1-v1_5', key, signature, signed)) sum++;
+    }
+    return sum;
+  };
+  return { stages, request, subtle };
 }
 
 // [name, run n times, batch size, whether it writes to the console]
-export function steps({ stages, request }) {
+export function steps({ stages, request, subtle }) {
   return [
     ['read_request', (n) => stages.read_request(request, n), 1000, false],
     ['token_key', (n) => stages.token_key(n), 1000, false],
@@ -45,6 +56,9 @@ export function steps({ stages, request }) {
     ['parse', (n) => stages.parse(n), 200, false],
     ['map', (n) => stages.map(n), 200, false],
     ['churn', (n) => stages.churn(n), 200, false],
+    ['subtle_js', subtle, 50, false],
+    ['signature', (n) => stages.signature(n), 50, false],
+    ['parse_verify', (n) => stages.parse_verify(n), 50, false],
     ['authenticate', (n) => stages.authenticate(n), 50, false],
   ];
 }

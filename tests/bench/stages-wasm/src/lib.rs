@@ -15,7 +15,9 @@
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
+    use base64ct::{Base64UrlUnpadded, Encoding};
     use cedargate::crypto::WebCrypto;
+    use cedargate::{Algorithm, SignatureBackend, SignatureCheck};
     use cedargate::{Gate, KeySet, Principal, TrustConfig, UnixTime, VerifiedToken};
     use cedargate_edge::BUNDLE_VERSION_HEADER;
     use cedargate_edge::forward::identity_headers;
@@ -294,6 +296,51 @@ mod wasm {
                 self.inserted += 1;
             }
             self.full.len() as u32
+        }
+
+        /// The signature alone through the worker's WebCrypto backend (the key imported once,
+        /// as in the worker): what a new token's check costs from Rust, promise included.
+        pub async fn signature(&self, n: u32) -> Result<u32, JsError> {
+            let backend = WebCrypto::new();
+            let key = self
+                .keys
+                .keys()
+                .first()
+                .ok_or_else(|| JsError::new("the key set is empty"))?;
+            let (message, signature) = self
+                .token
+                .rsplit_once('.')
+                .ok_or_else(|| JsError::new("the token has no signature"))?;
+            let signature = Base64UrlUnpadded::decode_vec(signature).map_err(|e| error(&e))?;
+            let check = SignatureCheck {
+                algorithm: Algorithm::RS256,
+                key,
+                message: message.as_bytes(),
+                signature: &signature,
+            };
+            let mut sum = 0;
+            for _ in 0..n {
+                backend.verify(&check).await.map_err(|e| error(&e))?;
+                sum += 1;
+            }
+            Ok(sum)
+        }
+
+        /// A new token parsed and verified (signature through WebCrypto, then `iss`, `aud`,
+        /// the times and the token's kind), without the mapping.
+        pub async fn parse_verify(&self, n: u32) -> Result<u32, JsError> {
+            let backend = WebCrypto::new();
+            let trust = self.gate.trust();
+            let mut sum = 0;
+            for _ in 0..n {
+                let jwt = trust.parse(&self.token).map_err(|e| error(&e))?;
+                let verified = trust
+                    .verify(&jwt, &self.keys, &backend, self.now)
+                    .await
+                    .map_err(|e| error(&e))?;
+                sum += verified.claims().len() as u32;
+            }
+            Ok(sum)
         }
 
         /// The whole first half for a new token: parse, signature through WebCrypto, claims,
