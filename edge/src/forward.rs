@@ -145,12 +145,36 @@ pub fn header_safe(value: &str) -> String {
     cedargate::percent::encode_keeping(value, b":@|/")
 }
 
-/// `X-Cedargate-*` headers describing the decision to the origin.
+/// Who the decision was made for, as the origin is told.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    pub issuer: &'a str,
+    /// The principal id claim's value.
+    pub subject: &'a str,
+    /// The principal's entity id.
+    pub principal: &'a str,
+    /// The client the token was issued to, if it names one.
+    pub client: Option<&'a str>,
+    pub groups: &'a [String],
+}
+
+impl<'a> Identity<'a> {
+    /// A mapped principal's identity.
+    pub fn of(principal: &'a cedargate::Principal) -> Self {
+        Self {
+            issuer: principal.issuer(),
+            subject: principal.subject(),
+            principal: principal.uid().id().unescaped(),
+            client: principal.client(),
+            groups: principal.groups(),
+        }
+    }
+}
+
+/// `X-Cedargate-*` headers describing the decision to the origin. `X-Cedargate-Client` is
+/// sent only for a token that names its client.
 pub fn identity_headers(
-    issuer: &str,
-    subject: &str,
-    principal: &str,
-    groups: &[String],
+    who: &Identity<'_>,
     action: &str,
     policies: &[String],
     request_id: &str,
@@ -162,15 +186,19 @@ pub fn identity_headers(
             .collect::<Vec<_>>()
             .join(",")
     };
-    vec![
-        ("x-cedargate-issuer", header_safe(issuer)),
-        ("x-cedargate-subject", header_safe(subject)),
-        ("x-cedargate-principal", header_safe(principal)),
-        ("x-cedargate-groups", list(groups)),
+    let mut headers = vec![
+        ("x-cedargate-issuer", header_safe(who.issuer)),
+        ("x-cedargate-subject", header_safe(who.subject)),
+        ("x-cedargate-principal", header_safe(who.principal)),
+        ("x-cedargate-groups", list(who.groups)),
         ("x-cedargate-action", header_safe(action)),
         ("x-cedargate-policies", list(policies)),
         (crate::REQUEST_ID_HEADER, header_safe(request_id)),
-    ]
+    ];
+    if let Some(client) = who.client {
+        headers.push(("x-cedargate-client", header_safe(client)));
+    }
+    headers
 }
 
 #[cfg(test)]
@@ -268,14 +296,28 @@ mod tests {
 
     #[test]
     fn identity_headers_are_ascii_and_unambiguous() {
-        let headers = identity_headers(
-            "https://auth.pingone.com/env/as",
-            "ali,ce é",
-            "PetStore::User::\"alice\"",
-            &["AVP_Admin".into(), "a,b".into()],
-            "get /pets/{petId}",
-            &["avp-admin-all".into()],
-            "r-1",
+        let groups = ["AVP_Admin".to_owned(), "a,b".to_owned()];
+        let who = Identity {
+            issuer: "https://auth.pingone.com/env/as",
+            subject: "ali,ce é",
+            principal: "PetStore::User::\"alice\"",
+            client: None,
+            groups: &groups,
+        };
+        let headers = identity_headers(&who, "get /pets/{petId}", &["avp-admin-all".into()], "r-1");
+        assert_eq!(headers.len(), 7, "no client header without a client");
+        let with_client = identity_headers(
+            &Identity {
+                client: Some("inventory svc"),
+                ..who
+            },
+            "get /pets",
+            &[],
+            "r-2",
+        );
+        assert_eq!(
+            with_client.last(),
+            Some(&("x-cedargate-client", "inventory%20svc".into()))
         );
         assert_eq!(
             headers[0],

@@ -80,7 +80,7 @@ pub use time::UnixTime;
 pub use token::{TokenError, TokenErrorKind, TokenKind, UntrustedJwt, VerifiedToken};
 pub use trust::{MappingError, Trust};
 pub use trust_config::{
-    ClaimAttribute, ClaimType, ConfigError, DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES,
-    IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig,
+    Caller, ClaimAttribute, ClaimType, ConfigError, DEFAULT_LEEWAY_SECONDS,
+    DEFAULT_MAX_TOKEN_BYTES, IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig,
 };
 pub use verifier::Verifier;

@@ -3,6 +3,7 @@
 //! [`crate::Bundle::authorize`].
 
 use crate::token::TokenKind;
+use crate::trust_config::Caller;
 use cedar_policy::{Entities, EntityUid};
 use std::fmt;
 
@@ -13,6 +14,8 @@ pub struct Principal {
     pub(crate) uid: EntityUid,
     pub(crate) entities: Entities,
     pub(crate) subject: String,
+    pub(crate) client: Option<String>,
+    pub(crate) caller: Caller,
     pub(crate) groups: Vec<String>,
     pub(crate) issuer: String,
     pub(crate) kind: TokenKind,
@@ -27,6 +30,19 @@ impl Principal {
     /// The principal id claim's value (without prefix).
     pub fn subject(&self) -> &str {
         &self.subject
+    }
+
+    /// The client the token was issued to (the `client_claim`, `client_id` by default), if
+    /// the token names one: the service itself for a client-credentials token, the app a
+    /// person signed in with otherwise.
+    pub fn client(&self) -> Option<&str> {
+        self.client.as_deref()
+    }
+
+    /// Which callers the issuer entry that accepted the token takes (`client` for a service
+    /// with a client-credentials token).
+    pub fn caller(&self) -> Caller {
+        self.caller
     }
 
     /// Group names from the group claim (without prefix), in claim order, deduplicated.
@@ -54,6 +70,8 @@ impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Principal")
             .field("uid", &self.uid.to_string())
+            .field("client", &self.client)
+            .field("caller", &self.caller)
             .field("groups", &self.groups)
             .field("issuer", &self.issuer)
             .field("kind", &self.kind)

@@ -102,6 +102,10 @@ pub enum TokenError {
     /// (OpenID Connect Core 3.1.3.7).
     #[error("token authorized party is not accepted")]
     WrongAuthorizedParty,
+    /// The issuer's entries accept other callers: a person's token where only a service
+    /// (client credentials) is trusted, or the reverse (see `IssuerConfig::caller`).
+    #[error("token's caller is not accepted for this issuer")]
+    CallerNotAccepted,
 }
 
 /// A stable, machine-readable name for each [`TokenError`] variant, used by logs, response
@@ -128,6 +132,7 @@ pub enum TokenErrorKind {
     WrongType,
     WrongTokenKind,
     WrongAuthorizedParty,
+    CallerNotAccepted,
 }
 
 impl TokenErrorKind {
@@ -154,6 +159,7 @@ impl TokenErrorKind {
             Self::WrongType => "wrong_type",
             Self::WrongTokenKind => "wrong_token_kind",
             Self::WrongAuthorizedParty => "wrong_authorized_party",
+            Self::CallerNotAccepted => "caller_not_accepted",
         }
     }
 }
@@ -188,6 +194,7 @@ impl TokenError {
             Self::WrongType { .. } => TokenErrorKind::WrongType,
             Self::WrongTokenKind { .. } => TokenErrorKind::WrongTokenKind,
             Self::WrongAuthorizedParty => TokenErrorKind::WrongAuthorizedParty,
+            Self::CallerNotAccepted => TokenErrorKind::CallerNotAccepted,
         }
     }
 }
@@ -605,6 +612,8 @@ pub(crate) fn media_type_eq(actual: &str, expected: &str) -> bool {
 /// A token whose signature and claims have been verified against one trusted issuer.
 #[derive(Clone)]
 pub struct VerifiedToken {
+    /// The issuer entry that accepted it: its place in the trust configuration.
+    pub(crate) entry: usize,
     pub(crate) issuer: String,
     pub(crate) kind: TokenKind,
     pub(crate) algorithm: Algorithm,
@@ -643,6 +652,11 @@ impl VerifiedToken {
     /// `sub`, when it is a string.
     pub fn subject(&self) -> Option<&str> {
         self.claims.get("sub").and_then(Value::as_str)
+    }
+
+    /// `client_id` (the client the token was issued to), when it is a string.
+    pub fn client_id(&self) -> Option<&str> {
+        self.claims.get("client_id").and_then(Value::as_str)
     }
 
     /// `exp`: callers caching verified tokens must drop them at this time.

@@ -115,8 +115,8 @@ impl Trust {
     pub fn principal(&self, token: &VerifiedToken) -> Result<Principal, MappingError> {
         let policy = self
             .issuers
-            .iter()
-            .find(|p| p.config.issuer == token.issuer && p.config.token == token.kind)
+            .get(token.entry)
+            .filter(|p| p.config.issuer == token.issuer && p.config.token == token.kind)
             .ok_or(MappingError::UnknownIssuer(token.kind))?;
         self.map(policy, token.claims())
     }
@@ -138,7 +138,11 @@ impl Trust {
         let policy = self
             .issuers
             .iter()
-            .find(|p| p.config.issuer == issuer && p.config.token == kind)
+            .find(|p| {
+                p.config.issuer == issuer
+                    && p.config.token == kind
+                    && p.config.caller.accepts(claims)
+            })
             .ok_or(MappingError::UnknownIssuer(kind))?;
         self.map(policy, claims)
     }
@@ -149,18 +153,18 @@ impl Trust {
         claims: &Map<String, Value>,
     ) -> Result<Principal, MappingError> {
         let config = &policy.config;
-        let id_claim = &config.principal_id_claim;
+        let id_claim = config.principal_id_claim();
         let subject = match claims.get(id_claim) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(_) => {
                 return Err(MappingError::ClaimShape {
-                    claim: id_claim.clone(),
+                    claim: id_claim.to_owned(),
                     expected: "a non-empty string",
                 });
             }
             None => {
                 return Err(MappingError::MissingClaim {
-                    claim: id_claim.clone(),
+                    claim: id_claim.to_owned(),
                 });
             }
         };
@@ -229,10 +233,18 @@ impl Trust {
         entities.push(principal);
         let entities = Entities::from_entities(entities, Some(&self.schema))
             .map_err(|err| MappingError::Schema(err.to_string()))?;
+        let client = config
+            .client_claim
+            .as_ref()
+            .and_then(|claim| claims.get(claim))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         Ok(Principal {
             uid,
             entities,
             subject,
+            client,
+            caller: config.caller,
             groups,
             issuer: config.issuer.clone(),
             kind: config.token,
@@ -350,7 +362,7 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
         crate::schema_info::qualify(namespace, name.as_deref().unwrap_or(default))
     };
     let info = bundle.schema_info();
-    let principal_name = qualify(&entry.principal_type, "User");
+    let principal_name = crate::schema_info::qualify(namespace, entry.principal_type_name());
     let principal_info: &EntityInfo = info
         .entities
         .get(&principal_name)
@@ -369,7 +381,7 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
             }
             if !principal_info.member_of.contains(&group_name) {
                 return Err(schema_err(format!(
-                    "{principal_name} cannot be a member of {group_name}"
+                    "{principal_name} cannot be a member of {group_name} (set group_claim to null for an entry without groups)"
                 )));
             }
             Some(
@@ -408,6 +420,27 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
         &entry.permissions_attribute,
         false,
     )?;
+    if let Some(claim) = &entry.client_claim {
+        match declared(&entry.client_attribute) {
+            None => {}
+            Some(Attribute { ty, .. }) if *ty == CedarType::String => {
+                attributes.push(AttributeMap {
+                    claim: claim.clone(),
+                    attribute: entry.client_attribute.clone(),
+                    ty: ClaimType::String,
+                    required: false,
+                    space_separated: false,
+                });
+            }
+            Some(Attribute { ty, .. }) => {
+                return Err(schema_err(format!(
+                    "attribute {} of {principal_name} is {}, not String",
+                    entry.client_attribute,
+                    ty.describe()
+                )));
+            }
+        }
+    }
     for claim in &entry.claims {
         let attribute = claim
             .attribute

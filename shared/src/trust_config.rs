@@ -6,6 +6,7 @@ use crate::jwks::Algorithm;
 use crate::schema_info::CedarType;
 use crate::token::TokenKind;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// Default size limit of a compact token: 16 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -51,6 +52,14 @@ pub struct IssuerConfig {
     pub issuer: String,
     /// Which token this entry accepts.
     pub token: TokenKind,
+    /// Which callers this entry accepts: `any` (default), `user` (a token whose `sub` is a
+    /// string other than its `client_id`: a person, possibly through a client), or `client`
+    /// (a service with a client-credentials token: no `sub`, or `sub` equal to `client_id`;
+    /// PingOne leaves `sub` out). One issuer may have a `user` and a `client` entry of the
+    /// same kind, each with its own principal type and id claim; any other overlap is
+    /// refused when the configuration is bound. A `client` entry is for access tokens only.
+    #[serde(default)]
+    pub caller: Caller,
     /// Accepted `aud` values: client ids for ID tokens, the resource's audience for access
     /// tokens. The token's `aud` (string or array) must contain one of them. Required.
     pub audiences: Vec<String>,
@@ -83,14 +92,16 @@ pub struct IssuerConfig {
     /// Clock leeway for `exp`, `nbf` and `iat`, in seconds. Default 60, at most 300.
     #[serde(default = "default_leeway")]
     pub leeway_seconds: u32,
-    /// Claim whose string value is the principal's entity id. Default `sub`.
-    #[serde(default = "default_principal_id_claim")]
-    pub principal_id_claim: String,
+    /// Claim whose string value is the principal's entity id. Default `sub`, and
+    /// `client_id` on a `client` entry (see [`principal_id_claim`](Self::principal_id_claim)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_id_claim: Option<String>,
     /// Prefix put before the principal id. Default none. Amazon Verified Permissions uses
     /// the issuer without `https://` followed by `|`.
     #[serde(default)]
     pub entity_id_prefix: Option<String>,
-    /// Entity type of the principal. Default `<Namespace>::User`.
+    /// Entity type of the principal. Default `<Namespace>::User`, and `<Namespace>::Client`
+    /// on a `client` entry.
     #[serde(default)]
     pub principal_type: Option<String>,
     /// Claim holding group names (an array of strings, or one string); each becomes a parent
@@ -118,10 +129,63 @@ pub struct IssuerConfig {
     /// Attribute the permissions go to. Default `permissions`.
     #[serde(default = "default_permissions_attribute")]
     pub permissions_attribute: String,
+    /// Claim naming the client the token was issued to, mapped to a `String` attribute so
+    /// that policies can say which services may act for which users. Default `client_id`.
+    /// Mapped only when the principal type declares the attribute; also sent to the origin
+    /// (`X-Cedargate-Client`).
+    #[serde(default = "default_client_claim")]
+    pub client_claim: Option<String>,
+    /// Attribute the client goes to. Default `client`.
+    #[serde(default = "default_client_attribute")]
+    pub client_attribute: String,
     /// Further claims mapped to principal attributes. Each must be declared on the principal
     /// type with the same type.
     #[serde(default)]
     pub claims: Vec<ClaimAttribute>,
+}
+
+/// Who calls with the tokens of an issuer entry (see [`IssuerConfig::caller`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Caller {
+    /// Every token of the entry's kind.
+    #[default]
+    Any,
+    /// A person: `sub` is a string other than `client_id`.
+    User,
+    /// A service with a client-credentials token: `client_id` is a string and `sub` is
+    /// absent or equal to it.
+    Client,
+}
+
+impl Caller {
+    /// Whether a token with these (verified) claims is this entry's caller. A `sub` that is
+    /// not a string is neither a user nor a client.
+    pub fn accepts(self, claims: &Map<String, Value>) -> bool {
+        let client_id = claims.get("client_id").and_then(Value::as_str);
+        match (self, claims.get("sub")) {
+            (Self::Any, _) => true,
+            (Self::Client, None) => client_id.is_some(),
+            (Self::Client, Some(Value::String(sub))) => client_id == Some(sub.as_str()),
+            (Self::User, Some(Value::String(sub))) => client_id != Some(sub.as_str()),
+            (Self::Client | Self::User, Some(_)) | (Self::User, None) => false,
+        }
+    }
+
+    /// Whether some token could be accepted by both.
+    pub(crate) fn overlaps(self, other: Self) -> bool {
+        self == Self::Any || other == Self::Any || self == other
+    }
+}
+
+impl std::fmt::Display for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Any => "any",
+            Self::User => "user",
+            Self::Client => "client",
+        })
+    }
 }
 
 /// One claim mapped to a principal attribute.
@@ -177,8 +241,11 @@ fn default_max_token_bytes() -> usize {
 fn default_leeway() -> u32 {
     DEFAULT_LEEWAY_SECONDS
 }
-fn default_principal_id_claim() -> String {
-    "sub".into()
+fn default_client_claim() -> Option<String> {
+    Some("client_id".into())
+}
+fn default_client_attribute() -> String {
+    "client".into()
 }
 fn default_group_claim() -> Option<String> {
     Some("group".into())
@@ -203,12 +270,13 @@ impl IssuerConfig {
         Self {
             issuer: issuer.into(),
             token,
+            caller: Caller::Any,
             audiences,
             token_type: None,
             insecure_skip_token_kind_claims: false,
             algorithms: Vec::new(),
             leeway_seconds: DEFAULT_LEEWAY_SECONDS,
-            principal_id_claim: default_principal_id_claim(),
+            principal_id_claim: None,
             entity_id_prefix: None,
             principal_type: None,
             group_claim: default_group_claim(),
@@ -218,7 +286,29 @@ impl IssuerConfig {
             scope_attribute: default_scope_attribute(),
             permissions_claim: default_permissions_claim(),
             permissions_attribute: default_permissions_attribute(),
+            client_claim: default_client_claim(),
+            client_attribute: default_client_attribute(),
             claims: Vec::new(),
+        }
+    }
+
+    /// The claim the principal's id comes from: the configured one, or `client_id` on a
+    /// `client` entry and `sub` on the others.
+    pub fn principal_id_claim(&self) -> &str {
+        match (&self.principal_id_claim, self.caller) {
+            (Some(claim), _) => claim,
+            (None, Caller::Client) => "client_id",
+            (None, _) => "sub",
+        }
+    }
+
+    /// The principal's entity type as configured, or its default (`User`, `Client` on a
+    /// `client` entry), without the namespace.
+    pub fn principal_type_name(&self) -> &str {
+        match (&self.principal_type, self.caller) {
+            (Some(name), _) => name,
+            (None, Caller::Client) => "Client",
+            (None, _) => "User",
         }
     }
 }
@@ -251,6 +341,9 @@ pub enum ConfigError {
     /// An entity type is not declared by the schema, or does not fit.
     #[error("issuer {issuer}: {reason}")]
     Schema { issuer: String, reason: String },
+    /// An ID-token entry for `client` callers (client credentials yield access tokens only).
+    #[error("issuer {issuer}: an ID-token entry cannot be for client callers")]
+    ClientIdToken { issuer: String },
     /// An ID-token entry requires `typ` `at+jwt`, the access-token type.
     #[error("issuer {issuer}: an ID-token entry cannot require token_type {token_type}")]
     IdTokenType { issuer: String, token_type: String },

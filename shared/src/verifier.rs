@@ -8,13 +8,15 @@ use crate::crypto::SignatureBackend;
 use crate::jwks::KeySet;
 use crate::time::UnixTime;
 use crate::token::{ClaimRules, TokenError, TokenKind, UntrustedJwt, VerifiedToken};
-use crate::trust_config::{ConfigError, IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig};
+use crate::trust_config::{Caller, ConfigError, IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig};
 use serde_json::Value;
 use std::collections::HashMap;
 
 /// One issuer entry's token rules.
 #[derive(Clone, Debug)]
 struct IssuerRules {
+    /// The entry's place in the configuration (what [`Trust`](crate::Trust) maps by).
+    index: usize,
     config: IssuerConfig,
     rules: ClaimRules,
 }
@@ -65,10 +67,25 @@ impl Verifier {
                     token_type: t.clone(),
                 });
             }
+            if entry.token == TokenKind::Id && entry.caller == Caller::Client {
+                return Err(ConfigError::ClientIdToken {
+                    issuer: entry.issuer.clone(),
+                });
+            }
             let others = seen.entry(&entry.issuer).or_default();
             for other in others.iter() {
                 let reason = if other.token == entry.token {
-                    format!("two entries for {} tokens", entry.token)
+                    if !other.caller.overlaps(entry.caller) {
+                        continue;
+                    }
+                    if other.caller == Caller::Any && entry.caller == Caller::Any {
+                        format!("two entries for {} tokens", entry.token)
+                    } else {
+                        format!(
+                            "two entries for {} tokens whose callers overlap ({} and {})",
+                            entry.token, other.caller, entry.caller
+                        )
+                    }
                 } else if other.audiences.iter().any(|a| entry.audiences.contains(a)) {
                     "ID-token and access-token entries share an audience".to_owned()
                 } else {
@@ -81,6 +98,7 @@ impl Verifier {
             }
             others.push(entry);
             issuers.push(IssuerRules {
+                index,
                 rules: ClaimRules {
                     issuer: entry.issuer.clone(),
                     audiences: entry.audiences.clone(),
@@ -148,6 +166,7 @@ impl Verifier {
         let times = entry.rules.check_claims(jwt.claims(), now)?;
         entry.rules.check_kind(jwt.header(), jwt.claims())?;
         Ok(VerifiedToken {
+            entry: entry.index,
             issuer: entry.config.issuer.clone(),
             kind: entry.config.token,
             algorithm: alg,
@@ -158,27 +177,39 @@ impl Verifier {
         })
     }
 
-    /// Picks the issuer entry: by `iss`, and when the issuer has an ID-token and an
-    /// access-token entry, by which one's audiences the token names.
+    /// Picks the issuer entry: by `iss`, then by the caller each entry accepts, and when
+    /// the issuer still has an ID-token and an access-token entry, by which one's audiences
+    /// the token names. Bind-time checks make at most one entry of each kind fit a caller.
     fn entry_for(&self, jwt: &UntrustedJwt<'_>) -> Result<&IssuerRules, TokenError> {
         let iss = jwt
             .unverified_issuer()
             .ok_or(TokenError::MissingClaim("iss"))?;
-        let mut candidates = self.issuers.iter().filter(|p| p.config.issuer == iss);
-        let first = candidates.next().ok_or(TokenError::WrongIssuer)?;
-        let Some(second) = candidates.next() else {
-            return Ok(first);
+        let claims = jwt.claims();
+        let mut of_issuer = self
+            .issuers
+            .iter()
+            .filter(|p| p.config.issuer == iss)
+            .peekable();
+        if of_issuer.peek().is_none() {
+            return Err(TokenError::WrongIssuer);
+        }
+        let fitting: Vec<&IssuerRules> = of_issuer
+            .filter(|p| p.config.caller.accepts(claims))
+            .collect();
+        let several = match fitting.as_slice() {
+            [] => return Err(TokenError::CallerNotAccepted),
+            [only] => return Ok(only),
+            several => several,
         };
-        let auds: Vec<&str> = match jwt.claims().get("aud") {
+        let auds: Vec<&str> = match claims.get("aud") {
             Some(Value::String(a)) => vec![a.as_str()],
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
             Some(_) => Vec::new(),
             None => return Err(TokenError::MissingClaim("aud")),
         };
-        let names = |p: &IssuerRules| p.config.audiences.iter().any(|a| auds.contains(&&**a));
-        match (names(first), names(second)) {
-            (true, false) => Ok(first),
-            (false, true) => Ok(second),
+        let names = |p: &&&IssuerRules| p.config.audiences.iter().any(|a| auds.contains(&&**a));
+        match several.iter().filter(names).collect::<Vec<_>>().as_slice() {
+            [one] => Ok(one),
             _ => Err(TokenError::WrongAudience),
         }
     }

@@ -35,7 +35,7 @@ fn toml_and_json_configurations_are_the_same_shape() {
     assert_eq!(from_toml.issuers.len(), 4);
     let a = &from_toml.issuers[0];
     assert_eq!(a.leeway_seconds, 60);
-    assert_eq!(a.principal_id_claim, "sub");
+    assert_eq!(a.principal_id_claim(), "sub");
     assert_eq!(a.group_claim.as_deref(), Some("group"));
     assert_eq!(a.permissions_claim.as_deref(), Some("p1.permissions"));
     assert_eq!(from_toml.max_token_bytes, 16 * 1024);
@@ -107,7 +107,7 @@ fn configurations_that_cannot_work_are_refused_at_start() {
     wrong_group["group_type"] = json!("Application");
     assert_eq!(
         schema_error(wrong_group),
-        "PetStore::User cannot be a member of PetStore::Application"
+        "PetStore::User cannot be a member of PetStore::Application (set group_claim to null for an entry without groups)"
     );
     let mut undeclared = base();
     undeclared["claims"] = json!([{ "claim": "email", "type": "String" }]);

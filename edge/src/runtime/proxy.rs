@@ -4,7 +4,7 @@ use super::state::Authenticated;
 use crate::config::{CorsConfig, EdgeConfig};
 use crate::cors;
 use crate::forward::{
-    forwards_body, identity_headers, merge_vary, request_headers, response_headers,
+    Identity, forwards_body, identity_headers, merge_vary, request_headers, response_headers,
 };
 use crate::problem::AppError;
 use cedargate::wire::{BundleEndpoint, PROBLEM_MEDIA_TYPE};
@@ -120,10 +120,7 @@ pub async fn forward(
     common: &Common,
 ) -> Result<Response, AppError> {
     let identity = identity_headers(
-        auth.principal.issuer(),
-        auth.principal.subject(),
-        auth.principal.uid().id().unescaped(),
-        auth.principal.groups(),
+        &Identity::of(&auth.principal),
         &route.action,
         &decision.policies,
         id,

@@ -20,7 +20,7 @@ mod wasm {
     use cedargate::{Algorithm, SignatureBackend, SignatureCheck};
     use cedargate::{Gate, KeySet, Principal, TrustConfig, UnixTime, VerifiedToken};
     use cedargate_edge::BUNDLE_VERSION_HEADER;
-    use cedargate_edge::forward::identity_headers;
+    use cedargate_edge::forward::{Identity, identity_headers};
     use cedargate_edge::log_line::RequestRecord;
     use cedargate_edge::token_cache::{TokenCache, token_key};
     use wasm_bindgen::prelude::*;
@@ -57,10 +57,7 @@ mod wasm {
         /// The identity headers and the bundle version header, as an allowed request gets.
         fn answer_headers(&self) -> Vec<(&'static str, String)> {
             let mut headers = identity_headers(
-                self.principal.issuer(),
-                self.principal.subject(),
-                self.principal.uid().id().unescaped(),
-                self.principal.groups(),
+                &Identity::of(&self.principal),
                 "get /pets/{petId}",
                 &["AdminCanDoAnything".to_owned()],
                 "0123456789ab-1",
