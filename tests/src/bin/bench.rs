@@ -30,6 +30,8 @@ const CLIENT: &str = "cedargate-bench";
 const TOKENS: usize = 10_000;
 /// Copies of a worker in the run that measures the memory of one isolate.
 const COPIES: usize = 5;
+/// Pairs of requests (the step once, and not at all) behind each step's "once per request".
+const ONCE_PAIRS: usize = 401;
 
 struct Worker {
     label: &'static str,
@@ -709,7 +711,12 @@ fn stages_section(r: &mut String, stages: Option<&Value>) {
         return;
     };
     writeln!(r, "Each step of the edge's request path alone, in µs per call: the functions the worker calls (the shared core and `cedargate-edge`'s pure modules, built without its `runtime` as `tests/bench/stages-wasm`, with the worker's release profile and wasm-opt -Oz) on the PetStore bundle, with an RS256 ID token. Three steps stand for the worker's crossings into JavaScript: reading the `Request` (method, URL, three headers), building the allowed request's 204 `Response` (eight headers appended one by one, as the worker does, and, as a lever measured, handed over as one string that a JavaScript helper splits), and writing the log line with `console.log`. Node times inside (the median of 30 batches); workerd's clock does not move during a request, so there each step's time is (a request running it a batch of times − a request running it 0 times) / batch, the median of 15, timed by the bench over 127.0.0.1.\n").unwrap();
-    writeln!(r, "| step | Node | workerd |\n|---|---|---|").unwrap();
+    writeln!(r, "\"Once per request\" is how the worker runs each step: the median over {ONCE_PAIRS} pairs of a request running the step once and one running it 0 times. The steps cost more that way than in a batch: between two requests workerd's HTTP handling, the load generator and the event loop run on the same cores, so a step starts with the engine's caches and predictors cold for its code and data.\n").unwrap();
+    writeln!(
+        r,
+        "| step | Node | workerd, in a batch | workerd, once per request |\n|---|---|---|---|"
+    )
+    .unwrap();
     let labels = [
         ("read_request", "read the request: method, URL, 3 headers"),
         ("token_key", "token cache key (SHA-256 of the token)"),
@@ -760,9 +767,12 @@ fn stages_section(r: &mut String, stages: Option<&Value>) {
     for (key, label) in labels {
         writeln!(
             r,
-            "| {label} | {} | {} |",
+            "| {label} | {} | {} | {} |",
             cell(&stages["node"]["steps"][key]),
-            cell(&stages["workerd"][key])
+            cell(&stages["workerd"][key]),
+            stages["workerd"][key]["once"]
+                .as_f64()
+                .map_or("–".to_owned(), |m| format!("{m:.1} µs"))
         )
         .unwrap();
     }
@@ -854,9 +864,20 @@ fn stages_in_wasm(node: &Path) -> Option<Value> {
             samples.push((full - empty) / batch as f64);
         }
         samples.sort_by(f64::total_cmp);
+        // Once per request, as the worker runs each step: a request running it once against
+        // one running it 0 times, interleaved, the median of many such pairs (a single
+        // request's time varies by tens of µs).
+        let mut once = Vec::new();
+        for _ in 0..ONCE_PAIRS {
+            let empty = timed(name, 0)?;
+            let one = timed(name, 1)?;
+            once.push(one - empty);
+        }
+        once.sort_by(f64::total_cmp);
         in_workerd.insert(
             name.to_owned(),
-            json!({ "median": samples[samples.len() / 2], "min": samples[0], "max": samples[samples.len() - 1] }),
+            json!({ "median": samples[samples.len() / 2], "min": samples[0], "max": samples[samples.len() - 1],
+                    "once": once[once.len() / 2] }),
         );
     }
     Some(json!({ "node": in_node, "workerd": in_workerd }))

@@ -50,6 +50,9 @@ mod wasm {
         /// A full token cache of verified tokens and principals, for `churn`.
         full: TokenCache<std::rc::Rc<(VerifiedToken, Principal)>>,
         inserted: u64,
+        /// The worker's signature backend, kept like the worker keeps it (the key is
+        /// imported once).
+        backend: WebCrypto,
     }
 
     /// The pieces several steps share (not exported).
@@ -121,8 +124,9 @@ mod wasm {
             let gate = Gate::new(bundle, &config).map_err(|e| error(&e))?;
             let keys = KeySet::from_json(&jwks).map_err(|e| error(&e))?;
             let now = UnixTime(now as i64);
+            let backend = WebCrypto::new();
             let (verified, principal) = gate
-                .authenticate(&token, &keys, &WebCrypto::new(), now)
+                .authenticate(&token, &keys, &backend, now)
                 .await
                 .map_err(|e| error(&e))?;
             let mut cache = TokenCache::new(1024);
@@ -142,6 +146,7 @@ mod wasm {
                 cache,
                 full,
                 inserted: 1024,
+                backend,
             })
         }
 
@@ -298,7 +303,7 @@ mod wasm {
         /// The signature alone through the worker's WebCrypto backend (the key imported once,
         /// as in the worker): what a new token's check costs from Rust, promise included.
         pub async fn signature(&self, n: u32) -> Result<u32, JsError> {
-            let backend = WebCrypto::new();
+            let backend = &self.backend;
             let key = self
                 .keys
                 .keys()
@@ -326,13 +331,13 @@ mod wasm {
         /// A new token parsed and verified (signature through WebCrypto, then `iss`, `aud`,
         /// the times and the token's kind), without the mapping.
         pub async fn parse_verify(&self, n: u32) -> Result<u32, JsError> {
-            let backend = WebCrypto::new();
+            let backend = &self.backend;
             let trust = self.gate.trust();
             let mut sum = 0;
             for _ in 0..n {
                 let jwt = trust.parse(&self.token).map_err(|e| error(&e))?;
                 let verified = trust
-                    .verify(&jwt, &self.keys, &backend, self.now)
+                    .verify(&jwt, &self.keys, backend, self.now)
                     .await
                     .map_err(|e| error(&e))?;
                 sum += verified.claims().len() as u32;
@@ -343,12 +348,11 @@ mod wasm {
         /// The whole first half for a new token: parse, signature through WebCrypto, claims,
         /// mapping (`Gate::authenticate`, as the worker calls it on a cache miss).
         pub async fn authenticate(&self, n: u32) -> Result<u32, JsError> {
-            let backend = WebCrypto::new();
             let mut sum = 0;
             for _ in 0..n {
                 let (_, principal) = self
                     .gate
-                    .authenticate(&self.token, &self.keys, &backend, self.now)
+                    .authenticate(&self.token, &self.keys, &self.backend, self.now)
                     .await
                     .map_err(|e| error(&e))?;
                 sum += principal.groups().len() as u32;
