@@ -1,13 +1,17 @@
 //! `cedargate init`: an API's operations to a policy folder — the Cedar schema (one action
-//! per operation), the route table, and one policy per group.
+//! per operation), the route table, one policy per group, and the document's security
+//! requirements (scopes, PingOne permissions) as `forbid` policies.
 
-use crate::openapi::{Api, Operation};
+use crate::openapi::{Api, Operation, Security};
 use std::fmt::Write as _;
 
 /// What one group may do, from `--group NAME=SPEC`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRule {
+    /// The group, or with `client` the service's client id.
     pub group: String,
+    /// A rule for a service calling with client credentials (`--client`), not a group.
+    pub client: bool,
     /// `all`: every action, minus `except`.
     pub all: bool,
     /// With `all`: the actions left out. Without: the only actions allowed.
@@ -21,6 +25,8 @@ pub enum InitError {
     GroupSyntax(String),
     #[error("--group {group}: {message}")]
     Group { group: String, message: String },
+    #[error("--client {client}: {message}")]
+    Client { client: String, message: String },
     #[error("--namespace {0}: not a Cedar identifier")]
     Namespace(String),
     #[error("two groups give policy id \"{0}\"")]
@@ -84,14 +90,44 @@ impl GroupRule {
         }
         Ok(Self {
             group: group.to_owned(),
+            client: false,
             all,
             actions,
         })
     }
 
+    /// Parses `--client ID=SPEC` (the same SPEC as a group): what a service calling with
+    /// client credentials may do. The API must have such callers (an `oauth2` scheme with a
+    /// `clientCredentials` flow), so that the schema declares `Client`.
+    pub fn parse_client(spec: &str, api: &Api) -> Result<Self, InitError> {
+        let mut rule = Self::parse(spec, api).map_err(|e| match e {
+            InitError::Group { group, message } => InitError::Client {
+                client: group,
+                message,
+            },
+            InitError::GroupSyntax(spec) => InitError::Client {
+                client: spec,
+                message: "expected ID=SPEC, e.g. inventory=get /pets".into(),
+            },
+            other => other,
+        })?;
+        if !api.has_service_callers() {
+            return Err(InitError::Client {
+                client: rule.group,
+                message: "the document has no oauth2 scheme with a clientCredentials flow, so no service calls the API".into(),
+            });
+        }
+        rule.client = true;
+        Ok(rule)
+    }
+
     /// The policy id: the group in lowercase with dashes, and what it may do.
     pub fn policy_id(&self) -> String {
-        let base = slug(&self.group);
+        let base = if self.client {
+            format!("client-{}", slug(&self.group))
+        } else {
+            slug(&self.group)
+        };
         match (self.all, self.actions.is_empty()) {
             (true, true) => format!("{base}-all"),
             (true, false) => format!(
@@ -190,9 +226,23 @@ pub fn generate(api: &Api, options: &InitOptions) -> Result<Folder, InitError> {
         }
         ids.push(id);
     }
+    let requirements = requirements(api, options);
+    for (id, _) in &requirements {
+        if ids.contains(id) {
+            return Err(InitError::DuplicatePolicyId(id.clone()));
+        }
+        ids.push(id.clone());
+    }
+    let mut policies = policies(options);
+    for (_, text) in &requirements {
+        if !policies.is_empty() {
+            policies.push('\n');
+        }
+        policies.push_str(text);
+    }
     let folder = Folder {
         schema: schema(api, options),
-        policies: policies(options),
+        policies,
         routes: routes(api, options),
     };
     cedargate::Bundle::load(&cedargate::BundleSource {
@@ -228,15 +278,40 @@ fn schema(api: &Api, options: &InitOptions) -> String {
     scope?: Set<String>,
     // From PingOne's `p1.permissions` claim (\"resource:action\" strings).
     permissions?: Set<String>,
-  };
+",
+    );
+    if api.has_service_callers() {
+        s.push_str("    // The client the user signed in with (the token's `client_id`).\n    client?: String,\n");
+    }
+    s.push_str(
+        "  };
 
   // The API itself; every request is about this one resource.
   entity Application;
 ",
     );
+    let principals = if api.has_service_callers() {
+        s.push_str(
+            "
+  // A service calling with a client-credentials token: `client_id` is the entity id.
+  entity Client {
+    // From the access token's space-separated `scope` claim.
+    scope?: Set<String>,
+    // From PingOne's `p1.permissions` claim.
+    permissions?: Set<String>,
+  };
+",
+        );
+        "User, Client"
+    } else {
+        "User"
+    };
     for op in &api.operations {
         let _ = writeln!(s, "\n  action {} appliesTo {{", quoted(&op.action()));
-        s.push_str("    principal: [User],\n    resource: [Application],\n");
+        let _ = writeln!(
+            s,
+            "    principal: [{principals}],\n    resource: [Application],"
+        );
         if !op.path_parameters.is_empty() || !op.query_parameters.is_empty() {
             s.push_str("    context: {\n");
             if !op.path_parameters.is_empty() {
@@ -281,10 +356,18 @@ fn policies(options: &InitOptions) -> String {
             (true, _) => format!("every operation but {}", rule.actions.join(", ")),
             (false, _) => rule.actions.join(", "),
         };
-        let _ = writeln!(s, "// Members of {group} may call {what}.");
+        if rule.client {
+            let _ = writeln!(s, "// The service {group} may call {what}.");
+        } else {
+            let _ = writeln!(s, "// Members of {group} may call {what}.");
+        }
         let _ = writeln!(s, "@id({})", quoted(&rule.policy_id()));
         s.push_str("permit (\n");
-        let _ = writeln!(s, "  principal in {ns}::UserGroup::{},", quoted(group));
+        if rule.client {
+            let _ = writeln!(s, "  principal == {ns}::Client::{},", quoted(group));
+        } else {
+            let _ = writeln!(s, "  principal in {ns}::UserGroup::{},", quoted(group));
+        }
         if rule.all {
             s.push_str("  action,\n  resource\n)");
             match rule.actions.as_slice() {
@@ -303,6 +386,79 @@ fn policies(options: &InitOptions) -> String {
         }
     }
     s
+}
+
+/// The document's requirements as `forbid` policies, so that no `permit` can allow an
+/// operation to a token without them: its scopes (one of the alternatives, each complete)
+/// and its PingOne permissions (all of them). `(policy id, text)` in operation order.
+fn requirements(api: &Api, options: &InitOptions) -> Vec<(String, String)> {
+    let ns = &options.namespace;
+    let set = |items: &[String]| {
+        let quoted: Vec<String> = items.iter().map(|i| quoted(i)).collect();
+        format!("[{}]", quoted.join(", "))
+    };
+    let mut out = Vec::new();
+    for op in &api.operations {
+        let action = op.action();
+        let head = |id: &str| {
+            format!(
+                "@id({})\nforbid (\n  principal,\n  action == {ns}::Action::{},\n  resource\n)\n",
+                quoted(id),
+                quoted(&action)
+            )
+        };
+        if let Security::Scopes(alternatives) = &op.security
+            && !alternatives.iter().any(Vec::is_empty)
+        {
+            let id = format!("requires-scopes-{}", slug(&action));
+            let (what, test) = match alternatives.as_slice() {
+                [one] => (
+                    format!(
+                        "the scope{} {}",
+                        if one.len() == 1 { "" } else { "s" },
+                        one.join(" ")
+                    ),
+                    format!("principal.scope.containsAll({})", set(one)),
+                ),
+                many => (
+                    format!(
+                        "one of the scope sets {}",
+                        many.iter()
+                            .map(|a| format!("({})", a.join(" ")))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    format!(
+                        "({})",
+                        many.iter()
+                            .map(|a| format!("principal.scope.containsAll({})", set(a)))
+                            .collect::<Vec<_>>()
+                            .join(" || ")
+                    ),
+                ),
+            };
+            out.push((
+                id.clone(),
+                format!(
+                    "// {action} needs {what} (the document's security requirement).\n{}unless {{ principal has scope && {test} }};\n",
+                    head(&id)
+                ),
+            ));
+        }
+        if !op.permissions.is_empty() {
+            let id = format!("requires-permissions-{}", slug(&action));
+            out.push((
+                id.clone(),
+                format!(
+                    "// {action} needs the permissions {} (x-cedargate-permissions).\n{}unless {{ principal has permissions && principal.permissions.containsAll({}) }};\n",
+                    op.permissions.join(" "),
+                    head(&id),
+                    set(&op.permissions)
+                ),
+            ));
+        }
+    }
+    out
 }
 
 fn routes(api: &Api, options: &InitOptions) -> String {

@@ -31,7 +31,9 @@ enum Command {
     ///
     /// Writes DIR/schema.cedarschema (one action "<method> <path>" per operation;
     /// x-amazon-apigateway-any-method expanded to get, post, put, patch, delete; OPTIONS and
-    /// TRACE left out), DIR/routes.json and DIR/policies.cedar with one policy per --group.
+    /// TRACE left out), DIR/routes.json and DIR/policies.cedar with one policy per --group
+    /// and --client, and a forbid per operation for the scopes its `security` requires and
+    /// the permissions its `x-cedargate-permissions` lists.
     Init {
         /// The OpenAPI 3.0 or 3.1 document (YAML or JSON).
         #[arg(long)]
@@ -46,6 +48,11 @@ enum Command {
         /// action but these), `'Readers=get /pets,get /pets/{petId}'` (only these).
         #[arg(long = "group", value_name = "NAME=SPEC")]
         groups: Vec<String>,
+        /// ID=SPEC: what a service calling with client credentials (client id ID) may do,
+        /// with the same SPEC as --group; needs an oauth2 scheme with a clientCredentials
+        /// flow in the document.
+        #[arg(long = "client", value_name = "ID=SPEC")]
+        clients: Vec<String>,
         /// The resource entity's id (default: the namespace).
         #[arg(long)]
         resource_id: Option<String>,
@@ -177,9 +184,18 @@ fn main() -> ExitCode {
             namespace,
             out,
             groups,
+            clients,
             resource_id,
             force,
-        } => init(&openapi, namespace, &out, &groups, resource_id, force),
+        } => init(
+            &openapi,
+            namespace,
+            &out,
+            &groups,
+            &clients,
+            resource_id,
+            force,
+        ),
         Command::Check { dir, deny_warnings } => run_check(&dir, deny_warnings),
         Command::Diff { openapi, dir } => run_diff(&openapi, &dir),
         Command::Explain {
@@ -282,6 +298,7 @@ fn init(
     namespace: String,
     out: &Path,
     groups: &[String],
+    clients: &[String],
     resource_id: Option<String>,
     force: bool,
 ) -> Result<u8, String> {
@@ -289,6 +306,11 @@ fn init(
     let groups = groups
         .iter()
         .map(|spec| generate::GroupRule::parse(spec, &api))
+        .chain(
+            clients
+                .iter()
+                .map(|spec| generate::GroupRule::parse_client(spec, &api)),
+        )
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     let options = generate::InitOptions {
@@ -312,6 +334,20 @@ fn init(
     )?;
     for note in &api.skipped {
         println!("skipped {note}");
+    }
+    for op in &api.operations {
+        match &op.security {
+            cedargate_cli::openapi::Security::Public => println!(
+                "note: {} is public in the document (security: []); the edge still requires a token for it",
+                op.action()
+            ),
+            cedargate_cli::openapi::Security::Unstated if !api.schemes.is_empty() => println!(
+                "note: {} states no security requirement; only the group policies guard it",
+                op.action()
+            ),
+            cedargate_cli::openapi::Security::Unstated
+            | cedargate_cli::openapi::Security::Scopes(_) => {}
+        }
     }
     println!(
         "{} actions from {} ({} {}); wrote {}",

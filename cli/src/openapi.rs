@@ -23,6 +23,15 @@ pub struct Api {
     pub operations: Vec<Operation>,
     /// Operations left out, and why (OPTIONS and TRACE).
     pub skipped: Vec<String>,
+    /// `components.securitySchemes`, in document order.
+    pub schemes: Vec<Scheme>,
+}
+
+impl Api {
+    /// Whether some scheme lets services call with client-credentials tokens.
+    pub fn has_service_callers(&self) -> bool {
+        self.schemes.iter().any(|s| s.client_credentials)
+    }
 }
 
 /// One operation.
@@ -38,8 +47,36 @@ pub struct Operation {
     pub query_parameters: Vec<String>,
     /// Whether it came from `x-amazon-apigateway-any-method`.
     pub from_any: bool,
+    /// What the document requires of a caller (the operation's `security`, else the
+    /// document's).
+    pub security: Security,
+    /// PingOne permissions the operation requires (`x-cedargate-permissions`), all of them.
+    pub permissions: Vec<String>,
     /// Where the operation is written.
     pub line: usize,
+}
+
+/// An operation's security requirements, as OpenAPI states them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Security {
+    /// Neither the operation nor the document says anything.
+    Unstated,
+    /// `security: []`, or an empty requirement `{}` among the alternatives: callable
+    /// without credentials.
+    Public,
+    /// Alternatives (any one suffices), each the scopes it needs, all of them (sorted, no
+    /// repeats; empty for a scheme without scopes, such as an API key or plain bearer).
+    Scopes(Vec<Vec<String>>),
+}
+
+/// A security scheme of `components.securitySchemes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scheme {
+    pub name: String,
+    /// `type`: `oauth2`, `openIdConnect`, `http`, `apiKey`, `mutualTLS`.
+    pub kind: String,
+    /// An `oauth2` scheme with a `clientCredentials` flow: services call the API.
+    pub client_credentials: bool,
 }
 
 impl Operation {
@@ -133,17 +170,23 @@ impl<'d> Reader<'d> {
         let paths_node = root
             .get("paths")
             .ok_or_else(|| self.err(root, "paths", "missing: the API has no operations"))?;
+        let schemes = self.schemes()?;
+        let default_security = match root.get("security") {
+            Some(list) => self.security(list, "security", &schemes)?,
+            None => Security::Unstated,
+        };
         let mut api = Api {
             title,
             version: api_version,
             operations: Vec::new(),
             skipped: Vec::new(),
+            schemes,
         };
         for (key, item) in self.map(paths_node, "paths")? {
             let path = self.string(key, "paths")?;
             let field = format!("paths.{path}");
             let template = self.template(key, &field, path)?;
-            self.path_item(&mut api, item, &field, path, &template)?;
+            self.path_item(&mut api, item, &field, path, &template, &default_security)?;
         }
         if api.operations.is_empty() {
             return Err(self.err(paths_node, "paths", "no operation cedargate can guard"));
@@ -206,6 +249,7 @@ impl<'d> Reader<'d> {
         field: &str,
         path: &str,
         template: &[String],
+        default_security: &Security,
     ) -> Result<(), Located> {
         let entries = self.map(item, field)?;
         if item.get("$ref").is_some() {
@@ -287,6 +331,14 @@ impl<'d> Reader<'d> {
                 .filter(|p| p.location == "query")
                 .map(|p| p.name.clone())
                 .collect();
+            let security = match operation.get("security") {
+                Some(list) => self.security(list, &format!("{op_field}.security"), &api.schemes)?,
+                None => default_security.clone(),
+            };
+            let permissions = match operation.get("x-cedargate-permissions") {
+                Some(list) => self.strings(list, &format!("{op_field}.x-cedargate-permissions"))?,
+                None => Vec::new(),
+            };
             for (method, from_any) in methods {
                 if method == "options" || method == "trace" {
                     api.skipped.push(format!(
@@ -301,11 +353,127 @@ impl<'d> Reader<'d> {
                     path_parameters: template.to_vec(),
                     query_parameters: query.clone(),
                     from_any,
+                    security: security.clone(),
+                    permissions: permissions.clone(),
                     line: key.line,
                 });
             }
         }
         Ok(())
+    }
+
+    /// `components.securitySchemes`: each scheme's type, and whether an `oauth2` one has a
+    /// `clientCredentials` flow.
+    fn schemes(&self) -> Result<Vec<Scheme>, Located> {
+        let Some(node) = self
+            .doc
+            .root
+            .get("components")
+            .and_then(|c| c.get("securitySchemes"))
+        else {
+            return Ok(Vec::new());
+        };
+        let field = "components.securitySchemes";
+        let mut out = Vec::new();
+        for (key, scheme) in self.map(node, field)? {
+            let name = self.string(key, field)?.to_owned();
+            let at = format!("{field}.{name}");
+            let (scheme, at) = self.resolve(scheme, &at)?;
+            let kind_node = scheme
+                .get("type")
+                .ok_or_else(|| self.err(scheme, &at, "a security scheme needs a type"))?;
+            let kind = self.string(kind_node, &format!("{at}.type"))?.to_owned();
+            if !matches!(
+                kind.as_str(),
+                "oauth2" | "openIdConnect" | "http" | "apiKey" | "mutualTLS"
+            ) {
+                return Err(self.err(
+                    kind_node,
+                    &format!("{at}.type"),
+                    format!("\"{kind}\" is not a security scheme type"),
+                ));
+            }
+            let client_credentials = kind == "oauth2"
+                && scheme
+                    .get("flows")
+                    .and_then(|f| f.get("clientCredentials"))
+                    .is_some();
+            out.push(Scheme {
+                name,
+                kind,
+                client_credentials,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A `security` list: alternatives, each a map from scheme name to the scopes it needs.
+    /// Scopes are read for `oauth2` and `openIdConnect` schemes; other schemes must list
+    /// none (OpenAPI 3.0) or only roles, which cedargate does not map, so they are refused.
+    fn security(&self, list: &Node, field: &str, schemes: &[Scheme]) -> Result<Security, Located> {
+        let items = list.items().ok_or_else(|| {
+            self.err(
+                list,
+                field,
+                format!("expected a list, found {}", list.kind()),
+            )
+        })?;
+        if items.is_empty() {
+            return Ok(Security::Public);
+        }
+        let mut alternatives: Vec<Vec<String>> = Vec::new();
+        for (i, requirement) in items.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            let entries = self.map(requirement, &at)?;
+            if entries.is_empty() {
+                return Ok(Security::Public);
+            }
+            let mut scopes: Vec<String> = Vec::new();
+            for (key, value) in entries {
+                let name = self.string(key, &at)?;
+                let scheme = schemes.iter().find(|s| s.name == name).ok_or_else(|| {
+                    self.err(
+                        key,
+                        &format!("{at}.{name}"),
+                        format!("\"{name}\" is not in components.securitySchemes"),
+                    )
+                })?;
+                let listed = self.strings(value, &format!("{at}.{name}"))?;
+                if !listed.is_empty() && !matches!(scheme.kind.as_str(), "oauth2" | "openIdConnect")
+                {
+                    return Err(self.err(
+                        value,
+                        &format!("{at}.{name}"),
+                        format!(
+                            "scheme {name} ({}) lists roles, which cannot be mapped; list scopes of an oauth2 or openIdConnect scheme",
+                            scheme.kind
+                        ),
+                    ));
+                }
+                scopes.extend(listed);
+            }
+            scopes.sort();
+            scopes.dedup();
+            if !alternatives.contains(&scopes) {
+                alternatives.push(scopes);
+            }
+        }
+        Ok(Security::Scopes(alternatives))
+    }
+
+    /// A list of strings.
+    fn strings(&self, list: &Node, field: &str) -> Result<Vec<String>, Located> {
+        let items = list.items().ok_or_else(|| {
+            self.err(
+                list,
+                field,
+                format!("expected a list, found {}", list.kind()),
+            )
+        })?;
+        items
+            .iter()
+            .map(|item| self.string(item, field).map(str::to_owned))
+            .collect()
     }
 
     fn parameters(&self, list: &'d Node, field: &str) -> Result<Vec<Param<'d>>, Located> {
@@ -419,6 +587,104 @@ paths:
     get: {}
     x-amazon-apigateway-any-method: {}
 "#;
+
+    const SECURED: &str = r#"
+openapi: 3.1.0
+info: { title: T, version: "1" }
+components:
+  securitySchemes:
+    oauth:
+      type: oauth2
+      flows:
+        clientCredentials: { tokenUrl: "https://idp.test/token", scopes: { a: "", b: "" } }
+    key: { type: apiKey, in: header, name: X-Key }
+security:
+  - oauth: [a]
+paths:
+  /default:
+    get: {}
+  /either:
+    get:
+      security: [{ oauth: [b, a, b] }, { oauth: [a], key: [] }, { oauth: [b, a] }]
+  /open:
+    get: { security: [] }
+  /optional:
+    get: { security: [{}, { oauth: [a] }] }
+  /perm:
+    post: { x-cedargate-permissions: ["pets:create"] }
+"#;
+
+    #[test]
+    fn security_requirements_are_read_per_operation() {
+        let api = Api::parse("s.yaml", SECURED).unwrap();
+        assert!(api.has_service_callers());
+        let of = |action: &str| {
+            let op = api
+                .operations
+                .iter()
+                .find(|o| o.action() == action)
+                .unwrap();
+            (op.security.clone(), op.permissions.clone())
+        };
+        let scopes = |sets: &[&[&str]]| {
+            Security::Scopes(
+                sets.iter()
+                    .map(|s| s.iter().map(|x| (*x).to_owned()).collect())
+                    .collect(),
+            )
+        };
+        assert_eq!(of("get /default").0, scopes(&[&["a"]]));
+        // Alternatives sorted and without repeats; the API key adds no scope.
+        assert_eq!(of("get /either").0, scopes(&[&["a", "b"], &["a"]]));
+        assert_eq!(of("get /open").0, Security::Public);
+        assert_eq!(of("get /optional").0, Security::Public);
+        assert_eq!(
+            of("post /perm"),
+            (scopes(&[&["a"]]), vec!["pets:create".to_owned()])
+        );
+        let plain = Api::parse(
+            "p.yaml",
+            "openapi: 3.0.0\ninfo: {title: T, version: '1'}\npaths:\n  /a:\n    get: {}\n",
+        )
+        .unwrap();
+        assert_eq!(plain.operations[0].security, Security::Unstated);
+        assert!(!plain.has_service_callers());
+    }
+
+    #[test]
+    fn security_requirements_that_cannot_be_mapped_are_refused() {
+        let err = |text: &str| Api::parse("s.yaml", text).unwrap_err().to_string();
+        let unknown = SECURED.replace(
+            "security: [{ oauth: [b, a, b] }",
+            "security: [{ other: [b] }",
+        );
+        assert!(
+            err(&unknown).contains("\"other\" is not in components.securitySchemes"),
+            "{}",
+            err(&unknown)
+        );
+        let roles = SECURED.replace("key: [] }", "key: [admin] }");
+        assert!(
+            err(&roles).contains("scheme key (apiKey) lists roles, which cannot be mapped"),
+            "{}",
+            err(&roles)
+        );
+        let not_a_list = SECURED.replace(
+            "x-cedargate-permissions: [\"pets:create\"]",
+            "x-cedargate-permissions: pets:create",
+        );
+        assert!(
+            err(&not_a_list).contains("expected a list"),
+            "{}",
+            err(&not_a_list)
+        );
+        let bad_type = SECURED.replace("type: apiKey", "type: password");
+        assert!(
+            err(&bad_type).contains("\"password\" is not a security scheme type"),
+            "{}",
+            err(&bad_type)
+        );
+    }
 
     #[test]
     fn operations_parameters_and_any() {

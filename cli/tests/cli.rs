@@ -89,6 +89,81 @@ fn clinic_folder(name: &str) -> PathBuf {
     dir
 }
 
+/// The access-token reference bundle's `init` options (README, "Services as callers").
+fn access_options(api: &Api) -> generate::InitOptions {
+    generate::InitOptions {
+        namespace: "PetStore".into(),
+        resource_id: "PetStore".into(),
+        groups: PETSTORE_GROUPS
+            .iter()
+            .map(|g| generate::GroupRule::parse(g, api).unwrap())
+            .chain([generate::GroupRule::parse_client(
+                "inventory=get /pets,get /pets/{petId}",
+                api,
+            )
+            .unwrap()])
+            .collect(),
+        source_name: "openapi.yaml".into(),
+    }
+}
+
+#[test]
+fn the_access_document_regenerates_its_folder_exactly() {
+    let dir = root().join("policies/petstore-access");
+    let api = Api::parse(
+        "openapi.yaml",
+        &std::fs::read_to_string(dir.join("openapi.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert!(api.has_service_callers());
+    let generated = generate::generate(&api, &access_options(&api)).unwrap();
+    let bundled = folder::read(&dir).unwrap();
+    assert_eq!(generated.schema, bundled.schema, "schema.cedarschema");
+    assert_eq!(generated.policies, bundled.policies, "policies.cedar");
+    assert_eq!(generated.routes, bundled.routes, "routes.json");
+
+    // The same through the binary, into a fresh folder.
+    let out_dir = scratch("access-init");
+    let out = cedargate(&[
+        "init",
+        "--openapi",
+        "policies/petstore-access/openapi.yaml",
+        "--namespace",
+        "PetStore",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--group",
+        "AVP_Admin=all",
+        "--group",
+        "AVP_User=all,-post /pets",
+        "--client",
+        "inventory=get /pets,get /pets/{petId}",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(folder::read(&out_dir).unwrap(), bundled);
+
+    // A service rule needs a document in which services call the API.
+    let out = cedargate(&[
+        "init",
+        "--openapi",
+        "policies/petstore/openapi.yaml",
+        "--namespace",
+        "PetStore",
+        "--out",
+        scratch("access-init-no-clients").to_str().unwrap(),
+        "--client",
+        "inventory=get /pets",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "--client inventory: the document has no oauth2 scheme with a clientCredentials flow"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn the_petstore_document_regenerates_the_bundled_example_exactly() {
     let path = petstore_dir().join("openapi.yaml");

@@ -6,8 +6,10 @@
 //! edge worker (origin `none`, so only the guard is measured) with each signature backend,
 //! and the JavaScript workers a Cloudflare user would write instead (jose +
 //! @cedar-policy/cedar-wasm, without and with a cache of verified tokens). Two workloads:
-//! one token reused, and a fresh token per request (10,000 pre-minted). Then cold starts and
-//! the memory of an isolate, sizes (with twiggy's breakdown of the edge's wasm), the browser
+//! one token reused, and a fresh token per request (10,000 pre-minted). Then a V8 CPU
+//! profile of the cedargate worker under both workloads (through workerd's inspector), cold
+//! starts and the memory of an isolate, sizes (with twiggy's breakdown of the edge's wasm),
+//! each step of the request path timed alone (in a batch and once per request), the browser
 //! app's matrix timed in wasm, and the native Criterion results (`target/criterion`), into
 //! `target/bench/report.md` and `report.json`.
 //!
