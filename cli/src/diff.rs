@@ -6,6 +6,7 @@ use crate::openapi::Api;
 use cedargate::BundleSource;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::str::FromStr as _;
 
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,9 @@ pub enum Change {
     },
     /// Declared on both sides, but no route reaches it.
     NoRoute(String),
+    /// The document's scope or permission requirement for an operation and the folder's
+    /// policy for it (as `init` writes it) disagree.
+    Requirement { action: String, detail: String },
 }
 
 impl fmt::Display for Change {
@@ -39,6 +43,7 @@ impl fmt::Display for Change {
                 write!(f, "~ {action}: query parameters {}", parts.join(" "))
             }
             Self::NoRoute(a) => write!(f, "~ {a}: declared, but routes.json has no route to it"),
+            Self::Requirement { action, detail } => write!(f, "~ {action}: {detail}"),
         }
     }
 }
@@ -93,10 +98,69 @@ pub fn diff(api: &Api, source: &BundleSource) -> Result<Vec<Change>, String> {
             changes.push(Change::Removed(id.clone()));
         }
     }
+    changes.extend(requirement_changes(api, &namespace, &source.policies)?);
     let key = |c: &Change| match c {
         Change::Added(a) | Change::Removed(a) | Change::NoRoute(a) => a.clone(),
-        Change::Query { action, .. } => action.clone(),
+        Change::Query { action, .. } | Change::Requirement { action, .. } => action.clone(),
     };
     changes.sort_by_key(key);
+    Ok(changes)
+}
+
+/// The document's scope and permission requirements against the folder's policies with the
+/// ids `init` gives them (`requires-scopes-<action>`, `requires-permissions-<action>`): a
+/// requirement without its policy, a policy that says something else (compared as Cedar's
+/// JSON form, so formatting and comments do not count), and such a policy for a requirement
+/// the document no longer states.
+fn requirement_changes(api: &Api, namespace: &str, policies: &str) -> Result<Vec<Change>, String> {
+    let set =
+        cedar_policy::PolicySet::from_str(policies).map_err(|e| format!("policies.cedar: {e}"))?;
+    let by_id: BTreeMap<String, serde_json::Value> = set
+        .policies()
+        .filter_map(|p| {
+            let id = p.annotation("id")?.to_owned();
+            Some((id, p.to_json().ok()?))
+        })
+        .collect();
+    let wanted = crate::generate::requirements(api, namespace);
+    let mut changes = Vec::new();
+    for r in &wanted {
+        let detail = match by_id.get(&r.id) {
+            None => format!(
+                "the document requires {}; policies.cedar has no {}",
+                r.what, r.id
+            ),
+            Some(have) => {
+                let want = cedar_policy::PolicySet::from_str(&r.text)
+                    .ok()
+                    .and_then(|s| s.policies().next().and_then(|p| p.to_json().ok()));
+                if want.as_ref() == Some(have) {
+                    continue;
+                }
+                format!("the document requires {}; {} says otherwise", r.what, r.id)
+            }
+        };
+        changes.push(Change::Requirement {
+            action: r.action.clone(),
+            detail,
+        });
+    }
+    for id in by_id.keys() {
+        let action = ["requires-scopes-", "requires-permissions-"]
+            .iter()
+            .find_map(|prefix| id.strip_prefix(prefix));
+        if action.is_some() && !wanted.iter().any(|r| &r.id == id) {
+            let action = api
+                .operations
+                .iter()
+                .map(|op| op.action())
+                .find(|a| action == Some(crate::generate::slug(a).as_str()))
+                .unwrap_or_else(|| id.clone());
+            changes.push(Change::Requirement {
+                action,
+                detail: format!("{id} requires what the document no longer does"),
+            });
+        }
+    }
     Ok(changes)
 }

@@ -151,8 +151,8 @@ fn normalize(action: &str) -> String {
     }
 }
 
-/// Lowercase letters and digits, runs of anything else as one dash.
-fn slug(text: &str) -> String {
+/// Lowercase letters and digits, runs of anything else as one dash (policy ids).
+pub fn slug(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
@@ -226,19 +226,19 @@ pub fn generate(api: &Api, options: &InitOptions) -> Result<Folder, InitError> {
         }
         ids.push(id);
     }
-    let requirements = requirements(api, options);
-    for (id, _) in &requirements {
-        if ids.contains(id) {
-            return Err(InitError::DuplicatePolicyId(id.clone()));
+    let requirements = requirements(api, &options.namespace);
+    for r in &requirements {
+        if ids.contains(&r.id) {
+            return Err(InitError::DuplicatePolicyId(r.id.clone()));
         }
-        ids.push(id.clone());
+        ids.push(r.id.clone());
     }
     let mut policies = policies(options);
-    for (_, text) in &requirements {
+    for r in &requirements {
         if !policies.is_empty() {
             policies.push('\n');
         }
-        policies.push_str(text);
+        policies.push_str(&r.text);
     }
     let folder = Folder {
         schema: schema(api, options),
@@ -388,11 +388,24 @@ fn policies(options: &InitOptions) -> String {
     s
 }
 
+/// One of the document's requirements, as the policy `init` writes for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    /// `requires-scopes-<action>` or `requires-permissions-<action>`.
+    pub id: String,
+    /// The operation's action id.
+    pub action: String,
+    /// What is required, in words (`the scope pets:read`).
+    pub what: String,
+    /// The policy's text, with its comment.
+    pub text: String,
+}
+
 /// The document's requirements as `forbid` policies, so that no `permit` can allow an
 /// operation to a token without them: its scopes (one of the alternatives, each complete)
-/// and its PingOne permissions (all of them). `(policy id, text)` in operation order.
-fn requirements(api: &Api, options: &InitOptions) -> Vec<(String, String)> {
-    let ns = &options.namespace;
+/// and its PingOne permissions (all of them), in operation order.
+pub fn requirements(api: &Api, namespace: &str) -> Vec<Requirement> {
+    let ns = namespace;
     let set = |items: &[String]| {
         let quoted: Vec<String> = items.iter().map(|i| quoted(i)).collect();
         format!("[{}]", quoted.join(", "))
@@ -437,25 +450,29 @@ fn requirements(api: &Api, options: &InitOptions) -> Vec<(String, String)> {
                     ),
                 ),
             };
-            out.push((
-                id.clone(),
-                format!(
+            out.push(Requirement {
+                text: format!(
                     "// {action} needs {what} (the document's security requirement).\n{}unless {{ principal has scope && {test} }};\n",
                     head(&id)
                 ),
-            ));
+                id,
+                action: action.clone(),
+                what,
+            });
         }
         if !op.permissions.is_empty() {
             let id = format!("requires-permissions-{}", slug(&action));
-            out.push((
-                id.clone(),
-                format!(
-                    "// {action} needs the permissions {} (x-cedargate-permissions).\n{}unless {{ principal has permissions && principal.permissions.containsAll({}) }};\n",
-                    op.permissions.join(" "),
+            let what = format!("the permissions {}", op.permissions.join(" "));
+            out.push(Requirement {
+                text: format!(
+                    "// {action} needs {what} (x-cedargate-permissions).\n{}unless {{ principal has permissions && principal.permissions.containsAll({}) }};\n",
                     head(&id),
                     set(&op.permissions)
                 ),
-            ));
+                id,
+                action: action.clone(),
+                what,
+            });
         }
     }
     out

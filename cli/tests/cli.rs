@@ -165,6 +165,55 @@ fn the_access_document_regenerates_its_folder_exactly() {
 }
 
 #[test]
+fn diff_reports_changed_scope_and_permission_requirements() {
+    let dir = root().join("policies/petstore-access");
+    let text = std::fs::read_to_string(dir.join("openapi.yaml")).unwrap();
+    let folder = folder::read(&dir).unwrap();
+    let changes = |doc: &str| {
+        let api = Api::parse("openapi.yaml", doc).unwrap();
+        cedargate_cli::diff::diff(&api, &folder)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(changes(&text), Vec::<String>::new());
+    let stricter = text.replace(
+        r#"- pingone: ["pets:write"]"#,
+        r#"- pingone: ["pets:admin"]"#,
+    );
+    assert_eq!(
+        changes(&stricter),
+        [
+            "~ post /pets: the document requires the scope pets:admin; requires-scopes-post-pets says otherwise"
+        ]
+    );
+    let no_permission = text.replace(r#"      x-cedargate-permissions: ["pets:create"]"#, "");
+    assert_eq!(
+        changes(&no_permission),
+        ["~ post /pets: requires-permissions-post-pets requires what the document no longer does"]
+    );
+    let open_reads = text.replace("security:\n  - pingone: [\"pets:read\"]\n", "");
+    assert_eq!(
+        changes(&open_reads),
+        [
+            "~ get /: requires-scopes-get requires what the document no longer does",
+            "~ get /pets: requires-scopes-get-pets requires what the document no longer does",
+            "~ get /pets/{petId}: requires-scopes-get-pets-petid requires what the document no longer does",
+        ]
+    );
+    // Through the binary: no change, exit status 0.
+    let out = cedargate(&[
+        "diff",
+        "--openapi",
+        "policies/petstore-access/openapi.yaml",
+        "--dir",
+        "policies/petstore-access",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
 fn the_petstore_document_regenerates_the_bundled_example_exactly() {
     let path = petstore_dir().join("openapi.yaml");
     let api = Api::parse("openapi.yaml", &std::fs::read_to_string(&path).unwrap()).unwrap();
