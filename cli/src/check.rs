@@ -1,6 +1,7 @@
 //! `cedargate check`: a policy folder validated as the edge will load it, plus what loads
 //! but cannot be right: routes whose action the schema does not declare, actions no route
-//! reaches, and actions no policy can ever allow.
+//! reaches, and actions no policy can ever allow; and, as a note, actions that no scope or
+//! permission requirement guards.
 
 use crate::folder;
 use cedar_policy::{
@@ -23,6 +24,10 @@ pub struct Report {
     pub never_allowed: Vec<String>,
     /// Actions declared in the schema that no route reaches.
     pub unrouted: Vec<String>,
+    /// Actions some token without any scope or permission could be allowed: no scope or
+    /// permission requirement guards them (a note, not a warning: an API of ID tokens and
+    /// groups has none).
+    pub no_requirement: Vec<String>,
     /// One line: version and counts, when the folder loads.
     pub summary: Option<String>,
 }
@@ -71,7 +76,17 @@ pub fn check(source: &BundleSource) -> Report {
             ));
         }
     }
-    match never_allowed(&bundle, &declared, &attributes) {
+    match possible_without(&bundle, &declared, &attributes, &["scope", "permissions"]) {
+        Ok(list) => report.no_requirement = list,
+        Err(e) => report.errors.push(e),
+    }
+    match possible_without(&bundle, &declared, &attributes, &[]).map(|possible| {
+        declared
+            .keys()
+            .filter(|id| !possible.contains(id))
+            .cloned()
+            .collect::<Vec<_>>()
+    }) {
         Ok(list) => {
             for id in &list {
                 report.warnings.push(format!(
@@ -92,17 +107,19 @@ pub fn check(source: &BundleSource) -> Report {
     report
 }
 
-/// Actions for which no principal the policies could tell apart is ever allowed.
+/// Actions for which some principal the policies could tell apart may be allowed, when the
+/// principal has none of the attributes `without` (`never allowed` is every other action).
 ///
 /// Cedar's partial evaluation decides each action for a set of principals that covers every
 /// case the policies distinguish: each principal id they name (and one they do not), as a
-/// member of no group, of each group they name, and of all of them; every attribute of the
-/// principal and the whole context unknown. An action is reported when every one of these is
-/// denied outright — no permit can hold, or a forbid always does.
-fn never_allowed(
+/// member of no group, of each group they name, and of all of them; every other attribute of
+/// the principal and the whole context unknown. An action is possible unless every one of
+/// these is denied outright — no permit can hold, or a forbid always does.
+fn possible_without(
     bundle: &Bundle,
     declared: &BTreeMap<String, folder::DeclaredAction>,
     attributes: &HashMap<String, Vec<String>>,
+    without: &[&str],
 ) -> Result<Vec<String>, String> {
     let policies = bundle.policies();
     let actions: Entities = bundle
@@ -149,6 +166,7 @@ fn never_allowed(
                 .get(principal_type)
                 .into_iter()
                 .flatten()
+                .filter(|name| !without.contains(&name.as_str()))
                 .map(|name| (name.clone(), RestrictedExpression::new_unknown(name)))
                 .collect();
             for principal in &ids {
@@ -172,7 +190,7 @@ fn never_allowed(
                 }
             }
         }
-        if !possible {
+        if possible {
             out.push(id.clone());
         }
     }

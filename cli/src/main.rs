@@ -372,6 +372,11 @@ fn run_check(dir: &Path, deny_warnings: bool) -> Result<u8, String> {
     if let Some(summary) = &report.summary {
         println!("{summary}");
     }
+    for id in &report.no_requirement {
+        println!(
+            "note: action \"{id}\" has no scope or permission requirement: a token without any can be allowed"
+        );
+    }
     let failed = !report.errors.is_empty() || (deny_warnings && !report.warnings.is_empty());
     Ok(if failed { NO } else { 0 })
 }

@@ -165,6 +165,24 @@ fn the_access_document_regenerates_its_folder_exactly() {
 }
 
 #[test]
+fn check_notes_actions_without_any_requirement() {
+    let access = folder::read(&root().join("policies/petstore-access")).unwrap();
+    assert_eq!(check::check(&access).no_requirement, Vec::<String>::new());
+    // Without the forbid on `get /`, a token with no scope could call it.
+    let start = access.policies.find("// get / needs").unwrap();
+    let end = start + access.policies[start..].find("};\n").unwrap() + 3;
+    let open = BundleSource {
+        policies: format!("{}{}", &access.policies[..start], &access.policies[end..]),
+        ..access.clone()
+    };
+    assert_eq!(check::check(&open).no_requirement, ["get /"]);
+    // The ID-token PetStore has groups only: every action, noted, not warned about.
+    let petstore = check::check(&folder::read(&petstore_dir()).unwrap());
+    assert_eq!(petstore.no_requirement.len(), 4);
+    assert!(petstore.warnings.iter().all(|w| !w.contains("requirement")));
+}
+
+#[test]
 fn diff_reports_changed_scope_and_permission_requirements() {
     let dir = root().join("policies/petstore-access");
     let text = std::fs::read_to_string(dir.join("openapi.yaml")).unwrap();
