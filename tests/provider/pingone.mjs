@@ -9,6 +9,11 @@
 // token carries `group` (PingOne's "Group Names" attribute mapping); the access token is an
 // RFC 9068 JWT for the API audience with `scope` and `p1.permissions`. Signing keys are the
 // test keys of shared/tests/keys: this provider is for local use only.
+//
+// A second, confidential client (`--service-id`, default `inventory`, secret
+// `--service-secret`) gets client-credentials tokens, shaped like PingOne's for a Worker
+// application: an RFC 9068 JWT for the API audience with `client_id`, `scope` (`pets:read`
+// only), `env`, and no `sub` (PingOne leaves it out of client-credentials tokens).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -28,8 +33,14 @@ const { values: opts } = parseArgs({
     audience: { type: 'string', default: 'https://petstore.cedargate.test' },
     'id-token-ttl': { type: 'string', default: '3600' },
     'access-token-ttl': { type: 'string', default: '3600' },
+    'service-id': { type: 'string', default: 'inventory' },
+    'service-secret': { type: 'string', default: 'inventory-local-secret' },
   },
 });
+
+// The scopes the service may ask for; people get every scope of the API.
+const SERVICE_SCOPE = 'pets:read';
+const API_SCOPE = 'pets:read pets:write';
 
 const port = Number(opts.port);
 const prefix = `/${opts.env}/as`;
@@ -62,6 +73,13 @@ const configuration = {
     response_types: ['code'],
     redirect_uris: opts['redirect-uri'],
     post_logout_redirect_uris: opts['post-logout-uri'],
+  }, {
+    client_id: opts['service-id'],
+    client_secret: opts['service-secret'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
   }],
   jwks: { keys: [signingKey('a-rsa-1.pem', 'a-rsa-1')] },
   routes: {
@@ -90,14 +108,23 @@ const configuration = {
     IdToken: Number(opts['id-token-ttl']),
     AccessToken: Number(opts['access-token-ttl']),
   },
+  formats: {
+    customizers: {
+      // PingOne puts no `sub` in a client-credentials token.
+      async jwt(ctx, token, jwt) {
+        if (token.kind === 'ClientCredentials') delete jwt.payload.sub;
+      },
+    },
+  },
   features: {
     devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => opts.audience,
       useGrantedResource: () => true,
-      getResourceServerInfo: () => ({
-        scope: 'pets:read pets:write',
+      getResourceServerInfo: (ctx, resource, client) => ({
+        scope: client?.clientId === opts['service-id'] ? SERVICE_SCOPE : API_SCOPE,
         audience: opts.audience,
         accessTokenFormat: 'jwt',
         accessTokenTTL: Number(opts['access-token-ttl']),
@@ -134,11 +161,15 @@ const configuration = {
     };
   },
   async extraTokenClaims(ctx, token) {
+    if (token.kind === 'ClientCredentials') return { env: opts.env };
     if (token.kind !== 'AccessToken') return undefined;
     const user = USERS[token.accountId];
     return {
       env: opts.env,
       'p1.permissions': user ? user.permissions : [],
+      // A custom resource attribute mapped from the user's groups, as PingOne can add to the
+      // access tokens of a custom resource (the access-token bundle reads it).
+      groups: user ? user.groups : [],
     };
   },
   async loadExistingGrant(ctx) {
@@ -152,7 +183,7 @@ const configuration = {
     });
     grant.addOIDCScope('openid profile email offline_access');
     grant.addOIDCClaims(['group']);
-    grant.addResourceScope(opts.audience, 'pets:read pets:write');
+    grant.addResourceScope(opts.audience, API_SCOPE);
     await grant.save();
     return grant;
   },

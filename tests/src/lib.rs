@@ -12,6 +12,7 @@
 pub mod harness;
 pub mod http;
 pub mod origin;
+pub mod pingone;
 pub mod provider;
 pub mod server;
 pub mod workerd;

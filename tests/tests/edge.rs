@@ -125,6 +125,7 @@ fn main() -> ExitCode {
     h.suite("key_hardening", key_hardening::start, key_hardening::CHECKS);
     h.suite("cache_binding", cache_binding::start, cache_binding::CHECKS);
     h.suite("webcrypto", webcrypto::start, webcrypto::CHECKS);
+    h.suite("access_bundle", access_bundle::start, access_bundle::CHECKS);
     h.finish()
 }
 
@@ -2274,5 +2275,210 @@ mod webcrypto {
                 failures.join("\n")
             )
         })
+    }
+}
+
+/// The access-token reference bundle (`policies/petstore-access`, compiled into the worker
+/// in `target/edge-access` by `cargo xtask build-edge`'s stage of the test command): people
+/// with access tokens whose groups come in a custom `groups` claim, scopes per operation, a
+/// PingOne permission to create pets, and the `inventory` service with client credentials.
+mod access_bundle {
+    use super::*;
+    use cedargate_tests::pingone::{LocalProvider, SERVICE_ID};
+
+    pub struct Access {
+        provider: LocalProvider,
+        _origin: EchoOrigin,
+        w: Wrangler,
+        issuer: String,
+    }
+
+    pub const CHECKS: &[Check<Access>] = checks![
+        services_and_people_decided_by_scope_permission_and_caller,
+        tokens_of_the_wrong_kind_or_caller_refused,
+        a_service_token_of_the_local_provider_reads_and_cannot_write,
+    ];
+
+    pub fn start() -> Result<Access, String> {
+        let main = cedargate_tests::root().join("target/edge-access/index.js");
+        ensure(main.is_file(), || {
+            format!(
+                "{} is missing: `cargo xtask test` builds it in its edge-build stage",
+                main.display()
+            )
+        })?;
+        // The PingOne-shaped provider of the demo: it signs with the test key `a-rsa-1`, so
+        // the tokens minted here verify too.
+        let provider = LocalProvider::start("env-access", API)?;
+        let issuer = provider.issuer().to_owned();
+        let origin = EchoOrigin::start()?;
+        let entry = |caller: &str, groups: Value| {
+            json!({ "issuer": issuer, "token": "access", "caller": caller, "audiences": [API],
+                    "token_type": "at+jwt", "group_claim": groups })
+        };
+        let config = json!({
+            "trust": { "issuers": [entry("user", json!("groups")), entry("client", Value::Null)] },
+            "origin": origin.url(),
+        });
+        let w = Wrangler::start("edge-access", &config, &json!({ "main": main }))?;
+        Ok(Access {
+            provider,
+            _origin: origin,
+            w,
+            issuer,
+        })
+    }
+
+    /// An access token of the issuer with `claims` added (unique, `at+jwt`).
+    fn token(issuer: &str, claims: Value) -> String {
+        let t = now();
+        let mut all = json!({
+            "iss": issuer, "aud": [API], "iat": t - 5, "exp": t + 600,
+            "jti": format!("{}-{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed)),
+        });
+        if let (Value::Object(target), Value::Object(more)) = (&mut all, claims) {
+            target.extend(more);
+        }
+        record(support::mint(&all, "a-rsa-1", "at+jwt"))
+    }
+
+    fn person(
+        issuer: &str,
+        sub: &str,
+        groups: &[&str],
+        scope: &str,
+        permissions: &[&str],
+    ) -> String {
+        token(
+            issuer,
+            json!({ "sub": sub, "client_id": "petstore-spa", "groups": groups, "scope": scope,
+                    "p1.permissions": permissions }),
+        )
+    }
+
+    /// A client-credentials token as PingOne issues it: no `sub`.
+    fn service(issuer: &str, client_id: &str, scope: &str) -> String {
+        token(issuer, json!({ "client_id": client_id, "scope": scope }))
+    }
+
+    fn services_and_people_decided_by_scope_permission_and_caller(
+        s: &Access,
+    ) -> Result<(), String> {
+        let Access { w, issuer, .. } = s;
+        let all = "pets:read pets:write";
+        let inventory = service(issuer, "inventory", "pets:read");
+        let admin = person(issuer, "alice", &["AVP_Admin"], all, &["pets:create"]);
+        let admin_reader = person(
+            issuer,
+            "alice",
+            &["AVP_Admin"],
+            "pets:read",
+            &["pets:create"],
+        );
+        let user = person(issuer, "bob", &["AVP_User"], all, &["pets:create"]);
+        let billing = service(issuer, "billing", all);
+        let table: [(&str, &str, &str, &str, u16); 11] = [
+            ("inventory", &inventory, "GET", "/pets", 200),
+            ("inventory", &inventory, "GET", "/pets/7", 200),
+            ("inventory", &inventory, "POST", "/pets", 403),
+            ("inventory", &inventory, "GET", "/", 403),
+            ("admin", &admin, "POST", "/pets", 200),
+            (
+                "admin without pets:write",
+                &admin_reader,
+                "POST",
+                "/pets",
+                403,
+            ),
+            (
+                "admin without pets:write",
+                &admin_reader,
+                "GET",
+                "/pets",
+                200,
+            ),
+            ("user", &user, "GET", "/pets/7", 200),
+            ("user", &user, "POST", "/pets", 403),
+            ("another service", &billing, "GET", "/pets", 403),
+            ("another service", &billing, "GET", "/pets/7", 403),
+        ];
+        for (who, token, method, path, status) in table {
+            let reply = call(w, method, path, Some(token))?;
+            same(reply.status, status, &format!("{who} {method} {path}"))?;
+        }
+        // What the origin is told of a service and of a person through a client.
+        let seen = call(w, "GET", "/pets", Some(&inventory))?.json();
+        same(
+            seen["headers"]["x-cedargate-principal"].as_str(),
+            Some("inventory"),
+            "principal of the service",
+        )?;
+        same(
+            seen["headers"]["x-cedargate-client"].as_str(),
+            Some("inventory"),
+            "client of the service",
+        )?;
+        same(
+            seen["headers"]["x-cedargate-policies"].as_str(),
+            Some("client-inventory-listed-actions"),
+            "policies for the service",
+        )?;
+        let seen = call(w, "POST", "/pets", Some(&admin))?.json();
+        same(
+            seen["headers"]["x-cedargate-subject"].as_str(),
+            Some("alice"),
+            "subject of the person",
+        )?;
+        same(
+            seen["headers"]["x-cedargate-client"].as_str(),
+            Some("petstore-spa"),
+            "client the person came through",
+        )?;
+        same(
+            seen["headers"]["x-cedargate-groups"].as_str(),
+            Some("AVP_Admin"),
+            "groups from the custom claim",
+        )
+    }
+
+    /// What a service runs: a client-credentials token from the provider's token endpoint
+    /// (which grants the service `pets:read` only, whatever it asks), then the API.
+    fn a_service_token_of_the_local_provider_reads_and_cannot_write(
+        s: &Access,
+    ) -> Result<(), String> {
+        let Access { w, provider, .. } = s;
+        let token = record(provider.client_credentials("pets:read pets:write")?);
+        let reply = call(w, "GET", "/pets/7", Some(&token))?;
+        same(reply.status, 200, "the service reads")?;
+        same(
+            reply.json()["headers"]["x-cedargate-client"].as_str(),
+            Some(SERVICE_ID),
+            "the service's client header",
+        )?;
+        same(
+            call(w, "POST", "/pets", Some(&token))?.status,
+            403,
+            "the service writes",
+        )
+    }
+
+    fn tokens_of_the_wrong_kind_or_caller_refused(s: &Access) -> Result<(), String> {
+        let Access { w, issuer, .. } = s;
+        // An ID token, whatever its groups: this API takes access tokens only.
+        let id = id_token(issuer, "alice", &["AVP_Admin"], "a-rsa-1");
+        let reply = call(w, "GET", "/pets", Some(&id))?;
+        same(reply.status, 401, "an ID token")?;
+        // A `sub` that is neither a person's nor the client's own.
+        let odd = token(
+            issuer,
+            json!({ "sub": 7, "client_id": "inventory", "scope": "pets:read" }),
+        );
+        let reply = call(w, "GET", "/pets", Some(&odd))?;
+        same(reply.status, 401, "a numeric sub")?;
+        ensure(reply.text().contains("caller_not_accepted"), || {
+            format!("reason of a numeric sub: {}", reply.text())
+        })?;
+        // No token at all: refused as on every route.
+        same(call(w, "GET", "/pets", None)?.status, 401, "no token")
     }
 }

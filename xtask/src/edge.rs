@@ -72,14 +72,63 @@ fn compile(node: &NodeTools) -> Result<(), String> {
     strip_names(node, &wasm, &wasm)
 }
 
+/// The worker with the access-token reference bundle (`policies/petstore-access`) compiled
+/// in, for the edge tests of services and scopes: `target/edge-access/` (unless it is newer
+/// than every input).
+pub fn build_access(node: &NodeTools) -> Result<String, String> {
+    let root = run::root();
+    let out = root.join("target/edge-access");
+    let inputs = [
+        "edge/src",
+        "edge/Cargo.toml",
+        "edge/build.rs",
+        "shared/src",
+        "shared/Cargo.toml",
+        "policies/petstore-access",
+        "Cargo.toml",
+        "Cargo.lock",
+    ]
+    .map(|p| root.join(p));
+    let up_to_date = match (
+        newest(&inputs),
+        std::fs::metadata(out.join("index_bg.wasm")).and_then(|m| m.modified()),
+    ) {
+        (Some(input), Ok(built)) => built > input,
+        _ => false,
+    };
+    if up_to_date {
+        println!("[build-edge] target/edge-access is up to date");
+    } else {
+        let policies = root.join("policies/petstore-access");
+        worker_build_with(
+            node,
+            &root.join("edge"),
+            Some(&out),
+            &[("CEDARGATE_POLICY_DIR", policies.as_os_str())],
+        )?;
+    }
+    Ok("the worker with policies/petstore-access in target/edge-access".into())
+}
+
 /// `worker-build --release` of the crate in `dir` with the local wasm-bindgen, wasm-opt and
 /// esbuild, into `out_dir` (worker-build's default, `dir/build`, when `None`).
 pub fn worker_build(node: &NodeTools, dir: &Path, out_dir: Option<&Path>) -> Result<(), String> {
+    worker_build_with(node, dir, out_dir, &[])
+}
+
+/// [`worker_build`] with more environment variables for the build.
+fn worker_build_with(
+    node: &NodeTools,
+    dir: &Path,
+    out_dir: Option<&Path>,
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> Result<(), String> {
     let mut cmd = Command::new(tools::cargo_bin("worker-build"));
     cmd.current_dir(dir).arg("--release");
     if let Some(out) = out_dir {
         cmd.arg("--out-dir").arg(out);
     }
+    cmd.envs(envs.iter().copied());
     cmd.env("WASM_BINDGEN_BIN", tools::cargo_bin("wasm-bindgen"))
         .env("WASM_OPT_BIN", &node.wasm_opt)
         .env("ESBUILD_BIN", &node.esbuild);

@@ -36,7 +36,9 @@ const STAGES: [(&str, Stage); 11] = [
     ("wasm-node", wasm_node_stage),
     ("wasm-chrome", wasm_chrome_stage),
     ("edge-build", |cx| {
-        crate::edge::build(&cx.tools.node).map(|report| (None, report))
+        let report = crate::edge::build(&cx.tools.node)?;
+        let access = crate::edge::build_access(&cx.tools.node)?;
+        Ok((None, format!("{report}; {access}")))
     }),
     ("edge", edge_stage),
     ("web-build", |cx| {
