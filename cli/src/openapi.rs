@@ -653,36 +653,32 @@ paths:
 
     #[test]
     fn security_requirements_that_cannot_be_mapped_are_refused() {
-        let err = |text: &str| Api::parse("s.yaml", text).unwrap_err().to_string();
-        let unknown = SECURED.replace(
+        // SECURED with `from` replaced by `to` is refused with a message containing `error`.
+        let refused = |from: &str, to: &str, error: &str| {
+            let text = SECURED.replace(from, to);
+            assert_ne!(text, SECURED, "{from} is not in the document");
+            let message = Api::parse("s.yaml", &text).unwrap_err().to_string();
+            assert!(message.contains(error), "{message}");
+        };
+        refused(
             "security: [{ oauth: [b, a, b] }",
             "security: [{ other: [b] }",
+            "\"other\" is not in components.securitySchemes",
         );
-        assert!(
-            err(&unknown).contains("\"other\" is not in components.securitySchemes"),
-            "{}",
-            err(&unknown)
+        refused(
+            "key: [] }",
+            "key: [admin] }",
+            "scheme key (apiKey) lists roles, which cannot be mapped",
         );
-        let roles = SECURED.replace("key: [] }", "key: [admin] }");
-        assert!(
-            err(&roles).contains("scheme key (apiKey) lists roles, which cannot be mapped"),
-            "{}",
-            err(&roles)
-        );
-        let not_a_list = SECURED.replace(
+        refused(
             "x-cedargate-permissions: [\"pets:create\"]",
             "x-cedargate-permissions: pets:create",
+            "expected a list",
         );
-        assert!(
-            err(&not_a_list).contains("expected a list"),
-            "{}",
-            err(&not_a_list)
-        );
-        let bad_type = SECURED.replace("type: apiKey", "type: password");
-        assert!(
-            err(&bad_type).contains("\"password\" is not a security scheme type"),
-            "{}",
-            err(&bad_type)
+        refused(
+            "type: apiKey",
+            "type: password",
+            "\"password\" is not a security scheme type",
         );
     }
 

@@ -27,31 +27,37 @@ pub fn newest(paths: &[std::path::PathBuf]) -> Option<std::time::SystemTime> {
     newest
 }
 
-/// Builds `edge/build/` (unless it is newer than every input) and reports its size.
-pub fn build(node: &NodeTools) -> Result<String, String> {
+/// Whether `output` is newer than every input of a worker built with the policy folder
+/// `policies` (relative to the repository).
+fn worker_is_current(output: &Path, policies: &str) -> bool {
     let root = run::root();
-    let output = root.join("edge/build/index_bg.wasm");
     let inputs = [
         "edge/src",
         "edge/Cargo.toml",
         "edge/build.rs",
         "shared/src",
         "shared/Cargo.toml",
-        "policies",
+        policies,
         "Cargo.toml",
         "Cargo.lock",
     ]
     .map(|p| root.join(p));
+    match (
+        newest(&inputs),
+        std::fs::metadata(output).and_then(|m| m.modified()),
+    ) {
+        (Some(input), Ok(built)) => built > input,
+        _ => false,
+    }
+}
+
+/// Builds `edge/build/` (unless it is newer than every input) and reports its size.
+pub fn build(node: &NodeTools) -> Result<String, String> {
+    let root = run::root();
+    let output = root.join("edge/build/index_bg.wasm");
     let policy_dir = std::env::var_os("CEDARGATE_POLICY_DIR");
-    let up_to_date = policy_dir.is_none()
-        && names_copy().is_file()
-        && match (
-            newest(&inputs),
-            std::fs::metadata(&output).and_then(|m| m.modified()),
-        ) {
-            (Some(input), Ok(built)) => built > input,
-            _ => false,
-        };
+    let up_to_date =
+        policy_dir.is_none() && names_copy().is_file() && worker_is_current(&output, "policies");
     if up_to_date {
         println!("[build-edge] edge/build is up to date");
     } else {
@@ -78,25 +84,7 @@ fn compile(node: &NodeTools) -> Result<(), String> {
 pub fn build_access(node: &NodeTools) -> Result<String, String> {
     let root = run::root();
     let out = root.join("target/edge-access");
-    let inputs = [
-        "edge/src",
-        "edge/Cargo.toml",
-        "edge/build.rs",
-        "shared/src",
-        "shared/Cargo.toml",
-        "policies/petstore-access",
-        "Cargo.toml",
-        "Cargo.lock",
-    ]
-    .map(|p| root.join(p));
-    let up_to_date = match (
-        newest(&inputs),
-        std::fs::metadata(out.join("index_bg.wasm")).and_then(|m| m.modified()),
-    ) {
-        (Some(input), Ok(built)) => built > input,
-        _ => false,
-    };
-    if up_to_date {
+    if worker_is_current(&out.join("index_bg.wasm"), "policies/petstore-access") {
         println!("[build-edge] target/edge-access is up to date");
     } else {
         let policies = root.join("policies/petstore-access");
