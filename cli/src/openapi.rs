@@ -411,13 +411,7 @@ impl<'d> Reader<'d> {
     /// Scopes are read for `oauth2` and `openIdConnect` schemes; other schemes must list
     /// none (OpenAPI 3.0) or only roles, which cedargate does not map, so they are refused.
     fn security(&self, list: &Node, field: &str, schemes: &[Scheme]) -> Result<Security, Located> {
-        let items = list.items().ok_or_else(|| {
-            self.err(
-                list,
-                field,
-                format!("expected a list, found {}", list.kind()),
-            )
-        })?;
+        let items = self.list(list, field)?;
         if items.is_empty() {
             return Ok(Security::Public);
         }
@@ -461,15 +455,20 @@ impl<'d> Reader<'d> {
         Ok(Security::Scopes(alternatives))
     }
 
+    /// A sequence node's items.
+    fn list<'n>(&self, node: &'n Node, field: &str) -> Result<&'n [Node], Located> {
+        node.items().ok_or_else(|| {
+            self.err(
+                node,
+                field,
+                format!("expected a list, found {}", node.kind()),
+            )
+        })
+    }
+
     /// A list of strings.
     fn strings(&self, list: &Node, field: &str) -> Result<Vec<String>, Located> {
-        let items = list.items().ok_or_else(|| {
-            self.err(
-                list,
-                field,
-                format!("expected a list, found {}", list.kind()),
-            )
-        })?;
+        let items = self.list(list, field)?;
         items
             .iter()
             .map(|item| self.string(item, field).map(str::to_owned))
@@ -477,13 +476,7 @@ impl<'d> Reader<'d> {
     }
 
     fn parameters(&self, list: &'d Node, field: &str) -> Result<Vec<Param<'d>>, Located> {
-        let items = list.items().ok_or_else(|| {
-            self.err(
-                list,
-                field,
-                format!("expected a list, found {}", list.kind()),
-            )
-        })?;
+        let items = self.list(list, field)?;
         let mut out: Vec<Param<'d>> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let item_field = format!("{field}[{i}]");
