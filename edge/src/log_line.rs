@@ -14,6 +14,9 @@ pub struct RequestRecord {
     pub issuer: Option<String>,
     /// The token's subject, once verified.
     pub subject: Option<String>,
+    /// The client the token was issued to, when it names one (the service itself for a
+    /// client-credentials token).
+    pub client: Option<String>,
     /// The action the route matched.
     pub action: Option<String>,
     /// `allow` or `deny`, once decided.
@@ -61,6 +64,7 @@ impl RequestRecord {
             status,
             issuer: self.issuer.as_deref(),
             subject: self.subject.as_deref(),
+            client: self.client.as_deref(),
             action: self.action.as_deref(),
             decision: self.decision,
             policies: &self.policies,
@@ -84,6 +88,7 @@ struct Line<'a> {
     status: u16,
     issuer: Option<&'a str>,
     subject: Option<&'a str>,
+    client: Option<&'a str>,
     action: Option<&'a str>,
     decision: Option<&'a str>,
     policies: &'a [String],
@@ -112,6 +117,7 @@ mod tests {
         let record = RequestRecord {
             issuer: Some("https://idp.example".into()),
             subject: Some("alice".into()),
+            client: Some("portal".into()),
             action: Some("get /pets".into()),
             decision: Some("allow"),
             policies: vec!["p1".into()],
@@ -121,7 +127,7 @@ mod tests {
         };
         assert_eq!(
             record.line("r-1", "GET", "/pets?limit=1", 200, 42),
-            r#"{"request_id":"r-1","method":"GET","path":"/pets","status":200,"issuer":"https://idp.example","subject":"alice","action":"get /pets","decision":"allow","policies":["p1"],"token_cache":"miss","decision_cache":"miss","error":null,"us":42}"#
+            r#"{"request_id":"r-1","method":"GET","path":"/pets","status":200,"issuer":"https://idp.example","subject":"alice","client":"portal","action":"get /pets","decision":"allow","policies":["p1"],"token_cache":"miss","decision_cache":"miss","error":null,"us":42}"#
         );
     }
 

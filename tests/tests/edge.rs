@@ -2438,7 +2438,13 @@ mod access_bundle {
             seen["headers"]["x-cedargate-groups"].as_str(),
             Some("AVP_Admin"),
             "groups from the custom claim",
-        )
+        )?;
+        // The log line names the client too (wrangler writes it out a moment later).
+        poll("a log line naming alice's client", || {
+            Ok(w.logs().lines().any(|l| {
+                l.contains("\"subject\":\"alice\"") && l.contains("\"client\":\"petstore-spa\"")
+            }))
+        })
     }
 
     /// What a service runs: a client-credentials token from the provider's token endpoint

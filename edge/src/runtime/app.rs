@@ -121,6 +121,7 @@ impl Exchange<'_> {
         let auth = self.authenticate(token, record).await?;
         record.issuer = Some(auth.verified.issuer().to_owned());
         record.subject = Some(auth.principal.subject().to_owned());
+        record.client = auth.principal.client().map(str::to_owned);
 
         if is_bundle_endpoint(target) && state.config().bundle_endpoint {
             if method != "GET" {

@@ -74,6 +74,7 @@ mod wasm {
             RequestRecord {
                 issuer: Some(self.principal.issuer().to_owned()),
                 subject: Some(self.principal.subject().to_owned()),
+                client: self.principal.client().map(str::to_owned),
                 action: Some("get /pets/{petId}".into()),
                 decision: Some("allow"),
                 policies: vec!["AdminCanDoAnything".into()],
