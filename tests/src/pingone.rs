@@ -108,7 +108,6 @@ impl LocalProvider {
 
 impl Drop for LocalProvider {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::stop_group(&mut self.child, Duration::from_secs(3));
     }
 }

@@ -1,7 +1,8 @@
 //! The edge worker running in workerd (`wrangler dev`), in front of a test origin, with a
 //! test OpenID provider: the PetStore matrix, headers, CORS, keys, faults, limits, logs.
 //!
-//! Needs the built worker (`cargo xtask build-edge`); `cargo xtask test` builds it first.
+//! Needs the built workers (`cargo xtask test --only edge-build`: `edge/build` and, with the
+//! access-token bundle, `target/edge-access`); `cargo xtask test` builds them first.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cedargate_tests::checks;
