@@ -18,10 +18,18 @@ pub enum Algorithm {
     RS384,
     /// RSASSA-PKCS1-v1_5 with SHA-512.
     RS512,
-    /// RSASSA-PSS with SHA-256 and MGF1 with SHA-256.
+    /// RSASSA-PSS with SHA-256, MGF1 with SHA-256 and a 32-byte salt.
     PS256,
+    /// RSASSA-PSS with SHA-384, MGF1 with SHA-384 and a 48-byte salt.
+    PS384,
+    /// RSASSA-PSS with SHA-512, MGF1 with SHA-512 and a 64-byte salt.
+    PS512,
     /// ECDSA on P-256 with SHA-256.
     ES256,
+    /// ECDSA on P-384 with SHA-384.
+    ES384,
+    /// ECDSA on P-521 with SHA-512.
+    ES512,
     /// Ed25519.
     EdDSA,
 }
@@ -31,17 +39,23 @@ pub enum Algorithm {
 pub(crate) enum KeyFamily {
     Rsa,
     P256,
+    P384,
+    P521,
     Ed25519,
 }
 
 impl Algorithm {
     /// Every supported algorithm.
-    pub const ALL: [Algorithm; 6] = [
+    pub const ALL: [Algorithm; 10] = [
         Self::RS256,
         Self::RS384,
         Self::RS512,
         Self::PS256,
+        Self::PS384,
+        Self::PS512,
         Self::ES256,
+        Self::ES384,
+        Self::ES512,
         Self::EdDSA,
     ];
 
@@ -52,7 +66,11 @@ impl Algorithm {
             Self::RS384 => "RS384",
             Self::RS512 => "RS512",
             Self::PS256 => "PS256",
+            Self::PS384 => "PS384",
+            Self::PS512 => "PS512",
             Self::ES256 => "ES256",
+            Self::ES384 => "ES384",
+            Self::ES512 => "ES512",
             Self::EdDSA => "EdDSA",
         }
     }
@@ -65,8 +83,12 @@ impl Algorithm {
 
     pub(crate) const fn family(self) -> KeyFamily {
         match self {
-            Self::RS256 | Self::RS384 | Self::RS512 | Self::PS256 => KeyFamily::Rsa,
+            Self::RS256 | Self::RS384 | Self::RS512 | Self::PS256 | Self::PS384 | Self::PS512 => {
+                KeyFamily::Rsa
+            }
             Self::ES256 => KeyFamily::P256,
+            Self::ES384 => KeyFamily::P384,
+            Self::ES512 => KeyFamily::P521,
             Self::EdDSA => KeyFamily::Ed25519,
         }
     }
@@ -83,6 +105,8 @@ impl fmt::Display for Algorithm {
 pub(crate) enum KeyMaterial {
     Rsa(rsa::RsaPublicKey),
     P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+    P521(p521::ecdsa::VerifyingKey),
     Ed25519(ed25519_compact::PublicKey),
 }
 
@@ -126,6 +150,8 @@ impl VerificationKey {
         match self.material {
             KeyMaterial::Rsa(_) => KeyFamily::Rsa,
             KeyMaterial::P256(_) => KeyFamily::P256,
+            KeyMaterial::P384(_) => KeyFamily::P384,
+            KeyMaterial::P521(_) => KeyFamily::P521,
             KeyMaterial::Ed25519(_) => KeyFamily::Ed25519,
         }
     }
@@ -184,6 +210,13 @@ pub enum JwksError {
     NoUsableKeys { skipped: usize },
 }
 
+/// Smallest RSA modulus accepted, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Largest RSA modulus accepted, in bits: above every size providers offer (PingOne's
+/// largest is 7680), and a bound on the work one signature check can cost.
+pub const MAX_RSA_BITS: usize = 8192;
+
 /// Largest key set document accepted, in bytes.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 
@@ -211,8 +244,9 @@ pub(crate) enum Selection {
 impl KeySet {
     /// Parses a JWKS document. Keys that cannot verify signatures are skipped with a reason
     /// (see [`KeySet::skipped`]): `use` other than `sig`, `key_ops` without `verify`,
-    /// symmetric keys, private key material, RSA moduli under 2048 bits, curves other than
-    /// P-256 and Ed25519, `alg` values outside [`Algorithm`].
+    /// symmetric keys, private key material, RSA moduli under 2048 or over 8192 bits
+    /// ([`MIN_RSA_BITS`], [`MAX_RSA_BITS`]), curves other than P-256, P-384, P-521 and
+    /// Ed25519, `alg` values outside [`Algorithm`].
     pub fn from_json(document: &str) -> Result<Self, JwksError> {
         if document.len() > MAX_JWKS_BYTES {
             return Err(JwksError::TooLarge {
@@ -285,6 +319,38 @@ impl KeySet {
     }
 }
 
+/// An RSA public key of [`MIN_RSA_BITS`] to [`MAX_RSA_BITS`] bits with an odd exponent
+/// from 3 to 2^33 - 1 (what the `rsa` crate checks).
+fn rsa_key(n: &[u8], e: &[u8]) -> Result<rsa::RsaPublicKey, String> {
+    let n = rsa::BigUint::from_bytes_be(n);
+    let bits = n.bits();
+    if bits < MIN_RSA_BITS {
+        return Err(format!(
+            "RSA modulus of {bits} bits is under {MIN_RSA_BITS}"
+        ));
+    }
+    if bits > MAX_RSA_BITS {
+        return Err(format!("RSA modulus of {bits} bits is over {MAX_RSA_BITS}"));
+    }
+    rsa::RsaPublicKey::new_with_max_size(n, rsa::BigUint::from_bytes_be(e), MAX_RSA_BITS)
+        .map_err(|err| format!("not a valid RSA key: {err}"))
+}
+
+/// The uncompressed SEC1 encoding of an EC point whose coordinates must each be exactly
+/// `len` bytes (RFC 7518 §6.2.1.2).
+fn sec1_point(x: &[u8], y: &[u8], len: usize, curve: &str) -> Result<Vec<u8>, String> {
+    if x.len() != len || y.len() != len {
+        return Err(format!(
+            "not a valid {curve} key: coordinates must be {len} bytes"
+        ));
+    }
+    let mut point = Vec::with_capacity(1 + 2 * len);
+    point.push(0x04);
+    point.extend_from_slice(x);
+    point.extend_from_slice(y);
+    Ok(point)
+}
+
 fn parse_key(entry: &Value) -> Result<VerificationKey, String> {
     let Value::Object(fields) = entry else {
         return Err("not a JSON object".into());
@@ -330,19 +396,29 @@ fn parse_key(entry: &Value) -> Result<VerificationKey, String> {
     let jwk: JsonWebKey<'_> = serde_json::from_value(entry.clone())
         .map_err(|err| format!("not a valid {kty} key: {err}"))?;
     let material = match &jwk {
-        JsonWebKey::Rsa { .. } => {
-            let key = rsa::RsaPublicKey::try_from(&jwk)
-                .map_err(|err| format!("not a valid RSA key: {err}"))?;
-            let bits = key.n().bits();
-            if bits < 2048 {
-                return Err(format!("RSA modulus of {bits} bits is under 2048"));
-            }
-            KeyMaterial::Rsa(key)
-        }
+        JsonWebKey::Rsa {
+            modulus,
+            public_exponent,
+            ..
+        } => KeyMaterial::Rsa(rsa_key(modulus, public_exponent)?),
         JsonWebKey::EllipticCurve { curve, .. } if curve == "P-256" => KeyMaterial::P256(
             p256::ecdsa::VerifyingKey::try_from(&jwk)
                 .map_err(|err| format!("not a valid P-256 key: {err}"))?,
         ),
+        JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-384" => {
+            let point = sec1_point(x, y, 48, "P-384")?;
+            KeyMaterial::P384(
+                p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                    .map_err(|_| "not a valid P-384 key: the point is not on the curve")?,
+            )
+        }
+        JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-521" => {
+            let point = sec1_point(x, y, 66, "P-521")?;
+            KeyMaterial::P521(
+                p521::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                    .map_err(|_| "not a valid P-521 key: the point is not on the curve")?,
+            )
+        }
         JsonWebKey::KeyPair { curve, .. } if curve == "Ed25519" => KeyMaterial::Ed25519(
             ed25519_compact::PublicKey::try_from(&jwk)
                 .map_err(|err| format!("not a valid Ed25519 key: {err}"))?,

@@ -12,7 +12,12 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 fn usable_keys_are_kept_and_the_rest_skipped_with_a_reason() {
     let set = KeySet::from_json(&issuer_a_jwks()).unwrap();
     let kids: Vec<&str> = set.keys().iter().filter_map(|k| k.kid()).collect();
-    assert_eq!(kids, ["a-rsa-1", "a-rsa-2", "a-ec-1", "a-ed-1"]);
+    assert_eq!(
+        kids,
+        [
+            "a-rsa-1", "a-rsa-2", "a-ec-1", "a-p384-1", "a-p521-1", "a-ed-1"
+        ]
+    );
     let skipped: Vec<(Option<&str>, &str)> = set
         .skipped()
         .iter()
@@ -35,9 +40,24 @@ fn other_unusable_keys_are_skipped() {
     let mut private = public_jwk("a-ec-1");
     private["kid"] = json!("private");
     private["d"] = json!("AAAA");
-    let mut p384 = public_jwk("a-ec-1");
-    p384["kid"] = json!("p384");
-    p384["crv"] = json!("P-384");
+    let mut k256 = public_jwk("a-ec-1");
+    k256["kid"] = json!("k256");
+    k256["crv"] = json!("secp256k1");
+    // P-256 coordinates are too short for P-384, and P-384's for P-521.
+    let mut short_p384 = public_jwk("a-ec-1");
+    short_p384["kid"] = json!("short-p384");
+    short_p384["crv"] = json!("P-384");
+    let mut short_p521 = public_jwk("a-p384-1");
+    short_p521["kid"] = json!("short-p521");
+    short_p521["crv"] = json!("P-521");
+    // Right lengths, but the point is not on the curve.
+    let mut off_curve = public_jwk("a-p384-1");
+    off_curve["kid"] = json!("off-curve");
+    off_curve["y"] = public_jwk("a-p384-1")["x"].clone();
+    // A modulus over 8192 bits.
+    let mut huge_rsa = public_jwk("a-rsa-1");
+    huge_rsa["kid"] = json!("huge");
+    huge_rsa["n"] = json!(b64(&[0xff; 1025]));
     let mut verify_only = public_jwk("a-rsa-1");
     verify_only["kid"] = json!("ops");
     verify_only["key_ops"] = json!(["encrypt"]);
@@ -49,7 +69,18 @@ fn other_unusable_keys_are_skipped() {
     mismatch["alg"] = json!("ES256");
     let doc = jwks_document(
         &["a-rsa-1"],
-        &[private, p384, verify_only, hs_alg, mismatch, json!("x")],
+        &[
+            private,
+            k256,
+            short_p384,
+            short_p521,
+            off_curve,
+            huge_rsa,
+            verify_only,
+            hs_alg,
+            mismatch,
+            json!("x"),
+        ],
     );
     let set = KeySet::from_json(&doc).unwrap();
     assert_eq!(set.keys().len(), 1);
@@ -58,7 +89,11 @@ fn other_unusable_keys_are_skipped() {
         reasons,
         [
             "contains private key material",
-            "curve P-384 is not supported",
+            "curve secp256k1 is not supported",
+            "not a valid P-384 key: coordinates must be 48 bytes",
+            "not a valid P-521 key: coordinates must be 66 bytes",
+            "not a valid P-384 key: the point is not on the curve",
+            "RSA modulus of 8200 bits is over 8192",
             "\"key_ops\" does not include \"verify\"",
             "algorithm HS256 is not supported",
             "\"alg\" ES256 does not fit a RSA key",
@@ -127,7 +162,9 @@ fn algorithms_are_named_exactly() {
     for alg in Algorithm::ALL {
         assert_eq!(Algorithm::from_name(alg.name()), Some(alg));
     }
-    for name in ["none", "None", "HS256", "rs256", "ES384", "RS256 ", ""] {
+    for name in [
+        "none", "None", "HS256", "rs256", "es384", "ES256K", "PS256 ", "RS1", "",
+    ] {
         assert_eq!(Algorithm::from_name(name), None, "{name}");
     }
 }

@@ -172,7 +172,7 @@ pub fn build(case: &Case, env: &CaseEnv) -> String {
             header
                 .get("alg")
                 .and_then(Value::as_str)
-                .filter(|a| ["RS256", "RS384", "RS512", "PS256", "ES256", "EdDSA"].contains(a))
+                .filter(|a| cedargate::Algorithm::from_name(a).is_some())
                 .unwrap_or(alg),
             key_name,
             signing_input.as_bytes(),

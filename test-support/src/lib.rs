@@ -74,10 +74,14 @@ pub const API_AUDIENCE: &str = "https://api.petstore.test";
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant, reason = "a handful of keys, loaded once")]
 pub enum Signer {
-    /// RS256, RS384, RS512 and PS256.
+    /// RS256, RS384, RS512, PS256, PS384 and PS512.
     Rsa(rsa::RsaPrivateKey),
     /// ES256.
     P256(p256::ecdsa::SigningKey),
+    /// ES384.
+    P384(p384::ecdsa::SigningKey),
+    /// ES512 (kept as the secret scalar: p521 0.13's signing key has no `Debug`).
+    P521(p521::SecretKey),
     /// EdDSA.
     Ed25519(ed25519_compact::KeyPair),
 }
@@ -91,7 +95,7 @@ pub struct TestKey {
     pub signer: Signer,
 }
 
-const PEMS: [(&str, &str); 7] = [
+const PEMS: [(&str, &str); 12] = [
     (
         "a-rsa-1",
         include_str!("../../shared/tests/keys/a-rsa-1.pem"),
@@ -101,6 +105,26 @@ const PEMS: [(&str, &str); 7] = [
         include_str!("../../shared/tests/keys/a-rsa-2.pem"),
     ),
     ("a-ec-1", include_str!("../../shared/tests/keys/a-ec-1.pem")),
+    (
+        "a-p384-1",
+        include_str!("../../shared/tests/keys/a-p384-1.pem"),
+    ),
+    (
+        "a-p521-1",
+        include_str!("../../shared/tests/keys/a-p521-1.pem"),
+    ),
+    (
+        "a-rsa-3072",
+        include_str!("../../shared/tests/keys/a-rsa-3072.pem"),
+    ),
+    (
+        "a-rsa-4096",
+        include_str!("../../shared/tests/keys/a-rsa-4096.pem"),
+    ),
+    (
+        "a-rsa-7680",
+        include_str!("../../shared/tests/keys/a-rsa-7680.pem"),
+    ),
     ("a-ed-1", include_str!("../../shared/tests/keys/a-ed-1.pem")),
     ("b-rsa", include_str!("../../shared/tests/keys/b-rsa.pem")),
     (
@@ -115,9 +139,13 @@ const PEMS: [(&str, &str); 7] = [
 
 fn load(kid: &'static str, pem: &str) -> TestKey {
     use p256::pkcs8::DecodePrivateKey as _;
-    let signer = if kid.contains("ec") {
+    let signer = if kid.contains("-ec-") {
         Signer::P256(p256::ecdsa::SigningKey::from_pkcs8_pem(pem).unwrap())
-    } else if kid.contains("ed") {
+    } else if kid.contains("-p384-") {
+        Signer::P384(p384::ecdsa::SigningKey::from_pkcs8_pem(pem).unwrap())
+    } else if kid.contains("-p521-") {
+        Signer::P521(p521::SecretKey::from_pkcs8_pem(pem).unwrap())
+    } else if kid.contains("-ed-") {
         Signer::Ed25519(ed25519_compact::KeyPair::from_pem(pem).unwrap())
     } else {
         use rsa::pkcs8::DecodePrivateKey as _;
@@ -145,12 +173,37 @@ pub fn public_jwk(name: &str) -> Value {
     let jwk = match &k.signer {
         Signer::Rsa(private) => serde_json::to_value(JsonWebKey::from(&private.to_public_key())),
         Signer::P256(private) => serde_json::to_value(JsonWebKey::from(private.verifying_key())),
+        Signer::P384(private) => Ok(ec_jwk::<p384::NistP384>(
+            "P-384",
+            &private.verifying_key().to_encoded_point(false),
+        )),
+        Signer::P521(private) => {
+            use p521::elliptic_curve::sec1::ToEncodedPoint as _;
+            Ok(ec_jwk::<p521::NistP521>(
+                "P-521",
+                &private.public_key().to_encoded_point(false),
+            ))
+        }
         Signer::Ed25519(pair) => serde_json::to_value(JsonWebKey::from(&pair.pk)),
     };
     let mut jwk = jwk.unwrap();
     jwk["kid"] = json!(k.kid);
     jwk["use"] = json!("sig");
     jwk
+}
+
+/// The public JWK of an EC point (jwt-compact 0.8 knows only P-256 and secp256k1).
+fn ec_jwk<C>(curve: &str, point: &p384::elliptic_curve::sec1::EncodedPoint<C>) -> Value
+where
+    C: p384::elliptic_curve::Curve,
+    p384::elliptic_curve::FieldBytesSize<C>: p384::elliptic_curve::sec1::ModulusSize,
+{
+    json!({
+        "kty": "EC",
+        "crv": curve,
+        "x": b64(point.x().unwrap()),
+        "y": b64(point.y().unwrap()),
+    })
 }
 
 /// A JWKS document with the public halves of `names`, plus `extra` raw entries.
@@ -160,7 +213,8 @@ pub fn jwks_document(names: &[&str], extra: &[Value]) -> String {
     json!({ "keys": keys }).to_string()
 }
 
-/// Issuer A's key set: its four keys, plus entries that must be skipped.
+/// Issuer A's key set: its six keys (two RSA, P-256, P-384, P-521, Ed25519), plus entries
+/// that must be skipped.
 pub fn issuer_a_jwks() -> String {
     let mut encryption = public_jwk("a-rsa-2");
     encryption["use"] = json!("enc");
@@ -168,7 +222,9 @@ pub fn issuer_a_jwks() -> String {
     let mut weak = public_jwk("weak-rsa-1024");
     weak["kid"] = json!("a-weak");
     jwks_document(
-        &["a-rsa-1", "a-rsa-2", "a-ec-1", "a-ed-1"],
+        &[
+            "a-rsa-1", "a-rsa-2", "a-ec-1", "a-p384-1", "a-p521-1", "a-ed-1",
+        ],
         &[
             encryption,
             weak,
@@ -213,12 +269,25 @@ pub fn sign(alg_name: &str, key_name: &str, message: &[u8]) -> Vec<u8> {
                 "RS384" => alg::Rsa::rs384(),
                 "RS512" => alg::Rsa::rs512(),
                 "PS256" => alg::Rsa::ps256(),
+                "PS384" => alg::Rsa::ps384(),
+                "PS512" => alg::Rsa::ps512(),
                 other => panic!("cannot sign {other} with an RSA key"),
             };
             rsa.sign(private, message).as_bytes().into_owned()
         }
         (Signer::P256(private), "ES256") => {
             alg::Es256.sign(private, message).as_bytes().into_owned()
+        }
+        (Signer::P384(private), "ES384") => {
+            use p384::ecdsa::signature::Signer as _;
+            let signature: p384::ecdsa::Signature = private.sign(message);
+            signature.to_bytes().to_vec()
+        }
+        (Signer::P521(private), "ES512") => {
+            use p521::ecdsa::signature::Signer as _;
+            let private = p521::ecdsa::SigningKey::from_bytes(&private.to_bytes()).unwrap();
+            let signature: p521::ecdsa::Signature = private.sign(message);
+            signature.to_bytes().to_vec()
         }
         (Signer::Ed25519(pair), "EdDSA") => {
             alg::Ed25519.sign(&pair.sk, message).as_bytes().into_owned()
@@ -237,6 +306,8 @@ pub fn default_alg(key_name: &str) -> &'static str {
     match key(key_name).signer {
         Signer::Rsa(_) => "RS256",
         Signer::P256(_) => "ES256",
+        Signer::P384(_) => "ES384",
+        Signer::P521(_) => "ES512",
         Signer::Ed25519(_) => "EdDSA",
     }
 }

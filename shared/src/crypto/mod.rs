@@ -32,6 +32,8 @@ impl SignatureCheck<'_> {
         let expected = match self.key.family() {
             KeyFamily::Rsa => self.key.rsa_modulus_len(),
             KeyFamily::P256 | KeyFamily::Ed25519 => Some(64),
+            KeyFamily::P384 => Some(96),
+            KeyFamily::P521 => Some(132),
         };
         if expected == Some(self.signature.len()) {
             Ok(())
@@ -65,7 +67,8 @@ pub trait SignatureBackend {
     ) -> impl Future<Output = Result<(), SignatureError>>;
 }
 
-/// Pure-Rust verification through jwt-compact (`rsa`, `p256`, `ed25519-compact`).
+/// Pure-Rust verification: jwt-compact (`rsa`, `p256`, `ed25519-compact`) for RSA, ES256
+/// and EdDSA, the `p384` and `p521` crates for ES384 and ES512.
 ///
 /// Works everywhere, including wasm32, but in V8 it is about ten times slower than
 /// WebCrypto; the edge and the browser use `WebCrypto` where it is available.
@@ -86,7 +89,11 @@ impl RustCrypto {
                     Algorithm::RS384 => alg::Rsa::rs384(),
                     Algorithm::RS512 => alg::Rsa::rs512(),
                     Algorithm::PS256 => alg::Rsa::ps256(),
-                    Algorithm::ES256 | Algorithm::EdDSA => return Err(SignatureError::Invalid),
+                    Algorithm::PS384 => alg::Rsa::ps384(),
+                    Algorithm::PS512 => alg::Rsa::ps512(),
+                    Algorithm::ES256 | Algorithm::ES384 | Algorithm::ES512 | Algorithm::EdDSA => {
+                        return Err(SignatureError::Invalid);
+                    }
                 };
                 let signature = alg::RsaSignature::try_from_slice(check.signature)
                     .map_err(|_| SignatureError::Invalid)?;
@@ -96,6 +103,18 @@ impl RustCrypto {
                 let signature = p256::ecdsa::Signature::try_from_slice(check.signature)
                     .map_err(|_| SignatureError::Invalid)?;
                 alg::Es256.verify_signature(&signature, key, check.message)
+            }
+            (Algorithm::ES384, KeyMaterial::P384(key)) => {
+                use p384::ecdsa::signature::Verifier as _;
+                let signature = p384::ecdsa::Signature::from_slice(check.signature)
+                    .map_err(|_| SignatureError::Invalid)?;
+                key.verify(check.message, &signature).is_ok()
+            }
+            (Algorithm::ES512, KeyMaterial::P521(key)) => {
+                use p521::ecdsa::signature::Verifier as _;
+                let signature = p521::ecdsa::Signature::from_slice(check.signature)
+                    .map_err(|_| SignatureError::Invalid)?;
+                key.verify(check.message, &signature).is_ok()
             }
             (Algorithm::EdDSA, KeyMaterial::Ed25519(key)) => {
                 let signature = ed25519_compact::Signature::try_from_slice(check.signature)

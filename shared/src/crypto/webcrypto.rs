@@ -137,7 +137,11 @@ fn import_params(alg: Algorithm) -> Result<Object, SignatureError> {
         Algorithm::RS384 => object(&[("name", s("RSASSA-PKCS1-v1_5")), ("hash", s("SHA-384"))]),
         Algorithm::RS512 => object(&[("name", s("RSASSA-PKCS1-v1_5")), ("hash", s("SHA-512"))]),
         Algorithm::PS256 => object(&[("name", s("RSA-PSS")), ("hash", s("SHA-256"))]),
+        Algorithm::PS384 => object(&[("name", s("RSA-PSS")), ("hash", s("SHA-384"))]),
+        Algorithm::PS512 => object(&[("name", s("RSA-PSS")), ("hash", s("SHA-512"))]),
         Algorithm::ES256 => object(&[("name", s("ECDSA")), ("namedCurve", s("P-256"))]),
+        Algorithm::ES384 => object(&[("name", s("ECDSA")), ("namedCurve", s("P-384"))]),
+        Algorithm::ES512 => object(&[("name", s("ECDSA")), ("namedCurve", s("P-521"))]),
         Algorithm::EdDSA => object(&[("name", s("Ed25519"))]),
     }
 }
@@ -150,7 +154,11 @@ fn verify_params(alg: Algorithm) -> Result<Object, SignatureError> {
         }
         // RFC 7518 §3.5: the salt is as long as the hash output.
         Algorithm::PS256 => object(&[("name", s("RSA-PSS")), ("saltLength", JsValue::from(32))]),
+        Algorithm::PS384 => object(&[("name", s("RSA-PSS")), ("saltLength", JsValue::from(48))]),
+        Algorithm::PS512 => object(&[("name", s("RSA-PSS")), ("saltLength", JsValue::from(64))]),
         Algorithm::ES256 => object(&[("name", s("ECDSA")), ("hash", s("SHA-256"))]),
+        Algorithm::ES384 => object(&[("name", s("ECDSA")), ("hash", s("SHA-384"))]),
+        Algorithm::ES512 => object(&[("name", s("ECDSA")), ("hash", s("SHA-512"))]),
         Algorithm::EdDSA => object(&[("name", s("Ed25519"))]),
     }
 }
