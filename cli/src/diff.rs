@@ -107,8 +107,9 @@ pub fn diff(api: &Api, source: &BundleSource) -> Result<Vec<Change>, String> {
     Ok(changes)
 }
 
-/// The document's scope and permission requirements against the folder's policies with the
-/// ids `init` gives them (`requires-scopes-<action>`, `requires-permissions-<action>`): a
+/// The document's scope and permission requirements and public operations against the
+/// folder's policies with the ids `init` gives them (`requires-scopes-<action>`,
+/// `requires-permissions-<action>`, `public-<action>`): a
 /// requirement without its policy, a policy that says something else (compared as Cedar's
 /// JSON form, so formatting and comments do not count), and such a policy for a requirement
 /// the document no longer states.
@@ -146,7 +147,7 @@ fn requirement_changes(api: &Api, namespace: &str, policies: &str) -> Result<Vec
         });
     }
     for id in by_id.keys() {
-        let action = ["requires-scopes-", "requires-permissions-"]
+        let action = ["requires-scopes-", "requires-permissions-", "public-"]
             .iter()
             .find_map(|prefix| id.strip_prefix(prefix));
         if action.is_some() && !wanted.iter().any(|r| &r.id == id) {
@@ -158,7 +159,11 @@ fn requirement_changes(api: &Api, namespace: &str, policies: &str) -> Result<Vec
                 .unwrap_or_else(|| id.clone());
             changes.push(Change::Requirement {
                 action,
-                detail: format!("{id} requires what the document no longer does"),
+                detail: if id.starts_with("public-") {
+                    format!("{id} makes public what the document no longer does")
+                } else {
+                    format!("{id} requires what the document no longer does")
+                },
             });
         }
     }

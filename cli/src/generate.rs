@@ -290,6 +290,18 @@ fn schema(api: &Api, options: &InitOptions) -> String {
   entity Application;
 ",
     );
+    let public = api
+        .operations
+        .iter()
+        .any(|op| op.security == Security::Public);
+    if public {
+        s.push_str(
+            "
+  // Who calls a public operation (security: []) without a token.
+  entity Anonymous;
+",
+        );
+    }
     let principals = if api.has_service_callers() {
         s.push_str(
             "
@@ -308,9 +320,14 @@ fn schema(api: &Api, options: &InitOptions) -> String {
     };
     for op in &api.operations {
         let _ = writeln!(s, "\n  action {} appliesTo {{", quoted(&op.action()));
+        let anonymous = if op.security == Security::Public {
+            ", Anonymous"
+        } else {
+            ""
+        };
         let _ = writeln!(
             s,
-            "    principal: [{principals}],\n    resource: [Application],"
+            "    principal: [{principals}{anonymous}],\n    resource: [Application],"
         );
         if !op.path_parameters.is_empty() || !op.query_parameters.is_empty() {
             s.push_str("    context: {\n");
@@ -391,7 +408,8 @@ fn policies(options: &InitOptions) -> String {
 /// One of the document's requirements, as the policy `init` writes for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement {
-    /// `requires-scopes-<action>` or `requires-permissions-<action>`.
+    /// `requires-scopes-<action>`, `requires-permissions-<action>`, or `public-<action>`
+    /// for the `permit` of a public operation.
     pub id: String,
     /// The operation's action id.
     pub action: String,
@@ -403,7 +421,9 @@ pub struct Requirement {
 
 /// The document's requirements as `forbid` policies, so that no `permit` can allow an
 /// operation to a token without them: its scopes (one of the alternatives, each complete)
-/// and its PingOne permissions (all of them), in operation order.
+/// and its PingOne permissions (all of them), in operation order. A public operation
+/// (`security: []`) gets the `permit` that lets anyone call it, the anonymous principal
+/// included.
 pub fn requirements(api: &Api, namespace: &str) -> Vec<Requirement> {
     let ns = namespace;
     let set = |items: &[String]| {
@@ -420,6 +440,19 @@ pub fn requirements(api: &Api, namespace: &str) -> Vec<Requirement> {
                 quoted(&action)
             )
         };
+        if op.security == Security::Public {
+            let id = format!("public-{}", slug(&action));
+            out.push(Requirement {
+                text: format!(
+                    "// {action} is public (security: []): anyone may call it, with a token or without.\n@id({})\npermit (\n  principal,\n  action == {ns}::Action::{},\n  resource\n);\n",
+                    quoted(&id),
+                    quoted(&action)
+                ),
+                id,
+                action: action.clone(),
+                what: "no credentials (the operation is public)".into(),
+            });
+        }
         if let Security::Scopes(alternatives) = &op.security
             && !alternatives.iter().any(Vec::is_empty)
         {
@@ -482,7 +515,14 @@ fn routes(api: &Api, options: &InitOptions) -> String {
     let list: Vec<String> = api
         .operations
         .iter()
-        .map(|op| format!("    {}", serde_json::Value::String(op.action())))
+        .map(|op| {
+            let route = serde_json::Value::String(op.action());
+            if op.security == Security::Public {
+                format!("    {{ \"route\": {route}, \"public\": true }}")
+            } else {
+                format!("    {route}")
+            }
+        })
         .collect();
     format!(
         "{{\n  \"namespace\": {},\n  \"resource\": {{ \"type\": \"Application\", \"id\": {} }},\n  \"routes\": [\n{}\n  ]\n}}\n",

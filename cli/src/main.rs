@@ -338,7 +338,7 @@ fn init(
     for op in &api.operations {
         match &op.security {
             cedargate_cli::openapi::Security::Public => println!(
-                "note: {} is public in the document (security: []); the edge still requires a token for it",
+                "note: {} is public (security: []): the edge lets it through without a token, decided for the Anonymous principal",
                 op.action()
             ),
             cedargate_cli::openapi::Security::Unstated if !api.schemes.is_empty() => println!(

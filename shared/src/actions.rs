@@ -35,7 +35,13 @@ pub(crate) struct BuiltRoutes {
     pub(crate) resource: EntityUid,
     /// The routes in canonical form, for the bundle's version.
     pub(crate) canonical: Value,
+    /// The anonymous principal's type, when a route is public.
+    pub(crate) anonymous: Option<EntityTypeName>,
 }
+
+/// The entity type (in the route file's namespace) of the principal a public route's
+/// request without a token is decided for.
+pub const ANONYMOUS_TYPE: &str = "Anonymous";
 
 /// Compiles the route file against the schema; the error is a message about the route file.
 pub(crate) fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<BuiltRoutes, String> {
@@ -56,11 +62,13 @@ pub(crate) fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<Built
         EntityId::new(&file.resource.id),
     );
 
+    let anonymous_type_name = qualify(ANONYMOUS_TYPE);
+    let mut anonymous = None;
     let mut table = RouteTable::default();
     let mut actions: BTreeMap<String, ActionEntry> = BTreeMap::new();
     let mut canonical_routes = Vec::new();
     for entry in &file.routes {
-        let (route_text, explicit_action) = entry.parts();
+        let (route_text, explicit_action, public) = entry.parts();
         let (method, template, segments) = routes::parse_route(route_text)?;
         let methods: Vec<String> = if method == "any" {
             ANY_METHODS.iter().map(|m| (*m).to_owned()).collect()
@@ -84,17 +92,40 @@ pub(crate) fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<Built
                     "action \"{action}\" does not apply to resource type {resource_type_name}"
                 ));
             }
+            if public {
+                if !info.entities.contains_key(&anonymous_type_name) {
+                    return Err(format!(
+                        "route \"{method} {template}\" is public, but the schema declares no entity type {anonymous_type_name} for requests without a token"
+                    ));
+                }
+                if !declared.principal_types.contains(&anonymous_type_name) {
+                    return Err(format!(
+                        "route \"{method} {template}\" is public, but action \"{action}\" does not apply to principal type {anonymous_type_name}"
+                    ));
+                }
+                anonymous = Some(
+                    EntityTypeName::from_str(&anonymous_type_name)
+                        .map_err(|_| format!("{anonymous_type_name} is not a valid type name"))?,
+                );
+            }
             let mut route = Route {
                 method: method.clone(),
                 template: template.clone(),
                 segments: segments.clone(),
                 action: action.clone(),
                 query: Vec::new(),
+                public,
             };
             let context = context_shape(&route, &declared.context)
                 .map_err(|reason| format!("action \"{action}\": {reason}"))?;
             route.query = context.query_parameters.clone().unwrap_or_default();
-            canonical_routes.push(json!([method, template, action]));
+            // A public route's entry has a fourth member; the others keep their shape, so the
+            // version of a bundle without public routes is what it was.
+            canonical_routes.push(if public {
+                json!([method, template, action, "public"])
+            } else {
+                json!([method, template, action])
+            });
             actions.insert(
                 action.clone(),
                 ActionEntry {
@@ -134,6 +165,7 @@ pub(crate) fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<Built
         actions,
         resource,
         canonical: routes_json,
+        anonymous,
     })
 }
 

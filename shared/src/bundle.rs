@@ -8,14 +8,18 @@ use crate::canonical;
 use crate::routes::{RouteError, RouteMatch, RouteTable, RoutesFile};
 use crate::schema_info::SchemaInfo;
 use cedar_policy::{
-    Effect, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator,
+    Effect, Entities, Entity, EntityId, EntityUid, Policy, PolicyId, PolicySet, Schema,
+    ValidationMode, Validator,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
+
+/// The entity id of the anonymous principal (`<namespace>::Anonymous::"anonymous"`).
+pub const ANONYMOUS_ID: &str = "anonymous";
 
 /// File names of a bundle's three parts, used in error messages and by tools that read a
 /// bundle folder.
@@ -135,6 +139,9 @@ pub struct RouteEntry {
     pub route: String,
     /// The action id.
     pub action: String,
+    /// Callable without a token, as the anonymous principal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
 }
 
 /// One policy of a bundle.
@@ -160,6 +167,8 @@ pub struct Bundle {
     namespace: String,
     pub(crate) resource: EntityUid,
     pub(crate) actions: BTreeMap<String, ActionEntry>,
+    /// The anonymous principal and its entity, when a route is public.
+    pub(crate) anonymous: Option<(EntityUid, Entities)>,
     version: BundleVersion,
 }
 
@@ -217,7 +226,21 @@ impl Bundle {
             actions,
             resource,
             canonical: routes_json,
+            anonymous,
         } = build_routes(&file, &info).map_err(BundleError::Route)?;
+        let anonymous = match anonymous {
+            None => None,
+            Some(ty) => {
+                let uid = EntityUid::from_type_name_and_id(ty, EntityId::new(ANONYMOUS_ID));
+                let entity = Entity::new_no_attrs(uid.clone(), HashSet::new());
+                let entities = Entities::from_entities([entity], Some(&schema)).map_err(|err| {
+                    BundleError::Route(format!(
+                        "the anonymous principal {uid} does not fit the schema: {err}"
+                    ))
+                })?;
+                Some((uid, entities))
+            }
+        };
 
         let mut canonical = String::new();
         canonical::write(
@@ -241,6 +264,7 @@ impl Bundle {
             namespace: file.namespace,
             resource,
             actions,
+            anonymous,
             version,
         })
     }
@@ -267,6 +291,12 @@ impl Bundle {
 
     pub(crate) fn schema_info(&self) -> &SchemaInfo {
         &self.info
+    }
+
+    /// The anonymous principal (`<namespace>::Anonymous::"anonymous"`) that a public route's
+    /// requests without a token are decided for; `None` when no route is public.
+    pub fn anonymous_principal(&self) -> Option<&EntityUid> {
+        self.anonymous.as_ref().map(|(uid, _)| uid)
     }
 
     /// The resource every request is authorized against.
@@ -301,6 +331,7 @@ impl Bundle {
             .map(|r| RouteEntry {
                 route: format!("{} {}", r.method, r.template),
                 action: r.action.clone(),
+                public: r.public,
             })
             .collect()
     }

@@ -10,7 +10,8 @@ use crate::bundle::Bundle;
 use crate::principal::Principal;
 use crate::routes::RouteMatch;
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Effect, Policy, Request, RestrictedExpression,
+    Authorizer, Context, Decision as CedarDecision, Effect, Entities, EntityUid, Policy, Request,
+    RestrictedExpression,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -68,6 +69,20 @@ impl Bundle {
     ///
     /// Cedar skips a policy whose evaluation errors; here an erroring `forbid` denies.
     pub fn authorize(&self, principal: &Principal, route: &RouteMatch) -> Decision {
+        self.authorize_as(principal.uid(), principal.entities(), route)
+    }
+
+    /// The decision for a request without a token on a public route, through the same
+    /// policies, for the anonymous principal ([`Bundle::anonymous_principal`]). `None` when
+    /// the route is not public: such a request needs a token, and is never decided.
+    pub fn authorize_anonymous(&self, route: &RouteMatch) -> Option<Decision> {
+        let (uid, entities) = self.anonymous.as_ref()?;
+        route
+            .public
+            .then(|| self.authorize_as(uid, entities, route))
+    }
+
+    fn authorize_as(&self, uid: &EntityUid, entities: &Entities, route: &RouteMatch) -> Decision {
         let deny = |errors: Vec<String>| Decision {
             action: route.action.clone(),
             outcome: Outcome::Deny,
@@ -77,12 +92,11 @@ impl Bundle {
         let Some(entry) = self.actions.get(&route.action) else {
             return deny(vec!["action is not in the bundle".into()]);
         };
-        let request = match self.request(principal, entry, route) {
+        let request = match self.request(uid, entry, route) {
             Ok(request) => request,
             Err(err) => return deny(vec![err]),
         };
-        let response =
-            Authorizer::new().is_authorized(&request, &self.policies, principal.entities());
+        let response = Authorizer::new().is_authorized(&request, &self.policies, entities);
         let errors: Vec<(String, String)> = response
             .diagnostics()
             .errors()
@@ -136,7 +150,7 @@ impl Bundle {
 
     fn request(
         &self,
-        principal: &Principal,
+        principal: &EntityUid,
         entry: &ActionEntry,
         route: &RouteMatch,
     ) -> Result<Request, String> {
@@ -162,7 +176,7 @@ impl Bundle {
         // were loaded (the action and resource exist and fit, the context is built from the
         // shape the action declares, the principal's entity was validated when mapped).
         Request::new(
-            principal.uid().clone(),
+            principal.clone(),
             entry.uid.clone(),
             self.resource.clone(),
             context,

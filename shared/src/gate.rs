@@ -141,6 +141,18 @@ impl Gate {
         Ok((verified, principal))
     }
 
+    /// A request that carries no token: matched, and decided for the anonymous principal
+    /// when its route is public. `None` when it is not (or the request matches no route):
+    /// the request then needs a token, and the caller answers as for a missing one.
+    ///
+    /// Only a request with no credentials at all may come here; a token that is present
+    /// but refused is refused, on public routes too.
+    pub fn decide_anonymous(&self, method: &str, target: &str) -> Option<(RouteMatch, Decision)> {
+        let route = self.bundle.resolve(method, target).ok()?;
+        let decision = self.bundle.authorize_anonymous(&route)?;
+        Some((route, decision))
+    }
+
     /// Matches the request and decides.
     pub fn decide(
         &self,

@@ -63,13 +63,17 @@ pub mod url;
 mod verifier;
 pub mod wire;
 
+pub use actions::ANONYMOUS_TYPE;
+pub use bundle::{ANONYMOUS_ID, POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
 pub use bundle::{Bundle, BundleError, BundleSource, BundleVersion, PolicyEntry, RouteEntry};
-pub use bundle::{POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
 pub use crypto::RustCrypto;
 pub use crypto::{SignatureBackend, SignatureCheck, SignatureError};
 pub use decision::{ActionDecision, Decision, Outcome};
 pub use gate::{AuthError, Gate, GateError, KeySource};
-pub use jwks::{Algorithm, JwksError, KeySet, MAX_JWKS_BYTES, SkippedKey, VerificationKey};
+pub use jwks::{
+    Algorithm, JwksError, KeySet, MAX_JWKS_BYTES, MAX_RSA_BITS, MIN_RSA_BITS, SkippedKey,
+    VerificationKey,
+};
 pub use principal::Principal;
 pub use routes::{ANY_METHODS, MAX_PATH_BYTES, PathError, RouteError, RouteMatch};
 pub use signed_bundle::{

@@ -106,6 +106,11 @@ pub struct RouteMatch {
     pub path_parameters: BTreeMap<String, String>,
     /// Query parameters the action's context declares, decoded.
     pub query_parameters: BTreeMap<String, String>,
+    /// The route is public (`"public": true` in the route file): a request without a token
+    /// is decided for the anonymous principal ([`Gate::decide_anonymous`]).
+    ///
+    /// [`Gate::decide_anonymous`]: crate::Gate::decide_anonymous
+    pub public: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +140,8 @@ pub(crate) struct Route {
     pub(crate) action: String,
     /// Query parameters copied into the context (declared by the action's context).
     pub(crate) query: Vec<String>,
+    /// Callable without a token, as the anonymous principal.
+    pub(crate) public: bool,
 }
 
 impl Route {
@@ -171,19 +178,28 @@ pub(crate) struct ResourceRef {
 pub(crate) enum RouteEntry {
     /// `"get /pets/{petId}"`: the action id is the route itself.
     Short(String),
-    /// A route whose action has another id; with `any`, every method maps to that action.
-    Full {
-        route: String,
-        #[serde(default)]
-        action: Option<String>,
-    },
+    /// A route with more to say: an action with another id (with `any`, every method maps
+    /// to that action), or `"public": true`.
+    Full(FullRoute),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FullRoute {
+    route: String,
+    #[serde(default)]
+    action: Option<String>,
+    /// Callable without a token, as the schema's `Anonymous` principal.
+    #[serde(default)]
+    public: bool,
 }
 
 impl RouteEntry {
-    pub(crate) fn parts(&self) -> (&str, Option<&str>) {
+    /// The route text, the explicit action id and whether the route is public.
+    pub(crate) fn parts(&self) -> (&str, Option<&str>, bool) {
         match self {
-            Self::Short(route) => (route, None),
-            Self::Full { route, action } => (route, action.as_deref()),
+            Self::Short(route) => (route, None, false),
+            Self::Full(full) => (&full.route, full.action.as_deref(), full.public),
         }
     }
 }
@@ -359,6 +375,7 @@ impl RouteTable {
             query: query.and_then(|_| encode_query(&query_pairs)),
             path_parameters,
             query_parameters,
+            public: route.public,
         })
     }
 }
@@ -590,6 +607,7 @@ mod tests {
                     template,
                     segments,
                     query: query.iter().map(|s| (*s).to_owned()).collect(),
+                    public: false,
                 }
             })
             .collect();

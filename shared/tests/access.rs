@@ -44,14 +44,15 @@ fn service(client_id: &str, scope: &str) -> Value {
     })
 }
 
-const ACTIONS: [(&str, &str); 4] = [
+const ACTIONS: [(&str, &str); 5] = [
     ("GET", "/"),
+    ("GET", "/health"),
     ("GET", "/pets"),
     ("POST", "/pets"),
     ("GET", "/pets/7"),
 ];
 
-/// What each of the four operations decides for a token, as a string of `A` (allowed) and
+/// What each of the five operations decides for a token, as a string of `A` (allowed) and
 /// `-` (denied), in `ACTIONS` order; or the refusal.
 async fn row(claims: &Value) -> Result<String, String> {
     let gate = gate();
@@ -79,17 +80,17 @@ async_test! {
     async fn the_access_bundle_decides_by_scope_permission_group_and_caller() {
         let all = "pets:read pets:write";
         let table: [(&str, Value, &str); 11] = [
-            ("admin with every scope and the permission", person(&["AVP_Admin"], all, &["pets:create"]), "AAAA"),
-            ("admin without pets:write", person(&["AVP_Admin"], "pets:read", &["pets:create"]), "AA-A"),
-            ("admin without the permission", person(&["AVP_Admin"], all, &[]), "AA-A"),
-            ("admin with no scope at all", person(&["AVP_Admin"], "", &["pets:create"]), "----"),
-            ("user with every scope and the permission", person(&["AVP_User"], all, &["pets:create"]), "AA-A"),
-            ("user with pets:write only", person(&["AVP_User"], "pets:write", &[]), "----"),
-            ("nobody's group", person(&["Guests"], all, &["pets:create"]), "----"),
-            ("the inventory service", service("inventory", "pets:read"), "-A-A"),
-            ("the inventory service without its scope", service("inventory", "openid"), "----"),
-            ("the inventory service asking for more", service("inventory", all), "-A-A"),
-            ("another service", service("billing", all), "----"),
+            ("admin with every scope and the permission", person(&["AVP_Admin"], all, &["pets:create"]), "AAAAA"),
+            ("admin without pets:write", person(&["AVP_Admin"], "pets:read", &["pets:create"]), "AAA-A"),
+            ("admin without the permission", person(&["AVP_Admin"], all, &[]), "AAA-A"),
+            ("admin with no scope at all", person(&["AVP_Admin"], "", &["pets:create"]), "-A---"),
+            ("user with every scope and the permission", person(&["AVP_User"], all, &["pets:create"]), "AAA-A"),
+            ("user with pets:write only", person(&["AVP_User"], "pets:write", &[]), "-A---"),
+            ("nobody's group", person(&["Guests"], all, &["pets:create"]), "-A---"),
+            ("the inventory service", service("inventory", "pets:read"), "-AA-A"),
+            ("the inventory service without its scope", service("inventory", "openid"), "-A---"),
+            ("the inventory service asking for more", service("inventory", all), "-AA-A"),
+            ("another service", service("billing", all), "-A---"),
         ];
         for (case, claims, expected) in table {
             assert_eq!(row(&claims).await, Ok(expected.to_owned()), "{case}");
@@ -102,7 +103,7 @@ async_test! {
         // No `scope` claim: nothing needs it less than everything does.
         let mut no_scope = person(&["AVP_Admin"], "", &["pets:create"]);
         no_scope.as_object_mut().unwrap().remove("scope");
-        assert_eq!(row(&no_scope).await, Ok("----".to_owned()));
+        assert_eq!(row(&no_scope).await, Ok("-A---".to_owned()));
         // A `scope` that is not a space-separated string is refused, not read.
         let mut listed = person(&["AVP_Admin"], "", &["pets:create"]);
         listed["scope"] = json!(["pets:read", "pets:write"]);
@@ -118,4 +119,119 @@ async_test! {
             Err(TokenErrorKind::WrongTokenKind.as_str().to_owned())
         );
     }
+}
+
+async_test! {
+    async fn the_public_route_is_decided_for_the_anonymous_principal_without_a_token() {
+        let gate = gate();
+        let bundle = gate.bundle();
+        assert_eq!(
+            bundle.anonymous_principal().map(ToString::to_string).as_deref(),
+            Some(r#"PetStore::Anonymous::"anonymous""#)
+        );
+        let public: Vec<String> =
+            bundle.routes().into_iter().filter(|r| r.public).map(|r| r.route).collect();
+        assert_eq!(public, ["get /health"]);
+
+        let (route, decision) = gate.decide_anonymous("GET", "/health").unwrap();
+        assert!(route.public);
+        assert!(decision.is_allowed());
+        assert_eq!(decision.policies, ["public-get-health"]);
+        // Every other request without a token needs one: it is never decided.
+        for (method, target) in [
+            ("GET", "/"),
+            ("GET", "/pets"),
+            ("POST", "/pets"),
+            ("GET", "/pets/7"),
+            ("POST", "/health"),
+            ("GET", "/health/x"),
+            ("GET", "/nowhere"),
+            ("GET", "/%2e%2e/health"),
+        ] {
+            assert!(gate.decide_anonymous(method, target).is_none(), "{method} {target}");
+        }
+        // The policies still decide: a forbid on the anonymous principal denies.
+        let source = bundle.source();
+        let closed = Bundle::load(&BundleSource {
+            policies: format!(
+                "{}\n@id(\"no-anonymous\")\nforbid (principal is PetStore::Anonymous, action, resource);\n",
+                source.policies
+            ),
+            ..source.clone()
+        })
+        .unwrap();
+        let route = closed.resolve("GET", "/health").unwrap();
+        let decision = closed.authorize_anonymous(&route).unwrap();
+        assert!(!decision.is_allowed());
+        assert_eq!(decision.policies, ["no-anonymous"]);
+        // The ID-token PetStore has no public route and so no anonymous principal.
+        let petstore = cedargate::examples::petstore().unwrap();
+        assert!(petstore.anonymous_principal().is_none());
+        let route = petstore.resolve("GET", "/").unwrap();
+        assert!(!route.public);
+        assert!(petstore.authorize_anonymous(&route).is_none());
+    }
+}
+
+#[test]
+fn a_public_route_needs_the_anonymous_principal_declared_and_allowed() {
+    let source = bundle().source().clone();
+    let load = |schema: &str, routes: &str| {
+        Bundle::load(&BundleSource {
+            schema: schema.to_owned(),
+            routes: routes.to_owned(),
+            ..source.clone()
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    let no_type = source.schema.replace("  entity Anonymous;\n", "");
+    let no_type_policies = source.policies.clone();
+    // Without the type the policies do not validate either; route errors come first only
+    // when they do, so this checks the schema with the routes alone.
+    let err = Bundle::load(&BundleSource {
+        schema: no_type.replace(
+            "principal: [User, Client, Anonymous]",
+            "principal: [User, Client]",
+        ),
+        policies: no_type_policies,
+        routes: source.routes.clone(),
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("is public, but the schema declares no entity type PetStore::Anonymous"),
+        "{err}"
+    );
+    let not_applying = source.schema.replace(
+        "principal: [User, Client, Anonymous]",
+        "principal: [User, Client]",
+    );
+    let err = load(&not_applying, &source.routes).unwrap_err();
+    assert!(
+        err.contains(r#"route "get /health" is public, but action "get /health" does not apply to principal type PetStore::Anonymous"#),
+        "{err}"
+    );
+    let with_attribute = source
+        .schema
+        .replace("entity Anonymous;", "entity Anonymous { ip: String };");
+    let err = load(&with_attribute, &source.routes).unwrap_err();
+    assert!(err.contains("the anonymous principal"), "{err}");
+    let misspelt = source
+        .routes
+        .replace(r#""public": true"#, r#""publik": true"#);
+    let err = load(&source.schema, &misspelt).unwrap_err();
+    assert!(err.contains("routes.json"), "{err}");
+    // Making a route public changes the bundle's version.
+    let closed = source.routes.replace(
+        r#"{ "route": "get /health", "public": true }"#,
+        r#""get /health""#,
+    );
+    let closed = Bundle::load(&BundleSource {
+        routes: closed,
+        ..source.clone()
+    })
+    .unwrap();
+    assert_ne!(closed.version(), bundle().version());
+    assert!(closed.anonymous_principal().is_none());
 }
