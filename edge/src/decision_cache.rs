@@ -80,6 +80,7 @@ mod tests {
             query: None,
             path_parameters: Default::default(),
             query_parameters: Default::default(),
+            public: false,
         };
         Rc::new(Decided {
             route,

@@ -148,6 +148,9 @@ pub fn header_safe(value: &str) -> String {
 /// Who the decision was made for, as the origin is told.
 #[derive(Debug, Clone, Copy)]
 pub struct Identity<'a> {
+    /// A request without a token on a public route: nothing below is known, and only
+    /// `X-Cedargate-Anonymous` says who called.
+    pub anonymous: bool,
     pub issuer: &'a str,
     /// The principal id claim's value.
     pub subject: &'a str,
@@ -162,6 +165,7 @@ impl<'a> Identity<'a> {
     /// A mapped principal's identity.
     pub fn of(principal: &'a cedargate::Principal) -> Self {
         Self {
+            anonymous: false,
             issuer: principal.issuer(),
             subject: principal.subject(),
             principal: principal.uid().id().unescaped(),
@@ -169,10 +173,24 @@ impl<'a> Identity<'a> {
             groups: principal.groups(),
         }
     }
+
+    /// The caller of a public route that sent no token.
+    pub const fn anonymous() -> Self {
+        Self {
+            anonymous: true,
+            issuer: "",
+            subject: "",
+            principal: "",
+            client: None,
+            groups: &[],
+        }
+    }
 }
 
 /// `X-Cedargate-*` headers describing the decision to the origin. `X-Cedargate-Client` is
-/// sent only for a token that names its client.
+/// sent only for a token that names its client. A request without a token (a public route)
+/// gets `X-Cedargate-Anonymous: true` and no issuer, subject, principal or groups, so an
+/// origin cannot mistake it for a user, whatever that user's id.
 pub fn identity_headers(
     who: &Identity<'_>,
     action: &str,
@@ -186,6 +204,14 @@ pub fn identity_headers(
             .collect::<Vec<_>>()
             .join(",")
     };
+    if who.anonymous {
+        return vec![
+            ("x-cedargate-anonymous", "true".to_owned()),
+            ("x-cedargate-action", header_safe(action)),
+            ("x-cedargate-policies", list(policies)),
+            (crate::REQUEST_ID_HEADER, header_safe(request_id)),
+        ];
+    }
     let mut headers = vec![
         ("x-cedargate-issuer", header_safe(who.issuer)),
         ("x-cedargate-subject", header_safe(who.subject)),
@@ -216,6 +242,29 @@ mod tests {
         assert!(forwards_body("GET", true, Some("5")).is_err());
         assert!(forwards_body("get", true, None).is_err());
         assert!(forwards_body("HEAD", true, Some("x")).is_err());
+    }
+
+    #[test]
+    fn an_anonymous_caller_is_never_described_as_a_user() {
+        let headers = identity_headers(
+            &Identity::anonymous(),
+            "get /health",
+            &["public-get-health".to_owned()],
+            "r-1",
+        );
+        let names: Vec<&str> = headers.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            names,
+            [
+                "x-cedargate-anonymous",
+                "x-cedargate-action",
+                "x-cedargate-policies",
+                crate::REQUEST_ID_HEADER
+            ]
+        );
+        assert_eq!(headers[0].1, "true");
+        // A client cannot send its own.
+        assert!(!forwards_request_header("X-Cedargate-Anonymous", true));
     }
 
     #[test]
@@ -298,6 +347,7 @@ mod tests {
     fn identity_headers_are_ascii_and_unambiguous() {
         let groups = ["AVP_Admin".to_owned(), "a,b".to_owned()];
         let who = Identity {
+            anonymous: false,
             issuer: "https://auth.pingone.com/env/as",
             subject: "ali,ce é",
             principal: "PetStore::User::\"alice\"",

@@ -30,6 +30,9 @@ pub struct RequestRecord {
     pub decision_cache: Option<&'static str>,
     /// What went wrong, in more detail than the client is told.
     pub error: Option<String>,
+    /// The request had no token and was decided for the anonymous principal (a public
+    /// route).
+    pub anonymous: bool,
 }
 
 impl RequestRecord {
@@ -71,6 +74,7 @@ impl RequestRecord {
             token_cache: self.token_cache,
             decision_cache: self.decision_cache,
             error: self.error.as_deref(),
+            anonymous: self.anonymous,
             us: micros,
         };
         // Strings, numbers and a list of strings always serialize.
@@ -95,6 +99,9 @@ struct Line<'a> {
     token_cache: Option<&'a str>,
     decision_cache: Option<&'a str>,
     error: Option<&'a str>,
+    /// Only on the line of a request without a token (a public route).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    anonymous: bool,
     us: i64,
 }
 
@@ -124,10 +131,26 @@ mod tests {
             token_cache: Some("miss"),
             decision_cache: Some("miss"),
             error: None,
+            anonymous: false,
         };
         assert_eq!(
             record.line("r-1", "GET", "/pets?limit=1", 200, 42),
             r#"{"request_id":"r-1","method":"GET","path":"/pets","status":200,"issuer":"https://idp.example","subject":"alice","client":"portal","action":"get /pets","decision":"allow","policies":["p1"],"token_cache":"miss","decision_cache":"miss","error":null,"us":42}"#
+        );
+    }
+
+    #[test]
+    fn a_request_without_a_token_says_so() {
+        let record = RequestRecord {
+            action: Some("get /health".into()),
+            decision: Some("allow"),
+            policies: vec!["public-get-health".into()],
+            anonymous: true,
+            ..RequestRecord::default()
+        };
+        assert_eq!(
+            record.line("r-2", "GET", "/health", 200, 7),
+            r#"{"request_id":"r-2","method":"GET","path":"/health","status":200,"issuer":null,"subject":null,"client":null,"action":"get /health","decision":"allow","policies":["public-get-health"],"token_cache":null,"decision_cache":null,"error":null,"anonymous":true,"us":7}"#
         );
     }
 

@@ -2,7 +2,7 @@
 
 use crate::bundle::Bundle;
 use crate::crypto::SignatureBackend;
-use crate::decision::Decision;
+use crate::decision::{Decision, Outcome};
 use crate::jwks::KeySet;
 use crate::principal::Principal;
 use crate::routes::{RouteError, RouteMatch};
@@ -10,7 +10,7 @@ use crate::time::UnixTime;
 use crate::token::{TokenError, VerifiedToken};
 use crate::trust::{MappingError, Trust};
 use crate::trust_config::{ConfigError, TrustConfig};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
 
 /// Why a bearer token did not yield a principal.
@@ -86,6 +86,15 @@ impl<'a> KeySource for &'a KeySet {
     }
 }
 
+/// A claim value an allowed action relies on: without it, the action would not be allowed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reliance {
+    /// The claim, as the token names it (`scope`, `p1.permissions`, `group`).
+    pub claim: String,
+    /// The one value (a scope, a permission, a group).
+    pub value: String,
+}
+
 /// A validated bundle and a trust configuration bound to its schema.
 #[derive(Clone, Debug)]
 pub struct Gate {
@@ -151,6 +160,43 @@ impl Gate {
         let route = self.bundle.resolve(method, target).ok()?;
         let decision = self.bundle.authorize_anonymous(&route)?;
         Some((route, decision))
+    }
+
+    /// What each action `principal` is allowed (without request values) relies on in its
+    /// verified token: the scopes, permissions and groups that, taken away one at a time,
+    /// would leave the action no longer allowed. Every allowed action has an entry, empty
+    /// when no single value is needed (a public action, or two groups that each allow it).
+    /// Decided by the same policies, for principals mapped from the token with one value
+    /// less (see [`Trust::principals_without_each_value`]).
+    pub fn reliances(
+        &self,
+        token: &VerifiedToken,
+        principal: &Principal,
+    ) -> Result<BTreeMap<String, Vec<Reliance>>, MappingError> {
+        let allowed = |p: &Principal| -> Vec<String> {
+            self.bundle
+                .allowed_actions(p)
+                .into_iter()
+                .filter(|row| row.outcome == Some(Outcome::Allow))
+                .map(|row| row.action)
+                .collect()
+        };
+        let mut out: BTreeMap<String, Vec<Reliance>> = allowed(principal)
+            .into_iter()
+            .map(|action| (action, Vec::new()))
+            .collect();
+        for (claim, value, fewer) in self.trust.principals_without_each_value(token)? {
+            let still = allowed(&fewer);
+            for (action, list) in out.iter_mut() {
+                if !still.contains(action) {
+                    list.push(Reliance {
+                        claim: claim.clone(),
+                        value: value.clone(),
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Matches the request and decides.

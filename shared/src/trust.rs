@@ -121,6 +121,87 @@ impl Trust {
         self.map(policy, token.claims())
     }
 
+    /// The values of a verified token's set-valued claims that its principal could lose:
+    /// each group of the group claim and each member of a mapped set or space-separated
+    /// attribute (`scope`, `p1.permissions`), with the principal mapped from the same
+    /// claims without that one value. Taking a value away never gives the principal more, so
+    /// this is safe for what-if answers ("which scopes did this allow rely on").
+    pub fn principals_without_each_value(
+        &self,
+        token: &VerifiedToken,
+    ) -> Result<Vec<(String, String, Principal)>, MappingError> {
+        let policy = self
+            .issuers
+            .get(token.entry)
+            .filter(|p| p.config.issuer == token.issuer && p.config.token == token.kind)
+            .ok_or(MappingError::UnknownIssuer(token.kind))?;
+        let claims = token.claims();
+        let mut set_claims: Vec<&str> = Vec::new();
+        if let (Some(claim), Some(_)) = (&policy.config.group_claim, &policy.group_type) {
+            set_claims.push(claim);
+        }
+        for map in &policy.attributes {
+            if (map.space_separated || map.ty == ClaimType::SetOfString)
+                && !set_claims.contains(&map.claim.as_str())
+            {
+                set_claims.push(&map.claim);
+            }
+        }
+        let mut out = Vec::new();
+        for claim in set_claims {
+            let space_separated = policy
+                .attributes
+                .iter()
+                .any(|m| m.claim == claim && m.space_separated);
+            let values: Vec<String> = match claims.get(claim) {
+                Some(Value::String(text)) if space_separated => text
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                Some(Value::String(text)) => vec![text.clone()],
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                _ => continue,
+            };
+            let mut values = values;
+            values.sort_unstable();
+            values.dedup();
+            for value in values {
+                let mut fewer = claims.clone();
+                match claims.get(claim) {
+                    Some(Value::String(text)) if space_separated => {
+                        let rest: Vec<&str> = text
+                            .split(' ')
+                            .filter(|s| !s.is_empty() && *s != value)
+                            .collect();
+                        fewer.insert(claim.to_owned(), Value::String(rest.join(" ")));
+                    }
+                    Some(Value::Array(items)) => {
+                        let rest = items
+                            .iter()
+                            .filter(|i| i.as_str() != Some(value.as_str()))
+                            .cloned()
+                            .collect();
+                        fewer.insert(claim.to_owned(), Value::Array(rest));
+                    }
+                    _ => {
+                        fewer.remove(claim);
+                    }
+                }
+                // A principal that cannot be mapped without the value is not offered: its
+                // token would be refused, not decided.
+                if let Ok(principal) = self.map(policy, &fewer) {
+                    out.push((claim.to_owned(), value, principal));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Maps claims that were **not** verified here to a principal.
     ///
     /// # Security

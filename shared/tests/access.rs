@@ -235,3 +235,28 @@ fn a_public_route_needs_the_anonymous_principal_declared_and_allowed() {
     assert_ne!(closed.version(), bundle().version());
     assert!(closed.anonymous_principal().is_none());
 }
+
+async_test! {
+    async fn each_allowed_action_says_which_scopes_permissions_and_groups_it_relies_on() {
+        let gate = gate();
+        let token = mint(&person(&["AVP_Admin", "Guests"], "pets:read pets:write openid", &["pets:create", "pets:read"]), "a-rsa-1", "at+jwt");
+        let backend = backends().remove(0);
+        let (verified, principal) = gate.authenticate(&token, key_sets(), &backend, NOW).await.unwrap();
+        let relied = gate.reliances(&verified, &principal).unwrap();
+        let text = |action: &str| -> Vec<String> {
+            relied[action].iter().map(|r| format!("{} {}", r.claim, r.value)).collect()
+        };
+        assert_eq!(relied.keys().collect::<Vec<_>>(), ["get /", "get /health", "get /pets", "get /pets/{petId}", "post /pets"]);
+        assert_eq!(text("post /pets"), ["groups AVP_Admin", "scope pets:write", "p1.permissions pets:create"]);
+        assert_eq!(text("get /pets"), ["groups AVP_Admin", "scope pets:read"]);
+        // Public: nothing in the token is needed.
+        assert!(text("get /health").is_empty());
+
+        // A service relies on its scope and on nothing else it carries.
+        let token = mint(&service("inventory", "pets:read pets:write"), "a-rsa-1", "at+jwt");
+        let (verified, principal) = gate.authenticate(&token, key_sets(), &backend, NOW).await.unwrap();
+        let relied = gate.reliances(&verified, &principal).unwrap();
+        assert_eq!(relied.keys().collect::<Vec<_>>(), ["get /health", "get /pets", "get /pets/{petId}"]);
+        assert_eq!(relied["get /pets/{petId}"], [cedargate::Reliance { claim: "scope".into(), value: "pets:read".into() }]);
+    }
+}

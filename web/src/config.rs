@@ -30,6 +30,11 @@ pub struct AppConfig {
     /// Required `typ` of access tokens (`at+jwt` for RFC 9068 tokens). Default not checked.
     #[serde(default)]
     pub access_token_type: Option<String>,
+    /// The access token's claim with the user's groups (PingOne adds one with a custom
+    /// attribute mapping on the API's resource, e.g. `groups`). Default: the trust
+    /// configuration's default (`group`, which PingOne puts in ID tokens only).
+    #[serde(default)]
+    pub access_group_claim: Option<String>,
     /// The edge worker's base URL.
     pub edge_url: String,
     /// Which token the app sends to the edge: `id` (default; PingOne puts `group` in the ID
@@ -155,7 +160,9 @@ impl AppConfig {
     }
 
     /// The trust the app verifies tokens with: its ID tokens (audience: the client id), and
-    /// access tokens for the API when `api_audience` is given.
+    /// access tokens for the API when `api_audience` is given: a person's only (the app's
+    /// user signed in; a client-credentials token is not one), groups from
+    /// `access_group_claim`.
     pub fn trust_config(&self) -> Result<TrustConfig, AppConfigError> {
         let issuer = self.issuer()?;
         let mut issuers = vec![IssuerConfig::new(
@@ -166,6 +173,10 @@ impl AppConfig {
         if let Some(audience) = &self.api_audience {
             let mut access = IssuerConfig::new(issuer, TokenKind::Access, vec![audience.clone()]);
             access.token_type = self.access_token_type.clone();
+            access.caller = cedargate::Caller::User;
+            if let Some(claim) = &self.access_group_claim {
+                access.group_claim = Some(claim.clone());
+            }
             issuers.push(access);
         }
         Ok(TrustConfig {

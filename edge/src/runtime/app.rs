@@ -10,6 +10,7 @@ use super::state::{Authenticated, State};
 use crate::bearer::bearer_token;
 use crate::cors;
 use crate::decision_cache::Decided;
+use crate::forward::Identity;
 use crate::log_line::RequestRecord;
 use crate::problem::AppError;
 use crate::target::{is_bundle_endpoint, target_of};
@@ -117,6 +118,11 @@ impl Exchange<'_> {
             ..
         } = *self;
         let header = req.headers().get("authorization").ok().flatten();
+        if header.is_none() {
+            // No credentials at all: only a public route goes on, for the anonymous
+            // principal; anything else is refused as before, for the missing token.
+            return self.anonymous(record).await;
+        }
         let token = bearer_token(header.as_deref())?;
         let auth = self.authenticate(token, record).await?;
         record.issuer = Some(auth.verified.issuer().to_owned());
@@ -164,7 +170,43 @@ impl Exchange<'_> {
             });
         }
         record.decision = Some("allow");
-        proxy::forward(state.config(), req, route, &auth, decision, id, common).await
+        let who = Identity::of(&auth.principal);
+        proxy::forward(state.config(), req, route, &who, decision, id, common).await
+    }
+
+    /// A request without `Authorization`: a public route's decision for the anonymous
+    /// principal, forwarded when it allows. A route that is not public, no route, a path
+    /// that is refused, and a deny all answer what a missing token gets (401).
+    async fn anonymous(&self, record: &mut RequestRecord) -> Result<Response, AppError> {
+        let Self {
+            state,
+            gate,
+            req,
+            method,
+            target,
+            id,
+            common,
+            ..
+        } = *self;
+        if is_bundle_endpoint(target) && state.config().bundle_endpoint {
+            return Err(AppError::MissingToken);
+        }
+        let Some((route, decision)) = gate.decide_anonymous(method, target) else {
+            return Err(AppError::MissingToken);
+        };
+        record.anonymous = true;
+        record.action = Some(route.action.clone());
+        record.policies = decision.policies.clone();
+        if !decision.errors.is_empty() {
+            record.error = Some(decision.errors.join("; "));
+        }
+        if !decision.is_allowed() {
+            record.decision = Some("deny");
+            return Err(AppError::MissingToken);
+        }
+        record.decision = Some("allow");
+        let who = Identity::anonymous();
+        proxy::forward(state.config(), req, &route, &who, &decision, id, common).await
     }
 
     /// The token cache, or the shared core's pipeline with the isolate's keys.

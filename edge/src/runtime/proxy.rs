@@ -1,6 +1,5 @@
 //! Responses: forwarding to the origin with streamed bodies, problem documents, CORS.
 
-use super::state::Authenticated;
 use crate::config::{CorsConfig, EdgeConfig};
 use crate::cors;
 use crate::forward::{
@@ -114,17 +113,12 @@ pub async fn forward(
     config: &EdgeConfig,
     req: &Request,
     route: &RouteMatch,
-    auth: &Authenticated,
+    who: &Identity<'_>,
     decision: &Decision,
     id: &str,
     common: &Common,
 ) -> Result<Response, AppError> {
-    let identity = identity_headers(
-        &Identity::of(&auth.principal),
-        &route.action,
-        &decision.policies,
-        id,
-    );
+    let identity = identity_headers(who, &route.action, &decision.policies, id);
     if config.no_origin() {
         // Measuring the gate alone: the decision, without an origin behind it.
         let mut headers = identity;

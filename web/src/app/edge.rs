@@ -5,8 +5,9 @@ use super::oidc::now;
 use crate::config::AppConfig;
 use crate::session::{Session, Token};
 use cedargate::crypto::WebCrypto;
-use cedargate::{ActionDecision, Bundle, Gate, TokenKind};
+use cedargate::{ActionDecision, Bundle, Gate, Reliance, TokenKind};
 use gloo_net::http::{Method, Request};
+use std::collections::BTreeMap;
 
 /// The allowed-actions matrix.
 #[derive(Clone, Debug)]
@@ -18,6 +19,8 @@ pub struct Matrix {
     /// The principal the rows are for.
     pub principal: String,
     pub rows: Vec<ActionDecision>,
+    /// For each allowed action, the token's values it relies on.
+    pub reliances: BTreeMap<String, Vec<Reliance>>,
 }
 
 /// Why the matrix could not be built.
@@ -88,9 +91,12 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
         .map_err(|e| EdgeError::Bundle(e.to_string()))?;
     let gate = Gate::new(bundle, &trust_config).map_err(|e| EdgeError::Bundle(e.to_string()))?;
     // The pipeline the edge runs, with the keys the session was verified with.
-    let (_, principal) = gate
+    let (verified, principal) = gate
         .authenticate(token.raw.expose(), &session.keys, &WebCrypto::new(), now())
         .await
+        .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
+    let reliances = gate
+        .reliances(&verified, &principal)
         .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
     let bundle = gate.bundle();
     Ok(Matrix {
@@ -98,6 +104,7 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
         edge_version: doc.version,
         principal: principal.uid().to_string(),
         rows: bundle.allowed_actions(&principal),
+        reliances,
     })
 }
 

@@ -1,12 +1,14 @@
 //! The allowed-actions matrix: every action of the edge's bundle evaluated here for the
-//! signed-in principal, with the deciding policies, and a button to try each route through
-//! the edge; a prediction the edge contradicts is highlighted.
+//! signed-in principal, with the deciding policies, what in the token each allowed action
+//! relies on (the scopes, permissions and groups without which it would be denied), and a
+//! button to try each route through the edge; a prediction the edge contradicts is
+//! highlighted.
 
 use crate::app::components::Problems;
 use crate::app::edge::{self, Tried};
 use crate::app::{AppError, Setup};
 use crate::session::{Session, Token};
-use cedargate::{ActionDecision, Outcome};
+use cedargate::{ActionDecision, Outcome, Reliance};
 use leptos::prelude::*;
 use std::sync::Arc;
 
@@ -65,6 +67,7 @@ pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
                                                 <th>"Action"</th>
                                                 <th>"Predicted"</th>
                                                 <th>"Decided by"</th>
+                                                <th>"Relies on"</th>
                                                 <th>"At the edge"</th>
                                             </tr>
                                         </thead>
@@ -73,9 +76,11 @@ pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
                                                 .rows
                                                 .into_iter()
                                                 .map(|row| {
+                                                    let relies = m.reliances.get(&row.action).cloned();
                                                     view! {
                                                         <ActionRow
                                                             row
+                                                            relies
                                                             setup=setup.clone()
                                                             token=token.clone()
                                                         />
@@ -113,7 +118,12 @@ fn contradicts(predicted: Option<Outcome>, status: u16) -> bool {
 }
 
 #[component]
-fn ActionRow(row: ActionDecision, setup: Arc<Setup>, token: Option<Token>) -> impl IntoView {
+fn ActionRow(
+    row: ActionDecision,
+    relies: Option<Vec<Reliance>>,
+    setup: Arc<Setup>,
+    token: Option<Token>,
+) -> impl IntoView {
     let (class, label) = prediction(&row);
     let outcome = row.outcome;
     let route = row.routes.first().cloned();
@@ -142,6 +152,16 @@ fn ActionRow(row: ActionDecision, setup: Arc<Setup>, token: Option<Token>) -> im
     } else {
         row.policies.join(", ")
     };
+    // For an allowed action: the token's values without which it would be denied.
+    let relies = match relies {
+        None => "—".to_owned(),
+        Some(list) if list.is_empty() => "nothing in the token".to_owned(),
+        Some(list) => list
+            .iter()
+            .map(|r| format!("{} {}", r.claim, r.value))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
     view! {
         <tr data-action=row.action.clone() class:mismatch=mismatch>
             <td>
@@ -151,6 +171,7 @@ fn ActionRow(row: ActionDecision, setup: Arc<Setup>, token: Option<Token>) -> im
                 <span class=format!("badge {class}") data-testid="prediction">{label}</span>
             </td>
             <td class="policies">{policies}</td>
+            <td class="relies" data-testid="relies">{relies}</td>
             <td class="try">
                 {route
                     .is_some()
