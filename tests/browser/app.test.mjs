@@ -53,7 +53,7 @@ test('alice signs in, sees her claims, every action allowed and every try succee
   assert.match(await idToken.textContent(), /verified/);
   assert.match(await page.getByTestId('id-token-countdown').textContent(), /expires in 0:5\d:\d\d|expires in 1:00:00/);
   const access = page.getByTestId('access-token');
-  assert.match(await access.locator('tr[data-claim="p1.permissions"]').textContent(), /pets:write/);
+  assert.match(await access.locator('tr[data-claim="p1.permissions"]').textContent(), /pets:create/);
   assert.match(await access.locator('tr[data-claim=scope]').textContent(), /pets:read/);
   // Tokens live in memory only.
   assert.deepEqual(await page.evaluate(() => [sessionStorage.length, localStorage.length]), [0, 0]);
@@ -64,6 +64,8 @@ test('alice signs in, sees her claims, every action allowed and every try succee
   assert.deepEqual(Object.keys(rows).sort(), ['get /', 'get /pets', 'get /pets/{petId}', 'post /pets']);
   for (const [action, { row, predicted }] of Object.entries(rows)) {
     assert.equal(predicted, 'Allow', action);
+    // Her ID token's one group is what every allow rests on.
+    assert.equal((await row.getByTestId('relies').textContent()).trim(), 'group AVP_Admin', action);
     const answer = await tryRow(row);
     assert.match(answer, /^200 /, `${action}: ${answer}`);
     assert.equal(await row.getAttribute('class'), null, `${action} flagged as a mismatch`);

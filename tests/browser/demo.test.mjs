@@ -17,8 +17,8 @@ after(async () => {
 });
 
 /** Runs `cargo xtask demo` in its own process group and collects its output. */
-function runDemo(ports) {
-  const args = ['xtask', 'demo'];
+function runDemo(ports, extra = []) {
+  const args = ['xtask', 'demo', ...extra];
   for (const [name, port] of Object.entries(ports)) args.push(`--port-${name}`, String(port));
   const child = spawn('cargo', args, { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -107,6 +107,79 @@ test('cargo xtask demo works for alice and bob, stops on Ctrl-C, and runs again'
   assert.equal(response.status, 200);
   again.interrupt();
   await again.exited;
+});
+
+test('cargo xtask demo --bundle access: the app sends access tokens, alice and bob see what their scopes allow, a service reads', async () => {
+  const p = await ports();
+  const demo = runDemo(p, ['--bundle', 'access']);
+  const printed = await demo.ready();
+  const url = printed.match(/Open (http:\/\/127\.0\.0\.1:\d+) in a browser/)?.[1];
+  assert.equal(url, `http://127.0.0.1:${p.app}`);
+  assert.match(printed, /the app sends their access token/);
+  const users = Object.fromEntries(
+    [...printed.matchAll(/^\s+(\w+)\s+password (\S+)\s+group (\S+)\s+→ may do (.+)$/gm)]
+      .map(([, name, password, group]) => [name, { password, group }]),
+  );
+  assert.deepEqual(Object.keys(users), ['alice', 'bob']);
+  const edgeUrl = `http://127.0.0.1:${p.edge}`;
+  try {
+    const browser = await ui.launch();
+    const shot = ui.screenshotter(path.join(root, 'target/cedargate-e2e/screenshots'));
+    try {
+      for (const [name, user] of Object.entries(users)) {
+        const { page, context, problems } = await ui.newPage(browser);
+        await ui.signIn(page, url, name, user.password);
+        const rows = await ui.matrix(page);
+        assert.deepEqual(Object.keys(rows).sort(), ['get /', 'get /health', 'get /pets', 'get /pets/{petId}', 'post /pets']);
+        const relies = {};
+        for (const [action, { row, predicted }] of Object.entries(rows)) {
+          const denied = name === 'bob' && action === 'post /pets';
+          assert.equal(predicted, denied ? 'Deny' : 'Allow', `${name} ${action}`);
+          relies[action] = (await row.getByTestId('relies').textContent()).trim();
+          const answer = await ui.tryRow(row);
+          assert.equal(answer.startsWith('403 '), denied, `${name} ${action}: ${answer}`);
+          if (!denied) assert.match(answer, /^200 /, `${name} ${action}: ${answer}`);
+        }
+        // What each allow relies on, from the access token: its group, scope and permission.
+        assert.equal(relies['get /pets'], `groups ${user.group}, scope pets:read`);
+        assert.equal(relies['get /health'], 'nothing in the token');
+        if (name === 'alice') {
+          assert.equal(relies['post /pets'], 'groups AVP_Admin, scope pets:write, p1.permissions pets:create');
+        } else {
+          assert.equal(relies['post /pets'], '—');
+        }
+        await shot(page, `demo-access-${name}`);
+        assert.deepEqual(problems, []);
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
+
+    // The service's two commands the demo prints: a client-credentials token, then the API.
+    const tokenUrl = printed.match(/(http:\/\/127\.0\.0\.1:\d+\/\S+\/token)/)?.[1];
+    assert.ok(tokenUrl, printed);
+    const grant = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from('inventory:inventory-local-secret').toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=client_credentials&scope=pets%3Aread',
+    });
+    assert.equal(grant.status, 200);
+    const { access_token: token } = await grant.json();
+    const as = { authorization: `Bearer ${token}` };
+    assert.equal((await fetch(`${edgeUrl}/pets`, { headers: as })).status, 200);
+    assert.equal((await fetch(`${edgeUrl}/pets`, { method: 'POST', headers: as, body: '{}' })).status, 403);
+    const health = await fetch(`${edgeUrl}/health`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok', anonymous: true });
+    assert.equal((await fetch(`${edgeUrl}/pets`)).status, 401);
+  } finally {
+    demo.interrupt();
+    await demo.exited;
+  }
 });
 
 test('a port in use is reported before anything starts', async () => {

@@ -1,5 +1,6 @@
 // The PetStore origin of the demo and the browser tests: the AWS example PetStore API
-// (GET /, GET /pets, POST /pets, GET /pets/{petId}), kept in memory.
+// (GET /, GET /pets, POST /pets, GET /pets/{petId}), kept in memory, and GET /health (public
+// in the access-token bundle).
 //
 //   node petstore.mjs --port 9300
 //
@@ -35,7 +36,9 @@ const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://origin');
   const who = req.headers['x-cedargate-subject'] ?? 'unknown';
   try {
-    if (req.method === 'GET' && url.pathname === '/') {
+    if (req.method === 'GET' && url.pathname === '/health') {
+      send(res, 200, { status: 'ok', anonymous: req.headers['x-cedargate-anonymous'] === 'true' });
+    } else if (req.method === 'GET' && url.pathname === '/') {
       send(res, 200, `<!doctype html><title>PetStore</title><h1>Welcome to your Pet Store API</h1>
 <p>Requested by ${who.replace(/[<>&"']/g, '')}.</p>`, 'text/html; charset=utf-8');
     } else if (req.method === 'GET' && url.pathname === '/pets') {

@@ -2,16 +2,21 @@
 // system on 127.0.0.1, prints the URL to open and the demo users, and stops every process it
 // started on Ctrl-C.
 //
-//   node run.mjs [--port-app 8080] [--port-edge 8787] [--port-provider 9400] [--port-origin 9300]
+//   node run.mjs [--bundle petstore|access]
+//                [--port-app 8080] [--port-edge 8787] [--port-provider 9400] [--port-origin 9300]
 //                [--pingone --region eu --environment-id <id> --client-id <id>]
+//
+// `--bundle access` runs the access-token bundle (policies/petstore-access) with the local
+// provider: the app sends the access token.
 //
 // PINGONE_REGION, PINGONE_ENVIRONMENT_ID and PINGONE_CLIENT_ID work as well as the flags.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startStack, root, USERS } from './stack.mjs';
+import { startStack, root, USERS, BUNDLES } from './stack.mjs';
 
 const { values: opts } = parseArgs({
   options: {
+    bundle: { type: 'string', default: 'petstore' },
     'port-app': { type: 'string', default: '8080' },
     'port-edge': { type: 'string', default: '8787' },
     'port-provider': { type: 'string', default: '9400' },
@@ -27,6 +32,15 @@ const usePingOne = opts.pingone || Boolean(process.env.PINGONE_ENVIRONMENT_ID);
 const pingone = usePingOne
   ? { region: opts.region ?? 'com', environmentId: opts['environment-id'], clientId: opts['client-id'] }
   : null;
+
+if (!(opts.bundle in BUNDLES)) {
+  console.error(`demo: unknown bundle ${opts.bundle} (petstore, access)`);
+  process.exit(2);
+}
+if (pingone && opts.bundle === 'access') {
+  console.error('demo: the access-token bundle runs with the local provider only (its API audience and scopes are the local ones)');
+  process.exit(2);
+}
 
 let stack;
 let stopping = false;
@@ -51,6 +65,7 @@ try {
       origin: Number(opts['port-origin']),
     },
     pingone,
+    bundle: opts.bundle,
     onStep: (step) => console.log(`[demo] ${step}`),
   });
 } catch (err) {
@@ -73,9 +88,21 @@ if (pingone) {
     `  the sign-off URL ${stack.appUrl}/ and the CORS origin ${stack.appUrl}.`,
   );
 } else {
-  lines.push('  Users (local PingOne-shaped provider):');
+  lines.push(`  Users (local PingOne-shaped provider; the app sends their ${opts.bundle === 'access' ? 'access' : 'ID'} token):`);
   for (const [name, user] of Object.entries(USERS)) {
     lines.push(`    ${name.padEnd(6)} password ${user.password.padEnd(11)} group ${user.groups.join(', ').padEnd(10)} → may do ${user.may}`);
+  }
+  if (opts.bundle === 'access') {
+    const tokenUrl = `${stack.issuer}/token`;
+    lines.push(
+      '',
+      '  Bundle policies/petstore-access: scopes per operation, pets:create for post /pets,',
+      '  get /health public. The inventory service (client credentials) may only read:',
+      `    token=$(curl -s -u inventory:inventory-local-secret -d grant_type=client_credentials \\`,
+      `      -d scope=pets:read ${tokenUrl} | jq -r .access_token)`,
+      `    curl -H "Authorization: Bearer $token" ${stack.edgeUrl}/pets`,
+      `    curl ${stack.edgeUrl}/health`,
+    );
   }
 }
 lines.push(

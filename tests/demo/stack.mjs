@@ -1,6 +1,7 @@
 // Starts the whole local system on 127.0.0.1: the PingOne-shaped provider, the PetStore
-// origin, the edge worker in workerd (wrangler dev, built worker in edge/build) and the
-// browser app (web/dist). Used by the browser tests and by `cargo xtask demo`.
+// origin, the edge worker in workerd (wrangler dev, built worker in edge/build, or in
+// target/edge-access for the access-token bundle) and the browser app (web/dist). Used by the
+// browser tests and by `cargo xtask demo`.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -19,6 +20,17 @@ export const API_AUDIENCE = 'https://petstore.cedargate.test';
 export const USERS = {
   alice: { password: 'wonderland', groups: ['AVP_Admin'], may: 'every action' },
   bob: { password: 'builder', groups: ['AVP_User'], may: 'every action but post /pets' },
+};
+
+/**
+ * The two reference bundles the stack can run. `petstore` (policies/petstore): the app sends
+ * the ID token, whose `group` decides. `access` (policies/petstore-access): the app sends the
+ * access token, scopes per operation, the permission pets:create for post /pets, groups from
+ * the access token's `groups` claim, a public get /health, and client-credentials services.
+ */
+export const BUNDLES = {
+  petstore: { main: 'edge/build/index.js', build: '`cargo xtask build-edge`' },
+  access: { main: 'target/edge-access/index.js', build: '`cargo xtask demo --bundle access`' },
 };
 
 /** A port on 127.0.0.1 that was free a moment ago. */
@@ -91,7 +103,9 @@ export function pingoneIssuer({ region, environmentId }) {
  * With `pingone` ({ region, environmentId, clientId }) a real PingOne environment replaces
  * the local provider. Returns the URLs and a `stop()` that ends every process started.
  */
-export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null } = {}) {
+export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null, bundle = 'petstore' } = {}) {
+  if (!(bundle in BUNDLES)) throw new Error(`unknown bundle ${bundle} (petstore, access)`);
+  const access = bundle === 'access';
   fs.mkdirSync(dir, { recursive: true });
   const port = async (p) => (p ? p : freePort());
   const p = {
@@ -141,9 +155,14 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
     processes.push(origin);
     await waitFor(`http://127.0.0.1:${p.origin}/`, origin.child, 'origin', origin.logFile);
 
+    // The access-token bundle: a person's token (groups in `groups`) and a service's.
+    const accessEntries = (audience) => [
+      { issuer, token: 'access', caller: 'user', audiences: [audience], token_type: 'at+jwt', group_claim: 'groups' },
+      { issuer, token: 'access', caller: 'client', audiences: [audience], token_type: 'at+jwt', group_claim: null },
+    ];
     const config = {
       name: 'cedargate-demo',
-      main: path.join(root, 'edge/build/index.js'),
+      main: path.join(root, BUNDLES[bundle].main),
       compatibility_date: '2026-11-01',
       vars: {
         CEDARGATE_CONFIG: {
@@ -151,18 +170,20 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
           bundle_endpoint: true,
           cors: { allowed_origins: [appUrl] },
           trust: {
-            issuers: pingone
-              ? [{ issuer, token: 'id', audiences: [clientId] }]
-              : [
-                { issuer, token: 'id', audiences: [CLIENT_ID] },
-                { issuer, token: 'access', audiences: [API_AUDIENCE], token_type: 'at+jwt' },
-              ],
+            issuers: access
+              ? accessEntries(API_AUDIENCE)
+              : pingone
+                ? [{ issuer, token: 'id', audiences: [clientId] }]
+                : [
+                  { issuer, token: 'id', audiences: [CLIENT_ID] },
+                  { issuer, token: 'access', audiences: [API_AUDIENCE], token_type: 'at+jwt' },
+                ],
           },
         },
       },
     };
     if (!fs.existsSync(config.main)) {
-      throw new Error('edge/build is missing: run `cargo xtask build-edge`');
+      throw new Error(`${path.dirname(BUNDLES[bundle].main)} is missing: run ${BUNDLES[bundle].build}`);
     }
     fs.writeFileSync(path.join(dir, 'wrangler.json'), JSON.stringify(config, null, 2));
     onStep(`starting the edge worker in workerd on 127.0.0.1:${p.edge}`);
@@ -195,7 +216,8 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
         api_audience: API_AUDIENCE,
         access_token_type: 'at+jwt',
         edge_url: edgeUrl,
-        edge_token: 'id',
+        edge_token: access ? 'access' : 'id',
+        ...(access ? { access_group_claim: 'groups' } : {}),
         example_parameters: { petId: '1' },
       };
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(appConfig, null, 2));
@@ -205,7 +227,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
     processes.push(app);
     await waitFor(`${appUrl}/`, app.child, 'app', app.logFile);
     await waitFor(`${edgeUrl}/`, edge.child, 'edge', edge.logFile);
-    return { appUrl, edgeUrl, issuer, originUrl: `http://127.0.0.1:${p.origin}`, dir, stop, processes };
+    return { appUrl, edgeUrl, issuer, originUrl: `http://127.0.0.1:${p.origin}`, dir, stop, processes, bundle };
   } catch (err) {
     await stop();
     throw err;

@@ -51,7 +51,7 @@ const issuer = `http://127.0.0.1:${port}${prefix}`;
 export const USERS = {
   alice: {
     password: 'wonderland', name: 'Alice Admin', email: 'alice@petstore.test',
-    groups: ['AVP_Admin'], permissions: ['pets:read', 'pets:write'],
+    groups: ['AVP_Admin'], permissions: ['pets:read', 'pets:create'],
   },
   bob: {
     password: 'builder', name: 'Bob User', email: 'bob@petstore.test',

@@ -1,5 +1,6 @@
-//! `cargo xtask demo`: installs what is missing, builds the worker and the app, then runs the
-//! whole system on 127.0.0.1 (tests/demo/run.mjs) until Ctrl-C.
+//! `cargo xtask demo [--bundle petstore|access]`: installs what is missing, builds the worker
+//! (with the chosen reference bundle) and the app, then runs the whole system on 127.0.0.1
+//! (tests/demo/run.mjs) until Ctrl-C.
 
 use crate::{edge, run, tools, web};
 use std::os::unix::process::CommandExt;
@@ -10,8 +11,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
     step(1, "checking the tools (installing what is missing)");
     let node = tools::ensure_edge_build()?;
     tools::ensure_web_build()?;
-    step(2, "building the edge worker (edge/build)");
-    edge::build(&node)?;
+    // `--bundle access` runs the access-token bundle's worker (target/edge-access).
+    let access = args
+        .windows(2)
+        .any(|w| w[0] == "--bundle" && w[1] == "access")
+        || args.iter().any(|a| a == "--bundle=access");
+    if access {
+        step(2, "building the edge worker with policies/petstore-access (target/edge-access)");
+        edge::build_access(&node)?;
+    } else {
+        step(2, "building the edge worker (edge/build)");
+        edge::build(&node)?;
+    }
     step(3, "building the browser app (web/dist)");
     web::build(&node)?;
     step(
