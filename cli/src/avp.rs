@@ -211,7 +211,18 @@ pub fn import(file: &str, document: &str, options: &ImportOptions) -> Result<Imp
             matches!(m, "get" | "post" | "put" | "patch" | "delete" | "head") && p.starts_with('/')
         });
         if routed {
-            routes.push(id.clone());
+            // An action the `Anonymous` principal may take is a public route (see README,
+            // "Public routes"): that is how a folder's public routes come back.
+            let public = action["appliesTo"]["principalTypes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .any(|t| {
+                    t == cedargate::ANONYMOUS_TYPE
+                        || t == format!("{namespace}::{}", cedargate::ANONYMOUS_TYPE)
+                });
+            routes.push((id.clone(), public));
             for ty in action["appliesTo"]["resourceTypes"]
                 .as_array()
                 .into_iter()
@@ -255,7 +266,14 @@ pub fn import(file: &str, document: &str, options: &ImportOptions) -> Result<Imp
         ),
         routes
             .iter()
-            .map(|r| format!("    {}", Value::String(r.clone())))
+            .map(|(r, public)| {
+                let route = Value::String(r.clone());
+                if *public {
+                    format!("    {{ \"route\": {route}, \"public\": true }}")
+                } else {
+                    format!("    {route}")
+                }
+            })
             .collect::<Vec<_>>()
             .join(",\n")
     );

@@ -759,6 +759,20 @@ fn avp_policy_stores_round_trip() {
     assert_eq!(again.version(), bundled.version());
     assert!(imported.notes.is_empty(), "{:?}", imported.notes);
 
+    // The access-token bundle's public route comes back public.
+    let access =
+        Bundle::load(&folder::read(&root().join("policies/petstore-access")).unwrap()).unwrap();
+    let imported = avp::import(
+        "store.json",
+        &avp::export(&access).unwrap().to_string(),
+        &avp::ImportOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        Bundle::load(&imported.source).unwrap().version(),
+        access.version()
+    );
+
     // The clinic too, through the binary.
     let dir = clinic_folder("clinic-avp");
     let file = dir.join("store.json");

@@ -17,7 +17,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .any(|w| w[0] == "--bundle" && w[1] == "access")
         || args.iter().any(|a| a == "--bundle=access");
     if access {
-        step(2, "building the edge worker with policies/petstore-access (target/edge-access)");
+        step(
+            2,
+            "building the edge worker with policies/petstore-access (target/edge-access)",
+        );
         edge::build_access(&node)?;
     } else {
         step(2, "building the edge worker (edge/build)");
