@@ -105,10 +105,30 @@ impl fmt::Display for Algorithm {
 pub(crate) enum KeyMaterial {
     Rsa(rsa::RsaPublicKey),
     P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-    P521(p521::ecdsa::VerifyingKey),
+    P384(P384Key),
+    P521(P521Key),
     Ed25519(ed25519_compact::PublicKey),
 }
+
+/// A P-384 key, checked to be a point of the curve.
+#[cfg(feature = "rust-p384-p521")]
+pub(crate) type P384Key = p384::ecdsa::VerifyingKey;
+/// A P-521 key, checked to be a point of the curve.
+#[cfg(feature = "rust-p384-p521")]
+pub(crate) type P521Key = p521::ecdsa::VerifyingKey;
+/// A P-384 key: its coordinates have the right length; whether the point is on the curve is
+/// left to WebCrypto's import, which refuses it otherwise (the pure-Rust backend, built
+/// without the curve, refuses every ES384 signature).
+#[cfg(not(feature = "rust-p384-p521"))]
+pub(crate) type P384Key = UncheckedPoint;
+/// A P-521 key; see `P384Key`.
+#[cfg(not(feature = "rust-p384-p521"))]
+pub(crate) type P521Key = UncheckedPoint;
+
+/// An EC point whose curve arithmetic is not compiled in.
+#[cfg(not(feature = "rust-p384-p521"))]
+#[derive(Clone, Debug)]
+pub(crate) struct UncheckedPoint;
 
 /// One signature-verification key from a key set.
 #[derive(Clone)]
@@ -351,6 +371,28 @@ fn sec1_point(x: &[u8], y: &[u8], len: usize, curve: &str) -> Result<Vec<u8>, St
     Ok(point)
 }
 
+#[cfg(feature = "rust-p384-p521")]
+fn p384_key(point: &[u8]) -> Result<P384Key, String> {
+    p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
+        .map_err(|_| "not a valid P-384 key: the point is not on the curve".into())
+}
+
+#[cfg(feature = "rust-p384-p521")]
+fn p521_key(point: &[u8]) -> Result<P521Key, String> {
+    p521::ecdsa::VerifyingKey::from_sec1_bytes(point)
+        .map_err(|_| "not a valid P-521 key: the point is not on the curve".into())
+}
+
+#[cfg(not(feature = "rust-p384-p521"))]
+fn p384_key(_point: &[u8]) -> Result<P384Key, String> {
+    Ok(UncheckedPoint)
+}
+
+#[cfg(not(feature = "rust-p384-p521"))]
+fn p521_key(_point: &[u8]) -> Result<P521Key, String> {
+    Ok(UncheckedPoint)
+}
+
 fn parse_key(entry: &Value) -> Result<VerificationKey, String> {
     let Value::Object(fields) = entry else {
         return Err("not a JSON object".into());
@@ -406,18 +448,10 @@ fn parse_key(entry: &Value) -> Result<VerificationKey, String> {
                 .map_err(|err| format!("not a valid P-256 key: {err}"))?,
         ),
         JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-384" => {
-            let point = sec1_point(x, y, 48, "P-384")?;
-            KeyMaterial::P384(
-                p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                    .map_err(|_| "not a valid P-384 key: the point is not on the curve")?,
-            )
+            KeyMaterial::P384(p384_key(&sec1_point(x, y, 48, "P-384")?)?)
         }
         JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-521" => {
-            let point = sec1_point(x, y, 66, "P-521")?;
-            KeyMaterial::P521(
-                p521::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                    .map_err(|_| "not a valid P-521 key: the point is not on the curve")?,
-            )
+            KeyMaterial::P521(p521_key(&sec1_point(x, y, 66, "P-521")?)?)
         }
         JsonWebKey::KeyPair { curve, .. } if curve == "Ed25519" => KeyMaterial::Ed25519(
             ed25519_compact::PublicKey::try_from(&jwk)

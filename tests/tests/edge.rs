@@ -170,7 +170,10 @@ mod worker {
     /// Starts the worker in workerd.
     pub fn start() -> Result<Worker, String> {
         let provider = TestProvider::start()?;
-        provider.add_env("env-main", &["a-rsa-1", "a-ec-1", "a-ed-1"]);
+        provider.add_env(
+            "env-main",
+            &["a-rsa-1", "a-ec-1", "a-ed-1", "a-p384-1", "a-p521-1"],
+        );
         provider.add_env("env-rotate", &["a-rsa-1"]);
         provider.add_env("env-mid", &["a-rsa-1"]);
         let origin = EchoOrigin::start()?;
@@ -257,6 +260,18 @@ mod worker {
         same(call(main, "POST", "/pets", Some(&ed))?.status, 200, "EdDSA")?;
         let es = id_token(issuer, "dave", &["AVP_User"], "a-ec-1");
         same(call(main, "POST", "/pets", Some(&es))?.status, 403, "ES256")?;
+        let es384 = id_token(issuer, "dave", &["AVP_Admin"], "a-p384-1");
+        same(
+            call(main, "POST", "/pets", Some(&es384))?.status,
+            200,
+            "ES384",
+        )?;
+        let es512 = id_token(issuer, "dave", &["AVP_User"], "a-p521-1");
+        same(
+            call(main, "POST", "/pets", Some(&es512))?.status,
+            403,
+            "ES512",
+        )?;
         let denied = call(main, "POST", "/pets", Some(user))?.json();
         same(denied["action"].as_str(), Some("post /pets"), "action")?;
         same(
@@ -1453,7 +1468,10 @@ mod rust_backend {
     /// Starts the pure-Rust worker.
     pub fn start() -> Result<RustBackend, String> {
         let provider = TestProvider::start()?;
-        provider.add_env("env-rust", &["a-rsa-1", "a-ec-1", "a-ed-1"]);
+        provider.add_env(
+            "env-rust",
+            &["a-rsa-1", "a-ec-1", "a-ed-1", "a-p384-1", "a-p521-1"],
+        );
         let config = json!({
             "trust": trust(&[(&provider.issuer("env-rust"), "")]),
             "origin": "none",
@@ -1483,6 +1501,18 @@ mod rust_backend {
                 "policies",
             )?;
             same(call(worker, "POST", "/pets", Some(&user))?.status, 403, key)?;
+        }
+        // The worker is built without pure-Rust P-384 and P-521 (WebCrypto has them): with
+        // this backend ES384 and ES512 are refused, never let through unchecked.
+        for key in ["a-p384-1", "a-p521-1"] {
+            let admin = id_token(issuer, "alice", &["AVP_Admin"], key);
+            let reply = call(worker, "POST", "/pets", Some(&admin))?;
+            same(reply.status, 401, key)?;
+            same(
+                reply.json()["reason"].as_str(),
+                Some("signature_backend"),
+                key,
+            )?;
         }
         let forged = record(mint_raw(
             &json!({ "alg": "RS256", "kid": "a-rsa-1" }).to_string(),

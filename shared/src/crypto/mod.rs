@@ -68,7 +68,8 @@ pub trait SignatureBackend {
 }
 
 /// Pure-Rust verification: jwt-compact (`rsa`, `p256`, `ed25519-compact`) for RSA, ES256
-/// and EdDSA, the `p384` and `p521` crates for ES384 and ES512.
+/// and EdDSA, the `p384` and `p521` crates for ES384 and ES512 (feature `rust-p384-p521`;
+/// without it ES384 and ES512 are refused as unavailable, never accepted).
 ///
 /// Works everywhere, including wasm32, but in V8 it is about ten times slower than
 /// WebCrypto; the edge and the browser use `WebCrypto` where it is available.
@@ -104,17 +105,26 @@ impl RustCrypto {
                     .map_err(|_| SignatureError::Invalid)?;
                 alg::Es256.verify_signature(&signature, key, check.message)
             }
+            #[cfg(feature = "rust-p384-p521")]
             (Algorithm::ES384, KeyMaterial::P384(key)) => {
                 use p384::ecdsa::signature::Verifier as _;
                 let signature = p384::ecdsa::Signature::from_slice(check.signature)
                     .map_err(|_| SignatureError::Invalid)?;
                 key.verify(check.message, &signature).is_ok()
             }
+            #[cfg(feature = "rust-p384-p521")]
             (Algorithm::ES512, KeyMaterial::P521(key)) => {
                 use p521::ecdsa::signature::Verifier as _;
                 let signature = p521::ecdsa::Signature::from_slice(check.signature)
                     .map_err(|_| SignatureError::Invalid)?;
                 key.verify(check.message, &signature).is_ok()
+            }
+            #[cfg(not(feature = "rust-p384-p521"))]
+            (Algorithm::ES384 | Algorithm::ES512, _) => {
+                return Err(SignatureError::Unavailable(format!(
+                    "{} is not in this build's pure-Rust backend (feature rust-p384-p521)",
+                    check.algorithm
+                )));
             }
             (Algorithm::EdDSA, KeyMaterial::Ed25519(key)) => {
                 let signature = ed25519_compact::Signature::try_from_slice(check.signature)

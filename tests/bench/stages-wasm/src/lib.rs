@@ -81,6 +81,7 @@ mod wasm {
                 token_cache: Some("hit"),
                 decision_cache: Some("hit"),
                 error: None,
+                anonymous: false,
             }
             .line("0123456789ab-1", "GET", "/pets/42?limit=1", 204, 120)
         }
