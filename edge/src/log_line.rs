@@ -48,6 +48,20 @@ impl RequestRecord {
         }
     }
 
+    /// Notes the decision on `action`: its policies, its evaluation errors, allow or deny.
+    pub fn decided(&mut self, action: &str, decision: &cedargate::Decision) {
+        self.action = Some(action.to_owned());
+        self.policies = decision.policies.clone();
+        if !decision.errors.is_empty() {
+            self.error = Some(decision.errors.join("; "));
+        }
+        self.decision = Some(if decision.is_allowed() {
+            "allow"
+        } else {
+            "deny"
+        });
+    }
+
     /// Whether `mode` logs this request, answered with `status`.
     pub fn logged(&self, mode: RequestLog, status: u16) -> bool {
         match mode {
@@ -173,6 +187,24 @@ mod tests {
         let mut record = RequestRecord::default();
         record.refused(&AppError::OriginUnreachable);
         assert_eq!(record.error.as_deref(), Some("origin-unreachable"));
+    }
+
+    #[test]
+    fn a_decision_is_noted_with_its_policies_and_errors() {
+        let mut record = RequestRecord::default();
+        record.decided(
+            "post /pets",
+            &cedargate::Decision {
+                action: "post /pets".into(),
+                outcome: cedargate::Outcome::Deny,
+                policies: vec!["f".into()],
+                errors: vec!["f: bad".into(), "g: worse".into()],
+            },
+        );
+        assert_eq!(record.action.as_deref(), Some("post /pets"));
+        assert_eq!(record.decision, Some("deny"));
+        assert_eq!(record.policies, ["f"]);
+        assert_eq!(record.error.as_deref(), Some("f: bad; g: worse"));
     }
 
     #[test]

