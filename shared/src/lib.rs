@@ -38,6 +38,7 @@
 //!   that nothing verified to a principal. The `cedargate-test-support` crate enables it.
 
 mod actions;
+pub mod assertion;
 mod base64url;
 mod bundle;
 pub mod canonical;
