@@ -50,6 +50,39 @@ pub struct EdgeConfig {
     /// Newer bundles from a KV namespace, if one is bound.
     #[serde(default)]
     pub bundle_kv: Option<BundleKvConfig>,
+    /// A signed identity assertion on every forwarded request, for origins that verify the
+    /// edge instead of trusting the network. Default off.
+    #[serde(default)]
+    pub assertion: Option<AssertionConfig>,
+}
+
+/// The signed identity assertion (`X-Cedargate-Assertion`, see `cedargate::assertion`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertionConfig {
+    /// The edge's name, the assertion's `iss` (e.g. the worker's public URL).
+    pub issuer: String,
+    /// The origin's name, the assertion's `aud`.
+    pub audience: String,
+    /// Lifetime in seconds: default 60, from 1 to 300.
+    #[serde(default = "default_assertion_seconds")]
+    pub ttl_seconds: i64,
+    /// The Worker secret holding the Ed25519 signing key (a 32-byte seed, unpadded
+    /// base64url, as `cedargate keygen` writes). Default `CEDARGATE_ASSERTION_KEY`.
+    #[serde(default = "default_assertion_secret")]
+    pub key_secret: String,
+    /// A Worker secret with the previous key: still published at `/.cedargate/jwks` while
+    /// origins move to the new one. Default none.
+    #[serde(default)]
+    pub previous_key_secret: Option<String>,
+}
+
+fn default_assertion_seconds() -> i64 {
+    60
+}
+
+fn default_assertion_secret() -> String {
+    "CEDARGATE_ASSERTION_KEY".into()
 }
 
 /// Which requests are logged.
@@ -250,6 +283,9 @@ pub enum EdgeConfigError {
     /// Inconsistent key cache bounds.
     #[error("keys: {0}")]
     Keys(&'static str),
+    /// An assertion setting out of range.
+    #[error("assertion: {0}")]
+    Assertion(&'static str),
 }
 
 impl EdgeConfig {
@@ -289,6 +325,18 @@ impl EdgeConfig {
         }
         if keys.fetch_timeout_ms == 0 {
             return Err(EdgeConfigError::Keys("fetch_timeout_ms must be positive"));
+        }
+        if let Some(a) = &self.assertion {
+            if !(1..=cedargate::assertion::MAX_ASSERTION_SECONDS).contains(&a.ttl_seconds) {
+                return Err(EdgeConfigError::Assertion(
+                    "ttl_seconds must be from 1 to 300",
+                ));
+            }
+            if a.issuer.is_empty() || a.audience.is_empty() {
+                return Err(EdgeConfigError::Assertion(
+                    "issuer and audience must not be empty",
+                ));
+            }
         }
         Ok(())
     }
@@ -336,6 +384,37 @@ mod tests {
             config.origin_url("/pets/7", Some("a=1")),
             "https://api.example.com/v1/pets/7?a=1"
         );
+    }
+
+    #[test]
+    fn the_assertion_is_off_unless_configured_and_bounded() {
+        assert_eq!(
+            EdgeConfig::from_json(&base().to_string())
+                .unwrap()
+                .assertion,
+            None
+        );
+        let mut c = base();
+        c["assertion"] =
+            json!({ "issuer": "https://edge.example", "audience": "https://origin.example" });
+        let a = EdgeConfig::from_json(&c.to_string())
+            .unwrap()
+            .assertion
+            .unwrap();
+        assert_eq!(
+            (a.ttl_seconds, a.key_secret.as_str()),
+            (60, "CEDARGATE_ASSERTION_KEY")
+        );
+        assert_eq!(a.previous_key_secret, None);
+        for ttl in [0, 301] {
+            c["assertion"]["ttl_seconds"] = json!(ttl);
+            assert!(EdgeConfig::from_json(&c.to_string()).is_err(), "{ttl}");
+        }
+        c["assertion"] = json!({ "issuer": "", "audience": "https://origin.example" });
+        assert!(EdgeConfig::from_json(&c.to_string()).is_err());
+        c["assertion"] =
+            json!({ "issuer": "e", "audience": "o", "key": "inline keys are not read" });
+        assert!(EdgeConfig::from_json(&c.to_string()).is_err());
     }
 
     #[test]

@@ -174,7 +174,11 @@ test('cargo xtask demo --bundle access: the app sends access tokens, alice and b
     assert.equal((await fetch(`${edgeUrl}/pets`, { method: 'POST', headers: as, body: '{}' })).status, 403);
     const health = await fetch(`${edgeUrl}/health`);
     assert.equal(health.status, 200);
-    assert.deepEqual(await health.json(), { status: 'ok', anonymous: true });
+    // The origin verified the edge's signed assertion, here for an anonymous caller.
+    assert.deepEqual(await health.json(), { status: 'ok', anonymous: true, verified: true });
+    // Straight to the origin, around the edge: refused, with or without a copied assertion.
+    const originUrl = `http://127.0.0.1:${p.origin}`;
+    assert.equal((await fetch(`${originUrl}/pets`)).status, 401);
     assert.equal((await fetch(`${edgeUrl}/pets`)).status, 401);
   } finally {
     demo.interrupt();

@@ -2,14 +2,36 @@
 // (GET /, GET /pets, POST /pets, GET /pets/{petId}), kept in memory, and GET /health (public
 // in the access-token bundle).
 //
-//   node petstore.mjs --port 9300
+//   node petstore.mjs --port 9300 [--edge-url http://127.0.0.1:8787 --edge-issuer ISS --audience AUD]
 //
-// It trusts the X-Cedargate-* headers because only the edge worker can reach it; a real
-// origin must not be reachable around the edge.
+// With --edge-url it verifies the edge's signed identity assertion on every request
+// (assertion.mjs) and answers 401 to a request without a valid one, a replayed one, or one
+// made for another request; who called is then read from the assertion. Without it, it
+// trusts the X-Cedargate-* headers, because only the edge worker can reach it.
 import http from 'node:http';
 import { parseArgs } from 'node:util';
+import { assertionVerifier } from './assertion.mjs';
 
-const { values: opts } = parseArgs({ options: { port: { type: 'string', default: '9300' } } });
+const { values: opts } = parseArgs({
+  options: {
+    port: { type: 'string', default: '9300' },
+    'edge-url': { type: 'string' },
+    'edge-issuer': { type: 'string' },
+    audience: { type: 'string' },
+  },
+});
+
+// The edge's keys are fetched when the first request comes (the edge starts after this).
+let verifier = null;
+async function verifyAssertion(req) {
+  if (!opts['edge-url']) return null;
+  verifier ??= await assertionVerifier({
+    jwksUrl: `${opts['edge-url']}/.cedargate/jwks`,
+    issuer: opts['edge-issuer'],
+    audience: opts.audience,
+  }).catch((err) => { verifier = null; throw err; });
+  return verifier(req);
+}
 
 const pets = [
   { id: 1, type: 'dog', price: 249.99 },
@@ -34,10 +56,17 @@ async function readJson(req) {
 
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://origin');
-  const who = req.headers['x-cedargate-subject'] ?? 'unknown';
+  let assertion;
+  try {
+    assertion = await verifyAssertion(req);
+  } catch (err) {
+    send(res, 401, { message: `refused: ${err.message}` });
+    return;
+  }
+  const who = (assertion ? (assertion.anonymous ? 'anonymous' : assertion.sub) : req.headers['x-cedargate-subject']) ?? 'unknown';
   try {
     if (req.method === 'GET' && url.pathname === '/health') {
-      send(res, 200, { status: 'ok', anonymous: req.headers['x-cedargate-anonymous'] === 'true' });
+      send(res, 200, { status: 'ok', anonymous: req.headers['x-cedargate-anonymous'] === 'true', verified: Boolean(assertion) });
     } else if (req.method === 'GET' && url.pathname === '/') {
       send(res, 200, `<!doctype html><title>PetStore</title><h1>Welcome to your Pet Store API</h1>
 <p>Requested by ${who.replace(/[<>&"']/g, '')}.</p>`, 'text/html; charset=utf-8');

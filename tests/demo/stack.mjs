@@ -3,6 +3,7 @@
 // target/edge-access for the access-token bundle) and the browser app (web/dist). Used by the
 // browser tests and by `cargo xtask demo`.
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -150,10 +151,15 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
     } else {
       onStep(`using the PingOne environment ${issuer}`);
     }
+    // The origin verifies the edge's signed assertion on every request; the demo makes a
+    // signing key for each run (a deployment keeps it in a Worker secret).
+    const originUrl = `http://127.0.0.1:${p.origin}`;
+    const assertionKey = crypto.randomBytes(32).toString('base64url');
     onStep(`starting the PetStore origin on 127.0.0.1:${p.origin}`);
-    const origin = start('petstore', [path.join(here, 'petstore.mjs'), '--port', String(p.origin)], dir);
+    const origin = start('petstore', [path.join(here, 'petstore.mjs'), '--port', String(p.origin),
+      '--edge-url', edgeUrl, '--edge-issuer', edgeUrl, '--audience', originUrl], dir);
     processes.push(origin);
-    await waitFor(`http://127.0.0.1:${p.origin}/`, origin.child, 'origin', origin.logFile);
+    await waitFor(`${originUrl}/`, origin.child, 'origin', origin.logFile);
 
     // The access-token bundle: a person's token (groups in `groups`) and a service's.
     const accessEntries = (audience) => [
@@ -165,9 +171,11 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
       main: path.join(root, BUNDLES[bundle].main),
       compatibility_date: '2026-11-01',
       vars: {
+        CEDARGATE_ASSERTION_KEY: assertionKey,
         CEDARGATE_CONFIG: {
-          origin: `http://127.0.0.1:${p.origin}`,
+          origin: originUrl,
           bundle_endpoint: true,
+          assertion: { issuer: edgeUrl, audience: originUrl },
           cors: { allowed_origins: [appUrl] },
           trust: {
             issuers: access
@@ -227,7 +235,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
     processes.push(app);
     await waitFor(`${appUrl}/`, app.child, 'app', app.logFile);
     await waitFor(`${edgeUrl}/`, edge.child, 'edge', edge.logFile);
-    return { appUrl, edgeUrl, issuer, originUrl: `http://127.0.0.1:${p.origin}`, dir, stop, processes, bundle };
+    return { appUrl, edgeUrl, issuer, originUrl, dir, stop, processes, bundle };
   } catch (err) {
     await stop();
     throw err;

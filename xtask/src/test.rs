@@ -318,6 +318,7 @@ fn browser_stage(cx: &mut Context) -> Outcome {
         "--test",
         "--test-reporter=tap",
         "--test-concurrency=1",
+        "tests/demo/assertion.test.mjs",
         "tests/browser/app.test.mjs",
         "tests/browser/demo.test.mjs",
     ]);

@@ -16,7 +16,8 @@ use crate::problem::AppError;
 use crate::target::{is_bundle_endpoint, target_of};
 use crate::token_cache::token_key;
 use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
-use cedargate::{Gate, KeySet, KeySource, UnixTime};
+use cedargate::assertion::Assertion;
+use cedargate::{Decision, Gate, KeySet, KeySource, RouteMatch, UnixTime};
 use std::cell::RefCell;
 use std::rc::Rc;
 use web_sys::{Request, Response};
@@ -54,11 +55,17 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         common.extend(cors::response_headers(o));
     }
 
+    let jwks = state.assertion().filter(|_| {
+        matches!(method.as_str(), "GET" | "HEAD")
+            && crate::target::path_of(&target) == cedargate::assertion::JWKS_PATH
+    });
     let preflight = method == "OPTIONS"
         && headers
             .has("access-control-request-method")
             .unwrap_or(false);
-    let response = if preflight {
+    let response = if let Some(assertion) = jwks {
+        proxy::assertion_jwks(&assertion.jwks, &common)
+    } else if preflight {
         match allowed_origin {
             Some(o) => proxy::preflight(&state.config().cors, o, &gate, &common),
             None => proxy::problem(&AppError::PreflightRefused, &id, &common),
@@ -165,7 +172,49 @@ impl Exchange<'_> {
             });
         }
         let who = Identity::of(&auth.principal);
-        proxy::forward(state.config(), req, route, &who, decision, id, common).await
+        let assertion = self.assertion(&who, &auth.principal.uid().to_string(), route, decision);
+        proxy::forward(
+            state.config(),
+            req,
+            route,
+            &who,
+            decision,
+            id,
+            common,
+            assertion,
+        )
+        .await
+    }
+
+    /// The signed identity assertion for an allowed request, when configured.
+    fn assertion(
+        &self,
+        who: &Identity<'_>,
+        principal: &str,
+        route: &RouteMatch,
+        decision: &Decision,
+    ) -> Option<String> {
+        let signer = self.state.assertion()?;
+        let now = (now_ms() / 1000.0) as i64;
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Some(signer.key.sign(&Assertion {
+            iss: signer.config.issuer.clone(),
+            aud: signer.config.audience.clone(),
+            iat: now,
+            exp: now + signer.config.ttl_seconds,
+            jti: self.id.to_owned(),
+            token_iss: text(who.issuer),
+            sub: text(who.subject),
+            principal: principal.to_owned(),
+            groups: who.groups.to_vec(),
+            client: who.client.map(str::to_owned),
+            anonymous: who.anonymous,
+            action: route.action.clone(),
+            method: route.method.to_ascii_uppercase(),
+            path: route.path.clone(),
+            query: route.query.clone(),
+            policies: decision.policies.clone(),
+        }))
     }
 
     /// A request without `Authorization`: a public route's decision for the anonymous
@@ -194,7 +243,23 @@ impl Exchange<'_> {
             return Err(AppError::MissingToken);
         }
         let who = Identity::anonymous();
-        proxy::forward(state.config(), req, &route, &who, &decision, id, common).await
+        let principal = gate
+            .bundle()
+            .anonymous_principal()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let assertion = self.assertion(&who, &principal, &route, &decision);
+        proxy::forward(
+            state.config(),
+            req,
+            &route,
+            &who,
+            &decision,
+            id,
+            common,
+            assertion,
+        )
+        .await
     }
 
     /// The token cache, or the shared core's pipeline with the isolate's keys.

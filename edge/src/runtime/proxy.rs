@@ -99,6 +99,23 @@ pub fn preflight(config: &CorsConfig, origin: &str, gate: &Gate, common: &Common
     respond(204, &headers, None)
 }
 
+/// The identity assertion's public keys (a JWKS document), for origins; cacheable for five
+/// minutes, so a rotation is seen within that.
+pub fn assertion_jwks(jwks: &str, common: &Common) -> Response {
+    let mut headers = common.to_vec();
+    headers.push(("content-type", "application/jwk-set+json".into()));
+    headers.push(("cache-control", "public, max-age=300".into()));
+    let init = web_sys::ResponseInit::new();
+    init.set_status(200);
+    let out = web_sys::Headers::new().unwrap_or_else(|_| unreachable_headers());
+    for (k, v) in &headers {
+        let _ = out.append(k, v);
+    }
+    init.set_headers(&out);
+    web_sys::Response::new_with_opt_str_and_init(Some(jwks), &init)
+        .unwrap_or_else(|_| respond(500, &headers, None))
+}
+
 /// The bundle endpoint's document.
 pub fn bundle_document(bundle: &Bundle, serial: u64, common: &Common) -> Response {
     let body = BundleEndpoint::new(bundle, serial);
@@ -108,7 +125,12 @@ pub fn bundle_document(bundle: &Bundle, serial: u64, common: &Common) -> Respons
 /// Forwards an allowed request: the method that was authorized (uppercase), the authorized
 /// path, the query as it was parsed, the body streamed; client `x-cedargate-*`, forwarding,
 /// method-override and `Connection`-named headers dropped, identity headers added. The
-/// origin's answer is streamed back, with `Vary` merged rather than replaced.
+/// origin's answer is streamed back, with `Vary` merged rather than replaced. `assertion`,
+/// when configured, goes along as `X-Cedargate-Assertion`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one request's parts, passed once"
+)]
 pub async fn forward(
     config: &EdgeConfig,
     req: &Request,
@@ -117,8 +139,12 @@ pub async fn forward(
     decision: &Decision,
     id: &str,
     common: &Common,
+    assertion: Option<String>,
 ) -> Result<Response, AppError> {
-    let identity = identity_headers(who, &route.action, &decision.policies, id);
+    let mut identity = identity_headers(who, &route.action, &decision.policies, id);
+    if let Some(jwt) = assertion {
+        identity.push((cedargate::assertion::ASSERTION_HEADER, jwt));
+    }
     if config.no_origin() {
         // Measuring the gate alone: the decision, without an origin behind it.
         let mut headers = identity;
