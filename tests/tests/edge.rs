@@ -2783,7 +2783,7 @@ mod assertion {
         )?;
         same(
             Some(a.jti.as_str()),
-            seen["headers"]["x-request-id"].as_str(),
+            seen["headers"]["x-cedargate-request-id"].as_str(),
             "request id",
         )?;
         ensure(a.exp - a.iat == 30, || {
