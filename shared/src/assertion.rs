@@ -77,6 +77,18 @@ pub struct Assertion {
 }
 
 impl Assertion {
+    /// What is signed: `base64url(header) "." base64url(payload)`, the header naming `kid`.
+    pub fn signing_input(&self, kid: &str) -> String {
+        let header = json!({ "alg": "EdDSA", "typ": ASSERTION_TYPE, "kid": kid });
+        // An `Assertion` is strings, numbers and lists of strings: it always serializes.
+        let payload = serde_json::to_string(self).unwrap_or_default();
+        format!(
+            "{}.{}",
+            Base64UrlUnpadded::encode_string(header.to_string().as_bytes()),
+            Base64UrlUnpadded::encode_string(payload.as_bytes())
+        )
+    }
+
     /// Whether this is the assertion of the request the origin received: the same method
     /// (compared uppercase), path and query, exactly.
     pub fn binds(&self, method: &str, path: &str, query: Option<&str>) -> bool {
@@ -94,6 +106,14 @@ pub enum AssertionKeyError {
     Encoding,
 }
 
+/// Reads an assertion key's seed: 32 bytes, unpadded base64url, surrounding whitespace
+/// ignored (the text of the Worker secret, as `cedargate keygen` writes it).
+pub fn assertion_seed(text: &str) -> Result<[u8; 32], AssertionKeyError> {
+    let bytes =
+        Base64UrlUnpadded::decode_vec(text.trim()).map_err(|_| AssertionKeyError::Encoding)?;
+    bytes.try_into().map_err(|_| AssertionKeyError::Encoding)
+}
+
 /// The edge's Ed25519 signing key: a 32-byte seed, unpadded base64url, from a Worker secret.
 /// Never in the repository; `Debug` shows the key id only.
 pub struct AssertionSigningKey {
@@ -105,19 +125,13 @@ impl AssertionSigningKey {
     /// A key from a 32-byte seed (from a CSPRNG).
     pub fn from_seed(seed: [u8; 32]) -> Self {
         let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(seed));
-        // RFC 7638: the thumbprint of the required members, in lexicographic order.
-        let x = Base64UrlUnpadded::encode_string(pair.pk.as_ref());
-        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-        let kid = Base64UrlUnpadded::encode_string(&Sha256::digest(canonical.as_bytes()));
+        let kid = assertion_kid(pair.pk.as_ref());
         Self { pair, kid }
     }
 
     /// Reads a seed from unpadded base64url (surrounding whitespace ignored).
     pub fn from_base64url(text: &str) -> Result<Self, AssertionKeyError> {
-        let bytes =
-            Base64UrlUnpadded::decode_vec(text.trim()).map_err(|_| AssertionKeyError::Encoding)?;
-        let seed: [u8; 32] = bytes.try_into().map_err(|_| AssertionKeyError::Encoding)?;
-        Ok(Self::from_seed(seed))
+        assertion_seed(text).map(Self::from_seed)
     }
 
     /// The seed as unpadded base64url, for the secret.
@@ -132,31 +146,14 @@ impl AssertionSigningKey {
 
     /// The public key as a JWK, with `kid`, `use: sig` and `alg: EdDSA`.
     pub fn public_jwk(&self) -> Value {
-        json!({
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": Base64UrlUnpadded::encode_string(self.pair.pk.as_ref()),
-            "kid": self.kid,
-            "use": "sig",
-            "alg": "EdDSA",
-        })
+        assertion_public_jwk(self.pair.pk.as_ref())
     }
 
     /// The compact JWS of `assertion` (Ed25519 signatures are deterministic).
     pub fn sign(&self, assertion: &Assertion) -> String {
-        let header = json!({ "alg": "EdDSA", "typ": ASSERTION_TYPE, "kid": self.kid });
-        // An `Assertion` is strings, numbers and lists of strings: it always serializes.
-        let payload = serde_json::to_string(assertion).unwrap_or_default();
-        let input = format!(
-            "{}.{}",
-            Base64UrlUnpadded::encode_string(header.to_string().as_bytes()),
-            Base64UrlUnpadded::encode_string(payload.as_bytes())
-        );
+        let input = assertion.signing_input(&self.kid);
         let signature = self.pair.sk.sign(input.as_bytes(), None);
-        format!(
-            "{input}.{}",
-            Base64UrlUnpadded::encode_string(signature.as_ref())
-        )
+        assertion_jws(&input, signature.as_ref())
     }
 }
 
@@ -172,7 +169,42 @@ impl fmt::Debug for AssertionSigningKey {
 /// still accepted during a rotation.
 pub fn assertion_jwks(keys: &[&AssertionSigningKey]) -> String {
     let keys: Vec<Value> = keys.iter().map(|k| k.public_jwk()).collect();
-    json!({ "keys": keys }).to_string()
+    assertion_jwks_of(&keys)
+}
+
+/// [`assertion_jwks`] from public JWKs ([`assertion_public_jwk`]), for a signer whose
+/// private key lives elsewhere (the worker signs with WebCrypto).
+pub fn assertion_jwks_of(jwks: &[Value]) -> String {
+    json!({ "keys": jwks }).to_string()
+}
+
+/// The key id of an Ed25519 public key: its RFC 7638 thumbprint (SHA-256 of the required
+/// members in lexicographic order), unpadded base64url.
+pub fn assertion_kid(public_key: &[u8]) -> String {
+    let x = Base64UrlUnpadded::encode_string(public_key);
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    Base64UrlUnpadded::encode_string(&Sha256::digest(canonical.as_bytes()))
+}
+
+/// The public JWK of an Ed25519 key, with its `kid`, `use: sig` and `alg: EdDSA`.
+pub fn assertion_public_jwk(public_key: &[u8]) -> Value {
+    json!({
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": Base64UrlUnpadded::encode_string(public_key),
+        "kid": assertion_kid(public_key),
+        "use": "sig",
+        "alg": "EdDSA",
+    })
+}
+
+/// The compact JWS from a signing input ([`Assertion::signing_input`]) and its Ed25519
+/// signature.
+pub fn assertion_jws(signing_input: &str, signature: &[u8]) -> String {
+    format!(
+        "{signing_input}.{}",
+        Base64UrlUnpadded::encode_string(signature)
+    )
 }
 
 /// Why an assertion was refused.

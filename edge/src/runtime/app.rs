@@ -63,8 +63,14 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         && headers
             .has("access-control-request-method")
             .unwrap_or(false);
-    let response = if let Some(assertion) = jwks {
-        proxy::assertion_jwks(&assertion.jwks, &common)
+    let response = if let Some(keys) = jwks {
+        match keys.imported().await {
+            Ok(imported) => proxy::assertion_jwks(&imported.jwks, &common),
+            Err(err) => {
+                record.error = Some(err);
+                proxy::problem(&AppError::Misconfigured, &id, &common)
+            }
+        }
     } else if preflight {
         match allowed_origin {
             Some(o) => proxy::preflight(&state.config().cors, o, &gate, &common),
@@ -172,7 +178,10 @@ impl Exchange<'_> {
             });
         }
         let who = Identity::of(&auth.principal);
-        let assertion = self.assertion(&who, &auth.principal.uid().to_string(), route, decision);
+        let principal = auth.principal.uid().to_string();
+        let assertion = self
+            .assertion(&who, &principal, route, decision, record)
+            .await?;
         proxy::forward(
             state.config(),
             req,
@@ -186,18 +195,32 @@ impl Exchange<'_> {
         .await
     }
 
-    /// The signed identity assertion for an allowed request, when configured.
-    fn assertion(
+    /// The signed identity assertion for an allowed request, when configured. A key that
+    /// cannot be imported or a signature that fails is a 500: the request is never forwarded
+    /// without the assertion the origin expects.
+    async fn assertion(
         &self,
         who: &Identity<'_>,
         principal: &str,
         route: &RouteMatch,
         decision: &Decision,
-    ) -> Option<String> {
-        let signer = self.state.assertion()?;
+        record: &mut RequestRecord,
+    ) -> Result<Option<String>, AppError> {
+        let Some(keys) = self.state.assertion() else {
+            return Ok(None);
+        };
+        let failed = |record: &mut RequestRecord, err: String| {
+            record.error = Some(err);
+            AppError::Misconfigured
+        };
+        let imported = match keys.imported().await {
+            Ok(imported) => imported,
+            Err(err) => return Err(failed(record, err)),
+        };
+        let signer = keys;
         let now = (now_ms() / 1000.0) as i64;
         let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        Some(signer.key.sign(&Assertion {
+        let assertion = Assertion {
             iss: signer.config.issuer.clone(),
             aud: signer.config.audience.clone(),
             iat: now,
@@ -214,7 +237,11 @@ impl Exchange<'_> {
             path: route.path.clone(),
             query: route.query.clone(),
             policies: decision.policies.clone(),
-        }))
+        };
+        match imported.sign(&assertion).await {
+            Ok(jwt) => Ok(Some(jwt)),
+            Err(err) => Err(failed(record, err)),
+        }
     }
 
     /// A request without `Authorization`: a public route's decision for the anonymous
@@ -248,7 +275,9 @@ impl Exchange<'_> {
             .anonymous_principal()
             .map(ToString::to_string)
             .unwrap_or_default();
-        let assertion = self.assertion(&who, &principal, &route, &decision);
+        let assertion = self
+            .assertion(&who, &principal, &route, &decision, record)
+            .await?;
         proxy::forward(
             state.config(),
             req,

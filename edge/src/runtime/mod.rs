@@ -1,6 +1,7 @@
 //! The Worker: entry point and per-isolate state.
 
 mod app;
+mod assertion;
 mod bundle_refresh;
 mod keys;
 mod log;

@@ -1,14 +1,14 @@
 //! What an isolate prepares once: configuration, bundle, trust, key and token caches.
 
+use super::assertion::AssertionKeys;
 use super::keys::KeyStore;
 use crate::bundle_policy::BundleWatch;
+use crate::config::EdgeConfig;
 use crate::config::SignatureBackendChoice;
-use crate::config::{AssertionConfig, EdgeConfig};
 use crate::decision_cache::DecisionCache;
 use crate::key_policy::config_digest;
 use crate::token_cache::{TokenCache, TokenKey};
 use cedargate::RustCrypto;
-use cedargate::assertion::{AssertionSigningKey, assertion_jwks};
 use cedargate::crypto::WebCrypto;
 use cedargate::{Bundle, BundleSource, Gate, Principal, VerifiedToken};
 use std::cell::{Cell, RefCell, RefMut};
@@ -43,42 +43,7 @@ pub struct State {
     tokens: RefCell<TokenCache<Rc<Authenticated>>>,
     /// The key store's [changes](KeyStore::changes) the token cache was emptied for.
     key_changes_seen: Cell<u64>,
-    assertion: Option<AssertionState>,
-}
-
-/// The signing keys of the identity assertion, read once from the Worker's secrets.
-pub struct AssertionState {
-    pub config: AssertionConfig,
-    pub key: AssertionSigningKey,
-    /// What `/.cedargate/jwks` serves: the current key, then the previous one.
-    pub jwks: String,
-}
-
-impl AssertionState {
-    fn build(env: &Env, config: &AssertionConfig) -> Result<Self, String> {
-        let read = |name: &str| {
-            let text = env
-                .secret(name)
-                .map_err(|_| format!("assertion: the Worker secret {name} is not set"))?
-                .to_string();
-            AssertionSigningKey::from_base64url(&text)
-                .map_err(|e| format!("assertion: the Worker secret {name}: {e}"))
-        };
-        let key = read(&config.key_secret)?;
-        let previous = config
-            .previous_key_secret
-            .as_deref()
-            .map(read)
-            .transpose()?;
-        let mut published = vec![&key];
-        published.extend(previous.as_ref());
-        let jwks = assertion_jwks(&published);
-        Ok(Self {
-            config: config.clone(),
-            key,
-            jwks,
-        })
-    }
+    assertion: Option<AssertionKeys>,
 }
 
 /// The isolate's state, or why it could not be built.
@@ -121,7 +86,7 @@ impl State {
         let assertion = config
             .assertion
             .as_ref()
-            .map(|a| AssertionState::build(env, a))
+            .map(|a| AssertionKeys::build(env, a))
             .transpose()?;
         Ok(State {
             assertion,
@@ -142,7 +107,7 @@ impl State {
     }
 
     /// The identity assertion's keys, when configured.
-    pub fn assertion(&self) -> Option<&AssertionState> {
+    pub fn assertion(&self) -> Option<&AssertionKeys> {
         self.assertion.as_ref()
     }
 
