@@ -126,7 +126,7 @@ pub fn bundle_document(bundle: &Bundle, serial: u64, common: &Common) -> Respons
 /// path, the query as it was parsed, the body streamed; client `x-cedargate-*`, forwarding,
 /// method-override and `Connection`-named headers dropped, identity headers added. The
 /// origin's answer is streamed back, with `Vary` merged rather than replaced. `assertion`,
-/// when configured, goes along as `X-Cedargate-Assertion`.
+/// when configured, goes along as `X-Cedargate-Assertion` (to the origin only).
 #[allow(
     clippy::too_many_arguments,
     reason = "one request's parts, passed once"
@@ -142,14 +142,15 @@ pub async fn forward(
     assertion: Option<String>,
 ) -> Result<Response, AppError> {
     let mut identity = identity_headers(who, &route.action, &decision.policies, id);
-    if let Some(jwt) = assertion {
-        identity.push((cedargate::assertion::ASSERTION_HEADER, jwt));
-    }
     if config.no_origin() {
-        // Measuring the gate alone: the decision, without an origin behind it.
+        // Measuring the gate alone: the decision, without an origin behind it. The assertion
+        // is for an origin, never handed to the client.
         let mut headers = identity;
         headers.extend_from_slice(common);
         return Ok(respond(204, &headers, None));
+    }
+    if let Some(jwt) = assertion {
+        identity.push((cedargate::assertion::ASSERTION_HEADER, jwt));
     }
     let url = config.origin_url(&route.path, route.query.as_deref());
     let method = route.method.to_ascii_uppercase();
