@@ -50,10 +50,36 @@ pub struct EdgeConfig {
     /// Newer bundles from a KV namespace, if one is bound.
     #[serde(default)]
     pub bundle_kv: Option<BundleKvConfig>,
+    /// An emergency deny list of token and session ids in KV. Default off.
+    #[serde(default)]
+    pub deny_list: Option<DenyListConfig>,
     /// A signed identity assertion on every forwarded request, for origins that verify the
     /// edge instead of trusting the network. Default off.
     #[serde(default)]
     pub assertion: Option<AssertionConfig>,
+}
+
+/// The deny list (`cedargate::revocation`): a KV entry `{ "jti": [...], "sid": [...] }`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenyListConfig {
+    /// The KV binding's name in wrangler.toml.
+    pub binding: String,
+    /// The key of the entry. Default `denied`.
+    #[serde(default = "default_deny_key")]
+    pub key: String,
+    /// How often an isolate reads the entry again, in seconds: a listed id is refused within
+    /// this time. Default 30, from 1 to 3600.
+    #[serde(default = "default_deny_refresh")]
+    pub refresh_seconds: i64,
+}
+
+fn default_deny_key() -> String {
+    "denied".into()
+}
+
+fn default_deny_refresh() -> i64 {
+    30
 }
 
 /// The signed identity assertion (`X-Cedargate-Assertion`, see `cedargate::assertion`).
@@ -283,6 +309,9 @@ pub enum EdgeConfigError {
     /// Inconsistent key cache bounds.
     #[error("keys: {0}")]
     Keys(&'static str),
+    /// A deny list setting out of range.
+    #[error("deny_list: {0}")]
+    DenyList(&'static str),
     /// An assertion setting out of range.
     #[error("assertion: {0}")]
     Assertion(&'static str),
@@ -325,6 +354,13 @@ impl EdgeConfig {
         }
         if keys.fetch_timeout_ms == 0 {
             return Err(EdgeConfigError::Keys("fetch_timeout_ms must be positive"));
+        }
+        if let Some(d) = &self.deny_list
+            && !(1..=3600).contains(&d.refresh_seconds)
+        {
+            return Err(EdgeConfigError::DenyList(
+                "refresh_seconds must be from 1 to 3600",
+            ));
         }
         if let Some(a) = &self.assertion {
             if !(1..=cedargate::assertion::MAX_ASSERTION_SECONDS).contains(&a.ttl_seconds) {
@@ -384,6 +420,27 @@ mod tests {
             config.origin_url("/pets/7", Some("a=1")),
             "https://api.example.com/v1/pets/7?a=1"
         );
+    }
+
+    #[test]
+    fn the_deny_list_is_off_unless_configured_and_bounded() {
+        assert_eq!(
+            EdgeConfig::from_json(&base().to_string())
+                .unwrap()
+                .deny_list,
+            None
+        );
+        let mut c = base();
+        c["deny_list"] = json!({ "binding": "DENY" });
+        let d = EdgeConfig::from_json(&c.to_string())
+            .unwrap()
+            .deny_list
+            .unwrap();
+        assert_eq!((d.key.as_str(), d.refresh_seconds), ("denied", 30));
+        for refresh in [0, 3601] {
+            c["deny_list"]["refresh_seconds"] = json!(refresh);
+            assert!(EdgeConfig::from_json(&c.to_string()).is_err(), "{refresh}");
+        }
     }
 
     #[test]

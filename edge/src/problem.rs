@@ -33,6 +33,9 @@ pub enum AppError {
     MethodNotAllowed { allow: Vec<String> },
     /// The issuer's keys cannot be had and the cached ones are too old.
     KeysUnavailable { retry_after: u64 },
+    /// The deny list has never been read (its KV entry cannot be had), so no token can be
+    /// known not to be revoked.
+    RevocationUnavailable { retry_after: u64 },
     /// The origin could not be reached.
     OriginUnreachable,
     /// The worker's configuration or bundle is invalid.
@@ -198,6 +201,13 @@ impl AppError {
                 "the identity provider's keys cannot be retrieved".into(),
                 vec![("retry-after", retry_after.to_string())],
             ),
+            Self::RevocationUnavailable { retry_after } => (
+                503,
+                "revocation-unavailable",
+                "Service unavailable",
+                "the deny list cannot be read".into(),
+                vec![("retry-after", retry_after.to_string())],
+            ),
             Self::OriginUnreachable => (
                 502,
                 "origin-unreachable",
@@ -299,6 +309,7 @@ mod tests {
             AppError::NoRoute,
             AppError::NoRouteForbidden,
             AppError::KeysUnavailable { retry_after: 30 },
+            AppError::RevocationUnavailable { retry_after: 5 },
             AppError::OriginUnreachable,
             AppError::Misconfigured,
             AppError::PreflightRefused,
@@ -307,7 +318,10 @@ mod tests {
         .iter()
         .map(AppError::status)
         .collect();
-        assert_eq!(statuses, [401, 403, 400, 404, 403, 503, 502, 500, 403, 405]);
+        assert_eq!(
+            statuses,
+            [401, 403, 400, 404, 403, 503, 503, 502, 500, 403, 405]
+        );
         let p = AppError::MethodNotAllowed {
             allow: vec!["DELETE".into(), "GET".into()],
         }

@@ -54,6 +54,7 @@ mod principal;
 mod routes;
 mod schema_info;
 pub use schema_info::qualify;
+pub mod revocation;
 mod signed_bundle;
 mod strict_json;
 mod time;

@@ -3,6 +3,7 @@
 
 use super::bundle_refresh;
 use super::keys::{KeyStore, keys_for};
+use super::log::event;
 use super::log::{self, Stopwatch};
 use super::now_ms;
 use super::proxy;
@@ -17,7 +18,9 @@ use crate::target::{is_bundle_endpoint, target_of};
 use crate::token_cache::token_key;
 use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 use cedargate::assertion::Assertion;
+use cedargate::revocation::DenyList;
 use cedargate::{Decision, Gate, KeySet, KeySource, RouteMatch, UnixTime};
+use serde_json::json;
 use std::cell::RefCell;
 use std::rc::Rc;
 use web_sys::{Request, Response};
@@ -78,6 +81,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         }
     } else {
         let exchange = Exchange {
+            env: &env,
             state: &state,
             ctx: &ctx,
             gate: &gate,
@@ -104,6 +108,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
 
 /// One request on its way through the worker, with what the isolate prepared for it.
 struct Exchange<'a> {
+    env: &'a Env,
     state: &'a Rc<State>,
     ctx: &'a Context,
     gate: &'a Rc<Gate>,
@@ -138,6 +143,15 @@ impl Exchange<'_> {
         }
         let token = bearer_token(header.as_deref())?;
         let auth = self.authenticate(token, record).await?;
+        // A cached token too: the list may have changed since it was verified.
+        if let Some(list) = self.deny_list().await?
+            && let Some(claim) = list.denies(&auth.verified)
+        {
+            return Err(AppError::InvalidToken {
+                kind: "revoked",
+                message: format!("the token's {claim} is on the deny list"),
+            });
+        }
         record.issuer = Some(auth.verified.issuer().to_owned());
         record.subject = Some(auth.principal.subject().to_owned());
         record.client = auth.principal.client().map(str::to_owned);
@@ -289,6 +303,40 @@ impl Exchange<'_> {
             assertion,
         )
         .await
+    }
+
+    /// The deny list, read from KV when the last read is `refresh_seconds` old (awaited, so a
+    /// listed id is refused within that time). A failed or refused read keeps the last list
+    /// and is logged; with no list read yet, every token gets 503: none can be known not to
+    /// be revoked.
+    async fn deny_list(&self) -> Result<Option<Rc<DenyList>>, AppError> {
+        let Some(config) = &self.state.config().deny_list else {
+            return Ok(None);
+        };
+        let retry = AppError::RevocationUnavailable {
+            retry_after: config.refresh_seconds.unsigned_abs(),
+        };
+        let now = (now_ms() / 1000.0) as i64;
+        if let Some(fresh) = self.state.deny_list_if_fresh(now, config.refresh_seconds) {
+            return fresh.map_err(|()| retry);
+        }
+        let read = match self.env.kv(&config.binding) {
+            Ok(kv) => match kv.get(&config.key).text().await {
+                Ok(Some(text)) => DenyList::from_json(&text).map_err(|e| e.to_string()),
+                // No entry: nothing is denied.
+                Ok(None) => Ok(DenyList::default()),
+                Err(err) => Err(format!("unreadable: {err}")),
+            },
+            Err(_) => Err(format!("no KV binding {}", config.binding)),
+        };
+        let list = match read {
+            Ok(list) => Some(list),
+            Err(error) => {
+                event("deny_list_unavailable", json!({ "error": error }));
+                None
+            }
+        };
+        self.state.deny_list_read(now, list).map(Some).ok_or(retry)
     }
 
     /// The token cache, or the shared core's pipeline with the isolate's keys.

@@ -10,6 +10,7 @@ use crate::key_policy::config_digest;
 use crate::token_cache::{TokenCache, TokenKey};
 use cedargate::RustCrypto;
 use cedargate::crypto::WebCrypto;
+use cedargate::revocation::DenyList;
 use cedargate::{Bundle, BundleSource, Gate, Principal, VerifiedToken};
 use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
@@ -44,6 +45,8 @@ pub struct State {
     /// The key store's [changes](KeyStore::changes) the token cache was emptied for.
     key_changes_seen: Cell<u64>,
     assertion: Option<AssertionKeys>,
+    /// The deny list last read, and when.
+    deny: RefCell<(Option<Rc<DenyList>>, Option<i64>)>,
 }
 
 /// The isolate's state, or why it could not be built.
@@ -90,6 +93,7 @@ impl State {
             .transpose()?;
         Ok(State {
             assertion,
+            deny: RefCell::default(),
             config,
             gate: RefCell::new(Rc::new(gate)),
             serial: Cell::new(serial),
@@ -104,6 +108,31 @@ impl State {
     /// The worker's configuration.
     pub fn config(&self) -> &EdgeConfig {
         &self.config
+    }
+
+    /// The deny list, when it was read less than `refresh_seconds` ago (or its last read
+    /// failed less than that ago: then the list before, if any, and `Err(())` without one).
+    pub fn deny_list_if_fresh(
+        &self,
+        now: i64,
+        refresh_seconds: i64,
+    ) -> Option<Result<Option<Rc<DenyList>>, ()>> {
+        let (list, read_at) = &*self.deny.borrow();
+        let fresh = read_at.is_some_and(|at| now - at < refresh_seconds && now >= at);
+        fresh.then(|| match list {
+            Some(list) => Ok(Some(list.clone())),
+            None => Err(()),
+        })
+    }
+
+    /// Notes a read of the deny list at `now`: the new list, or `None` to keep the last one.
+    pub fn deny_list_read(&self, now: i64, list: Option<DenyList>) -> Option<Rc<DenyList>> {
+        let mut deny = self.deny.borrow_mut();
+        if let Some(list) = list {
+            deny.0 = Some(Rc::new(list));
+        }
+        deny.1 = Some(now);
+        deny.0.clone()
     }
 
     /// The identity assertion's keys, when configured.
