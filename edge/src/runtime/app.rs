@@ -131,7 +131,6 @@ impl Exchange<'_> {
             req,
             method,
             target,
-            id,
             common,
             ..
         } = *self;
@@ -193,17 +192,32 @@ impl Exchange<'_> {
         }
         let who = Identity::of(&auth.principal);
         let principal = auth.principal.uid().to_string();
+        self.forward(&who, &principal, route, decision, record)
+            .await
+    }
+
+    /// Forwards an allowed request with its identity headers and, when configured, its
+    /// signed assertion.
+    async fn forward(
+        &self,
+        who: &Identity<'_>,
+        principal: &str,
+        route: &RouteMatch,
+        decision: &Decision,
+        record: &mut RequestRecord,
+    ) -> Result<Response, AppError> {
         let assertion = self
-            .assertion(&who, &principal, route, decision, record)
+            .assertion(who, principal, route, decision, record)
             .await?;
+        let config = self.state.config();
         proxy::forward(
-            state.config(),
-            req,
+            config,
+            self.req,
             route,
-            &who,
+            who,
             decision,
-            id,
-            common,
+            self.id,
+            self.common,
             assertion,
         )
         .await
@@ -265,17 +279,13 @@ impl Exchange<'_> {
         let Self {
             state,
             gate,
-            req,
-            method,
             target,
-            id,
-            common,
             ..
         } = *self;
         if is_bundle_endpoint(target) && state.config().bundle_endpoint {
             return Err(AppError::MissingToken);
         }
-        let Some((route, decision)) = gate.decide_anonymous(method, target) else {
+        let Some((route, decision)) = gate.decide_anonymous(self.method, target) else {
             return Err(AppError::MissingToken);
         };
         record.anonymous = true;
@@ -283,24 +293,17 @@ impl Exchange<'_> {
         if !decision.is_allowed() {
             return Err(AppError::MissingToken);
         }
-        let who = Identity::anonymous();
         let principal = gate
             .bundle()
             .anonymous_principal()
             .map(ToString::to_string)
             .unwrap_or_default();
-        let assertion = self
-            .assertion(&who, &principal, &route, &decision, record)
-            .await?;
-        proxy::forward(
-            state.config(),
-            req,
+        self.forward(
+            &Identity::anonymous(),
+            &principal,
             &route,
-            &who,
             &decision,
-            id,
-            common,
-            assertion,
+            record,
         )
         .await
     }
