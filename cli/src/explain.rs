@@ -113,7 +113,12 @@ pub fn explain(bundle: Bundle, question: &Question<'_>) -> Result<Explanation, S
             }
         }
     }
-    let (route, decision) = match gate.decide(&principal, question.method, question.target) {
+    let (route, decision) = match gate.decide(
+        &principal,
+        question.method,
+        question.target,
+        &cedargate::RequestValues::at(question.now),
+    ) {
         Ok(pair) => pair,
         Err(err) => {
             let status = match err {

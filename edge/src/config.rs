@@ -57,6 +57,11 @@ pub struct EdgeConfig {
     /// edge instead of trusting the network. Default off.
     #[serde(default)]
     pub assertion: Option<AssertionConfig>,
+    /// Which request values go into decisions (`cedargate::context`): the time, the client's
+    /// address and country, named headers, token claims. Default none; a bundle whose
+    /// actions declare a value not listed here is refused.
+    #[serde(default)]
+    pub context: cedargate::ContextConfig,
 }
 
 /// The deny list (`cedargate::revocation`): a KV entry `{ "jti": [...], "sid": [...] }`.

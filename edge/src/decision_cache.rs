@@ -89,6 +89,7 @@ mod tests {
                 outcome: Outcome::Allow,
                 policies: vec![],
                 errors: vec![],
+                step_up: None,
             },
         })
     }

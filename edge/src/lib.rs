@@ -18,6 +18,7 @@ pub mod forward;
 pub mod key_policy;
 pub mod log_line;
 pub mod problem;
+pub mod request_values;
 pub mod target;
 pub mod token_cache;
 

@@ -199,6 +199,7 @@ mod tests {
                 outcome: cedargate::Outcome::Deny,
                 policies: vec!["f".into()],
                 errors: vec!["f: bad".into(), "g: worse".into()],
+                step_up: None,
             },
         );
         assert_eq!(record.action.as_deref(), Some("post /pets"));

@@ -22,6 +22,13 @@ pub enum AppError {
         action: String,
         policies: Vec<String>,
     },
+    /// Step-up `forbid`s deny the action until the person signs in again, more strongly or
+    /// more recently (RFC 9470).
+    StepUp {
+        action: String,
+        policies: Vec<String>,
+        step_up: cedargate::StepUp,
+    },
     /// The path or query was refused.
     BadRequest { message: String },
     /// No route matches (configured answer 404).
@@ -63,6 +70,24 @@ fn quoted(text: &str) -> String {
             _ => '?',
         })
         .collect()
+}
+
+/// RFC 9470's challenge: `insufficient_user_authentication` with the `acr_values` and
+/// `max_age` to sign in again with.
+fn step_up_challenge(step_up: &cedargate::StepUp) -> String {
+    let mut text = format!(
+        "{REALM}, error=\"insufficient_user_authentication\", error_description=\"a stronger or more recent sign-in is required\""
+    );
+    if !step_up.acr_values.is_empty() {
+        text.push_str(&format!(
+            ", acr_values=\"{}\"",
+            quoted(&step_up.acr_values.join(" "))
+        ));
+    }
+    if let Some(max_age) = step_up.max_age {
+        text.push_str(&format!(", max_age=\"{max_age}\""));
+    }
+    text
 }
 
 impl From<BearerError> for AppError {
@@ -166,6 +191,15 @@ impl AppError {
                 },
                 Vec::new(),
             ),
+            Self::StepUp {
+                policies, step_up, ..
+            } => (
+                401,
+                "insufficient-user-authentication",
+                "Stronger authentication required",
+                format!("{} asks for a new sign-in", policies.join(", ")),
+                vec![("www-authenticate", step_up_challenge(step_up))],
+            ),
             Self::BadRequest { message } => (
                 400,
                 "bad-request",
@@ -238,6 +272,15 @@ impl AppError {
                 body.action = Some(action.clone());
                 body.policies = Some(policies.clone());
             }
+            Self::StepUp {
+                action,
+                policies,
+                step_up,
+            } => {
+                body.action = Some(action.clone());
+                body.policies = Some(policies.clone());
+                body.step_up = Some(step_up.clone());
+            }
             Self::MethodNotAllowed { allow } => body.allow = Some(allow.clone()),
             _ => {}
         }
@@ -260,6 +303,54 @@ mod tests {
     /// The body as the client reads it.
     fn body_json(p: &Problem) -> Value {
         serde_json::to_value(&p.body).expect("serializes")
+    }
+
+    #[test]
+    fn step_up_gets_an_rfc_9470_challenge() {
+        let p = AppError::StepUp {
+            action: "delete /pets/{petId}".into(),
+            policies: vec!["delete-needs-recent-mfa".into()],
+            step_up: cedargate::StepUp {
+                acr_values: vec!["urn:cedargate:mfa".into(), "urn:x:hwk".into()],
+                max_age: Some(600),
+            },
+        }
+        .problem("r2");
+        assert_eq!(p.status, 401);
+        assert_eq!(
+            p.headers,
+            [(
+                "www-authenticate",
+                "Bearer realm=\"cedargate\", error=\"insufficient_user_authentication\", error_description=\"a stronger or more recent sign-in is required\", acr_values=\"urn:cedargate:mfa urn:x:hwk\", max_age=\"600\"".to_owned()
+            )]
+        );
+        let body = body_json(&p);
+        assert_eq!(
+            body["type"],
+            "urn:cedargate:problem:insufficient-user-authentication"
+        );
+        assert_eq!(
+            body["step_up"]["acr_values"],
+            json!(["urn:cedargate:mfa", "urn:x:hwk"])
+        );
+        assert_eq!(body["step_up"]["max_age"], 600);
+        assert_eq!(body["policies"], json!(["delete-needs-recent-mfa"]));
+        // Only a recent sign-in asked for: no acr_values parameter.
+        let p = AppError::StepUp {
+            action: "a".into(),
+            policies: vec![],
+            step_up: cedargate::StepUp {
+                acr_values: vec![],
+                max_age: Some(0),
+            },
+        }
+        .problem("");
+        assert!(!p.headers[0].1.contains("acr_values"), "{}", p.headers[0].1);
+        assert!(
+            p.headers[0].1.ends_with(", max_age=\"0\""),
+            "{}",
+            p.headers[0].1
+        );
     }
 
     #[test]

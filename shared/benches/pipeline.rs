@@ -88,7 +88,11 @@ mod native {
         let route = gate.bundle().resolve("GET", "/pets/7").unwrap();
         c.bench_function("decision/authorize", |b| {
             b.iter(|| {
-                let decision = gate.bundle().authorize(black_box(&principal), &route);
+                let decision = gate.bundle().authorize(
+                    black_box(&principal),
+                    &route,
+                    &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+                );
                 assert!(decision.is_allowed());
             })
         });
@@ -101,7 +105,14 @@ mod native {
                     NOW,
                 ))
                 .unwrap();
-                let (_, decision) = gate.decide(&principal, "GET", "/pets/7").unwrap();
+                let (_, decision) = gate
+                    .decide(
+                        &principal,
+                        "GET",
+                        "/pets/7",
+                        &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+                    )
+                    .unwrap();
                 assert!(decision.is_allowed());
             })
         });
@@ -166,7 +177,15 @@ mod native {
         });
         let gate = Gate::new(bundle, &config).unwrap();
         c.bench_function("decision/authorize_50_action_bundle", |b| {
-            b.iter(|| gate.decide(black_box(&principal), "PUT", "/r7/42").unwrap())
+            b.iter(|| {
+                gate.decide(
+                    black_box(&principal),
+                    "PUT",
+                    "/r7/42",
+                    &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+                )
+                .unwrap()
+            })
         });
     }
 

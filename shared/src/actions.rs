@@ -2,6 +2,7 @@
 //! Every route's action is declared and applies to the resource, and every action's context
 //! is a shape cedargate can fill from the request.
 
+use crate::context::{self, RequestShape, TokenShape};
 use crate::routes::{self, ANY_METHODS, Route, RouteTable, RoutesFile};
 use crate::schema_info::{Attribute, CedarType, SchemaInfo};
 use cedar_policy::{EntityId, EntityTypeName, EntityUid};
@@ -24,6 +25,10 @@ pub(crate) struct ContextShape {
     /// Context fills `queryStringParameters`, with these declared names; `None` when the
     /// action declares no such record.
     pub(crate) query_parameters: Option<Vec<String>>,
+    /// Context fills `request` (see [`crate::context`]).
+    pub(crate) request: Option<RequestShape>,
+    /// Context fills `token` (see [`crate::context`]).
+    pub(crate) token: Option<TokenShape>,
 }
 
 /// The route file compiled against a schema.
@@ -169,9 +174,10 @@ pub(crate) fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<Built
     })
 }
 
-/// Checks that an action's context is one cedargate fills: only `pathParameters` (a record
-/// of exactly the route's parameters, all `String`) and `queryStringParameters` (a record of
-/// optional `String`s).
+/// Checks that an action's context is one cedargate fills: `pathParameters` (a record of
+/// exactly the route's parameters, all `String`), `queryStringParameters` (a record of
+/// optional `String`s), and the request values and token claims of [`crate::context`]
+/// (`request`, `token`).
 fn context_shape(
     route: &Route,
     context: &BTreeMap<String, Attribute>,
@@ -179,6 +185,8 @@ fn context_shape(
     let mut path = false;
     let mut query = Vec::new();
     let mut has_query = false;
+    let mut request = None;
+    let mut token = None;
     for (name, attr) in context {
         match (name.as_str(), &attr.ty) {
             ("pathParameters", CedarType::Record(fields)) => {
@@ -212,9 +220,11 @@ fn context_shape(
                     query.push(field.clone());
                 }
             }
+            ("request", _) => request = Some(context::request_shape(attr)?),
+            ("token", _) => token = Some(context::token_shape(attr)?),
             _ => {
                 return Err(format!(
-                    "context attribute {name} cannot be filled (only pathParameters and queryStringParameters records are)"
+                    "context attribute {name} cannot be filled (only pathParameters, queryStringParameters, request and token records are)"
                 ));
             }
         }
@@ -222,5 +232,7 @@ fn context_shape(
     Ok(ContextShape {
         path_parameters: path,
         query_parameters: has_query.then_some(query),
+        request,
+        token,
     })
 }

@@ -5,6 +5,7 @@
 
 use crate::actions::{ActionEntry, BuiltRoutes, build_routes};
 use crate::canonical;
+use crate::decision::StepUp;
 use crate::routes::{RouteError, RouteMatch, RouteTable, RoutesFile};
 use crate::schema_info::SchemaInfo;
 use cedar_policy::{
@@ -78,6 +79,9 @@ pub enum BundleError {
     /// A route does not fit the schema.
     #[error("{ROUTES_FILE}: {0}")]
     Route(String),
+    /// A policy's step-up annotations are wrong.
+    #[error("{POLICIES_FILE}: policy {id}: {reason}")]
+    StepUp { id: String, reason: String },
 }
 
 fn place(file: &str, line: Option<(usize, usize)>) -> String {
@@ -163,6 +167,11 @@ pub struct Bundle {
     pub(crate) policies: PolicySet,
     /// Each policy's effect, by id.
     pub(crate) effects: HashMap<String, Effect>,
+    /// The step-up requirements, by id of the `forbid` that carries them.
+    pub(crate) step_ups: HashMap<String, StepUp>,
+    /// The policies without the step-up `forbid`s: what a request would get once the
+    /// requirement is met.
+    pub(crate) without_step_ups: PolicySet,
     pub(crate) routes: RouteTable,
     namespace: String,
     pub(crate) resource: EntityUid,
@@ -199,6 +208,8 @@ impl Bundle {
         let ParsedPolicies {
             set: policies,
             effects,
+            step_ups,
+            without_step_ups,
             json: policy_json,
         } = parse_policies(&source.policies)?;
 
@@ -260,6 +271,8 @@ impl Bundle {
             info,
             policies,
             effects,
+            step_ups,
+            without_step_ups,
             routes,
             namespace: file.namespace,
             resource,
@@ -371,7 +384,63 @@ fn parse_schema(text: &str) -> Result<ParsedSchema, BundleError> {
 struct ParsedPolicies {
     set: PolicySet,
     effects: HashMap<String, Effect>,
+    step_ups: HashMap<String, StepUp>,
+    without_step_ups: PolicySet,
     json: Vec<Value>,
+}
+
+/// The annotation naming the authentication context classes a step-up `forbid` asks for
+/// (space-separated, as OpenID Connect's `acr_values`).
+pub const STEP_UP_ACR_ANNOTATION: &str = "step_up_acr_values";
+/// The annotation giving the longest time since sign-in, in seconds, a step-up `forbid`
+/// asks for (OpenID Connect's `max_age`).
+pub const STEP_UP_MAX_AGE_ANNOTATION: &str = "step_up_max_age";
+
+/// A policy's step-up requirement, from its annotations; `None` when it has none.
+fn step_up_of(policy: &Policy) -> Result<Option<StepUp>, String> {
+    let acr = policy.annotation(STEP_UP_ACR_ANNOTATION);
+    let max_age = policy.annotation(STEP_UP_MAX_AGE_ANNOTATION);
+    if acr.is_none() && max_age.is_none() {
+        return Ok(None);
+    }
+    if policy.effect() != Effect::Forbid {
+        return Err(
+            "step-up annotations belong on a forbid (the requirement that denies until it is met)"
+                .into(),
+        );
+    }
+    let acr_values: Vec<String> = acr
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if acr.is_some() && acr_values.is_empty() {
+        return Err(format!("@{STEP_UP_ACR_ANNOTATION} is empty"));
+    }
+    if let Some(bad) = acr_values.iter().find(|v| {
+        !v.chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+    }) {
+        return Err(format!(
+            "@{STEP_UP_ACR_ANNOTATION}: \"{bad}\" is not a printable value without quotes or backslashes"
+        ));
+    }
+    let max_age = match max_age {
+        None => None,
+        Some(text) => Some(
+            text.parse::<u32>()
+                .ok()
+                .filter(|_| text.chars().all(|c| c.is_ascii_digit()))
+                .ok_or_else(|| {
+                    format!("@{STEP_UP_MAX_AGE_ANNOTATION} must be a whole number of seconds")
+                })?,
+        ),
+    };
+    Ok(Some(StepUp {
+        acr_values,
+        max_age,
+    }))
 }
 
 fn parse_policies(text: &str) -> Result<ParsedPolicies, BundleError> {
@@ -413,12 +482,30 @@ fn parse_policies(text: &str) -> Result<ParsedPolicies, BundleError> {
         with_ids.push(policy.new_id(PolicyId::new(id)));
     }
     let mut set = PolicySet::new();
+    let mut without_step_ups = PolicySet::new();
     let mut effects = HashMap::new();
+    let mut step_ups = HashMap::new();
     let mut json = Vec::new();
     for policy in with_ids {
         let id = policy.id().to_string();
         if effects.insert(id.clone(), policy.effect()).is_some() {
             return Err(BundleError::DuplicateId { id });
+        }
+        match step_up_of(&policy).map_err(|reason| BundleError::StepUp {
+            id: id.clone(),
+            reason,
+        })? {
+            Some(step_up) => {
+                step_ups.insert(id.clone(), step_up);
+            }
+            None => {
+                without_step_ups
+                    .add(policy.clone())
+                    .map_err(|err| BundleError::Policies {
+                        message: err.to_string(),
+                        line: None,
+                    })?;
+            }
         }
         json.push(json!({
             "id": id,
@@ -433,5 +520,11 @@ fn parse_policies(text: &str) -> Result<ParsedPolicies, BundleError> {
         })?;
     }
     json.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    Ok(ParsedPolicies { set, effects, json })
+    Ok(ParsedPolicies {
+        set,
+        effects,
+        step_ups,
+        without_step_ups,
+        json,
+    })
 }

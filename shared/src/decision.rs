@@ -7,11 +7,12 @@
 
 use crate::actions::ActionEntry;
 use crate::bundle::Bundle;
+use crate::context::{self, RequestValues, TokenValues};
 use crate::principal::Principal;
 use crate::routes::RouteMatch;
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Effect, Entities, EntityUid, Policy, Request,
-    RestrictedExpression,
+    Authorizer, Context, Decision as CedarDecision, Effect, Entities, EntityUid, Policy, PolicySet,
+    Request, RestrictedExpression,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -38,6 +39,37 @@ pub struct Decision {
     pub policies: Vec<String>,
     /// Evaluation errors, as `"<policy id>: <message>"`.
     pub errors: Vec<String>,
+    /// Set on a deny that only step-up `forbid`s caused, when the request would be allowed
+    /// without them: the stronger sign-in to ask for (RFC 9470). `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up: Option<StepUp>,
+}
+
+/// What a step-up `forbid` asks for, from its `@step_up_acr_values("...")` and
+/// `@step_up_max_age("...")` annotations; merged over every such policy of a decision.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepUp {
+    /// Acceptable authentication context classes, in policy order, without repeats; empty
+    /// when only a recent sign-in is asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acr_values: Vec<String>,
+    /// Longest time since the person signed in, in seconds (the smallest one asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u32>,
+}
+
+impl StepUp {
+    fn merge(&mut self, other: &Self) {
+        for value in &other.acr_values {
+            if !self.acr_values.contains(value) {
+                self.acr_values.push(value.clone());
+            }
+        }
+        self.max_age = match (self.max_age, other.max_age) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 impl Decision {
@@ -62,41 +94,102 @@ pub struct ActionDecision {
     pub policies: Vec<String>,
     /// Evaluation errors, as `"<policy id>: <message>"`.
     pub errors: Vec<String>,
+    /// For an unknown outcome, the context values the undecided policies read
+    /// (`request.time`, `token.acr`, `pathParameters.petId`), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
 }
 
 impl Bundle {
     /// The one decision point: may `principal` perform the matched request?
     ///
     /// Cedar skips a policy whose evaluation errors; here an erroring `forbid` denies.
-    pub fn authorize(&self, principal: &Principal, route: &RouteMatch) -> Decision {
-        self.authorize_as(principal.uid(), principal.entities(), route)
+    ///
+    /// `values` are the request's own (time, address, headers): only what the action's
+    /// context declares is used.
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        route: &RouteMatch,
+        values: &RequestValues,
+    ) -> Decision {
+        self.authorize_as(
+            principal.uid(),
+            principal.entities(),
+            &principal.token_values,
+            route,
+            values,
+        )
     }
 
     /// The decision for a request without a token on a public route, through the same
     /// policies, for the anonymous principal ([`Bundle::anonymous_principal`]). `None` when
     /// the route is not public: such a request needs a token, and is never decided.
-    pub fn authorize_anonymous(&self, route: &RouteMatch) -> Option<Decision> {
+    pub fn authorize_anonymous(
+        &self,
+        route: &RouteMatch,
+        values: &RequestValues,
+    ) -> Option<Decision> {
         let (uid, entities) = self.anonymous.as_ref()?;
         route
             .public
-            .then(|| self.authorize_as(uid, entities, route))
+            .then(|| self.authorize_as(uid, entities, &TokenValues::default(), route, values))
     }
 
-    fn authorize_as(&self, uid: &EntityUid, entities: &Entities, route: &RouteMatch) -> Decision {
+    fn authorize_as(
+        &self,
+        uid: &EntityUid,
+        entities: &Entities,
+        token: &TokenValues,
+        route: &RouteMatch,
+        values: &RequestValues,
+    ) -> Decision {
         let deny = |errors: Vec<String>| Decision {
             action: route.action.clone(),
             outcome: Outcome::Deny,
             policies: Vec::new(),
             errors,
+            step_up: None,
         };
         let Some(entry) = self.actions.get(&route.action) else {
             return deny(vec!["action is not in the bundle".into()]);
         };
-        let request = match self.request(uid, entry, route) {
+        let request = match self.request(uid, entry, route, token, values) {
             Ok(request) => request,
             Err(err) => return deny(vec![err]),
         };
-        let response = Authorizer::new().is_authorized(&request, &self.policies, entities);
+        let mut decision = self.evaluate(&request, &self.policies, entities, &route.action);
+        if decision.outcome == Outcome::Deny
+            && !decision.policies.is_empty()
+            && decision
+                .policies
+                .iter()
+                .all(|id| self.step_ups.contains_key(id))
+        {
+            // Denied by step-up requirements alone: ask for the stronger sign-in only when
+            // meeting them would allow.
+            let without = self.evaluate(&request, &self.without_step_ups, entities, &route.action);
+            if without.is_allowed() {
+                let mut step_up = StepUp::default();
+                for id in &decision.policies {
+                    if let Some(s) = self.step_ups.get(id) {
+                        step_up.merge(s);
+                    }
+                }
+                decision.step_up = Some(step_up);
+            }
+        }
+        decision
+    }
+
+    fn evaluate(
+        &self,
+        request: &Request,
+        policies: &PolicySet,
+        entities: &Entities,
+        action: &str,
+    ) -> Decision {
+        let response = Authorizer::new().is_authorized(request, policies, entities);
         let errors: Vec<(String, String)> = response
             .diagnostics()
             .errors()
@@ -113,10 +206,11 @@ impl Bundle {
             .collect();
         if !erroring_forbids.is_empty() {
             return Decision {
-                action: route.action.clone(),
+                action: action.to_owned(),
                 outcome: Outcome::Deny,
                 policies: erroring_forbids,
                 errors: errors_text,
+                step_up: None,
             };
         }
         let mut policies: Vec<String> = response
@@ -126,13 +220,14 @@ impl Bundle {
             .collect();
         policies.sort();
         Decision {
-            action: route.action.clone(),
+            action: action.to_owned(),
             outcome: match response.decision() {
                 CedarDecision::Allow => Outcome::Allow,
                 CedarDecision::Deny => Outcome::Deny,
             },
             policies,
             errors: errors_text,
+            step_up: None,
         }
     }
 
@@ -153,6 +248,8 @@ impl Bundle {
         principal: &EntityUid,
         entry: &ActionEntry,
         route: &RouteMatch,
+        token: &TokenValues,
+        values: &RequestValues,
     ) -> Result<Request, String> {
         let record = |map: &BTreeMap<String, String>| {
             RestrictedExpression::new_record(
@@ -170,6 +267,15 @@ impl Bundle {
                 "queryStringParameters".to_owned(),
                 record(&route.query_parameters)?,
             ));
+        }
+        if let Some(shape) = &entry.context.request {
+            pairs.push((
+                "request".to_owned(),
+                context::request_record(shape, values)?,
+            ));
+        }
+        if let Some(shape) = &entry.context.token {
+            pairs.push(("token".to_owned(), context::token_record(shape, token)?));
         }
         let context = Context::from_pairs(pairs).map_err(|e| e.to_string())?;
         // No per-request schema check: every part was checked when the bundle and the trust
@@ -227,6 +333,7 @@ impl Bundle {
                         outcome: Some(Outcome::Deny),
                         policies: Vec::new(),
                         errors: vec![err.to_string()],
+                        depends_on: Vec::new(),
                     });
                     continue;
                 }
@@ -244,6 +351,7 @@ impl Bundle {
                 ids.dedup();
                 ids
             };
+            let mut depends_on = Vec::new();
             let (outcome, policies) = if !erroring_forbids.is_empty() {
                 (Some(Outcome::Deny), erroring_forbids)
             } else {
@@ -262,7 +370,21 @@ impl Bundle {
                             .filter(|p| p.effect() == Effect::Forbid)
                             .collect()),
                     ),
-                    None => (None, ids(partial.may_be_determining().collect())),
+                    None => {
+                        let undecided: Vec<Policy> = partial.may_be_determining().collect();
+                        // The residuals name the context as an unknown: read the paths
+                        // from the policies as written.
+                        for residual in &undecided {
+                            if let Some(json) = self
+                                .policies
+                                .policy(residual.id())
+                                .and_then(|p| p.to_json().ok())
+                            {
+                                context::context_paths(&json, &mut depends_on);
+                            }
+                        }
+                        (None, ids(undecided))
+                    }
                 }
             };
             out.push(ActionDecision {
@@ -274,8 +396,29 @@ impl Bundle {
                     .iter()
                     .map(|id| format!("{id}: evaluation error"))
                     .collect(),
+                depends_on: shortest_paths(depends_on),
             });
         }
         out
     }
+}
+
+/// Sorted paths without repeats and without any path another one extends (`token` goes
+/// when `token.acr` is there).
+fn shortest_paths(mut paths: Vec<String>) -> Vec<String> {
+    paths.sort();
+    paths.dedup();
+    let keep: Vec<bool> = paths
+        .iter()
+        .map(|p| {
+            !paths.iter().any(|q| {
+                q.len() > p.len() && q.starts_with(p.as_str()) && q[p.len()..].starts_with('.')
+            })
+        })
+        .collect();
+    paths
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(p, k)| k.then_some(p))
+        .collect()
 }

@@ -16,3 +16,14 @@ pub fn petstore_source() -> BundleSource {
 pub fn petstore() -> Result<Bundle, BundleError> {
     Bundle::load(&petstore_source())
 }
+
+/// The PetStore bundle whose decisions see the request (`policies/petstore-context/`): the
+/// client's address, country and a tenant header, the token's `amr`, and a step-up
+/// requirement for deleting.
+pub fn petstore_context_source() -> BundleSource {
+    BundleSource {
+        schema: include_str!("../../policies/petstore-context/schema.cedarschema").to_owned(),
+        policies: include_str!("../../policies/petstore-context/policies.cedar").to_owned(),
+        routes: include_str!("../../policies/petstore-context/routes.json").to_owned(),
+    }
+}

@@ -1,6 +1,7 @@
 //! A bundle and the trust bound to it: what the edge and the browser keep.
 
 use crate::bundle::Bundle;
+use crate::context::{ContextConfig, RequestValues};
 use crate::crypto::SignatureBackend;
 use crate::decision::{Decision, Outcome};
 use crate::jwks::KeySet;
@@ -103,10 +104,25 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// Binds `config` to `bundle` (see [`Trust::bind`]).
+    /// Binds `config` to `bundle` (see [`Trust::bind`]). The request context is not
+    /// checked: for tools that decide without request values (or with values they make up).
+    /// What enforces uses [`Gate::enforcing`].
     pub fn new(bundle: Bundle, config: &TrustConfig) -> Result<Self, ConfigError> {
         let trust = Trust::bind(config, &bundle)?;
         Ok(Self { bundle, trust })
+    }
+
+    /// Binds `config` to `bundle` and checks that `context` fills every request value the
+    /// bundle's actions declare ([`Bundle::check_context`]).
+    pub fn enforcing(
+        bundle: Bundle,
+        config: &TrustConfig,
+        context: &ContextConfig,
+    ) -> Result<Self, ConfigError> {
+        bundle
+            .check_context(context)
+            .map_err(ConfigError::Context)?;
+        Self::new(bundle, config)
     }
 
     /// The bundle.
@@ -156,9 +172,14 @@ impl Gate {
     ///
     /// Only a request with no credentials at all may come here; a token that is present
     /// but refused is refused, on public routes too.
-    pub fn decide_anonymous(&self, method: &str, target: &str) -> Option<(RouteMatch, Decision)> {
+    pub fn decide_anonymous(
+        &self,
+        method: &str,
+        target: &str,
+        values: &RequestValues,
+    ) -> Option<(RouteMatch, Decision)> {
         let route = self.bundle.resolve(method, target).ok()?;
-        let decision = self.bundle.authorize_anonymous(&route)?;
+        let decision = self.bundle.authorize_anonymous(&route, values)?;
         Some((route, decision))
     }
 
@@ -199,15 +220,17 @@ impl Gate {
         Ok(out)
     }
 
-    /// Matches the request and decides.
+    /// Matches the request and decides, with the request's own values (see
+    /// [`Bundle::authorize`]).
     pub fn decide(
         &self,
         principal: &Principal,
         method: &str,
         target: &str,
+        values: &RequestValues,
     ) -> Result<(RouteMatch, Decision), RouteError> {
         let route = self.bundle.resolve(method, target)?;
-        let decision = self.bundle.authorize(principal, &route);
+        let decision = self.bundle.authorize(principal, &route, values);
         Ok((route, decision))
     }
 }

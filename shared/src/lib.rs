@@ -42,6 +42,7 @@ pub mod assertion;
 mod base64url;
 mod bundle;
 pub mod canonical;
+pub mod context;
 pub mod crypto;
 mod decision;
 pub mod discovery;
@@ -68,9 +69,10 @@ pub mod wire;
 pub use actions::ANONYMOUS_TYPE;
 pub use bundle::{ANONYMOUS_ID, POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
 pub use bundle::{Bundle, BundleError, BundleSource, BundleVersion, PolicyEntry, RouteEntry};
+pub use context::{ContextConfig, ContextError, ContextNeeds, RequestValues, TokenValue};
 pub use crypto::RustCrypto;
 pub use crypto::{SignatureBackend, SignatureCheck, SignatureError};
-pub use decision::{ActionDecision, Decision, Outcome};
+pub use decision::{ActionDecision, Decision, Outcome, StepUp};
 pub use gate::{AuthError, Gate, GateError, KeySource, Reliance};
 pub use jwks::{
     Algorithm, JwksError, KeySet, MAX_JWKS_BYTES, MAX_RSA_BITS, MIN_RSA_BITS, SkippedKey,

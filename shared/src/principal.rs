@@ -2,6 +2,7 @@
 //! request is evaluated against. Made by [`crate::Trust::principal`]; read by
 //! [`crate::Bundle::authorize`].
 
+use crate::context::TokenValues;
 use crate::token::TokenKind;
 use crate::trust_config::Caller;
 use cedar_policy::{Entities, EntityUid};
@@ -19,6 +20,8 @@ pub struct Principal {
     pub(crate) groups: Vec<String>,
     pub(crate) issuer: String,
     pub(crate) kind: TokenKind,
+    /// The claims a request context may carry (`acr`, `amr`, `auth_time`, `client_id`).
+    pub(crate) token_values: TokenValues,
 }
 
 impl Principal {

@@ -2,6 +2,7 @@
 //! from verified claims to the Cedar principal and its groups.
 
 use crate::bundle::Bundle;
+use crate::context::TokenValues;
 use crate::crypto::SignatureBackend;
 use crate::jwks::KeySet;
 use crate::principal::Principal;
@@ -329,6 +330,7 @@ impl Trust {
             groups,
             issuer: config.issuer.clone(),
             kind: config.token,
+            token_values: TokenValues::from_claims(claims),
         })
     }
 }

@@ -347,6 +347,9 @@ pub enum ConfigError {
     /// An ID-token entry requires `typ` `at+jwt`, the access-token type.
     #[error("issuer {issuer}: an ID-token entry cannot require token_type {token_type}")]
     IdTokenType { issuer: String, token_type: String },
+    /// The worker's request-context allow-list does not fill what the bundle declares.
+    #[error(transparent)]
+    Context(crate::context::ContextError),
     /// Two issuers would map users or groups to the same Cedar entities.
     #[error(
         "issuers {first} and {second} map to the same {what}: give each its own {field}, such as \"{suggestion}\""

@@ -44,7 +44,8 @@ impl BundleEndpoint {
 
 /// A refusal from the edge: an RFC 9457 problem document, sent as [`PROBLEM_MEDIA_TYPE`].
 ///
-/// On the wire the cedargate members (`reason`, `action`, `policies`, `allow`) come first,
+/// On the wire the cedargate members (`reason`, `action`, `policies`, `allow`, `step_up`)
+/// come first,
 /// then `type`, `title`, `status`, `detail` and `request_id`; absent members are left out. A
 /// body names the action and, for a deny, the policies; never a token or internal error
 /// text.
@@ -66,6 +67,10 @@ pub struct ProblemDocument {
     /// The methods of the routes that match the path. On `method-not-allowed` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow: Option<Vec<String>>,
+    /// The sign-in to start again with (`acr_values`, `max_age`), the same as the
+    /// `WWW-Authenticate` challenge's. On `insufficient-user-authentication` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up: Option<crate::decision::StepUp>,
     /// The problem type: [`PROBLEM_TYPE_PREFIX`] and a code (see [`ProblemDocument::code`]).
     #[serde(rename = "type", default = "about_blank")]
     pub problem_type: String,
@@ -97,6 +102,7 @@ impl ProblemDocument {
             action: None,
             policies: None,
             allow: None,
+            step_up: None,
             problem_type: format!("{PROBLEM_TYPE_PREFIX}{code}"),
             title: Some(title.to_owned()),
             status: Some(status),

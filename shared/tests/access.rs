@@ -70,7 +70,14 @@ async fn row(claims: &Value) -> Result<String, String> {
     Ok(ACTIONS
         .iter()
         .map(|(method, target)| {
-            let (_, decision) = gate.decide(&principal, method, target).unwrap();
+            let (_, decision) = gate
+                .decide(
+                    &principal,
+                    method,
+                    target,
+                    &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+                )
+                .unwrap();
             if decision.is_allowed() { 'A' } else { '-' }
         })
         .collect())
@@ -133,7 +140,7 @@ async_test! {
             bundle.routes().into_iter().filter(|r| r.public).map(|r| r.route).collect();
         assert_eq!(public, ["get /health"]);
 
-        let (route, decision) = gate.decide_anonymous("GET", "/health").unwrap();
+        let (route, decision) = gate.decide_anonymous("GET", "/health", &cedargate::RequestValues::at(cedargate::UnixTime(0))).unwrap();
         assert!(route.public);
         assert!(decision.is_allowed());
         assert_eq!(decision.policies, ["public-get-health"]);
@@ -148,7 +155,7 @@ async_test! {
             ("GET", "/nowhere"),
             ("GET", "/%2e%2e/health"),
         ] {
-            assert!(gate.decide_anonymous(method, target).is_none(), "{method} {target}");
+            assert!(gate.decide_anonymous(method, target, &cedargate::RequestValues::at(cedargate::UnixTime(0))).is_none(), "{method} {target}");
         }
         // The policies still decide: a forbid on the anonymous principal denies.
         let source = bundle.source();
@@ -161,7 +168,7 @@ async_test! {
         })
         .unwrap();
         let route = closed.resolve("GET", "/health").unwrap();
-        let decision = closed.authorize_anonymous(&route).unwrap();
+        let decision = closed.authorize_anonymous(&route, &cedargate::RequestValues::at(cedargate::UnixTime(0))).unwrap();
         assert!(!decision.is_allowed());
         assert_eq!(decision.policies, ["no-anonymous"]);
         // The ID-token PetStore has no public route and so no anonymous principal.
@@ -169,7 +176,7 @@ async_test! {
         assert!(petstore.anonymous_principal().is_none());
         let route = petstore.resolve("GET", "/").unwrap();
         assert!(!route.public);
-        assert!(petstore.authorize_anonymous(&route).is_none());
+        assert!(petstore.authorize_anonymous(&route, &cedargate::RequestValues::at(cedargate::UnixTime(0))).is_none());
     }
 }
 

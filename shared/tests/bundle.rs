@@ -323,7 +323,16 @@ fn context_carries_path_and_declared_query_parameters() {
             &serde_json::from_value(json!({"sub": "u"})).unwrap(),
         )
         .unwrap();
-    let decide = |method: &str, path: &str| gate.decide(&principal, method, path).unwrap().1;
+    let decide = |method: &str, path: &str| {
+        gate.decide(
+            &principal,
+            method,
+            path,
+            &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+        )
+        .unwrap()
+        .1
+    };
     assert!(decide("PUT", "/items/mine").is_allowed());
     assert!(!decide("PUT", "/items/yours").is_allowed());
     assert!(decide("GET", "/items?limit=10&other=x").is_allowed());
@@ -361,7 +370,12 @@ fn an_erroring_forbid_denies() {
     };
     // 10^7 * 10^12 overflows: Cedar would skip the forbid and allow; cedargate denies.
     let (_, decision) = gate
-        .decide(&principal_with(10_000_000), "GET", "/items")
+        .decide(
+            &principal_with(10_000_000),
+            "GET",
+            "/items",
+            &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+        )
         .unwrap();
     assert_eq!(decision.outcome, Outcome::Deny);
     assert_eq!(decision.policies, ["no-high-levels"]);
@@ -375,7 +389,14 @@ fn an_erroring_forbid_denies() {
     assert!(matrix.iter().all(|row| row.outcome == Some(Outcome::Deny)));
 
     // Level 0: the forbid evaluates to false without error.
-    let (_, decision) = gate.decide(&principal_with(0), "GET", "/items").unwrap();
+    let (_, decision) = gate
+        .decide(
+            &principal_with(0),
+            "GET",
+            "/items",
+            &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+        )
+        .unwrap();
     assert_eq!(decision.outcome, Outcome::Allow);
     assert_eq!(decision.policies, ["everyone"]);
 
@@ -394,7 +415,14 @@ fn an_erroring_forbid_denies() {
             &serde_json::from_value(json!({"sub": "u", "level": 10_000_000})).unwrap(),
         )
         .unwrap();
-    let (_, decision) = gate.decide(&principal, "GET", "/items").unwrap();
+    let (_, decision) = gate
+        .decide(
+            &principal,
+            "GET",
+            "/items",
+            &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+        )
+        .unwrap();
     assert_eq!(decision.outcome, Outcome::Deny);
     assert!(decision.policies.is_empty());
     assert_eq!(decision.errors.len(), 1);

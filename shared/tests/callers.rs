@@ -87,7 +87,14 @@ async fn outcome(gate: &Gate, claims: &Value) -> Result<(String, bool, bool), To
         Err(other) => panic!("{other:?}"),
     };
     let allowed = |method: &str| {
-        let (_, decision) = gate.decide(&principal, method, "/pets").unwrap();
+        let (_, decision) = gate
+            .decide(
+                &principal,
+                method,
+                "/pets",
+                &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+            )
+            .unwrap();
         decision.is_allowed()
     };
     Ok((principal.uid().to_string(), allowed("GET"), allowed("POST")))

@@ -83,7 +83,7 @@ async_test! {
             let (got, policies, reason) = match authenticate(&token, &backend, NOW).await {
                 Err(GateError::Mapping(err)) => ("unauthenticated", None, Some(err.to_string())),
                 Err(err) => ("unauthenticated", None, Some(err.to_string())),
-                Ok((_, principal)) => match gate().decide(&principal, &case.method, &case.path) {
+                Ok((_, principal)) => match gate().decide(&principal, &case.method, &case.path, &cedargate::RequestValues::at(cedargate::UnixTime(0))) {
                     Ok((_, decision)) => (
                         if decision.is_allowed() { "allow" } else { "deny" },
                         Some(decision.policies),
@@ -138,7 +138,7 @@ async_test! {
                 assert_eq!(row.routes, vec![row.action.clone()]);
                 let path = row.action.split_once(' ').unwrap().1.replace("{petId}", "7");
                 let method = row.action.split_once(' ').unwrap().0;
-                let (_, decision) = gate().decide(&principal, method, &path).unwrap();
+                let (_, decision) = gate().decide(&principal, method, &path, &cedargate::RequestValues::at(cedargate::UnixTime(0))).unwrap();
                 assert_eq!(Some(decision.outcome), row.outcome, "{}", row.action);
                 assert_eq!(decision.policies, row.policies, "{}", row.action);
             }
@@ -190,7 +190,7 @@ async_test! {
                 .parse()
                 .unwrap();
         assert!(principal.entities().get(&group).is_some());
-        let (_, decision) = gate().decide(&principal, "POST", "/pets").unwrap();
+        let (_, decision) = gate().decide(&principal, "POST", "/pets", &cedargate::RequestValues::at(cedargate::UnixTime(0))).unwrap();
         assert!(
             !decision.is_allowed(),
             "issuer B's AVP_Admin is not issuer A's group"

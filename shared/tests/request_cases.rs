@@ -27,7 +27,12 @@ fn every_request_case_holds_at_the_shared_core() {
             .trust()
             .insecure_principal_from_claims(ISSUER_A, TokenKind::Id, &claims)
             .unwrap();
-        let decided = gate().decide(&principal, &case.method, &expand(&case.path));
+        let decided = gate().decide(
+            &principal,
+            &case.method,
+            &expand(&case.path),
+            &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+        );
         if let (Ok((route, _)), Some(query)) = (&decided, &case.origin_query)
             && route.query.as_ref() != Some(query)
         {

@@ -14,12 +14,13 @@ use crate::decision_cache::Decided;
 use crate::forward::Identity;
 use crate::log_line::RequestRecord;
 use crate::problem::AppError;
+use crate::request_values::request_values;
 use crate::target::{is_bundle_endpoint, target_of};
 use crate::token_cache::token_key;
 use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 use cedargate::assertion::Assertion;
 use cedargate::revocation::DenyList;
-use cedargate::{Decision, Gate, KeySet, KeySource, RouteMatch, UnixTime};
+use cedargate::{Decision, Gate, KeySet, KeySource, RequestValues, RouteMatch, UnixTime};
 use serde_json::json;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -166,34 +167,58 @@ impl Exchange<'_> {
             ));
         }
 
-        // A token used again for the same request: the same route and decision.
+        // A token used again for the same request: the same route and decision, unless the
+        // action looks at the request's own values (never cached).
         let cached = auth.decisions.borrow().get(method, target);
         record.decision_cache = Some(if cached.is_some() { "hit" } else { "miss" });
         let decided = match cached {
             Some(decided) => decided,
             None => {
                 let (route, decision) = gate
-                    .decide(&auth.principal, method, target)
+                    .decide(&auth.principal, method, target, &self.values())
                     .map_err(|err| AppError::unrouted(err, state.config().unmatched))?;
+                let cacheable = !gate.bundle().depends_on_request_values(&route.action);
                 let decided = Rc::new(Decided { route, decision });
-                auth.decisions
-                    .borrow_mut()
-                    .insert(method, target, decided.clone());
+                if cacheable {
+                    auth.decisions
+                        .borrow_mut()
+                        .insert(method, target, decided.clone());
+                }
                 decided
             }
         };
         let Decided { route, decision } = &*decided;
         record.decided(&route.action, decision);
         if !decision.is_allowed() {
-            return Err(AppError::Forbidden {
-                action: route.action.clone(),
-                policies: decision.policies.clone(),
-            });
+            return Err(refusal(
+                route,
+                decision,
+                AppError::Forbidden {
+                    action: route.action.clone(),
+                    policies: decision.policies.clone(),
+                },
+            ));
         }
         let who = Identity::of(&auth.principal);
         let principal = auth.principal.uid().to_string();
         self.forward(&who, &principal, route, decision, record)
             .await
+    }
+
+    /// The request's own values, as far as the bundle's actions declare them.
+    fn values(&self) -> RequestValues {
+        let headers = self.req.headers();
+        request_values(
+            &self.gate.bundle().context_needs(),
+            UnixTime((now_ms() / 1000.0) as i64),
+            |name| headers.get(name).ok().flatten(),
+            || {
+                let cf = js_sys::Reflect::get(self.req, &"cf".into()).ok()?;
+                js_sys::Reflect::get(&cf, &"country".into())
+                    .ok()?
+                    .as_string()
+            },
+        )
     }
 
     /// Forwards an allowed request with its identity headers and, when configured, its
@@ -285,13 +310,14 @@ impl Exchange<'_> {
         if is_bundle_endpoint(target) && state.config().bundle_endpoint {
             return Err(AppError::MissingToken);
         }
-        let Some((route, decision)) = gate.decide_anonymous(self.method, target) else {
+        let Some((route, decision)) = gate.decide_anonymous(self.method, target, &self.values())
+        else {
             return Err(AppError::MissingToken);
         };
         record.anonymous = true;
         record.decided(&route.action, &decision);
         if !decision.is_allowed() {
-            return Err(AppError::MissingToken);
+            return Err(refusal(&route, &decision, AppError::MissingToken));
         }
         let principal = gate
             .bundle()
@@ -382,6 +408,19 @@ impl Exchange<'_> {
         });
         state.remember_token(generation, key, auth.clone(), expires);
         Ok(auth)
+    }
+}
+
+/// A deny's answer: RFC 9470's step-up challenge when only step-up requirements denied it,
+/// `otherwise` when not.
+fn refusal(route: &RouteMatch, decision: &Decision, otherwise: AppError) -> AppError {
+    match &decision.step_up {
+        Some(step_up) => AppError::StepUp {
+            action: route.action.clone(),
+            policies: decision.policies.clone(),
+            step_up: step_up.clone(),
+        },
+        None => otherwise,
     }
 }
 

@@ -65,7 +65,10 @@ pub fn refresh_when_due(state: &Rc<State>, env: &Env, ctx: &Context) {
         }
         let loaded = Bundle::load(&document.source())
             .map_err(|e| e.to_string())
-            .and_then(|bundle| Gate::new(bundle, &state.config().trust).map_err(|e| e.to_string()));
+            .and_then(|bundle| {
+                Gate::enforcing(bundle, &state.config().trust, &state.config().context)
+                    .map_err(|e| e.to_string())
+            });
         match loaded {
             Ok(gate) => {
                 let version = gate.bundle().version().to_string();

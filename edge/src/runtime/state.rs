@@ -77,7 +77,8 @@ impl State {
         let source: BundleSource = serde_json::from_str(BUILT_IN_BUNDLE)
             .map_err(|e| format!("built-in bundle is unreadable: {e}"))?;
         let bundle = Bundle::load(&source).map_err(|e| format!("built-in bundle: {e}"))?;
-        let gate = Gate::new(bundle, &config.trust).map_err(|e| e.to_string())?;
+        let gate =
+            Gate::enforcing(bundle, &config.trust, &config.context).map_err(|e| e.to_string())?;
         let serial = BUILT_IN_SERIAL
             .parse()
             .map_err(|_| format!("built-in bundle serial {BUILT_IN_SERIAL} is not a number"))?;

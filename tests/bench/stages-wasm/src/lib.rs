@@ -177,7 +177,12 @@ mod wasm {
             for _ in 0..n {
                 let (route, decision) = self
                     .gate
-                    .decide(&self.principal, "GET", "/pets/42?limit=1")
+                    .decide(
+                        &self.principal,
+                        "GET",
+                        "/pets/42?limit=1",
+                        &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+                    )
                     .map_err(|e| error(&e))?;
                 sum += u32::from(decision.is_allowed()) + route.action.len() as u32;
             }

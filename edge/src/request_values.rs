@@ -1,0 +1,70 @@
+//! The request values a decision may see (`cedargate::context`), read from the request as
+//! the bundle needs them: nothing is read that no action declares.
+
+use cedargate::{ContextNeeds, RequestValues, UnixTime};
+
+/// Where the client's address comes from: Cloudflare sets it on every request and replaces
+/// any value the client sent.
+pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
+
+/// The values for one request. `header` reads a request header by lowercase name;
+/// `country` reads `request.cf.country` (absent where the platform gives none, as in local
+/// workerd).
+pub fn request_values(
+    needs: &ContextNeeds,
+    now: UnixTime,
+    header: impl Fn(&str) -> Option<String>,
+    country: impl FnOnce() -> Option<String>,
+) -> RequestValues {
+    let mut values = RequestValues::at(now);
+    if needs.ip {
+        values.ip = header(CLIENT_IP_HEADER);
+    }
+    if needs.country {
+        values.country = country();
+    }
+    for name in &needs.headers {
+        if let Some(value) = header(name) {
+            values.headers.insert(name.clone(), value);
+        }
+    }
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(name: &str) -> Option<String> {
+        match name {
+            "cf-connecting-ip" => Some("203.0.113.9".into()),
+            "x-tenant" => Some("blue".into()),
+            "x-other" => Some("unused".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn only_what_the_bundle_declares_is_read() {
+        let none = request_values(&ContextNeeds::default(), UnixTime(5), header, || {
+            panic!("country is not needed")
+        });
+        assert_eq!(none, RequestValues::at(UnixTime(5)));
+
+        let needs = ContextNeeds {
+            time: true,
+            ip: true,
+            country: true,
+            headers: vec!["x-tenant".into(), "x-missing".into()],
+            token: Vec::new(),
+        };
+        let values = request_values(&needs, UnixTime(7), header, || Some("CH".into()));
+        assert_eq!(values.time, UnixTime(7));
+        assert_eq!(values.ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(values.country.as_deref(), Some("CH"));
+        assert_eq!(
+            values.headers.into_iter().collect::<Vec<_>>(),
+            [("x-tenant".to_owned(), "blue".to_owned())]
+        );
+    }
+}
