@@ -55,6 +55,7 @@ mod principal;
 mod routes;
 mod schema_info;
 pub use schema_info::qualify;
+pub mod introspection;
 pub mod revocation;
 mod signed_bundle;
 mod strict_json;

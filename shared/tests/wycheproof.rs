@@ -39,7 +39,11 @@ async_test! {
                     }
                 };
                 let key = &set.keys()[0];
-                for (id, msg, sig, result, comment) in &group.tests {
+                for (n, (id, msg, sig, result, comment)) in group.tests.iter().enumerate() {
+                    if n % 8 == 0 {
+                        // The pure-Rust backend never waits: give a browser page its turns.
+                        yield_to_event_loop().await;
+                    }
                     let check = SignatureCheck { algorithm: group.algorithm, key, message: msg, signature: sig };
                     let accepted = backend.verify(&check).await.is_ok();
                     let entry = counts.entry(format!("{} {family}", backend.name())).or_default();

@@ -46,6 +46,29 @@ macro_rules! async_test {
     };
 }
 
+/// Lets the event loop take a turn (a `setTimeout` of 0) under wasm; nothing natively. A test
+/// that computes for long stretches calls it now and then: in a browser the page has one
+/// thread, and the headless runner's own requests to the page time out while it is held.
+pub async fn yield_to_event_loop() {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsCast;
+        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+            let global = js_sys::global();
+            let timer = js_sys::Reflect::get(&global, &"setTimeout".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+            let scheduled = timer
+                .map(|set_timeout| set_timeout.call2(&global, &resolve, &0.into()).is_ok())
+                .unwrap_or(false);
+            if !scheduled {
+                let _ = resolve.call0(&wasm_bindgen::JsValue::UNDEFINED);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+}
+
 /// What [`async_test!`] expands to refers to; not part of the API.
 #[doc(hidden)]
 pub mod __private {

@@ -50,7 +50,8 @@ impl Wrangler {
     }
 
     /// Like [`Wrangler::start`], in `dir`: local state (KV, Cache API) persists in
-    /// `dir/state`, so a second worker started in the same folder finds it.
+    /// `dir/state`, so a second worker started in the same folder finds it. A `dir/cf.json`
+    /// is the worker's `request.cf` (wrangler's `CLOUDFLARE_CF_FETCH_PATH`).
     pub fn start_in(
         dir: &std::path::Path,
         name: &str,
@@ -78,7 +79,14 @@ impl Wrangler {
         let out = File::create(&log).map_err(|e| e.to_string())?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let (node, wrangler) = node_and_wrangler();
-        let child = Command::new(node)
+        let mut command = Command::new(node);
+        // `request.cf` in local workerd is a placeholder unless a file gives it: a test that
+        // needs one (a client's country) writes `dir/cf.json` first.
+        let cf = dir.join("cf.json");
+        if cf.exists() {
+            command.env("CLOUDFLARE_CF_FETCH_PATH", &cf);
+        }
+        let child = command
             .arg(wrangler)
             .args(["dev", "--config"])
             .arg(&config_path)

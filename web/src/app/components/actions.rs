@@ -126,6 +126,9 @@ fn ActionRow(
 ) -> impl IntoView {
     let (class, label) = prediction(&row);
     let outcome = row.outcome;
+    // What an undecided action reads of the request (`request.ip`, `token.acr`).
+    let depends_on =
+        (outcome.is_none() && !row.depends_on.is_empty()).then(|| row.depends_on.join(", "));
     let route = row.routes.first().cloned();
     let action = {
         let route = route.clone();
@@ -169,6 +172,14 @@ fn ActionRow(
             </td>
             <td>
                 <span class=format!("badge {class}") data-testid="prediction">{label}</span>
+                {depends_on
+                    .map(|values| {
+                        view! {
+                            <span class="depends-on" data-testid="depends-on">
+                                {format!(" on {values}")}
+                            </span>
+                        }
+                    })}
             </td>
             <td class="policies">{policies}</td>
             <td class="relies" data-testid="relies">{relies}</td>
