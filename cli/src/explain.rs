@@ -151,14 +151,33 @@ pub fn explain(bundle: Bundle, question: &Question<'_>) -> Result<Explanation, S
     } else {
         format!("forbidden by {}", decision.policies.join(", "))
     };
+    if let Some(step_up) = &decision.step_up {
+        let mut asked = Vec::new();
+        if !step_up.acr_values.is_empty() {
+            asked.push(format!("acr_values {}", step_up.acr_values.join(" ")));
+        }
+        if let Some(max_age) = step_up.max_age {
+            asked.push(format!("max_age {max_age}"));
+        }
+        let _ = writeln!(
+            text,
+            "step-up    a new sign-in with {} would be allowed (the edge answers 401)",
+            asked.join(", ")
+        );
+    }
     let _ = writeln!(
         text,
         "decision   {}: {why}",
         if allowed { "ALLOW" } else { "DENY" }
     );
+    let status = match (allowed, &decision.step_up) {
+        (true, _) => 200,
+        (false, Some(_)) => 401,
+        (false, None) => 403,
+    };
     Ok(Explanation {
         allowed,
-        status: if allowed { 200 } else { 403 },
+        status,
         text,
     })
 }

@@ -633,6 +633,41 @@ fn explain_decides_offline_and_never_prints_the_token() {
         text.contains("permitted by avp-user-all-but-post-pets"),
         "{text}"
     );
+    // Only request values the command has: the time. A step-up requirement is named.
+    let (carol, _) = token_file(
+        &dir,
+        "carol.jwt",
+        {
+            let mut claims = support::id_claims("carol", &["AVP_Admin"], NOW);
+            claims["acr"] = json!("urn:cedargate:pwd");
+            claims["auth_time"] = json!(NOW.0 - 30);
+            claims
+        },
+        "a-rsa-1",
+        "JWT",
+    );
+    let token = format!("@{}", carol.display());
+    let out = cedargate(&[
+        "explain",
+        "--dir",
+        "policies/petstore-context",
+        "--jwks",
+        jwks.to_str().unwrap(),
+        "--token",
+        &token,
+        "--at",
+        &at,
+        "--audience",
+        CLIENT_ID,
+        "DELETE",
+        "/pets/7",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("step-up    a new sign-in with acr_values urn:cedargate:mfa, max_age 600 would be allowed"),
+        "{text}"
+    );
     let out = run(&bob, &audience, "GET", "/pets?type=dog&page=2");
     let text = stdout(&out);
     assert!(

@@ -50,6 +50,10 @@ pub struct EdgeConfig {
     /// Newer bundles from a KV namespace, if one is bound.
     #[serde(default)]
     pub bundle_kv: Option<BundleKvConfig>,
+    /// RFC 7662 introspection of chosen issuers' tokens, for chosen methods and actions.
+    /// Default none.
+    #[serde(default)]
+    pub introspection: Vec<IntrospectionConfig>,
     /// An emergency deny list of token and session ids in KV. Default off.
     #[serde(default)]
     pub deny_list: Option<DenyListConfig>,
@@ -62,6 +66,58 @@ pub struct EdgeConfig {
     /// actions declare a value not listed here is refused.
     #[serde(default)]
     pub context: cedargate::ContextConfig,
+}
+
+/// Introspection of one issuer's tokens (`cedargate::introspection`): asked after the
+/// policies allow, before the request is forwarded.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionConfig {
+    /// The trusted issuer (exactly as in `trust`) whose tokens are introspected.
+    pub issuer: String,
+    /// The provider's introspection endpoint (PingOne:
+    /// `https://auth.pingone.<tld>/<environment id>/as/introspect`); https, or http to a
+    /// loopback host.
+    pub endpoint: String,
+    /// The client the edge authenticates as (`client_secret_basic`).
+    pub client_id: String,
+    /// The Worker secret holding that client's secret. Default
+    /// `CEDARGATE_INTROSPECTION_SECRET`.
+    #[serde(default = "default_introspection_secret")]
+    pub client_secret_secret: String,
+    /// Methods (uppercase) whose requests are introspected. Default: every method.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Actions whose requests are introspected. Default: every action.
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// How long an answer is reused for the same token, in seconds (never past the token's
+    /// `exp`): a revoked token is refused within this time. Default 30, from 0 to 300.
+    #[serde(default = "default_introspection_cache")]
+    pub cache_seconds: i64,
+    /// Timeout of each introspection request. Default 2000, from 1 to 10000.
+    #[serde(default = "default_introspection_timeout")]
+    pub timeout_ms: u64,
+}
+
+impl IntrospectionConfig {
+    /// Whether a request of `method` that the policies allowed as `action` is introspected.
+    pub fn applies(&self, method: &str, action: &str) -> bool {
+        (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
+            && (self.actions.is_empty() || self.actions.iter().any(|a| a == action))
+    }
+}
+
+fn default_introspection_secret() -> String {
+    "CEDARGATE_INTROSPECTION_SECRET".into()
+}
+
+fn default_introspection_cache() -> i64 {
+    30
+}
+
+fn default_introspection_timeout() -> u64 {
+    2000
 }
 
 /// The deny list (`cedargate::revocation`): a KV entry `{ "jti": [...], "sid": [...] }`.
@@ -320,6 +376,9 @@ pub enum EdgeConfigError {
     /// An assertion setting out of range.
     #[error("assertion: {0}")]
     Assertion(&'static str),
+    /// An introspection setting is wrong.
+    #[error("introspection for {issuer}: {reason}")]
+    Introspection { issuer: String, reason: String },
 }
 
 impl EdgeConfig {
@@ -366,6 +425,48 @@ impl EdgeConfig {
             return Err(EdgeConfigError::DenyList(
                 "refresh_seconds must be from 1 to 3600",
             ));
+        }
+        for i in &self.introspection {
+            let wrong = |reason: &str| EdgeConfigError::Introspection {
+                issuer: i.issuer.clone(),
+                reason: reason.to_owned(),
+            };
+            if !self.trust.issuers.iter().any(|t| t.issuer == i.issuer) {
+                return Err(wrong("not a trusted issuer"));
+            }
+            if self
+                .introspection
+                .iter()
+                .filter(|other| other.issuer == i.issuer)
+                .count()
+                > 1
+            {
+                return Err(wrong("configured twice"));
+            }
+            match HttpUrl::parse(&i.endpoint) {
+                Ok(url) if url.is_secure() && !url.has_query_or_fragment() => {}
+                _ => {
+                    return Err(wrong(
+                        "endpoint must be an https URL (http only to a loopback host) without a query",
+                    ));
+                }
+            }
+            if i.client_id.is_empty() {
+                return Err(wrong("client_id is empty"));
+            }
+            if let Some(m) = i
+                .methods
+                .iter()
+                .find(|m| m.is_empty() || m.to_ascii_uppercase() != **m)
+            {
+                return Err(wrong(&format!("method \"{m}\" must be uppercase")));
+            }
+            if !(0..=300).contains(&i.cache_seconds) {
+                return Err(wrong("cache_seconds must be from 0 to 300"));
+            }
+            if !(1..=10_000).contains(&i.timeout_ms) {
+                return Err(wrong("timeout_ms must be from 1 to 10000"));
+            }
         }
         if let Some(a) = &self.assertion {
             if !(1..=cedargate::assertion::MAX_ASSERTION_SECONDS).contains(&a.ttl_seconds) {
@@ -518,6 +619,71 @@ mod tests {
         assert!(matches!(
             EdgeConfig::from_json(&c.to_string()),
             Err(EdgeConfigError::Keys(_))
+        ));
+    }
+
+    #[test]
+    fn introspection_is_checked_and_chooses_requests() {
+        let with = |i: serde_json::Value| {
+            let mut c = base();
+            c["introspection"] = json!([i]);
+            EdgeConfig::from_json(&c.to_string())
+        };
+        let ok = json!({
+            "issuer": "https://auth.pingone.com/env/as",
+            "endpoint": "https://auth.pingone.com/env/as/introspect",
+            "client_id": "edge", "methods": ["POST", "DELETE"],
+        });
+        let config = with(ok.clone()).unwrap();
+        let i = &config.introspection[0];
+        assert_eq!(
+            (
+                i.cache_seconds,
+                i.timeout_ms,
+                i.client_secret_secret.as_str()
+            ),
+            (30, 2000, "CEDARGATE_INTROSPECTION_SECRET")
+        );
+        assert!(i.applies("POST", "post /pets"));
+        assert!(!i.applies("GET", "get /pets"));
+        let mut by_action = ok.clone();
+        by_action["methods"] = json!([]);
+        by_action["actions"] = json!(["get /pets"]);
+        let config = with(by_action).unwrap();
+        assert!(config.introspection[0].applies("GET", "get /pets"));
+        assert!(!config.introspection[0].applies("GET", "get /pets/{petId}"));
+
+        let refused = |change: &dyn Fn(&mut serde_json::Value), needle: &str| {
+            let mut i = ok.clone();
+            change(&mut i);
+            match with(i) {
+                Err(e @ EdgeConfigError::Introspection { .. }) => {
+                    assert!(e.to_string().contains(needle), "{e}")
+                }
+                other => panic!("{needle}: {other:?}"),
+            }
+        };
+        refused(
+            &|i| i["issuer"] = json!("https://other.example/as"),
+            "not a trusted issuer",
+        );
+        refused(
+            &|i| i["endpoint"] = json!("http://auth.example.com/introspect"),
+            "endpoint",
+        );
+        refused(
+            &|i| i["endpoint"] = json!("https://a.example/i?x=1"),
+            "endpoint",
+        );
+        refused(&|i| i["client_id"] = json!(""), "client_id");
+        refused(&|i| i["methods"] = json!(["post"]), "uppercase");
+        refused(&|i| i["cache_seconds"] = json!(301), "cache_seconds");
+        refused(&|i| i["timeout_ms"] = json!(0), "timeout_ms");
+        let mut c = base();
+        c["introspection"] = json!([ok.clone(), ok]);
+        assert!(matches!(
+            EdgeConfig::from_json(&c.to_string()),
+            Err(EdgeConfigError::Introspection { .. })
         ));
     }
 

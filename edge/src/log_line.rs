@@ -33,6 +33,8 @@ pub struct RequestRecord {
     /// The request had no token and was decided for the anonymous principal (a public
     /// route).
     pub anonymous: bool,
+    /// What the provider's introspection said (asked now or reused), when it was consulted.
+    pub introspected: Option<bool>,
 }
 
 impl RequestRecord {
@@ -89,6 +91,7 @@ impl RequestRecord {
             decision_cache: self.decision_cache,
             error: self.error.as_deref(),
             anonymous: self.anonymous,
+            introspected: self.introspected,
             us: micros,
         };
         // Strings, numbers and a list of strings always serialize.
@@ -116,6 +119,9 @@ struct Line<'a> {
     /// Only on the line of a request without a token (a public route).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     anonymous: bool,
+    /// Only when introspection was consulted: whether the token was active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    introspected: Option<bool>,
     us: i64,
 }
 
@@ -146,10 +152,20 @@ mod tests {
             decision_cache: Some("miss"),
             error: None,
             anonymous: false,
+            introspected: None,
         };
         assert_eq!(
             record.line("r-1", "GET", "/pets?limit=1", 200, 42),
             r#"{"request_id":"r-1","method":"GET","path":"/pets","status":200,"issuer":"https://idp.example","subject":"alice","client":"portal","action":"get /pets","decision":"allow","policies":["p1"],"token_cache":"miss","decision_cache":"miss","error":null,"us":42}"#
+        );
+        let asked = RequestRecord {
+            introspected: Some(true),
+            ..record
+        };
+        assert!(
+            asked
+                .line("r-1", "GET", "/pets", 200, 42)
+                .ends_with(r#""error":null,"introspected":true,"us":42}"#)
         );
     }
 

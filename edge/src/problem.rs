@@ -43,6 +43,9 @@ pub enum AppError {
     /// The deny list has never been read (its KV entry cannot be had), so no token can be
     /// known not to be revoked.
     RevocationUnavailable { retry_after: u64 },
+    /// The introspection endpoint gave no usable answer, so the token cannot be known to be
+    /// active.
+    IntrospectionUnavailable { retry_after: u64 },
     /// The origin could not be reached.
     OriginUnreachable,
     /// The worker's configuration or bundle is invalid.
@@ -240,6 +243,13 @@ impl AppError {
                 "revocation-unavailable",
                 "Service unavailable",
                 "the deny list cannot be read".into(),
+                vec![("retry-after", retry_after.to_string())],
+            ),
+            Self::IntrospectionUnavailable { retry_after } => (
+                503,
+                "introspection-unavailable",
+                "Service unavailable",
+                "the identity provider cannot confirm the token is active".into(),
                 vec![("retry-after", retry_after.to_string())],
             ),
             Self::OriginUnreachable => (

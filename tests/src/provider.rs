@@ -45,7 +45,13 @@ struct Environment {
     discovery_hits: usize,
     jwks_hits: usize,
     streamed: Arc<Mutex<Streamed>>,
+    /// Tokens the introspection endpoint calls inactive.
+    revoked: Vec<String>,
+    introspection_hits: usize,
 }
+
+/// The client the introspection endpoint accepts (`client_secret_basic`).
+pub const INTROSPECTION_CLIENT: (&str, &str) = ("cedargate-edge", "introspection secret");
 
 type Shared = Arc<Mutex<HashMap<String, Environment>>>;
 
@@ -77,6 +83,8 @@ impl TestProvider {
                 discovery_hits: 0,
                 jwks_hits: 0,
                 streamed: Arc::default(),
+                revoked: Vec::new(),
+                introspection_hits: 0,
             },
         );
     }
@@ -127,6 +135,16 @@ impl TestProvider {
         self.with_env(env, |e| *e.streamed.lock().expect("stream state"))
     }
 
+    /// Makes the introspection endpoint call `token` inactive from now on.
+    pub fn revoke(&self, env: &str, token: &str) {
+        self.with_env(env, |e| e.revoked.push(token.to_owned()));
+    }
+
+    /// Introspection requests answered so far.
+    pub fn introspection_hits(&self, env: &str) -> usize {
+        self.with_env(env, |e| e.introspection_hits)
+    }
+
     /// Discovery documents served so far.
     pub fn discovery_hits(&self, env: &str) -> usize {
         self.with_env(env, |e| e.discovery_hits)
@@ -149,6 +167,7 @@ fn serve(request: &mut Request<'_>, envs: &Shared) -> Reply {
         match rest {
             ".well-known/openid-configuration" => state.discovery_hits += 1,
             "jwks" => state.jwks_hits += 1,
+            "introspect" => state.introspection_hits += 1,
             _ => {}
         }
         state.clone()
@@ -182,6 +201,7 @@ fn serve(request: &mut Request<'_>, envs: &Shared) -> Reply {
             json!({ "keys": snapshot.keys }),
             snapshot.cache_control.clone(),
         ),
+        "introspect" => return introspect(request, &snapshot),
         _ => return not_found(),
     };
     Reply::Answer(
@@ -191,6 +211,44 @@ fn serve(request: &mut Request<'_>, envs: &Shared) -> Reply {
             ("cache-control".into(), cache_control),
         ],
         body.to_string().into_bytes(),
+    )
+}
+
+/// RFC 7662: a POST with the edge's client credentials and a form body; `active` unless the
+/// token was revoked. Anything else is a 400 or 401, as a provider would answer.
+fn introspect(request: &mut Request<'_>, env: &Environment) -> Reply {
+    use base64ct::{Base64, Encoding};
+    let (id, secret) = INTROSPECTION_CLIENT;
+    let expected = format!(
+        "Basic {}",
+        Base64::encode_string(format!("{id}:{}", secret.replace(' ', "%20")).as_bytes())
+    );
+    if request.method != "POST" {
+        return Reply::Answer(405, Vec::new(), Vec::new());
+    }
+    if request.header("authorization") != Some(expected.as_str()) {
+        return Reply::Answer(401, Vec::new(), br#"{"error":"invalid_client"}"#.to_vec());
+    }
+    if request.header("content-type") != Some("application/x-www-form-urlencoded") {
+        return Reply::Answer(400, Vec::new(), br#"{"error":"invalid_request"}"#.to_vec());
+    }
+    let mut body = String::new();
+    if std::io::Read::read_to_string(&mut request.body, &mut body).is_err() {
+        return Reply::Answer(400, Vec::new(), Vec::new());
+    }
+    // Compact JWTs are unreserved characters and dots: nothing in them is encoded.
+    let token = body
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .unwrap_or_default();
+    if token.is_empty() {
+        return Reply::Answer(400, Vec::new(), br#"{"error":"invalid_request"}"#.to_vec());
+    }
+    let active = !env.revoked.iter().any(|t| t == token);
+    Reply::Answer(
+        200,
+        vec![("content-type".into(), "application/json".into())],
+        json!({ "active": active }).to_string().into_bytes(),
     )
 }
 

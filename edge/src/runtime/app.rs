@@ -22,7 +22,7 @@ use cedargate::assertion::Assertion;
 use cedargate::revocation::DenyList;
 use cedargate::{Decision, Gate, KeySet, KeySource, RequestValues, RouteMatch, UnixTime};
 use serde_json::json;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use web_sys::{Request, Response};
 use worker::{Context, Env};
@@ -199,6 +199,7 @@ impl Exchange<'_> {
                 },
             ));
         }
+        self.introspect(token, &auth, &route.action, record).await?;
         let who = Identity::of(&auth.principal);
         let principal = auth.principal.uid().to_string();
         self.forward(&who, &principal, route, decision, record)
@@ -334,6 +335,56 @@ impl Exchange<'_> {
         .await
     }
 
+    /// Asks the issuer's introspection endpoint, when configured for this method and action,
+    /// whether the token is still active, reusing an answer for the configured time (never
+    /// past the token's `exp`). Not active: 401 `inactive`. No answer: 503, never a pass.
+    async fn introspect(
+        &self,
+        token: &str,
+        auth: &Authenticated,
+        action: &str,
+        record: &mut RequestRecord,
+    ) -> Result<(), AppError> {
+        let Some(client) = self.state.introspection(auth.verified.issuer()) else {
+            return Ok(());
+        };
+        if !client.config.applies(self.method, action) {
+            return Ok(());
+        }
+        let now = (now_ms() / 1000.0) as i64;
+        let active = match auth.introspected.get() {
+            Some((active, until)) if now < until => active,
+            _ => {
+                let hint = match auth.verified.kind() {
+                    cedargate::TokenKind::Access => "access_token",
+                    cedargate::TokenKind::Id => "id_token",
+                };
+                let answer = client.ask(token, hint).await.map_err(|err| {
+                    event("introspection_unavailable", json!({ "error": err }));
+                    AppError::IntrospectionUnavailable {
+                        retry_after: client.config.timeout_ms.div_ceil(1000).max(1),
+                    }
+                })?;
+                let until = answer.reusable_until(
+                    now,
+                    client.config.cache_seconds,
+                    auth.verified.expires_at().seconds(),
+                );
+                auth.introspected.set(Some((answer.active, until)));
+                answer.active
+            }
+        };
+        record.introspected = Some(active);
+        if active {
+            Ok(())
+        } else {
+            Err(AppError::InvalidToken {
+                kind: "inactive",
+                message: "the provider's introspection says the token is not active".into(),
+            })
+        }
+    }
+
     /// The deny list, read from KV when the last read is `refresh_seconds` old (awaited, so a
     /// listed id is refused within that time). A failed or refused read keeps the last list
     /// and is logged; with no list read yet, every token gets 503: none can be known not to
@@ -405,6 +456,7 @@ impl Exchange<'_> {
             verified,
             principal,
             decisions: RefCell::default(),
+            introspected: Cell::new(None),
         });
         state.remember_token(generation, key, auth.clone(), expires);
         Ok(auth)

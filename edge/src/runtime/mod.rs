@@ -3,6 +3,7 @@
 mod app;
 mod assertion;
 mod bundle_refresh;
+mod introspection;
 mod keys;
 mod log;
 mod proxy;

@@ -1,6 +1,7 @@
 //! What an isolate prepares once: configuration, bundle, trust, key and token caches.
 
 use super::assertion::AssertionKeys;
+use super::introspection::Client as IntrospectionClient;
 use super::keys::KeyStore;
 use crate::bundle_policy::BundleWatch;
 use crate::config::EdgeConfig;
@@ -26,6 +27,9 @@ pub struct Authenticated {
     pub verified: VerifiedToken,
     pub principal: Principal,
     pub decisions: RefCell<DecisionCache>,
+    /// The provider's last introspection answer (active or not) and until when it may be
+    /// reused.
+    pub introspected: Cell<Option<(bool, i64)>>,
 }
 
 /// The configured signature backend.
@@ -34,6 +38,8 @@ pub type Backend = cedargate::crypto::AnyBackend;
 /// Per-isolate state.
 pub struct State {
     config: EdgeConfig,
+    /// One client per introspected issuer.
+    introspection: Vec<IntrospectionClient>,
     gate: RefCell<Rc<Gate>>,
     /// The serial of the bundle in force: a KV document must have a higher one.
     serial: Cell<u64>,
@@ -92,8 +98,14 @@ impl State {
             .as_ref()
             .map(|a| AssertionKeys::build(env, a))
             .transpose()?;
+        let introspection = config
+            .introspection
+            .iter()
+            .map(|i| IntrospectionClient::build(env, i))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(State {
             assertion,
+            introspection,
             deny: RefCell::default(),
             config,
             gate: RefCell::new(Rc::new(gate)),
@@ -134,6 +146,13 @@ impl State {
         }
         deny.1 = Some(now);
         deny.0.clone()
+    }
+
+    /// The introspection client for `issuer`, when configured.
+    pub fn introspection(&self, issuer: &str) -> Option<&IntrospectionClient> {
+        self.introspection
+            .iter()
+            .find(|c| c.config.issuer == issuer)
     }
 
     /// The identity assertion's keys, when configured.

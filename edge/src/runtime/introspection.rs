@@ -1,0 +1,106 @@
+//! RFC 7662 introspection at the edge: the configured issuers' clients (their secrets read
+//! once per isolate) and the request to the provider, with a timeout. What is sent and read,
+//! and how long an answer is kept, is the shared core's (`cedargate::introspection`).
+
+use crate::config::IntrospectionConfig;
+use cedargate::introspection::{
+    Introspected, MAX_RESPONSE_BYTES, basic_authorization, request_body,
+};
+use futures_util::StreamExt;
+use futures_util::future::{self, Either};
+use std::fmt;
+use std::time::Duration;
+use worker::{
+    AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+};
+
+/// One issuer's introspection client.
+pub struct Client {
+    pub config: IntrospectionConfig,
+    /// `Basic ...` with the client's secret: never logged.
+    authorization: String,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("issuer", &self.config.issuer)
+            .field("client_id", &self.config.client_id)
+            .field("authorization", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Client {
+    /// Reads the client's secret; a missing one stops the isolate.
+    pub fn build(env: &Env, config: &IntrospectionConfig) -> Result<Self, String> {
+        let name = &config.client_secret_secret;
+        let secret = env
+            .secret(name)
+            .map_err(|_| format!("introspection: the Worker secret {name} is not set"))?
+            .to_string();
+        if secret.is_empty() {
+            return Err(format!("introspection: the Worker secret {name} is empty"));
+        }
+        Ok(Self {
+            authorization: basic_authorization(&config.client_id, &secret),
+            config: config.clone(),
+        })
+    }
+
+    /// Asks the provider about `token`. Anything but a 200 with a well-formed answer within
+    /// the timeout is an error (the caller fails closed); redirects are not followed.
+    pub async fn ask(&self, token: &str, hint: &str) -> Result<Introspected, String> {
+        let url = &self.config.endpoint;
+        let headers = Headers::new();
+        let set = |k: &str, v: &str| {
+            headers
+                .set(k, v)
+                .map_err(|_| format!("introspection: header {k} refused"))
+        };
+        set("content-type", "application/x-www-form-urlencoded")?;
+        set("accept", "application/json")?;
+        set("authorization", &self.authorization)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_redirect(RequestRedirect::Manual)
+            .with_headers(headers)
+            .with_body(Some(request_body(token, hint).into()));
+        let request =
+            Request::new_with_init(url, &init).map_err(|_| format!("{url}: invalid URL"))?;
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let work = async move {
+            let mut response = Fetch::Request(request)
+                .send_with_signal(&signal)
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            if response.status_code() != 200 {
+                return Err(format!("{url}: status {}", response.status_code()));
+            }
+            let mut stream = response.stream().map_err(|e| format!("{url}: {e}"))?;
+            let mut body = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| format!("{url}: {e}"))?;
+                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Err(format!("{url}: answer too large"));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let text = String::from_utf8(body).map_err(|_| format!("{url}: not UTF-8"))?;
+            Introspected::from_json(&text).map_err(|e| format!("{url}: {e}"))
+        };
+        let timeout = Delay::from(Duration::from_millis(self.config.timeout_ms));
+        let result = match future::select(Box::pin(work), timeout).await {
+            Either::Left((result, _)) => result,
+            Either::Right(((), _)) => Err(format!(
+                "{url}: timed out after {} ms",
+                self.config.timeout_ms
+            )),
+        };
+        if result.is_err() {
+            controller.abort();
+        }
+        result
+    }
+}
