@@ -82,6 +82,7 @@ mod wasm {
                 decision_cache: Some("hit"),
                 error: None,
                 anonymous: false,
+                introspected: None,
             }
             .line("0123456789ab-1", "GET", "/pets/42?limit=1", 204, 120)
         }
