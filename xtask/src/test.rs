@@ -249,6 +249,9 @@ fn wasm_pack(tools: &Tools, runner: WasmRunner, krate: &str) -> Command {
         WasmRunner::HeadlessChrome => {
             // Without this variable the browser run skips every test and still exits 0.
             cmd.env("WASM_BINDGEN_USE_BROWSER", "1");
+            // The runner gives a test file 20 s by default; the Wycheproof file, every vector
+            // through both backends in a debug build, takes about 30 s in Chromium here.
+            cmd.env("WASM_BINDGEN_TEST_TIMEOUT", "300");
             cmd.args(["--headless", "--chrome", "--chromedriver"]);
             cmd.arg(&tools.chromedriver);
         }
