@@ -3239,29 +3239,24 @@ mod request_context {
             "body max_age",
         )?;
 
-        let strong = s.token(
-            &["AVP_Admin"],
-            json!({ "acr": "urn:cedargate:mfa", "auth_time": t - 30 }),
-        );
+        // The answer to deleting with a token of `groups` that signed in with `acr` at `at`.
+        let delete = |groups: &[&str], acr: &str, at: i64| -> Result<u16, String> {
+            let token = s.token(groups, json!({ "acr": acr, "auth_time": at }));
+            Ok(call(&s.w, "DELETE", "/pets/7", Some(&token))?.status)
+        };
+        let mfa = "urn:cedargate:mfa";
         same(
-            call(&s.w, "DELETE", "/pets/7", Some(&strong))?.status,
+            delete(&["AVP_Admin"], mfa, t - 30)?,
             204,
             "a recent mfa sign-in",
         )?;
-        let stale = s.token(
-            &["AVP_Admin"],
-            json!({ "acr": "urn:cedargate:mfa", "auth_time": t - 3600 }),
-        );
         same(
-            call(&s.w, "DELETE", "/pets/7", Some(&stale))?.status,
+            delete(&["AVP_Admin"], mfa, t - 3600)?,
             401,
             "an mfa sign-in an hour ago",
         )?;
-        // No sign-in helps a user no policy lets delete: a plain 403.
-        let user = s.token(
-            &["AVP_User"],
-            json!({ "acr": "urn:cedargate:mfa", "auth_time": t }),
-        );
+        // No sign-in helps a user no policy lets delete: a plain 403, without a challenge.
+        let user = s.token(&["AVP_User"], json!({ "acr": mfa, "auth_time": t }));
         let reply = call(&s.w, "DELETE", "/pets/7", Some(&user))?;
         same(reply.status, 403, "a user")?;
         ensure(reply.header("www-authenticate").is_none(), || {

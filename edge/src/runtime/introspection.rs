@@ -2,11 +2,11 @@
 //! once per isolate) and the request to the provider, with a timeout. What is sent and read,
 //! and how long an answer is kept, is the shared core's (`cedargate::introspection`).
 
+use super::keys::read_capped;
 use crate::config::IntrospectionConfig;
 use cedargate::introspection::{
     Introspected, MAX_RESPONSE_BYTES, basic_authorization, request_body,
 };
-use futures_util::StreamExt;
 use futures_util::future::{self, Either};
 use std::fmt;
 use std::time::Duration;
@@ -78,16 +78,7 @@ impl Client {
             if response.status_code() != 200 {
                 return Err(format!("{url}: status {}", response.status_code()));
             }
-            let mut stream = response.stream().map_err(|e| format!("{url}: {e}"))?;
-            let mut body = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| format!("{url}: {e}"))?;
-                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(format!("{url}: answer too large"));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            let text = String::from_utf8(body).map_err(|_| format!("{url}: not UTF-8"))?;
+            let text = read_capped(&mut response, MAX_RESPONSE_BYTES, url).await?;
             Introspected::from_json(&text).map_err(|e| format!("{url}: {e}"))
         };
         let timeout = Delay::from(Duration::from_millis(self.config.timeout_ms));

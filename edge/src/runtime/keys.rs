@@ -356,16 +356,7 @@ async fn get(url: &str, config: &KeyCacheConfig) -> Result<(String, Option<Strin
             return Err(too_big());
         }
         let cache_control = response.headers().get("cache-control").ok().flatten();
-        let mut stream = response.stream().map_err(|e| format!("{url}: {e}"))?;
-        let mut body = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| format!("{url}: {e}"))?;
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(too_big());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let body = String::from_utf8(body).map_err(|_| format!("{url}: not UTF-8"))?;
+        let body = read_capped(&mut response, MAX_DOCUMENT_BYTES, url).await?;
         Ok((body, cache_control))
     };
     let timeout = Delay::from(Duration::from_millis(config.fetch_timeout_ms));
@@ -381,6 +372,21 @@ async fn get(url: &str, config: &KeyCacheConfig) -> Result<(String, Option<Strin
         controller.abort();
     }
     result
+}
+
+/// A response's body as UTF-8 text, read chunk by chunk and given up as soon as it passes
+/// `max` bytes (`<url>: document too large`), whatever `Content-Length` says.
+pub async fn read_capped(response: &mut Response, max: usize, url: &str) -> Result<String, String> {
+    let mut stream = response.stream().map_err(|e| format!("{url}: {e}"))?;
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("{url}: {e}"))?;
+        if body.len() + chunk.len() > max {
+            return Err(format!("{url}: document too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| format!("{url}: not UTF-8"))
 }
 
 /// A key set kept in the Cache API, if it was written for this issuer by a worker of this
