@@ -5,7 +5,7 @@
 
 use crate::actions::{ActionEntry, BuiltRoutes, build_routes};
 use crate::canonical;
-use crate::decision::StepUp;
+use crate::context::{ContextConfig, ContextError, ContextNeeds, check_header_name};
 use crate::routes::{RouteError, RouteMatch, RouteTable, RoutesFile};
 use crate::schema_info::SchemaInfo;
 use cedar_policy::{
@@ -146,6 +146,33 @@ pub struct RouteEntry {
     /// Callable without a token, as the anonymous principal.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub public: bool,
+}
+
+/// What a step-up `forbid` asks for, from its `@step_up_acr_values("...")` and
+/// `@step_up_max_age("...")` annotations; merged over every such policy of a decision.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepUp {
+    /// Acceptable authentication context classes, in policy order, without repeats; empty
+    /// when only a recent sign-in is asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acr_values: Vec<String>,
+    /// Longest time since the person signed in, in seconds (the smallest one asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u32>,
+}
+
+impl StepUp {
+    pub(crate) fn merge(&mut self, other: &Self) {
+        for value in &other.acr_values {
+            if !self.acr_values.contains(value) {
+                self.acr_values.push(value.clone());
+            }
+        }
+        self.max_age = match (self.max_age, other.max_age) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 /// One policy of a bundle.
@@ -527,4 +554,78 @@ fn parse_policies(text: &str) -> Result<ParsedPolicies, BundleError> {
         without_step_ups,
         json,
     })
+}
+
+impl Bundle {
+    /// Checks a worker's allow-list against every action's declared context: each declared
+    /// value must be allowed. (Allowing more than is declared is fine: only declared values
+    /// are filled.)
+    pub fn check_context(&self, config: &ContextConfig) -> Result<(), ContextError> {
+        for name in &config.headers {
+            check_header_name(name).map_err(ContextError::Header)?;
+        }
+        for (action, entry) in &self.actions {
+            let refuse = |value: String| ContextError::NotAllowed {
+                action: action.clone(),
+                value,
+            };
+            if let Some(request) = &entry.context.request {
+                if request.time && !config.time {
+                    return Err(refuse("request.time".into()));
+                }
+                if request.ip && !config.ip {
+                    return Err(refuse("request.ip".into()));
+                }
+                if request.country && !config.country {
+                    return Err(refuse("request.country".into()));
+                }
+                for name in request.headers.iter().flatten() {
+                    if !config.headers.contains(name) {
+                        return Err(refuse(format!("request.headers[\"{name}\"]")));
+                    }
+                }
+            }
+            if let Some(token) = &entry.context.token {
+                for value in &token.values {
+                    if !config.token.contains(value) {
+                        return Err(refuse(format!("token.{value}")));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What the bundle's actions declare, all together: what a caller has to read from a
+    /// request ([`RequestValues`]).
+    pub fn context_needs(&self) -> ContextNeeds {
+        let mut needs = ContextNeeds::default();
+        for entry in self.actions.values() {
+            if let Some(request) = &entry.context.request {
+                needs.time |= request.time;
+                needs.ip |= request.ip;
+                needs.country |= request.country;
+                needs
+                    .headers
+                    .extend(request.headers.iter().flatten().cloned());
+            }
+            if let Some(token) = &entry.context.token {
+                needs.token.extend(token.values.iter().copied());
+            }
+        }
+        needs.headers.sort();
+        needs.headers.dedup();
+        needs.token.sort();
+        needs.token.dedup();
+        needs
+    }
+
+    /// Whether the decision for `action` may differ between two requests of one token to
+    /// the same target: its context declares request values (the time, the address, a
+    /// header). Such decisions are not cached.
+    pub fn depends_on_request_values(&self, action: &str) -> bool {
+        self.actions
+            .get(action)
+            .is_some_and(|entry| entry.context.request.is_some())
+    }
 }

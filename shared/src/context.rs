@@ -18,12 +18,11 @@
 //! ```
 //!
 //! Which of them a worker fills is an allow-list of its own ([`ContextConfig`]), checked
-//! against every action when the bundle is bound ([`Bundle::check_context`]): a declared
+//! against every action when the bundle is bound (`Bundle::check_context`): a declared
 //! value the allow-list leaves out is an error, not a value that silently never arrives.
 //! The values themselves are handed in per request ([`RequestValues`]): the core still
 //! reads no clock and no header.
 
-use crate::bundle::Bundle;
 use crate::schema_info::{Attribute, CedarType};
 use crate::time::UnixTime;
 use cedar_policy::RestrictedExpression;
@@ -47,7 +46,7 @@ pub struct RequestValues {
     /// The client's country, as the platform reports it (ISO 3166-1 alpha-2).
     pub country: Option<String>,
     /// Request headers by lowercase name; only the ones the bundle declares are used
-    /// ([`Bundle::context_headers`]).
+    /// (`Bundle::context_needs`).
     pub headers: BTreeMap<String, String>,
 }
 
@@ -112,7 +111,7 @@ impl fmt::Display for TokenValue {
 
 /// Which request values a worker puts into contexts: the allow-list. Everything is off by
 /// default; a bundle whose actions declare a value that is not allowed here is refused when
-/// bound ([`Bundle::check_context`]).
+/// bound (`Bundle::check_context`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContextConfig {
@@ -404,80 +403,6 @@ pub struct ContextNeeds {
     pub headers: Vec<String>,
     /// Token claims some action declares, sorted.
     pub token: Vec<TokenValue>,
-}
-
-impl Bundle {
-    /// Checks a worker's allow-list against every action's declared context: each declared
-    /// value must be allowed. (Allowing more than is declared is fine: only declared values
-    /// are filled.)
-    pub fn check_context(&self, config: &ContextConfig) -> Result<(), ContextError> {
-        for name in &config.headers {
-            check_header_name(name).map_err(ContextError::Header)?;
-        }
-        for (action, entry) in &self.actions {
-            let refuse = |value: String| ContextError::NotAllowed {
-                action: action.clone(),
-                value,
-            };
-            if let Some(request) = &entry.context.request {
-                if request.time && !config.time {
-                    return Err(refuse("request.time".into()));
-                }
-                if request.ip && !config.ip {
-                    return Err(refuse("request.ip".into()));
-                }
-                if request.country && !config.country {
-                    return Err(refuse("request.country".into()));
-                }
-                for name in request.headers.iter().flatten() {
-                    if !config.headers.contains(name) {
-                        return Err(refuse(format!("request.headers[\"{name}\"]")));
-                    }
-                }
-            }
-            if let Some(token) = &entry.context.token {
-                for value in &token.values {
-                    if !config.token.contains(value) {
-                        return Err(refuse(format!("token.{value}")));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// What the bundle's actions declare, all together: what a caller has to read from a
-    /// request ([`RequestValues`]).
-    pub fn context_needs(&self) -> ContextNeeds {
-        let mut needs = ContextNeeds::default();
-        for entry in self.actions.values() {
-            if let Some(request) = &entry.context.request {
-                needs.time |= request.time;
-                needs.ip |= request.ip;
-                needs.country |= request.country;
-                needs
-                    .headers
-                    .extend(request.headers.iter().flatten().cloned());
-            }
-            if let Some(token) = &entry.context.token {
-                needs.token.extend(token.values.iter().copied());
-            }
-        }
-        needs.headers.sort();
-        needs.headers.dedup();
-        needs.token.sort();
-        needs.token.dedup();
-        needs
-    }
-
-    /// Whether the decision for `action` may differ between two requests of one token to
-    /// the same target: its context declares request values (the time, the address, a
-    /// header). Such decisions are not cached.
-    pub fn depends_on_request_values(&self, action: &str) -> bool {
-        self.actions
-            .get(action)
-            .is_some_and(|entry| entry.context.request.is_some())
-    }
 }
 
 /// The context paths (`request.time`, `token.acr`, `pathParameters.petId`) an expression

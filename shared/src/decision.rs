@@ -6,7 +6,7 @@
 //! `forbid` that errors denies ([`Bundle::erroring_forbids`]).
 
 use crate::actions::ActionEntry;
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, StepUp};
 use crate::context::{self, RequestValues, TokenValues};
 use crate::principal::Principal;
 use crate::routes::RouteMatch;
@@ -43,33 +43,6 @@ pub struct Decision {
     /// without them: the stronger sign-in to ask for (RFC 9470). `None` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_up: Option<StepUp>,
-}
-
-/// What a step-up `forbid` asks for, from its `@step_up_acr_values("...")` and
-/// `@step_up_max_age("...")` annotations; merged over every such policy of a decision.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepUp {
-    /// Acceptable authentication context classes, in policy order, without repeats; empty
-    /// when only a recent sign-in is asked for.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub acr_values: Vec<String>,
-    /// Longest time since the person signed in, in seconds (the smallest one asked for).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_age: Option<u32>,
-}
-
-impl StepUp {
-    fn merge(&mut self, other: &Self) {
-        for value in &other.acr_values {
-            if !self.acr_values.contains(value) {
-                self.acr_values.push(value.clone());
-            }
-        }
-        self.max_age = match (self.max_age, other.max_age) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-    }
 }
 
 impl Decision {

@@ -69,11 +69,13 @@ pub mod wire;
 
 pub use actions::ANONYMOUS_TYPE;
 pub use bundle::{ANONYMOUS_ID, POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
-pub use bundle::{Bundle, BundleError, BundleSource, BundleVersion, PolicyEntry, RouteEntry};
+pub use bundle::{
+    Bundle, BundleError, BundleSource, BundleVersion, PolicyEntry, RouteEntry, StepUp,
+};
 pub use context::{ContextConfig, ContextError, ContextNeeds, RequestValues, TokenValue};
 pub use crypto::RustCrypto;
 pub use crypto::{SignatureBackend, SignatureCheck, SignatureError};
-pub use decision::{ActionDecision, Decision, Outcome, StepUp};
+pub use decision::{ActionDecision, Decision, Outcome};
 pub use gate::{AuthError, Gate, GateError, KeySource, Reliance};
 pub use jwks::{
     Algorithm, JwksError, KeySet, MAX_JWKS_BYTES, MAX_RSA_BITS, MIN_RSA_BITS, SkippedKey,

@@ -70,7 +70,7 @@ pub struct ProblemDocument {
     /// The sign-in to start again with (`acr_values`, `max_age`), the same as the
     /// `WWW-Authenticate` challenge's. On `insufficient-user-authentication` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step_up: Option<crate::decision::StepUp>,
+    pub step_up: Option<crate::bundle::StepUp>,
     /// The problem type: [`PROBLEM_TYPE_PREFIX`] and a code (see [`ProblemDocument::code`]).
     #[serde(rename = "type", default = "about_blank")]
     pub problem_type: String,
