@@ -205,6 +205,8 @@ pub struct Bundle {
     pub(crate) actions: BTreeMap<String, ActionEntry>,
     /// The anonymous principal and its entity, when a route is public.
     pub(crate) anonymous: Option<(EntityUid, Entities)>,
+    /// What the actions declare of a request, computed once at load.
+    needs: ContextNeeds,
     version: BundleVersion,
 }
 
@@ -292,6 +294,7 @@ impl Bundle {
         );
         let version = BundleVersion(hex(&Sha256::digest(canonical.as_bytes())));
 
+        let needs = collect_context_needs(&actions);
         Ok(Self {
             source: source.clone(),
             schema,
@@ -305,6 +308,7 @@ impl Bundle {
             resource,
             actions,
             anonymous,
+            needs,
             version,
         })
     }
@@ -597,27 +601,9 @@ impl Bundle {
     }
 
     /// What the bundle's actions declare, all together: what a caller has to read from a
-    /// request ([`RequestValues`]).
-    pub fn context_needs(&self) -> ContextNeeds {
-        let mut needs = ContextNeeds::default();
-        for entry in self.actions.values() {
-            if let Some(request) = &entry.context.request {
-                needs.time |= request.time;
-                needs.ip |= request.ip;
-                needs.country |= request.country;
-                needs
-                    .headers
-                    .extend(request.headers.iter().flatten().cloned());
-            }
-            if let Some(token) = &entry.context.token {
-                needs.token.extend(token.values.iter().copied());
-            }
-        }
-        needs.headers.sort();
-        needs.headers.dedup();
-        needs.token.sort();
-        needs.token.dedup();
-        needs
+    /// request ([`RequestValues`]). Computed once, when the bundle is loaded.
+    pub fn context_needs(&self) -> &ContextNeeds {
+        &self.needs
     }
 
     /// Whether the decision for `action` may differ between two requests of one token to
@@ -628,4 +614,27 @@ impl Bundle {
             .get(action)
             .is_some_and(|entry| entry.context.request.is_some())
     }
+}
+
+/// What the actions declare of a request, all together.
+fn collect_context_needs(actions: &BTreeMap<String, ActionEntry>) -> ContextNeeds {
+    let mut needs = ContextNeeds::default();
+    for entry in actions.values() {
+        if let Some(request) = &entry.context.request {
+            needs.time |= request.time;
+            needs.ip |= request.ip;
+            needs.country |= request.country;
+            needs
+                .headers
+                .extend(request.headers.iter().flatten().cloned());
+        }
+        if let Some(token) = &entry.context.token {
+            needs.token.extend(token.values.iter().copied());
+        }
+    }
+    needs.headers.sort();
+    needs.headers.dedup();
+    needs.token.sort();
+    needs.token.dedup();
+    needs
 }

@@ -210,7 +210,7 @@ impl Exchange<'_> {
     fn values(&self) -> RequestValues {
         let headers = self.req.headers();
         request_values(
-            &self.gate.bundle().context_needs(),
+            self.gate.bundle().context_needs(),
             UnixTime((now_ms() / 1000.0) as i64),
             |name| headers.get(name).ok().flatten(),
             || {
