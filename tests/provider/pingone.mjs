@@ -14,13 +14,24 @@
 // `--service-secret`) gets client-credentials tokens, shaped like PingOne's for a Worker
 // application: an RFC 9068 JWT for the API audience with `client_id`, `scope` (`pets:read`
 // only), `env`, and no `sub` (PingOne leaves it out of client-credentials tokens).
+//
+// Sign-on policies, as PingOne names them in `acr`: a password sign-in gets `--password-acr`
+// (amr `pwd`); an authorization request whose `acr_values` names `--mfa-acr` gets a second
+// step, a one-time code (a fixed code per demo user: local use only), and that `acr` (amr
+// `pwd otp`). The ID token carries `acr`, `amr` and `auth_time`, as PingOne's does.
+//
+// Revocation and introspection of the JWT access tokens (oidc-provider itself handles only
+// its opaque tokens there): `/revoke` (RFC 7009) takes an access token from the client it was
+// issued to; `/introspect` (RFC 7662) answers the API's own credentials
+// (`--introspection-client`, secret `--introspection-secret`, as a PingOne custom resource
+// has), active until the token expires or is revoked.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import Provider from 'oidc-provider';
+import Provider, { interactionPolicy } from 'oidc-provider';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values: opts } = parseArgs({
@@ -35,6 +46,10 @@ const { values: opts } = parseArgs({
     'access-token-ttl': { type: 'string', default: '3600' },
     'service-id': { type: 'string', default: 'inventory' },
     'service-secret': { type: 'string', default: 'inventory-local-secret' },
+    'password-acr': { type: 'string', default: 'urn:cedargate:pwd' },
+    'mfa-acr': { type: 'string', default: 'urn:cedargate:mfa' },
+    'introspection-client': { type: 'string', default: 'petstore-api' },
+    'introspection-secret': { type: 'string', default: 'petstore-api-local-secret' },
   },
 });
 
@@ -51,19 +66,38 @@ const issuer = `http://127.0.0.1:${port}${prefix}`;
 export const USERS = {
   alice: {
     password: 'wonderland', name: 'Alice Admin', email: 'alice@petstore.test',
-    groups: ['AVP_Admin'], permissions: ['pets:read', 'pets:create'],
+    groups: ['AVP_Admin'], permissions: ['pets:read', 'pets:create'], code: '271828',
   },
   bob: {
     password: 'builder', name: 'Bob User', email: 'bob@petstore.test',
-    groups: ['AVP_User'], permissions: ['pets:read'],
+    groups: ['AVP_User'], permissions: ['pets:read'], code: '314159',
   },
 };
 
-function signingKey(file, kid) {
-  const pem = fs.readFileSync(path.join(here, '../../shared/tests/keys', file), 'utf8');
-  const jwk = crypto.createPrivateKey(pem).export({ format: 'jwk' });
-  return { ...jwk, kid, alg: 'RS256', use: 'sig' };
+const SIGNING_PEM = fs.readFileSync(path.join(here, '../../shared/tests/keys/a-rsa-1.pem'), 'utf8');
+const SIGNING_KID = 'a-rsa-1';
+const signingPublicKey = crypto.createPublicKey(SIGNING_PEM);
+
+function signingKey() {
+  const jwk = crypto.createPrivateKey(SIGNING_PEM).export({ format: 'jwk' });
+  return { ...jwk, kid: SIGNING_KID, alg: 'RS256', use: 'sig' };
 }
+
+// A login that asks for the requested sign-on policy: `acr_values` the session's `acr` does
+// not meet prompts for a new sign-on (oidc-provider alone prompts only for essential acr
+// claims and `max_age`).
+const policy = interactionPolicy.base();
+policy.get('login').checks.add(new interactionPolicy.Check(
+  'acr_values_unmet',
+  'the requested sign-on policy could not be met',
+  (ctx) => {
+    const requested = (ctx.oidc.params.acr_values ?? '').split(' ').filter(Boolean);
+    if (!requested.length || ctx.oidc.result?.login || requested.includes(ctx.oidc.acr)) {
+      return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }
+    return interactionPolicy.Check.REQUEST_PROMPT;
+  },
+));
 
 const configuration = {
   clients: [{
@@ -81,7 +115,8 @@ const configuration = {
     response_types: [],
     redirect_uris: [],
   }],
-  jwks: { keys: [signingKey('a-rsa-1.pem', 'a-rsa-1')] },
+  jwks: { keys: [signingKey()] },
+  acrValues: [opts['password-acr'], opts['mfa-acr']],
   routes: {
     authorization: '/authorize',
     token: '/token',
@@ -94,7 +129,7 @@ const configuration = {
   pkce: { required: () => true },
   scopes: ['openid', 'profile', 'email', 'offline_access'],
   claims: {
-    openid: ['sub', 'group'],
+    openid: ['sub', 'group', 'acr', 'amr', 'auth_time'],
     profile: ['name'],
     email: ['email'],
   },
@@ -119,6 +154,8 @@ const configuration = {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => opts.audience,
@@ -142,6 +179,7 @@ const configuration = {
     },
   },
   interactions: {
+    policy,
     url: (ctx, interaction) => `${prefix}/login/${interaction.uid}`,
   },
   async findAccount(ctx, id) {
@@ -210,12 +248,14 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function loginForm(uid, error) {
+function loginForm(uid, error, mfa) {
   return page('Sign on', `<h1>Sign on</h1><p>Local PingOne-shaped environment <code>${escapeHtml(opts.env)}</code></p>
 ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${prefix}/login/${escapeHtml(uid)}">
 <label for="username">Username</label><input id="username" name="username" autocomplete="username" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+${mfa ? `<p>This operation asks for a second factor (sign-on policy <code>${escapeHtml(opts['mfa-acr'])}</code>).</p>
+<label for="code">One-time code</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required>` : ''}
 <button type="submit">Sign on</button></form>`);
 }
 
@@ -232,9 +272,10 @@ async function login(req, res, uid) {
   try {
     const details = await provider.interactionDetails(req, res);
     if (details.uid !== uid) throw new Error('interaction mismatch');
+    const mfa = (details.params.acr_values ?? '').split(' ').includes(opts['mfa-acr']);
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(loginForm(uid));
+      res.end(loginForm(uid, null, mfa));
       return;
     }
     const form = await readForm(req);
@@ -242,19 +283,119 @@ async function login(req, res, uid) {
     const user = USERS[username];
     const given = Buffer.from(form.get('password') ?? '');
     const expected = Buffer.from(user ? user.password : 'x'.repeat(given.length || 1));
-    const ok = user && given.length === expected.length && crypto.timingSafeEqual(given, expected);
+    const ok = user && given.length === expected.length && crypto.timingSafeEqual(given, expected)
+      && (!mfa || same(form.get('code') ?? '', user.code));
     if (!ok) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(loginForm(uid, 'Unknown username or wrong password.'));
+      res.end(loginForm(uid, mfa ? 'Unknown username, wrong password or wrong code.' : 'Unknown username or wrong password.', mfa));
       return;
     }
     await provider.interactionFinished(req, res, {
-      login: { accountId: username, amr: ['pwd'] },
+      login: mfa
+        ? { accountId: username, acr: opts['mfa-acr'], amr: ['pwd', 'otp'] }
+        : { accountId: username, acr: opts['password-acr'], amr: ['pwd'] },
     }, { mergeWithLastSubmission: false });
   } catch (err) {
     res.writeHead(400, { 'content-type': 'text/plain' });
     res.end(`sign-on failed: ${err.message}`);
   }
+}
+
+/** Constant-time equality of two strings. */
+function same(a, b) {
+  const x = crypto.createHash('sha256').update(String(a)).digest();
+  const y = crypto.createHash('sha256').update(String(b)).digest();
+  return crypto.timingSafeEqual(x, y);
+}
+
+// Access tokens revoked through /revoke: jti -> exp (forgotten once expired).
+const revoked = new Map();
+
+/** The claims of an access token this provider signed (`typ` at+jwt), or null. */
+function accessTokenClaims(token) {
+  const parts = token.split('.');
+  if (parts.length !== 3) return null;
+  try {
+    const header = JSON.parse(Buffer.from(parts[0], 'base64url'));
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url'));
+    const signed = crypto.verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), signingPublicKey,
+      Buffer.from(parts[2], 'base64url'));
+    if (!signed || header.alg !== 'RS256' || header.typ !== 'at+jwt' || claims.iss !== issuer) return null;
+    return claims;
+  } catch {
+    return null;
+  }
+}
+
+/** The client a Basic `Authorization` header names, if its secret is `secrets[id]`. */
+function basicClient(req, secrets) {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.headers.authorization ?? '');
+  if (!match) return null;
+  const pair = Buffer.from(match[1], 'base64').toString();
+  const colon = pair.indexOf(':');
+  if (colon < 0) return null;
+  const id = decodeURIComponent(pair.slice(0, colon));
+  const secret = decodeURIComponent(pair.slice(colon + 1));
+  return Object.hasOwn(secrets, id) && same(secret, secrets[id]) ? id : null;
+}
+
+// The browser app's origins may call /revoke (as oidc-provider's client-based CORS allows).
+const appOrigins = new Set(opts['redirect-uri'].map((u) => new URL(u).origin));
+
+function json(req, res, status, body, extra = {}) {
+  const origin = req.headers.origin;
+  res.writeHead(status, {
+    'content-type': 'application/json', 'cache-control': 'no-store',
+    ...(origin && appOrigins.has(origin) ? { 'access-control-allow-origin': origin, vary: 'origin' } : {}),
+    ...extra,
+  });
+  res.end(body === null ? '' : JSON.stringify(body));
+}
+
+/**
+ * RFC 7662 for the JWT access tokens, asked by the API with its own credentials. Returns
+ * false (the request goes to oidc-provider) when another client asks.
+ */
+async function introspect(req, res) {
+  const client = basicClient(req, { [opts['introspection-client']]: opts['introspection-secret'] });
+  if (!client) return false;
+  const form = await readForm(req);
+  const claims = accessTokenClaims(form.get('token') ?? '');
+  const now = Math.floor(Date.now() / 1000);
+  const active = claims && claims.exp > now && !revoked.has(claims.jti);
+  json(req, res, 200, active ? { active: true, token_type: 'Bearer', ...claims } : { active: false });
+  return true;
+}
+
+/**
+ * RFC 7009: the client a token was issued to revokes it (a public client names itself with
+ * `client_id`, the service authenticates). A JWT access token is remembered as revoked until
+ * it expires; oidc-provider's own tokens (refresh tokens) are destroyed.
+ */
+async function revoke(req, res) {
+  const form = await readForm(req);
+  const token = form.get('token') ?? '';
+  const service = basicClient(req, { [opts['service-id']]: opts['service-secret'] });
+  const client = service ?? (form.get('client_id') === opts['client-id'] ? opts['client-id'] : null);
+  if (!client) {
+    json(req, res, 401, { error: 'invalid_client' }, { 'www-authenticate': 'Basic realm="revoke"' });
+    return;
+  }
+  const claims = accessTokenClaims(token);
+  const stored = claims ? null
+    : (await provider.RefreshToken.find(token).catch(() => undefined))
+      ?? (await provider.AccessToken.find(token).catch(() => undefined));
+  const issuedTo = claims ? claims.client_id : stored?.clientId;
+  // RFC 7009 §2.2: a token the server does not know is not an error.
+  if (issuedTo !== undefined && issuedTo !== client) {
+    json(req, res, 400, { error: 'unauthorized_client', error_description: 'the token was issued to another client' });
+    return;
+  }
+  if (claims) revoked.set(claims.jti, claims.exp);
+  if (stored) await stored.destroy();
+  const now = Math.floor(Date.now() / 1000);
+  for (const [jti, exp] of revoked) if (exp <= now) revoked.delete(jti);
+  json(req, res, 200, null);
 }
 
 const callback = provider.callback();
@@ -267,6 +408,17 @@ const server = http.createServer((req, res) => {
   const match = rest.match(/^\/login\/([A-Za-z0-9_-]+)$/);
   if (match) {
     login(req, res, match[1]);
+    return;
+  }
+  const own = { '/introspect': introspect, '/revoke': revoke }[rest];
+  if (own && req.method === 'POST') {
+    own(req, res).then((handled) => {
+      if (handled === false) {
+        req.originalUrl = req.url;
+        req.url = rest;
+        callback(req, res);
+      }
+    }, () => json(req, res, 400, { error: 'invalid_request' }));
     return;
   }
   // The provider derives its mount path from originalUrl.
