@@ -29,6 +29,9 @@ pub struct Discovery {
     /// RP-initiated logout, where offered.
     #[serde(default)]
     pub end_session_endpoint: Option<String>,
+    /// RFC 7009 token revocation, where offered (RFC 8414 `revocation_endpoint`).
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
     /// RFC 9207: every authorization response carries `iss`.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
@@ -82,6 +85,7 @@ impl Discovery {
             ("token_endpoint", self.token_endpoint.as_ref()),
             ("jwks_uri", Some(&self.jwks_uri)),
             ("end_session_endpoint", self.end_session_endpoint.as_ref()),
+            ("revocation_endpoint", self.revocation_endpoint.as_ref()),
         ];
         for (field, url) in endpoints {
             if let Some(url) = url {

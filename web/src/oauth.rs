@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+pub use cedargate::StepUp;
+
 /// Random bytes from the platform's CSPRNG.
 fn random_bytes<const N: usize>() -> Result<[u8; N], OAuthError> {
     let mut bytes = [0u8; N];
@@ -70,6 +72,10 @@ pub struct PendingLogin {
     pub verifier: String,
     /// When the sign-in started (ms since the epoch); stale records are refused.
     pub started_ms: f64,
+    /// The `max_age` asked for (a step-up): the ID token must then say when the person
+    /// signed in, and not longer ago than this.
+    #[serde(default)]
+    pub max_age: Option<u32>,
 }
 
 impl fmt::Debug for PendingLogin {
@@ -124,6 +130,12 @@ pub enum OAuthError {
     /// No `code` in the callback.
     #[error("the provider returned no authorization code")]
     MissingCode,
+    /// `max_age` was asked for and the ID token does not say when the person signed in.
+    #[error("the ID token has no auth_time, though max_age was asked for")]
+    NoAuthTime,
+    /// The sign-in the ID token names is older than the `max_age` asked for.
+    #[error("the provider did not sign you in again within {max_age} seconds")]
+    StaleAuthentication { max_age: u32 },
 }
 
 /// At most this many characters of a provider's `error` are shown.
@@ -181,7 +193,8 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// The authorization request (RFC 6749 §4.1.1 with PKCE and OpenID Connect `nonce`).
+/// The authorization request (RFC 6749 §4.1.1 with PKCE and OpenID Connect `nonce`); for a
+/// step-up (RFC 9470 §5), the `acr_values` and `max_age` the edge's challenge named.
 pub fn authorization_url(
     endpoint: &str,
     client_id: &str,
@@ -189,9 +202,15 @@ pub fn authorization_url(
     scope: &str,
     pending: &PendingLogin,
     challenge: &str,
+    step_up: Option<&StepUp>,
 ) -> String {
     let separator = if endpoint.contains('?') { '&' } else { '?' };
-    let query = form(&[
+    let acr_values = step_up.map(|s| s.acr_values.join(" ")).unwrap_or_default();
+    let max_age = step_up
+        .and_then(|s| s.max_age)
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    let mut pairs = vec![
         ("response_type", "code"),
         ("client_id", client_id),
         ("redirect_uri", redirect_uri),
@@ -200,8 +219,40 @@ pub fn authorization_url(
         ("nonce", &pending.nonce),
         ("code_challenge", challenge),
         ("code_challenge_method", "S256"),
-    ]);
-    format!("{endpoint}{separator}{query}")
+    ];
+    if !acr_values.is_empty() {
+        pairs.push(("acr_values", &acr_values));
+    }
+    if !max_age.is_empty() {
+        pairs.push(("max_age", &max_age));
+    }
+    format!("{endpoint}{separator}{}", form(&pairs))
+}
+
+/// How far a provider's clock may be ahead of the browser's when `auth_time` is checked.
+pub const AUTH_TIME_LEEWAY_SECONDS: i64 = 60;
+
+/// OpenID Connect Core §3.1.2.1 / §3.1.3.7: when `max_age` was asked for, the ID token must
+/// carry `auth_time`, and the sign-in it names must be at most `max_age` seconds before `now`
+/// (with [`AUTH_TIME_LEEWAY_SECONDS`] for the provider's clock).
+pub fn check_auth_time(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    max_age: Option<u32>,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let Some(max_age) = max_age else {
+        return Ok(());
+    };
+    let auth_time = claims
+        .get("auth_time")
+        .and_then(serde_json::Value::as_i64)
+        .ok_or(OAuthError::NoAuthTime)?;
+    if now.saturating_sub(auth_time) > i64::from(max_age) + AUTH_TIME_LEEWAY_SECONDS
+        || auth_time > now + AUTH_TIME_LEEWAY_SECONDS
+    {
+        return Err(OAuthError::StaleAuthentication { max_age });
+    }
+    Ok(())
 }
 
 /// What a successful callback carries.
@@ -357,6 +408,15 @@ pub fn token_request(
         ("redirect_uri", redirect_uri),
         ("client_id", client_id),
         ("code_verifier", verifier.secret()),
+    ])
+}
+
+/// The token revocation request body (RFC 7009 §2.1; public client) for an access token.
+pub fn revocation_request(access_token: &str, client_id: &str) -> String {
+    form(&[
+        ("token", access_token),
+        ("token_type_hint", "access_token"),
+        ("client_id", client_id),
     ])
 }
 

@@ -68,6 +68,7 @@ fn pending(now: f64) -> PendingLogin {
         nonce: "n0nce".into(),
         verifier: "v".repeat(43),
         started_ms: now,
+        max_age: None,
     }
 }
 
@@ -81,6 +82,7 @@ fn the_authorization_url_carries_pkce_state_and_nonce() {
         "openid profile",
         &p,
         "CHALLENGE",
+        None,
     );
     assert_eq!(
         url,
@@ -89,6 +91,89 @@ fn the_authorization_url_carries_pkce_state_and_nonce() {
          &state=st4te-value&nonce=n0nce&code_challenge=CHALLENGE&code_challenge_method=S256"
     );
     assert_eq!(format!("{p:?}"), "PendingLogin { started_ms: 0.0, .. }");
+}
+
+#[test]
+fn a_step_up_asks_for_the_challenge_acr_values_and_max_age() {
+    let p = pending(0.0);
+    let url = |step_up: &oauth::StepUp| {
+        oauth::authorization_url(
+            "https://auth.pingone.com/env/as/authorize",
+            "c",
+            "http://127.0.0.1:8080/callback",
+            "openid",
+            &p,
+            "CH",
+            Some(step_up),
+        )
+    };
+    let both = oauth::StepUp {
+        acr_values: vec!["urn:cedargate:mfa".into(), "Multi_Factor".into()],
+        max_age: Some(600),
+    };
+    assert!(
+        url(&both).ends_with(
+            "&code_challenge_method=S256&acr_values=urn%3Acedargate%3Amfa%20Multi_Factor&max_age=600"
+        ),
+        "{}",
+        url(&both)
+    );
+    let recent_only = oauth::StepUp {
+        acr_values: vec![],
+        max_age: Some(0),
+    };
+    assert!(url(&recent_only).ends_with("&code_challenge_method=S256&max_age=0"));
+    assert!(!url(&recent_only).contains("acr_values"));
+}
+
+#[test]
+fn max_age_needs_a_recent_auth_time_in_the_id_token() {
+    let claims = |v: serde_json::Value| v.as_object().cloned().unwrap();
+    let now = 1_800_000_000;
+    let signed_in = |t: i64| claims(serde_json::json!({ "sub": "alice", "auth_time": t }));
+    // Without max_age nothing is asked of the token.
+    assert_eq!(
+        oauth::check_auth_time(&claims(serde_json::json!({})), None, now),
+        Ok(())
+    );
+    assert_eq!(
+        oauth::check_auth_time(&claims(serde_json::json!({})), Some(600), now),
+        Err(OAuthError::NoAuthTime)
+    );
+    assert_eq!(
+        oauth::check_auth_time(
+            &claims(serde_json::json!({ "auth_time": "1800000000" })),
+            Some(600),
+            now
+        ),
+        Err(OAuthError::NoAuthTime)
+    );
+    assert_eq!(
+        oauth::check_auth_time(&signed_in(now - 5), Some(600), now),
+        Ok(())
+    );
+    // The provider's clock may be a minute off either way.
+    let leeway = oauth::AUTH_TIME_LEEWAY_SECONDS;
+    assert_eq!(
+        oauth::check_auth_time(&signed_in(now - 600 - leeway), Some(600), now),
+        Ok(())
+    );
+    assert_eq!(
+        oauth::check_auth_time(&signed_in(now - 601 - leeway), Some(600), now),
+        Err(OAuthError::StaleAuthentication { max_age: 600 })
+    );
+    assert_eq!(
+        oauth::check_auth_time(&signed_in(now + 1 + leeway), Some(600), now),
+        Err(OAuthError::StaleAuthentication { max_age: 600 })
+    );
+}
+
+#[test]
+fn the_revocation_request_names_the_token_kind_and_the_client() {
+    assert_eq!(
+        oauth::revocation_request("a.b+c", "cedargate-demo-spa"),
+        "token=a.b%2Bc&token_type_hint=access_token&client_id=cedargate-demo-spa"
+    );
 }
 
 #[test]
@@ -168,6 +253,7 @@ fn token_and_logout_requests() {
             nonce: "n".into(),
             verifier: String::new(),
             started_ms: 0.0,
+            max_age: None,
         }),
         ISS_OPTIONAL,
         0.0,
@@ -437,5 +523,13 @@ fn discovered_endpoints_follow_the_url_rule() {
     .check_endpoints()
     .unwrap_err();
     assert_eq!(refused.field, "end_session_endpoint");
+    assert_eq!(refused.reason, UrlError::Insecure);
+    let refused = document(
+        &format!("{ISSUER}/authorize"),
+        r#", "revocation_endpoint": "http://idp.example.com/revoke""#,
+    )
+    .check_endpoints()
+    .unwrap_err();
+    assert_eq!(refused.field, "revocation_endpoint");
     assert_eq!(refused.reason, UrlError::Insecure);
 }

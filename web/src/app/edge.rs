@@ -135,6 +135,8 @@ pub fn example_path(config: &AppConfig, template: &str) -> String {
 pub struct Tried {
     pub status: u16,
     pub detail: String,
+    /// On a 401 step-up answer (RFC 9470): what to sign in again with.
+    pub step_up: Option<cedargate::StepUp>,
 }
 
 /// Calls one route through the edge with the session's token.
@@ -161,9 +163,17 @@ pub async fn try_route(config: &AppConfig, token: &Token, route: &str) -> Result
     let response = request.send().await.map_err(|e| e.to_string())?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    let detail = serde_json::from_str::<cedargate::wire::ProblemDocument>(&text)
-        .ok()
+    let problem = serde_json::from_str::<cedargate::wire::ProblemDocument>(&text).ok();
+    let step_up = problem
+        .as_ref()
+        .filter(|_| status == 401)
+        .and_then(|p| p.step_up.clone());
+    let detail = problem
         .and_then(|p| p.detail)
         .unwrap_or_else(|| text.chars().take(160).collect());
-    Ok(Tried { status, detail })
+    Ok(Tried {
+        status,
+        detail,
+        step_up,
+    })
 }

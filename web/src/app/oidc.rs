@@ -3,7 +3,7 @@
 
 use crate::app::storage;
 use crate::config::AppConfig;
-use crate::oauth::{self, CodeVerifier, OAuthError, PendingLogin};
+use crate::oauth::{self, CodeVerifier, OAuthError, PendingLogin, StepUp};
 use crate::session::{Discovery, DiscoveryExt as _, Secret, Session, Token, decode_parts};
 use cedargate::crypto::WebCrypto;
 use cedargate::{KeySet, TokenKind, UnixTime, Verifier};
@@ -72,14 +72,21 @@ pub async fn discover(issuer: &str) -> Result<Discovery, SignInError> {
     })
 }
 
-/// Starts sign-in: records the round trip and returns the authorization URL to go to.
-pub fn begin(config: &AppConfig, discovery: &Discovery) -> Result<String, SignInError> {
+/// Starts sign-in: records the round trip and returns the authorization URL to go to. A
+/// step-up (the edge's RFC 9470 challenge) asks the provider for its `acr_values` and
+/// `max_age`.
+pub fn begin(
+    config: &AppConfig,
+    discovery: &Discovery,
+    step_up: Option<&StepUp>,
+) -> Result<String, SignInError> {
     let verifier = CodeVerifier::random()?;
     let pending = PendingLogin {
         state: oauth::random_value()?,
         nonce: oauth::random_value()?,
         verifier: verifier.secret().to_owned(),
         started_ms: now_ms(),
+        max_age: step_up.and_then(|s| s.max_age),
     };
     storage::save(&pending).map_err(SignInError::Config)?;
     Ok(oauth::authorization_url(
@@ -89,6 +96,7 @@ pub fn begin(config: &AppConfig, discovery: &Discovery) -> Result<String, SignIn
         &config.scope(),
         &pending,
         &verifier.challenge(),
+        step_up,
     ))
 }
 
@@ -191,6 +199,7 @@ pub async fn complete(
             "nonce does not match this sign-in".into(),
         ));
     }
+    oauth::check_auth_time(verified.claims(), pending.max_age, now().0)?;
     let access_token = match tokens.access_token {
         Some(raw) if config.api_audience.is_some() => {
             Some(verify(&verifier, &keys, &backend, raw).await)
@@ -228,6 +237,25 @@ async fn verify(verifier: &Verifier, keys: &KeySet, backend: &WebCrypto, raw: St
         header,
         claims,
         verified,
+    }
+}
+
+/// Revokes the session's access token at the provider (RFC 7009), where it offers
+/// revocation: a copy of the token is then refused by an edge that introspects it. A failure
+/// does not stop the sign-out.
+pub async fn revoke_access_token(config: &AppConfig, session: &Session) {
+    let (Some(endpoint), Some(token)) = (
+        session.discovery.revocation_endpoint.as_deref(),
+        session.access_token.as_ref(),
+    ) else {
+        return;
+    };
+    let body = oauth::revocation_request(token.raw.expose(), &config.client_id);
+    if let Ok(request) = Request::post(endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+    {
+        let _ = request.send().await;
     }
 }
 

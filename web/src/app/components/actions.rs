@@ -6,9 +6,9 @@
 
 use crate::app::components::Problems;
 use crate::app::edge::{self, Tried};
-use crate::app::{AppError, Setup};
+use crate::app::{AppError, Setup, oidc};
 use crate::session::{Session, Token};
-use cedargate::{ActionDecision, Outcome, Reliance};
+use cedargate::{ActionDecision, Outcome, Reliance, StepUp};
 use leptos::prelude::*;
 use std::sync::Arc;
 
@@ -117,6 +117,55 @@ fn contradicts(predicted: Option<Outcome>, status: u16) -> bool {
     }
 }
 
+/// What the edge's step-up challenge asks for, in words.
+fn step_up_text(step_up: &StepUp) -> String {
+    let mut parts = Vec::new();
+    if !step_up.acr_values.is_empty() {
+        parts.push(format!(
+            "sign-on policy {}",
+            step_up.acr_values.join(" or ")
+        ));
+    }
+    match step_up.max_age {
+        Some(0) => parts.push("a fresh sign-in".to_owned()),
+        Some(seconds) => parts.push(format!("a sign-in in the last {}", duration(seconds))),
+        None => {}
+    }
+    parts.join(", ")
+}
+
+fn duration(seconds: u32) -> String {
+    match seconds {
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// Restarts sign-in with what the edge's challenge names (RFC 9470 §5).
+#[component]
+fn StepUpButton(setup: Arc<Setup>, step_up: StepUp) -> impl IntoView {
+    let (error, set_error) = signal(None::<String>);
+    let asks = step_up_text(&step_up);
+    let start = move |_| match oidc::begin(&setup.config, &setup.discovery, Some(&step_up)) {
+        Ok(url) => {
+            if window().location().assign(&url).is_err() {
+                set_error.set(Some("the browser refused to open the sign-in page".into()));
+            }
+        }
+        Err(err) => set_error.set(Some(err.to_string())),
+    };
+    view! {
+        <span class="step-up" data-testid="step-up">
+            <span class="step-up-asks">{format!("The edge asks for {asks}.")}</span>
+            <button class="button small primary" data-testid="step-up-sign-in" on:click=start>
+                "Sign in again"
+            </button>
+            {move || error.get().map(|e| view! { <span class="error" role="alert">{e}</span> })}
+        </span>
+    }
+}
+
 #[component]
 fn ActionRow(
     row: ActionDecision,
@@ -130,6 +179,7 @@ fn ActionRow(
     let depends_on =
         (outcome.is_none() && !row.depends_on.is_empty()).then(|| row.depends_on.join(", "));
     let route = row.routes.first().cloned();
+    let step_up_setup = setup.clone();
     let action = {
         let route = route.clone();
         Action::new_local(move |_: &()| {
@@ -208,7 +258,46 @@ fn ActionRow(
                     }}
                 </span>
                 {move || mismatch().then(|| view! { <strong class="flag">"differs from the prediction"</strong> })}
+                {move || {
+                    let step_up = match result.get() {
+                        Some(Ok(Tried { step_up: Some(step_up), .. })) => step_up,
+                        _ => return None,
+                    };
+                    Some(view! { <StepUpButton setup=step_up_setup.clone() step_up/> })
+                }}
             </td>
         </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn a_step_up_challenge_reads_as_words() {
+        let step_up = |acr: &[&str], max_age| StepUp {
+            acr_values: acr.iter().map(|a| a.to_string()).collect(),
+            max_age,
+        };
+        assert_eq!(
+            step_up_text(&step_up(&["urn:cedargate:mfa"], Some(600))),
+            "sign-on policy urn:cedargate:mfa, a sign-in in the last 10 min"
+        );
+        assert_eq!(
+            step_up_text(&step_up(&["a", "b"], None)),
+            "sign-on policy a or b"
+        );
+        assert_eq!(step_up_text(&step_up(&[], Some(0))), "a fresh sign-in");
+        assert_eq!(
+            step_up_text(&step_up(&[], Some(7200))),
+            "a sign-in in the last 2 h"
+        );
+        assert_eq!(
+            step_up_text(&step_up(&[], Some(61))),
+            "a sign-in in the last 61 s"
+        );
     }
 }

@@ -40,7 +40,7 @@ fn SignIn(setup: Arc<Setup>) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
     let issuer = setup.discovery.issuer.clone();
     let client = setup.config.client_id.clone();
-    let start = move |_| match oidc::begin(&setup.config, &setup.discovery) {
+    let start = move |_| match oidc::begin(&setup.config, &setup.discovery, None) {
         Ok(url) => {
             if window().location().assign(&url).is_err() {
                 set_error.set(Some("the browser refused to open the sign-in page".into()));
@@ -82,11 +82,16 @@ fn SignedIn(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
         let setup = setup.clone();
         let session = session.clone();
         move |_| {
-            let url = oidc::sign_out_url(&setup.config, &session);
-            state.set(None);
-            if let Some(url) = url {
-                let _ = window().location().assign(&url);
-            }
+            let setup = setup.clone();
+            let session = session.clone();
+            leptos::task::spawn_local(async move {
+                oidc::revoke_access_token(&setup.config, &session).await;
+                let url = oidc::sign_out_url(&setup.config, &session);
+                state.set(None);
+                if let Some(url) = url {
+                    let _ = window().location().assign(&url);
+                }
+            });
         }
     };
     let (now, set_now) = signal(oidc::now_ms() / 1000.0);
