@@ -109,7 +109,17 @@ test('cargo xtask demo works for alice and bob, stops on Ctrl-C, and runs again'
   await again.exited;
 });
 
-test('cargo xtask demo --bundle access: the app sends access tokens, alice and bob see what their scopes allow, a service reads', async () => {
+/** Asks the edge with `token` until it answers 401 (at most 10 s); returns the last answer. */
+async function untilRefused(url, token) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const answer = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    if (answer.status === 401 || Date.now() > deadline) return answer;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+test('cargo xtask demo --bundle access: the app sends access tokens, alice and bob see what their scopes allow, a service reads, revoked tokens are refused', async () => {
   const p = await ports();
   const demo = runDemo(p, ['--bundle', 'access']);
   const printed = await demo.ready();
@@ -128,6 +138,12 @@ test('cargo xtask demo --bundle access: the app sends access tokens, alice and b
     try {
       for (const [name, user] of Object.entries(users)) {
         const { page, context, problems } = await ui.newPage(browser);
+        // The token the app sends to the edge, as someone who copied it would hold it.
+        let sent = null;
+        page.on('request', (r) => {
+          const auth = r.headers().authorization;
+          if (r.url().startsWith(edgeUrl) && auth?.startsWith('Bearer ')) sent = auth.slice(7);
+        });
         await ui.signIn(page, url, name, user.password);
         const rows = await ui.matrix(page);
         assert.deepEqual(Object.keys(rows).sort(), ['get /', 'get /health', 'get /pets', 'get /pets/{petId}', 'post /pets']);
@@ -149,6 +165,16 @@ test('cargo xtask demo --bundle access: the app sends access tokens, alice and b
           assert.equal(relies['post /pets'], '—');
         }
         await shot(page, `demo-access-${name}`);
+        // Signing out revokes the access token at the provider (RFC 7009); the edge learns
+        // it by introspection (RFC 7662) once its cached answer is older than the demo's
+        // cache time, and refuses the copy.
+        assert.ok(sent, 'the app sent a token to the edge');
+        assert.equal((await fetch(`${edgeUrl}/pets`, { headers: { authorization: `Bearer ${sent}` } })).status, 200);
+        await page.getByTestId('sign-out').click();
+        await page.getByTestId('signed-out').waitFor();
+        const refused = await untilRefused(`${edgeUrl}/pets`, sent);
+        assert.equal(refused.status, 401, `${name}'s revoked token`);
+        assert.equal((await refused.json()).reason, 'inactive');
         assert.deepEqual(problems, []);
         await context.close();
       }
@@ -180,6 +206,21 @@ test('cargo xtask demo --bundle access: the app sends access tokens, alice and b
     const originUrl = `http://127.0.0.1:${p.origin}`;
     assert.equal((await fetch(`${originUrl}/pets`)).status, 401);
     assert.equal((await fetch(`${edgeUrl}/pets`)).status, 401);
+    // The service's token, revoked with the command the demo prints.
+    const revokeUrl = printed.match(/(http:\/\/127\.0\.0\.1:\d+\/\S+\/revoke)/)?.[1];
+    assert.ok(revokeUrl, printed);
+    const revoked = await fetch(revokeUrl, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from('inventory:inventory-local-secret').toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: `token=${encodeURIComponent(token)}`,
+    });
+    assert.equal(revoked.status, 200);
+    const refused = await untilRefused(`${edgeUrl}/pets`, token);
+    assert.equal(refused.status, 401);
+    assert.equal((await refused.json()).reason, 'inactive');
   } finally {
     demo.interrupt();
     await demo.exited;

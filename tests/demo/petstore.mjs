@@ -1,6 +1,7 @@
 // The PetStore origin of the demo and the browser tests: the AWS example PetStore API
-// (GET /, GET /pets, POST /pets, GET /pets/{petId}), kept in memory, and GET /health (public
-// in the access-token bundle).
+// (GET /, GET /pets, POST /pets, GET /pets/{petId}), kept in memory, DELETE /pets/{petId}
+// (guarded by step-up in the context bundle), and GET /health (public in the access-token
+// bundle).
 //
 //   node petstore.mjs --port 9300 [--edge-url http://127.0.0.1:8787 --edge-issuer ISS --audience AUD]
 //
@@ -85,6 +86,15 @@ const server = http.createServer(async (req, res) => {
       const pet = { id: pets.length + 1, type: input.type, price };
       pets.push(pet);
       send(res, 200, { pet, message: 'success', created_by: who });
+    } else if (req.method === 'DELETE' && /^\/pets\/[^/]+$/.test(url.pathname)) {
+      const id = Number(decodeURIComponent(url.pathname.split('/')[2]));
+      const at = pets.findIndex((p) => p.id === id);
+      if (at < 0) {
+        send(res, 404, { message: `pet ${id} not found` });
+        return;
+      }
+      const [pet] = pets.splice(at, 1);
+      send(res, 200, { pet, message: 'deleted', deleted_by: who });
     } else if (req.method === 'GET' && /^\/pets\/[^/]+$/.test(url.pathname)) {
       const id = Number(decodeURIComponent(url.pathname.split('/')[2]));
       const pet = pets.find((p) => p.id === id);

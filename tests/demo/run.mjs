@@ -2,17 +2,19 @@
 // system on 127.0.0.1, prints the URL to open and the demo users, and stops every process it
 // started on Ctrl-C.
 //
-//   node run.mjs [--bundle petstore|access]
+//   node run.mjs [--bundle petstore|access|context]
 //                [--port-app 8080] [--port-edge 8787] [--port-provider 9400] [--port-origin 9300]
 //                [--pingone --region eu --environment-id <id> --client-id <id>]
 //
 // `--bundle access` runs the access-token bundle (policies/petstore-access) with the local
-// provider: the app sends the access token.
+// provider: the app sends the access token, and the edge introspects it. `--bundle context`
+// runs policies/petstore-context from the worker's KV: decisions on request values, and a
+// step-up (multi-factor sign-in) for delete /pets/{petId}.
 //
 // PINGONE_REGION, PINGONE_ENVIRONMENT_ID and PINGONE_CLIENT_ID work as well as the flags.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startStack, root, USERS, BUNDLES } from './stack.mjs';
+import { startStack, root, USERS, BUNDLES, INTROSPECTION_CACHE_SECONDS } from './stack.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -34,7 +36,7 @@ const pingone = usePingOne
   : null;
 
 if (!(opts.bundle in BUNDLES)) {
-  console.error(`demo: unknown bundle ${opts.bundle} (petstore, access)`);
+  console.error(`demo: unknown bundle ${opts.bundle} (${Object.keys(BUNDLES).join(', ')})`);
   process.exit(2);
 }
 if (pingone && opts.bundle === 'access') {
@@ -102,6 +104,19 @@ if (pingone) {
       `      -d scope=pets:read ${tokenUrl} | jq -r .access_token)`,
       `    curl -H "Authorization: Bearer $token" ${stack.edgeUrl}/pets`,
       `    curl ${stack.edgeUrl}/health`,
+      '  The edge asks the provider whether each token is still active (RFC 7662), reusing an',
+      `  answer for ${INTROSPECTION_CACHE_SECONDS} s: after signing out in the app (which revokes the access token),`,
+      '  or after revoking the service\'s token, the edge answers 401 inactive:',
+      `    curl -u inventory:inventory-local-secret -d token=$token ${stack.issuer}/revoke`,
+    );
+  }
+  if (opts.bundle === 'context') {
+    lines.push(
+      '',
+      '  Bundle policies/petstore-context (from the worker\'s KV): delete /pets/{petId} needs a',
+      '  multi-factor sign-in in the last 10 minutes. The edge answers 401 with an RFC 9470',
+      '  challenge; "Sign in again" in the app asks the provider for it. One-time codes:',
+      ...Object.entries(USERS).map(([name, user]) => `    ${name.padEnd(6)} code ${user.code}`),
     );
   }
 }

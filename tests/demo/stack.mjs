@@ -2,7 +2,7 @@
 // origin, the edge worker in workerd (wrangler dev, built worker in edge/build, or in
 // target/edge-access for the access-token bundle) and the browser app (web/dist). Used by the
 // browser tests and by `cargo xtask demo`.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -19,20 +19,47 @@ export const ENV_ID = 'demo-env';
 export const CLIENT_ID = 'cedargate-demo-spa';
 export const API_AUDIENCE = 'https://petstore.cedargate.test';
 export const USERS = {
-  alice: { password: 'wonderland', groups: ['AVP_Admin'], may: 'every action' },
-  bob: { password: 'builder', groups: ['AVP_User'], may: 'every action but post /pets' },
+  alice: { password: 'wonderland', code: '271828', groups: ['AVP_Admin'], may: 'every action' },
+  bob: { password: 'builder', code: '314159', groups: ['AVP_User'], may: 'every action but post /pets' },
 };
 
 /**
- * The two reference bundles the stack can run. `petstore` (policies/petstore): the app sends
+ * The reference bundles the stack can run. `petstore` (policies/petstore): the app sends
  * the ID token, whose `group` decides. `access` (policies/petstore-access): the app sends the
  * access token, scopes per operation, the permission pets:create for post /pets, groups from
- * the access token's `groups` claim, a public get /health, and client-credentials services.
+ * the access token's `groups` claim, a public get /health, and client-credentials services;
+ * the edge asks the provider (RFC 7662) whether each token is still active. `context`
+ * (policies/petstore-context, loaded from KV by the petstore worker): decisions on request
+ * values and the token's `acr`, `amr`, `auth_time`, and a step-up for delete /pets/{petId}.
  */
 export const BUNDLES = {
   petstore: { main: 'edge/build/index.js', build: '`cargo xtask build-edge`' },
   access: { main: 'target/edge-access/index.js', build: '`cargo xtask demo --bundle access`' },
+  context: { main: 'edge/build/index.js', build: '`cargo xtask build-edge`', kv: 'policies/petstore-context' },
 };
+
+/** What the local provider's introspection endpoint knows the API by (its defaults). */
+const INTROSPECTION_CLIENT = 'petstore-api';
+const INTROSPECTION_SECRET = 'petstore-api-local-secret';
+/** How long the demo edge reuses an introspection answer: a revoked token is refused after. */
+export const INTROSPECTION_CACHE_SECONDS = 2;
+
+/** The KV document of a policy folder (`cedargate bundle`), serial 1: above the built-in 0. */
+function kvDocument(folder, out) {
+  const run = spawnSync('cargo', ['run', '--quiet', '-p', 'cedargate-cli', '--', 'bundle',
+    '--dir', path.join(root, folder), '--serial', '1', '--out', out], { cwd: root, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`cedargate bundle ${folder} failed: ${run.stderr}`);
+}
+
+/** Puts a value into the worker's local KV (what `wrangler dev --persist-to` reads). */
+function kvPut(dir, binding, key, file) {
+  const run = spawnSync(node22, [wrangler, 'kv', 'key', 'put', key, '--path', file, '--binding', binding,
+    '--local', '--config', path.join(dir, 'wrangler.json'), '--persist-to', path.join(dir, 'state')], {
+    cwd: dir, encoding: 'utf8',
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', XDG_CONFIG_HOME: path.join(dir, 'xdg') },
+  });
+  if (run.status !== 0) throw new Error(`wrangler kv key put failed: ${run.stderr}`);
+}
 
 /** A port on 127.0.0.1 that was free a moment ago. */
 export function freePort() {
@@ -105,7 +132,7 @@ export function pingoneIssuer({ region, environmentId }) {
  * the local provider. Returns the URLs and a `stop()` that ends every process started.
  */
 export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null, bundle = 'petstore' } = {}) {
-  if (!(bundle in BUNDLES)) throw new Error(`unknown bundle ${bundle} (petstore, access)`);
+  if (!(bundle in BUNDLES)) throw new Error(`unknown bundle ${bundle} (${Object.keys(BUNDLES).join(', ')})`);
   const access = bundle === 'access';
   fs.mkdirSync(dir, { recursive: true });
   const port = async (p) => (p ? p : freePort());
@@ -166,13 +193,27 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
       { issuer, token: 'access', caller: 'user', audiences: [audience], token_type: 'at+jwt', group_claim: 'groups' },
       { issuer, token: 'access', caller: 'client', audiences: [audience], token_type: 'at+jwt', group_claim: null },
     ];
+    const kv = BUNDLES[bundle].kv;
     const config = {
       name: 'cedargate-demo',
       main: path.join(root, BUNDLES[bundle].main),
       compatibility_date: '2026-11-01',
+      ...(kv ? { kv_namespaces: [{ binding: 'CEDARGATE_BUNDLES', id: 'cedargate-demo-bundles' }] } : {}),
       vars: {
         CEDARGATE_ASSERTION_KEY: assertionKey,
+        ...(access ? { CEDARGATE_INTROSPECTION_SECRET: INTROSPECTION_SECRET } : {}),
         CEDARGATE_CONFIG: {
+          ...(kv ? {
+            bundle_kv: { binding: 'CEDARGATE_BUNDLES', refresh_seconds: 60 },
+            // Local workerd has no CF-Connecting-IP and no request.cf: those stay absent.
+            context: { time: true, ip: true, country: true, headers: ['x-tenant'], token: ['acr', 'amr', 'auth_time'] },
+          } : {}),
+          ...(access && !pingone ? {
+            introspection: [{
+              issuer, endpoint: `${issuer}/introspect`, client_id: INTROSPECTION_CLIENT,
+              cache_seconds: INTROSPECTION_CACHE_SECONDS,
+            }],
+          } : {}),
           origin: originUrl,
           bundle_endpoint: true,
           assertion: { issuer: edgeUrl, audience: originUrl },
@@ -194,6 +235,12 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
       throw new Error(`${path.dirname(BUNDLES[bundle].main)} is missing: run ${BUNDLES[bundle].build}`);
     }
     fs.writeFileSync(path.join(dir, 'wrangler.json'), JSON.stringify(config, null, 2));
+    if (kv) {
+      onStep(`loading ${kv} into the worker's KV`);
+      const document = path.join(dir, 'bundle.json');
+      kvDocument(kv, document);
+      kvPut(dir, 'CEDARGATE_BUNDLES', 'current', document);
+    }
     onStep(`starting the edge worker in workerd on 127.0.0.1:${p.edge}`);
     const edge = start('edge', [wrangler, 'dev', '--config', path.join(dir, 'wrangler.json'),
       '--ip', '127.0.0.1', '--port', String(p.edge), '--inspector-port', String(await freePort()),

@@ -1,4 +1,4 @@
-//! `cargo xtask demo [--bundle petstore|access]`: installs what is missing, builds the worker
+//! `cargo xtask demo [--bundle petstore|access|context]`: installs what is missing, builds the worker
 //! (with the chosen reference bundle) and the app, then runs the whole system on 127.0.0.1
 //! (tests/demo/run.mjs) until Ctrl-C.
 

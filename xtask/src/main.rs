@@ -19,8 +19,9 @@ usage: cargo xtask <command> [options]
 
 commands:
   demo [OPTIONS]                   install what is missing, build, and run the whole system on
-                                   127.0.0.1 until Ctrl-C; options: --port-app, --port-edge,
-                                   --port-provider, --port-origin, and --pingone --region R
+                                   127.0.0.1 until Ctrl-C; options: --bundle petstore|access|
+                                   context, --port-app, --port-edge, --port-provider,
+                                   --port-origin, and --pingone --region R
                                    --environment-id E --client-id C for a real PingOne
   test [--only STAGE[,STAGE...]]   install what is missing, then run every check and test
   bench [--quick]                  native benchmarks and the workerd comparison; writes

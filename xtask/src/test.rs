@@ -323,6 +323,7 @@ fn browser_stage(cx: &mut Context) -> Outcome {
         "--test-concurrency=1",
         "tests/demo/assertion.test.mjs",
         "tests/browser/app.test.mjs",
+        "tests/browser/step-up.test.mjs",
         "tests/browser/demo.test.mjs",
     ]);
     commands(vec![node]).and_then(|text| {
