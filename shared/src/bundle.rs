@@ -353,6 +353,14 @@ impl Bundle {
         &self.policies
     }
 
+    /// A policy's text as the bundle's author wrote it (comments before it excluded,
+    /// annotations included), by its `@id`.
+    pub fn policy_text(&self, id: &str) -> Option<String> {
+        self.policies
+            .policy(&PolicyId::new(id))
+            .map(|policy| policy.to_string())
+    }
+
     /// Policy ids with their effect, sorted by id.
     pub fn policy_ids(&self) -> Vec<PolicyEntry> {
         let mut ids: Vec<PolicyEntry> = self

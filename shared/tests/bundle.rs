@@ -427,3 +427,22 @@ fn an_erroring_forbid_denies() {
     assert!(decision.policies.is_empty());
     assert_eq!(decision.errors.len(), 1);
 }
+
+#[test]
+fn a_policy_text_is_found_by_its_id_as_written() {
+    let bundle = Bundle::load(&petstore()).unwrap();
+    let text = bundle.policy_text("avp-user-all-but-post-pets").unwrap();
+    assert!(
+        text.starts_with("@id(\"avp-user-all-but-post-pets\")"),
+        "{text}"
+    );
+    assert!(text.contains("PetStore::UserGroup::\"AVP_User\""), "{text}");
+    assert!(text.contains("post /pets"), "{text}");
+    assert!(text.trim_end().ends_with(';'), "{text}");
+    assert!(!text.contains("avp-admin-all"), "{text}");
+    assert_eq!(bundle.policy_text("no-such-policy"), None);
+    // Every id the bundle lists has its text.
+    for entry in bundle.policy_ids() {
+        assert!(bundle.policy_text(&entry.id).is_some(), "{}", entry.id);
+    }
+}

@@ -10,6 +10,7 @@
 //! The pure parts (configuration, the OAuth flow's pieces, the session's types) build
 //! everywhere and are tested natively and in the browser; the rest is wasm32 only.
 
+pub mod answer;
 pub mod config;
 pub mod oauth;
 pub mod session;
