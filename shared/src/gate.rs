@@ -3,13 +3,14 @@
 use crate::bundle::Bundle;
 use crate::context::{ContextConfig, RequestValues};
 use crate::crypto::SignatureBackend;
+use crate::decision::ActionDecision;
 use crate::decision::{Decision, Outcome};
 use crate::jwks::KeySet;
 use crate::principal::Principal;
 use crate::routes::{RouteError, RouteMatch};
 use crate::time::UnixTime;
 use crate::token::{TokenError, VerifiedToken};
-use crate::trust::{MappingError, Trust};
+use crate::trust::{HypotheticalPrincipal, MappingError, Trust};
 use crate::trust_config::{ConfigError, TrustConfig};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
@@ -189,6 +190,13 @@ impl Gate {
     /// when no single value is needed (a public action, or two groups that each allow it).
     /// Decided by the same policies, for principals mapped from the token with one value
     /// less (see [`Trust::principals_without_each_value`]).
+    /// Every action decided for a what-if principal ([`Trust::hypothetical_principal`]), as
+    /// [`Bundle::allowed_actions`] decides them for a real one. Offline; nothing here
+    /// authorizes a request.
+    pub fn what_if(&self, principal: &HypotheticalPrincipal) -> Vec<ActionDecision> {
+        self.bundle.allowed_actions(principal.principal())
+    }
+
     pub fn reliances(
         &self,
         token: &VerifiedToken,

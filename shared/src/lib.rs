@@ -89,7 +89,9 @@ pub use signed_bundle::{
 };
 pub use time::UnixTime;
 pub use token::{TokenError, TokenErrorKind, TokenKind, UntrustedJwt, VerifiedToken};
-pub use trust::{MappingError, Trust};
+pub use trust::{
+    HypotheticalPrincipal, MAX_WHAT_IF_VALUE_BYTES, MappingError, SetClaim, Trust, WhatIfError,
+};
 pub use trust_config::{
     Caller, ClaimAttribute, ClaimType, ConfigError, DEFAULT_LEEWAY_SECONDS,
     DEFAULT_MAX_TOKEN_BYTES, IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig,

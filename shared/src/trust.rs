@@ -13,7 +13,7 @@ use crate::trust_config::{ClaimType, ConfigError, IssuerConfig, TrustConfig};
 use crate::verifier::Verifier;
 use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
 /// Why verified claims could not become a principal.
@@ -34,6 +34,98 @@ pub enum MappingError {
     /// No trusted issuer entry fits.
     #[error("issuer is not trusted for {0} tokens")]
     UnknownIssuer(TokenKind),
+}
+
+/// A set-valued claim of a token's mapping, with the token's values ([`Trust::set_claims`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetClaim {
+    pub claim: String,
+    /// The token's values, sorted, without repeats.
+    pub values: Vec<String>,
+    /// A space-separated string (OAuth `scope`) rather than an array.
+    pub space_separated: bool,
+    /// The group claim (its values are groups the principal is in).
+    pub group: bool,
+}
+
+/// A principal for a what-if: mapped from a verified token's claims with some set-valued
+/// claims replaced ([`Trust::hypothetical_principal`]). Deliberately not a [`Principal`]:
+/// only [`crate::Gate::what_if`] takes it, so it cannot authorize a request.
+#[derive(Clone, Debug)]
+pub struct HypotheticalPrincipal {
+    principal: Principal,
+}
+
+impl HypotheticalPrincipal {
+    /// The principal's entity, as the hypothetical claims map it.
+    pub fn uid(&self) -> &EntityUid {
+        self.principal.uid()
+    }
+
+    pub(crate) fn principal(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+/// At most this many bytes per value of a what-if.
+pub const MAX_WHAT_IF_VALUE_BYTES: usize = 256;
+
+/// Why a what-if principal could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WhatIfError {
+    /// Only the set-valued claims of the token's mapping may be changed.
+    #[error("\"{0}\" is not a set-valued claim of this token's mapping")]
+    NotASetClaim(String),
+    /// An empty value, a control character, a space in a space-separated claim, or too long.
+    #[error("\"{value}\" cannot be a value of \"{claim}\"")]
+    BadValue { claim: String, value: String },
+    /// The changed claims do not map.
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+}
+
+/// The group claim and the claims mapped to sets or space-separated attributes.
+fn set_claim_names(policy: &IssuerPolicy) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    if let (Some(claim), Some(_)) = (&policy.config.group_claim, &policy.group_type) {
+        names.push(claim);
+    }
+    for map in &policy.attributes {
+        if (map.space_separated || map.ty == ClaimType::SetOfString)
+            && !names.contains(&map.claim.as_str())
+        {
+            names.push(&map.claim);
+        }
+    }
+    names
+}
+
+fn is_space_separated(policy: &IssuerPolicy, claim: &str) -> bool {
+    policy
+        .attributes
+        .iter()
+        .any(|m| m.claim == claim && m.space_separated)
+}
+
+/// A set-valued claim's strings, sorted, without repeats.
+fn claim_values(value: Option<&Value>, space_separated: bool) -> Vec<String> {
+    let mut values: Vec<String> = match value {
+        Some(Value::String(text)) if space_separated => text
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::String(text)) => vec![text.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    values.sort_unstable();
+    values.dedup();
+    values
 }
 
 #[derive(Clone, Debug)]
@@ -137,17 +229,7 @@ impl Trust {
             .filter(|p| p.config.issuer == token.issuer && p.config.token == token.kind)
             .ok_or(MappingError::UnknownIssuer(token.kind))?;
         let claims = token.claims();
-        let mut set_claims: Vec<&str> = Vec::new();
-        if let (Some(claim), Some(_)) = (&policy.config.group_claim, &policy.group_type) {
-            set_claims.push(claim);
-        }
-        for map in &policy.attributes {
-            if (map.space_separated || map.ty == ClaimType::SetOfString)
-                && !set_claims.contains(&map.claim.as_str())
-            {
-                set_claims.push(&map.claim);
-            }
-        }
+        let set_claims = set_claim_names(policy);
         let mut out = Vec::new();
         for claim in set_claims {
             let space_separated = policy
@@ -201,6 +283,75 @@ impl Trust {
             }
         }
         Ok(out)
+    }
+
+    /// The set-valued claims of a verified token's mapping (the group claim, and claims
+    /// mapped to a set or space-separated attribute such as `scope` and `p1.permissions`),
+    /// with the token's values: what a what-if may change.
+    pub fn set_claims(&self, token: &VerifiedToken) -> Result<Vec<SetClaim>, MappingError> {
+        let policy = self.policy_of(token)?;
+        Ok(set_claim_names(policy)
+            .into_iter()
+            .map(|claim| {
+                let space_separated = is_space_separated(policy, claim);
+                SetClaim {
+                    claim: claim.to_owned(),
+                    values: claim_values(token.claims().get(claim), space_separated),
+                    space_separated,
+                    group: policy.config.group_claim.as_deref() == Some(claim),
+                }
+            })
+            .collect())
+    }
+
+    /// The principal a verified token would map to if some of its set-valued claims (see
+    /// [`Trust::set_claims`]) had other values; every other claim stays the token's. The
+    /// result can only be evaluated with [`crate::Gate::what_if`], never authorize a request.
+    pub fn hypothetical_principal(
+        &self,
+        token: &VerifiedToken,
+        replace: &BTreeMap<String, Vec<String>>,
+    ) -> Result<HypotheticalPrincipal, WhatIfError> {
+        let policy = self.policy_of(token)?;
+        let names = set_claim_names(policy);
+        let mut claims = token.claims().clone();
+        for (claim, values) in replace {
+            if !names.contains(&claim.as_str()) {
+                return Err(WhatIfError::NotASetClaim(claim.clone()));
+            }
+            let space_separated = is_space_separated(policy, claim);
+            for value in values {
+                let bad = value.is_empty()
+                    || value.len() > MAX_WHAT_IF_VALUE_BYTES
+                    || value.chars().any(char::is_control)
+                    || (space_separated && value.contains(' '));
+                if bad {
+                    return Err(WhatIfError::BadValue {
+                        claim: claim.clone(),
+                        value: value.chars().take(40).collect(),
+                    });
+                }
+            }
+            let mut values = values.clone();
+            values.sort_unstable();
+            values.dedup();
+            let value = if space_separated {
+                Value::String(values.join(" "))
+            } else {
+                Value::Array(values.into_iter().map(Value::String).collect())
+            };
+            claims.insert(claim.clone(), value);
+        }
+        Ok(HypotheticalPrincipal {
+            principal: self.map(policy, &claims)?,
+        })
+    }
+
+    fn policy_of(&self, token: &VerifiedToken) -> Result<&IssuerPolicy, MappingError> {
+        self.issuers
+            .get(token.entry)
+            .filter(|p| p.config.issuer == token.issuer && p.config.token == token.kind)
+            .ok_or(MappingError::UnknownIssuer(token.kind))
     }
 
     /// Maps claims that were **not** verified here to a principal.

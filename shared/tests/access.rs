@@ -267,3 +267,60 @@ async_test! {
         assert_eq!(relied["get /pets/{petId}"], [cedargate::Reliance { claim: "scope".into(), value: "pets:read".into() }]);
     }
 }
+
+async_test! {
+    async fn a_what_if_changes_set_claims_only_and_decides_offline() {
+        use cedargate::{Outcome, WhatIfError};
+        use std::collections::BTreeMap;
+        let gate = gate();
+        let backend = backends().remove(0);
+        let token = mint(&person(&["AVP_User"], "pets:read pets:write", &["pets:read"]), "a-rsa-1", "at+jwt");
+        let (verified, principal) = gate.authenticate(&token, key_sets(), &backend, NOW).await.unwrap();
+        let claims = gate.trust().set_claims(&verified).unwrap();
+        let shown: Vec<(&str, Vec<&str>, bool, bool)> = claims
+            .iter()
+            .map(|c| (c.claim.as_str(), c.values.iter().map(String::as_str).collect(), c.space_separated, c.group))
+            .collect();
+        assert_eq!(shown, [
+            ("groups", vec!["AVP_User"], false, true),
+            ("scope", vec!["pets:read", "pets:write"], true, false),
+            ("p1.permissions", vec!["pets:read"], false, false),
+        ]);
+        let outcome = |rows: &[cedargate::ActionDecision], action: &str| {
+            rows.iter().find(|r| r.action == action).and_then(|r| r.outcome)
+        };
+        let real = gate.bundle().allowed_actions(&principal);
+        assert_eq!(outcome(&real, "post /pets"), Some(Outcome::Deny));
+
+        let replace = |pairs: &[(&str, &[&str])]| -> BTreeMap<String, Vec<String>> {
+            pairs.iter().map(|(c, v)| (c.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()
+        };
+        // As an admin with pets:create, post /pets is allowed, by the admins' policy.
+        let admin = gate
+            .trust()
+            .hypothetical_principal(&verified, &replace(&[("groups", &["AVP_User", "AVP_Admin"]), ("p1.permissions", &["pets:read", "pets:create"])]))
+            .unwrap();
+        assert_eq!(admin.uid(), principal.uid());
+        let rows = gate.what_if(&admin);
+        assert_eq!(outcome(&rows, "post /pets"), Some(Outcome::Allow));
+        let post = rows.iter().find(|r| r.action == "post /pets").unwrap();
+        assert_eq!(post.policies, ["avp-admin-all"]);
+        // Without the scope, the scope's forbid decides.
+        let no_scope = gate.trust().hypothetical_principal(&verified, &replace(&[("scope", &[])])).unwrap();
+        let rows = gate.what_if(&no_scope);
+        assert_eq!(outcome(&rows, "get /pets"), Some(Outcome::Deny));
+        assert_eq!(rows.iter().find(|r| r.action == "get /pets").unwrap().policies, ["requires-scopes-get-pets"]);
+        // The real token's decision is untouched.
+        assert_eq!(outcome(&gate.bundle().allowed_actions(&principal), "post /pets"), Some(Outcome::Deny));
+
+        // Only set-valued claims change, with values that could be in a token.
+        let err = |pairs: &[(&str, &[&str])]| gate.trust().hypothetical_principal(&verified, &replace(pairs)).unwrap_err();
+        assert_eq!(err(&[("sub", &["mallory"])]), WhatIfError::NotASetClaim("sub".into()));
+        assert_eq!(err(&[("client_id", &["x"])]), WhatIfError::NotASetClaim("client_id".into()));
+        assert!(matches!(err(&[("scope", &["pets:read pets:write"])]), WhatIfError::BadValue { .. }));
+        assert!(matches!(err(&[("groups", &[""])]), WhatIfError::BadValue { .. }));
+        assert!(matches!(err(&[("groups", &["a\u{0}b"])]), WhatIfError::BadValue { .. }));
+        let long = "g".repeat(cedargate::MAX_WHAT_IF_VALUE_BYTES + 1);
+        assert!(matches!(err(&[("groups", &[long.as_str()])]), WhatIfError::BadValue { .. }));
+    }
+}
