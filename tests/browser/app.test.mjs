@@ -71,6 +71,25 @@ test('alice signs in, sees her claims, every action allowed and every try succee
     assert.equal(await row.getAttribute('class'), null, `${action} flagged as a mismatch`);
   }
   await shot(page, '03-alice-signed-in');
+  // An answer that is not the edge's reads as its status in words, its body collapsed.
+  const home = rows['get /'].row;
+  assert.equal((await home.getByTestId('edge-status').textContent()).trim(), '200 OK');
+  const body = home.getByTestId('answer-body');
+  assert.match(await body.locator('summary').textContent(), /^Body \(\d+ B, text\/html\)$/);
+  assert.equal(await body.getAttribute('open'), null);
+  assert.equal(await body.locator('pre').isVisible(), false);
+  await body.locator('summary').click();
+  assert.match(await body.locator('pre').textContent(), /Welcome to your Pet Store API/);
+  // A deciding policy opens its text from the bundle the edge served.
+  await rows['get /pets'].row.getByTestId('policy').first().click();
+  const policy = page.getByTestId('policy-text');
+  await policy.waitFor();
+  const text = await policy.locator('pre').textContent();
+  assert.match(text, /^@id\("avp-admin-all"\)\npermit \(/);
+  assert.match(text, /principal in PetStore::UserGroup::"AVP_Admin"/);
+  await shot(page, '03b-alice-policy-text');
+  await page.getByTestId('policy-close').click();
+  assert.equal(await policy.count(), 0);
   assert.deepEqual(problems, []);
   await context.close();
 });
@@ -88,6 +107,43 @@ test('bob sees post /pets predicted deny and the edge answers 403', async () => 
     else assert.doesNotMatch(answer, /^40[13] /, `${action}: ${answer}`);
   }
   assert.match(await rows['post /pets'].row.textContent(), /no permit applies/);
+  // The edge's refusal reads as its title and reason, not as a raw body.
+  const denied = rows['post /pets'].row;
+  assert.equal((await denied.getByTestId('edge-status').textContent()).trim(), '403 Forbidden');
+  assert.equal((await denied.getByTestId('answer-detail').textContent()).trim(), 'no policy permits this action');
+  assert.equal(await denied.getByTestId('answer-body').count(), 0);
+
+  // What if bob were an admin too? Decided here, offline: post /pets flips to Allow by the
+  // admins' policy, while the edge still answers 403 for the real bob.
+  const whatIf = page.getByTestId('what-if');
+  const groups = whatIf.getByTestId('what-if-group');
+  assert.equal(await groups.inputValue(), 'AVP_User');
+  await groups.fill('AVP_User, AVP_Admin');
+  let edgeCalls = 0;
+  page.on('request', (r) => { if (r.url().startsWith(stack.edgeUrl)) edgeCalls += 1; });
+  await whatIf.getByTestId('what-if-run').click();
+  await whatIf.getByTestId('what-if-summary').waitFor();
+  assert.equal((await whatIf.getByTestId('what-if-summary').textContent()).trim(), '1 action changes.');
+  const flipped = whatIf.locator('tr[data-what-if="post /pets"]');
+  assert.equal(await flipped.getAttribute('data-changed'), 'true');
+  assert.equal((await flipped.getByTestId('what-if-outcome').textContent()).trim(), 'Allow');
+  assert.match(await flipped.getByTestId('what-if-policies').textContent(), /avp-admin-all/);
+  for (const action of ['get /', 'get /pets', 'get /pets/{petId}']) {
+    assert.equal(await whatIf.locator(`tr[data-what-if="${action}"]`).getAttribute('data-changed'), 'false', action);
+  }
+  assert.equal(edgeCalls, 0, 'the what-if sent nothing to the edge');
+  await shot(page, '04b-bob-what-if');
+  const [real] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${stack.edgeUrl}/pets` && r.request().method() === 'POST'),
+    denied.getByTestId('try').click(),
+  ]);
+  assert.equal(real.status(), 403);
+  // A value no token could carry is refused with a reason, not decided.
+  await groups.fill(`AVP_User, ${'x'.repeat(300)}`);
+  await whatIf.getByTestId('what-if-run').click();
+  assert.match(await whatIf.getByRole('alert').textContent(), /cannot be a value of "group"/);
+  await whatIf.getByTestId('what-if-reset').click();
+  assert.equal(await groups.inputValue(), 'AVP_User');
   await shot(page, '04-bob-signed-in');
   assert.deepEqual(problems, []);
   await context.close();

@@ -154,6 +154,15 @@ test('cargo xtask demo --bundle access: the app sends access tokens, alice and b
           relies[action] = (await row.getByTestId('relies').textContent()).trim();
           const answer = await ui.tryRow(row);
           assert.equal(answer.startsWith('403 '), denied, `${name} ${action}: ${answer}`);
+          if (denied) {
+            // A forbid decided it: the try names the policy, and the name opens its text.
+            const decided = row.getByTestId('answer-policies');
+            assert.match(await decided.textContent(), /^Decided by \S+/);
+            await decided.getByTestId('policy').first().click();
+            const text = await page.getByTestId('policy-text').locator('pre').textContent();
+            assert.match(text, /forbid \(/, text);
+            await shot(page, 'demo-access-bob-deny-policy');
+          }
           if (!denied) assert.match(answer, /^200 /, `${name} ${action}: ${answer}`);
         }
         // What each allow relies on, from the access token: its group, scope and permission.

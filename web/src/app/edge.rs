@@ -2,12 +2,14 @@
 //! through it.
 
 use super::oidc::now;
+use crate::answer::Answer;
 use crate::config::AppConfig;
 use crate::session::{Session, Token};
 use cedargate::crypto::WebCrypto;
-use cedargate::{ActionDecision, Bundle, Gate, Reliance, TokenKind};
+use cedargate::{ActionDecision, Bundle, Gate, Reliance, SetClaim, TokenKind, VerifiedToken};
 use gloo_net::http::{Method, Request};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The allowed-actions matrix.
 #[derive(Clone, Debug)]
@@ -21,6 +23,13 @@ pub struct Matrix {
     pub rows: Vec<ActionDecision>,
     /// For each allowed action, the token's values it relies on.
     pub reliances: BTreeMap<String, Vec<Reliance>>,
+    /// Each policy's text, by `@id`, from the bundle the edge served.
+    pub policy_texts: BTreeMap<String, String>,
+    /// The gate the rows were decided by, and the verified token: what a what-if starts from.
+    pub gate: Arc<Gate>,
+    pub verified: VerifiedToken,
+    /// The token's set-valued claims a what-if may change.
+    pub set_claims: Vec<SetClaim>,
 }
 
 /// Why the matrix could not be built.
@@ -98,13 +107,28 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
     let reliances = gate
         .reliances(&verified, &principal)
         .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
+    let set_claims = gate
+        .trust()
+        .set_claims(&verified)
+        .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
     let bundle = gate.bundle();
+    let policy_texts = bundle
+        .policy_ids()
+        .into_iter()
+        .filter_map(|entry| Some((entry.id.clone(), bundle.policy_text(&entry.id)?)))
+        .collect();
+    let rows = bundle.allowed_actions(&principal);
+    let version = bundle.version().to_string();
     Ok(Matrix {
-        version: bundle.version().to_string(),
+        policy_texts,
+        set_claims,
+        verified,
+        version,
         edge_version: doc.version,
         principal: principal.uid().to_string(),
-        rows: bundle.allowed_actions(&principal),
+        rows,
         reliances,
+        gate: Arc::new(gate),
     })
 }
 
@@ -130,17 +154,8 @@ pub fn example_path(config: &AppConfig, template: &str) -> String {
         .join("/")
 }
 
-/// What the edge answered to a try.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tried {
-    pub status: u16,
-    pub detail: String,
-    /// On a 401 step-up answer (RFC 9470): what to sign in again with.
-    pub step_up: Option<cedargate::StepUp>,
-}
-
 /// Calls one route through the edge with the session's token.
-pub async fn try_route(config: &AppConfig, token: &Token, route: &str) -> Result<Tried, String> {
+pub async fn try_route(config: &AppConfig, token: &Token, route: &str) -> Result<Answer, String> {
     let (method, template) = route.split_once(' ').ok_or("not a route")?;
     let method =
         Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|e| e.to_string())?;
@@ -162,18 +177,7 @@ pub async fn try_route(config: &AppConfig, token: &Token, route: &str) -> Result
     .map_err(|e| e.to_string())?;
     let response = request.send().await.map_err(|e| e.to_string())?;
     let status = response.status();
+    let content_type = response.headers().get("content-type");
     let text = response.text().await.unwrap_or_default();
-    let problem = serde_json::from_str::<cedargate::wire::ProblemDocument>(&text).ok();
-    let step_up = problem
-        .as_ref()
-        .filter(|_| status == 401)
-        .and_then(|p| p.step_up.clone());
-    let detail = problem
-        .and_then(|p| p.detail)
-        .unwrap_or_else(|| text.chars().take(160).collect());
-    Ok(Tried {
-        status,
-        detail,
-        step_up,
-    })
+    Ok(Answer::read(status, content_type.as_deref(), &text))
 }

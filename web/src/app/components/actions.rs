@@ -4,12 +4,15 @@
 //! button to try each route through the edge; a prediction the edge contradicts is
 //! highlighted.
 
+use crate::answer::Answer;
 use crate::app::components::Problems;
-use crate::app::edge::{self, Tried};
+use crate::app::components::what_if::WhatIfPanel;
+use crate::app::edge;
 use crate::app::{AppError, Setup, oidc};
 use crate::session::{Session, Token};
 use cedargate::{ActionDecision, Outcome, Reliance, StepUp};
 use leptos::prelude::*;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[component]
@@ -41,6 +44,11 @@ pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
                         Suspend::new(async move {
                             let m = matrix.await?;
                             let same = m.version == m.edge_version;
+                            let texts = Arc::new(m.policy_texts.clone());
+                            // The policy whose text is open, by id.
+                            let open = RwSignal::new(None::<String>);
+                            let panel_texts = texts.clone();
+                            let what_if = m.clone();
                             Ok::<_, AppError>(view! {
                                 <p class="bundle">
                                     "Policy bundle "
@@ -83,6 +91,8 @@ pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
                                                             relies
                                                             setup=setup.clone()
                                                             token=token.clone()
+                                                            texts=texts.clone()
+                                                            open
                                                         />
                                                     }
                                                 })
@@ -90,6 +100,26 @@ pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
                                         </tbody>
                                     </table>
                                 </div>
+                                <WhatIfPanel matrix=what_if open/>
+                                {move || {
+                                    let id = open.get()?;
+                                    let text = panel_texts.get(&id)?.clone();
+                                    Some(view! {
+                                        <aside class="policy-text" data-testid="policy-text">
+                                            <div class="policy-head">
+                                                <span>"Policy " <code>{id}</code> " in the edge's bundle"</span>
+                                                <button
+                                                    class="button small"
+                                                    data-testid="policy-close"
+                                                    on:click=move |_| open.set(None)
+                                                >
+                                                    "Close"
+                                                </button>
+                                            </div>
+                                            <pre>{text}</pre>
+                                        </aside>
+                                    })
+                                }}
                             })
                         })
                     }}
@@ -99,7 +129,7 @@ pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
     }
 }
 
-fn prediction(row: &ActionDecision) -> (&'static str, &'static str) {
+pub(super) fn prediction(row: &ActionDecision) -> (&'static str, &'static str) {
     match row.outcome {
         Some(Outcome::Allow) => ("allow", "Allow"),
         Some(Outcome::Deny) => ("deny", "Deny"),
@@ -166,12 +196,109 @@ fn StepUpButton(setup: Arc<Setup>, step_up: StepUp) -> impl IntoView {
     }
 }
 
+/// Policy ids that open their text from the bundle; an id the bundle lacks stays plain.
+#[component]
+pub(super) fn PolicyLinks(
+    ids: Vec<String>,
+    texts: Arc<BTreeMap<String, String>>,
+    open: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let last = ids.len().saturating_sub(1);
+    ids.into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let link = if texts.contains_key(&id) {
+                let target = id.clone();
+                view! {
+                    <button
+                        class="policy-link"
+                        data-testid="policy"
+                        title="Show this policy's text"
+                        on:click=move |_| open.set(Some(target.clone()))
+                    >
+                        {id}
+                    </button>
+                }
+                .into_any()
+            } else {
+                view! { <code>{id}</code> }.into_any()
+            };
+            view! {
+                {link}
+                {(i < last).then_some(", ")}
+            }
+        })
+        .collect_view()
+}
+
+/// What the edge answered, readable: the status in words, its reason and deciding policies,
+/// and any other body collapsed.
+#[component]
+fn AnswerView(
+    answer: Answer,
+    texts: Arc<BTreeMap<String, String>>,
+    open: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let detail = answer.detail().map(str::to_owned);
+    let reason = answer.reason().map(str::to_owned);
+    let policies = answer.policies().to_vec();
+    let request_id = answer.request_id().map(str::to_owned);
+    let body = (answer.problem.is_none() && answer.body_bytes > 0).then(|| {
+        let label = answer.body_label();
+        let mut text = answer.body.clone();
+        if answer.truncated {
+            text.push_str("\n…");
+        }
+        (label, text)
+    });
+    view! {
+        <div class="answer" data-testid="answer">
+            {detail.map(|d| view! { <p class="answer-detail" data-testid="answer-detail">{d}</p> })}
+            {reason
+                .map(|r| {
+                    view! {
+                        <p>
+                            "Reason " <code data-testid="answer-reason">{r}</code>
+                        </p>
+                    }
+                })}
+            {(!policies.is_empty())
+                .then(|| {
+                    view! {
+                        <p data-testid="answer-policies">
+                            "Decided by " <PolicyLinks ids=policies texts open/>
+                        </p>
+                    }
+                })}
+            {request_id
+                .map(|id| {
+                    view! {
+                        <p class="muted">
+                            "Request " <code>{id}</code>
+                        </p>
+                    }
+                })}
+            {body
+                .map(|(label, text)| {
+                    view! {
+                        <details class="answer-body" data-testid="answer-body">
+                            <summary>{format!("Body ({label})")}</summary>
+                            <pre>{text}</pre>
+                        </details>
+                    }
+                })}
+        </div>
+    }
+}
+
 #[component]
 fn ActionRow(
     row: ActionDecision,
     relies: Option<Vec<Reliance>>,
     setup: Arc<Setup>,
     token: Option<Token>,
+    texts: Arc<BTreeMap<String, String>>,
+    open: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let (class, label) = prediction(&row);
     let outcome = row.outcome;
@@ -195,15 +322,15 @@ fn ActionRow(
     };
     let result = action.value();
     let pending = action.pending();
-    let mismatch = move || matches!(result.get(), Some(Ok(Tried { status, .. })) if contradicts(outcome, status));
+    let mismatch = move || matches!(result.get(), Some(Ok(Answer { status, .. })) if contradicts(outcome, status));
     let policies = if row.policies.is_empty() {
         if outcome == Some(Outcome::Deny) {
-            "no permit applies".to_owned()
+            "no permit applies".into_any()
         } else {
-            "—".to_owned()
+            "—".into_any()
         }
     } else {
-        row.policies.join(", ")
+        view! { <PolicyLinks ids=row.policies.clone() texts=texts.clone() open/> }.into_any()
     };
     // For an allowed action: the token's values without which it would be denied.
     let relies = match relies {
@@ -253,17 +380,18 @@ fn ActionRow(
                 <span class="tried" data-testid="edge-status">
                     {move || match result.get() {
                         None => String::new(),
-                        Some(Ok(t)) => format!("{} {}", t.status, t.detail),
+                        Some(Ok(answer)) => answer.summary(),
                         Some(Err(e)) => format!("failed: {e}"),
                     }}
                 </span>
                 {move || mismatch().then(|| view! { <strong class="flag">"differs from the prediction"</strong> })}
                 {move || {
-                    let step_up = match result.get() {
-                        Some(Ok(Tried { step_up: Some(step_up), .. })) => step_up,
-                        _ => return None,
-                    };
-                    Some(view! { <StepUpButton setup=step_up_setup.clone() step_up/> })
+                    let answer = result.get()?.ok()?;
+                    let step_up = answer.step_up().cloned();
+                    Some(view! {
+                        <AnswerView answer texts=texts.clone() open/>
+                        {step_up.map(|step_up| view! { <StepUpButton setup=step_up_setup.clone() step_up/> })}
+                    })
                 }}
             </td>
         </tr>

@@ -3,6 +3,7 @@
 mod actions;
 mod problems;
 mod tokens;
+mod what_if;
 
 pub use actions::ActionsPanel;
 pub use problems::Problems;
