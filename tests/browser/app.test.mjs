@@ -153,9 +153,17 @@ test('the app is readable on a 390 px wide screen', async () => {
   const { page, context } = await newPage(390);
   await signIn(page, 'bob');
   await (await matrix(page))['get /'].row.waitFor();
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 1, `page is ${overflow}px wider than the screen`);
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(await overflow() <= 1, `page is ${await overflow()}px wider than the screen`);
   await shot(page, '05-bob-390px');
+  // The what-if and a policy's text fit too.
+  const whatIf = page.getByTestId('what-if');
+  await whatIf.getByTestId('what-if-group').fill('AVP_User, AVP_Admin');
+  await whatIf.getByTestId('what-if-run').click();
+  await whatIf.locator('tr[data-what-if="post /pets"]').getByTestId('policy').first().click();
+  await page.getByTestId('policy-text').waitFor();
+  assert.ok(await overflow() <= 1, `page is ${await overflow()}px wider than the screen`);
+  await shot(page, '05b-bob-what-if-390px');
   await context.close();
 });
 

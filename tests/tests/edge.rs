@@ -95,6 +95,18 @@ fn start_with_kv(
     config: &Value,
     initial: &str,
 ) -> Result<Wrangler, String> {
+    start_with_kv_and_cf(name, kv_id, config, initial, None)
+}
+
+/// [`start_with_kv`], with `request.cf` from `cf` (wrangler's `CLOUDFLARE_CF_FETCH_PATH`,
+/// which the harness points at `cf.json`) when given.
+fn start_with_kv_and_cf(
+    name: &str,
+    kv_id: &str,
+    config: &Value,
+    initial: &str,
+    cf: Option<&Value>,
+) -> Result<Wrangler, String> {
     let extra = kv_namespace(kv_id);
     let dir = cedargate_tests::work_dir(name);
     std::fs::write(
@@ -106,6 +118,9 @@ fn start_with_kv(
         .to_string(),
     )
     .map_err(|e| e.to_string())?;
+    if let Some(cf) = cf {
+        std::fs::write(dir.join("cf.json"), cf.to_string()).map_err(|e| e.to_string())?;
+    }
     Wrangler::kv_put(&dir, "CEDARGATE_BUNDLES", "current", initial)?;
     Wrangler::start_in(&dir, name, config, &extra)
 }
@@ -3058,24 +3073,8 @@ mod request_context {
     const OFFICE_IP: &str = "203.0.113.7";
 
     fn start_worker(name: &str, config: &Value, document: &str) -> Result<Wrangler, String> {
-        let extra = kv_namespace("cedargate-e2e-context");
-        let dir = cedargate_tests::work_dir(name);
-        std::fs::write(
-            dir.join("wrangler.json"),
-            json!({
-                "name": format!("cedargate-{name}"), "main": cedargate_tests::wrangler::worker_main()?,
-                "compatibility_date": "2026-11-01", "kv_namespaces": extra["kv_namespaces"],
-            })
-            .to_string(),
-        )
-        .map_err(|e| e.to_string())?;
-        std::fs::write(
-            dir.join("cf.json"),
-            json!({ "country": "CH", "colo": "ZRH" }).to_string(),
-        )
-        .map_err(|e| e.to_string())?;
-        Wrangler::kv_put(&dir, "CEDARGATE_BUNDLES", "current", document)?;
-        Wrangler::start_in(&dir, name, config, &extra)
+        let cf = json!({ "country": "CH", "colo": "ZRH" });
+        start_with_kv_and_cf(name, "cedargate-e2e-context", config, document, Some(&cf))
     }
 
     pub fn start() -> Result<Context, String> {
