@@ -232,28 +232,8 @@ impl Trust {
         let set_claims = set_claim_names(policy);
         let mut out = Vec::new();
         for claim in set_claims {
-            let space_separated = policy
-                .attributes
-                .iter()
-                .any(|m| m.claim == claim && m.space_separated);
-            let values: Vec<String> = match claims.get(claim) {
-                Some(Value::String(text)) if space_separated => text
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                Some(Value::String(text)) => vec![text.clone()],
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect(),
-                _ => continue,
-            };
-            let mut values = values;
-            values.sort_unstable();
-            values.dedup();
-            for value in values {
+            let space_separated = is_space_separated(policy, claim);
+            for value in claim_values(claims.get(claim), space_separated) {
                 let mut fewer = claims.clone();
                 match claims.get(claim) {
                     Some(Value::String(text)) if space_separated => {
