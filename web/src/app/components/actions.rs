@@ -6,6 +6,7 @@
 
 use crate::answer::Answer;
 use crate::app::components::Problems;
+use crate::app::components::decisions::{PolicyLinks, prediction};
 use crate::app::components::what_if::WhatIfPanel;
 use crate::app::edge;
 use crate::app::{AppError, Setup, oidc};
@@ -129,14 +130,6 @@ pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
     }
 }
 
-pub(super) fn prediction(row: &ActionDecision) -> (&'static str, &'static str) {
-    match row.outcome {
-        Some(Outcome::Allow) => ("allow", "Allow"),
-        Some(Outcome::Deny) => ("deny", "Deny"),
-        None => ("depends", "Depends on the request"),
-    }
-}
-
 /// Whether the edge's status contradicts the prediction: a 403 is the edge's deny; any
 /// other answer but 401 means it let the request through.
 fn contradicts(predicted: Option<Outcome>, status: u16) -> bool {
@@ -194,41 +187,6 @@ fn StepUpButton(setup: Arc<Setup>, step_up: StepUp) -> impl IntoView {
             {move || error.get().map(|e| view! { <span class="error" role="alert">{e}</span> })}
         </span>
     }
-}
-
-/// Policy ids that open their text from the bundle; an id the bundle lacks stays plain.
-#[component]
-pub(super) fn PolicyLinks(
-    ids: Vec<String>,
-    texts: Arc<BTreeMap<String, String>>,
-    open: RwSignal<Option<String>>,
-) -> impl IntoView {
-    let last = ids.len().saturating_sub(1);
-    ids.into_iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let link = if texts.contains_key(&id) {
-                let target = id.clone();
-                view! {
-                    <button
-                        class="policy-link"
-                        data-testid="policy"
-                        title="Show this policy's text"
-                        on:click=move |_| open.set(Some(target.clone()))
-                    >
-                        {id}
-                    </button>
-                }
-                .into_any()
-            } else {
-                view! { <code>{id}</code> }.into_any()
-            };
-            view! {
-                {link}
-                {(i < last).then_some(", ")}
-            }
-        })
-        .collect_view()
 }
 
 /// What the edge answered, readable: the status in words, its reason and deciding policies,

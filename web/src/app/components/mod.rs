@@ -1,6 +1,7 @@
 //! Reusable parts of the pages.
 
 mod actions;
+mod decisions;
 mod problems;
 mod tokens;
 mod what_if;

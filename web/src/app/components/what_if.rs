@@ -2,7 +2,7 @@
 //! token with other groups, scopes or permissions — next to the real one. Nothing of it is
 //! sent to the edge.
 
-use crate::app::components::actions::{PolicyLinks, prediction};
+use crate::app::components::decisions::{PolicyLinks, prediction};
 use crate::app::edge::Matrix;
 use cedargate::{ActionDecision, SetClaim};
 use leptos::prelude::*;
