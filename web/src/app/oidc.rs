@@ -100,6 +100,19 @@ pub fn begin(
     ))
 }
 
+/// Starts sign-in ([`begin`]) and sends the browser to the provider.
+pub fn go_to_sign_in(
+    config: &AppConfig,
+    discovery: &Discovery,
+    step_up: Option<&StepUp>,
+) -> Result<(), SignInError> {
+    let url = begin(config, discovery, step_up)?;
+    leptos::prelude::window()
+        .location()
+        .assign(&url)
+        .map_err(|_| SignInError::Config("the browser refused to open the sign-in page".into()))
+}
+
 #[derive(Deserialize)]
 struct TokenResponse {
     id_token: String,

@@ -170,13 +170,10 @@ fn duration(seconds: u32) -> String {
 fn StepUpButton(setup: Arc<Setup>, step_up: StepUp) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
     let asks = step_up_text(&step_up);
-    let start = move |_| match oidc::begin(&setup.config, &setup.discovery, Some(&step_up)) {
-        Ok(url) => {
-            if window().location().assign(&url).is_err() {
-                set_error.set(Some("the browser refused to open the sign-in page".into()));
-            }
+    let start = move |_| {
+        if let Err(err) = oidc::go_to_sign_in(&setup.config, &setup.discovery, Some(&step_up)) {
+            set_error.set(Some(err.to_string()));
         }
-        Err(err) => set_error.set(Some(err.to_string())),
     };
     view! {
         <span class="step-up" data-testid="step-up">

@@ -40,13 +40,10 @@ fn SignIn(setup: Arc<Setup>) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
     let issuer = setup.discovery.issuer.clone();
     let client = setup.config.client_id.clone();
-    let start = move |_| match oidc::begin(&setup.config, &setup.discovery, None) {
-        Ok(url) => {
-            if window().location().assign(&url).is_err() {
-                set_error.set(Some("the browser refused to open the sign-in page".into()));
-            }
+    let start = move |_| {
+        if let Err(err) = oidc::go_to_sign_in(&setup.config, &setup.discovery, None) {
+            set_error.set(Some(err.to_string()));
         }
-        Err(err) => set_error.set(Some(err.to_string())),
     };
     view! {
         <section class="card hero" data-testid="signed-out">
