@@ -3,8 +3,7 @@
 use crate::bundle::Bundle;
 use crate::context::{ContextConfig, RequestValues};
 use crate::crypto::SignatureBackend;
-use crate::decision::ActionDecision;
-use crate::decision::{Decision, Outcome};
+use crate::decision::{ActionDecision, Decision, Outcome};
 use crate::jwks::KeySet;
 use crate::principal::Principal;
 use crate::routes::{RouteError, RouteMatch};
@@ -184,12 +183,6 @@ impl Gate {
         Some((route, decision))
     }
 
-    /// What each action `principal` is allowed (without request values) relies on in its
-    /// verified token: the scopes, permissions and groups that, taken away one at a time,
-    /// would leave the action no longer allowed. Every allowed action has an entry, empty
-    /// when no single value is needed (a public action, or two groups that each allow it).
-    /// Decided by the same policies, for principals mapped from the token with one value
-    /// less (see [`Trust::principals_without_each_value`]).
     /// Every action decided for a what-if principal ([`Trust::hypothetical_principal`]), as
     /// [`Bundle::allowed_actions`] decides them for a real one. Offline; nothing here
     /// authorizes a request.
@@ -197,6 +190,12 @@ impl Gate {
         self.bundle.allowed_actions(principal.principal())
     }
 
+    /// What each action `principal` is allowed (without request values) relies on in its
+    /// verified token: the scopes, permissions and groups that, taken away one at a time,
+    /// would leave the action no longer allowed. Every allowed action has an entry, empty
+    /// when no single value is needed (a public action, or two groups that each allow it).
+    /// Decided by the same policies, for principals mapped from the token with one value
+    /// less (see [`Trust::principals_without_each_value`]).
     pub fn reliances(
         &self,
         token: &VerifiedToken,

@@ -206,12 +206,7 @@ impl Trust {
     /// checked against the schema.
     /// A token verified by any [`Verifier`] built from the same configuration maps here.
     pub fn principal(&self, token: &VerifiedToken) -> Result<Principal, MappingError> {
-        let policy = self
-            .issuers
-            .get(token.entry)
-            .filter(|p| p.config.issuer == token.issuer && p.config.token == token.kind)
-            .ok_or(MappingError::UnknownIssuer(token.kind))?;
-        self.map(policy, token.claims())
+        self.map(self.policy_of(token)?, token.claims())
     }
 
     /// The values of a verified token's set-valued claims that its principal could lose:
@@ -223,11 +218,7 @@ impl Trust {
         &self,
         token: &VerifiedToken,
     ) -> Result<Vec<(String, String, Principal)>, MappingError> {
-        let policy = self
-            .issuers
-            .get(token.entry)
-            .filter(|p| p.config.issuer == token.issuer && p.config.token == token.kind)
-            .ok_or(MappingError::UnknownIssuer(token.kind))?;
+        let policy = self.policy_of(token)?;
         let claims = token.claims();
         let set_claims = set_claim_names(policy);
         let mut out = Vec::new();
@@ -327,6 +318,7 @@ impl Trust {
         })
     }
 
+    /// The issuer entry that accepted a verified token.
     fn policy_of(&self, token: &VerifiedToken) -> Result<&IssuerPolicy, MappingError> {
         self.issuers
             .get(token.entry)
