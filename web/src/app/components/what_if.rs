@@ -34,7 +34,6 @@ pub fn typed(claim: &SetClaim, text: &str) -> Vec<String> {
 /// One action, now and in the what-if.
 #[derive(Clone, Debug)]
 struct Compared {
-    action: String,
     now: ActionDecision,
     then: ActionDecision,
 }
@@ -69,7 +68,6 @@ pub fn WhatIfPanel(matrix: Matrix, open: RwSignal<Option<String>>) -> impl IntoV
                         .filter_map(|now| {
                             let then = then.iter().find(|t| t.action == now.action)?.clone();
                             Some(Compared {
-                                action: now.action.clone(),
                                 now: now.clone(),
                                 then,
                             })
@@ -175,12 +173,12 @@ pub fn WhatIfPanel(matrix: Matrix, open: RwSignal<Option<String>>) -> impl IntoV
                                                 let differs = row.now.outcome != row.then.outcome;
                                                 view! {
                                                     <tr
-                                                        data-what-if=row.action.clone()
+                                                        data-what-if=row.now.action.clone()
                                                         data-changed=differs.to_string()
                                                         class:changed=differs
                                                     >
                                                         <td>
-                                                            <code>{row.action.clone()}</code>
+                                                            <code>{row.now.action.clone()}</code>
                                                         </td>
                                                         <td>
                                                             <span class=format!("badge {now_class}")>{now_label}</span>
