@@ -261,6 +261,11 @@ pub struct CorsConfig {
     /// Request headers a browser may send. Default `authorization`, `content-type`.
     #[serde(default = "default_allow_headers")]
     pub allow_headers: Vec<String>,
+    /// Response headers of the origin a browser may read, beyond the ones the edge always
+    /// exposes (`www-authenticate`, the request id, the bundle version, `retry-after`).
+    /// Default none. Header names, lowercase.
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
 }
 
 impl Default for CorsConfig {
@@ -269,6 +274,7 @@ impl Default for CorsConfig {
             allowed_origins: Vec::new(),
             max_age_seconds: default_max_age(),
             allow_headers: default_allow_headers(),
+            expose_headers: Vec::new(),
         }
     }
 }
@@ -367,6 +373,9 @@ pub enum EdgeConfigError {
     /// A CORS origin is not `scheme://host[:port]`.
     #[error("CORS origin {0} must be scheme://host[:port]")]
     CorsOrigin(String),
+    /// A CORS header name is not a lowercase HTTP token.
+    #[error("CORS header {0:?} must be a lowercase header name")]
+    CorsHeader(String),
     /// Inconsistent key cache bounds.
     #[error("keys: {0}")]
     Keys(&'static str),
@@ -408,6 +417,19 @@ impl EdgeConfig {
         for origin in &self.cors.allowed_origins {
             if !HttpUrl::parse(origin).is_ok_and(|url| url.is_origin()) {
                 return Err(EdgeConfigError::CorsOrigin(origin.clone()));
+            }
+        }
+        for name in self
+            .cors
+            .allow_headers
+            .iter()
+            .chain(&self.cors.expose_headers)
+        {
+            let token = |b: u8| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+            };
+            if name.is_empty() || !name.bytes().all(token) {
+                return Err(EdgeConfigError::CorsHeader(name.clone()));
             }
         }
         let keys = &self.keys;
@@ -738,6 +760,20 @@ mod tests {
                     Err(EdgeConfigError::CorsOrigin(_))
                 ),
                 "{origin}"
+            );
+        }
+        for (field, name) in [
+            ("expose_headers", "X-Identity-Echo"),
+            ("expose_headers", "x-a, x-b"),
+            ("expose_headers", ""),
+            ("allow_headers", "x-tenant\r\nx-evil: 1"),
+        ] {
+            let mut c = base();
+            c["cors"] = json!({ "allowed_origins": ["http://127.0.0.1:8080"], field: [name] });
+            assert_eq!(
+                EdgeConfig::from_json(&c.to_string()).err(),
+                Some(EdgeConfigError::CorsHeader(name.into())),
+                "{field} {name:?}"
             );
         }
         let mut c = base();

@@ -14,13 +14,16 @@ pub fn allowed_origin<'a>(config: &CorsConfig, origin: Option<&'a str>) -> Optio
 }
 
 /// Headers on every answer to an allowed origin (forwarded, refused or an error).
-pub fn response_headers(origin: &str) -> Vec<(&'static str, String)> {
+pub fn response_headers(config: &CorsConfig, origin: &str) -> Vec<(&'static str, String)> {
+    let mut exposed =
+        format!("www-authenticate, {REQUEST_ID_HEADER}, {BUNDLE_VERSION_HEADER}, retry-after");
+    for name in &config.expose_headers {
+        exposed.push_str(", ");
+        exposed.push_str(name);
+    }
     vec![
         ("access-control-allow-origin", origin.to_owned()),
-        (
-            "access-control-expose-headers",
-            format!("www-authenticate, {REQUEST_ID_HEADER}, {BUNDLE_VERSION_HEADER}, retry-after"),
-        ),
+        ("access-control-expose-headers", exposed),
         ("vary", "Origin".into()),
     ]
 }
@@ -31,7 +34,7 @@ pub fn preflight_headers(
     origin: &str,
     methods: &[String],
 ) -> Vec<(&'static str, String)> {
-    let mut headers = response_headers(origin);
+    let mut headers = response_headers(config, origin);
     headers.push((
         "access-control-allow-methods",
         methods
@@ -83,5 +86,20 @@ mod tests {
                     .into()
             ))
         );
+    }
+
+    #[test]
+    fn configured_headers_are_exposed_after_the_edges_own() {
+        let config = CorsConfig {
+            allowed_origins: vec!["http://127.0.0.1:8080".into()],
+            expose_headers: vec!["x-identity-echo".into()],
+            ..CorsConfig::default()
+        };
+        let headers = response_headers(&config, "http://127.0.0.1:8080");
+        assert!(headers.contains(&(
+            "access-control-expose-headers",
+            "www-authenticate, x-cedargate-request-id, x-cedargate-bundle-version, retry-after, x-identity-echo"
+                .into()
+        )));
     }
 }

@@ -56,7 +56,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         (BUNDLE_VERSION_HEADER, gate.bundle().version().to_string()),
     ];
     if let Some(o) = allowed_origin {
-        common.extend(cors::response_headers(o));
+        common.extend(cors::response_headers(&state.config().cors, o));
     }
 
     let jwks = state.assertion().filter(|_| {
