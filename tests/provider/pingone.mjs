@@ -15,6 +15,10 @@
 // application: an RFC 9068 JWT for the API audience with `client_id`, `scope` (`pets:read`
 // only), `env`, and no `sub` (PingOne leaves it out of client-credentials tokens).
 //
+// The browser client gets a refresh token with each sign-in (`--refresh-token-ttl`), rotated
+// on every use, as PingOne issues them to an application with the refresh_token grant; short
+// `--id-token-ttl` and `--access-token-ttl` let tests see sessions renewed.
+//
 // Sign-on policies, as PingOne names them in `acr`: a password sign-in gets `--password-acr`
 // (amr `pwd`); an authorization request whose `acr_values` names `--mfa-acr` gets a second
 // step, a one-time code (a fixed code per demo user: local use only), and that `acr` (amr
@@ -44,6 +48,7 @@ const { values: opts } = parseArgs({
     audience: { type: 'string', default: 'https://petstore.cedargate.test' },
     'id-token-ttl': { type: 'string', default: '3600' },
     'access-token-ttl': { type: 'string', default: '3600' },
+    'refresh-token-ttl': { type: 'string', default: '86400' },
     'service-id': { type: 'string', default: 'inventory' },
     'service-secret': { type: 'string', default: 'inventory-local-secret' },
     'password-acr': { type: 'string', default: 'urn:cedargate:pwd' },
@@ -142,7 +147,13 @@ const configuration = {
   ttl: {
     IdToken: Number(opts['id-token-ttl']),
     AccessToken: Number(opts['access-token-ttl']),
+    RefreshToken: Number(opts['refresh-token-ttl']),
   },
+  // As PingOne does for an application with the refresh_token grant: a refresh token with
+  // every code exchange (no offline_access needed), a new one with every use; the one used
+  // is then spent.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  rotateRefreshToken: () => true,
   formats: {
     customizers: {
       // PingOne puts no `sub` in a client-credentials token.

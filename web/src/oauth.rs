@@ -76,6 +76,10 @@ pub struct PendingLogin {
     /// signed in, and not longer ago than this.
     #[serde(default)]
     pub max_age: Option<u32>,
+    /// A silent sign-in (`prompt=none`) that restores a session after a reload: an answer
+    /// that the person must sign in means the session is over, not an error.
+    #[serde(default)]
+    pub silent: bool,
 }
 
 impl fmt::Debug for PendingLogin {
@@ -194,7 +198,8 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 /// The authorization request (RFC 6749 §4.1.1 with PKCE and OpenID Connect `nonce`); for a
-/// step-up (RFC 9470 §5), the `acr_values` and `max_age` the edge's challenge named.
+/// step-up (RFC 9470 §5), the `acr_values` and `max_age` the edge's challenge named; for a
+/// silent sign-in, `prompt=none`.
 pub fn authorization_url(
     endpoint: &str,
     client_id: &str,
@@ -225,6 +230,9 @@ pub fn authorization_url(
     }
     if !max_age.is_empty() {
         pairs.push(("max_age", &max_age));
+    }
+    if pending.silent {
+        pairs.push(("prompt", "none"));
     }
     format!("{endpoint}{separator}{}", form(&pairs))
 }
@@ -411,11 +419,22 @@ pub fn token_request(
     ])
 }
 
-/// The token revocation request body (RFC 7009 §2.1; public client) for an access token.
-pub fn revocation_request(access_token: &str, client_id: &str) -> String {
+/// Which token a revocation request names (RFC 7009 `token_type_hint`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokedToken {
+    Access,
+    Refresh,
+}
+
+/// The token revocation request body (RFC 7009 §2.1; public client).
+pub fn revocation_request(token: &str, kind: RevokedToken, client_id: &str) -> String {
+    let hint = match kind {
+        RevokedToken::Access => "access_token",
+        RevokedToken::Refresh => "refresh_token",
+    };
     form(&[
-        ("token", access_token),
-        ("token_type_hint", "access_token"),
+        ("token", token),
+        ("token_type_hint", hint),
         ("client_id", client_id),
     ])
 }

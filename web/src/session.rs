@@ -64,9 +64,41 @@ pub struct Session {
     pub keys: KeySet,
     pub id_token: Token,
     pub access_token: Option<Token>,
+    /// The refresh token, where the provider issues one: renewal uses it (and the provider
+    /// rotates it). Kept in memory like the others.
+    pub refresh_token: Option<Secret>,
+    /// The nonce of the sign-in, which renewed ID tokens are held to.
+    pub nonce: String,
 }
 
 impl Session {
+    /// When the session is to be renewed (seconds since the epoch): before its first token
+    /// expires; `None` without a refresh token or when nothing expires.
+    pub fn renewal_time(&self) -> Option<i64> {
+        self.refresh_token.as_ref()?;
+        let access = self.access_token.as_ref().map(|t| &t.claims);
+        crate::renewal::session_renewal_time(std::iter::once(&self.id_token.claims).chain(access))
+    }
+
+    /// The tokens as another tab adopts them.
+    pub fn shared(&self) -> crate::renewal::SharedTokens {
+        crate::renewal::SharedTokens {
+            id_token: self.id_token.raw.expose().to_owned(),
+            access_token: self
+                .access_token
+                .as_ref()
+                .map(|t| t.raw.expose().to_owned()),
+            refresh_token: self.refresh_token.as_ref().map(|t| t.expose().to_owned()),
+            nonce: self.nonce.clone(),
+        }
+    }
+
+    /// Who signed in and with which sign-in: the same across renewals, new after another
+    /// sign-in (a step-up, another person).
+    pub fn sign_in_key(&self) -> (Option<String>, Option<String>, String) {
+        (self.claim("iss"), self.claim("sub"), self.nonce.clone())
+    }
+
     /// A claim of the ID token as text.
     pub fn claim(&self, name: &str) -> Option<String> {
         match self.id_token.claims.get(name)? {

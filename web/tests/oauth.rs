@@ -69,6 +69,7 @@ fn pending(now: f64) -> PendingLogin {
         verifier: "v".repeat(43),
         started_ms: now,
         max_age: None,
+        silent: false,
     }
 }
 
@@ -127,6 +128,32 @@ fn a_step_up_asks_for_the_challenge_acr_values_and_max_age() {
 }
 
 #[test]
+fn a_silent_sign_in_asks_for_no_page() {
+    let p = PendingLogin {
+        silent: true,
+        ..pending(0.0)
+    };
+    let url = oauth::authorization_url(
+        "https://p/authorize",
+        "c",
+        "http://a/cb",
+        "openid",
+        &p,
+        "CH",
+        None,
+    );
+    assert!(
+        url.ends_with("&code_challenge_method=S256&prompt=none"),
+        "{url}"
+    );
+    // A record written before `silent` existed reads as an ordinary sign-in.
+    let old: PendingLogin =
+        serde_json::from_str(r#"{"state":"s","nonce":"n","verifier":"v","started_ms":1.0}"#)
+            .unwrap();
+    assert!(!old.silent);
+}
+
+#[test]
 fn max_age_needs_a_recent_auth_time_in_the_id_token() {
     let claims = |v: serde_json::Value| v.as_object().cloned().unwrap();
     let now = 1_800_000_000;
@@ -171,8 +198,12 @@ fn max_age_needs_a_recent_auth_time_in_the_id_token() {
 #[test]
 fn the_revocation_request_names_the_token_kind_and_the_client() {
     assert_eq!(
-        oauth::revocation_request("a.b+c", "cedargate-demo-spa"),
+        oauth::revocation_request("a.b+c", oauth::RevokedToken::Access, "cedargate-demo-spa"),
         "token=a.b%2Bc&token_type_hint=access_token&client_id=cedargate-demo-spa"
+    );
+    assert_eq!(
+        oauth::revocation_request("r/1", oauth::RevokedToken::Refresh, "cedargate-demo-spa"),
+        "token=r%2F1&token_type_hint=refresh_token&client_id=cedargate-demo-spa"
     );
 }
 
@@ -254,6 +285,7 @@ fn token_and_logout_requests() {
             verifier: String::new(),
             started_ms: 0.0,
             max_age: None,
+            silent: false,
         }),
         ISS_OPTIONAL,
         0.0,

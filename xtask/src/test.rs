@@ -324,6 +324,7 @@ fn browser_stage(cx: &mut Context) -> Outcome {
         "tests/demo/assertion.test.mjs",
         "tests/browser/app.test.mjs",
         "tests/browser/step-up.test.mjs",
+        "tests/browser/session.test.mjs",
         "tests/browser/demo.test.mjs",
     ]);
     commands(vec![node]).and_then(|text| {

@@ -2,6 +2,7 @@
 
 pub mod edge;
 pub mod oidc;
+pub mod sessions;
 pub mod storage;
 
 mod components;
@@ -57,10 +58,15 @@ async fn load_setup() -> Result<Arc<Setup>, AppError> {
 /// The app: a header, and the home and callback pages.
 #[component]
 pub fn App() -> impl IntoView {
-    let session: RwSignal<SharedSession> = RwSignal::new(None);
-    provide_context(session);
     let setup: SetupResource = LocalResource::new(load_setup);
     provide_context(setup);
+    let callback = window()
+        .location()
+        .pathname()
+        .is_ok_and(|p| p == "/callback");
+    let sessions = sessions::Sessions::start(setup, callback);
+    provide_context(sessions);
+    provide_context::<RwSignal<SharedSession>>(sessions.session);
     view! {
         <Router>
             <header class="top">

@@ -4,6 +4,7 @@
 use crate::app::storage;
 use crate::config::AppConfig;
 use crate::oauth::{self, CodeVerifier, OAuthError, PendingLogin, StepUp};
+use crate::renewal::{self, SharedTokens};
 use crate::session::{Discovery, DiscoveryExt as _, Secret, Session, Token, decode_parts};
 use cedargate::crypto::WebCrypto;
 use cedargate::{KeySet, TokenKind, UnixTime, Verifier};
@@ -30,6 +31,9 @@ pub enum SignInError {
     DiscoveryIssuer { expected: String, found: String },
     #[error("{0}")]
     Config(String),
+    /// A silent sign-in found no session at the provider: the person is signed out.
+    #[error("the provider has no session for you any more; sign in again")]
+    NoSession,
 }
 
 fn network(step: &'static str) -> impl Fn(gloo_net::Error) -> SignInError {
@@ -79,6 +83,7 @@ pub fn begin(
     config: &AppConfig,
     discovery: &Discovery,
     step_up: Option<&StepUp>,
+    silent: bool,
 ) -> Result<String, SignInError> {
     let verifier = CodeVerifier::random()?;
     let pending = PendingLogin {
@@ -87,6 +92,7 @@ pub fn begin(
         verifier: verifier.secret().to_owned(),
         started_ms: now_ms(),
         max_age: step_up.and_then(|s| s.max_age),
+        silent,
     };
     storage::save(&pending).map_err(SignInError::Config)?;
     Ok(oauth::authorization_url(
@@ -106,7 +112,16 @@ pub fn go_to_sign_in(
     discovery: &Discovery,
     step_up: Option<&StepUp>,
 ) -> Result<(), SignInError> {
-    let url = begin(config, discovery, step_up)?;
+    go_to(begin(config, discovery, step_up, false)?)
+}
+
+/// Restores a session after a reload: a `prompt=none` sign-in, which comes back signed in
+/// while the provider's session lasts, and otherwise signed out without showing a page.
+pub fn go_to_silent_sign_in(config: &AppConfig, discovery: &Discovery) -> Result<(), SignInError> {
+    go_to(begin(config, discovery, None, true)?)
+}
+
+fn go_to(url: String) -> Result<(), SignInError> {
     leptos::prelude::window()
         .location()
         .assign(&url)
@@ -115,9 +130,12 @@ pub fn go_to_sign_in(
 
 #[derive(Deserialize)]
 struct TokenResponse {
-    id_token: String,
+    #[serde(default)]
+    id_token: Option<String>,
     #[serde(default)]
     access_token: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 /// Fetches the issuer's keys.
@@ -137,27 +155,13 @@ pub async fn keys(discovery: &Discovery) -> Result<KeySet, SignInError> {
     KeySet::from_json(&text).map_err(|e| SignInError::IdToken(e.to_string()))
 }
 
-/// Finishes sign-in on the callback page: checks the callback's `state` against the record
-/// (which is deleted only when it matched), then the rest of the callback, exchanges the code, verifies the ID token (signature, `iss`, `aud`, `exp`,
-/// `nonce`) and, when configured, the access token.
-pub async fn complete(
-    config: &AppConfig,
+/// Posts a grant to the token endpoint; an OAuth error answer is told by its `error` and
+/// `error_description`.
+async fn token_call(
     discovery: &Discovery,
-    query: &str,
-) -> Result<Session, SignInError> {
-    let pending = storage::load().ok_or(OAuthError::NoPendingLogin)?;
-    // A callback that is not for this sign-in leaves the record alone: a forged link cannot
-    // cancel the sign-in under way.
-    let matched = oauth::match_state(query, Some(&pending))?;
-    storage::remove();
-    let callback = matched.check(discovery.response_issuer(), now_ms())?;
-    let verifier = CodeVerifier::parse(pending.verifier)?;
-    let body = oauth::token_request(
-        &callback,
-        &config.redirect_uri,
-        &config.client_id,
-        &verifier,
-    );
+    body: String,
+    step: &'static str,
+) -> Result<TokenResponse, SignInError> {
     let token_endpoint = discovery
         .token_endpoint
         .as_deref()
@@ -166,10 +170,10 @@ pub async fn complete(
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json")
         .body(body)
-        .map_err(network("token request"))?
+        .map_err(network(step))?
         .send()
         .await
-        .map_err(network("token request"))?;
+        .map_err(network(step))?;
     if !response.ok() {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
@@ -185,55 +189,205 @@ pub async fn complete(
             })
             .unwrap_or_default();
         return Err(SignInError::Status {
-            step: "token request",
+            step,
             status,
             body: described.trim().to_owned(),
         });
     }
-    let tokens: TokenResponse = response.json().await.map_err(network("token request"))?;
-    let keys = keys(discovery).await?;
-    let trust = config
-        .trust_config()
-        .map_err(|e| SignInError::Config(e.to_string()))?;
-    let verifier = Verifier::new(&trust).map_err(|e| SignInError::Config(e.to_string()))?;
-    let backend = WebCrypto::new();
+    response.json().await.map_err(network(step))
+}
 
-    let id_token = verify(&verifier, &keys, &backend, tokens.id_token).await;
-    let verified = id_token
-        .verified
+/// What verifies a session's tokens: the trust configuration, the issuer's current keys and
+/// WebCrypto.
+struct Tokens {
+    verifier: Verifier,
+    keys: KeySet,
+    backend: WebCrypto,
+}
+
+impl Tokens {
+    async fn new(config: &AppConfig, discovery: &Discovery) -> Result<Self, SignInError> {
+        let keys = keys(discovery).await?;
+        let trust = config
+            .trust_config()
+            .map_err(|e| SignInError::Config(e.to_string()))?;
+        let verifier = Verifier::new(&trust).map_err(|e| SignInError::Config(e.to_string()))?;
+        Ok(Self {
+            verifier,
+            keys,
+            backend: WebCrypto::new(),
+        })
+    }
+
+    /// An ID token, verified (signature, `iss`, `aud`, `exp`), or why not.
+    async fn id_token(&self, raw: String) -> Result<Token, SignInError> {
+        let token = verify(&self.verifier, &self.keys, &self.backend, raw).await;
+        let verified = token
+            .verified
+            .as_ref()
+            .map_err(|e| SignInError::IdToken(e.clone()))?;
+        if verified.kind() != TokenKind::Id {
+            return Err(SignInError::IdToken("not an ID token".into()));
+        }
+        Ok(token)
+    }
+
+    /// An access token, verified when an API audience is configured (and kept with the
+    /// reason otherwise).
+    async fn access_token(&self, config: &AppConfig, raw: String) -> Token {
+        if config.api_audience.is_some() {
+            return verify(&self.verifier, &self.keys, &self.backend, raw).await;
+        }
+        let (header, claims) = decode_parts(&raw);
+        Token {
+            raw: Secret::new(raw),
+            header,
+            claims,
+            verified: Err("not verified: no api_audience is configured".into()),
+        }
+    }
+
+    /// A session from an ID token whose `nonce` must be `nonce` (or, with `renewed`, may be
+    /// absent: a renewed ID token need not repeat it), and the other tokens.
+    #[allow(clippy::too_many_arguments)]
+    async fn session(
+        self,
+        config: &AppConfig,
+        discovery: &Discovery,
+        id_token: String,
+        access_token: Option<String>,
+        refresh_token: Option<String>,
+        nonce: String,
+        renewed: bool,
+    ) -> Result<Session, SignInError> {
+        let id_token = self.id_token(id_token).await?;
+        let given = id_token.claims.get("nonce").and_then(|n| n.as_str());
+        if given != Some(nonce.as_str()) && !(renewed && given.is_none()) {
+            return Err(SignInError::IdToken(
+                "nonce does not match this sign-in".into(),
+            ));
+        }
+        let access_token = match access_token {
+            Some(raw) => Some(self.access_token(config, raw).await),
+            None => None,
+        };
+        Ok(Session {
+            discovery: discovery.clone(),
+            keys: self.keys,
+            id_token,
+            access_token,
+            refresh_token: refresh_token.map(Secret::new),
+            nonce,
+        })
+    }
+}
+
+/// Finishes sign-in on the callback page: checks the callback's `state` against the record
+/// (which is deleted only when it matched), then the rest of the callback, exchanges the
+/// code, verifies the ID token (signature, `iss`, `aud`, `exp`, `nonce`, and `auth_time`
+/// when `max_age` was asked for) and, when configured, the access token. A silent sign-in
+/// the provider answers with "the person must sign in" ends as [`SignInError::NoSession`].
+pub async fn complete(
+    config: &AppConfig,
+    discovery: &Discovery,
+    query: &str,
+) -> Result<Session, SignInError> {
+    let pending = storage::load().ok_or(OAuthError::NoPendingLogin)?;
+    // A callback that is not for this sign-in leaves the record alone: a forged link cannot
+    // cancel the sign-in under way.
+    let matched = oauth::match_state(query, Some(&pending))?;
+    storage::remove();
+    let callback = match matched.check(discovery.response_issuer(), now_ms()) {
+        Err(OAuthError::Provider { error, .. })
+            if pending.silent && renewal::is_no_session(&error) =>
+        {
+            return Err(SignInError::NoSession);
+        }
+        other => other?,
+    };
+    let verifier = CodeVerifier::parse(pending.verifier)?;
+    let body = oauth::token_request(
+        &callback,
+        &config.redirect_uri,
+        &config.client_id,
+        &verifier,
+    );
+    let tokens = token_call(discovery, body, "token request").await?;
+    let id_token = tokens
+        .id_token
+        .ok_or_else(|| SignInError::IdToken("the provider returned no ID token".into()))?;
+    let session = Tokens::new(config, discovery)
+        .await?
+        .session(
+            config,
+            discovery,
+            id_token,
+            tokens.access_token,
+            tokens.refresh_token,
+            pending.nonce,
+            false,
+        )
+        .await?;
+    oauth::check_auth_time(&session.id_token.claims, pending.max_age, now().0)?;
+    Ok(session)
+}
+
+/// Renews a session with its refresh token (RFC 6749 §6). The new ID token, if any, must
+/// keep the session's issuer, subject, audience, sign-in time and nonce (OpenID Connect
+/// Core §12.2); a token the provider does not send again is kept, and so is the refresh
+/// token when the provider does not rotate it.
+pub async fn refresh(config: &AppConfig, session: &Session) -> Result<Session, SignInError> {
+    let refresh_token = session
+        .refresh_token
         .as_ref()
-        .map_err(|e| SignInError::IdToken(e.clone()))?;
-    if verified.kind() != TokenKind::Id {
-        return Err(SignInError::IdToken("not an ID token".into()));
-    }
-    let nonce = verified.claims().get("nonce").and_then(|n| n.as_str());
-    if nonce != Some(pending.nonce.as_str()) {
-        return Err(SignInError::IdToken(
-            "nonce does not match this sign-in".into(),
-        ));
-    }
-    oauth::check_auth_time(verified.claims(), pending.max_age, now().0)?;
-    let access_token = match tokens.access_token {
-        Some(raw) if config.api_audience.is_some() => {
-            Some(verify(&verifier, &keys, &backend, raw).await)
-        }
+        .ok_or_else(|| SignInError::Config("the session has no refresh token".into()))?;
+    let body = renewal::refresh_request(refresh_token.expose(), &config.client_id);
+    let tokens = token_call(&session.discovery, body, "renewal").await?;
+    let verifying = Tokens::new(config, &session.discovery).await?;
+    let id_token = match tokens.id_token {
         Some(raw) => {
-            let (header, claims) = decode_parts(&raw);
-            Some(Token {
-                raw: Secret::new(raw),
-                header,
-                claims,
-                verified: Err("not verified: no api_audience is configured".into()),
-            })
+            let token = verifying.id_token(raw).await?;
+            renewal::check_refreshed_id_token(&session.id_token.claims, &token.claims)
+                .map_err(|e| SignInError::IdToken(e.to_string()))?;
+            token
         }
-        None => None,
+        None => session.id_token.clone(),
+    };
+    let access_token = match tokens.access_token {
+        Some(raw) => Some(verifying.access_token(config, raw).await),
+        None => session.access_token.clone(),
     };
     Ok(Session {
-        discovery: discovery.clone(),
-        keys,
+        discovery: session.discovery.clone(),
+        keys: verifying.keys,
         id_token,
         access_token,
+        refresh_token: tokens
+            .refresh_token
+            .map(Secret::new)
+            .or_else(|| session.refresh_token.clone()),
+        nonce: session.nonce.clone(),
     })
+}
+
+/// Takes over the session another tab holds, verifying its tokens again here.
+pub async fn adopt(
+    config: &AppConfig,
+    discovery: &Discovery,
+    shared: SharedTokens,
+) -> Result<Session, SignInError> {
+    Tokens::new(config, discovery)
+        .await?
+        .session(
+            config,
+            discovery,
+            shared.id_token,
+            shared.access_token,
+            shared.refresh_token,
+            shared.nonce,
+            true,
+        )
+        .await
 }
 
 async fn verify(verifier: &Verifier, keys: &KeySet, backend: &WebCrypto, raw: String) -> Token {
@@ -253,22 +407,31 @@ async fn verify(verifier: &Verifier, keys: &KeySet, backend: &WebCrypto, raw: St
     }
 }
 
-/// Revokes the session's access token at the provider (RFC 7009), where it offers
-/// revocation: a copy of the token is then refused by an edge that introspects it. A failure
-/// does not stop the sign-out.
-pub async fn revoke_access_token(config: &AppConfig, session: &Session) {
-    let (Some(endpoint), Some(token)) = (
-        session.discovery.revocation_endpoint.as_deref(),
-        session.access_token.as_ref(),
-    ) else {
+/// Revokes the session's refresh token and access token at the provider (RFC 7009), where
+/// it offers revocation: the refresh token can renew nothing more, and a copy of the access
+/// token is refused by an edge that introspects it. A failure does not stop the sign-out.
+pub async fn revoke_tokens(config: &AppConfig, session: &Session) {
+    let Some(endpoint) = session.discovery.revocation_endpoint.as_deref() else {
         return;
     };
-    let body = oauth::revocation_request(token.raw.expose(), &config.client_id);
-    if let Ok(request) = Request::post(endpoint)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-    {
-        let _ = request.send().await;
+    let tokens = [
+        session
+            .refresh_token
+            .as_ref()
+            .map(|t| (t.expose(), oauth::RevokedToken::Refresh)),
+        session
+            .access_token
+            .as_ref()
+            .map(|t| (t.raw.expose(), oauth::RevokedToken::Access)),
+    ];
+    for (token, kind) in tokens.into_iter().flatten() {
+        let body = oauth::revocation_request(token, kind, &config.client_id);
+        if let Ok(request) = Request::post(endpoint)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+        {
+            let _ = request.send().await;
+        }
     }
 }
 

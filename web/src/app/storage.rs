@@ -1,5 +1,6 @@
-//! The sign-in record in sessionStorage: written before the redirect, deleted on the way back
-//! once the callback's `state` has matched it.
+//! What the app keeps in storage: the sign-in record in sessionStorage (written before the
+//! redirect, deleted on the way back once the callback's `state` has matched it), and in
+//! localStorage only the fact that someone is signed in. Tokens are never stored.
 
 use crate::oauth::PendingLogin;
 
@@ -30,4 +31,31 @@ pub fn remove() {
     if let Some(storage) = storage() {
         let _ = storage.remove_item(KEY);
     }
+}
+
+/// The one thing about a session kept in storage: that there is one (no token, no claim).
+/// A tab that starts with it set, and finds no other tab holding the session, restores it
+/// with a silent sign-in.
+const SIGNED_IN_KEY: &str = "cedargate.signed-in";
+
+fn local() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// Notes that the person is signed in (or no longer is).
+pub fn set_signed_in(signed_in: bool) {
+    if let Some(storage) = local() {
+        let _ = if signed_in {
+            storage.set_item(SIGNED_IN_KEY, "1")
+        } else {
+            storage.remove_item(SIGNED_IN_KEY)
+        };
+    }
+}
+
+/// Whether a session was left signed in.
+pub fn was_signed_in() -> bool {
+    local()
+        .and_then(|s| s.get_item(SIGNED_IN_KEY).ok().flatten())
+        .is_some()
 }

@@ -4,41 +4,53 @@
 //! The completion runs exactly once per page load: the sign-in record it consumes can be
 //! used only once, so it must not sit in a resource that may re-run.
 
+use crate::app::oidc::SignInError;
+use crate::app::sessions::Sessions;
 use crate::app::{AppError, SetupResource, oidc};
-use crate::session::SharedSession;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_navigate;
-use std::sync::Arc;
 
 #[component]
 pub fn Callback() -> impl IntoView {
     let setup = expect_context::<SetupResource>();
-    let session = expect_context::<RwSignal<SharedSession>>();
+    let sessions = expect_context::<Sessions>();
     let (outcome, set_outcome) = signal(None::<Result<(), AppError>>);
     let query = window().location().search().unwrap_or_default();
     let navigate = use_navigate();
     spawn_local(async move {
         let result = match setup.await {
-            Ok(setup) => oidc::complete(&setup.config, &setup.discovery, &query)
-                .await
-                .map_err(AppError::from),
-            Err(err) => Err(err),
+            Ok(setup) => oidc::complete(&setup.config, &setup.discovery, &query).await,
+            Err(err) => Err(SignInError::Config(err.to_string())),
+        };
+        let home = || {
+            navigate(
+                "/",
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            )
         };
         match result {
             Ok(signed_in) => {
-                session.set(Some(Arc::new(signed_in)));
+                sessions.set(signed_in);
                 set_outcome.set(Some(Ok(())));
-                navigate(
-                    "/",
-                    NavigateOptions {
-                        replace: true,
-                        ..Default::default()
-                    },
-                );
+                home();
             }
-            Err(err) => set_outcome.set(Some(Err(err))),
+            // A silent sign-in after a reload: the provider's session is over, so the
+            // person is simply signed out.
+            Err(SignInError::NoSession) => {
+                sessions.ended();
+                home();
+            }
+            Err(err) => {
+                // A silent sign-in that failed otherwise is not tried again on the next
+                // load.
+                sessions.ended();
+                set_outcome.set(Some(Err(AppError::from(err))));
+            }
         }
     });
     view! {

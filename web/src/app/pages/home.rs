@@ -1,15 +1,22 @@
 //! `/`: the sign-in button, or who is signed in, their tokens and their allowed actions.
 
 use crate::app::components::{ActionsPanel, Problems, TokenPanel};
-use crate::app::{AppError, Setup, SetupResource, oidc};
-use crate::session::{Session, SharedSession};
+use crate::app::sessions::Sessions;
+use crate::app::{AppError, Setup, SetupResource, edge, oidc};
+use crate::session::Session;
 use leptos::prelude::*;
 use std::sync::Arc;
 
 #[component]
 pub fn Home() -> impl IntoView {
     let setup = expect_context::<SetupResource>();
-    let session = expect_context::<RwSignal<SharedSession>>();
+    let sessions = expect_context::<Sessions>();
+    // The signed-in view is built again only for another sign-in, not for a renewal.
+    let sign_in = Memo::new(move |_| {
+        sessions
+            .session
+            .with(|s| s.as_ref().map(|s| s.sign_in_key()))
+    });
     view! {
         <Transition fallback=|| view! { <p class="card loading">"Loading configuration…"</p> }>
             <ErrorBoundary fallback=|errors| {
@@ -22,10 +29,24 @@ pub fn Home() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let setup = setup.await?;
                     Ok::<_, AppError>(view! {
-                        {move || match session.get() {
-                            None => view! { <SignIn setup=setup.clone()/> }.into_any(),
-                            Some(current) => {
-                                view! { <SignedIn setup=setup.clone() session=current/> }.into_any()
+                        {move || match (sign_in.get(), sessions.restoring.get()) {
+                            (None, true) => {
+                                view! {
+                                    <section class="card hero" data-testid="restoring">
+                                        <p class="loading">"Restoring your session…"</p>
+                                    </section>
+                                }
+                                    .into_any()
+                            }
+                            (None, false) => view! { <SignIn setup=setup.clone()/> }.into_any(),
+                            (Some(_), _) => {
+                                match sessions.session.get_untracked() {
+                                    Some(current) => {
+                                        view! { <SignedIn setup=setup.clone() session=current/> }
+                                            .into_any()
+                                    }
+                                    None => ().into_any(),
+                                }
                             }
                         }}
                     })
@@ -69,7 +90,8 @@ fn SignIn(setup: Arc<Setup>) -> impl IntoView {
 
 #[component]
 fn SignedIn(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
-    let state = expect_context::<RwSignal<SharedSession>>();
+    let sessions = expect_context::<Sessions>();
+    let state = sessions.session;
     let name = session
         .claim("name")
         .unwrap_or_else(|| session.claim("sub").unwrap_or_default());
@@ -77,14 +99,15 @@ fn SignedIn(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
     let groups = session.groups(setup.config.group_claim().as_deref());
     let sign_out = {
         let setup = setup.clone();
-        let session = session.clone();
         move |_| {
             let setup = setup.clone();
-            let session = session.clone();
+            let Some(session) = state.get_untracked() else {
+                return;
+            };
             leptos::task::spawn_local(async move {
-                oidc::revoke_access_token(&setup.config, &session).await;
+                oidc::revoke_tokens(&setup.config, &session).await;
                 let url = oidc::sign_out_url(&setup.config, &session);
-                state.set(None);
+                sessions.sign_out();
                 if let Some(url) = url {
                     let _ = window().location().assign(&url);
                 }
@@ -98,8 +121,17 @@ fn SignedIn(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
     ) {
         on_cleanup(move || handle.clear());
     }
-    let id_token = session.id_token.clone();
-    let access_token = session.access_token.clone();
+    // The tokens as they are now: a renewal replaces them in place.
+    let id_token = move || state.get().map(|s| s.id_token.clone());
+    let access_token = move || state.get().and_then(|s| s.access_token.clone());
+    let edge_token = {
+        let config = setup.config.clone();
+        Signal::derive(move || {
+            state
+                .get()
+                .and_then(|s| edge::edge_token(&config, &s).ok().cloned())
+        })
+    };
     view! {
         <section class="card profile" data-testid="profile">
             <div class="who">
@@ -123,11 +155,31 @@ fn SignedIn(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
                 "Sign out"
             </button>
         </section>
-        <ActionsPanel setup=setup.clone() session=session.clone()/>
-        <TokenPanel title="ID token" token=id_token now testid="id-token"/>
-        {access_token
-            .map(|token| {
-                view! { <TokenPanel title="Access token" token now testid="access-token"/> }
-            })}
+        {move || {
+            sessions
+                .renewal_error
+                .get()
+                .map(|e| {
+                    view! {
+                        <p class="card problem" role="alert" data-testid="renewal-error">
+                            "The session could not be renewed: " {e}
+                            ". It ends when its tokens expire; sign in again then."
+                        </p>
+                    }
+                })
+        }}
+        <ActionsPanel setup=setup.clone() session=session.clone() token=edge_token/>
+        {move || {
+            id_token()
+                .map(|token| {
+                    view! { <TokenPanel title="ID token" token now testid="id-token"/> }
+                })
+        }}
+        {move || {
+            access_token()
+                .map(|token| {
+                    view! { <TokenPanel title="Access token" token now testid="access-token"/> }
+                })
+        }}
     }
 }

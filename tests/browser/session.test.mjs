@@ -1,0 +1,202 @@
+// Sessions that last, in Chromium: the PingOne-shaped provider issues 20-second ID and access
+// tokens and a refresh token rotated on every use. The app renews before the tokens expire
+// without signing out, a reload restores the session with a silent sign-in, a second tab takes
+// the session over from the first, the two tabs renew it once between them, and signing out
+// in one signs out both.
+//
+//   node --test tests/browser/session.test.mjs      (cargo xtask test runs it)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { startStack, root, USERS } from '../demo/stack.mjs';
+import * as ui from './helpers.mjs';
+
+const TTL = 20;
+const shots = path.join(root, 'target/cedargate-e2e/screenshots');
+const shot = ui.screenshotter(shots);
+let stack;
+let browser;
+
+before(async () => {
+  stack = await startStack({
+    dir: path.join(root, 'target/cedargate-e2e', `session-${process.pid}`),
+    providerArgs: ['--id-token-ttl', String(TTL), '--access-token-ttl', String(TTL), '--refresh-token-ttl', '300'],
+  });
+  browser = await ui.launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+/** A claim of the token panel `testid` ("id-token", "access-token"), as shown. */
+async function claim(page, testid, name) {
+  return (await page.getByTestId(testid).locator(`tr[data-claim=${name}] code`).textContent()).trim();
+}
+
+/** Waits until `read()` differs from `before` (or fails after `ms`). */
+async function changes(read, before, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const now = await read();
+    if (now !== before) return now;
+    if (Date.now() > end) throw new Error(`${what} did not change within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Records the refresh grants and authorization requests any page of `context` sends. */
+function watch(context) {
+  const seen = { refreshes: [], authorizations: [], revocations: [], tokenUrl: null };
+  context.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.pathname.endsWith('/token') && request.method() === 'POST') {
+      seen.tokenUrl = url.href;
+      const form = new URLSearchParams(request.postData() ?? '');
+      if (form.get('grant_type') === 'refresh_token') seen.refreshes.push(form.get('refresh_token'));
+    }
+    if (url.pathname.endsWith('/revoke') && request.method() === 'POST') {
+      const form = new URLSearchParams(request.postData() ?? '');
+      seen.revocations.push({ hint: form.get('token_type_hint'), token: form.get('token') });
+    }
+    if (url.pathname.endsWith('/authorize')) seen.authorizations.push(url.searchParams);
+  });
+  return seen;
+}
+
+/** Marks the page if the signed-out view or the provider's form ever shows. */
+async function watchForSignOut(page) {
+  await page.evaluate(() => {
+    window.cedargateSawSignedOut = false;
+    new MutationObserver(() => {
+      if (document.querySelector('[data-testid=signed-out]')) window.cedargateSawSignedOut = true;
+    }).observe(document.body, { childList: true, subtree: true });
+  });
+}
+
+test('the session renews before its tokens expire, without a sign-out, rotating the refresh token', async () => {
+  const { page, context, problems } = await ui.newPage(browser, 1280);
+  const seen = watch(context);
+  await ui.signIn(page, stack.appUrl, 'alice', USERS.alice.password);
+  const firstIat = await claim(page, 'id-token', 'iat');
+  const firstAccess = await claim(page, 'access-token', 'jti');
+  const firstExp = Number(await claim(page, 'id-token', 'exp'));
+  const rows = await ui.matrix(page);
+  await watchForSignOut(page);
+  let navigations = 0;
+  page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) navigations += 1; });
+
+  // A quarter of the lifetime before expiry, the app renews in place.
+  const secondIat = await changes(() => claim(page, 'id-token', 'iat'), firstIat, (TTL + 5) * 1000, 'the ID token');
+  assert.ok(Number(secondIat) > Number(firstIat));
+  assert.ok(Number(secondIat) < firstExp, `renewed at ${secondIat}, after the first token's expiry ${firstExp}`);
+  assert.equal(seen.refreshes.length, 1);
+  assert.equal(await claim(page, 'id-token', 'sub'), 'alice');
+  assert.notEqual(await claim(page, 'access-token', 'jti'), firstAccess);
+  await shot(page, 'session-01-renewed-1280px');
+
+  // Past the first token's expiry, the edge takes the renewed token.
+  const wait = firstExp * 1000 - Date.now() + 1500;
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  assert.match(await ui.tryRow(rows['get /pets'].row), /^200 /);
+
+  // The second renewal spends the rotated refresh token, not the first one again.
+  await changes(() => claim(page, 'id-token', 'iat'), secondIat, (TTL + 5) * 1000, 'the renewed ID token');
+  assert.equal(seen.refreshes.length, 2);
+  assert.notEqual(seen.refreshes[0], seen.refreshes[1]);
+
+  assert.equal(navigations, 0, 'the page navigated during renewal');
+  assert.equal(await page.evaluate(() => window.cedargateSawSignedOut), false);
+  assert.equal(await page.getByTestId('renewal-error').count(), 0);
+  // No token is kept in storage; only the fact that someone is signed in.
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
+  assert.equal(stored, JSON.stringify({ 'cedargate.signed-in': '1' }));
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a reload restores the session, a second tab takes it over, both renew once, sign-out ends both', async () => {
+  const { page, context, problems } = await ui.newPage(browser, 1280);
+  const seen = watch(context);
+  await ui.signIn(page, stack.appUrl, 'bob', USERS.bob.password);
+  const subject = await page.getByTestId('subject').textContent();
+
+  // A reload: no other tab holds the session, so a silent sign-in restores it.
+  seen.authorizations.length = 0;
+  await page.reload();
+  await page.getByTestId('profile').waitFor();
+  assert.equal(await page.getByTestId('subject').textContent(), subject);
+  assert.equal(seen.authorizations.length, 1);
+  assert.equal(seen.authorizations[0].get('prompt'), 'none');
+  assert.equal(await page.locator('#username').count(), 0);
+
+  // A second tab (390 px wide) takes the session over from the first, without the provider.
+  const second = await context.newPage();
+  second.on('pageerror', (err) => problems.push(err.message));
+  await second.setViewportSize({ width: 390, height: 900 });
+  await second.goto(stack.appUrl);
+  await second.getByTestId('profile').waitFor();
+  assert.equal(await second.getByTestId('subject').textContent(), subject);
+  assert.equal(seen.authorizations.length, 1, 'the second tab signed in again');
+  assert.equal(await claim(second, 'id-token', 'iat'), await claim(page, 'id-token', 'iat'));
+  await shot(second, 'session-02-second-tab-390px');
+
+  // Both tabs' tokens expire together; one refresh renews both.
+  const before = await claim(page, 'id-token', 'iat');
+  const refreshes = seen.refreshes.length;
+  const renewed = await changes(() => claim(page, 'id-token', 'iat'), before, (TTL + 5) * 1000, 'the first tab\'s token');
+  await changes(() => claim(second, 'id-token', 'iat'), before, 5000, 'the second tab\'s token');
+  assert.equal(await claim(second, 'id-token', 'iat'), renewed);
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(seen.refreshes.length - refreshes, 1, 'the tabs renewed more than once');
+  assert.match(await ui.tryRow((await ui.matrix(second))['get /pets'].row), /^200 /);
+
+  // A reload while the other tab holds the session takes it from that tab.
+  await second.reload();
+  await second.getByTestId('profile').waitFor();
+  assert.equal(seen.authorizations.length, 1, 'the reloaded tab signed in again');
+
+  // Signing out in one tab signs out the other.
+  await Promise.all([
+    page.waitForURL(`${stack.appUrl}/`),
+    page.getByTestId('sign-out').click(),
+  ]);
+  await page.getByTestId('signed-out').waitFor();
+  await second.getByTestId('signed-out').waitFor();
+  // Sign-out revoked the refresh token (and the access token): it renews nothing more.
+  assert.deepEqual(seen.revocations.map((r) => r.hint), ['refresh_token', 'access_token']);
+  const spent = await fetch(seen.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: seen.revocations[0].token, client_id: stack.clientId }),
+  });
+  assert.equal(spent.status, 400);
+  assert.equal((await spent.json()).error, 'invalid_grant');
+  // And a reload then stays signed out, without a trip to the provider.
+  await second.reload();
+  await second.getByTestId('signed-out').waitFor();
+  assert.equal(seen.authorizations.length, 1);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a reload after the provider\'s session ended comes back signed out, without an error', async () => {
+  const { page, context, problems } = await ui.newPage(browser, 1280);
+  const seen = watch(context);
+  await ui.signIn(page, stack.appUrl, 'alice', USERS.alice.password);
+  // The provider forgets the person (its cookies are gone), the app's note stays.
+  await context.clearCookies();
+  await page.reload();
+  await page.getByTestId('signed-out').waitFor();
+  assert.equal(seen.authorizations.at(-1).get('prompt'), 'none');
+  assert.equal(await page.getByTestId('error').count(), 0);
+  assert.equal(await page.evaluate(() => localStorage.getItem('cedargate.signed-in')), null);
+  // The next reload does not try again.
+  const count = seen.authorizations.length;
+  await page.reload();
+  await page.getByTestId('signed-out').waitFor();
+  assert.equal(seen.authorizations.length, count);
+  assert.deepEqual(problems, []);
+  await context.close();
+});

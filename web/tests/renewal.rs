@@ -1,0 +1,164 @@
+//! When sessions renew, what a renewed ID token must keep, and what tabs say to each other
+//! (natively and in the browser).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use cedargate_web::renewal::{
+    MAX_MARGIN_SECONDS, RefreshError, SharedTokens, TabMessage, check_refreshed_id_token,
+    is_no_session, refresh_request, renewal_time, session_renewal_time,
+};
+use serde_json::{Map, Value, json};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+fn claims(value: Value) -> Map<String, Value> {
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn tokens_renew_a_quarter_of_their_life_early_but_at_most_two_minutes() {
+    // 20 s tokens: 5 s before expiry.
+    assert_eq!(renewal_time(1000, 1020), 1015);
+    // An hour: two minutes before.
+    assert_eq!(renewal_time(0, 3600), 3600 - MAX_MARGIN_SECONDS);
+    // Expired or odd tokens are due at once or at expiry, never later.
+    assert_eq!(renewal_time(1000, 1000), 1000);
+    assert_eq!(renewal_time(2000, 1000), 1000);
+    assert_eq!(
+        renewal_time(i64::MIN, i64::MAX),
+        i64::MAX - MAX_MARGIN_SECONDS
+    );
+}
+
+#[test]
+fn a_session_renews_for_its_first_token_to_expire() {
+    let id = claims(json!({"iat": 0, "exp": 3600}));
+    let access = claims(json!({"iat": 0, "exp": 20}));
+    assert_eq!(session_renewal_time([&id, &access]), Some(15));
+    // Without `iat`, two minutes before `exp`.
+    let no_iat = claims(json!({"exp": 1000}));
+    assert_eq!(
+        session_renewal_time([&id, &no_iat]),
+        Some(1000 - MAX_MARGIN_SECONDS)
+    );
+    let never = claims(json!({"sub": "x"}));
+    assert_eq!(session_renewal_time([&never]), None);
+    assert_eq!(session_renewal_time([]), None);
+}
+
+#[test]
+fn the_refresh_request_names_the_grant_token_and_client() {
+    assert_eq!(
+        refresh_request("rt/+=", "spa 1"),
+        "grant_type=refresh_token&refresh_token=rt%2F%2B%3D&client_id=spa%201"
+    );
+}
+
+#[test]
+fn a_renewed_id_token_keeps_issuer_subject_audience_sign_in_and_nonce() {
+    let original = claims(json!({
+        "iss": "https://p/as", "sub": "alice", "aud": "spa", "auth_time": 100,
+        "nonce": "n1", "iat": 100, "exp": 200
+    }));
+    let renewed = |edit: Value| {
+        let mut c = claims(json!({
+            "iss": "https://p/as", "sub": "alice", "aud": "spa", "auth_time": 100,
+            "iat": 190, "exp": 290
+        }));
+        for (k, v) in edit.as_object().unwrap() {
+            if v.is_null() {
+                c.remove(k);
+            } else {
+                c.insert(k.clone(), v.clone());
+            }
+        }
+        c
+    };
+    assert_eq!(
+        check_refreshed_id_token(&original, &renewed(json!({}))),
+        Ok(())
+    );
+    // A nonce may be repeated, and auth_time left out.
+    assert_eq!(
+        check_refreshed_id_token(
+            &original,
+            &renewed(json!({"nonce": "n1", "auth_time": null}))
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check_refreshed_id_token(&original, &renewed(json!({"sub": "mallory"}))),
+        Err(RefreshError::Changed("sub"))
+    );
+    assert_eq!(
+        check_refreshed_id_token(&original, &renewed(json!({"iss": "https://other/as"}))),
+        Err(RefreshError::Changed("iss"))
+    );
+    assert_eq!(
+        check_refreshed_id_token(&original, &renewed(json!({"aud": ["spa", "other"]}))),
+        Err(RefreshError::Changed("aud"))
+    );
+    assert_eq!(
+        check_refreshed_id_token(&original, &renewed(json!({"aud": null}))),
+        Err(RefreshError::Changed("aud"))
+    );
+    assert_eq!(
+        check_refreshed_id_token(&original, &renewed(json!({"auth_time": 150}))),
+        Err(RefreshError::AuthTime)
+    );
+    assert_eq!(
+        check_refreshed_id_token(&original, &renewed(json!({"nonce": "n2"}))),
+        Err(RefreshError::Nonce)
+    );
+    assert_eq!(
+        RefreshError::Changed("sub").to_string(),
+        "the renewed ID token names another sub than the session's"
+    );
+}
+
+#[test]
+fn only_the_answers_that_need_a_page_end_a_silent_sign_in_quietly() {
+    for error in [
+        "login_required",
+        "interaction_required",
+        "consent_required",
+        "account_selection_required",
+    ] {
+        assert!(is_no_session(error), "{error}");
+    }
+    for error in ["access_denied", "invalid_request", "server_error", ""] {
+        assert!(!is_no_session(error), "{error}");
+    }
+}
+
+#[test]
+fn tab_messages_round_trip_and_never_show_tokens_in_debug() {
+    let tokens = SharedTokens {
+        id_token: "header.id-secret.sig".into(),
+        access_token: Some("header.access-secret.sig".into()),
+        refresh_token: Some("refresh-secret".into()),
+        nonce: "n".into(),
+    };
+    for message in [
+        TabMessage::Hello,
+        TabMessage::SignedOut,
+        TabMessage::Session(tokens.clone()),
+    ] {
+        assert_eq!(TabMessage::parse(&message.to_text()), Some(message));
+    }
+    assert_eq!(TabMessage::Hello.to_text(), r#"{"type":"hello"}"#);
+    let shown = format!("{:?}", TabMessage::Session(tokens));
+    for secret in ["id-secret", "access-secret", "refresh-secret"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    // Whatever else is on the channel is ignored.
+    for other in [
+        "",
+        "null",
+        "42",
+        r#"{"type":"session"}"#,
+        r#"{"type":"reload"}"#,
+    ] {
+        assert_eq!(TabMessage::parse(other), None, "{other}");
+    }
+}
