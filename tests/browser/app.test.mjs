@@ -55,8 +55,12 @@ test('alice signs in, sees her claims, every action allowed and every try succee
   const access = page.getByTestId('access-token');
   assert.match(await access.locator('tr[data-claim="p1.permissions"]').textContent(), /pets:create/);
   assert.match(await access.locator('tr[data-claim=scope]').textContent(), /pets:read/);
-  // Tokens live in memory only.
-  assert.deepEqual(await page.evaluate(() => [sessionStorage.length, localStorage.length]), [0, 0]);
+  // Tokens live in memory only; local storage holds no more than the hint that someone is
+  // signed in, for a reload.
+  assert.deepEqual(
+    await page.evaluate(() => [sessionStorage.length, Object.keys(localStorage)]),
+    [0, ['cedargate.signed-in']],
+  );
   // The bundle evaluated here is the one the edge enforces.
   await page.getByTestId('bundle-version').waitFor();
   assert.match(await page.getByTestId('actions').textContent(), /same as the edge/);
@@ -80,6 +84,17 @@ test('alice signs in, sees her claims, every action allowed and every try succee
   assert.equal(await body.locator('pre').isVisible(), false);
   await body.locator('summary').click();
   assert.match(await body.locator('pre').textContent(), /Welcome to your Pet Store API/);
+  // What the origin received about the caller: the edge's identity headers and the subject
+  // of the assertion it verified, never a token.
+  const identity = home.getByTestId('answer-identity');
+  await identity.locator('summary').click();
+  const received = async (name) => (await identity.locator(`tr[data-name="${name}"] code`).textContent()).trim();
+  assert.equal(await received('x-cedargate-groups'), 'AVP_Admin');
+  // As the origin received it: the edge percent-encodes header values.
+  assert.equal(await received('x-cedargate-action'), 'get%20/');
+  assert.equal(await received('assertion.verified'), 'true');
+  assert.equal(await received('assertion.sub'), await received('x-cedargate-subject'));
+  assert.doesNotMatch(await identity.textContent(), /eyJ/);
   // A deciding policy opens its text from the bundle the edge served.
   await rows['get /pets'].row.getByTestId('policy').first().click();
   const policy = page.getByTestId('policy-text');

@@ -9,6 +9,10 @@
 // (assertion.mjs) and answers 401 to a request without a valid one, a replayed one, or one
 // made for another request; who called is then read from the assertion. Without it, it
 // trusts the X-Cedargate-* headers, because only the edge worker can reach it.
+//
+// Every answer carries X-Identity-Echo: what the origin learned about the caller, as JSON (the
+// X-Cedargate-* headers it received, without the assertion itself, and the verified
+// assertion's subject and claims), so the browser app can show it next to the edge's decision.
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { assertionVerifier } from './assertion.mjs';
@@ -40,9 +44,29 @@ const pets = [
   { id: 3, type: 'fish', price: 0.99 },
 ];
 
+/** JSON as a header value: ASCII only (anything else escaped), at most 4 KiB. */
+function headerJson(value) {
+  const text = JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.length <= 4096 ? text : JSON.stringify({ truncated: true });
+}
+
+/** What this request told the origin about its caller. */
+function identityEcho(req, assertion) {
+  const headers = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith('x-cedargate-') && name !== 'x-cedargate-assertion') headers[name] = value;
+  }
+  const echo = { headers };
+  if (assertion) {
+    const { sub, principal, groups, client, anonymous, action, policies } = assertion;
+    echo.assertion = { verified: true, sub, principal, groups, client, anonymous, action, policies };
+  }
+  return headerJson(echo);
+}
+
 function send(res, status, body, type = 'application/json') {
   const text = type === 'application/json' ? JSON.stringify(body) : body;
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-identity-echo': res.identityEcho ?? '{}' });
   res.end(text);
 }
 
@@ -64,6 +88,7 @@ const server = http.createServer(async (req, res) => {
     send(res, 401, { message: `refused: ${err.message}` });
     return;
   }
+  res.identityEcho = identityEcho(req, assertion);
   const who = (assertion ? (assertion.anonymous ? 'anonymous' : assertion.sub) : req.headers['x-cedargate-subject']) ?? 'unknown';
   try {
     if (req.method === 'GET' && url.pathname === '/health') {

@@ -129,9 +129,10 @@ export function pingoneIssuer({ region, environmentId }) {
 /**
  * Starts everything. `ports` may fix any of provider, origin, edge, app (0: a free port).
  * With `pingone` ({ region, environmentId, clientId }) a real PingOne environment replaces
- * the local provider. Returns the URLs and a `stop()` that ends every process started.
+ * the local provider; `providerArgs` go to the local provider (token lifetimes, say). Returns
+ * the URLs and a `stop()` that ends every process started.
  */
-export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null, bundle = 'petstore' } = {}) {
+export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null, bundle = 'petstore', providerArgs = [] } = {}) {
   if (!(bundle in BUNDLES)) throw new Error(`unknown bundle ${bundle} (${Object.keys(BUNDLES).join(', ')})`);
   const access = bundle === 'access';
   fs.mkdirSync(dir, { recursive: true });
@@ -172,7 +173,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
       const provider = start('provider', [path.join(root, 'tests/provider/pingone.mjs'),
         '--port', String(p.provider), '--env', ENV_ID, '--client-id', CLIENT_ID,
         '--redirect-uri', `${appUrl}/callback`, '--post-logout-uri', `${appUrl}/`,
-        '--audience', API_AUDIENCE], dir, { cwd: path.join(root, 'tests') });
+        '--audience', API_AUDIENCE, ...providerArgs], dir, { cwd: path.join(root, 'tests') });
       processes.push(provider);
       await waitFor(`${issuer}/.well-known/openid-configuration`, provider.child, 'provider', provider.logFile);
     } else {
@@ -217,7 +218,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
           origin: originUrl,
           bundle_endpoint: true,
           assertion: { issuer: edgeUrl, audience: originUrl },
-          cors: { allowed_origins: [appUrl] },
+          cors: { allowed_origins: [appUrl], expose_headers: ['x-identity-echo'] },
           trust: {
             issuers: access
               ? accessEntries(API_AUDIENCE)
@@ -282,7 +283,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
     processes.push(app);
     await waitFor(`${appUrl}/`, app.child, 'app', app.logFile);
     await waitFor(`${edgeUrl}/`, edge.child, 'edge', edge.logFile);
-    return { appUrl, edgeUrl, issuer, originUrl, dir, stop, processes, bundle };
+    return { appUrl, edgeUrl, issuer, originUrl, clientId, dir, stop, processes, bundle };
   } catch (err) {
     await stop();
     throw err;

@@ -8,6 +8,13 @@ use cedargate::wire::{PROBLEM_MEDIA_TYPE, ProblemDocument};
 /// At most this many characters of a body are kept for display.
 pub const MAX_BODY_CHARS: usize = 2_000;
 
+/// The response header in which an origin (the demo's PetStore) echoes what it learned about
+/// the caller: a JSON object, `{"headers": {name: value}, "assertion": {claim: value}}`. The
+/// edge exposes it to the app when `cors.expose_headers` lists it.
+pub const IDENTITY_ECHO_HEADER: &str = "x-identity-echo";
+/// At most this many lines of an identity echo are shown.
+pub const MAX_IDENTITY_LINES: usize = 40;
+
 /// One answer of the edge (or of the origin behind it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
@@ -22,6 +29,9 @@ pub struct Answer {
     pub body_bytes: usize,
     /// Whether `body` was cut.
     pub truncated: bool,
+    /// What the origin says it received about the caller ([`IDENTITY_ECHO_HEADER`]), as
+    /// lines of name and value; empty when the origin echoes nothing.
+    pub identity: Vec<(String, String)>,
 }
 
 impl Answer {
@@ -43,7 +53,34 @@ impl Answer {
             body: text.chars().take(MAX_BODY_CHARS).collect(),
             body_bytes: text.len(),
             truncated,
+            identity: Vec::new(),
         }
+    }
+
+    /// Adds what the origin echoed about the caller: each identity header it received and
+    /// each claim of the edge's assertion it verified (`assertion.sub`), in order, at most
+    /// [`MAX_IDENTITY_LINES`]. An echo that is not a JSON object is shown as one line that
+    /// says so.
+    pub fn with_identity_echo(mut self, echo: Option<&str>) -> Self {
+        let Some(echo) = echo else { return self };
+        let Ok(serde_json::Value::Object(parts)) = serde_json::from_str(echo) else {
+            self.identity = vec![(IDENTITY_ECHO_HEADER.into(), "not a JSON object".into())];
+            return self;
+        };
+        let mut lines = Vec::new();
+        if let Some(serde_json::Value::Object(headers)) = parts.get("headers") {
+            for (name, value) in headers {
+                lines.push((name.clone(), text_of(value)));
+            }
+        }
+        if let Some(serde_json::Value::Object(claims)) = parts.get("assertion") {
+            for (name, value) in claims {
+                lines.push((format!("assertion.{name}"), text_of(value)));
+            }
+        }
+        lines.truncate(MAX_IDENTITY_LINES);
+        self.identity = lines;
+        self
     }
 
     /// `403 Forbidden`: the status and the problem's title, or the status's own words.
@@ -99,6 +136,15 @@ impl Answer {
             Some(m) => format!("{size}, {m}"),
             None => size,
         }
+    }
+}
+
+/// A JSON value as one line: strings as they are, lists joined by commas.
+fn text_of(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items.iter().map(text_of).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
     }
 }
 

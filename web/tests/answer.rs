@@ -101,3 +101,42 @@ fn a_long_body_is_capped_and_its_size_told() {
     assert_eq!(Answer::read(299, None, "").summary(), "299");
     assert_eq!(reason_phrase(503), "Service Unavailable");
 }
+
+#[test]
+fn the_origins_identity_echo_reads_as_lines() {
+    let echo = r#"{"headers":{"x-cedargate-subject":"bob","x-cedargate-groups":"AVP_User"},"assertion":{"verified":true,"sub":"bob","groups":["AVP_User","staff"],"anonymous":false}}"#;
+    let answer = Answer::read(200, Some("application/json"), "[]").with_identity_echo(Some(echo));
+    let lines: Vec<(&str, &str)> = answer
+        .identity
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("x-cedargate-subject", "bob"),
+            ("x-cedargate-groups", "AVP_User"),
+            ("assertion.verified", "true"),
+            ("assertion.sub", "bob"),
+            ("assertion.groups", "AVP_User, staff"),
+            ("assertion.anonymous", "false"),
+        ]
+    );
+    let none = Answer::read(200, None, "").with_identity_echo(None);
+    assert!(none.identity.is_empty());
+    let bad = Answer::read(200, None, "").with_identity_echo(Some("<html>"));
+    assert_eq!(
+        bad.identity,
+        [("x-identity-echo".to_owned(), "not a JSON object".to_owned())]
+    );
+    let many: String = (0..100)
+        .map(|i| format!(r#""x-cedargate-h{i}":"v""#))
+        .collect::<Vec<_>>()
+        .join(",");
+    let long = Answer::read(200, None, "")
+        .with_identity_echo(Some(&format!(r#"{{"headers":{{{many}}}}}"#)));
+    assert_eq!(
+        long.identity.len(),
+        cedargate_web::answer::MAX_IDENTITY_LINES
+    );
+}

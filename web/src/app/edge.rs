@@ -2,7 +2,7 @@
 //! through it.
 
 use super::oidc::now;
-use crate::answer::Answer;
+use crate::answer::{Answer, IDENTITY_ECHO_HEADER};
 use crate::config::AppConfig;
 use crate::session::{Session, Token};
 use cedargate::crypto::WebCrypto;
@@ -178,6 +178,7 @@ pub async fn try_route(config: &AppConfig, token: &Token, route: &str) -> Result
     let response = request.send().await.map_err(|e| e.to_string())?;
     let status = response.status();
     let content_type = response.headers().get("content-type");
+    let echo = response.headers().get(IDENTITY_ECHO_HEADER);
     let text = response.text().await.unwrap_or_default();
-    Ok(Answer::read(status, content_type.as_deref(), &text))
+    Ok(Answer::read(status, content_type.as_deref(), &text).with_identity_echo(echo.as_deref()))
 }

@@ -17,7 +17,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[component]
-pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
+pub fn ActionsPanel(
+    setup: Arc<Setup>,
+    session: Arc<Session>,
+    /// The token tries are sent with, as it is now (renewals replace it).
+    token: Signal<Option<Token>>,
+) -> impl IntoView {
     let matrix = {
         let setup = setup.clone();
         let session = session.clone();
@@ -31,7 +36,6 @@ pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
             }
         })
     };
-    let token = edge::edge_token(&setup.config, &session).ok().cloned();
     view! {
         <section class="card actions" data-testid="actions">
             <h2>"What you may do"</h2>
@@ -41,7 +45,6 @@ pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
                 }>
                     {move || {
                         let setup = setup.clone();
-                        let token = token.clone();
                         Suspend::new(async move {
                             let m = matrix.await?;
                             let same = m.version == m.edge_version;
@@ -91,7 +94,7 @@ pub fn ActionsPanel(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
                                                             row
                                                             relies
                                                             setup=setup.clone()
-                                                            token=token.clone()
+                                                            token
                                                             texts=texts.clone()
                                                             open
                                                         />
@@ -206,6 +209,7 @@ fn AnswerView(
         }
         (label, text)
     });
+    let identity = (!answer.identity.is_empty()).then(|| answer.identity.clone());
     view! {
         <div class="answer" data-testid="answer">
             {detail.map(|d| view! { <p class="answer-detail" data-testid="answer-detail">{d}</p> })}
@@ -233,6 +237,32 @@ fn AnswerView(
                         </p>
                     }
                 })}
+            {identity
+                .map(|lines| {
+                    view! {
+                        <details class="answer-identity" data-testid="answer-identity">
+                            <summary>"What the origin received"</summary>
+                            <table class="claims">
+                                <tbody>
+                                    {lines
+                                        .into_iter()
+                                        .map(|(name, value)| {
+                                            let key = name.clone();
+                                            view! {
+                                                <tr data-name=key>
+                                                    <th>{name}</th>
+                                                    <td>
+                                                        <code>{value}</code>
+                                                    </td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        </details>
+                    }
+                })}
             {body
                 .map(|(label, text)| {
                     view! {
@@ -251,7 +281,7 @@ fn ActionRow(
     row: ActionDecision,
     relies: Option<Vec<Reliance>>,
     setup: Arc<Setup>,
-    token: Option<Token>,
+    token: Signal<Option<Token>>,
     texts: Arc<BTreeMap<String, String>>,
     open: RwSignal<Option<String>>,
 ) -> impl IntoView {
@@ -266,7 +296,7 @@ fn ActionRow(
         let route = route.clone();
         Action::new_local(move |_: &()| {
             let setup = setup.clone();
-            let token = token.clone();
+            let token = token.get_untracked();
             let route = route.clone();
             async move {
                 let token = token.ok_or("no token for the edge")?;
