@@ -66,6 +66,18 @@ fn compile(node: &NodeTools) -> Result<(), String> {
     Ok(())
 }
 
+/// The app's size goal: its wasm under 700 kB gzipped.
+pub const GZIP_GOAL_BYTES: u64 = 700_000;
+
+/// The gzipped size in words against [`GZIP_GOAL_BYTES`].
+fn against_goal(gz: u64) -> String {
+    if gz < GZIP_GOAL_BYTES {
+        format!("under the 700 kB goal by {}", human(GZIP_GOAL_BYTES - gz))
+    } else {
+        format!("over the 700 kB goal by {}", human(gz - GZIP_GOAL_BYTES))
+    }
+}
+
 fn report() -> Result<String, String> {
     let dist = run::root().join("web/dist");
     let wasm = std::fs::read_dir(&dist)
@@ -76,7 +88,23 @@ fn report() -> Result<String, String> {
         .ok_or("trunk produced no wasm file")?;
     let raw = std::fs::metadata(&wasm).map_err(|e| e.to_string())?.len();
     let gz = gzip_size(&wasm)?;
-    let report = format!("browser app wasm: {} raw, {} gzip", human(raw), human(gz));
+    let report = format!(
+        "browser app wasm: {} raw, {} gzip ({})",
+        human(raw),
+        human(gz),
+        against_goal(gz)
+    );
     println!("[build-web] {report}");
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_size_is_told_against_the_goal() {
+        assert_eq!(against_goal(600_000), "under the 700 kB goal by 97.7 KiB");
+        assert_eq!(against_goal(1_200_000), "over the 700 kB goal by 488.3 KiB");
+    }
 }
