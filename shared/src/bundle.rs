@@ -2,12 +2,17 @@
 //! loaded and versioned by their canonical content. Decisions are taken in
 //! [`decision`](crate::decision); the routes are bound to the schema in
 //! [`actions`](crate::actions).
+//!
+//! A bundle may also carry entity data (`entities.json`, [`Bundle::load_with_entities`]):
+//! entities only the decision point knows, such as the users of a directory and the roles
+//! they hold, validated against the schema when the bundle is loaded.
 
 use crate::actions::{ActionEntry, BuiltRoutes, build_routes};
 use crate::canonical;
 use crate::context::{ContextConfig, ContextError, ContextNeeds, check_header_name};
 use crate::routes::{RouteError, RouteMatch, RouteTable, RoutesFile};
 use crate::schema_info::SchemaInfo;
+use crate::strict_json;
 use cedar_policy::{
     Effect, Entities, Entity, EntityId, EntityUid, Policy, PolicyId, PolicySet, Schema,
     ValidationMode, Validator,
@@ -29,6 +34,14 @@ pub const SCHEMA_FILE: &str = "schema.cedarschema";
 pub const POLICIES_FILE: &str = "policies.cedar";
 /// See [`SCHEMA_FILE`].
 pub const ROUTES_FILE: &str = "routes.json";
+/// The file name of a bundle's optional entity data ([`Bundle::load_with_entities`]).
+pub const ENTITIES_FILE: &str = "entities.json";
+/// The most entities a bundle's entity data may hold. An AuthZEN decision that adds a
+/// request's entity to the data recomputes the whole hierarchy, which grows with the data
+/// (about 1.7 µs per entity in a native release build: some 2 ms at the limit, 0.1 ms for
+/// the interop's 14), so the data is kept small: a directory of many thousands of users
+/// belongs in a database, not in a bundle.
+pub const MAX_ENTITIES: usize = 1_000;
 
 /// The text of a bundle, as kept in a policy folder and served to the browser app.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +95,14 @@ pub enum BundleError {
     /// A policy's step-up annotations are wrong.
     #[error("{POLICIES_FILE}: policy {id}: {reason}")]
     StepUp { id: String, reason: String },
+    /// The entity data is not JSON of Cedar's entity format, or does not fit the schema.
+    #[error("{}: {message}", place(ENTITIES_FILE, *.line))]
+    Entities {
+        /// What is wrong, naming the entity by its index (from 0) where one is at fault.
+        message: String,
+        /// Line and column, for JSON that does not parse.
+        line: Option<(usize, usize)>,
+    },
 }
 
 fn place(file: &str, line: Option<(usize, usize)>) -> String {
@@ -111,6 +132,22 @@ fn diagnostic_message(diag: &dyn miette::Diagnostic, err: &dyn std::error::Error
     let mut message = err.to_string();
     if let Some(help) = diag.help() {
         message.push_str(&format!(" ({help})"));
+    }
+    message
+}
+
+/// An error's message followed by those of its sources (Cedar's top-level messages, such as
+/// "error during entity deserialization", leave the reason to the source).
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = inner.source();
     }
     message
 }
@@ -207,7 +244,20 @@ pub struct Bundle {
     pub(crate) anonymous: Option<(EntityUid, Entities)>,
     /// What the actions declare of a request, computed once at load.
     needs: ContextNeeds,
+    /// The entity data (empty without `entities.json`) and the schema's action entities.
+    pub(crate) entity_data: EntityData,
     version: BundleVersion,
+}
+
+/// A bundle's entity data, validated against its schema.
+#[derive(Clone)]
+pub(crate) struct EntityData {
+    /// The text it was loaded from; `None` for a bundle without entity data.
+    source: Option<String>,
+    /// Every entity of the data with its hierarchy computed, and the schema's actions.
+    pub(crate) entities: Entities,
+    /// Each entity of the data as written (Cedar's JSON entity format), by uid.
+    pub(crate) by_uid: HashMap<EntityUid, Value>,
 }
 
 impl fmt::Debug for Bundle {
@@ -217,6 +267,7 @@ impl fmt::Debug for Bundle {
             .field("namespace", &self.namespace)
             .field("policies", &self.effects.len())
             .field("routes", &self.routes.routes.len())
+            .field("entities", &self.entity_data.by_uid.len())
             .finish()
     }
 }
@@ -226,6 +277,29 @@ impl Bundle {
     /// templates) under strict validation; the routes (every action declared, applying to
     /// the resource type, context shapes cedargate can fill).
     pub fn load(source: &BundleSource) -> Result<Self, BundleError> {
+        Self::load_parts(source, None)
+    }
+
+    /// [`Bundle::load`], with entity data: `entities` is the text of `entities.json`, a JSON
+    /// array of entities in Cedar's entity format (`{"uid": {"type", "id"}, "attrs",
+    /// "parents"}`), with types written fully qualified.
+    ///
+    /// The data is validated against the schema (declared types, every required attribute,
+    /// no undeclared one, values of the declared types), duplicate JSON members and two
+    /// entities with one uid are refused, and action entities are refused (they come from
+    /// the schema). At most [`crate::authzen::MAX_ENTITIES`] entities. The data counts for
+    /// the version: the same data in another order or formatting gives the same version, and
+    /// a bundle without entity data keeps the version [`Bundle::load`] gives it.
+    ///
+    /// The data is what the AuthZEN decision point ([`crate::authzen`]) knows about subjects
+    /// and resources beyond what a request says, such as the roles a user holds.
+    /// [`Bundle::authorize`] (the edge's route decisions) does not read it: its principals
+    /// come from verified tokens.
+    pub fn load_with_entities(source: &BundleSource, entities: &str) -> Result<Self, BundleError> {
+        Self::load_parts(source, Some(entities))
+    }
+
+    fn load_parts(source: &BundleSource, entities: Option<&str>) -> Result<Self, BundleError> {
         let ParsedSchema {
             schema,
             json: schema_json,
@@ -282,16 +356,21 @@ impl Bundle {
             }
         };
 
+        let (entity_data, entities_json) = parse_entities(entities, &schema)?;
+
+        let mut content = json!({
+            "format": 1,
+            "schema": schema_json,
+            "policies": policy_json,
+            "routes": routes_json,
+        });
+        // Only a bundle with entity data has the member, so the version of one without it
+        // is what it was before entity data existed.
+        if let (Some(list), Some(object)) = (entities_json, content.as_object_mut()) {
+            object.insert("entities".into(), Value::Array(list));
+        }
         let mut canonical = String::new();
-        canonical::write(
-            &json!({
-                "format": 1,
-                "schema": schema_json,
-                "policies": policy_json,
-                "routes": routes_json,
-            }),
-            &mut canonical,
-        );
+        canonical::write(&content, &mut canonical);
         let version = BundleVersion(hex(&Sha256::digest(canonical.as_bytes())));
 
         let needs = collect_context_needs(&actions);
@@ -309,8 +388,20 @@ impl Bundle {
             actions,
             anonymous,
             needs,
+            entity_data,
             version,
         })
+    }
+
+    /// The entity data's entities (with their hierarchy) and the schema's action entities;
+    /// only the action entities for a bundle without entity data.
+    pub fn entities(&self) -> &Entities {
+        &self.entity_data.entities
+    }
+
+    /// The text of the entity data the bundle was loaded with, `None` without any.
+    pub fn entities_source(&self) -> Option<&str> {
+        self.entity_data.source.as_deref()
     }
 
     /// The content version.
@@ -392,6 +483,73 @@ impl Bundle {
     pub fn resolve(&self, method: &str, target: &str) -> Result<RouteMatch, RouteError> {
         self.routes.resolve(method, target)
     }
+}
+
+/// Parses and validates entity data (see [`Bundle::load_with_entities`]); without any, only
+/// the schema's action entities. Also gives the data in canonical order for the version.
+fn parse_entities(
+    text: Option<&str>,
+    schema: &Schema,
+) -> Result<(EntityData, Option<Vec<Value>>), BundleError> {
+    let refuse = |message: String| BundleError::Entities {
+        message,
+        line: None,
+    };
+    let Some(text) = text else {
+        let entities = Entities::from_entities([], Some(schema))
+            .map_err(|err| refuse(format!("the schema's action entities: {err}")))?;
+        return Ok((
+            EntityData {
+                source: None,
+                entities,
+                by_uid: HashMap::new(),
+            },
+            None,
+        ));
+    };
+    let value = strict_json::from_slice(text.as_bytes()).map_err(|err| BundleError::Entities {
+        message: err.to_string(),
+        line: Some((err.line(), err.column())),
+    })?;
+    let Value::Array(items) = value else {
+        return Err(refuse("must be a JSON array of entities".into()));
+    };
+    if items.len() > MAX_ENTITIES {
+        return Err(refuse(format!(
+            "holds {} entities, more than the {MAX_ENTITIES} a bundle may hold",
+            items.len()
+        )));
+    }
+    let mut by_uid = HashMap::new();
+    let mut parsed = Vec::with_capacity(items.len());
+    let mut canonical_items = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let entity = Entity::from_json_value(item.clone(), Some(schema))
+            .map_err(|err| refuse(format!("entity {index}: {}", error_chain(&err))))?;
+        let uid = entity.uid();
+        if uid.type_name().basename() == "Action" {
+            return Err(refuse(format!(
+                "entity {index}: {uid} is an action; action entities come from the schema"
+            )));
+        }
+        let key = uid.to_string();
+        if by_uid.insert(uid, item.clone()).is_some() {
+            return Err(refuse(format!("two entities are {key}")));
+        }
+        canonical_items.push((key, item));
+        parsed.push(entity);
+    }
+    let entities =
+        Entities::from_entities(parsed, Some(schema)).map_err(|err| refuse(error_chain(&err)))?;
+    canonical_items.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((
+        EntityData {
+            source: Some(text.to_owned()),
+            entities,
+            by_uid,
+        },
+        Some(canonical_items.into_iter().map(|(_, item)| item).collect()),
+    ))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -131,7 +131,20 @@ impl Bundle {
             Ok(request) => request,
             Err(err) => return deny(vec![err]),
         };
-        let mut decision = self.evaluate(&request, &self.policies, entities, &route.action);
+        self.decide_request(&request, entities, &route.action)
+    }
+
+    /// The one Cedar evaluation every decision goes through (the edge's requests through
+    /// [`Bundle::authorize`], AuthZEN questions through `authzen::Pdp`): the policies decide,
+    /// an erroring `forbid` denies, and a deny caused only by step-up requirements carries
+    /// them when meeting them would allow. `request` is schema-validated by the caller.
+    pub(crate) fn decide_request(
+        &self,
+        request: &Request,
+        entities: &Entities,
+        action: &str,
+    ) -> Decision {
+        let mut decision = self.evaluate(request, &self.policies, entities, action);
         if decision.outcome == Outcome::Deny
             && !decision.policies.is_empty()
             && decision
@@ -141,7 +154,7 @@ impl Bundle {
         {
             // Denied by step-up requirements alone: ask for the stronger sign-in only when
             // meeting them would allow.
-            let without = self.evaluate(&request, &self.without_step_ups, entities, &route.action);
+            let without = self.evaluate(request, &self.without_step_ups, entities, action);
             if without.is_allowed() {
                 let mut step_up = StepUp::default();
                 for id in &decision.policies {

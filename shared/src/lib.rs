@@ -39,6 +39,7 @@
 
 mod actions;
 pub mod assertion;
+pub mod authzen;
 mod base64url;
 mod bundle;
 pub mod canonical;

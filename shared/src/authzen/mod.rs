@@ -1,0 +1,662 @@
+//! The OpenID AuthZEN Authorization API 1.0 as a pure decision point: request bodies in,
+//! response bodies out, decided by a validated [`Bundle`] through Cedar. No I/O and no
+//! clock: a worker serves the four endpoints by handing the bodies it receives to [`Pdp`]
+//! and [`metadata`], and answering with what they return.
+//!
+//! | API (1.0 §) | default path | here |
+//! |---|---|---|
+//! | Access Evaluation (6) | [`EVALUATION_PATH`] | [`Pdp::evaluation`], [`Pdp::evaluate`] |
+//! | Access Evaluations (7) | [`EVALUATIONS_PATH`] | [`Pdp::evaluations`], [`Pdp::evaluate_all`] |
+//! | Action Search (8.6) | [`SEARCH_ACTION_PATH`] | [`Pdp::search_action`], [`Pdp::search_actions`] |
+//! | metadata (9) | [`WELL_KNOWN_PATH`] | [`metadata`], [`well_known_url`] |
+//!
+//! Subject and Resource Search are not offered (the metadata document leaves them out).
+//!
+//! # From AuthZEN to Cedar
+//!
+//! - `subject.type` → a Cedar principal type, and `resource.type` → a Cedar resource type,
+//!   by the bundle's [`Mapping`] (`authzen.json`); `id` is the entity id. An unknown type is
+//!   an error.
+//! - `action.name` → the Cedar action of that id in the bundle's namespace; unknown, or not
+//!   applying to the two types, is an error. For the mapping's route type, `resource.id` is a
+//!   route template and `action.name` an HTTP method: the action is the route's, the resource
+//!   the bundle's (as the edge decides that route). `action.properties` are ignored (Cedar
+//!   actions have no attributes), as are a route resource's `properties`.
+//! - `properties` → the entity's attributes, `context` → the Cedar context, each checked
+//!   against what the schema declares ([`AttributeError`]); undeclared members are dropped,
+//!   since no (strictly validated) policy can read them.
+//! - Entity data ([`Bundle::load_with_entities`]) is what the decision point knows: the
+//!   entities' parents (a user's roles) come only from it, never from a request, and a
+//!   property may add an attribute the data lacks but not change one it has
+//!   ([`AttributeError::Conflict`]).
+//! - The Cedar request is validated against the schema, then decided by the bundle's
+//!   policies with the bundle's rules (an erroring `forbid` denies; a deny caused by step-up
+//!   `forbid`s alone names the sign-in to ask for).
+//!
+//! Errors are never a silent deny: a single evaluation that cannot be mapped is a Bad
+//! Request ([`EvaluationError`], HTTP 400); in an Access Evaluations request it is that
+//! evaluation's answer, `{"decision": false, "context": {"error": {"status": 400, "message":
+//! "..."}}}` (§ 7.2.1), and counts as a deny for `deny_on_first_deny`.
+//!
+//! # The response context
+//!
+//! - `error`: `{"status": 400, "message": ...}` for a failed evaluation in a batch.
+//! - `acr_values` (space-separated) and `max_age` (seconds): on a deny that only step-up
+//!   requirements cause, the sign-in that would meet them (as in § 5.5.1's step-up example).
+//! - `reason_admin`: `{"policies": [ids], "errors": [messages]}`, the `@id`s of the
+//!   determining policies (the satisfied `permit`s of an allow, the satisfied or erroring
+//!   `forbid`s of a deny, none for a default deny) and evaluation errors (when there were
+//!   any). **Only with [`Reasons::Policies`]**; by default ([`Reasons::Omit`]) nothing about
+//!   the policies is told, so that a caller cannot map them out by asking (§ 11.2).
+//!
+//! With nothing to say, there is no `context` member: `{"decision": true}`.
+//!
+//! # Secure defaults
+//!
+//! Duplicate JSON members are refused at any depth; bodies are at most
+//! [`MAX_REQUEST_BYTES`], batches at most [`MAX_EVALUATIONS`]; policy ids are not disclosed;
+//! request properties never set parents and never override entity data. The API's own
+//! authentication of the PEP (§ 11.2) is the caller's: this module decides whatever it is
+//! given.
+
+mod mapping;
+mod metadata;
+mod types;
+mod values;
+
+pub mod interop;
+
+pub use crate::bundle::{ENTITIES_FILE, MAX_ENTITIES};
+pub use mapping::{MAPPING_FILE, Mapping, MappingFileError};
+pub use metadata::{
+    EVALUATION_PATH, EVALUATIONS_PATH, MetadataError, PdpMetadata, SEARCH_ACTION_PATH,
+    WELL_KNOWN_PATH, metadata, well_known_url,
+};
+pub use types::{
+    Action, ActionResult, ActionSearchError, ActionSearchRequest, ActionSearchResponse,
+    AttributeError, BodyError, EvaluationError, EvaluationItem, EvaluationRequest,
+    EvaluationResponse, EvaluationsError, EvaluationsOptions, EvaluationsRequest,
+    EvaluationsResponse, EvaluationsSemantic, MAX_EVALUATIONS, MAX_REQUEST_BYTES, PageRequest,
+    Resource, Subject,
+};
+
+use crate::bundle::{Bundle, error_chain};
+use crate::decision::Decision;
+use cedar_policy::{Context, Entities, Entity, EntityId, EntityUid, Request};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// Whether a response's context tells which policies decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Reasons {
+    /// Nothing about the policies (the default).
+    #[default]
+    Omit,
+    /// `context.reason_admin`: the determining policies' ids and any evaluation errors. For
+    /// callers trusted with the policies, such as an operator's tools.
+    Policies,
+}
+
+/// An AuthZEN decision point: a bundle (with its entity data) and the mapping bound to it.
+#[derive(Clone, Debug)]
+pub struct Pdp {
+    bundle: Bundle,
+    mapping: Mapping,
+    reasons: Reasons,
+}
+
+/// A request in Cedar's terms, ready to decide.
+struct Query {
+    action: String,
+    request: Request,
+    entities: Entities,
+}
+
+/// The attributes one entity of a request gets, from where.
+struct Party<'a> {
+    uid: EntityUid,
+    properties: Option<&'a Map<String, Value>>,
+    place: &'static str,
+}
+
+/// Where an action's candidate for an Action Search comes from.
+struct Candidate {
+    /// The name a result gives it.
+    name: String,
+    /// The Cedar action id.
+    action: String,
+}
+
+impl Pdp {
+    /// Binds the mapping file's text (`authzen.json`, see [`Mapping`]) to `bundle`.
+    pub fn new(bundle: Bundle, mapping: &str) -> Result<Self, MappingFileError> {
+        let mapping = Mapping::load(mapping, &bundle)?;
+        Ok(Self {
+            bundle,
+            mapping,
+            reasons: Reasons::default(),
+        })
+    }
+
+    /// The same decision point, telling [`Reasons`] as chosen.
+    pub fn with_reasons(mut self, reasons: Reasons) -> Self {
+        self.reasons = reasons;
+        self
+    }
+
+    /// The bundle.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// The mapping.
+    pub fn mapping(&self) -> &Mapping {
+        &self.mapping
+    }
+
+    /// The Access Evaluation API: a request body in, the decision out.
+    pub fn evaluation(&self, body: &[u8]) -> Result<EvaluationResponse, EvaluationError> {
+        self.evaluate(&EvaluationRequest::from_json(body)?)
+    }
+
+    /// The Access Evaluations API: a request body in, the decisions out.
+    pub fn evaluations(&self, body: &[u8]) -> Result<EvaluationsResponse, EvaluationsError> {
+        self.evaluate_all(&EvaluationsRequest::from_json(body)?)
+    }
+
+    /// The Action Search API: a request body in, the permitted actions out.
+    pub fn search_action(&self, body: &[u8]) -> Result<ActionSearchResponse, ActionSearchError> {
+        self.search_actions(&ActionSearchRequest::from_json(body)?)
+    }
+
+    /// Decides one evaluation, with the response context of the module documentation.
+    pub fn evaluate(
+        &self,
+        request: &EvaluationRequest,
+    ) -> Result<EvaluationResponse, EvaluationError> {
+        let decision = self.decide(request)?;
+        Ok(self.response(&decision))
+    }
+
+    /// Decides one evaluation and gives the whole [`Decision`]: the action id, the
+    /// determining policies, evaluation errors and any step-up requirement (for logs and
+    /// tools; [`Pdp::evaluate`] is what a caller is answered).
+    pub fn decide(&self, request: &EvaluationRequest) -> Result<Decision, EvaluationError> {
+        let query = self.query(request)?;
+        Ok(self.decide_query(&query))
+    }
+
+    /// Decides an Access Evaluations request. Without evaluations (or with an empty array)
+    /// it is one Access Evaluation request of the top-level members, answered as such.
+    /// Otherwise each evaluation takes the top-level `subject`, `action`, `resource` and
+    /// `context` it lacks, each as a whole object, and is decided in order under
+    /// `options.evaluations_semantic`.
+    pub fn evaluate_all(
+        &self,
+        request: &EvaluationsRequest,
+    ) -> Result<EvaluationsResponse, EvaluationsError> {
+        let items = request.evaluations.as_deref().unwrap_or_default();
+        if items.is_empty() {
+            let single = resolve(request, &EvaluationItem::default()).map_err(|err| match err {
+                // As the Access Evaluation API says it.
+                EvaluationError::Missing(member) => {
+                    EvaluationsError::Shape(format!("missing field `{member}`"))
+                }
+                other => EvaluationsError::Evaluation(other),
+            })?;
+            return self
+                .evaluate(&single)
+                .map(EvaluationsResponse::Single)
+                .map_err(EvaluationsError::Evaluation);
+        }
+        if items.len() > MAX_EVALUATIONS {
+            return Err(EvaluationsError::TooMany { count: items.len() });
+        }
+        let semantic = request
+            .options
+            .and_then(|options| options.evaluations_semantic)
+            .unwrap_or_default();
+        let mut evaluations = Vec::with_capacity(items.len());
+        for item in items {
+            let answer = resolve(request, item)
+                .and_then(|single| self.evaluate(&single))
+                .unwrap_or_else(|err| error_response(&err));
+            let permitted = answer.decision;
+            evaluations.push(answer);
+            match semantic {
+                EvaluationsSemantic::DenyOnFirstDeny if !permitted => break,
+                EvaluationsSemantic::PermitOnFirstPermit if permitted => break,
+                _ => {}
+            }
+        }
+        Ok(EvaluationsResponse::Batch { evaluations })
+    }
+
+    /// Searches the actions `subject` is permitted on `resource`: every action of the
+    /// bundle that applies to their types (for a route resource, every method of that
+    /// route), each decided as [`Pdp::evaluate`] would with the request's context, the
+    /// permitted ones sorted by name. A route's action is named by its method in uppercase
+    /// (`GET`), as a gateway asks.
+    ///
+    /// An unknown subject or resource type, or an unknown route, finds nothing (an empty
+    /// `results`, not an error); an action whose declared context needs a value the
+    /// request's context does not give is not permitted. A property or context value of the
+    /// wrong type is an error.
+    pub fn search_actions(
+        &self,
+        request: &ActionSearchRequest,
+    ) -> Result<ActionSearchResponse, ActionSearchError> {
+        let none = Ok(ActionSearchResponse {
+            results: Vec::new(),
+        });
+        let Some(principal) = self.principal(&request.subject) else {
+            return none;
+        };
+        let route = self.mapping.route_type() == Some(request.resource.ty.as_str());
+        let (resource, resource_properties, candidates) = if route {
+            let candidates: Vec<Candidate> = self
+                .bundle
+                .routes
+                .routes
+                .iter()
+                .filter(|r| r.template == request.resource.id)
+                .map(|r| Candidate {
+                    name: r.method.to_ascii_uppercase(),
+                    action: r.action.clone(),
+                })
+                .collect();
+            (self.bundle.resource.clone(), None, candidates)
+        } else {
+            let Some(ty) = self.mapping.resource_type(&request.resource.ty) else {
+                return none;
+            };
+            let uid =
+                EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(&request.resource.id));
+            let candidates = self
+                .bundle
+                .actions
+                .keys()
+                .map(|id| Candidate {
+                    name: id.clone(),
+                    action: id.clone(),
+                })
+                .collect();
+            (uid, request.resource.properties.as_ref(), candidates)
+        };
+        let entities = self
+            .entities(&parties(
+                &principal,
+                request.subject.properties.as_ref(),
+                (!route).then_some((&resource, resource_properties)),
+            ))
+            .map_err(search_error)?;
+        let mut results = Vec::new();
+        for candidate in candidates {
+            if self
+                .applies(&candidate.action, &principal, &resource)
+                .is_err()
+            {
+                continue;
+            }
+            let query = match self.cedar_request(
+                &candidate.action,
+                &principal,
+                &resource,
+                request.context.as_ref(),
+                entities.clone(),
+            ) {
+                Ok(query) => query,
+                // Not permitted without the value.
+                Err(EvaluationError::Attribute(AttributeError::Missing { .. })) => continue,
+                Err(err) => return Err(search_error(err)),
+            };
+            if self.decide_query(&query).is_allowed() {
+                results.push(ActionResult {
+                    name: candidate.name,
+                });
+            }
+        }
+        results.sort();
+        results.dedup();
+        Ok(ActionSearchResponse { results })
+    }
+
+    fn principal(&self, subject: &Subject) -> Option<EntityUid> {
+        let ty = self.mapping.subject_type(&subject.ty)?;
+        Some(EntityUid::from_type_name_and_id(
+            ty.clone(),
+            EntityId::new(&subject.id),
+        ))
+    }
+
+    /// Maps an evaluation to a Cedar request (see the module documentation).
+    fn query(&self, request: &EvaluationRequest) -> Result<Query, EvaluationError> {
+        let principal = self
+            .principal(&request.subject)
+            .ok_or_else(|| EvaluationError::UnknownSubjectType(request.subject.ty.clone()))?;
+        let route = self.mapping.route_type() == Some(request.resource.ty.as_str());
+        let (action, resource, resource_properties) = if route {
+            let method = request.action.name.to_ascii_lowercase();
+            let route = self
+                .bundle
+                .routes
+                .routes
+                .iter()
+                .find(|r| r.method == method && r.template == request.resource.id)
+                .ok_or_else(|| EvaluationError::UnknownRoute {
+                    method: request.action.name.clone(),
+                    template: request.resource.id.clone(),
+                })?;
+            (route.action.clone(), self.bundle.resource.clone(), None)
+        } else {
+            let ty = self
+                .mapping
+                .resource_type(&request.resource.ty)
+                .ok_or_else(|| EvaluationError::UnknownResourceType(request.resource.ty.clone()))?;
+            let uid =
+                EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(&request.resource.id));
+            (
+                request.action.name.clone(),
+                uid,
+                request.resource.properties.as_ref(),
+            )
+        };
+        self.applies(&action, &principal, &resource)?;
+        let entities = self.entities(&parties(
+            &principal,
+            request.subject.properties.as_ref(),
+            (!route).then_some((&resource, resource_properties)),
+        ))?;
+        self.cedar_request(
+            &action,
+            &principal,
+            &resource,
+            request.context.as_ref(),
+            entities,
+        )
+    }
+
+    /// The action exists and applies to the principal's and the resource's types.
+    fn applies(
+        &self,
+        action: &str,
+        principal: &EntityUid,
+        resource: &EntityUid,
+    ) -> Result<(), EvaluationError> {
+        let entry = self
+            .bundle
+            .actions
+            .get(action)
+            .ok_or_else(|| EvaluationError::UnknownAction(action.to_owned()))?;
+        let info = self
+            .bundle
+            .schema_info()
+            .actions
+            .get(&(entry.uid.type_name().to_string(), action.to_owned()))
+            .ok_or_else(|| EvaluationError::UnknownAction(action.to_owned()))?;
+        let principal_type = principal.type_name().to_string();
+        let resource_type = resource.type_name().to_string();
+        if info.principal_types.contains(&principal_type)
+            && info.resource_types.contains(&resource_type)
+        {
+            Ok(())
+        } else {
+            Err(EvaluationError::NotApplicable {
+                action: action.to_owned(),
+                principal: principal_type,
+                resource: resource_type,
+            })
+        }
+    }
+
+    /// The entity data with the request's entities added: each one's attributes are the
+    /// data's (if the data has the entity) and the declared properties; its parents are the
+    /// data's only. An entity the data lacks and the request gives no property for is left
+    /// out (Cedar reads it as one without attributes or parents) unless its type requires
+    /// attributes, which is an error.
+    fn entities(&self, parties: &[Party<'_>]) -> Result<Entities, EvaluationError> {
+        // One entity may be both subject and resource: its properties are merged.
+        let mut merged: BTreeMap<String, (EntityUid, Map<String, Value>, &'static str)> =
+            BTreeMap::new();
+        for party in parties {
+            let declared = self
+                .bundle
+                .schema_info()
+                .entities
+                .get(&party.uid.type_name().to_string())
+                .map(|e| &e.attributes);
+            let place = format!("{}.properties", party.place);
+            let shaped = match (party.properties, declared) {
+                (Some(given), Some(declared)) => {
+                    values::shape_record(&place, given, declared, false)?
+                }
+                _ => Map::new(),
+            };
+            let key = party.uid.to_string();
+            let entry = merged
+                .entry(key)
+                .or_insert_with(|| (party.uid.clone(), Map::new(), party.place));
+            for (name, value) in shaped {
+                match entry.1.get(&name) {
+                    Some(existing) if *existing != value => {
+                        return Err(AttributeError::Conflict {
+                            place: format!("{place}.{name}"),
+                        }
+                        .into());
+                    }
+                    _ => {
+                        entry.1.insert(name, value);
+                    }
+                }
+            }
+        }
+        let schema = &self.bundle.schema;
+        let mut added = Vec::new();
+        for (uid, properties, place) in merged.into_values() {
+            let stored = self.bundle.entity_data.by_uid.get(&uid);
+            let mut attributes = stored
+                .and_then(|e| e.get("attrs"))
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let changed = !properties.is_empty();
+            for (name, value) in properties {
+                match attributes.get(&name) {
+                    Some(known) if *known != value => {
+                        return Err(AttributeError::Conflict {
+                            place: format!("{place}.properties.{name}"),
+                        }
+                        .into());
+                    }
+                    _ => {
+                        attributes.insert(name, value);
+                    }
+                }
+            }
+            if let Some(info) = self
+                .bundle
+                .schema_info()
+                .entities
+                .get(&uid.type_name().to_string())
+                && let Some((name, _)) = info
+                    .attributes
+                    .iter()
+                    .find(|(name, a)| a.required && !attributes.contains_key(*name))
+            {
+                return Err(AttributeError::Missing {
+                    place: format!("{place}.properties.{name}"),
+                }
+                .into());
+            }
+            if !changed {
+                continue;
+            }
+            let mut json = stored.cloned().unwrap_or_else(|| {
+                json!({
+                    "uid": {"type": uid.type_name().to_string(), "id": uid.id().unescaped()},
+                    "parents": [],
+                })
+            });
+            if let Some(object) = json.as_object_mut() {
+                object.insert("attrs".into(), Value::Object(attributes));
+            }
+            let entity = Entity::from_json_value(json, Some(schema)).map_err(|err| {
+                EvaluationError::Invalid(format!("{place}: {}", error_chain(&err)))
+            })?;
+            added.push(entity);
+        }
+        let entities = self.bundle.entities().clone();
+        if added.is_empty() {
+            return Ok(entities);
+        }
+        entities
+            .upsert_entities(added, Some(schema))
+            .map_err(|err| EvaluationError::Invalid(error_chain(&err)))
+    }
+
+    /// The context, checked against what `action` declares, and the Cedar request,
+    /// validated against the schema.
+    fn cedar_request(
+        &self,
+        action: &str,
+        principal: &EntityUid,
+        resource: &EntityUid,
+        context: Option<&Map<String, Value>>,
+        entities: Entities,
+    ) -> Result<Query, EvaluationError> {
+        let entry = self
+            .bundle
+            .actions
+            .get(action)
+            .ok_or_else(|| EvaluationError::UnknownAction(action.to_owned()))?;
+        let empty = Map::new();
+        let declared = self
+            .bundle
+            .schema_info()
+            .actions
+            .get(&(entry.uid.type_name().to_string(), action.to_owned()))
+            .map(|a| &a.context);
+        let shaped = match declared {
+            Some(declared) => {
+                values::shape_record("context", context.unwrap_or(&empty), declared, true)?
+            }
+            None => Map::new(),
+        };
+        let schema = &self.bundle.schema;
+        let context = Context::from_json_value(Value::Object(shaped), Some((schema, &entry.uid)))
+            .map_err(|err| {
+            EvaluationError::Invalid(format!("context: {}", error_chain(&err)))
+        })?;
+        let request = Request::new(
+            principal.clone(),
+            entry.uid.clone(),
+            resource.clone(),
+            context,
+            Some(schema),
+        )
+        .map_err(|err| EvaluationError::Invalid(error_chain(&err)))?;
+        Ok(Query {
+            action: action.to_owned(),
+            request,
+            entities,
+        })
+    }
+
+    /// Decided by the bundle's one evaluation ([`Bundle`]'s `decide_request`, the same as
+    /// the edge's requests): an erroring `forbid` denies, step-up requirements are reported.
+    fn decide_query(&self, query: &Query) -> Decision {
+        self.bundle
+            .decide_request(&query.request, &query.entities, &query.action)
+    }
+
+    fn response(&self, decision: &Decision) -> EvaluationResponse {
+        let mut context = Map::new();
+        if let Some(step_up) = &decision.step_up {
+            if !step_up.acr_values.is_empty() {
+                context.insert("acr_values".into(), json!(step_up.acr_values.join(" ")));
+            }
+            if let Some(max_age) = step_up.max_age {
+                context.insert("max_age".into(), json!(max_age));
+            }
+        }
+        if self.reasons == Reasons::Policies {
+            let mut reason = Map::new();
+            reason.insert("policies".into(), json!(decision.policies));
+            if !decision.errors.is_empty() {
+                reason.insert("errors".into(), json!(decision.errors));
+            }
+            context.insert("reason_admin".into(), Value::Object(reason));
+        }
+        EvaluationResponse {
+            decision: decision.is_allowed(),
+            context: (!context.is_empty()).then_some(context),
+        }
+    }
+}
+
+/// The entities of a request: the subject, and the resource unless it is the bundle's own
+/// (a route's).
+fn parties<'a>(
+    principal: &EntityUid,
+    subject_properties: Option<&'a Map<String, Value>>,
+    resource: Option<(&EntityUid, Option<&'a Map<String, Value>>)>,
+) -> Vec<Party<'a>> {
+    let mut out = vec![Party {
+        uid: principal.clone(),
+        properties: subject_properties,
+        place: "subject",
+    }];
+    if let Some((uid, properties)) = resource {
+        out.push(Party {
+            uid: uid.clone(),
+            properties,
+            place: "resource",
+        });
+    }
+    out
+}
+
+/// One evaluation of a batch with the request's defaults filled in.
+fn resolve(
+    request: &EvaluationsRequest,
+    item: &EvaluationItem,
+) -> Result<EvaluationRequest, EvaluationError> {
+    let defaults = &request.defaults;
+    fn either<T: Clone>(
+        own: &Option<T>,
+        default: &Option<T>,
+        name: &'static str,
+    ) -> Result<T, EvaluationError> {
+        own.as_ref()
+            .or(default.as_ref())
+            .cloned()
+            .ok_or(EvaluationError::Missing(name))
+    }
+    Ok(EvaluationRequest {
+        subject: either(&item.subject, &defaults.subject, "subject")?,
+        action: either(&item.action, &defaults.action, "action")?,
+        resource: either(&item.resource, &defaults.resource, "resource")?,
+        context: item.context.as_ref().or(defaults.context.as_ref()).cloned(),
+    })
+}
+
+/// A failed evaluation's answer in a batch (§ 7.2.1).
+fn error_response(err: &EvaluationError) -> EvaluationResponse {
+    let mut context = Map::new();
+    context.insert(
+        "error".into(),
+        json!({"status": err.status(), "message": err.to_string()}),
+    );
+    EvaluationResponse {
+        decision: false,
+        context: Some(context),
+    }
+}
+
+fn search_error(err: EvaluationError) -> ActionSearchError {
+    match err {
+        EvaluationError::Attribute(e) => ActionSearchError::Attribute(e),
+        EvaluationError::Invalid(m) => ActionSearchError::Invalid(m),
+        other => ActionSearchError::Invalid(other.to_string()),
+    }
+}
