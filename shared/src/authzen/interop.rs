@@ -224,26 +224,42 @@ impl CaseResult {
 /// Runs every case against `pdp`, in order; `adapter` rewrites each request first (for the
 /// draft-00 file, [`draft_00_to_1_0`]), `None` sends them as the file has them.
 pub fn run(pdp: &Pdp, cases: &[Case], adapter: Option<fn(&Value) -> Value>) -> Vec<CaseResult> {
+    run_with(cases, adapter, |endpoint, body| match endpoint {
+        Endpoint::Evaluation => pdp
+            .evaluation(body)
+            .map_err(|e| e.to_string())
+            .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string())),
+        Endpoint::Evaluations => pdp
+            .evaluations(body)
+            .map_err(|e| e.to_string())
+            .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string())),
+    })
+}
+
+/// [`run`] against any decision point: `ask` sends a request body to an endpoint (a
+/// [`Pdp`], or a worker over HTTP) and returns the response document, or why there is
+/// none. An evaluation's result is its `decision`; a batch's, its `evaluations` array.
+pub fn run_with(
+    cases: &[Case],
+    adapter: Option<fn(&Value) -> Value>,
+    mut ask: impl FnMut(Endpoint, &[u8]) -> Result<Value, String>,
+) -> Vec<CaseResult> {
     cases
         .iter()
         .map(|case| {
             let request = adapter.map_or_else(|| case.request.clone(), |f| f(&case.request));
             let body = serde_json::to_vec(&request).unwrap_or_default();
-            let got = match case.endpoint {
-                Endpoint::Evaluation => pdp
-                    .evaluation(&body)
-                    .map(|r| Value::Bool(r.decision))
-                    .map_err(|e| e.to_string()),
-                Endpoint::Evaluations => pdp
-                    .evaluations(&body)
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
-                    .map(|v| {
-                        v.get("evaluations")
-                            .cloned()
-                            .unwrap_or_else(|| Value::Array(Vec::new()))
-                    }),
-            };
+            let got = ask(case.endpoint, &body).and_then(|answer| match case.endpoint {
+                Endpoint::Evaluation => answer
+                    .get("decision")
+                    .filter(|d| d.is_boolean())
+                    .cloned()
+                    .ok_or_else(|| format!("no boolean decision in {answer}")),
+                Endpoint::Evaluations => Ok(answer
+                    .get("evaluations")
+                    .cloned()
+                    .unwrap_or_else(|| Value::Array(Vec::new()))),
+            });
             CaseResult {
                 endpoint: case.endpoint,
                 request,
