@@ -1,7 +1,10 @@
 //! Compiles the policy bundle into the worker. The folder is `CEDARGATE_POLICY_DIR` (default
 //! `policies/petstore` at the workspace root); it is validated here, so a bundle with any
-//! error fails the build with the error's file, line and column.
+//! error fails the build with the error's file, line and column. A folder with `entities.json`
+//! (entity data) and `authzen.json` (the AuthZEN type mapping) compiles both in, for the
+//! worker's AuthZEN endpoints; they are validated here too.
 
+use cedargate::authzen::{ENTITIES_FILE, MAPPING_FILE, Pdp};
 use cedargate::{Bundle, BundleSource, POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
 use std::path::{Path, PathBuf};
 
@@ -31,16 +34,36 @@ fn main() {
         policies: read(POLICIES_FILE),
         routes: read(ROUTES_FILE),
     };
-    let bundle = Bundle::load(&source).unwrap_or_else(|err| {
+    let optional = |name: &str| -> Option<String> {
+        let path = dir.join(name);
+        println!("cargo:rerun-if-changed={}", path.display());
+        path.is_file().then(|| read(name))
+    };
+    let entities = optional(ENTITIES_FILE);
+    let mapping = optional(MAPPING_FILE);
+    let invalid = |err: &dyn std::fmt::Display| -> ! {
         fail(&format!(
             "policy bundle {} is invalid: {err}",
             dir.display()
         ));
-    });
+    };
+    let bundle = match &entities {
+        Some(entities) => Bundle::load_with_entities(&source, entities),
+        None => Bundle::load(&source),
+    }
+    .unwrap_or_else(|err| invalid(&err));
+    if let Some(mapping) = &mapping
+        && let Err(err) = Pdp::new(bundle.clone(), mapping)
+    {
+        invalid(&format_args!("{MAPPING_FILE}: {err}"));
+    }
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
     let json = serde_json::to_string(&source).unwrap_or_else(|err| fail(&err.to_string()));
     std::fs::write(out.join("bundle.json"), json)
         .unwrap_or_else(|err| fail(&format!("cannot write the bundle: {err}")));
+    let authzen = serde_json::json!({ "entities": entities, "mapping": mapping }).to_string();
+    std::fs::write(out.join("authzen.json"), authzen)
+        .unwrap_or_else(|err| fail(&format!("cannot write the entity data: {err}")));
     println!(
         "cargo:rustc-env=CEDARGATE_BUNDLE_VERSION={}",
         bundle.version()

@@ -66,6 +66,28 @@ pub struct EdgeConfig {
     /// actions declare a value not listed here is refused.
     #[serde(default)]
     pub context: cedargate::ContextConfig,
+    /// The OpenID AuthZEN 1.0 endpoints (`cedargate::authzen`), answered by the worker from
+    /// the built-in bundle's policies and entity data. Default off.
+    #[serde(default)]
+    pub authzen: Option<AuthzenConfig>,
+}
+
+/// The AuthZEN decision endpoints. The metadata document is public; the Access Evaluation,
+/// Access Evaluations and Action Search endpoints are routes of the bundle
+/// (`post /access/v1/evaluation`, ...): their callers present a bearer token like any other
+/// and the bundle's policies decide who may ask. Needs a bundle with `authzen.json`, and no
+/// `bundle_kv` (a KV bundle carries no entity data yet).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthzenConfig {
+    /// The decision point's base URL as enforcement points know it (the worker's public
+    /// URL), `policy_decision_point` of the metadata; https, or http to a loopback host,
+    /// without a trailing slash.
+    pub base_url: String,
+    /// Tell callers the deciding policies (`context.reason_admin`). Default false: a caller
+    /// learns decisions only, not how the policies are written.
+    #[serde(default)]
+    pub reasons: bool,
 }
 
 /// Introspection of one issuer's tokens (`cedargate::introspection`): asked after the
@@ -388,6 +410,9 @@ pub enum EdgeConfigError {
     /// An introspection setting is wrong.
     #[error("introspection for {issuer}: {reason}")]
     Introspection { issuer: String, reason: String },
+    /// An AuthZEN setting is wrong.
+    #[error("authzen: {0}")]
+    Authzen(String),
 }
 
 impl EdgeConfig {
@@ -488,6 +513,16 @@ impl EdgeConfig {
             }
             if !(1..=10_000).contains(&i.timeout_ms) {
                 return Err(wrong("timeout_ms must be from 1 to 10000"));
+            }
+        }
+        if let Some(a) = &self.authzen {
+            if let Err(err) = cedargate::authzen::metadata(&a.base_url) {
+                return Err(EdgeConfigError::Authzen(format!("base_url: {err}")));
+            }
+            if self.bundle_kv.is_some() {
+                return Err(EdgeConfigError::Authzen(
+                    "cannot be used with bundle_kv: a KV bundle carries no entity data".into(),
+                ));
             }
         }
         if let Some(a) = &self.assertion {
@@ -641,6 +676,46 @@ mod tests {
         assert!(matches!(
             EdgeConfig::from_json(&c.to_string()),
             Err(EdgeConfigError::Keys(_))
+        ));
+    }
+
+    #[test]
+    fn authzen_needs_a_base_url_and_no_kv_bundles() {
+        assert_eq!(
+            EdgeConfig::from_json(&base().to_string()).unwrap().authzen,
+            None
+        );
+        let mut c = base();
+        c["authzen"] = json!({ "base_url": "https://pdp.example.com" });
+        let config = EdgeConfig::from_json(&c.to_string()).unwrap();
+        assert_eq!(
+            config.authzen,
+            Some(AuthzenConfig {
+                base_url: "https://pdp.example.com".into(),
+                reasons: false
+            })
+        );
+        for bad in [
+            "http://pdp.example.com",
+            "https://pdp.example.com/",
+            "https://pdp.example.com?x=1",
+        ] {
+            let mut c = base();
+            c["authzen"] = json!({ "base_url": bad });
+            assert!(
+                matches!(
+                    EdgeConfig::from_json(&c.to_string()),
+                    Err(EdgeConfigError::Authzen(_))
+                ),
+                "{bad}"
+            );
+        }
+        let mut c = base();
+        c["authzen"] = json!({ "base_url": "https://pdp.example.com" });
+        c["bundle_kv"] = json!({ "binding": "B" });
+        assert!(matches!(
+            EdgeConfig::from_json(&c.to_string()),
+            Err(EdgeConfigError::Authzen(_))
         ));
     }
 

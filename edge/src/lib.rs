@@ -9,6 +9,7 @@
 //! cache, problem responses, the request target, log lines — are plain functions in the
 //! other modules, tested natively.
 
+pub mod authzen;
 pub mod bearer;
 pub mod bundle_policy;
 pub mod config;

@@ -1,8 +1,9 @@
 //! The edge worker running in workerd (`wrangler dev`), in front of a test origin, with a
 //! test OpenID provider: the PetStore matrix, headers, CORS, keys, faults, limits, logs.
 //!
-//! Needs the built workers (`cargo xtask test --only edge-build`: `edge/build` and, with the
-//! access-token bundle, `target/edge-access`); `cargo xtask test` builds them first.
+//! Needs the built workers (`cargo xtask test --only edge-build`: `edge/build`, with the
+//! access-token bundle `target/edge-access`, with the AuthZEN Todo bundle
+//! `target/edge-authzen`); `cargo xtask test` builds them first.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cedargate_tests::checks;
@@ -150,6 +151,7 @@ fn main() -> ExitCode {
         request_context::start,
         request_context::CHECKS,
     );
+    h.suite("authzen", authzen::start, authzen::CHECKS);
     h.finish()
 }
 
@@ -3499,5 +3501,334 @@ mod introspection {
                 .contains("the Worker secret CEDARGATE_INTROSPECTION_SECRET is not set"),
             || "the missing secret is logged".into(),
         )
+    }
+}
+
+/// The AuthZEN 1.0 endpoints (`target/edge-authzen`: the interop Todo bundle
+/// `policies/authzen-todo` with its entity data and type mapping compiled in): the OpenID
+/// interop decision files asked over HTTP, who may ask, metadata, errors.
+mod authzen {
+    use super::*;
+    use cedargate::authzen::interop::{self, Endpoint};
+    use cedargate_tests::pingone::LocalProvider;
+
+    const BASE_URL: &str = "https://todo-pdp.e2e.test";
+    /// A decision file: its name, its text, the adapter it needs and how many cases it has.
+    type DecisionFile = (
+        &'static str,
+        &'static str,
+        Option<fn(&Value) -> Value>,
+        usize,
+    );
+    const RICK: &str = "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs";
+
+    pub struct Pdp {
+        _provider: LocalProvider,
+        _origin: EchoOrigin,
+        w: Wrangler,
+        issuer: String,
+    }
+
+    pub const CHECKS: &[Check<Pdp>] = checks![
+        the_interop_decision_files_hold_at_the_edge,
+        only_services_with_the_evaluate_scope_may_ask,
+        the_metadata_is_public_and_names_the_endpoints,
+        bad_questions_are_400_with_a_reason_and_request_ids_are_echoed,
+    ];
+
+    pub fn start() -> Result<Pdp, String> {
+        let main = cedargate_tests::root().join("target/edge-authzen/index.js");
+        ensure(main.is_file(), || {
+            format!(
+                "{} is missing: `cargo xtask test` builds it in its edge-build stage",
+                main.display()
+            )
+        })?;
+        let provider = LocalProvider::start("env-authzen", API)?;
+        let issuer = provider.issuer().to_owned();
+        let origin = EchoOrigin::start()?;
+        let entry = |caller: &str| {
+            json!({ "issuer": issuer, "token": "access", "caller": caller, "audiences": [API],
+                    "token_type": "at+jwt", "group_claim": null })
+        };
+        let config = json!({
+            "trust": { "issuers": [entry("user"), entry("client")] },
+            "origin": origin.url(),
+            "authzen": { "base_url": BASE_URL },
+        });
+        let w = Wrangler::start("edge-authzen", &config, &json!({ "main": main }))?;
+        Ok(Pdp {
+            _provider: provider,
+            _origin: origin,
+            w,
+            issuer,
+        })
+    }
+
+    /// An access token of the issuer with `claims` added (unique, `at+jwt`).
+    fn token(issuer: &str, claims: Value) -> String {
+        let t = now();
+        let mut all = json!({
+            "iss": issuer, "aud": [API], "iat": t - 5, "exp": t + 600,
+            "jti": format!("{}-{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed)),
+        });
+        if let (Value::Object(target), Value::Object(more)) = (&mut all, claims) {
+            target.extend(more);
+        }
+        record(support::mint(&all, "a-rsa-1", "at+jwt"))
+    }
+
+    /// An enforcement point's client-credentials token.
+    fn pep(issuer: &str, scope: &str) -> String {
+        token(
+            issuer,
+            json!({ "client_id": "todo-backend", "scope": scope }),
+        )
+    }
+
+    fn ask(
+        w: &Wrangler,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) -> Result<Reply, String> {
+        let auth = token.map(bearer);
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a.as_str()));
+        }
+        headers.extend_from_slice(extra);
+        http::send("POST", &w.url(path), &headers, Some(body))
+    }
+
+    fn evaluation(action: &str) -> Vec<u8> {
+        json!({
+            "subject": {"type": "identity", "id": RICK},
+            "action": {"name": action},
+            "resource": {"type": "route", "id": "/todos"}
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn the_interop_decision_files_hold_at_the_edge(s: &Pdp) -> Result<(), String> {
+        let Pdp { w, issuer, .. } = s;
+        let token = pep(issuer, "authzen:evaluate");
+        let files: [DecisionFile; 3] = [
+            (
+                "todo-decisions",
+                include_str!("../authzen/interop/todo-decisions.json"),
+                Some(interop::draft_00_to_1_0),
+                40,
+            ),
+            (
+                "todo-decisions-1_0-02",
+                include_str!("../authzen/interop/todo-decisions-1_0-02.json"),
+                None,
+                43,
+            ),
+            (
+                "gateway-decisions",
+                include_str!("../authzen/interop/gateway-decisions.json"),
+                None,
+                25,
+            ),
+        ];
+        let dir = cedargate_tests::root().join("target/authzen");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        for (name, text, adapter, count) in files {
+            let cases = interop::decision_cases(text).map_err(|e| e.to_string())?;
+            let results = interop::run_with(&cases, adapter, |endpoint, body| {
+                let path = match endpoint {
+                    Endpoint::Evaluation => "/access/v1/evaluation",
+                    Endpoint::Evaluations => "/access/v1/evaluations",
+                };
+                let reply = ask(w, path, Some(&token), body, &[])?;
+                if reply.status != 200 {
+                    return Err(format!("{} {}", reply.status, reply.text()));
+                }
+                serde_json::from_slice(&reply.body).map_err(|e| e.to_string())
+            });
+            let table =
+                interop::results_table(&format!("{name} (the worker in workerd)"), &results);
+            std::fs::write(dir.join(format!("{name}-workerd.md")), &table)
+                .map_err(|e| e.to_string())?;
+            let tally = interop::tally(&results);
+            same(
+                (tally.pass, tally.fail, tally.error),
+                (count, 0, 0),
+                &format!("{name}: pass, fail, error (see target/authzen/{name}-workerd.md)"),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn only_services_with_the_evaluate_scope_may_ask(s: &Pdp) -> Result<(), String> {
+        let Pdp { w, issuer, .. } = s;
+        let body = evaluation("GET");
+        let allowed = ask(
+            w,
+            "/access/v1/evaluation",
+            Some(&pep(issuer, "authzen:evaluate")),
+            &body,
+            &[],
+        )?;
+        same(allowed.status, 200, "a service with authzen:evaluate")?;
+        same(
+            allowed.text(),
+            r#"{"decision":true}"#.to_owned(),
+            "its answer",
+        )?;
+        // A service without the scope, and a person (Rick himself, an admin), may not ask.
+        let other = pep(issuer, "todos:read");
+        let rick = token(
+            issuer,
+            json!({ "sub": RICK, "client_id": "todo-spa", "scope": "authzen:evaluate" }),
+        );
+        for (who, token) in [("a service without the scope", &other), ("a person", &rick)] {
+            for path in [
+                "/access/v1/evaluation",
+                "/access/v1/evaluations",
+                "/access/v1/search/action",
+            ] {
+                let reply = ask(w, path, Some(token), &body, &[])?;
+                same(reply.status, 403, &format!("{who} on {path}"))?;
+                ensure(!reply.text().contains("decision"), || {
+                    format!("{who} learned a decision")
+                })?;
+            }
+        }
+        // No token: the bearer challenge.
+        let none = ask(w, "/access/v1/evaluation", None, &body, &[])?;
+        same(none.status, 401, "no token")?;
+        ensure(
+            none.header("www-authenticate")
+                .is_some_and(|h| h.starts_with("Bearer")),
+            || format!("challenge {:?}", none.header("www-authenticate")),
+        )?;
+        // Action search is the allowed-actions matrix for the subject: Rick may use every route.
+        let search = ask(
+            w,
+            "/access/v1/search/action",
+            Some(&pep(issuer, "authzen:evaluate")),
+            json!({"subject": {"type": "identity", "id": RICK}, "resource": {"type": "route", "id": "/todos"}})
+                .to_string()
+                .as_bytes(),
+            &[],
+        )?;
+        same(search.status, 200, "action search")?;
+        let names: Vec<String> = search.json()["results"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|a| a["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ensure(!names.is_empty(), || {
+            format!("action search found nothing: {}", search.text())
+        })?;
+        Ok(())
+    }
+
+    fn the_metadata_is_public_and_names_the_endpoints(s: &Pdp) -> Result<(), String> {
+        let reply = http::send(
+            "GET",
+            &s.w.url("/.well-known/authzen-configuration"),
+            &[],
+            None,
+        )?;
+        same(reply.status, 200, "metadata")?;
+        let doc = reply.json();
+        same(
+            doc["policy_decision_point"].as_str(),
+            Some(BASE_URL),
+            "policy_decision_point",
+        )?;
+        same(
+            doc["access_evaluation_endpoint"]
+                .as_str()
+                .map(str::to_owned),
+            Some(format!("{BASE_URL}/access/v1/evaluation")),
+            "access_evaluation_endpoint",
+        )?;
+        same(
+            doc["access_evaluations_endpoint"]
+                .as_str()
+                .map(str::to_owned),
+            Some(format!("{BASE_URL}/access/v1/evaluations")),
+            "access_evaluations_endpoint",
+        )?;
+        Ok(())
+    }
+
+    fn bad_questions_are_400_with_a_reason_and_request_ids_are_echoed(
+        s: &Pdp,
+    ) -> Result<(), String> {
+        let Pdp { w, issuer, .. } = s;
+        let token = pep(issuer, "authzen:evaluate");
+        let id = [("x-request-id", "pep-42")];
+        let ok = ask(
+            w,
+            "/access/v1/evaluation",
+            Some(&token),
+            &evaluation("GET"),
+            &id,
+        )?;
+        same(
+            ok.header("x-request-id"),
+            Some("pep-42"),
+            "echoed on a decision",
+        )?;
+        let unknown = ask(
+            w,
+            "/access/v1/evaluation",
+            Some(&token),
+            &evaluation("PATCH"),
+            &id,
+        )?;
+        same(unknown.status, 400, "an unknown action")?;
+        same(
+            unknown.header("x-request-id"),
+            Some("pep-42"),
+            "echoed on an error",
+        )?;
+        ensure(
+            unknown
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("text/plain")),
+            || format!("content type {:?}", unknown.header("content-type")),
+        )?;
+        let duplicate = br#"{"subject": {"type": "identity", "id": "a", "id": "b"}, "action": {"name": "GET"}, "resource": {"type": "route", "id": "/todos"}}"#;
+        same(
+            ask(w, "/access/v1/evaluation", Some(&token), duplicate, &[])?.status,
+            400,
+            "duplicate members",
+        )?;
+        let many = json!({
+            "subject": {"type": "identity", "id": RICK},
+            "resource": {"type": "route", "id": "/todos"},
+            "evaluations": vec![json!({"action": {"name": "GET"}}); 65],
+        });
+        same(
+            ask(
+                w,
+                "/access/v1/evaluations",
+                Some(&token),
+                many.to_string().as_bytes(),
+                &[],
+            )?
+            .status,
+            400,
+            "65 evaluations",
+        )?;
+        let huge = vec![b' '; 70_000];
+        same(
+            ask(w, "/access/v1/evaluation", Some(&token), &huge, &[])?.status,
+            413,
+            "a body over 64 KiB",
+        )?;
+        Ok(())
     }
 }

@@ -21,7 +21,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             2,
             "building the edge worker with policies/petstore-access (target/edge-access)",
         );
-        edge::build_access(&node)?;
+        edge::build_with_bundle(&node, "petstore-access", "access")?;
     } else {
         step(2, "building the edge worker (edge/build)");
         edge::build(&node)?;

@@ -78,16 +78,18 @@ fn compile(node: &NodeTools) -> Result<(), String> {
     strip_names(node, &wasm, &wasm)
 }
 
-/// The worker with the access-token reference bundle (`policies/petstore-access`) compiled
-/// in, for the edge tests of services and scopes: `target/edge-access/` (unless it is newer
-/// than every input).
-pub fn build_access(node: &NodeTools) -> Result<String, String> {
+/// The worker with another reference bundle compiled in, for the edge tests that need it:
+/// `policies/<bundle>` into `target/edge-<name>/` (unless it is newer than every input).
+/// `petstore-access` (services and scopes) goes to `target/edge-access`, `authzen-todo`
+/// (the AuthZEN endpoints) to `target/edge-authzen`.
+pub fn build_with_bundle(node: &NodeTools, bundle: &str, name: &str) -> Result<String, String> {
     let root = run::root();
-    let out = root.join("target/edge-access");
-    if worker_is_current(&out.join("index_bg.wasm"), "policies/petstore-access") {
-        println!("[build-edge] target/edge-access is up to date");
+    let out = root.join(format!("target/edge-{name}"));
+    let policies_path = format!("policies/{bundle}");
+    if worker_is_current(&out.join("index_bg.wasm"), &policies_path) {
+        println!("[build-edge] target/edge-{name} is up to date");
     } else {
-        let policies = root.join("policies/petstore-access");
+        let policies = root.join(&policies_path);
         worker_build_with(
             node,
             &root.join("edge"),
@@ -95,7 +97,9 @@ pub fn build_access(node: &NodeTools) -> Result<String, String> {
             &[("CEDARGATE_POLICY_DIR", policies.as_os_str())],
         )?;
     }
-    Ok("the worker with policies/petstore-access in target/edge-access".into())
+    Ok(format!(
+        "the worker with {policies_path} in target/edge-{name}"
+    ))
 }
 
 /// `worker-build --release` of the crate in `dir` with the local wasm-bindgen, wasm-opt and

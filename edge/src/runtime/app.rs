@@ -8,6 +8,7 @@ use super::log::{self, Stopwatch};
 use super::now_ms;
 use super::proxy;
 use super::state::{Authenticated, State};
+use crate::authzen::{self, Authzen, Endpoint};
 use crate::bearer::bearer_token;
 use crate::cors;
 use crate::decision_cache::Decided;
@@ -59,6 +60,10 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         common.extend(cors::response_headers(&state.config().cors, o));
     }
 
+    let authzen_metadata = state.authzen().filter(|_| {
+        matches!(method.as_str(), "GET" | "HEAD")
+            && crate::target::path_of(&target) == cedargate::authzen::WELL_KNOWN_PATH
+    });
     let jwks = state.assertion().filter(|_| {
         matches!(method.as_str(), "GET" | "HEAD")
             && crate::target::path_of(&target) == cedargate::assertion::JWKS_PATH
@@ -67,7 +72,9 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         && headers
             .has("access-control-request-method")
             .unwrap_or(false);
-    let response = if let Some(keys) = jwks {
+    let response = if let Some(authzen) = authzen_metadata {
+        proxy::text(200, authzen.metadata(), "application/json", &common)
+    } else if let Some(keys) = jwks {
         match keys.imported().await {
             Ok(imported) => proxy::assertion_jwks(&imported.jwks, &common),
             Err(err) => {
@@ -200,10 +207,45 @@ impl Exchange<'_> {
             ));
         }
         self.introspect(token, &auth, &route.action, record).await?;
+        if let Some(authzen) = state.authzen()
+            && let Some(endpoint) = Endpoint::of(&route.method, &route.template)
+        {
+            return Ok(self.authzen(authzen, endpoint).await);
+        }
         let who = Identity::of(&auth.principal);
         let principal = auth.principal.uid().to_string();
         self.forward(&who, &principal, route, decision, record)
             .await
+    }
+
+    /// An AuthZEN question from a caller the policies let ask: the body, read up to the
+    /// decision point's bound, answered by the decision point; the caller's `X-Request-ID`
+    /// echoed.
+    async fn authzen(&self, authzen: &Authzen, endpoint: Endpoint) -> Response {
+        let headers = self.req.headers();
+        let mut common = self.common.to_vec();
+        if let Some(id) = authzen::request_id_echo(
+            headers
+                .get(authzen::REQUEST_ID_HEADER)
+                .ok()
+                .flatten()
+                .as_deref(),
+        ) {
+            common.push((authzen::REQUEST_ID_HEADER, id));
+        }
+        let declared = headers.get("content-length").ok().flatten();
+        let answer = if authzen::too_large(declared.as_deref()) {
+            authzen::Answer::too_large()
+        } else {
+            match read_body(self.req).await {
+                Some(body) if body.len() > cedargate::authzen::MAX_REQUEST_BYTES => {
+                    authzen::Answer::too_large()
+                }
+                Some(body) => authzen.answer(endpoint, body.as_bytes()),
+                None => authzen.answer(endpoint, b""),
+            }
+        };
+        proxy::text(answer.status, &answer.body, answer.content_type, &common)
     }
 
     /// The request's own values, as far as the bundle's actions declare them.
@@ -492,4 +534,14 @@ impl KeySource for &IsolateKeys<'_> {
         *self.asked.borrow_mut() = Some(issuer.to_owned());
         keys_for(self.store, self.ctx, issuer, kid, self.now).await
     }
+}
+
+/// A request's body as text (`None` when it cannot be read). The platform bounds what a
+/// request may carry; the caller bounds what it takes.
+async fn read_body(req: &Request) -> Option<String> {
+    let promise = req.text().ok()?;
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .ok()?
+        .as_string()
 }

@@ -116,6 +116,22 @@ pub fn assertion_jwks(jwks: &str, common: &Common) -> Response {
         .unwrap_or_else(|_| respond(500, &headers, None))
 }
 
+/// A text answer (JSON already written, or plain text), not to be cached.
+pub fn text(status: u16, body: &str, content_type: &str, common: &Common) -> Response {
+    let mut headers = common.to_vec();
+    headers.push(("content-type", content_type.to_owned()));
+    headers.push(("cache-control", "no-store".into()));
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    let out = web_sys::Headers::new().unwrap_or_else(|_| unreachable_headers());
+    for (k, v) in &headers {
+        let _ = out.append(k, v);
+    }
+    init.set_headers(&out);
+    web_sys::Response::new_with_opt_str_and_init(Some(body), &init)
+        .unwrap_or_else(|_| respond(500, &headers, None))
+}
+
 /// The bundle endpoint's document.
 pub fn bundle_document(bundle: &Bundle, serial: u64, common: &Common) -> Response {
     let body = BundleEndpoint::new(bundle, serial);

@@ -3,6 +3,7 @@
 use super::assertion::AssertionKeys;
 use super::introspection::Client as IntrospectionClient;
 use super::keys::KeyStore;
+use crate::authzen::Authzen;
 use crate::bundle_policy::BundleWatch;
 use crate::config::EdgeConfig;
 use crate::config::SignatureBackendChoice;
@@ -19,6 +20,9 @@ use worker::Env;
 
 /// The bundle compiled into the worker (validated by the build script).
 const BUILT_IN_BUNDLE: &str = include_str!(concat!(env!("OUT_DIR"), "/bundle.json"));
+/// Its entity data and AuthZEN mapping, when its folder has them (`{"entities": text or
+/// null, "mapping": text or null}`, validated by the build script).
+const BUILT_IN_AUTHZEN: &str = include_str!(concat!(env!("OUT_DIR"), "/authzen.json"));
 /// Its serial (`CEDARGATE_BUNDLE_SERIAL` at build time, 0 by default).
 const BUILT_IN_SERIAL: &str = env!("CEDARGATE_BUNDLE_SERIAL");
 
@@ -53,6 +57,15 @@ pub struct State {
     assertion: Option<AssertionKeys>,
     /// The deny list last read, and when.
     deny: RefCell<(Option<Rc<DenyList>>, Option<i64>)>,
+    /// The AuthZEN decision point, when configured.
+    authzen: Option<Authzen>,
+}
+
+/// The entity data and AuthZEN mapping compiled in with the bundle.
+#[derive(serde::Deserialize)]
+struct BuiltInAuthzen {
+    entities: Option<String>,
+    mapping: Option<String>,
 }
 
 /// The isolate's state, or why it could not be built.
@@ -82,7 +95,19 @@ impl State {
         let keys = KeyStore::new(config.keys.clone(), config_digest(&raw));
         let source: BundleSource = serde_json::from_str(BUILT_IN_BUNDLE)
             .map_err(|e| format!("built-in bundle is unreadable: {e}"))?;
-        let bundle = Bundle::load(&source).map_err(|e| format!("built-in bundle: {e}"))?;
+        let extra: BuiltInAuthzen = serde_json::from_str(BUILT_IN_AUTHZEN)
+            .map_err(|e| format!("built-in entity data is unreadable: {e}"))?;
+        let bundle = match &extra.entities {
+            Some(entities) => Bundle::load_with_entities(&source, entities),
+            None => Bundle::load(&source),
+        }
+        .map_err(|e| format!("built-in bundle: {e}"))?;
+        let authzen = config
+            .authzen
+            .as_ref()
+            .map(|a| Authzen::build(a, bundle.clone(), extra.mapping.as_deref()))
+            .transpose()
+            .map_err(|e| e.to_string())?;
         let gate =
             Gate::enforcing(bundle, &config.trust, &config.context).map_err(|e| e.to_string())?;
         let serial = BUILT_IN_SERIAL
@@ -104,6 +129,7 @@ impl State {
             .map(|i| IntrospectionClient::build(env, i))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(State {
+            authzen,
             assertion,
             introspection,
             deny: RefCell::default(),
@@ -153,6 +179,11 @@ impl State {
         self.introspection
             .iter()
             .find(|c| c.config.issuer == issuer)
+    }
+
+    /// The AuthZEN decision point, when configured.
+    pub fn authzen(&self) -> Option<&Authzen> {
+        self.authzen.as_ref()
     }
 
     /// The identity assertion's keys, when configured.

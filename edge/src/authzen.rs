@@ -1,0 +1,274 @@
+//! The worker's AuthZEN 1.0 endpoints without I/O: the decision point prepared from the
+//! built-in bundle, which endpoint a request is for, and the answer to a request body.
+//!
+//! Who may ask is decided before any of this runs: the three `POST` endpoints are routes of
+//! the bundle, so a caller presents a bearer token verified like any other and the bundle's
+//! policies allow or refuse it (the reference bundle `policies/authzen-todo` lets only
+//! services with the scope `authzen:evaluate` ask). The metadata document is public.
+
+use crate::config::AuthzenConfig;
+use cedargate::Bundle;
+use cedargate::authzen::{
+    EVALUATION_PATH, EVALUATIONS_PATH, MAX_REQUEST_BYTES, Pdp, Reasons, SEARCH_ACTION_PATH,
+    metadata,
+};
+
+/// The request header an enforcement point names its request with; echoed on the answer,
+/// as AuthZEN 1.0 asks of a decision point.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// An echoed request id is at most this long.
+pub const MAX_REQUEST_ID_CHARS: usize = 128;
+
+/// The decision point and its metadata document, prepared once per isolate.
+#[derive(Debug)]
+pub struct Authzen {
+    pdp: Pdp,
+    metadata: String,
+}
+
+/// Why the AuthZEN endpoints cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthzenSetupError {
+    /// `authzen` is configured but the bundle has no type mapping.
+    #[error("authzen is configured but the built-in bundle has no authzen.json")]
+    NoMapping,
+    /// The mapping does not fit the bundle.
+    #[error("authzen.json: {0}")]
+    Mapping(String),
+    /// The base URL is not one the metadata can name.
+    #[error("authzen.base_url: {0}")]
+    BaseUrl(String),
+}
+
+impl Authzen {
+    /// The decision point over `bundle` (with its entity data) and `mapping`, the text of
+    /// the bundle's `authzen.json`.
+    pub fn build(
+        config: &AuthzenConfig,
+        bundle: Bundle,
+        mapping: Option<&str>,
+    ) -> Result<Self, AuthzenSetupError> {
+        let mapping = mapping.ok_or(AuthzenSetupError::NoMapping)?;
+        let reasons = if config.reasons {
+            Reasons::Policies
+        } else {
+            Reasons::Omit
+        };
+        let pdp = Pdp::new(bundle, mapping)
+            .map_err(|e| AuthzenSetupError::Mapping(e.to_string()))?
+            .with_reasons(reasons);
+        let document =
+            metadata(&config.base_url).map_err(|e| AuthzenSetupError::BaseUrl(e.to_string()))?;
+        let metadata = serde_json::to_string(&document).unwrap_or_default();
+        Ok(Self { pdp, metadata })
+    }
+
+    /// The metadata document (`/.well-known/authzen-configuration`).
+    pub fn metadata(&self) -> &str {
+        &self.metadata
+    }
+
+    /// The answer to a request body for `endpoint`: 200 with the decision(s), 400 (or 413)
+    /// with the reason as plain text for a request the decision point cannot take.
+    pub fn answer(&self, endpoint: Endpoint, body: &[u8]) -> Answer {
+        let result = match endpoint {
+            Endpoint::Evaluation => self
+                .pdp
+                .evaluation(body)
+                .map(|r| serde_json::to_string(&r))
+                .map_err(|e| (e.status(), e.to_string())),
+            Endpoint::Evaluations => self
+                .pdp
+                .evaluations(body)
+                .map(|r| serde_json::to_string(&r))
+                .map_err(|e| (e.status(), e.to_string())),
+            Endpoint::SearchAction => self
+                .pdp
+                .search_action(body)
+                .map(|r| serde_json::to_string(&r))
+                .map_err(|e| (e.status(), e.to_string())),
+        };
+        match result {
+            Ok(Ok(json)) => Answer::json(json),
+            // Serializing decisions cannot fail; if it did, the caller gets no decision.
+            Ok(Err(_)) => Answer::text(500, "the decision could not be written".into()),
+            Err((status, message)) => Answer::text(status, message),
+        }
+    }
+}
+
+/// The AuthZEN endpoints a bundle route can be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /access/v1/evaluation`.
+    Evaluation,
+    /// `POST /access/v1/evaluations`.
+    Evaluations,
+    /// `POST /access/v1/search/action`.
+    SearchAction,
+}
+
+impl Endpoint {
+    /// The endpoint a matched route's method and canonical path name, if any.
+    pub fn of(method: &str, path: &str) -> Option<Self> {
+        if !method.eq_ignore_ascii_case("post") {
+            return None;
+        }
+        match path {
+            EVALUATION_PATH => Some(Self::Evaluation),
+            EVALUATIONS_PATH => Some(Self::Evaluations),
+            SEARCH_ACTION_PATH => Some(Self::SearchAction),
+            _ => None,
+        }
+    }
+}
+
+/// What an AuthZEN endpoint answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Answer {
+    fn json(body: String) -> Self {
+        Self {
+            status: 200,
+            content_type: "application/json",
+            body,
+        }
+    }
+
+    fn text(status: u16, body: String) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body,
+        }
+    }
+
+    /// The answer to a body larger than the decision point reads.
+    pub fn too_large() -> Self {
+        Self::text(
+            413,
+            format!("the request body is larger than {MAX_REQUEST_BYTES} bytes"),
+        )
+    }
+}
+
+/// Whether a declared `Content-Length` is more than the decision point reads.
+pub fn too_large(content_length: Option<&str>) -> bool {
+    content_length
+        .and_then(|l| l.trim().parse::<u64>().ok())
+        .is_some_and(|l| l > MAX_REQUEST_BYTES as u64)
+}
+
+/// The `X-Request-ID` to echo: the caller's, when it is printable ASCII of at most
+/// [`MAX_REQUEST_ID_CHARS`]; anything else is not echoed.
+pub fn request_id_echo(value: Option<&str>) -> Option<String> {
+    let value = value?;
+    (!value.is_empty()
+        && value.len() <= MAX_REQUEST_ID_CHARS
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b)))
+    .then(|| value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cedargate::BundleSource;
+
+    fn todo(reasons: bool) -> Authzen {
+        let source = BundleSource {
+            schema: include_str!("../../policies/authzen-todo/schema.cedarschema").into(),
+            policies: include_str!("../../policies/authzen-todo/policies.cedar").into(),
+            routes: include_str!("../../policies/authzen-todo/routes.json").into(),
+        };
+        let entities = include_str!("../../policies/authzen-todo/entities.json");
+        let bundle = Bundle::load_with_entities(&source, entities).unwrap();
+        let config = AuthzenConfig {
+            base_url: "https://pdp.example.com".into(),
+            reasons,
+        };
+        let mapping = include_str!("../../policies/authzen-todo/authzen.json");
+        assert_eq!(
+            Authzen::build(&config, bundle.clone(), None).err(),
+            Some(AuthzenSetupError::NoMapping)
+        );
+        Authzen::build(&config, bundle, Some(mapping)).unwrap()
+    }
+
+    #[test]
+    fn bodies_are_answered_with_decisions_or_a_plain_reason() {
+        let pdp = todo(false);
+        let metadata: serde_json::Value = serde_json::from_str(pdp.metadata()).unwrap();
+        assert_eq!(metadata["policy_decision_point"], "https://pdp.example.com");
+        assert_eq!(
+            metadata["access_evaluation_endpoint"],
+            "https://pdp.example.com/access/v1/evaluation"
+        );
+        let ask = |action: &str| {
+            serde_json::json!({
+                "subject": {"type": "identity", "id": "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"},
+                "action": {"name": action},
+                "resource": {"type": "route", "id": "/todos"}
+            })
+            .to_string()
+        };
+        let allowed = pdp.answer(Endpoint::Evaluation, ask("GET").as_bytes());
+        assert_eq!(
+            (allowed.status, allowed.content_type, allowed.body.as_str()),
+            (200, "application/json", r#"{"decision":true}"#)
+        );
+        let unknown = pdp.answer(Endpoint::Evaluation, ask("PATCH").as_bytes());
+        assert_eq!(unknown.status, 400);
+        assert!(unknown.content_type.starts_with("text/plain"));
+        let broken = pdp.answer(Endpoint::Evaluations, b"{\"evaluations\": [");
+        assert_eq!(broken.status, 400);
+        let with_reasons = todo(true).answer(Endpoint::Evaluation, ask("GET").as_bytes());
+        assert!(
+            with_reasons.body.contains("reason_admin"),
+            "{}",
+            with_reasons.body
+        );
+    }
+
+    #[test]
+    fn only_posts_to_the_three_paths_are_endpoints() {
+        assert_eq!(
+            Endpoint::of("post", "/access/v1/evaluation"),
+            Some(Endpoint::Evaluation)
+        );
+        assert_eq!(
+            Endpoint::of("POST", "/access/v1/evaluations"),
+            Some(Endpoint::Evaluations)
+        );
+        assert_eq!(
+            Endpoint::of("post", "/access/v1/search/action"),
+            Some(Endpoint::SearchAction)
+        );
+        assert_eq!(Endpoint::of("get", "/access/v1/evaluation"), None);
+        assert_eq!(Endpoint::of("post", "/access/v1/evaluation/"), None);
+        assert_eq!(Endpoint::of("post", "/todos"), None);
+    }
+
+    #[test]
+    fn request_ids_are_echoed_only_when_printable_and_short() {
+        assert_eq!(request_id_echo(Some("abc-1")), Some("abc-1".into()));
+        assert_eq!(request_id_echo(None), None);
+        assert_eq!(request_id_echo(Some("")), None);
+        assert_eq!(request_id_echo(Some("a\r\nx-evil: 1")), None);
+        assert_eq!(request_id_echo(Some("é")), None);
+        assert_eq!(request_id_echo(Some(&"a".repeat(129))), None);
+        assert!(request_id_echo(Some(&"a".repeat(128))).is_some());
+    }
+
+    #[test]
+    fn a_declared_length_over_the_bound_is_too_large() {
+        assert!(too_large(Some("65537")));
+        assert!(!too_large(Some("65536")));
+        assert!(!too_large(Some("nonsense")));
+        assert!(!too_large(None));
+    }
+}
