@@ -44,6 +44,20 @@ fn id_token(issuer: &str, sub: &str, groups: &[&str], key: &str) -> String {
     record(support::mint(&claims, key, "JWT"))
 }
 
+/// An access token of `issuer` for the API with `claims` added (unique, `at+jwt`, signed
+/// with the test key `a-rsa-1`, which the local PingOne-shaped provider publishes).
+fn access_token(issuer: &str, claims: Value) -> String {
+    let t = now();
+    let mut all = json!({
+        "iss": issuer, "aud": [API], "iat": t - 5, "exp": t + 600,
+        "jti": format!("{}-{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed)),
+    });
+    if let (Value::Object(target), Value::Object(more)) = (&mut all, claims) {
+        target.extend(more);
+    }
+    record(support::mint(&all, "a-rsa-1", "at+jwt"))
+}
+
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
@@ -2395,18 +2409,7 @@ mod access_bundle {
         })
     }
 
-    /// An access token of the issuer with `claims` added (unique, `at+jwt`).
-    fn token(issuer: &str, claims: Value) -> String {
-        let t = now();
-        let mut all = json!({
-            "iss": issuer, "aud": [API], "iat": t - 5, "exp": t + 600,
-            "jti": format!("{}-{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed)),
-        });
-        if let (Value::Object(target), Value::Object(more)) = (&mut all, claims) {
-            target.extend(more);
-        }
-        record(support::mint(&all, "a-rsa-1", "at+jwt"))
-    }
+    use super::access_token as token;
 
     fn person(
         issuer: &str,
@@ -3565,18 +3568,7 @@ mod authzen {
         })
     }
 
-    /// An access token of the issuer with `claims` added (unique, `at+jwt`).
-    fn token(issuer: &str, claims: Value) -> String {
-        let t = now();
-        let mut all = json!({
-            "iss": issuer, "aud": [API], "iat": t - 5, "exp": t + 600,
-            "jti": format!("{}-{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed)),
-        });
-        if let (Value::Object(target), Value::Object(more)) = (&mut all, claims) {
-            target.extend(more);
-        }
-        record(support::mint(&all, "a-rsa-1", "at+jwt"))
-    }
+    use super::access_token as token;
 
     /// An enforcement point's client-credentials token.
     fn pep(issuer: &str, scope: &str) -> String {

@@ -52,19 +52,24 @@ fn json_response(
     body: &impl serde::Serialize,
     content_type: &str,
 ) -> Response {
+    // Serializing strings, numbers and lists cannot fail.
+    let body = serde_json::to_string(body).unwrap_or_default();
     headers.push(("content-type", content_type.to_owned()));
     headers.push(("cache-control", "no-store".into()));
-    // Serializing strings, numbers and lists cannot fail.
-    let text = serde_json::to_string(body).unwrap_or_default();
+    with_text(status, &headers, &body)
+}
+
+/// A response with a text body and exactly `headers`.
+fn with_text(status: u16, headers: &[(&str, String)], body: &str) -> Response {
     let init = web_sys::ResponseInit::new();
     init.set_status(status);
     let out = web_sys::Headers::new().unwrap_or_else(|_| unreachable_headers());
-    for (k, v) in &headers {
+    for (k, v) in headers {
         let _ = out.append(k, v);
     }
     init.set_headers(&out);
-    web_sys::Response::new_with_opt_str_and_init(Some(&text), &init)
-        .unwrap_or_else(|_| respond(status, &headers, None))
+    web_sys::Response::new_with_opt_str_and_init(Some(body), &init)
+        .unwrap_or_else(|_| respond(500, headers, None))
 }
 
 /// Headers every response carries: request id, bundle version, and CORS for allowed origins.
@@ -105,15 +110,7 @@ pub fn assertion_jwks(jwks: &str, common: &Common) -> Response {
     let mut headers = common.to_vec();
     headers.push(("content-type", "application/jwk-set+json".into()));
     headers.push(("cache-control", "public, max-age=300".into()));
-    let init = web_sys::ResponseInit::new();
-    init.set_status(200);
-    let out = web_sys::Headers::new().unwrap_or_else(|_| unreachable_headers());
-    for (k, v) in &headers {
-        let _ = out.append(k, v);
-    }
-    init.set_headers(&out);
-    web_sys::Response::new_with_opt_str_and_init(Some(jwks), &init)
-        .unwrap_or_else(|_| respond(500, &headers, None))
+    with_text(200, &headers, jwks)
 }
 
 /// A text answer (JSON already written, or plain text), not to be cached.
@@ -121,15 +118,7 @@ pub fn text(status: u16, body: &str, content_type: &str, common: &Common) -> Res
     let mut headers = common.to_vec();
     headers.push(("content-type", content_type.to_owned()));
     headers.push(("cache-control", "no-store".into()));
-    let init = web_sys::ResponseInit::new();
-    init.set_status(status);
-    let out = web_sys::Headers::new().unwrap_or_else(|_| unreachable_headers());
-    for (k, v) in &headers {
-        let _ = out.append(k, v);
-    }
-    init.set_headers(&out);
-    web_sys::Response::new_with_opt_str_and_init(Some(body), &init)
-        .unwrap_or_else(|_| respond(500, &headers, None))
+    with_text(status, &headers, body)
 }
 
 /// The bundle endpoint's document.
