@@ -291,10 +291,12 @@ impl Bundle {
     /// the version: the same data in another order or formatting gives the same version, and
     /// a bundle without entity data keeps the version [`Bundle::load`] gives it.
     ///
-    /// The data is what the AuthZEN decision point ([`crate::authzen`]) knows about subjects
-    /// and resources beyond what a request says, such as the roles a user holds.
-    /// [`Bundle::authorize`] (the edge's route decisions) does not read it: its principals
-    /// come from verified tokens.
+    /// The data is what the decision point knows about subjects and resources beyond what a
+    /// request says, such as the roles a user holds. The AuthZEN decision point
+    /// ([`crate::authzen`]) reads it for the subjects and resources it is asked about;
+    /// [`Bundle::authorize`] and [`Bundle::allowed_actions`] (the edge's route decisions and
+    /// the app's matrix) join it with a verified token's principal: the data's parents and
+    /// the attributes the token's claims leave unset count for the principal and its groups.
     pub fn load_with_entities(source: &BundleSource, entities: &str) -> Result<Self, BundleError> {
         Self::load_parts(source, Some(entities))
     }

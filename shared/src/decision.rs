@@ -11,11 +11,12 @@ use crate::context::{self, RequestValues, TokenValues};
 use crate::principal::Principal;
 use crate::routes::RouteMatch;
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Effect, Entities, EntityUid, Policy, PolicySet,
-    Request, RestrictedExpression,
+    Authorizer, Context, Decision as CedarDecision, Effect, Entities, Entity, EntityUid, Policy,
+    PolicySet, Request, RestrictedExpression,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 
 /// Allow or deny.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,13 +87,101 @@ impl Bundle {
         route: &RouteMatch,
         values: &RequestValues,
     ) -> Decision {
+        let entities = match self.entities_for(principal) {
+            Ok(entities) => entities,
+            Err(err) => {
+                return Decision {
+                    action: route.action.clone(),
+                    outcome: Outcome::Deny,
+                    policies: Vec::new(),
+                    errors: vec![err],
+                    step_up: None,
+                };
+            }
+        };
         self.authorize_as(
             principal.uid(),
-            principal.entities(),
+            &entities,
             &principal.token_values,
             route,
             values,
         )
+    }
+
+    /// The entities a decision for `principal` is evaluated against: the token's principal
+    /// and groups, joined with what the bundle's entity data ([`Bundle::load_with_entities`])
+    /// holds about them. A principal or group the data names gets the data's parents as
+    /// well as the token's, and the data's attributes where the token's claims give none
+    /// (a claim the token carries wins); every entity the data places above them comes
+    /// along, so `principal in Role::"admin"` holds for a user the data makes an admin. The
+    /// token's entities as they are when the data names none of them.
+    ///
+    /// Errors when the joined entities do not fit the schema (the data gives an attribute a
+    /// type the token's mapping also fills differently, say): a decision with such an error
+    /// is a deny.
+    pub(crate) fn entities_for<'a>(
+        &self,
+        principal: &'a Principal,
+    ) -> Result<Cow<'a, Entities>, String> {
+        let stored = &self.entity_data.entities;
+        if self.entity_data.by_uid.is_empty() {
+            return Ok(Cow::Borrowed(principal.entities()));
+        }
+        let own = principal.entities();
+        let uid = principal.uid();
+        let mut start: Vec<EntityUid> = vec![uid.clone()];
+        if let Some(parents) = own.ancestors(uid) {
+            start.extend(parents.cloned());
+        }
+        if !start
+            .iter()
+            .any(|u| self.entity_data.by_uid.contains_key(u))
+        {
+            return Ok(Cow::Borrowed(principal.entities()));
+        }
+        let mut seen: HashSet<EntityUid> = start.iter().cloned().collect();
+        let mut joined = Vec::new();
+        for member in &start {
+            let token_entity = own.get(member).cloned();
+            let data_entity = stored
+                .get(member)
+                .filter(|_| self.entity_data.by_uid.contains_key(member))
+                .cloned();
+            let entity = match (token_entity, data_entity) {
+                (Some(token), Some(data)) => {
+                    let (uid, mut attrs, mut parents) = token.into_inner();
+                    let (_, data_attrs, data_parents) = data.into_inner();
+                    for (name, value) in data_attrs {
+                        attrs.entry(name).or_insert(value);
+                    }
+                    parents.extend(data_parents);
+                    Entity::new(uid, attrs, parents).map_err(|err| err.to_string())?
+                }
+                (Some(entity), None) | (None, Some(entity)) => entity,
+                (None, None) => continue,
+            };
+            joined.push(entity);
+        }
+        // Everything the data places above them (the stored hierarchy is already closed).
+        let above: Vec<EntityUid> = start
+            .iter()
+            .filter_map(|member| stored.ancestors(member))
+            .flatten()
+            .cloned()
+            .collect();
+        for ancestor in above {
+            if seen.insert(ancestor.clone()) {
+                if let Some(entity) = stored
+                    .get(&ancestor)
+                    .filter(|_| self.entity_data.by_uid.contains_key(&ancestor))
+                {
+                    joined.push(entity.clone());
+                }
+            }
+        }
+        Entities::from_entities(joined, Some(&self.schema))
+            .map(Cow::Owned)
+            .map_err(|err| format!("the entity data and the token do not fit together: {err}"))
     }
 
     /// The decision for a request without a token on a public route, through the same
@@ -281,6 +370,23 @@ impl Bundle {
     /// bundle's resource, in one pass, without request values: an action whose policies
     /// look at the context comes back as "depends on the request" (`outcome: None`).
     pub fn allowed_actions(&self, principal: &Principal) -> Vec<ActionDecision> {
+        let entities = match self.entities_for(principal) {
+            Ok(entities) => entities,
+            Err(err) => {
+                return self
+                    .actions
+                    .keys()
+                    .map(|id| ActionDecision {
+                        action: id.clone(),
+                        routes: Vec::new(),
+                        outcome: Some(Outcome::Deny),
+                        policies: Vec::new(),
+                        errors: vec![err.clone()],
+                        depends_on: Vec::new(),
+                    })
+                    .collect();
+            }
+        };
         let principal_type = principal.uid().type_name().to_string();
         let resource_type = self.resource.type_name().to_string();
         let authorizer = Authorizer::new();
@@ -324,8 +430,7 @@ impl Bundle {
                     continue;
                 }
             };
-            let partial =
-                authorizer.is_authorized_partial(&request, &self.policies, principal.entities());
+            let partial = authorizer.is_authorized_partial(&request, &self.policies, &entities);
             let errored: Vec<String> = partial
                 .definitely_errored()
                 .map(ToString::to_string)

@@ -1,0 +1,152 @@
+//! The edge's route decisions read a bundle's entity data: a verified token's principal is
+//! joined with what `entities.json` holds about it (parents, attributes), so the roles only
+//! the directory knows decide a request. Checked with the AuthZEN interop Todo bundle: its
+//! API-gateway decision file, asked as real requests with tokens of each subject.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use cedargate::{Bundle, BundleSource, Gate, Outcome, RequestValues, TrustConfig, UnixTime};
+use cedargate_test_support::*;
+use serde_json::{Value, json};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const RICK: &str = "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs";
+
+fn source() -> BundleSource {
+    BundleSource {
+        schema: include_str!("../../policies/authzen-todo/schema.cedarschema").into(),
+        policies: include_str!("../../policies/authzen-todo/policies.cedar").into(),
+        routes: include_str!("../../policies/authzen-todo/routes.json").into(),
+    }
+}
+
+fn with_data() -> Bundle {
+    Bundle::load_with_entities(
+        &source(),
+        include_str!("../../policies/authzen-todo/entities.json"),
+    )
+    .unwrap()
+}
+
+/// Access tokens of people; `group_claim` names a claim whose values are `Role`s.
+fn gate(bundle: Bundle, group_claim: Option<&str>) -> Gate {
+    let config: TrustConfig = serde_json::from_value(json!({ "issuers": [{
+        "issuer": ISSUER_A, "token": "access", "audiences": [API_AUDIENCE],
+        "group_claim": group_claim, "group_type": "Role",
+        "claims": [{ "claim": "email", "type": "String" }],
+    }] }))
+    .unwrap();
+    Gate::new(bundle, &config).unwrap()
+}
+
+fn claims(sub: &str) -> Value {
+    json!({
+        "iss": ISSUER_A, "aud": [API_AUDIENCE], "sub": sub, "client_id": "todo-spa",
+        "iat": NOW.seconds() - 10, "exp": NOW.seconds() + 3600,
+    })
+}
+
+async fn principal(gate: &Gate, claims: &Value) -> cedargate::Principal {
+    let token = mint(claims, "a-rsa-1", "at+jwt");
+    let backend = backends().remove(0);
+    gate.authenticate(&token, key_sets(), &backend, NOW)
+        .await
+        .unwrap()
+        .1
+}
+
+/// What the edge decides for `method path` (a template's parameters filled in).
+fn decide(gate: &Gate, principal: &cedargate::Principal, method: &str, template: &str) -> bool {
+    let path = template
+        .replace("{userId}", "rick%40the-citadel.com")
+        .replace("{todoId}", "7");
+    let (_, decision) = gate
+        .decide(principal, method, &path, &RequestValues::at(UnixTime(0)))
+        .unwrap();
+    decision.is_allowed()
+}
+
+async_test! {
+    async fn the_gateway_decision_file_holds_for_real_requests_with_each_subjects_token() {
+        let gate = gate(with_data(), None);
+        let file: Value =
+            serde_json::from_str(include_str!("../../tests/authzen/interop/gateway-decisions.json"))
+                .unwrap();
+        let cases = file["evaluation"].as_array().unwrap();
+        assert_eq!(cases.len(), 25);
+        let mut wrong = Vec::new();
+        for case in cases {
+            let request = &case["request"];
+            let subject = request["subject"]["id"].as_str().unwrap();
+            let method = request["action"]["name"].as_str().unwrap();
+            let template = request["resource"]["id"].as_str().unwrap();
+            let expected = case["expected"].as_bool().unwrap();
+            let principal = principal(&gate, &claims(subject)).await;
+            if decide(&gate, &principal, method, template) != expected {
+                wrong.push(format!("{subject} {method} {template}: expected {expected}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+}
+
+async_test! {
+    async fn without_the_data_the_same_tokens_hold_no_roles() {
+        // The bundle without entities.json: Rick's token alone says nothing of his roles.
+        let gate = gate(Bundle::load(&source()).unwrap(), None);
+        let rick = principal(&gate, &claims(RICK)).await;
+        assert!(decide(&gate, &rick, "GET", "/todos"));
+        assert!(!decide(&gate, &rick, "POST", "/todos"));
+        assert!(!decide(&gate, &rick, "DELETE", "/todos/{todoId}"));
+    }
+}
+
+async_test! {
+    async fn a_subject_the_data_does_not_know_gets_only_what_anyone_gets() {
+        let gate = gate(with_data(), None);
+        let stranger = principal(&gate, &claims("someone-else")).await;
+        assert!(decide(&gate, &stranger, "GET", "/todos"));
+        assert!(!decide(&gate, &stranger, "POST", "/todos"));
+        assert!(!decide(&gate, &stranger, "PUT", "/todos/{todoId}"));
+    }
+}
+
+async_test! {
+    async fn the_tokens_groups_add_to_the_datas_roles() {
+        let gate = gate(with_data(), Some("roles"));
+        // Beth is a viewer in the data; her token also makes her an editor.
+        let mut beth = claims("beth@the-smiths.com");
+        let viewer = principal(&gate, &beth).await;
+        assert!(!decide(&gate, &viewer, "POST", "/todos"));
+        beth["roles"] = json!(["editor"]);
+        // A claim the data also gives: the token's value is taken, and the join still fits.
+        beth["email"] = json!("beth@example.test");
+        let editor = principal(&gate, &beth).await;
+        assert!(decide(&gate, &editor, "POST", "/todos"));
+        // Rick's token names no role; the data's admin and evil_genius still count.
+        let mut rick = claims(RICK);
+        rick["roles"] = json!([]);
+        let rick = principal(&gate, &rick).await;
+        assert!(decide(&gate, &rick, "DELETE", "/todos/{todoId}"));
+        assert!(decide(&gate, &rick, "PUT", "/todos/{todoId}"));
+    }
+}
+
+async_test! {
+    async fn the_matrix_reads_the_data_too() {
+        let gate = gate(with_data(), None);
+        let rick = principal(&gate, &claims(RICK)).await;
+        let stranger = principal(&gate, &claims("someone-else")).await;
+        let outcome = |p: &cedargate::Principal, action: &str| {
+            gate.bundle()
+                .allowed_actions(p)
+                .into_iter()
+                .find(|d| d.action == action)
+                .and_then(|d| d.outcome)
+        };
+        assert_eq!(outcome(&rick, "post /todos"), Some(Outcome::Allow));
+        assert_eq!(outcome(&stranger, "post /todos"), Some(Outcome::Deny));
+        assert_eq!(outcome(&stranger, "get /todos"), Some(Outcome::Allow));
+    }
+}
