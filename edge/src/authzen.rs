@@ -9,8 +9,8 @@
 use crate::config::AuthzenConfig;
 use cedargate::Bundle;
 use cedargate::authzen::{
-    EVALUATION_PATH, EVALUATIONS_PATH, MAX_REQUEST_BYTES, Pdp, Reasons, SEARCH_ACTION_PATH,
-    metadata,
+    ActionSearchError, EVALUATION_PATH, EVALUATIONS_PATH, EvaluationError, EvaluationsError,
+    MAX_REQUEST_BYTES, Pdp, Reasons, SEARCH_ACTION_PATH, metadata,
 };
 
 /// The request header an enforcement point names its request with; echoed on the answer,
@@ -38,6 +38,10 @@ pub enum AuthzenSetupError {
     /// The base URL is not one the metadata can name.
     #[error("authzen.base_url: {0}")]
     BaseUrl(String),
+    /// An endpoint is not a route of the bundle, so no caller could ever be authorized for
+    /// it and every question to it would be refused as an unknown route.
+    #[error("authzen is configured but the built-in bundle has no route for post {0}")]
+    NoRoute(&'static str),
 }
 
 impl Authzen {
@@ -49,6 +53,15 @@ impl Authzen {
         mapping: Option<&str>,
     ) -> Result<Self, AuthzenSetupError> {
         let mapping = mapping.ok_or(AuthzenSetupError::NoMapping)?;
+        for path in [EVALUATION_PATH, EVALUATIONS_PATH, SEARCH_ACTION_PATH] {
+            // The route must be the endpoint itself, not a template that happens to match.
+            let routed = bundle
+                .resolve("POST", path)
+                .is_ok_and(|route| Endpoint::of(&route.method, &route.template).is_some());
+            if !routed {
+                return Err(AuthzenSetupError::NoRoute(path));
+            }
+        }
         let reasons = if config.reasons {
             Reasons::Policies
         } else {
@@ -72,21 +85,11 @@ impl Authzen {
     /// with the reason as plain text for a request the decision point cannot take.
     pub fn answer(&self, endpoint: Endpoint, body: &[u8]) -> Answer {
         let result = match endpoint {
-            Endpoint::Evaluation => self
-                .pdp
-                .evaluation(body)
-                .map(|r| serde_json::to_string(&r))
-                .map_err(|e| (e.status(), e.to_string())),
-            Endpoint::Evaluations => self
-                .pdp
-                .evaluations(body)
-                .map(|r| serde_json::to_string(&r))
-                .map_err(|e| (e.status(), e.to_string())),
-            Endpoint::SearchAction => self
-                .pdp
-                .search_action(body)
-                .map(|r| serde_json::to_string(&r))
-                .map_err(|e| (e.status(), e.to_string())),
+            Endpoint::Evaluation => written(self.pdp.evaluation(body), EvaluationError::status),
+            Endpoint::Evaluations => written(self.pdp.evaluations(body), EvaluationsError::status),
+            Endpoint::SearchAction => {
+                written(self.pdp.search_action(body), ActionSearchError::status)
+            }
         };
         match result {
             Ok(Ok(json)) => Answer::json(json),
@@ -95,6 +98,16 @@ impl Authzen {
             Err((status, message)) => Answer::text(status, message),
         }
     }
+}
+
+/// A decision point's answer as JSON text, or the status and message of its refusal.
+fn written<T: serde::Serialize, E: std::fmt::Display>(
+    result: Result<T, E>,
+    status: fn(&E) -> u16,
+) -> Result<Result<String, serde_json::Error>, (u16, String)> {
+    result
+        .map(|r| serde_json::to_string(&r))
+        .map_err(|e| (status(&e), e.to_string()))
 }
 
 /// The AuthZEN endpoints a bundle route can be.
@@ -231,6 +244,35 @@ mod tests {
             with_reasons.body.contains("reason_admin"),
             "{}",
             with_reasons.body
+        );
+    }
+
+    #[test]
+    fn a_bundle_without_a_route_for_an_endpoint_is_refused_at_start_up() {
+        let routes = include_str!("../../policies/authzen-todo/routes.json")
+            .replace(r#""post /access/v1/evaluations","#, "");
+        let source = BundleSource {
+            schema: include_str!("../../policies/authzen-todo/schema.cedarschema").into(),
+            policies: include_str!("../../policies/authzen-todo/policies.cedar").into(),
+            routes,
+        };
+        let entities = include_str!("../../policies/authzen-todo/entities.json");
+        let bundle = Bundle::load_with_entities(&source, entities).unwrap();
+        let config = AuthzenConfig {
+            base_url: "https://pdp.example.com".into(),
+            reasons: false,
+        };
+        let mapping = include_str!("../../policies/authzen-todo/authzen.json");
+        let refused = Authzen::build(&config, bundle, Some(mapping)).err();
+        assert_eq!(
+            refused,
+            Some(AuthzenSetupError::NoRoute("/access/v1/evaluations"))
+        );
+        assert_eq!(
+            refused.map(|e| e.to_string()).as_deref(),
+            Some(
+                "authzen is configured but the built-in bundle has no route for post /access/v1/evaluations"
+            )
         );
     }
 
