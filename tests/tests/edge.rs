@@ -3534,6 +3534,7 @@ mod authzen {
 
     pub const CHECKS: &[Check<Pdp>] = checks![
         the_interop_decision_files_hold_at_the_edge,
+        the_gateway_decisions_are_enforced_on_the_todo_api,
         only_services_with_the_evaluate_scope_may_ask,
         the_metadata_is_public_and_names_the_endpoints,
         bad_questions_are_400_with_a_reason_and_request_ids_are_echoed,
@@ -3654,6 +3655,43 @@ mod authzen {
             )?;
         }
         Ok(())
+    }
+
+    /// The gateway decision file asked as the API's own requests: each case's subject signs
+    /// in (its access token's `sub`), calls the method on the route, and the worker forwards
+    /// or refuses it, the roles coming from the bundle's entity data.
+    fn the_gateway_decisions_are_enforced_on_the_todo_api(s: &Pdp) -> Result<(), String> {
+        let Pdp { w, issuer, .. } = s;
+        let file: Value =
+            serde_json::from_str(include_str!("../authzen/interop/gateway-decisions.json"))
+                .map_err(|e| e.to_string())?;
+        let cases = file["evaluation"].as_array().ok_or("no evaluation list")?;
+        same(cases.len(), 25, "gateway cases")?;
+        let mut wrong = Vec::new();
+        for case in cases {
+            let request = &case["request"];
+            let (Some(subject), Some(method), Some(template), Some(expected)) = (
+                request["subject"]["id"].as_str(),
+                request["action"]["name"].as_str(),
+                request["resource"]["id"].as_str(),
+                case["expected"].as_bool(),
+            ) else {
+                return Err(format!("a case of unexpected shape: {case}"));
+            };
+            let path = template
+                .replace("{userId}", "rick%40the-citadel.com")
+                .replace("{todoId}", "7");
+            let person = token(issuer, json!({ "sub": subject, "client_id": "todo-spa" }));
+            let reply = call(w, method, &path, Some(&person))?;
+            let want = if expected { 200 } else { 403 };
+            if reply.status != want {
+                wrong.push(format!(
+                    "{method} {path} as {subject}: {} not {want}",
+                    reply.status
+                ));
+            }
+        }
+        ensure(wrong.is_empty(), || wrong.join("; "))
     }
 
     fn only_services_with_the_evaluate_scope_may_ask(s: &Pdp) -> Result<(), String> {
