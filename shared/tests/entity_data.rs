@@ -150,3 +150,49 @@ async_test! {
         assert_eq!(outcome(&stranger, "get /todos"), Some(Outcome::Allow));
     }
 }
+
+async_test! {
+    async fn a_claim_the_token_carries_wins_and_the_data_fills_the_rest() {
+        let source = BundleSource {
+            schema: r#"namespace T {
+              entity Role;
+              entity User in [Role] { email?: String, team?: String };
+              entity Api;
+              action "get /a" appliesTo { principal: [User], resource: [Api] };
+              action "get /b" appliesTo { principal: [User], resource: [Api] };
+            }"#
+            .into(),
+            policies: r#"
+              @id("token-email")
+              permit (principal, action == T::Action::"get /a", resource)
+              when { principal has email && principal.email == "token@example.test" };
+              @id("data-team")
+              permit (principal, action == T::Action::"get /b", resource)
+              when { principal has team && principal.team == "blue" };
+            "#
+            .into(),
+            routes: json!({ "namespace": "T", "resource": { "type": "Api", "id": "api" },
+                            "routes": ["get /a", "get /b"] })
+            .to_string(),
+        };
+        let data = json!([{ "uid": { "type": "T::User", "id": "u" },
+                            "attrs": { "email": "data@example.test", "team": "blue" },
+                            "parents": [] }]);
+        let bundle = Bundle::load_with_entities(&source, &data.to_string()).unwrap();
+        let gate = gate(bundle, None);
+        let decide = |p: &cedargate::Principal, path: &str| {
+            gate.decide(p, "GET", path, &RequestValues::at(UnixTime(0)))
+                .unwrap()
+                .1
+                .is_allowed()
+        };
+        let mut with_email = claims("u");
+        with_email["email"] = json!("token@example.test");
+        let with_email = principal(&gate, &with_email).await;
+        assert!(decide(&with_email, "/a"), "the token's email is kept");
+        assert!(decide(&with_email, "/b"), "the data's team is added");
+        let without = principal(&gate, &claims("u")).await;
+        assert!(!decide(&without, "/a"), "the data's email is used");
+        assert!(decide(&without, "/b"));
+    }
+}
