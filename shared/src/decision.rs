@@ -170,13 +170,12 @@ impl Bundle {
             .cloned()
             .collect();
         for ancestor in above {
-            if seen.insert(ancestor.clone()) {
-                if let Some(entity) = stored
+            if seen.insert(ancestor.clone())
+                && let Some(entity) = stored
                     .get(&ancestor)
                     .filter(|_| self.entity_data.by_uid.contains_key(&ancestor))
-                {
-                    joined.push(entity.clone());
-                }
+            {
+                joined.push(entity.clone());
             }
         }
         Entities::from_entities(joined, Some(&self.schema))
