@@ -120,9 +120,70 @@ pub fn test_counts(text: &str) -> (usize, usize) {
     (passed, failed)
 }
 
+/// The tests a run reports as failed, each with the reason its line gives (the edge
+/// harness's `test x ... FAILED (reason)`, node's `not ok N - name`), at most `limit`, each
+/// cut to 200 characters: what a stage's summary line names, so the failure shows at the end
+/// of a long log.
+pub fn failed_tests(text: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let line = line.trim();
+        let mut name = if let Some(rest) = line.strip_prefix("test ")
+            && let Some((name, verdict)) = rest.split_once(" ... ")
+            && verdict.starts_with("FAILED")
+        {
+            let reason = verdict["FAILED".len()..].trim();
+            if reason.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{name} {reason}")
+            }
+        } else if let Some(rest) = line.strip_prefix("not ok ")
+            && let Some((_, name)) = rest.split_once(" - ")
+        {
+            name.to_owned()
+        } else {
+            continue;
+        };
+        // The edge harness gives the message on the next line, indented.
+        if let Some(message) = lines.next_if(|next| next.starts_with("    ")) {
+            name.push_str(": ");
+            name.push_str(message.trim());
+        }
+        if out.len() == limit {
+            break;
+        }
+        out.push(name.chars().take(200).collect());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_the_failed_tests_with_their_reasons() {
+        let text = "  | test a::one ... ok (0.1s)\n\
+                    test a::two ... FAILED (1.2s)\n    status 502, not 200\n\
+                    test plain ... FAILED\n\
+                    not ok 3 - the app signs in\n\
+                    ok 4 - fine\n";
+        assert_eq!(
+            failed_tests(text, 5),
+            [
+                "a::two (1.2s): status 502, not 200",
+                "plain",
+                "the app signs in"
+            ]
+        );
+        assert_eq!(
+            failed_tests(text, 1),
+            ["a::two (1.2s): status 502, not 200"]
+        );
+        assert!(failed_tests("test x ... ok\n", 5).is_empty());
+    }
 
     #[test]
     fn counts_harness_summaries() {

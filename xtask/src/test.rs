@@ -183,7 +183,13 @@ fn commands(cmds: Vec<Command>) -> Result<String, String> {
         let out = run::run(&mut cmd, PREFIX)?;
         text.push_str(&out.text);
         if !out.success {
-            return Err(format!("`{}` failed", run::describe(&cmd)));
+            let failed = run::failed_tests(&out.text, 3);
+            let which = if failed.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", failed.join("; "))
+            };
+            return Err(format!("`{}` failed{which}", run::describe(&cmd)));
         }
     }
     Ok(text)
@@ -363,7 +369,13 @@ fn fuzz_stage() -> Outcome {
 fn counted(text: &str, what: &str) -> Outcome {
     let (passed, failed) = test_counts(text);
     if failed > 0 {
-        return Err(format!("{failed} tests failed"));
+        let names = run::failed_tests(text, 3);
+        let which = if names.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", names.join("; "))
+        };
+        return Err(format!("{failed} tests failed{which}"));
     }
     if passed == 0 {
         return Err(format!("no test ran ({what})"));
