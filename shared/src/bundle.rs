@@ -247,6 +247,8 @@ pub struct Bundle {
     /// The entity data (empty without `entities.json`) and the schema's action entities.
     pub(crate) entity_data: EntityData,
     version: BundleVersion,
+    /// The version of the text alone, without the entity data.
+    text_version: BundleVersion,
 }
 
 /// A bundle's entity data, validated against its schema.
@@ -366,14 +368,21 @@ impl Bundle {
             "policies": policy_json,
             "routes": routes_json,
         });
+        let digest = |content: &Value| {
+            let mut canonical = String::new();
+            canonical::write(content, &mut canonical);
+            BundleVersion(hex(&Sha256::digest(canonical.as_bytes())))
+        };
+        let text_version = digest(&content);
         // Only a bundle with entity data has the member, so the version of one without it
         // is what it was before entity data existed.
-        if let (Some(list), Some(object)) = (entities_json, content.as_object_mut()) {
-            object.insert("entities".into(), Value::Array(list));
-        }
-        let mut canonical = String::new();
-        canonical::write(&content, &mut canonical);
-        let version = BundleVersion(hex(&Sha256::digest(canonical.as_bytes())));
+        let version = match (entities_json, content.as_object_mut()) {
+            (Some(list), Some(object)) => {
+                object.insert("entities".into(), Value::Array(list));
+                digest(&content)
+            }
+            _ => text_version.clone(),
+        };
 
         let needs = collect_context_needs(&actions);
         Ok(Self {
@@ -392,6 +401,7 @@ impl Bundle {
             needs,
             entity_data,
             version,
+            text_version,
         })
     }
 
@@ -409,6 +419,14 @@ impl Bundle {
     /// The content version.
     pub fn version(&self) -> &BundleVersion {
         &self.version
+    }
+
+    /// The version of the bundle's text alone (schema, policies and routes, without the
+    /// entity data): [`Bundle::version`] for a bundle without entity data. What a client
+    /// that holds only part of the data (the bundle endpoint's entities about the caller)
+    /// compares with the edge's.
+    pub fn text_version(&self) -> &BundleVersion {
+        &self.text_version
     }
 
     /// The text the bundle was loaded from.

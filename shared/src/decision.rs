@@ -108,6 +108,41 @@ impl Bundle {
         )
     }
 
+    /// What the entity data says about `principal`: the data's entities for it and its
+    /// groups, and every entity the data places above them, as written (Cedar's JSON entity
+    /// format), sorted by uid. `None` for a bundle without entity data; empty when the data
+    /// names neither the principal nor its groups. Exactly the data [`Bundle::authorize`]
+    /// joins for this principal, so it is what the bundle endpoint tells a caller about
+    /// itself, and nothing about anyone else.
+    pub fn entity_data_about(&self, principal: &Principal) -> Option<Vec<serde_json::Value>> {
+        self.entities_source()?;
+        let by_uid = &self.entity_data.by_uid;
+        let uid = principal.uid();
+        let mut about: Vec<&EntityUid> = vec![uid];
+        if let Some(parents) = principal.entities().ancestors(uid) {
+            about.extend(parents);
+        }
+        let stored = &self.entity_data.entities;
+        let above: Vec<&EntityUid> = about
+            .iter()
+            .filter_map(|member| stored.ancestors(member))
+            .flatten()
+            .collect();
+        about.extend(above);
+        let mut found: Vec<(String, &serde_json::Value)> = about
+            .into_iter()
+            .filter_map(|member| Some((member.to_string(), by_uid.get(member)?)))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.dedup_by(|a, b| a.0 == b.0);
+        Some(
+            found
+                .into_iter()
+                .map(|(_, entity)| entity.clone())
+                .collect(),
+        )
+    }
+
     /// The entities a decision for `principal` is evaluated against: the token's principal
     /// and groups, joined with what the bundle's entity data ([`Bundle::load_with_entities`])
     /// holds about them. A principal or group the data names gets the data's parents as

@@ -1,7 +1,8 @@
 //! Documents that cross between the edge and its clients, defined once for both sides.
 
 pub use crate::bundle::RouteEntry;
-use crate::bundle::{Bundle, BundleSource};
+use crate::bundle::{Bundle, BundleError, BundleSource};
+use crate::principal::Principal;
 use serde::{Deserialize, Serialize};
 
 /// Path of the edge's authenticated endpoint that serves the policy bundle (when enabled):
@@ -27,17 +28,40 @@ pub struct BundleEndpoint {
     pub routes: Vec<RouteEntry>,
     /// The bundle's text, for clients that evaluate it themselves.
     pub source: BundleSource,
+    /// The version of the text alone ([`Bundle::text_version`]): what a client compares,
+    /// since it holds only the entity data about its caller.
+    pub text_version: String,
+    /// What the bundle's entity data says about the caller ([`Bundle::entity_data_about`]):
+    /// its own entities and those above them, never anyone else's. Absent for a bundle
+    /// without entity data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entities: Option<Vec<serde_json::Value>>,
 }
 
 impl BundleEndpoint {
-    /// The document for `bundle` in force with `serial`.
-    pub fn new(bundle: &Bundle, serial: u64) -> Self {
+    /// The document for `bundle` in force with `serial`, as `caller` may see it.
+    pub fn new(bundle: &Bundle, serial: u64, caller: &Principal) -> Self {
         Self {
             version: bundle.version().to_string(),
             serial,
             namespace: bundle.namespace().to_owned(),
             routes: bundle.routes(),
             source: bundle.source().clone(),
+            text_version: bundle.text_version().to_string(),
+            entities: bundle.entity_data_about(caller),
+        }
+    }
+
+    /// The bundle as the caller holds it: the text, with the entity data about the caller
+    /// when there is any. It decides the caller's requests as the edge does; its
+    /// [`Bundle::text_version`] equals [`BundleEndpoint::text_version`].
+    pub fn bundle(&self) -> Result<Bundle, BundleError> {
+        match &self.entities {
+            Some(entities) => Bundle::load_with_entities(
+                &self.source,
+                &serde_json::Value::Array(entities.clone()).to_string(),
+            ),
+            None => Bundle::load(&self.source),
         }
     }
 }

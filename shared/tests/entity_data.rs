@@ -196,3 +196,54 @@ async_test! {
         assert!(decide(&without, "/b"));
     }
 }
+
+async_test! {
+    async fn the_bundle_endpoint_tells_a_caller_its_own_data_and_nobody_elses() {
+        let gate = gate(with_data(), None);
+        let full = gate.bundle();
+        let rick = principal(&gate, &claims(RICK)).await;
+        let doc = cedargate::wire::BundleEndpoint::new(full, 1, &rick);
+        let ids: Vec<String> = doc
+            .entities
+            .iter()
+            .flatten()
+            .map(|e| format!("{}::{}", e["uid"]["type"].as_str().unwrap(), e["uid"]["id"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "TodoApp::Role::admin",
+                "TodoApp::Role::evil_genius",
+                format!("TodoApp::User::{RICK}").as_str(),
+                "TodoApp::User::rick@the-citadel.com",
+            ]
+        );
+        // Through the wire and back, the caller's bundle decides as the edge does.
+        let wire = serde_json::to_string(&doc).unwrap();
+        let doc: cedargate::wire::BundleEndpoint = serde_json::from_str(&wire).unwrap();
+        let held = doc.bundle().unwrap();
+        assert_eq!(held.text_version(), full.text_version());
+        assert_eq!(doc.text_version, full.text_version().to_string());
+        assert_ne!(held.version(), full.version(), "it holds only part of the data");
+        let outcomes = |bundle: &Bundle| -> Vec<(String, Option<Outcome>)> {
+            bundle
+                .allowed_actions(&rick)
+                .into_iter()
+                .map(|d| (d.action, d.outcome))
+                .collect()
+        };
+        assert_eq!(outcomes(&held), outcomes(full));
+        assert!(outcomes(&held).contains(&("delete /todos/{todoId}".into(), Some(Outcome::Allow))));
+
+        // Someone the data does not know learns nothing of it.
+        let stranger = principal(&gate, &claims("someone-else")).await;
+        let doc = cedargate::wire::BundleEndpoint::new(full, 1, &stranger);
+        assert_eq!(doc.entities, Some(Vec::new()));
+        // Without entity data there is no member, and both versions are the same.
+        let plain = Bundle::load(&source()).unwrap();
+        let doc = cedargate::wire::BundleEndpoint::new(&plain, 1, &stranger);
+        assert_eq!(doc.entities, None);
+        assert!(!serde_json::to_string(&doc).unwrap().contains("\"entities\""));
+        assert_eq!(plain.text_version(), plain.version());
+    }
+}

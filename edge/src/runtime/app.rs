@@ -170,6 +170,7 @@ impl Exchange<'_> {
             return Ok(proxy::bundle_document(
                 gate.bundle(),
                 state.serial(),
+                &auth.principal,
                 common,
             ));
         }

@@ -7,7 +7,7 @@ use crate::forward::{
 };
 use crate::problem::AppError;
 use cedargate::wire::{BundleEndpoint, PROBLEM_MEDIA_TYPE};
-use cedargate::{Bundle, Decision, Gate, RouteMatch};
+use cedargate::{Bundle, Decision, Gate, Principal, RouteMatch};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, Response};
@@ -122,8 +122,13 @@ pub fn text(status: u16, body: &str, content_type: &str, common: &Common) -> Res
 }
 
 /// The bundle endpoint's document.
-pub fn bundle_document(bundle: &Bundle, serial: u64, common: &Common) -> Response {
-    let body = BundleEndpoint::new(bundle, serial);
+pub fn bundle_document(
+    bundle: &Bundle,
+    serial: u64,
+    caller: &Principal,
+    common: &Common,
+) -> Response {
+    let body = BundleEndpoint::new(bundle, serial, caller);
     json_response(200, common.to_vec(), &body, "application/json")
 }
 

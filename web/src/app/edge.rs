@@ -6,7 +6,7 @@ use crate::answer::{Answer, IDENTITY_ECHO_HEADER};
 use crate::config::AppConfig;
 use crate::session::{Session, Token};
 use cedargate::crypto::WebCrypto;
-use cedargate::{ActionDecision, Bundle, Gate, Reliance, SetClaim, TokenKind, VerifiedToken};
+use cedargate::{ActionDecision, Gate, Reliance, SetClaim, TokenKind, VerifiedToken};
 use gloo_net::http::{Method, Request};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,9 +14,10 @@ use std::sync::Arc;
 /// The allowed-actions matrix.
 #[derive(Clone, Debug)]
 pub struct Matrix {
-    /// The version computed here from the bundle's text.
+    /// The version computed here from the bundle's text (without entity data, of which the
+    /// app holds only what concerns its user).
     pub version: String,
-    /// The version the edge states.
+    /// The version the edge states for the same text.
     pub edge_version: String,
     /// The principal the rows are for.
     pub principal: String,
@@ -94,7 +95,8 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
         .json()
         .await
         .map_err(|e| EdgeError::Network(e.to_string()))?;
-    let bundle = Bundle::load(&doc.source).map_err(|e| EdgeError::Bundle(e.to_string()))?;
+    // The text, with what the entity data says about this caller (its roles, say).
+    let bundle = doc.bundle().map_err(|e| EdgeError::Bundle(e.to_string()))?;
     let trust_config = config
         .trust_config()
         .map_err(|e| EdgeError::Bundle(e.to_string()))?;
@@ -118,13 +120,13 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
         .filter_map(|entry| Some((entry.id.clone(), bundle.policy_text(&entry.id)?)))
         .collect();
     let rows = bundle.allowed_actions(&principal);
-    let version = bundle.version().to_string();
+    let version = bundle.text_version().to_string();
     Ok(Matrix {
         policy_texts,
         set_claims,
         verified,
         version,
-        edge_version: doc.version,
+        edge_version: doc.text_version,
         principal: principal.uid().to_string(),
         rows,
         reliances,
