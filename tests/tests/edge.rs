@@ -3535,6 +3535,7 @@ mod authzen {
     pub const CHECKS: &[Check<Pdp>] = checks![
         the_interop_decision_files_hold_at_the_edge,
         the_gateway_decisions_are_enforced_on_the_todo_api,
+        the_bundle_endpoint_tells_each_person_their_own_data,
         only_services_with_the_evaluate_scope_may_ask,
         the_metadata_is_public_and_names_the_endpoints,
         bad_questions_are_400_with_a_reason_and_request_ids_are_echoed,
@@ -3559,6 +3560,7 @@ mod authzen {
             "trust": { "issuers": [entry("user"), entry("client")] },
             "origin": origin.url(),
             "authzen": { "base_url": BASE_URL },
+            "bundle_endpoint": true,
         });
         let w = Wrangler::start("edge-authzen", &config, &json!({ "main": main }))?;
         Ok(Pdp {
@@ -3692,6 +3694,51 @@ mod authzen {
             }
         }
         ensure(wrong.is_empty(), || wrong.join("; "))
+    }
+
+    /// What a person learns of the entity data from the bundle endpoint: their own
+    /// entities and roles, enough for the app to predict their requests, and nobody else's.
+    fn the_bundle_endpoint_tells_each_person_their_own_data(s: &Pdp) -> Result<(), String> {
+        let Pdp { w, issuer, .. } = s;
+        let ids = |sub: &str| -> Result<Vec<String>, String> {
+            let person = token(issuer, json!({ "sub": sub, "client_id": "todo-spa" }));
+            let reply = call(w, "GET", cedargate::wire::BUNDLE_PATH, Some(&person))?;
+            same(reply.status, 200, "the bundle endpoint")?;
+            let doc: cedargate::wire::BundleEndpoint =
+                serde_json::from_slice(&reply.body).map_err(|e| e.to_string())?;
+            let held = doc.bundle().map_err(|e| e.to_string())?;
+            same(
+                held.text_version().to_string(),
+                doc.text_version.clone(),
+                "the text's version",
+            )?;
+            Ok(doc
+                .entities
+                .unwrap_or_default()
+                .iter()
+                .map(|e| format!("{}", e["uid"]["id"].as_str().unwrap_or("?")))
+                .collect())
+        };
+        same(
+            ids(RICK)?,
+            vec![
+                "admin".to_owned(),
+                "evil_genius".into(),
+                RICK.into(),
+                "rick@the-citadel.com".into(),
+            ],
+            "Rick's data",
+        )?;
+        same(
+            ids("beth@the-smiths.com")?,
+            vec!["viewer".to_owned(), "beth@the-smiths.com".into()],
+            "Beth's data",
+        )?;
+        same(
+            ids("someone-else")?,
+            Vec::<String>::new(),
+            "a stranger's data",
+        )
     }
 
     fn only_services_with_the_evaluate_scope_may_ask(s: &Pdp) -> Result<(), String> {
