@@ -236,6 +236,69 @@ test('cargo xtask demo --bundle access: the app sends access tokens, alice and b
   }
 });
 
+test('cargo xtask demo --bundle todo: the AuthZEN interop Todo API, roles from the bundle\'s entity data, predicted and enforced alike', async () => {
+  const p = await ports();
+  const demo = runDemo(p, ['--bundle', 'todo']);
+  const printed = await demo.ready();
+  const url = printed.match(/Open (http:\/\/127\.0\.0\.1:\d+) in a browser/)?.[1];
+  assert.equal(url, `http://127.0.0.1:${p.app}`);
+  assert.match(printed, /the app sends their access token/);
+  const users = Object.fromEntries(
+    [...printed.matchAll(/^\s+(\S+@\S+)\s+password (\S+)\s+roles (.+?)\s+→ (.+)$/gm)]
+      .map(([, name, password, roles]) => [name, { password, roles }]),
+  );
+  assert.deepEqual(Object.keys(users), ['rick@the-citadel.com', 'morty@the-citadel.com', 'beth@the-smiths.com']);
+  const edgeUrl = `http://127.0.0.1:${p.edge}`;
+  // The decision point's metadata, with the command the demo prints.
+  const metadataUrl = printed.match(/curl (\S+\/\.well-known\/authzen-configuration)/)?.[1];
+  assert.equal(metadataUrl, `${edgeUrl}/.well-known/authzen-configuration`);
+  const metadata = await (await fetch(metadataUrl)).json();
+  assert.equal(metadata.access_evaluation_endpoint, `${edgeUrl}/access/v1/evaluation`);
+  const todoRoutes = ['delete /todos/{todoId}', 'get /todos', 'get /users/{userId}', 'post /todos', 'put /todos/{todoId}'];
+  // The decision endpoints are routes too, and no person may ask them.
+  const pdpRoutes = ['post /access/v1/evaluation', 'post /access/v1/evaluations', 'post /access/v1/search/action'];
+  const routes = [...todoRoutes, ...pdpRoutes].sort();
+  // What the interop's gateway decisions say for each of them.
+  const allowed = {
+    'rick@the-citadel.com': todoRoutes,
+    'morty@the-citadel.com': todoRoutes,
+    'beth@the-smiths.com': ['get /todos', 'get /users/{userId}'],
+  };
+  try {
+    const browser = await ui.launch();
+    const shot = ui.screenshotter(path.join(root, 'target/cedargate-e2e/screenshots'));
+    try {
+      for (const name of ['rick@the-citadel.com', 'beth@the-smiths.com']) {
+        const { page, context, problems } = await ui.newPage(browser);
+        await ui.signIn(page, url, name, users[name].password);
+        const rows = await ui.matrix(page);
+        assert.deepEqual(Object.keys(rows).sort(), routes);
+        // The app holds the text and the caller's own entity data: the same bundle text.
+        assert.match(await page.locator('[data-testid=actions] .bundle').first().textContent(), /same as the edge/);
+        // Not in the token: the roles the edge's entity data gives this person.
+        const roles = users[name].roles.split(', ').map((r) => `TodoApp::Role::"${r}"`).join(' ');
+        assert.equal((await page.getByTestId('entity-data').textContent()).trim(), `The edge's entity data also places you in ${roles}`);
+        // Tried in an order that keeps todo 1 for the later tries: update, then delete.
+        for (const action of ['get /todos', 'get /users/{userId}', 'post /todos', 'put /todos/{todoId}', 'delete /todos/{todoId}', ...pdpRoutes]) {
+          const { row, predicted } = rows[action];
+          const allow = allowed[name].includes(action);
+          assert.equal(predicted, allow ? 'Allow' : 'Deny', `${name} ${action}`);
+          const answer = await ui.tryRow(row);
+          assert.match(answer, allow ? /^200 / : /^403 /, `${name} ${action}: ${answer}`);
+        }
+        await shot(page, `demo-todo-${name.split('@')[0]}`);
+        assert.deepEqual(problems, []);
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    demo.interrupt();
+    await demo.exited;
+  }
+});
+
 test('a port in use is reported before anything starts', async () => {
   const p = await ports();
   const blocker = net.createServer().listen(p.edge, '127.0.0.1');

@@ -15,7 +15,7 @@
 // assertion's subject and claims), so the browser app can show it next to the edge's decision.
 import http from 'node:http';
 import { parseArgs } from 'node:util';
-import { assertionVerifier } from './assertion.mjs';
+import { assertionCheck, caller, readJson, send, serve } from './origin.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -26,17 +26,7 @@ const { values: opts } = parseArgs({
   },
 });
 
-// The edge's keys are fetched when the first request comes (the edge starts after this).
-let verifier = null;
-async function verifyAssertion(req) {
-  if (!opts['edge-url']) return null;
-  verifier ??= await assertionVerifier({
-    jwksUrl: `${opts['edge-url']}/.cedargate/jwks`,
-    issuer: opts['edge-issuer'],
-    audience: opts.audience,
-  }).catch((err) => { verifier = null; throw err; });
-  return verifier(req);
-}
+const verifyAssertion = assertionCheck(opts);
 
 const pets = [
   { id: 1, type: 'dog', price: 249.99 },
@@ -44,52 +34,11 @@ const pets = [
   { id: 3, type: 'fish', price: 0.99 },
 ];
 
-/** JSON as a header value: ASCII only (anything else escaped), at most 4 KiB. */
-function headerJson(value) {
-  const text = JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return text.length <= 4096 ? text : JSON.stringify({ truncated: true });
-}
-
-/** What this request told the origin about its caller. */
-function identityEcho(req, assertion) {
-  const headers = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith('x-cedargate-') && name !== 'x-cedargate-assertion') headers[name] = value;
-  }
-  const echo = { headers };
-  if (assertion) {
-    const { sub, principal, groups, client, anonymous, action, policies } = assertion;
-    echo.assertion = { verified: true, sub, principal, groups, client, anonymous, action, policies };
-  }
-  return headerJson(echo);
-}
-
-function send(res, status, body, type = 'application/json') {
-  const text = type === 'application/json' ? JSON.stringify(body) : body;
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-identity-echo': res.identityEcho ?? '{}' });
-  res.end(text);
-}
-
-async function readJson(req) {
-  let body = '';
-  for await (const chunk of req) {
-    body += chunk;
-    if (body.length > 100_000) throw new Error('body too large');
-  }
-  return body ? JSON.parse(body) : {};
-}
-
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://origin');
-  let assertion;
-  try {
-    assertion = await verifyAssertion(req);
-  } catch (err) {
-    send(res, 401, { message: `refused: ${err.message}` });
-    return;
-  }
-  res.identityEcho = identityEcho(req, assertion);
-  const who = (assertion ? (assertion.anonymous ? 'anonymous' : assertion.sub) : req.headers['x-cedargate-subject']) ?? 'unknown';
+  const known = await caller(req, res, verifyAssertion);
+  if (!known) return;
+  const { assertion, who } = known;
   try {
     if (req.method === 'GET' && url.pathname === '/health') {
       send(res, 200, { status: 'ok', anonymous: req.headers['x-cedargate-anonymous'] === 'true', verified: Boolean(assertion) });
@@ -133,9 +82,4 @@ const server = http.createServer(async (req, res) => {
   }
 });
 
-server.listen(Number(opts.port), '127.0.0.1', () => {
-  console.log(JSON.stringify({ ready: true, url: `http://127.0.0.1:${opts.port}` }));
-});
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => server.close(() => process.exit(0)));
-}
+serve(server, opts.port);

@@ -2,19 +2,21 @@
 // system on 127.0.0.1, prints the URL to open and the demo users, and stops every process it
 // started on Ctrl-C.
 //
-//   node run.mjs [--bundle petstore|access|context]
+//   node run.mjs [--bundle petstore|access|context|todo]
 //                [--port-app 8080] [--port-edge 8787] [--port-provider 9400] [--port-origin 9300]
 //                [--pingone --region eu --environment-id <id> --client-id <id>]
 //
 // `--bundle access` runs the access-token bundle (policies/petstore-access) with the local
 // provider: the app sends the access token, and the edge introspects it. `--bundle context`
 // runs policies/petstore-context from the worker's KV: decisions on request values, and a
-// step-up (multi-factor sign-in) for delete /pets/{petId}.
+// step-up (multi-factor sign-in) for delete /pets/{petId}. `--bundle todo` runs the AuthZEN
+// interop Todo API (policies/authzen-todo): the roles of its people come from the bundle's
+// entity data, and the worker answers AuthZEN questions too.
 //
 // PINGONE_REGION, PINGONE_ENVIRONMENT_ID and PINGONE_CLIENT_ID work as well as the flags.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startStack, root, USERS, BUNDLES, INTROSPECTION_CACHE_SECONDS } from './stack.mjs';
+import { startStack, root, USERS, TODO_USERS, BUNDLES, INTROSPECTION_CACHE_SECONDS } from './stack.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -39,8 +41,8 @@ if (!(opts.bundle in BUNDLES)) {
   console.error(`demo: unknown bundle ${opts.bundle} (${Object.keys(BUNDLES).join(', ')})`);
   process.exit(2);
 }
-if (pingone && opts.bundle === 'access') {
-  console.error('demo: the access-token bundle runs with the local provider only (its API audience and scopes are the local ones)');
+if (pingone && (opts.bundle === 'access' || opts.bundle === 'todo')) {
+  console.error(`demo: the ${opts.bundle} bundle runs with the local provider only (its API audience, scopes and users are the local ones)`);
   process.exit(2);
 }
 
@@ -90,9 +92,22 @@ if (pingone) {
     `  the sign-off URL ${stack.appUrl}/ and the CORS origin ${stack.appUrl}.`,
   );
 } else {
-  lines.push(`  Users (local PingOne-shaped provider; the app sends their ${opts.bundle === 'access' ? 'access' : 'ID'} token):`);
-  for (const [name, user] of Object.entries(USERS)) {
-    lines.push(`    ${name.padEnd(6)} password ${user.password.padEnd(11)} group ${user.groups.join(', ').padEnd(10)} → may do ${user.may}`);
+  const token = opts.bundle === 'access' || opts.bundle === 'todo' ? 'access' : 'ID';
+  lines.push(`  Users (local PingOne-shaped provider; the app sends their ${token} token):`);
+  if (opts.bundle === 'todo') {
+    for (const [name, user] of Object.entries(TODO_USERS)) {
+      lines.push(`    ${name.padEnd(22)} password ${user.password.padEnd(14)} roles ${user.roles.join(', ').padEnd(19)} → ${user.may}`);
+    }
+    lines.push(
+      '',
+      '  Bundle policies/authzen-todo: the OpenID AuthZEN interop Todo API; the roles are in the',
+      '  bundle\'s entity data, not in the tokens. The worker also answers AuthZEN 1.0 questions:',
+      `    curl ${stack.edgeUrl}/.well-known/authzen-configuration`,
+    );
+  } else {
+    for (const [name, user] of Object.entries(USERS)) {
+      lines.push(`    ${name.padEnd(6)} password ${user.password.padEnd(11)} group ${user.groups.join(', ').padEnd(10)} → may do ${user.may}`);
+    }
   }
   if (opts.bundle === 'access') {
     const tokenUrl = `${stack.issuer}/token`;
@@ -122,7 +137,7 @@ if (pingone) {
 }
 lines.push(
   '',
-  `  Edge worker (workerd): ${stack.edgeUrl}   PetStore origin: ${stack.originUrl}`,
+  `  Edge worker (workerd): ${stack.edgeUrl}   ${opts.bundle === 'todo' ? 'Todo' : 'PetStore'} origin: ${stack.originUrl}`,
   ...(pingone ? [] : [`  Provider: ${stack.issuer}`]),
   `  Logs: ${path.relative(root, stack.dir)}/*.log`,
   '',

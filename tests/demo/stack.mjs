@@ -22,6 +22,12 @@ export const USERS = {
   alice: { password: 'wonderland', code: '271828', groups: ['AVP_Admin'], may: 'every action' },
   bob: { password: 'builder', code: '314159', groups: ['AVP_User'], may: 'every action but post /pets' },
 };
+/** The Todo scenario's people (`--bundle todo`): roles from the bundle's entity data. */
+export const TODO_USERS = {
+  'rick@the-citadel.com': { password: 'portal-gun', roles: ['admin', 'evil_genius'], may: 'every route' },
+  'morty@the-citadel.com': { password: 'aw-geez', roles: ['editor'], may: 'every route' },
+  'beth@the-smiths.com': { password: 'horse-surgeon', roles: ['viewer'], may: 'get /todos and get /users/{userId} only' },
+};
 
 /**
  * The reference bundles the stack can run. `petstore` (policies/petstore): the app sends
@@ -31,11 +37,15 @@ export const USERS = {
  * the edge asks the provider (RFC 7662) whether each token is still active. `context`
  * (policies/petstore-context, loaded from KV by the petstore worker): decisions on request
  * values and the token's `acr`, `amr`, `auth_time`, and a step-up for delete /pets/{petId}.
+ * `todo` (policies/authzen-todo, target/edge-authzen): the AuthZEN interop Todo API behind
+ * the worker, the app sends the access token, a person's roles come from the bundle's entity
+ * data, and the worker also answers AuthZEN questions.
  */
 export const BUNDLES = {
   petstore: { main: 'edge/build/index.js', build: '`cargo xtask build-edge`' },
   access: { main: 'target/edge-access/index.js', build: '`cargo xtask demo --bundle access`' },
   context: { main: 'edge/build/index.js', build: '`cargo xtask build-edge`', kv: 'policies/petstore-context' },
+  todo: { main: 'target/edge-authzen/index.js', build: '`cargo xtask demo --bundle todo`', origin: 'todo' },
 };
 
 /** What the local provider's introspection endpoint knows the API by (its defaults). */
@@ -135,6 +145,7 @@ export function pingoneIssuer({ region, environmentId }) {
 export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null, bundle = 'petstore', providerArgs = [] } = {}) {
   if (!(bundle in BUNDLES)) throw new Error(`unknown bundle ${bundle} (${Object.keys(BUNDLES).join(', ')})`);
   const access = bundle === 'access';
+  const todo = bundle === 'todo';
   fs.mkdirSync(dir, { recursive: true });
   const port = async (p) => (p ? p : freePort());
   const p = {
@@ -183,8 +194,9 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
     // signing key for each run (a deployment keeps it in a Worker secret).
     const originUrl = `http://127.0.0.1:${p.origin}`;
     const assertionKey = crypto.randomBytes(32).toString('base64url');
-    onStep(`starting the PetStore origin on 127.0.0.1:${p.origin}`);
-    const origin = start('petstore', [path.join(here, 'petstore.mjs'), '--port', String(p.origin),
+    const originName = BUNDLES[bundle].origin ?? 'petstore';
+    onStep(`starting the ${todo ? 'Todo' : 'PetStore'} origin on 127.0.0.1:${p.origin}`);
+    const origin = start(originName, [path.join(here, `${originName}.mjs`), '--port', String(p.origin),
       '--edge-url', edgeUrl, '--edge-issuer', edgeUrl, '--audience', originUrl], dir);
     processes.push(origin);
     await waitFor(`${originUrl}/`, origin.child, 'origin', origin.logFile);
@@ -217,11 +229,14 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
           } : {}),
           origin: originUrl,
           bundle_endpoint: true,
+          ...(todo ? { authzen: { base_url: edgeUrl } } : {}),
           assertion: { issuer: edgeUrl, audience: originUrl },
           cors: { allowed_origins: [appUrl], expose_headers: ['x-identity-echo'] },
           trust: {
             issuers: access
               ? accessEntries(API_AUDIENCE)
+              : todo
+                ? accessEntries(API_AUDIENCE).map((entry) => (entry.caller === 'user' ? { ...entry, group_type: 'Role' } : entry))
               : pingone
                 ? [{ issuer, token: 'id', audiences: [clientId] }]
                 : [
@@ -272,9 +287,10 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
         api_audience: API_AUDIENCE,
         access_token_type: 'at+jwt',
         edge_url: edgeUrl,
-        edge_token: access ? 'access' : 'id',
-        ...(access ? { access_group_claim: 'groups' } : {}),
-        example_parameters: { petId: '1' },
+        edge_token: access || todo ? 'access' : 'id',
+        ...(access || todo ? { access_group_claim: 'groups' } : {}),
+        ...(todo ? { group_type: 'Role' } : {}),
+        example_parameters: todo ? { todoId: '1', userId: 'rick@the-citadel.com' } : { petId: '1' },
       };
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(appConfig, null, 2));
     onStep(`serving the browser app on 127.0.0.1:${p.app}`);

@@ -77,6 +77,21 @@ export const USERS = {
     password: 'builder', name: 'Bob User', email: 'bob@petstore.test',
     groups: ['AVP_User'], permissions: ['pets:read'], code: '314159',
   },
+  // People of the AuthZEN interop Todo scenario (`--bundle todo`), signed in by e-mail
+  // address, their subject: their roles are not in their tokens but in the bundle's entity
+  // data (policies/authzen-todo/entities.json).
+  'rick@the-citadel.com': {
+    password: 'portal-gun', name: 'Rick Sanchez', email: 'rick@the-citadel.com',
+    groups: [], permissions: [], code: '137137',
+  },
+  'morty@the-citadel.com': {
+    password: 'aw-geez', name: 'Morty Smith', email: 'morty@the-citadel.com',
+    groups: [], permissions: [], code: '161616',
+  },
+  'beth@the-smiths.com': {
+    password: 'horse-surgeon', name: 'Beth Smith', email: 'beth@the-smiths.com',
+    groups: [], permissions: [], code: '424242',
+  },
 };
 
 const SIGNING_PEM = fs.readFileSync(path.join(here, '../../shared/tests/keys/a-rsa-1.pem'), 'utf8');

@@ -35,6 +35,11 @@ pub struct AppConfig {
     /// configuration's default (`group`, which PingOne puts in ID tokens only).
     #[serde(default)]
     pub access_group_claim: Option<String>,
+    /// The entity type a token's groups become, in both tokens, for a bundle whose group
+    /// type is not the default `UserGroup` (the Todo bundle's `Role`). Must be what the
+    /// edge's trust entries say.
+    #[serde(default)]
+    pub group_type: Option<String>,
     /// The edge worker's base URL.
     pub edge_url: String,
     /// Which token the app sends to the edge: `id` (default; PingOne puts `group` in the ID
@@ -165,15 +170,14 @@ impl AppConfig {
     /// `access_group_claim`.
     pub fn trust_config(&self) -> Result<TrustConfig, AppConfigError> {
         let issuer = self.issuer()?;
-        let mut issuers = vec![IssuerConfig::new(
-            issuer.clone(),
-            TokenKind::Id,
-            vec![self.client_id.clone()],
-        )];
+        let mut id = IssuerConfig::new(issuer.clone(), TokenKind::Id, vec![self.client_id.clone()]);
+        id.group_type = self.group_type.clone();
+        let mut issuers = vec![id];
         if let Some(audience) = &self.api_audience {
             let mut access = IssuerConfig::new(issuer, TokenKind::Access, vec![audience.clone()]);
             access.token_type = self.access_token_type.clone();
             access.caller = cedargate::Caller::User;
+            access.group_type = self.group_type.clone();
             if let Some(claim) = &self.access_group_claim {
                 access.group_claim = Some(claim.clone());
             }
@@ -207,6 +211,28 @@ mod tests {
         assert_eq!(c.issuer().unwrap(), "https://auth.pingone.eu/abc/as");
         assert_eq!(c.scope(), "openid profile email");
         assert_eq!(c.edge_token, TokenKind::Id);
+    }
+
+    #[test]
+    fn a_group_type_applies_to_both_tokens() {
+        let c = AppConfig::from_json(&format!(
+            r#"{BASE} "issuer": "https://auth.example.com/as", "api_audience": "https://api",
+               "access_group_claim": "groups", "group_type": "Role" }}"#
+        ))
+        .unwrap();
+        let trust = c.trust_config().unwrap();
+        let types: Vec<_> = trust
+            .issuers
+            .iter()
+            .map(|i| (i.token, i.group_claim.as_deref(), i.group_type.as_deref()))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                (TokenKind::Id, Some("group"), Some("Role")),
+                (TokenKind::Access, Some("groups"), Some("Role"))
+            ]
+        );
     }
 
     #[test]

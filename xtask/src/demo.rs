@@ -1,4 +1,4 @@
-//! `cargo xtask demo [--bundle petstore|access|context]`: installs what is missing, builds the worker
+//! `cargo xtask demo [--bundle petstore|access|context|todo]`: installs what is missing, builds the worker
 //! (with the chosen reference bundle) and the app, then runs the whole system on 127.0.0.1
 //! (tests/demo/run.mjs) until Ctrl-C.
 
@@ -11,17 +11,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
     step(1, "checking the tools (installing what is missing)");
     let node = tools::ensure_edge_build()?;
     tools::ensure_web_build()?;
-    // `--bundle access` runs the access-token bundle's worker (target/edge-access).
-    let access = args
+    // `--bundle access` and `--bundle todo` run a worker with that bundle compiled in.
+    let bundle = args
         .windows(2)
-        .any(|w| w[0] == "--bundle" && w[1] == "access")
-        || args.iter().any(|a| a == "--bundle=access");
-    if access {
+        .find(|w| w[0] == "--bundle")
+        .map(|w| w[1].as_str())
+        .or_else(|| args.iter().find_map(|a| a.strip_prefix("--bundle=")));
+    let built_in = match bundle {
+        Some("access") => Some(("petstore-access", "access")),
+        Some("todo") => Some(("authzen-todo", "authzen")),
+        _ => None,
+    };
+    if let Some((folder, name)) = built_in {
         step(
             2,
-            "building the edge worker with policies/petstore-access (target/edge-access)",
+            &format!("building the edge worker with policies/{folder} (target/edge-{name})"),
         );
-        edge::build_with_bundle(&node, "petstore-access", "access")?;
+        edge::build_with_bundle(&node, folder, name)?;
     } else {
         step(2, "building the edge worker (edge/build)");
         edge::build(&node)?;

@@ -21,6 +21,9 @@ pub struct Matrix {
     pub edge_version: String,
     /// The principal the rows are for.
     pub principal: String,
+    /// The entities the bundle's entity data places the principal in (its roles, say),
+    /// beyond what its token says: from the bundle endpoint's part for this caller.
+    pub data_about: Vec<String>,
     pub rows: Vec<ActionDecision>,
     /// For each allowed action, the token's values it relies on.
     pub reliances: BTreeMap<String, Vec<Reliance>>,
@@ -120,6 +123,7 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
         .filter_map(|entry| Some((entry.id.clone(), bundle.policy_text(&entry.id)?)))
         .collect();
     let rows = bundle.allowed_actions(&principal);
+    let data_about = data_above(&doc, &principal);
     let version = bundle.text_version().to_string();
     Ok(Matrix {
         policy_texts,
@@ -128,10 +132,37 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
         version,
         edge_version: doc.text_version,
         principal: principal.uid().to_string(),
+        data_about,
         rows,
         reliances,
         gate: Arc::new(gate),
     })
+}
+
+/// The uids of the entity data's entities about `principal`, other than the principal itself
+/// and the groups its token names, written as Cedar writes them (`TodoApp::Role::"viewer"`).
+fn data_above(
+    doc: &cedargate::wire::BundleEndpoint,
+    principal: &cedargate::Principal,
+) -> Vec<String> {
+    let own = principal.uid();
+    let from_token: Vec<(String, String)> = std::iter::once(own)
+        .chain(principal.entities().ancestors(own).into_iter().flatten())
+        .map(|uid| (uid.type_name().to_string(), uid.id().unescaped().to_owned()))
+        .collect();
+    doc.entities
+        .iter()
+        .flatten()
+        .filter_map(|entity| {
+            let uid = entity.get("uid")?;
+            Some((
+                uid.get("type")?.as_str()?.to_owned(),
+                uid.get("id")?.as_str()?.to_owned(),
+            ))
+        })
+        .filter(|uid| !from_token.contains(uid))
+        .map(|(ty, id)| format!("{ty}::\"{}\"", id.escape_debug()))
+        .collect()
 }
 
 /// A route (`"post /pets"`) made into a request path with example parameter values.

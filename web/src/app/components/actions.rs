@@ -72,6 +72,12 @@ pub fn ActionsPanel(
                                     }}
                                     " · principal " <code>{m.principal.clone()}</code>
                                 </p>
+                                {(!m.data_about.is_empty()).then(|| view! {
+                                    <p class="bundle" data-testid="entity-data">
+                                        "The edge's entity data also places you in "
+                                        {m.data_about.iter().map(|uid| view! { <code>{uid.clone()}</code> " " }).collect_view()}
+                                    </p>
+                                })}
                                 <div class="table-wrap">
                                     <table class="matrix">
                                         <thead>
