@@ -8,9 +8,6 @@ use cedargate::{Bundle, BundleSource, Gate, Outcome, RequestValues, TrustConfig,
 use cedargate_test_support::*;
 use serde_json::{Value, json};
 
-#[cfg(target_arch = "wasm32")]
-use wasm_bindgen_test::wasm_bindgen_test as test;
-
 const RICK: &str = "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs";
 
 fn source() -> BundleSource {

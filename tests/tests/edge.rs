@@ -3716,7 +3716,7 @@ mod authzen {
                 .entities
                 .unwrap_or_default()
                 .iter()
-                .map(|e| format!("{}", e["uid"]["id"].as_str().unwrap_or("?")))
+                .map(|e| e["uid"]["id"].as_str().unwrap_or("?").to_owned())
                 .collect())
         };
         same(
