@@ -21,6 +21,16 @@ pub fn read(dir: &Path) -> Result<BundleSource, String> {
     })
 }
 
+/// The text of a folder's entity data (`entities.json`), `None` when the folder has none.
+pub fn read_entities(dir: &Path) -> Result<Option<String>, String> {
+    let path = dir.join(cedargate::authzen::ENTITIES_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: cannot read: {e}", path.display())),
+    }
+}
+
 /// Writes the three files, refusing to replace any unless `force`. Nothing is written when
 /// one of them would be refused.
 pub fn write(dir: &Path, source: &BundleSource, force: bool) -> Result<Vec<PathBuf>, String> {

@@ -134,7 +134,8 @@ enum Command {
     ///
     /// The folder, validated as the edge loads it, as the document a worker reads from KV:
     /// JSON with the publisher's serial (a worker takes only a higher serial than the bundle
-    /// in force), signed with Ed25519 when --sign-key is given (see keygen).
+    /// in force), signed with Ed25519 when --sign-key is given (see keygen). A folder's
+    /// entity data (entities.json) goes along, validated with the bundle.
     Bundle {
         #[arg(long)]
         dir: PathBuf,
@@ -250,8 +251,13 @@ fn bundle(
     out: Option<&str>,
 ) -> Result<u8, String> {
     let source = folder::read(dir)?;
-    let bundle = Bundle::load(&source).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let document = cedargate::BundleDocument::new(source, serial);
+    let mut document = cedargate::BundleDocument::new(source, serial);
+    if let Some(entities) = folder::read_entities(dir)? {
+        document = document.with_entities(entities);
+    }
+    let bundle = document
+        .load()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
     let text = match sign_key {
         Some(path) => {
             let key = cedargate::BundleSigningKey::from_base64url(&read(path)?)

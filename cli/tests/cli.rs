@@ -950,4 +950,41 @@ fn bundle_documents_carry_a_serial_and_a_signature_the_worker_checks() {
         cedargate(&["bundle", "--dir", folder]).status.code(),
         Some(2)
     );
+    assert_eq!(
+        document.entities, None,
+        "the PetStore folder has no entity data"
+    );
+}
+
+#[test]
+fn a_folders_entity_data_goes_into_its_bundle_document_validated() {
+    let todo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/authzen-todo");
+    let out = cedargate(&["bundle", "--dir", todo.to_str().unwrap(), "--serial", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let document =
+        cedargate::open_bundle_document(String::from_utf8(out.stdout).unwrap().trim(), None)
+            .unwrap();
+    let entities = std::fs::read_to_string(todo.join("entities.json")).unwrap();
+    assert_eq!(document.entities.as_deref(), Some(entities.as_str()));
+    let bundle = document.load().unwrap();
+    assert_eq!(bundle.entities_source(), Some(entities.as_str()));
+
+    // Entity data that does not fit the schema is refused with the folder's name.
+    let dir = scratch("bundle-entities");
+    for name in ["schema.cedarschema", "policies.cedar", "routes.json"] {
+        std::fs::copy(todo.join(name), dir.join(name)).unwrap();
+    }
+    std::fs::write(
+        dir.join("entities.json"),
+        r#"[{"uid": {"type": "TodoApp::Nobody", "id": "x"}, "attrs": {}, "parents": []}]"#,
+    )
+    .unwrap();
+    let refused = cedargate(&["bundle", "--dir", dir.to_str().unwrap(), "--serial", "3"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("entities.json"), "{message}");
 }

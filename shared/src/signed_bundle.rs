@@ -1,14 +1,15 @@
 //! Bundle documents as the edge reads them from KV: a serial that only grows, and an Ed25519
 //! signature by the publisher.
 //!
-//! A document is the JSON of a [`BundleDocument`] (`schema`, `policies`, `routes`, `serial`),
+//! A document is the JSON of a [`BundleDocument`] (`schema`, `policies`, `routes`, `serial`,
+//! and `entities` for a bundle with entity data),
 //! or that JSON signed: a JWS in the flattened JSON serialization (RFC 7515 §7.2.2) with
 //! `alg` `EdDSA` and `typ` [`SIGNED_BUNDLE_TYPE`], whose payload is the bundle JSON. The
 //! publisher signs after the policy tool has validated the folder; the edge verifies the
 //! signature before it parses anything of the payload, and takes a bundle only when its serial
 //! is higher than the one in force.
 
-use crate::bundle::BundleSource;
+use crate::bundle::{Bundle, BundleError, BundleSource};
 use crate::strict_json;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
@@ -28,16 +29,36 @@ pub struct BundleDocument {
     /// the one of the bundle in force (the built-in bundle has serial 0 unless built with
     /// `CEDARGATE_BUNDLE_SERIAL`). Required.
     pub serial: u64,
+    /// The text of the bundle's entity data (`entities.json`,
+    /// [`crate::Bundle::load_with_entities`]), when it has any: it comes and goes with the
+    /// bundle, under the same serial and signature, and counts for its version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entities: Option<String>,
 }
 
 impl BundleDocument {
-    /// The document of `source` with `serial`.
+    /// The document of `source` with `serial`, without entity data.
     pub fn new(source: BundleSource, serial: u64) -> Self {
         Self {
             schema: source.schema,
             policies: source.policies,
             routes: source.routes,
             serial,
+            entities: None,
+        }
+    }
+
+    /// The same document with the text of its entity data.
+    pub fn with_entities(mut self, entities: impl Into<String>) -> Self {
+        self.entities = Some(entities.into());
+        self
+    }
+
+    /// The bundle it holds, validated, with its entity data when it has any.
+    pub fn load(&self) -> Result<Bundle, BundleError> {
+        match &self.entities {
+            Some(entities) => Bundle::load_with_entities(&self.source(), entities),
+            None => Bundle::load(&self.source()),
         }
     }
 
@@ -242,6 +263,7 @@ mod tests {
             policies: "p".into(),
             routes: "r".into(),
             serial,
+            entities: None,
         }
     }
 
@@ -280,6 +302,38 @@ mod tests {
             open_bundle_document(&plain, Some(&k.public_key())),
             Err(BundleDocumentError::Unsigned)
         );
+    }
+
+    #[test]
+    fn entity_data_travels_under_the_signature_and_counts_for_the_version() {
+        let source = BundleSource {
+            schema: "namespace A { entity Role; entity User in [Role]; entity Api; \
+                     action \"get /x\" appliesTo { principal: [User], resource: [Api] }; }"
+                .into(),
+            policies: "@id(\"admins\") permit (principal in A::Role::\"admin\", action, resource);"
+                .into(),
+            routes: r#"{"namespace": "A", "resource": {"type": "Api", "id": "api"}, "routes": ["get /x"]}"#
+                .into(),
+        };
+        let data = r#"[{"uid": {"type": "A::Role", "id": "admin"}, "attrs": {}, "parents": []}]"#;
+        let plain = BundleDocument::new(source.clone(), 2);
+        let with = plain.clone().with_entities(data);
+        let k = key(7);
+        let opened =
+            open_bundle_document(&k.sign(&with).unwrap_or_default(), Some(&k.public_key()));
+        assert_eq!(opened.as_ref(), Ok(&with));
+        let without = plain.load().unwrap_or_else(|_| unreachable!());
+        let loaded = with.load().unwrap_or_else(|_| unreachable!());
+        assert_eq!(loaded.entities_source(), Some(data));
+        assert_ne!(loaded.version(), without.version());
+        assert_eq!(loaded.text_version(), without.version());
+        // A document without the member is one without entity data, as before.
+        assert!(
+            !serde_json::to_string(&plain)
+                .unwrap_or_default()
+                .contains("entities")
+        );
+        assert!(with.clone().with_entities("[{]").load().is_err());
     }
 
     #[test]
