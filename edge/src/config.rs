@@ -75,8 +75,9 @@ pub struct EdgeConfig {
 /// The AuthZEN decision endpoints. The metadata document is public; the Access Evaluation,
 /// Access Evaluations and Action Search endpoints are routes of the bundle
 /// (`post /access/v1/evaluation`, ...): their callers present a bearer token like any other
-/// and the bundle's policies decide who may ask. Needs a bundle with `authzen.json`, and no
-/// `bundle_kv` (a KV bundle carries no entity data yet).
+/// and the bundle's policies decide who may ask. Needs a built-in bundle with `authzen.json`
+/// (the type mapping); with `bundle_kv`, a newer bundle from KV, with its own entity data, is
+/// taken only if the mapping fits it and it routes the endpoints.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthzenConfig {
@@ -515,15 +516,10 @@ impl EdgeConfig {
                 return Err(wrong("timeout_ms must be from 1 to 10000"));
             }
         }
-        if let Some(a) = &self.authzen {
-            if let Err(err) = cedargate::authzen::metadata(&a.base_url) {
-                return Err(EdgeConfigError::Authzen(format!("base_url: {err}")));
-            }
-            if self.bundle_kv.is_some() {
-                return Err(EdgeConfigError::Authzen(
-                    "cannot be used with bundle_kv: a KV bundle carries no entity data".into(),
-                ));
-            }
+        if let Some(a) = &self.authzen
+            && let Err(err) = cedargate::authzen::metadata(&a.base_url)
+        {
+            return Err(EdgeConfigError::Authzen(format!("base_url: {err}")));
         }
         if let Some(a) = &self.assertion {
             if !(1..=cedargate::assertion::MAX_ASSERTION_SECONDS).contains(&a.ttl_seconds) {
@@ -680,7 +676,7 @@ mod tests {
     }
 
     #[test]
-    fn authzen_needs_a_base_url_and_no_kv_bundles() {
+    fn authzen_needs_a_base_url_and_goes_with_kv_bundles() {
         assert_eq!(
             EdgeConfig::from_json(&base().to_string()).unwrap().authzen,
             None
@@ -710,13 +706,11 @@ mod tests {
                 "{bad}"
             );
         }
+        // KV bundles carry their own entity data: the two go together.
         let mut c = base();
         c["authzen"] = json!({ "base_url": "https://pdp.example.com" });
         c["bundle_kv"] = json!({ "binding": "B" });
-        assert!(matches!(
-            EdgeConfig::from_json(&c.to_string()),
-            Err(EdgeConfigError::Authzen(_))
-        ));
+        assert!(EdgeConfig::from_json(&c.to_string()).is_ok());
     }
 
     #[test]

@@ -3539,6 +3539,8 @@ mod authzen {
         only_services_with_the_evaluate_scope_may_ask,
         the_metadata_is_public_and_names_the_endpoints,
         bad_questions_are_400_with_a_reason_and_request_ids_are_echoed,
+        // Last: it changes the bundle in force.
+        a_newer_bundle_from_kv_brings_its_entity_data_to_routes_and_questions,
     ];
 
     pub fn start() -> Result<Pdp, String> {
@@ -3561,8 +3563,21 @@ mod authzen {
             "origin": origin.url(),
             "authzen": { "base_url": BASE_URL },
             "bundle_endpoint": true,
+            "bundle_kv": { "binding": "CEDARGATE_BUNDLES", "refresh_seconds": 1 },
         });
-        let w = Wrangler::start("edge-authzen", &config, &json!({ "main": main }))?;
+        // KV holds nothing the worker takes until the last check puts a newer bundle there.
+        let mut extra = kv_namespace("cedargate-e2e-authzen");
+        extra["main"] = json!(main);
+        let dir = cedargate_tests::work_dir("edge-authzen");
+        std::fs::write(
+            dir.join("wrangler.json"),
+            json!({ "name": "cedargate-edge-authzen", "main": main,
+                    "compatibility_date": "2026-11-01", "kv_namespaces": extra["kv_namespaces"] })
+            .to_string(),
+        )
+        .map_err(|e| e.to_string())?;
+        Wrangler::kv_put(&dir, "CEDARGATE_BUNDLES", "current", "{}")?;
+        let w = Wrangler::start_in(&dir, "edge-authzen", &config, &extra)?;
         Ok(Pdp {
             _provider: provider,
             _origin: origin,
@@ -3738,6 +3753,89 @@ mod authzen {
             ids("someone-else")?,
             Vec::<String>::new(),
             "a stranger's data",
+        )
+    }
+
+    /// A newer bundle from KV (`cedargate bundle` of the Todo folder) carries its own entity
+    /// data: once it is in force, Beth is an editor for the worker's route decisions, for
+    /// the AuthZEN questions about her and in what the bundle endpoint tells her.
+    fn a_newer_bundle_from_kv_brings_its_entity_data_to_routes_and_questions(
+        s: &Pdp,
+    ) -> Result<(), String> {
+        let Pdp { w, issuer, .. } = s;
+        let folder = cedargate_tests::root().join("policies/authzen-todo");
+        let read = |name: &str| {
+            std::fs::read_to_string(folder.join(name)).map_err(|e| format!("{name}: {e}"))
+        };
+        let source = cedargate::BundleSource {
+            schema: read("schema.cedarschema")?,
+            policies: read("policies.cedar")?,
+            routes: read("routes.json")?,
+        };
+        let mut entities: Value =
+            serde_json::from_str(&read("entities.json")?).map_err(|e| e.to_string())?;
+        for entity in entities
+            .as_array_mut()
+            .ok_or("entities.json is not a list")?
+        {
+            if entity["uid"]["id"] == "beth@the-smiths.com" {
+                entity["parents"] = json!([{ "type": "TodoApp::Role", "id": "editor" }]);
+            }
+        }
+        let document =
+            cedargate::BundleDocument::new(source, 1).with_entities(entities.to_string());
+        let version = document
+            .load()
+            .map_err(|e| e.to_string())?
+            .version()
+            .to_string();
+        let beth = token(
+            issuer,
+            json!({ "sub": "beth@the-smiths.com", "client_id": "todo-spa" }),
+        );
+        same(
+            call(w, "POST", "/todos", Some(&beth))?.status,
+            403,
+            "Beth, a viewer",
+        )?;
+        let text = serde_json::to_string(&document).map_err(|e| e.to_string())?;
+        Wrangler::kv_put(&w.dir, "CEDARGATE_BUNDLES", "current", &text)?;
+        poll("the bundle from KV to take over", || {
+            let reply = call(w, "POST", "/todos", Some(&beth))?;
+            Ok(reply.status == 200
+                && reply.header("x-cedargate-bundle-version") == Some(version.as_str()))
+        })?;
+        let question = json!({
+            "subject": { "type": "user", "id": "beth@the-smiths.com" },
+            "action": { "name": "POST" },
+            "resource": { "type": "route", "id": "/todos" }
+        })
+        .to_string();
+        let answer = ask(
+            w,
+            "/access/v1/evaluation",
+            Some(&pep(issuer, "authzen:evaluate")),
+            question.as_bytes(),
+            &[],
+        )?;
+        same(
+            answer.text(),
+            r#"{"decision":true}"#.to_owned(),
+            "the decision point",
+        )?;
+        let reply = call(w, "GET", cedargate::wire::BUNDLE_PATH, Some(&beth))?;
+        let doc: cedargate::wire::BundleEndpoint =
+            serde_json::from_slice(&reply.body).map_err(|e| e.to_string())?;
+        let ids: Vec<String> = doc
+            .entities
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e["uid"]["id"].as_str().unwrap_or("?").to_owned())
+            .collect();
+        same(
+            ids,
+            vec!["editor".to_owned(), "beth@the-smiths.com".into()],
+            "Beth's data",
         )
     }
 

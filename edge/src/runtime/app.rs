@@ -211,7 +211,7 @@ impl Exchange<'_> {
         if let Some(authzen) = state.authzen()
             && let Some(endpoint) = Endpoint::of(&route.method, &route.template)
         {
-            return Ok(self.authzen(authzen, endpoint).await);
+            return Ok(self.authzen(&authzen, endpoint).await);
         }
         let who = Identity::of(&auth.principal);
         let principal = auth.principal.uid().to_string();

@@ -8,7 +8,7 @@ use super::log::event;
 use super::now_ms;
 use super::state::State;
 use crate::bundle_policy::takes_serial;
-use cedargate::{Bundle, Gate, open_bundle_document};
+use cedargate::open_bundle_document;
 use serde_json::json;
 use std::rc::Rc;
 use worker::{Context, Env};
@@ -63,16 +63,14 @@ pub fn refresh_when_due(state: &Rc<State>, env: &Env, ctx: &Context) {
             );
             return;
         }
-        let loaded = Bundle::load(&document.source())
+        let loaded = document
+            .load()
             .map_err(|e| e.to_string())
-            .and_then(|bundle| {
-                Gate::enforcing(bundle, &state.config().trust, &state.config().context)
-                    .map_err(|e| e.to_string())
-            });
+            .and_then(|bundle| state.prepare(bundle));
         match loaded {
-            Ok(gate) => {
+            Ok((gate, authzen)) => {
                 let version = gate.bundle().version().to_string();
-                state.replace_gate(gate, document.serial);
+                state.replace_gate(gate, authzen, document.serial);
                 event(
                     "bundle_updated",
                     json!({ "version": version, "serial": document.serial }),

@@ -57,8 +57,10 @@ pub struct State {
     assertion: Option<AssertionKeys>,
     /// The deny list last read, and when.
     deny: RefCell<(Option<Rc<DenyList>>, Option<i64>)>,
-    /// The AuthZEN decision point, when configured.
-    authzen: Option<Authzen>,
+    /// The AuthZEN decision point over the bundle in force, when configured.
+    authzen: RefCell<Option<Rc<Authzen>>>,
+    /// The AuthZEN type mapping compiled in (`authzen.json`), for newer bundles too.
+    authzen_mapping: Option<String>,
 }
 
 /// The entity data and AuthZEN mapping compiled in with the bundle.
@@ -102,14 +104,7 @@ impl State {
             None => Bundle::load(&source),
         }
         .map_err(|e| format!("built-in bundle: {e}"))?;
-        let authzen = config
-            .authzen
-            .as_ref()
-            .map(|a| Authzen::build(a, bundle.clone(), extra.mapping.as_deref()))
-            .transpose()
-            .map_err(|e| e.to_string())?;
-        let gate =
-            Gate::enforcing(bundle, &config.trust, &config.context).map_err(|e| e.to_string())?;
+        let (gate, authzen) = prepare(&config, extra.mapping.as_deref(), bundle)?;
         let serial = BUILT_IN_SERIAL
             .parse()
             .map_err(|_| format!("built-in bundle serial {BUILT_IN_SERIAL} is not a number"))?;
@@ -129,7 +124,8 @@ impl State {
             .map(|i| IntrospectionClient::build(env, i))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(State {
-            authzen,
+            authzen: RefCell::new(authzen.map(Rc::new)),
+            authzen_mapping: extra.mapping,
             assertion,
             introspection,
             deny: RefCell::default(),
@@ -181,9 +177,9 @@ impl State {
             .find(|c| c.config.issuer == issuer)
     }
 
-    /// The AuthZEN decision point, when configured.
-    pub fn authzen(&self) -> Option<&Authzen> {
-        self.authzen.as_ref()
+    /// The AuthZEN decision point over the bundle in force, when configured.
+    pub fn authzen(&self) -> Option<Rc<Authzen>> {
+        self.authzen.borrow().clone()
     }
 
     /// The identity assertion's keys, when configured.
@@ -211,9 +207,17 @@ impl State {
         self.serial.get()
     }
 
-    /// Puts a newer gate in force; cached principals belong to the old one.
-    pub fn replace_gate(&self, gate: Gate, serial: u64) {
+    /// The gate and, when configured, the AuthZEN decision point for a newer bundle, both
+    /// checked before either is put in force ([`State::replace_gate`]).
+    pub fn prepare(&self, bundle: Bundle) -> Result<(Gate, Option<Authzen>), String> {
+        prepare(&self.config, self.authzen_mapping.as_deref(), bundle)
+    }
+
+    /// Puts a newer gate (and the decision point over the same bundle) in force; cached
+    /// principals belong to the old one.
+    pub fn replace_gate(&self, gate: Gate, authzen: Option<Authzen>, serial: u64) {
         *self.gate.borrow_mut() = Rc::new(gate);
+        *self.authzen.borrow_mut() = authzen.map(Rc::new);
         self.serial.set(serial);
         self.tokens.borrow_mut().clear();
     }
@@ -265,4 +269,22 @@ impl State {
     pub fn bundle_text_is_new(&self, text: &str) -> bool {
         self.bundle_watch.borrow_mut().is_new(text)
     }
+}
+
+/// The gate over `bundle` and, when `authzen` is configured, the decision point over the same
+/// bundle with the compiled-in `mapping`.
+fn prepare(
+    config: &EdgeConfig,
+    mapping: Option<&str>,
+    bundle: Bundle,
+) -> Result<(Gate, Option<Authzen>), String> {
+    let authzen = config
+        .authzen
+        .as_ref()
+        .map(|a| Authzen::build(a, bundle.clone(), mapping))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let gate =
+        Gate::enforcing(bundle, &config.trust, &config.context).map_err(|e| e.to_string())?;
+    Ok((gate, authzen))
 }
