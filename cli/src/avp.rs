@@ -15,7 +15,9 @@ use serde_json::{Map, Value, json};
 
 /// Turns a loaded folder into a policy store document.
 pub fn export(bundle: &Bundle) -> Result<Value, String> {
-    let source = bundle.source();
+    let source = bundle
+        .source()
+        .ok_or("the bundle was loaded from its compiled form, without its text")?;
     let (fragment, _) =
         SchemaFragment::from_cedarschema_str(&source.schema).map_err(|e| format!("schema: {e}"))?;
     let schema_json = fragment

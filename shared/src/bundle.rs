@@ -95,6 +95,10 @@ pub enum BundleError {
     /// A policy's step-up annotations are wrong.
     #[error("{POLICIES_FILE}: policy {id}: {reason}")]
     StepUp { id: String, reason: String },
+    /// A compiled bundle ([`Bundle::load_compiled`]) is not of the shape
+    /// [`Bundle::compiled`] gives.
+    #[error("compiled bundle: {0}")]
+    Compiled(String),
     /// The entity data is not JSON of Cedar's entity format, or does not fit the schema.
     #[error("{}: {message}", place(ENTITIES_FILE, *.line))]
     Entities {
@@ -103,6 +107,10 @@ pub enum BundleError {
         /// Line and column, for JSON that does not parse.
         line: Option<(usize, usize)>,
     },
+}
+
+fn compiled_error(message: impl Into<String>) -> BundleError {
+    BundleError::Compiled(message.into())
 }
 
 fn place(file: &str, line: Option<(usize, usize)>) -> String {
@@ -225,7 +233,10 @@ pub struct PolicyEntry {
 /// fail at request time except evaluation errors of individual policies.
 #[derive(Clone)]
 pub struct Bundle {
-    source: BundleSource,
+    /// The text, for a bundle loaded from it.
+    source: Option<BundleSource>,
+    /// The content the text version is the digest of, and each policy's text.
+    compiled: CompiledBundle,
     pub(crate) schema: Schema,
     pub(crate) info: SchemaInfo,
     pub(crate) policies: PolicySet,
@@ -249,6 +260,34 @@ pub struct Bundle {
     version: BundleVersion,
     /// The version of the text alone, without the entity data.
     text_version: BundleVersion,
+}
+
+/// A bundle in the form a client without a Cedar parser loads ([`Bundle::compiled`],
+/// [`Bundle::load_compiled`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompiledBundle {
+    /// The content [`Bundle::text_version`] is the digest of: `format` (1), `schema` (Cedar's
+    /// JSON schema format, types resolved), `policies` (each `{"id", "policy"}`, the policy
+    /// in Cedar's JSON policy format, sorted by id) and `routes` (the route table bound to
+    /// the schema: `namespace`, `resource` as `[type, id]`, and each route as
+    /// `[method, template, action]`, with a fourth member `"public"` for a public one).
+    pub content: Value,
+    /// Each policy's text as its author wrote it, by id, to show people; it takes no part in
+    /// decisions or the version. A policy without one is shown in its JSON form.
+    #[serde(default)]
+    pub policy_texts: BTreeMap<String, String>,
+}
+
+/// A bundle's parts, from either form, before they are checked together.
+struct Parts {
+    source: Option<BundleSource>,
+    schema: Schema,
+    schema_json: Value,
+    /// Each policy with its JSON form.
+    policies: Vec<(Policy, Value)>,
+    texts: BTreeMap<String, String>,
+    file: RoutesFile,
 }
 
 /// A bundle's entity data, validated against its schema.
@@ -304,27 +343,162 @@ impl Bundle {
     }
 
     fn load_parts(source: &BundleSource, entities: Option<&str>) -> Result<Self, BundleError> {
-        let ParsedSchema {
+        let ParsedSchema { schema, json } = parse_schema(&source.schema)?;
+        let policies = parse_policies(&source.policies)?
+            .into_iter()
+            .map(|policy| {
+                let json = policy.to_json().map_err(|err| BundleError::Policies {
+                    message: err.to_string(),
+                    line: None,
+                })?;
+                Ok((policy, json))
+            })
+            .collect::<Result<Vec<_>, BundleError>>()?;
+        let file: RoutesFile =
+            serde_json::from_str(&source.routes).map_err(|err| BundleError::Routes {
+                message: err.to_string(),
+                line: Some((err.line(), err.column())),
+            })?;
+        let texts = policies
+            .iter()
+            .map(|(policy, _)| (policy.id().to_string(), policy.to_string()))
+            .collect();
+        Self::assemble(
+            Parts {
+                source: Some(source.clone()),
+                schema,
+                schema_json: json,
+                policies,
+                texts,
+                file,
+            },
+            entities,
+        )
+    }
+
+    /// Loads a bundle from its compiled form ([`Bundle::compiled`]): the schema and the
+    /// policies in Cedar's JSON forms and the routes bound to the schema, so neither Cedar
+    /// text is parsed. This is how a client that holds no Cedar parser (the browser app)
+    /// loads the bundle the edge serves. `entities` is entity data as for
+    /// [`Bundle::load_with_entities`].
+    ///
+    /// Every check of [`Bundle::load`] that does not depend on the text is made again: the
+    /// schema is built and checked by Cedar, each policy carries the `@id` it is listed
+    /// under and no two share one, the policies are validated strictly against the schema,
+    /// step-up annotations are checked, the routes are bound to the schema anew and the
+    /// entity data is validated. The version is computed from what was loaded, so it equals
+    /// the version of the bundle the form was made from exactly when the two hold the same
+    /// content. A form that is not of this shape is refused with the part it is wrong in.
+    pub fn load_compiled(
+        compiled: &CompiledBundle,
+        entities: Option<&str>,
+    ) -> Result<Self, BundleError> {
+        let content = compiled
+            .content
+            .as_object()
+            .ok_or_else(|| compiled_error("the content is not a JSON object"))?;
+        if let Some(unknown) = content
+            .keys()
+            .find(|key| !["format", "schema", "policies", "routes"].contains(&key.as_str()))
+        {
+            return Err(compiled_error(format!("unknown member \"{unknown}\"")));
+        }
+        if content.get("format") != Some(&json!(1)) {
+            return Err(compiled_error("format must be 1"));
+        }
+        let member = |name: &str| {
+            content
+                .get(name)
+                .ok_or_else(|| compiled_error(format!("\"{name}\" is missing")))
+        };
+        let schema_json = member("schema")?.clone();
+        let schema =
+            Schema::from_json_value(schema_json.clone()).map_err(|err| BundleError::Schema {
+                message: diagnostic_message(&err, &err),
+                line: None,
+            })?;
+        let Value::Array(items) = member("policies")? else {
+            return Err(compiled_error("\"policies\" is not an array"));
+        };
+        let mut policies = Vec::with_capacity(items.len());
+        for item in items {
+            let id = item
+                .get("id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| compiled_error("a policy has no string \"id\""))?;
+            let refuse = |message: String| BundleError::Policies {
+                message: format!("policy {id}: {message}"),
+                line: None,
+            };
+            let est = item
+                .get("policy")
+                .ok_or_else(|| refuse("its \"policy\" is missing".into()))?;
+            let policy = Policy::from_json(Some(PolicyId::new(id)), est.clone())
+                .map_err(|err| refuse(error_chain(&err)))?;
+            if policy.annotation("id") != Some(id) {
+                return Err(refuse(format!(
+                    "its @id annotation does not say \"{}\"",
+                    id.escape_debug()
+                )));
+            }
+            policies.push((policy, est.clone()));
+        }
+        let file = RoutesFile::from_canonical(member("routes")?).map_err(compiled_error)?;
+        // Printing a policy as Cedar text would link Cedar's policy parser (`Policy`'s
+        // `Display` and `to_json` can parse text), so one without its text is shown in its
+        // JSON form.
+        let texts = policies
+            .iter()
+            .map(|(policy, est)| {
+                let id = policy.id().to_string();
+                let text = compiled.policy_texts.get(&id).cloned().unwrap_or_else(|| {
+                    serde_json::to_string_pretty(est).unwrap_or_else(|_| est.to_string())
+                });
+                (id, text)
+            })
+            .collect();
+        Self::assemble(
+            Parts {
+                source: None,
+                schema,
+                schema_json,
+                policies,
+                texts,
+                file,
+            },
+            entities,
+        )
+    }
+
+    /// The checks and the build both ways of loading share.
+    fn assemble(parts: Parts, entities: Option<&str>) -> Result<Self, BundleError> {
+        let Parts {
+            source,
             schema,
-            json: schema_json,
-        } = parse_schema(&source.schema)?;
+            schema_json,
+            policies,
+            texts,
+            file,
+        } = parts;
         let info = SchemaInfo::from_json(&schema_json).map_err(|message| BundleError::Schema {
             message,
             line: None,
         })?;
-        let ParsedPolicies {
+        let IndexedPolicies {
             set: policies,
             effects,
             step_ups,
             without_step_ups,
             json: policy_json,
-        } = parse_policies(&source.policies)?;
+        } = index_policies(policies)?;
 
         let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
         let problems: Vec<String> = validation
             .validation_errors()
             .map(|err| {
-                let at = diagnostic_line(&source.policies, err)
+                let at = source
+                    .as_ref()
+                    .and_then(|source| diagnostic_line(&source.policies, err))
                     .map(|(l, c)| format!(" (line {l}:{c})"))
                     .unwrap_or_default();
                 format!("policy {}{at}: {err}", err.policy_id())
@@ -334,11 +508,6 @@ impl Bundle {
             return Err(BundleError::Validation(problems));
         }
 
-        let file: RoutesFile =
-            serde_json::from_str(&source.routes).map_err(|err| BundleError::Routes {
-                message: err.to_string(),
-                line: Some((err.line(), err.column())),
-            })?;
         let BuiltRoutes {
             table: routes,
             actions,
@@ -362,7 +531,7 @@ impl Bundle {
 
         let (entity_data, entities_json) = parse_entities(entities, &schema)?;
 
-        let mut content = json!({
+        let content = json!({
             "format": 1,
             "schema": schema_json,
             "policies": policy_json,
@@ -376,17 +545,22 @@ impl Bundle {
         let text_version = digest(&content);
         // Only a bundle with entity data has the member, so the version of one without it
         // is what it was before entity data existed.
-        let version = match (entities_json, content.as_object_mut()) {
+        let version = match (entities_json, content.as_object()) {
             (Some(list), Some(object)) => {
-                object.insert("entities".into(), Value::Array(list));
-                digest(&content)
+                let mut with_entities = object.clone();
+                with_entities.insert("entities".into(), Value::Array(list));
+                digest(&Value::Object(with_entities))
             }
             _ => text_version.clone(),
         };
 
         let needs = collect_context_needs(&actions);
         Ok(Self {
-            source: source.clone(),
+            source,
+            compiled: CompiledBundle {
+                content,
+                policy_texts: texts,
+            },
             schema,
             info,
             policies,
@@ -429,9 +603,16 @@ impl Bundle {
         &self.text_version
     }
 
-    /// The text the bundle was loaded from.
-    pub fn source(&self) -> &BundleSource {
-        &self.source
+    /// The text the bundle was loaded from; `None` for a bundle loaded from its compiled
+    /// form ([`Bundle::load_compiled`]).
+    pub fn source(&self) -> Option<&BundleSource> {
+        self.source.as_ref()
+    }
+
+    /// The bundle's compiled form, which [`Bundle::load_compiled`] loads into a bundle of
+    /// the same [`Bundle::text_version`] without parsing Cedar text. It holds no entity data.
+    pub fn compiled(&self) -> &CompiledBundle {
+        &self.compiled
     }
 
     /// The Cedar namespace of the route table (may be empty).
@@ -467,9 +648,18 @@ impl Bundle {
     /// A policy's text as the bundle's author wrote it (comments before it excluded,
     /// annotations included), by its `@id`.
     pub fn policy_text(&self, id: &str) -> Option<String> {
-        self.policies
-            .policy(&PolicyId::new(id))
-            .map(|policy| policy.to_string())
+        self.compiled.policy_texts.get(id).cloned()
+    }
+
+    /// A policy's JSON form (Cedar's JSON policy format), by its `@id`.
+    pub(crate) fn policy_json(&self, id: &str) -> Option<&Value> {
+        self.compiled
+            .content
+            .get("policies")?
+            .as_array()?
+            .iter()
+            .find(|item| item.get("id").and_then(Value::as_str) == Some(id))?
+            .get("policy")
     }
 
     /// Policy ids with their effect, sorted by id.
@@ -486,7 +676,8 @@ impl Bundle {
         ids
     }
 
-    /// Routes with their action ids, in table order.
+    /// Routes with their action ids, in table order (for a bundle loaded from its compiled
+    /// form, in the form's canonical order).
     pub fn routes(&self) -> Vec<RouteEntry> {
         self.routes
             .routes
@@ -597,8 +788,8 @@ fn parse_schema(text: &str) -> Result<ParsedSchema, BundleError> {
     Ok(ParsedSchema { schema, json })
 }
 
-/// Policies renamed to their `@id`s, their effects and their JSON forms sorted by id.
-struct ParsedPolicies {
+/// The policies by their `@id`s, their effects and their JSON forms sorted by id.
+struct IndexedPolicies {
     set: PolicySet,
     effects: HashMap<String, Effect>,
     step_ups: HashMap<String, StepUp>,
@@ -660,7 +851,8 @@ fn step_up_of(policy: &Policy) -> Result<Option<StepUp>, String> {
     }))
 }
 
-fn parse_policies(text: &str) -> Result<ParsedPolicies, BundleError> {
+/// The policies of a text, renamed to their `@id`s, in the order they are written.
+fn parse_policies(text: &str) -> Result<Vec<Policy>, BundleError> {
     let parsed = PolicySet::from_str(text).map_err(|err| BundleError::Policies {
         message: diagnostic_message(&err, &err),
         line: diagnostic_line(text, &err),
@@ -698,12 +890,18 @@ fn parse_policies(text: &str) -> Result<ParsedPolicies, BundleError> {
         };
         with_ids.push(policy.new_id(PolicyId::new(id)));
     }
+    Ok(with_ids)
+}
+
+/// Indexes policies that carry their `@id`s as ids: no two share one, step-up annotations
+/// are well formed.
+fn index_policies(with_ids: Vec<(Policy, Value)>) -> Result<IndexedPolicies, BundleError> {
     let mut set = PolicySet::new();
     let mut without_step_ups = PolicySet::new();
     let mut effects = HashMap::new();
     let mut step_ups = HashMap::new();
     let mut json = Vec::new();
-    for policy in with_ids {
+    for (policy, policy_json) in with_ids {
         let id = policy.id().to_string();
         if effects.insert(id.clone(), policy.effect()).is_some() {
             return Err(BundleError::DuplicateId { id });
@@ -724,20 +922,14 @@ fn parse_policies(text: &str) -> Result<ParsedPolicies, BundleError> {
                     })?;
             }
         }
-        json.push(json!({
-            "id": id,
-            "policy": policy.to_json().map_err(|err| BundleError::Policies {
-                message: err.to_string(),
-                line: None,
-            })?,
-        }));
+        json.push(json!({ "id": id, "policy": policy_json }));
         set.add(policy).map_err(|err| BundleError::Policies {
             message: err.to_string(),
             line: None,
         })?;
     }
     json.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    Ok(ParsedPolicies {
+    Ok(IndexedPolicies {
         set,
         effects,
         step_ups,

@@ -500,12 +500,8 @@ impl Bundle {
                         // The residuals name the context as an unknown: read the paths
                         // from the policies as written.
                         for residual in &undecided {
-                            if let Some(json) = self
-                                .policies
-                                .policy(residual.id())
-                                .and_then(|p| p.to_json().ok())
-                            {
-                                context::context_paths(&json, &mut depends_on);
+                            if let Some(json) = self.policy_json(residual.id().as_ref()) {
+                                context::context_paths(json, &mut depends_on);
                             }
                         }
                         (None, ids(undecided))

@@ -71,7 +71,8 @@ pub mod wire;
 pub use actions::ANONYMOUS_TYPE;
 pub use bundle::{ANONYMOUS_ID, POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
 pub use bundle::{
-    Bundle, BundleError, BundleSource, BundleVersion, PolicyEntry, RouteEntry, StepUp,
+    Bundle, BundleError, BundleSource, BundleVersion, CompiledBundle, PolicyEntry, RouteEntry,
+    StepUp,
 };
 pub use context::{ContextConfig, ContextError, ContextNeeds, RequestValues, TokenValue};
 pub use crypto::RustCrypto;

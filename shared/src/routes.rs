@@ -194,6 +194,71 @@ pub(crate) struct FullRoute {
     public: bool,
 }
 
+impl RoutesFile {
+    /// The route file a bundle's canonical routes (the `routes` member of
+    /// [`crate::CompiledBundle::content`]) were built from, up to what binding does not
+    /// keep: `any` routes come back one per method, each with its action written out.
+    pub(crate) fn from_canonical(canonical: &serde_json::Value) -> Result<Self, String> {
+        let object = canonical
+            .as_object()
+            .ok_or("\"routes\" is not a JSON object")?;
+        if let Some(unknown) = object
+            .keys()
+            .find(|key| !["namespace", "resource", "routes"].contains(&key.as_str()))
+        {
+            return Err(format!("\"routes\" has an unknown member \"{unknown}\""));
+        }
+        let text = |value: Option<&serde_json::Value>, what: &str| {
+            value
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{what} is not a string"))
+        };
+        let namespace = text(object.get("namespace"), "the routes' namespace")?;
+        let resource = match object.get("resource").and_then(|r| r.as_array()) {
+            Some(pair) if pair.len() == 2 => ResourceRef {
+                ty: text(pair.first(), "the resource type")?,
+                id: text(pair.get(1), "the resource id")?,
+            },
+            _ => return Err("the routes' resource is not [type, id]".into()),
+        };
+        let entries = object
+            .get("routes")
+            .and_then(|r| r.as_array())
+            .ok_or("the routes' \"routes\" is not an array")?;
+        let mut routes = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let parts = entry.as_array().map(Vec::as_slice).unwrap_or_default();
+            let public = match parts.get(3) {
+                None => false,
+                Some(flag) if flag == "public" && parts.len() == 4 => true,
+                Some(_) => {
+                    return Err(format!(
+                        "route {entry} has members after its action other than \"public\""
+                    ));
+                }
+            };
+            let (Some(method), Some(template), Some(action)) = (
+                parts.first().and_then(|m| m.as_str()),
+                parts.get(1).and_then(|t| t.as_str()),
+                parts.get(2).and_then(|a| a.as_str()),
+            ) else {
+                return Err(format!("route {entry} is not [method, template, action]"));
+            };
+            routes.push(RouteEntry::Full(FullRoute {
+                route: format!("{method} {template}"),
+                action: Some(action.to_owned()),
+                public,
+            }));
+        }
+        Ok(Self {
+            namespace,
+            resource,
+            routes,
+        })
+    }
+}
+
 impl RouteEntry {
     /// The route text, the explicit action id and whether the route is public.
     pub(crate) fn parts(&self) -> (&str, Option<&str>, bool) {

@@ -1,7 +1,7 @@
 //! Documents that cross between the edge and its clients, defined once for both sides.
 
 pub use crate::bundle::RouteEntry;
-use crate::bundle::{Bundle, BundleError, BundleSource};
+use crate::bundle::{Bundle, BundleError, BundleSource, CompiledBundle};
 use crate::principal::Principal;
 use serde::{Deserialize, Serialize};
 
@@ -26,8 +26,13 @@ pub struct BundleEndpoint {
     pub namespace: String,
     /// Every route with its action.
     pub routes: Vec<RouteEntry>,
-    /// The bundle's text, for clients that evaluate it themselves.
-    pub source: BundleSource,
+    /// The bundle's text, to read (absent when the edge loaded the bundle from its compiled
+    /// form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<BundleSource>,
+    /// The bundle's compiled form ([`Bundle::compiled`]), for clients that evaluate it
+    /// themselves: it loads without a Cedar parser ([`BundleEndpoint::bundle`]).
+    pub compiled: CompiledBundle,
     /// The version of the text alone ([`Bundle::text_version`]): what a client compares,
     /// since it holds only the entity data about its caller.
     pub text_version: String,
@@ -46,23 +51,23 @@ impl BundleEndpoint {
             serial,
             namespace: bundle.namespace().to_owned(),
             routes: bundle.routes(),
-            source: bundle.source().clone(),
+            source: bundle.source().cloned(),
+            compiled: bundle.compiled().clone(),
             text_version: bundle.text_version().to_string(),
             entities: bundle.entity_data_about(caller),
         }
     }
 
-    /// The bundle as the caller holds it: the text, with the entity data about the caller
-    /// when there is any. It decides the caller's requests as the edge does; its
-    /// [`Bundle::text_version`] equals [`BundleEndpoint::text_version`].
+    /// The bundle as the caller holds it: the compiled form ([`Bundle::load_compiled`], so
+    /// no Cedar text is parsed), with the entity data about the caller when there is any. It
+    /// decides the caller's requests as the edge does; its [`Bundle::text_version`] equals
+    /// [`BundleEndpoint::text_version`] when the form is the edge's.
     pub fn bundle(&self) -> Result<Bundle, BundleError> {
-        match &self.entities {
-            Some(entities) => Bundle::load_with_entities(
-                &self.source,
-                &serde_json::Value::Array(entities.clone()).to_string(),
-            ),
-            None => Bundle::load(&self.source),
-        }
+        let entities = self
+            .entities
+            .as_ref()
+            .map(|entities| serde_json::Value::Array(entities.clone()).to_string());
+        Bundle::load_compiled(&self.compiled, entities.as_deref())
     }
 }
 

@@ -158,7 +158,7 @@ async_test! {
             assert!(gate.decide_anonymous(method, target, &cedargate::RequestValues::at(cedargate::UnixTime(0))).is_none(), "{method} {target}");
         }
         // The policies still decide: a forbid on the anonymous principal denies.
-        let source = bundle.source();
+        let source = bundle.source().unwrap();
         let closed = Bundle::load(&BundleSource {
             policies: format!(
                 "{}\n@id(\"no-anonymous\")\nforbid (principal is PetStore::Anonymous, action, resource);\n",
@@ -182,7 +182,7 @@ async_test! {
 
 #[test]
 fn a_public_route_needs_the_anonymous_principal_declared_and_allowed() {
-    let source = bundle().source().clone();
+    let source = bundle().source().unwrap().clone();
     let load = |schema: &str, routes: &str| {
         Bundle::load(&BundleSource {
             schema: schema.to_owned(),

@@ -1,0 +1,257 @@
+//! Bundles loaded from their compiled form (`Bundle::compiled`, `Bundle::load_compiled`): the
+//! same bundle as from the text, decided the same, and every form that is not one refused
+//! with the part it is wrong in.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use cedargate::{Bundle, BundleError, BundleSource, CompiledBundle, Gate, RouteError, TokenKind};
+use cedargate_test_support::requests::{expand, table};
+use cedargate_test_support::*;
+use serde_json::{Value, json};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+macro_rules! folder {
+    ($name:literal) => {
+        BundleSource {
+            schema: include_str!(concat!("../../policies/", $name, "/schema.cedarschema")).into(),
+            policies: include_str!(concat!("../../policies/", $name, "/policies.cedar")).into(),
+            routes: include_str!(concat!("../../policies/", $name, "/routes.json")).into(),
+        }
+    };
+}
+
+/// Every policy folder of the repository, with its entity data where it has any.
+fn folders() -> Vec<(&'static str, BundleSource, Option<&'static str>)> {
+    vec![
+        ("petstore", folder!("petstore"), None),
+        ("petstore-access", folder!("petstore-access"), None),
+        ("petstore-context", folder!("petstore-context"), None),
+        (
+            "authzen-todo",
+            folder!("authzen-todo"),
+            Some(include_str!("../../policies/authzen-todo/entities.json")),
+        ),
+    ]
+}
+
+/// The compiled form after a trip through JSON, as a client receives it.
+fn over_the_wire(bundle: &Bundle) -> CompiledBundle {
+    serde_json::from_str(&serde_json::to_string(bundle.compiled()).unwrap()).unwrap()
+}
+
+#[test]
+fn every_policy_folder_loads_from_its_compiled_form_as_from_its_text() {
+    for (name, source, entities) in folders() {
+        let from_text = match entities {
+            Some(data) => Bundle::load_with_entities(&source, data),
+            None => Bundle::load(&source),
+        }
+        .unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert!(from_text.source().is_some(), "{name}");
+        let compiled = over_the_wire(&from_text);
+        let held = Bundle::load_compiled(&compiled, entities)
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(held.text_version(), from_text.text_version(), "{name}");
+        assert_eq!(held.version(), from_text.version(), "{name}");
+        assert_eq!(held.compiled(), from_text.compiled(), "{name}");
+        assert_eq!(held.source(), None, "{name}: it was not loaded from text");
+        assert_eq!(held.namespace(), from_text.namespace(), "{name}");
+        assert_eq!(held.resource(), from_text.resource(), "{name}");
+        assert_eq!(
+            held.anonymous_principal(),
+            from_text.anonymous_principal(),
+            "{name}"
+        );
+        // The same routes; a compiled form keeps them in its canonical order.
+        let sorted = |bundle: &Bundle| {
+            let mut routes = bundle.routes();
+            routes.sort_by(|a, b| a.route.cmp(&b.route));
+            routes
+        };
+        assert_eq!(sorted(&held), sorted(&from_text), "{name}");
+        assert_eq!(held.context_needs(), from_text.context_needs(), "{name}");
+        let ids = from_text.policy_ids();
+        assert!(!ids.is_empty(), "{name}");
+        assert_eq!(held.policy_ids(), ids, "{name}");
+        for entry in &ids {
+            // The author's text, comments inside a policy and layout included.
+            let text = from_text.policy_text(&entry.id).unwrap();
+            assert!(
+                text.contains(&format!("@id(\"{}\")", entry.id)),
+                "{name}: {text}"
+            );
+            assert_eq!(held.policy_text(&entry.id), Some(text), "{name}");
+        }
+        // Without the texts, each policy is shown in its JSON form.
+        let bare = CompiledBundle {
+            policy_texts: Default::default(),
+            ..compiled.clone()
+        };
+        let bare = Bundle::load_compiled(&bare, entities).unwrap();
+        assert_eq!(bare.text_version(), from_text.text_version(), "{name}");
+        let first = &ids[0].id;
+        let shown: Value = serde_json::from_str(&bare.policy_text(first).unwrap()).unwrap();
+        assert_eq!(shown["annotations"]["id"], json!(first), "{name}");
+    }
+}
+
+#[test]
+fn the_request_case_table_is_decided_the_same_from_the_compiled_form() {
+    let held = Bundle::load_compiled(&over_the_wire(gate().bundle()), None).unwrap();
+    let compiled_gate = Gate::new(held, &trust_config()).unwrap();
+    let values = cedargate::RequestValues::at(cedargate::UnixTime(0));
+    let table = table();
+    assert!(table.case.len() >= 25);
+    let mut allowed = 0;
+    for case in &table.case {
+        let group = if case.user == "admin" {
+            "AVP_Admin"
+        } else {
+            "AVP_User"
+        };
+        let claims = serde_json::from_value(json!({ "sub": case.user, "group": [group] })).unwrap();
+        let principal = gate()
+            .trust()
+            .insecure_principal_from_claims(ISSUER_A, TokenKind::Id, &claims)
+            .unwrap();
+        let path = expand(&case.path);
+        let from_text = gate().decide(&principal, &case.method, &path, &values);
+        let from_compiled = compiled_gate.decide(&principal, &case.method, &path, &values);
+        if let Ok((_, decision)) = &from_text {
+            allowed += usize::from(decision.is_allowed());
+        }
+        let show = |decided: &Result<_, RouteError>| format!("{decided:?}");
+        assert_eq!(show(&from_compiled), show(&from_text), "{}", case.name);
+    }
+    assert!(allowed > 0, "some case is allowed");
+}
+
+/// The PetStore's compiled content, changed by `change`, loaded.
+fn load_changed(change: impl FnOnce(&mut Value)) -> Result<Bundle, BundleError> {
+    let mut compiled = over_the_wire(gate().bundle());
+    change(&mut compiled.content);
+    Bundle::load_compiled(&compiled, None)
+}
+
+/// The policy of the PetStore's compiled content with `id`.
+fn policy<'a>(content: &'a mut Value, id: &str) -> &'a mut Value {
+    content["policies"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|item| item["id"] == id)
+        .map(|item| &mut item["policy"])
+        .unwrap()
+}
+
+#[test]
+fn a_form_that_is_not_a_bundles_is_refused_with_the_part_it_is_wrong_in() {
+    type Change = Box<dyn FnOnce(&mut Value)>;
+    type Expected = fn(&BundleError) -> bool;
+    let cases: Vec<(&str, Change, Expected)> = vec![
+        (
+            "not an object",
+            Box::new(|c| *c = json!([])),
+            |e| matches!(e, BundleError::Compiled(m) if m.contains("not a JSON object")),
+        ),
+        (
+            "an unknown member (entity data goes beside the form, not in it)",
+            Box::new(|c| c["entities"] = json!([])),
+            |e| matches!(e, BundleError::Compiled(m) if m.contains("\"entities\"")),
+        ),
+        (
+            "another format",
+            Box::new(|c| c["format"] = json!(2)),
+            |e| matches!(e, BundleError::Compiled(m) if m.contains("format")),
+        ),
+        (
+            "no schema",
+            Box::new(|c| {
+                c.as_object_mut().unwrap().remove("schema");
+            }),
+            |e| matches!(e, BundleError::Compiled(m) if m.contains("\"schema\" is missing")),
+        ),
+        (
+            "a schema Cedar refuses",
+            Box::new(|c| c["schema"] = json!({ "PetStore": { "entityTypes": 1 } })),
+            |e| matches!(e, BundleError::Schema { .. }),
+        ),
+        (
+            "a policy listed under another id than its @id",
+            Box::new(|c| c["policies"][0]["id"] = json!("someone-else")),
+            |e| matches!(e, BundleError::Policies { message, .. } if message.contains("@id")),
+        ),
+        (
+            "two policies with one id",
+            Box::new(|c| {
+                let first = c["policies"][0].clone();
+                c["policies"].as_array_mut().unwrap().push(first);
+            }),
+            |e| matches!(e, BundleError::DuplicateId { .. }),
+        ),
+        (
+            "a policy not in Cedar's JSON format",
+            Box::new(|c| c["policies"][0]["policy"]["effect"] = json!("maybe")),
+            |e| matches!(e, BundleError::Policies { .. }),
+        ),
+        (
+            "a policy that does not validate against the schema",
+            Box::new(|c| {
+                policy(c, "avp-admin-all")["conditions"] = json!([{ "kind": "when", "body": {
+                    ".": { "left": { "Var": "principal" }, "attr": "undeclared" }
+                } }]);
+            }),
+            |e| matches!(e, BundleError::Validation(problems) if problems[0].contains("avp-admin-all")),
+        ),
+        (
+            "step-up annotations on a permit",
+            Box::new(|c| {
+                policy(c, "avp-admin-all")["annotations"]["step_up_max_age"] = json!("60");
+            }),
+            |e| matches!(e, BundleError::StepUp { id, .. } if id == "avp-admin-all"),
+        ),
+        (
+            "a route to an action the schema does not declare",
+            Box::new(|c| c["routes"]["routes"][0][2] = json!("fly /pets")),
+            |e| matches!(e, BundleError::Route(m) if m.contains("fly /pets")),
+        ),
+        (
+            "a route that is not [method, template, action]",
+            Box::new(|c| c["routes"]["routes"][0] = json!(["get"])),
+            |e| matches!(e, BundleError::Compiled(m) if m.contains("[method, template, action]")),
+        ),
+        (
+            "a route's fourth member other than \"public\"",
+            Box::new(|c| {
+                c["routes"]["routes"][0]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!("private"));
+            }),
+            |e| matches!(e, BundleError::Compiled(m) if m.contains("\"public\"")),
+        ),
+        (
+            "a resource that is not [type, id]",
+            Box::new(|c| c["routes"]["resource"] = json!("PetStore::Application")),
+            |e| matches!(e, BundleError::Compiled(m) if m.contains("[type, id]")),
+        ),
+    ];
+    for (what, change, expected) in cases {
+        let err = load_changed(change).expect_err(what);
+        assert!(expected(&err), "{what}: {err:?}");
+        assert!(!err.to_string().ends_with('.'), "{what}: {err}");
+    }
+    // The unchanged form loads, so each refusal above is the change's.
+    assert!(load_changed(|_| {}).is_ok());
+}
+
+#[test]
+fn a_changed_policy_changes_the_version_the_form_loads_with() {
+    let original = gate().bundle();
+    let changed = load_changed(|c| {
+        policy(c, "avp-user-all-but-post-pets")["annotations"]["note"] = json!("changed");
+    })
+    .unwrap();
+    assert_ne!(changed.text_version(), original.text_version());
+}
