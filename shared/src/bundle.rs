@@ -373,6 +373,7 @@ impl Bundle {
                 file,
             },
             entities,
+            validate_policies,
         )
     }
 
@@ -392,6 +393,36 @@ impl Bundle {
     pub fn load_compiled(
         compiled: &CompiledBundle,
         entities: Option<&str>,
+    ) -> Result<Self, BundleError> {
+        Self::from_compiled(compiled, entities, validate_policies)
+    }
+
+    /// [`Bundle::load_compiled`] without validating the policies against the schema: every
+    /// other check is made. It spares a client that only predicts decisions Cedar's
+    /// validator (some 85 kB of the browser app's gzipped wasm, and the time it takes).
+    ///
+    /// # Security warning
+    ///
+    /// Never use it for a bundle that decides requests, nor for one whose form comes from
+    /// anyone but the enforcement point that validated it. Unvalidated policies can refer to
+    /// attributes, types and actions the schema does not have; such a policy errors when it
+    /// is evaluated, and although cedargate counts an erroring `forbid` as a deny and an
+    /// erroring `permit` as no permit, mistakes [`Bundle::load`] refuses at start-up go
+    /// unnoticed. The browser app uses it for the form the edge's bundle endpoint serves, and
+    /// only when the version it computes is the one the edge names
+    /// ([`crate::wire::BundleEndpoint::insecure_bundle_unvalidated`]): then it holds the
+    /// content the edge validated.
+    pub fn insecure_load_compiled_unvalidated(
+        compiled: &CompiledBundle,
+        entities: Option<&str>,
+    ) -> Result<Self, BundleError> {
+        Self::from_compiled(compiled, entities, |_, _, _| Ok(()))
+    }
+
+    fn from_compiled(
+        compiled: &CompiledBundle,
+        entities: Option<&str>,
+        validate: impl FnOnce(&Schema, &PolicySet, Option<&BundleSource>) -> Result<(), BundleError>,
     ) -> Result<Self, BundleError> {
         let content = compiled
             .content
@@ -467,11 +498,20 @@ impl Bundle {
                 file,
             },
             entities,
+            validate,
         )
     }
 
     /// The checks and the build both ways of loading share.
-    fn assemble(parts: Parts, entities: Option<&str>) -> Result<Self, BundleError> {
+    ///
+    /// `validate` checks the policies against the schema: [`validate_policies`], or nothing
+    /// for [`Bundle::insecure_load_compiled_unvalidated`] (a function, not a flag, so a
+    /// program that never validates does not link Cedar's validator).
+    fn assemble(
+        parts: Parts,
+        entities: Option<&str>,
+        validate: impl FnOnce(&Schema, &PolicySet, Option<&BundleSource>) -> Result<(), BundleError>,
+    ) -> Result<Self, BundleError> {
         let Parts {
             source,
             schema,
@@ -492,21 +532,7 @@ impl Bundle {
             json: policy_json,
         } = index_policies(policies)?;
 
-        let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
-        let problems: Vec<String> = validation
-            .validation_errors()
-            .map(|err| {
-                let at = source
-                    .as_ref()
-                    .and_then(|source| diagnostic_line(&source.policies, err))
-                    .map(|(l, c)| format!(" (line {l}:{c})"))
-                    .unwrap_or_default();
-                format!("policy {}{at}: {err}", err.policy_id())
-            })
-            .collect();
-        if !problems.is_empty() {
-            return Err(BundleError::Validation(problems));
-        }
+        validate(&schema, &policies, source.as_ref())?;
 
         let BuiltRoutes {
             table: routes,
@@ -694,6 +720,30 @@ impl Bundle {
     pub fn resolve(&self, method: &str, target: &str) -> Result<RouteMatch, RouteError> {
         self.routes.resolve(method, target)
     }
+}
+
+/// Strict validation of the policies against the schema; each problem names its policy and,
+/// for a bundle loaded from text, its line.
+fn validate_policies(
+    schema: &Schema,
+    policies: &PolicySet,
+    source: Option<&BundleSource>,
+) -> Result<(), BundleError> {
+    let validation = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
+    let problems: Vec<String> = validation
+        .validation_errors()
+        .map(|err| {
+            let at = source
+                .and_then(|source| diagnostic_line(&source.policies, err))
+                .map(|(l, c)| format!(" (line {l}:{c})"))
+                .unwrap_or_default();
+            format!("policy {}{at}: {err}", err.policy_id())
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(BundleError::Validation(problems));
+    }
+    Ok(())
 }
 
 /// Parses and validates entity data (see [`Bundle::load_with_entities`]); without any, only

@@ -63,11 +63,39 @@ impl BundleEndpoint {
     /// decides the caller's requests as the edge does; its [`Bundle::text_version`] equals
     /// [`BundleEndpoint::text_version`] when the form is the edge's.
     pub fn bundle(&self) -> Result<Bundle, BundleError> {
-        let entities = self
-            .entities
+        Bundle::load_compiled(&self.compiled, self.entities_text().as_deref())
+    }
+
+    /// [`BundleEndpoint::bundle`] without validating the policies against the schema
+    /// ([`Bundle::insecure_load_compiled_unvalidated`]), refused unless the version of what
+    /// was loaded is [`BundleEndpoint::text_version`]: the version the edge computed for the
+    /// bundle it validated, so what is held is that content. What the browser app predicts
+    /// with.
+    ///
+    /// # Security warning
+    ///
+    /// For a client that predicts what its edge decides, with a document from that edge;
+    /// never to decide requests. See [`Bundle::insecure_load_compiled_unvalidated`].
+    pub fn insecure_bundle_unvalidated(&self) -> Result<Bundle, BundleError> {
+        let bundle = Bundle::insecure_load_compiled_unvalidated(
+            &self.compiled,
+            self.entities_text().as_deref(),
+        )?;
+        if bundle.text_version().as_str() != self.text_version {
+            return Err(BundleError::Compiled(format!(
+                "its content has version {}, not the {} the document names",
+                bundle.text_version(),
+                self.text_version
+            )));
+        }
+        Ok(bundle)
+    }
+
+    /// The entity data about the caller as the text of an `entities.json`.
+    fn entities_text(&self) -> Option<String> {
+        self.entities
             .as_ref()
-            .map(|entities| serde_json::Value::Array(entities.clone()).to_string());
-        Bundle::load_compiled(&self.compiled, entities.as_deref())
+            .map(|entities| serde_json::Value::Array(entities.clone()).to_string())
     }
 }
 

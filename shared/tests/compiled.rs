@@ -55,6 +55,10 @@ fn every_policy_folder_loads_from_its_compiled_form_as_from_its_text() {
         assert_eq!(held.text_version(), from_text.text_version(), "{name}");
         assert_eq!(held.version(), from_text.version(), "{name}");
         assert_eq!(held.compiled(), from_text.compiled(), "{name}");
+        let unvalidated = Bundle::insecure_load_compiled_unvalidated(&compiled, entities)
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(unvalidated.version(), from_text.version(), "{name}");
+        assert_eq!(unvalidated.compiled(), from_text.compiled(), "{name}");
         assert_eq!(held.source(), None, "{name}: it was not loaded from text");
         assert_eq!(held.namespace(), from_text.namespace(), "{name}");
         assert_eq!(held.resource(), from_text.resource(), "{name}");
@@ -127,11 +131,16 @@ fn the_request_case_table_is_decided_the_same_from_the_compiled_form() {
     assert!(allowed > 0, "some case is allowed");
 }
 
-/// The PetStore's compiled content, changed by `change`, loaded.
-fn load_changed(change: impl FnOnce(&mut Value)) -> Result<Bundle, BundleError> {
+/// The PetStore's compiled content, changed by `change`.
+fn changed(change: impl FnOnce(&mut Value)) -> CompiledBundle {
     let mut compiled = over_the_wire(gate().bundle());
     change(&mut compiled.content);
-    Bundle::load_compiled(&compiled, None)
+    compiled
+}
+
+/// The PetStore's compiled content, changed by `change`, loaded.
+fn load_changed(change: impl FnOnce(&mut Value)) -> Result<Bundle, BundleError> {
+    Bundle::load_compiled(&changed(change), None)
 }
 
 /// The policy of the PetStore's compiled content with `id`.
@@ -147,44 +156,44 @@ fn policy<'a>(content: &'a mut Value, id: &str) -> &'a mut Value {
 
 #[test]
 fn a_form_that_is_not_a_bundles_is_refused_with_the_part_it_is_wrong_in() {
-    type Change = Box<dyn FnOnce(&mut Value)>;
+    type Change = fn(&mut Value);
     type Expected = fn(&BundleError) -> bool;
     let cases: Vec<(&str, Change, Expected)> = vec![
         (
             "not an object",
-            Box::new(|c| *c = json!([])),
+            (|c| *c = json!([])),
             |e| matches!(e, BundleError::Compiled(m) if m.contains("not a JSON object")),
         ),
         (
             "an unknown member (entity data goes beside the form, not in it)",
-            Box::new(|c| c["entities"] = json!([])),
+            (|c| c["entities"] = json!([])),
             |e| matches!(e, BundleError::Compiled(m) if m.contains("\"entities\"")),
         ),
         (
             "another format",
-            Box::new(|c| c["format"] = json!(2)),
+            (|c| c["format"] = json!(2)),
             |e| matches!(e, BundleError::Compiled(m) if m.contains("format")),
         ),
         (
             "no schema",
-            Box::new(|c| {
+            (|c| {
                 c.as_object_mut().unwrap().remove("schema");
             }),
             |e| matches!(e, BundleError::Compiled(m) if m.contains("\"schema\" is missing")),
         ),
         (
             "a schema Cedar refuses",
-            Box::new(|c| c["schema"] = json!({ "PetStore": { "entityTypes": 1 } })),
+            (|c| c["schema"] = json!({ "PetStore": { "entityTypes": 1 } })),
             |e| matches!(e, BundleError::Schema { .. }),
         ),
         (
             "a policy listed under another id than its @id",
-            Box::new(|c| c["policies"][0]["id"] = json!("someone-else")),
+            (|c| c["policies"][0]["id"] = json!("someone-else")),
             |e| matches!(e, BundleError::Policies { message, .. } if message.contains("@id")),
         ),
         (
             "two policies with one id",
-            Box::new(|c| {
+            (|c| {
                 let first = c["policies"][0].clone();
                 c["policies"].as_array_mut().unwrap().push(first);
             }),
@@ -192,12 +201,12 @@ fn a_form_that_is_not_a_bundles_is_refused_with_the_part_it_is_wrong_in() {
         ),
         (
             "a policy not in Cedar's JSON format",
-            Box::new(|c| c["policies"][0]["policy"]["effect"] = json!("maybe")),
+            (|c| c["policies"][0]["policy"]["effect"] = json!("maybe")),
             |e| matches!(e, BundleError::Policies { .. }),
         ),
         (
             "a policy that does not validate against the schema",
-            Box::new(|c| {
+            (|c| {
                 policy(c, "avp-admin-all")["conditions"] = json!([{ "kind": "when", "body": {
                     ".": { "left": { "Var": "principal" }, "attr": "undeclared" }
                 } }]);
@@ -206,24 +215,24 @@ fn a_form_that_is_not_a_bundles_is_refused_with_the_part_it_is_wrong_in() {
         ),
         (
             "step-up annotations on a permit",
-            Box::new(|c| {
+            (|c| {
                 policy(c, "avp-admin-all")["annotations"]["step_up_max_age"] = json!("60");
             }),
             |e| matches!(e, BundleError::StepUp { id, .. } if id == "avp-admin-all"),
         ),
         (
             "a route to an action the schema does not declare",
-            Box::new(|c| c["routes"]["routes"][0][2] = json!("fly /pets")),
+            (|c| c["routes"]["routes"][0][2] = json!("fly /pets")),
             |e| matches!(e, BundleError::Route(m) if m.contains("fly /pets")),
         ),
         (
             "a route that is not [method, template, action]",
-            Box::new(|c| c["routes"]["routes"][0] = json!(["get"])),
+            (|c| c["routes"]["routes"][0] = json!(["get"])),
             |e| matches!(e, BundleError::Compiled(m) if m.contains("[method, template, action]")),
         ),
         (
             "a route's fourth member other than \"public\"",
-            Box::new(|c| {
+            (|c| {
                 c["routes"]["routes"][0]
                     .as_array_mut()
                     .unwrap()
@@ -233,7 +242,7 @@ fn a_form_that_is_not_a_bundles_is_refused_with_the_part_it_is_wrong_in() {
         ),
         (
             "a resource that is not [type, id]",
-            Box::new(|c| c["routes"]["resource"] = json!("PetStore::Application")),
+            (|c| c["routes"]["resource"] = json!("PetStore::Application")),
             |e| matches!(e, BundleError::Compiled(m) if m.contains("[type, id]")),
         ),
     ];
@@ -241,6 +250,14 @@ fn a_form_that_is_not_a_bundles_is_refused_with_the_part_it_is_wrong_in() {
         let err = load_changed(change).expect_err(what);
         assert!(expected(&err), "{what}: {err:?}");
         assert!(!err.to_string().ends_with('.'), "{what}: {err}");
+        // Without validation every other check is made.
+        let unvalidated = Bundle::insecure_load_compiled_unvalidated(&changed(change), None);
+        if matches!(err, BundleError::Validation(_)) {
+            assert!(unvalidated.is_ok(), "{what}: the one check it leaves out");
+        } else {
+            let err = unvalidated.expect_err(what);
+            assert!(expected(&err), "{what}, unvalidated: {err:?}");
+        }
     }
     // The unchanged form loads, so each refusal above is the change's.
     assert!(load_changed(|_| {}).is_ok());
@@ -254,4 +271,39 @@ fn a_changed_policy_changes_the_version_the_form_loads_with() {
     })
     .unwrap();
     assert_ne!(changed.text_version(), original.text_version());
+}
+
+#[test]
+fn the_unvalidated_endpoint_bundle_is_the_one_the_edge_names_or_refused() {
+    let principal = gate()
+        .trust()
+        .insecure_principal_from_claims(
+            ISSUER_A,
+            TokenKind::Id,
+            &serde_json::from_value(json!({ "sub": "bob", "group": ["AVP_User"] })).unwrap(),
+        )
+        .unwrap();
+    let doc = cedargate::wire::BundleEndpoint::new(gate().bundle(), 1, &principal);
+    let doc: cedargate::wire::BundleEndpoint =
+        serde_json::from_str(&serde_json::to_string(&doc).unwrap()).unwrap();
+    let held = doc.insecure_bundle_unvalidated().unwrap();
+    assert_eq!(held.text_version(), gate().bundle().text_version());
+    assert_eq!(
+        held.allowed_actions(&principal),
+        gate().bundle().allowed_actions(&principal)
+    );
+    assert_eq!(doc.bundle().unwrap().version(), held.version());
+
+    // A form that is not the content the edge names is refused, even one that validates.
+    let mut other = doc.clone();
+    policy(&mut other.compiled.content, "avp-admin-all")["annotations"]["note"] = json!("x");
+    assert!(other.bundle().is_ok(), "it is a valid bundle");
+    let err = other.insecure_bundle_unvalidated().unwrap_err();
+    assert!(
+        matches!(&err, BundleError::Compiled(m) if m.contains(&doc.text_version)),
+        "{err}"
+    );
+    let mut renamed = doc.clone();
+    renamed.text_version = "0".repeat(64);
+    assert!(renamed.insecure_bundle_unvalidated().is_err());
 }
