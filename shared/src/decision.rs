@@ -117,17 +117,7 @@ impl Bundle {
     pub fn entity_data_about(&self, principal: &Principal) -> Option<Vec<serde_json::Value>> {
         self.entities_source()?;
         let by_uid = &self.entity_data.by_uid;
-        let uid = principal.uid();
-        let mut about: Vec<&EntityUid> = vec![uid];
-        if let Some(parents) = principal.entities().ancestors(uid) {
-            about.extend(parents);
-        }
-        let stored = &self.entity_data.entities;
-        let above: Vec<&EntityUid> = about
-            .iter()
-            .filter_map(|member| stored.ancestors(member))
-            .flatten()
-            .collect();
+        let (mut about, above) = self.data_scope(principal);
         about.extend(above);
         let mut found: Vec<(String, &serde_json::Value)> = about
             .into_iter()
@@ -141,6 +131,27 @@ impl Bundle {
                 .map(|(_, entity)| entity.clone())
                 .collect(),
         )
+    }
+
+    /// Whom the entity data is read for about `principal`: the principal and the groups its
+    /// token names, then every entity the stored data places above them (the stored
+    /// hierarchy is already closed; an entity may appear in both, or twice).
+    fn data_scope<'a>(
+        &'a self,
+        principal: &'a Principal,
+    ) -> (Vec<&'a EntityUid>, Vec<&'a EntityUid>) {
+        let uid = principal.uid();
+        let mut start = vec![uid];
+        if let Some(parents) = principal.entities().ancestors(uid) {
+            start.extend(parents);
+        }
+        let stored = &self.entity_data.entities;
+        let above = start
+            .iter()
+            .filter_map(|member| stored.ancestors(member))
+            .flatten()
+            .collect();
+        (start, above)
     }
 
     /// The entities a decision for `principal` is evaluated against: the token's principal
@@ -163,20 +174,16 @@ impl Bundle {
             return Ok(Cow::Borrowed(principal.entities()));
         }
         let own = principal.entities();
-        let uid = principal.uid();
-        let mut start: Vec<EntityUid> = vec![uid.clone()];
-        if let Some(parents) = own.ancestors(uid) {
-            start.extend(parents.cloned());
-        }
+        let (start, above) = self.data_scope(principal);
         if !start
             .iter()
-            .any(|u| self.entity_data.by_uid.contains_key(u))
+            .any(|u| self.entity_data.by_uid.contains_key(*u))
         {
             return Ok(Cow::Borrowed(principal.entities()));
         }
-        let mut seen: HashSet<EntityUid> = start.iter().cloned().collect();
+        let mut seen: HashSet<&EntityUid> = start.iter().copied().collect();
         let mut joined = Vec::new();
-        for member in &start {
+        for &member in &start {
             let token_entity = own.get(member).cloned();
             let data_entity = stored
                 .get(member)
@@ -197,18 +204,12 @@ impl Bundle {
             };
             joined.push(entity);
         }
-        // Everything the data places above them (the stored hierarchy is already closed).
-        let above: Vec<EntityUid> = start
-            .iter()
-            .filter_map(|member| stored.ancestors(member))
-            .flatten()
-            .cloned()
-            .collect();
+        // Everything the data places above them.
         for ancestor in above {
-            if seen.insert(ancestor.clone())
+            if seen.insert(ancestor)
                 && let Some(entity) = stored
-                    .get(&ancestor)
-                    .filter(|_| self.entity_data.by_uid.contains_key(&ancestor))
+                    .get(ancestor)
+                    .filter(|_| self.entity_data.by_uid.contains_key(ancestor))
             {
                 joined.push(entity.clone());
             }
