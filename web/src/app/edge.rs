@@ -14,11 +14,10 @@ use std::sync::Arc;
 /// The allowed-actions matrix.
 #[derive(Clone, Debug)]
 pub struct Matrix {
-    /// The version computed here from the bundle's text (without entity data, of which the
-    /// app holds only what concerns its user).
+    /// The version of the bundle's text (without entity data, of which the app holds only
+    /// what concerns its user): computed here, and the bundle is refused unless it is the
+    /// version the edge states.
     pub version: String,
-    /// The version the edge states for the same text.
-    pub edge_version: String,
     /// The principal the rows are for.
     pub principal: String,
     /// The entities the bundle's entity data places the principal in (its roles, say),
@@ -134,7 +133,6 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
         set_claims,
         verified,
         version,
-        edge_version: doc.text_version,
         principal: principal.uid().to_string(),
         data_about,
         rows,
