@@ -34,6 +34,10 @@ pub enum MappingError {
     /// No trusted issuer entry fits.
     #[error("issuer is not trusted for {0} tokens")]
     UnknownIssuer(TokenKind),
+    /// The claim's value, with this issuer's prefix, starts with the longer prefix of
+    /// another issuer: it would name that issuer's user or group.
+    #[error("claim \"{claim}\" names an entity in another issuer's id space")]
+    ForeignIdentity { claim: String },
 }
 
 /// A set-valued claim of a token's mapping, with the token's values ([`Trust::set_claims`]).
@@ -145,6 +149,11 @@ struct IssuerPolicy {
     principal_type: EntityTypeName,
     group_type: Option<EntityTypeName>,
     attributes: Vec<AttributeMap>,
+    /// Longer prefixes of other issuers' principals of the same type, which start with this
+    /// entry's own: an id of this entry must not fall in their space.
+    foreign_id_prefixes: Vec<String>,
+    /// The same for groups (empty with `insecure_shared_group_ids`).
+    foreign_group_prefixes: Vec<String>,
 }
 
 /// A trust configuration checked against a bundle's schema: ready to verify tokens and map
@@ -163,12 +172,13 @@ impl Trust {
     /// filled by some mapping.
     pub fn bind(config: &TrustConfig, bundle: &Bundle) -> Result<Self, ConfigError> {
         let verifier = Verifier::new(config)?;
-        let issuers = config
+        let mut issuers = config
             .issuers
             .iter()
             .map(|entry| bind_issuer(entry, bundle))
             .collect::<Result<Vec<_>, _>>()?;
         check_distinct_identities(&issuers, config.insecure_shared_group_ids)?;
+        set_foreign_prefixes(&mut issuers, config.insecure_shared_group_ids);
         Ok(Self {
             verifier,
             issuers,
@@ -378,6 +388,11 @@ impl Trust {
             config.entity_id_prefix.as_deref().unwrap_or(""),
             subject
         );
+        if in_foreign_space(&entity_id, &policy.foreign_id_prefixes) {
+            return Err(MappingError::ForeignIdentity {
+                claim: id_claim.to_owned(),
+            });
+        }
         let uid = EntityUid::from_type_name_and_id(
             policy.principal_type.clone(),
             EntityId::new(&entity_id),
@@ -393,6 +408,11 @@ impl Trust {
                     config.group_id_prefix.as_deref().unwrap_or(""),
                     name
                 );
+                if in_foreign_space(&id, &policy.foreign_group_prefixes) {
+                    return Err(MappingError::ForeignIdentity {
+                        claim: claim.clone(),
+                    });
+                }
                 let group =
                     EntityUid::from_type_name_and_id(group_type.clone(), EntityId::new(&id));
                 if parents.insert(group.clone()) {
@@ -498,6 +518,58 @@ fn check_distinct_identities(
         }
     }
     Ok(())
+}
+
+/// For each entry, the prefixes of other issuers' principals (and groups) of the same type
+/// that strictly extend the entry's own prefix (none counts as the empty prefix). Equal
+/// prefixes are refused by [`check_distinct_identities`]; these are the ones it lets through,
+/// such as an issuer without prefix beside one with `idp.example|`, whose ids [`Trust::map`]
+/// keeps apart by refusing a value that falls in the longer prefix's space.
+fn set_foreign_prefixes(issuers: &mut [IssuerPolicy], shared_groups: bool) {
+    let prefix = |p: &Option<String>| p.clone().unwrap_or_default();
+    let extends =
+        |longer: &str, shorter: &str| longer.len() > shorter.len() && longer.starts_with(shorter);
+    let mut found = Vec::with_capacity(issuers.len());
+    for a in issuers.iter() {
+        let mut ids = Vec::new();
+        let mut groups = Vec::new();
+        for b in issuers
+            .iter()
+            .filter(|b| b.config.issuer != a.config.issuer)
+        {
+            let (own, theirs) = (
+                prefix(&a.config.entity_id_prefix),
+                prefix(&b.config.entity_id_prefix),
+            );
+            if a.principal_type == b.principal_type && extends(&theirs, &own) {
+                ids.push(theirs);
+            }
+            let (own, theirs) = (
+                prefix(&a.config.group_id_prefix),
+                prefix(&b.config.group_id_prefix),
+            );
+            if !shared_groups
+                && a.group_type.is_some()
+                && a.group_type == b.group_type
+                && extends(&theirs, &own)
+            {
+                groups.push(theirs);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        groups.sort_unstable();
+        groups.dedup();
+        found.push((ids, groups));
+    }
+    for (issuer, (ids, groups)) in issuers.iter_mut().zip(found) {
+        issuer.foreign_id_prefixes = ids;
+        issuer.foreign_group_prefixes = groups;
+    }
+}
+
+fn in_foreign_space(id: &str, foreign_prefixes: &[String]) -> bool {
+    foreign_prefixes.iter().any(|p| id.starts_with(p.as_str()))
 }
 
 fn string_set(
@@ -697,5 +769,7 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
         principal_type,
         group_type,
         attributes,
+        foreign_id_prefixes: Vec::new(),
+        foreign_group_prefixes: Vec::new(),
     })
 }

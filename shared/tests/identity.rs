@@ -400,6 +400,83 @@ fn issuers_cannot_share_users_or_groups() {
     assert!(bind(json!([a, access])).is_ok());
 }
 
+/// A prefix that starts another issuer's longer one (none at all starts every one) is let
+/// through at start-up, so its values must never fall in the other issuer's space.
+#[test]
+fn an_issuer_cannot_name_users_or_groups_in_a_longer_prefix_of_another() {
+    let a = json!({ "issuer": ISSUER_A, "token": "id", "audiences": [CLIENT_ID] });
+    let mut c = json!({ "issuer": ISSUER_C, "token": "id", "audiences": [CLIENT_ID] });
+    c["entity_id_prefix"] = json!("idp.example.test/c|");
+    c["group_id_prefix"] = json!("idp.example.test/c|");
+    let trust = bind(json!([a, c])).unwrap();
+    let map = |issuer: &str, value: Value| {
+        trust.insecure_principal_from_claims(issuer, TokenKind::Id, &claims(value))
+    };
+    let c_admin = map(ISSUER_C, json!({ "sub": "bob", "group": ["AVP_Admin"] })).unwrap();
+    assert_eq!(c_admin.uid().id().unescaped(), "idp.example.test/c|bob");
+
+    // Issuer A naming C's group or C's user is refused, never mapped onto them.
+    let group = map(
+        ISSUER_A,
+        json!({ "sub": "mallory", "group": ["idp.example.test/c|AVP_Admin"] }),
+    );
+    assert_eq!(
+        group.unwrap_err(),
+        MappingError::ForeignIdentity {
+            claim: "group".into()
+        }
+    );
+    let user = map(ISSUER_A, json!({ "sub": "idp.example.test/c|bob" }));
+    assert_eq!(
+        user.unwrap_err(),
+        MappingError::ForeignIdentity {
+            claim: "sub".into()
+        }
+    );
+    // A's own values that merely look alike are A's.
+    let own = map(
+        ISSUER_A,
+        json!({ "sub": "idp.example.test/d|bob", "group": ["idp.example.test/c"] }),
+    );
+    assert_eq!(own.unwrap().groups(), ["idp.example.test/c"]);
+
+    // Two prefixes, one extending the other: the shorter's values are kept out of the longer's.
+    let mut b = json!({ "issuer": ISSUER_B, "token": "id", "audiences": [CLIENT_ID] });
+    b["entity_id_prefix"] = json!("idp.example.test/");
+    b["group_id_prefix"] = json!("idp.example.test/");
+    let trust = bind(json!([b, c])).unwrap();
+    let err = trust
+        .insecure_principal_from_claims(ISSUER_B, TokenKind::Id, &claims(json!({ "sub": "c|bob" })))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        MappingError::ForeignIdentity {
+            claim: "sub".into()
+        }
+    );
+    let c_bob = trust
+        .insecure_principal_from_claims(ISSUER_C, TokenKind::Id, &claims(json!({ "sub": "bob" })))
+        .unwrap();
+    assert_eq!(c_bob.uid().id().unescaped(), "idp.example.test/c|bob");
+
+    // Groups shared on purpose are not kept apart.
+    let shared: TrustConfig = serde_json::from_value(json!({
+        "issuers": [a, { "issuer": ISSUER_C, "token": "id", "audiences": [CLIENT_ID],
+                         "entity_id_prefix": "idp.example.test/c|", "group_id_prefix": "c|" }],
+        "insecure_shared_group_ids": true
+    }))
+    .unwrap();
+    let trust = Trust::bind(&shared, &petstore()).unwrap();
+    let principal = trust
+        .insecure_principal_from_claims(
+            ISSUER_A,
+            TokenKind::Id,
+            &claims(json!({ "sub": "x", "group": ["c|g"] })),
+        )
+        .unwrap();
+    assert_eq!(principal.groups(), ["c|g"]);
+}
+
 #[test]
 fn an_id_token_entry_cannot_require_the_access_token_type() {
     let err = bind(json!([
