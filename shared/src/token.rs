@@ -498,7 +498,8 @@ impl ClaimRules {
         Ok(())
     }
 
-    /// Checks `iss`, `aud`, `exp`, `nbf`, `iat` at time `now`.
+    /// Checks `iss`, `aud`, `exp`, `nbf`, `iat` at time `now`; for ID tokens also that every
+    /// audience is trusted and that `iat` and `sub` are present.
     pub(crate) fn check_claims(
         &self,
         claims: &Map<String, Value>,
@@ -519,6 +520,7 @@ impl ClaimRules {
             Some(Value::String(aud)) => self.audiences.iter().any(|a| a == aud),
             Some(Value::Array(items)) => {
                 let mut found = false;
+                let mut untrusted = false;
                 for item in items {
                     let Value::String(aud) = item else {
                         return Err(TokenError::InvalidClaim {
@@ -526,9 +528,13 @@ impl ClaimRules {
                             reason: "not a string or an array of strings",
                         });
                     };
-                    found |= self.audiences.iter().any(|a| a == aud);
+                    let trusted = self.audiences.iter().any(|a| a == aud);
+                    found |= trusted;
+                    untrusted |= !trusted;
                 }
-                found
+                // OpenID Connect Core 3.1.3.7: an ID token with an audience the client does
+                // not trust is refused, even beside its own.
+                found && !(untrusted && self.kind == TokenKind::Id)
             }
             Some(_) => {
                 return Err(TokenError::InvalidClaim {
@@ -544,6 +550,22 @@ impl ClaimRules {
         let exp = numeric_date(claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
         let nbf = numeric_date(claims, "nbf")?;
         let iat = numeric_date(claims, "iat")?;
+        if self.kind == TokenKind::Id {
+            // OpenID Connect Core §2: `iat` and `sub` are required in every ID token.
+            if iat.is_none() {
+                return Err(TokenError::MissingClaim("iat"));
+            }
+            match claims.get("sub") {
+                Some(Value::String(sub)) if !sub.is_empty() => {}
+                Some(_) => {
+                    return Err(TokenError::InvalidClaim {
+                        claim: "sub",
+                        reason: "not a non-empty string",
+                    });
+                }
+                None => return Err(TokenError::MissingClaim("sub")),
+            }
+        }
         if now.seconds() > exp.seconds().saturating_add(self.leeway) {
             return Err(TokenError::Expired { expired_at: exp });
         }

@@ -533,11 +533,21 @@ async_test! {
         assert_eq!(kind(verify_with(id_entry.clone(), &azp, "JWT").await), Err(K::WrongAuthorizedParty));
         azp["azp"] = json!(7);
         assert_eq!(kind(verify_with(id_entry.clone(), &azp, "JWT").await), Err(K::WrongAuthorizedParty));
+        // An audience the entry does not trust is refused beside its own, azp or not
+        // (3.1.3.7 step 3); several trusted ones need the azp.
         let mut several = id.clone();
         several["aud"] = json!([CLIENT_ID, "another-client"]);
-        assert_eq!(kind(verify_with(id_entry.clone(), &several, "JWT").await), Err(K::WrongAuthorizedParty));
+        assert_eq!(kind(verify_with(id_entry.clone(), &several, "JWT").await), Err(K::WrongAudience));
         several["azp"] = json!(CLIENT_ID);
-        assert_eq!(kind(verify_with(id_entry, &several, "JWT").await), Ok(()));
+        assert_eq!(kind(verify_with(id_entry, &several, "JWT").await), Err(K::WrongAudience));
+        let both = json!([{ "issuer": ISSUER_A, "token": "id", "audiences": [CLIENT_ID, "another-client"] }]);
+        assert_eq!(kind(verify_with(both.clone(), &several, "JWT").await), Ok(()));
+        several.as_object_mut().unwrap().remove("azp");
+        assert_eq!(kind(verify_with(both, &several, "JWT").await), Err(K::WrongAuthorizedParty));
+        // An access token for several audiences needs only one of them to be the API.
+        let mut wide = access_claims("alice", NOW);
+        wide["aud"] = json!([API_AUDIENCE, "https://other.api.test"]);
+        assert_eq!(kind(verify_with(access_entry.clone(), &wide, "at+jwt").await), Ok(()));
 
         // An ID token at an access-token entry that does not require `typ`.
         let mut id_for_api = id_claims("alice", &[], NOW);
