@@ -16,7 +16,7 @@ use cedar_policy::{
 };
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Allow or deny.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -108,17 +108,22 @@ impl Bundle {
         )
     }
 
-    /// What the entity data says about `principal`: the data's entities for it and its
-    /// groups, and every entity the data places above them, as written (Cedar's JSON entity
-    /// format), sorted by uid. `None` for a bundle without entity data; empty when the data
-    /// names neither the principal nor its groups. Exactly the data [`Bundle::authorize`]
-    /// joins for this principal, so it is what the bundle endpoint tells a caller about
-    /// itself, and nothing about anyone else.
+    /// What the entity data says about `principal` and about the API: the data's entities
+    /// for the principal, its groups and the bundle's resource, and every entity the data
+    /// places above them, as written (Cedar's JSON entity format), sorted by uid. `None` for
+    /// a bundle without entity data; empty when the data names none of them. This is what
+    /// the bundle endpoint tells a caller, and nothing about anyone else: what a policy
+    /// reaches through another person's entity is decided by the edge with the whole data
+    /// ([`Bundle::authorize`]), but not predicted by a client that holds only this part.
     pub fn entity_data_about(&self, principal: &Principal) -> Option<Vec<serde_json::Value>> {
         self.entities_source()?;
         let by_uid = &self.entity_data.by_uid;
         let (mut about, above) = self.data_scope(principal);
         about.extend(above);
+        about.push(&self.resource);
+        if let Some(parents) = self.entity_data.entities.ancestors(&self.resource) {
+            about.extend(parents);
+        }
         let mut found: Vec<(String, &serde_json::Value)> = about
             .into_iter()
             .filter_map(|member| Some((member.to_string(), by_uid.get(member)?)))
@@ -154,13 +159,15 @@ impl Bundle {
         (start, above)
     }
 
-    /// The entities a decision for `principal` is evaluated against: the token's principal
-    /// and groups, joined with what the bundle's entity data ([`Bundle::load_with_entities`])
-    /// holds about them. A principal or group the data names gets the data's parents as
-    /// well as the token's, and the data's attributes where the token's claims give none
-    /// (a claim the token carries wins); every entity the data places above them comes
-    /// along, so `principal in Role::"admin"` holds for a user the data makes an admin. The
-    /// token's entities as they are when the data names none of them.
+    /// The entities a decision for `principal` is evaluated against: the bundle's entity
+    /// data ([`Bundle::load_with_entities`]), all of it, with the token's principal and
+    /// groups joined in. A principal or group the data names gets the data's parents as well
+    /// as the token's, and the data's attributes where the token's claims give none (a
+    /// claim the token carries wins); one the data does not name is added as the token
+    /// maps it. So `principal in Role::"admin"` holds for a user the data makes an admin,
+    /// and what the data says of the resource (its parents) or of entities a policy reaches
+    /// through attributes decides too, exactly as for an AuthZEN question. The token's
+    /// entities as they are for a bundle without entity data.
     ///
     /// Errors when the joined entities do not fit the schema (the data gives an attribute a
     /// type the token's mapping also fills differently, say): a decision with such an error
@@ -174,14 +181,7 @@ impl Bundle {
             return Ok(Cow::Borrowed(principal.entities()));
         }
         let own = principal.entities();
-        let (start, above) = self.data_scope(principal);
-        if !start
-            .iter()
-            .any(|u| self.entity_data.by_uid.contains_key(*u))
-        {
-            return Ok(Cow::Borrowed(principal.entities()));
-        }
-        let mut seen: HashSet<&EntityUid> = start.iter().copied().collect();
+        let (start, _) = self.data_scope(principal);
         let mut joined = Vec::new();
         for &member in &start {
             let token_entity = own.get(member).cloned();
@@ -199,22 +199,15 @@ impl Bundle {
                     parents.extend(data_parents);
                     Entity::new(uid, attrs, parents).map_err(|err| err.to_string())?
                 }
-                (Some(entity), None) | (None, Some(entity)) => entity,
-                (None, None) => continue,
+                (Some(entity), None) => entity,
+                // Already in the data as it is.
+                (None, _) => continue,
             };
             joined.push(entity);
         }
-        // Everything the data places above them.
-        for ancestor in above {
-            if seen.insert(ancestor)
-                && let Some(entity) = stored
-                    .get(ancestor)
-                    .filter(|_| self.entity_data.by_uid.contains_key(ancestor))
-            {
-                joined.push(entity.clone());
-            }
-        }
-        Entities::from_entities(joined, Some(&self.schema))
+        stored
+            .clone()
+            .upsert_entities(joined, Some(&self.schema))
             .map(Cow::Owned)
             .map_err(|err| format!("the entity data and the token do not fit together: {err}"))
     }

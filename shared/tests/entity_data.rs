@@ -246,3 +246,62 @@ async_test! {
         assert_eq!(plain.text_version(), plain.version());
     }
 }
+
+/// The Todo bundle with the API itself placed in the data: `Application::"Todo"` is in
+/// `Env::"frozen"`, and a `forbid` stops every request to a frozen application.
+fn frozen() -> Bundle {
+    let schema = include_str!("../../policies/authzen-todo/schema.cedarschema").replace(
+        "entity Application;",
+        "entity Env;\n  entity Application in [Env];",
+    );
+    let policies = format!(
+        "{}\n@id(\"frozen\")\nforbid (principal, action, resource in TodoApp::Env::\"frozen\");\n",
+        include_str!("../../policies/authzen-todo/policies.cedar")
+    );
+    let mut data: Vec<Value> =
+        serde_json::from_str(include_str!("../../policies/authzen-todo/entities.json")).unwrap();
+    data.push(
+        json!({ "uid": { "type": "TodoApp::Env", "id": "frozen" }, "attrs": {}, "parents": [] }),
+    );
+    data.push(json!({
+        "uid": { "type": "TodoApp::Application", "id": "Todo" }, "attrs": {},
+        "parents": [{ "type": "TodoApp::Env", "id": "frozen" }]
+    }));
+    let source = BundleSource {
+        schema,
+        policies,
+        routes: source().routes,
+    };
+    Bundle::load_with_entities(&source, &serde_json::to_string(&data).unwrap()).unwrap()
+}
+
+async_test! {
+    async fn what_the_data_holds_about_the_resource_decides_too() {
+        let gate = gate(frozen(), None);
+        // Rick (whom the data knows) and a stranger (whom it does not) alike: the data puts
+        // the API in a frozen environment, so nothing is allowed.
+        for sub in [RICK, "someone-else"] {
+            let who = principal(&gate, &claims(sub)).await;
+            for (method, template) in [("GET", "/todos"), ("POST", "/todos"), ("DELETE", "/todos/{todoId}")] {
+                assert!(!decide(&gate, &who, method, template), "{sub}: {method} {template}");
+            }
+            let allowed: Vec<String> = gate
+                .bundle()
+                .allowed_actions(&who)
+                .into_iter()
+                .filter(|d| d.outcome == Some(Outcome::Allow))
+                .map(|d| d.action)
+                .collect();
+            assert!(allowed.is_empty(), "{sub}: the matrix allows {allowed:?}");
+        }
+        // The bundle endpoint tells a caller about the API too, so the app predicts the same.
+        let rick = principal(&gate, &claims(RICK)).await;
+        let doc = cedargate::wire::BundleEndpoint::new(gate.bundle(), 1, &rick);
+        let held = doc.bundle().unwrap();
+        assert!(held.allowed_actions(&rick).iter().all(|d| d.outcome != Some(Outcome::Allow)));
+        let stranger = principal(&gate, &claims("someone-else")).await;
+        let doc = cedargate::wire::BundleEndpoint::new(gate.bundle(), 1, &stranger);
+        let ids: Vec<&str> = doc.entities.iter().flatten().map(|e| e["uid"]["type"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["TodoApp::Application", "TodoApp::Env"]);
+    }
+}
