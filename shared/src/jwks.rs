@@ -341,6 +341,22 @@ impl KeySet {
 
 /// An RSA public key of [`MIN_RSA_BITS`] to [`MAX_RSA_BITS`] bits with an odd exponent
 /// from 3 to 2^33 - 1 (what the `rsa` crate checks).
+/// An Ed25519 public key that is a canonical curve point of large order. The crate's
+/// constructor checks only the length; a small-order key (the identity, say) would let
+/// anyone forge signatures with a verifier that does not check for it, so it is refused
+/// here, for every backend alike.
+fn ed25519_key(jwk: &JsonWebKey<'_>) -> Result<ed25519_compact::PublicKey, String> {
+    let key = ed25519_compact::PublicKey::try_from(jwk)
+        .map_err(|err| format!("not a valid Ed25519 key: {err}"))?;
+    match key.validate() {
+        Ok(()) => Ok(key),
+        Err(ed25519_compact::Error::WeakPublicKey) => {
+            Err("not a valid Ed25519 key: the point has a small order".into())
+        }
+        Err(_) => Err("not a valid Ed25519 key: not a canonical curve point".into()),
+    }
+}
+
 fn rsa_key(n: &[u8], e: &[u8]) -> Result<rsa::RsaPublicKey, String> {
     let n = rsa::BigUint::from_bytes_be(n);
     let bits = n.bits();
@@ -453,10 +469,9 @@ fn parse_key(entry: &Value) -> Result<VerificationKey, String> {
         JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-521" => {
             KeyMaterial::P521(p521_key(&sec1_point(x, y, 66, "P-521")?)?)
         }
-        JsonWebKey::KeyPair { curve, .. } if curve == "Ed25519" => KeyMaterial::Ed25519(
-            ed25519_compact::PublicKey::try_from(&jwk)
-                .map_err(|err| format!("not a valid Ed25519 key: {err}"))?,
-        ),
+        JsonWebKey::KeyPair { curve, .. } if curve == "Ed25519" => {
+            KeyMaterial::Ed25519(ed25519_key(&jwk)?)
+        }
         JsonWebKey::EllipticCurve { curve, .. } | JsonWebKey::KeyPair { curve, .. } => {
             return Err(format!("curve {curve} is not supported"));
         }

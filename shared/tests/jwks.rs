@@ -67,6 +67,13 @@ fn other_unusable_keys_are_skipped() {
     let mut mismatch = public_jwk("a-rsa-1");
     mismatch["kid"] = json!("mismatch");
     mismatch["alg"] = json!("ES256");
+    // Ed25519 points of small order: the identity, and the point of order 2.
+    let mut identity = public_jwk("a-ed-1");
+    identity["kid"] = json!("identity");
+    identity["x"] = json!("AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    let mut order_two = public_jwk("a-ed-1");
+    order_two["kid"] = json!("order-two");
+    order_two["x"] = json!("7P_______________________________________38");
     let doc = jwks_document(
         &["a-rsa-1"],
         &[
@@ -79,6 +86,8 @@ fn other_unusable_keys_are_skipped() {
             verify_only,
             hs_alg,
             mismatch,
+            identity,
+            order_two,
             json!("x"),
         ],
     );
@@ -97,6 +106,8 @@ fn other_unusable_keys_are_skipped() {
             "\"key_ops\" does not include \"verify\"",
             "algorithm HS256 is not supported",
             "\"alg\" ES256 does not fit a RSA key",
+            "not a valid Ed25519 key: the point has a small order",
+            "not a valid Ed25519 key: the point has a small order",
             "not a JSON object",
         ]
     );
