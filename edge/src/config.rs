@@ -125,8 +125,10 @@ pub struct IntrospectionConfig {
 
 impl IntrospectionConfig {
     /// Whether a request of `method` that the policies allowed as `action` is introspected.
+    /// Methods compare without case, as routing decides them: a request sent as `patch` is
+    /// the `PATCH` it was decided and is forwarded as.
     pub fn applies(&self, method: &str, action: &str) -> bool {
-        (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
+        (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
             && (self.actions.is_empty() || self.actions.iter().any(|a| a == action))
     }
 }
@@ -737,6 +739,10 @@ mod tests {
         );
         assert!(i.applies("POST", "post /pets"));
         assert!(!i.applies("GET", "get /pets"));
+        // A method sent in lower case is routed, decided and forwarded as the upper-case one,
+        // so it is introspected as that one too.
+        assert!(i.applies("post", "post /pets"));
+        assert!(i.applies("Delete", "delete /pets/{petId}"));
         let mut by_action = ok.clone();
         by_action["methods"] = json!([]);
         by_action["actions"] = json!(["get /pets"]);
