@@ -52,17 +52,22 @@ fn connection_options<'a>(headers: impl Iterator<Item = &'a (String, String)>) -
 }
 
 /// The client's headers that go to the origin: [`forwards_request_header`], less every
-/// header the client's `Connection` header names (hop-by-hop by declaration).
+/// header the client's `Connection` header names (hop-by-hop by declaration), except those
+/// in `decided_on`: the headers the decision read (lowercase names) reach the origin as the
+/// policies saw them, so a client cannot have the edge decide on a header the origin then
+/// never receives.
 pub fn request_headers(
     incoming: &[(String, String)],
     forward_authorization: bool,
+    decided_on: &[&str],
 ) -> Vec<(String, String)> {
     let named = connection_options(incoming.iter());
     incoming
         .iter()
         .filter(|(k, _)| {
             forwards_request_header(k, forward_authorization)
-                && !named.iter().any(|n| n.eq_ignore_ascii_case(k))
+                && (!named.iter().any(|n| n.eq_ignore_ascii_case(k))
+                    || decided_on.iter().any(|d| d.eq_ignore_ascii_case(k)))
         })
         .cloned()
         .collect()
@@ -312,7 +317,7 @@ mod tests {
             ("Accept", "application/json"),
             ("X-Request-Id", "abc"),
         ]);
-        let out = request_headers(&incoming, false);
+        let out = request_headers(&incoming, false, &[]);
         assert_eq!(
             out,
             pairs(&[("Accept", "application/json"), ("X-Request-Id", "abc")])
@@ -326,6 +331,25 @@ mod tests {
             response_headers(&answer),
             pairs(&[("Content-Type", "text/plain")])
         );
+    }
+
+    #[test]
+    fn a_header_the_decision_read_reaches_the_origin_whatever_connection_names() {
+        let incoming = pairs(&[
+            ("Connection", "X-Tenant, x-hop"),
+            ("X-Tenant", "blue"),
+            ("X-Hop", "1"),
+        ]);
+        assert_eq!(
+            request_headers(&incoming, false, &["x-tenant"]),
+            pairs(&[("X-Tenant", "blue")])
+        );
+        // Still never the headers that are dropped whatever the decision read.
+        let incoming = pairs(&[
+            ("Connection", "x-cedargate-subject"),
+            ("X-Cedargate-Subject", "a"),
+        ]);
+        assert!(request_headers(&incoming, false, &["x-cedargate-subject"]).is_empty());
     }
 
     #[test]

@@ -279,6 +279,13 @@ impl Exchange<'_> {
             .assertion(who, principal, route, decision, record)
             .await?;
         let config = self.state.config();
+        let needs = self.gate.bundle().context_needs();
+        let decided_on: Vec<&str> = needs
+            .headers
+            .iter()
+            .map(String::as_str)
+            .chain(needs.ip.then_some(crate::request_values::CLIENT_IP_HEADER))
+            .collect();
         proxy::forward(
             config,
             self.req,
@@ -288,6 +295,7 @@ impl Exchange<'_> {
             self.id,
             self.common,
             assertion,
+            &decided_on,
         )
         .await
     }

@@ -150,6 +150,7 @@ pub async fn forward(
     id: &str,
     common: &Common,
     assertion: Option<String>,
+    decided_on: &[&str],
 ) -> Result<Response, AppError> {
     let mut identity = identity_headers(who, &route.action, &decision.policies, id);
     if config.no_origin() {
@@ -167,7 +168,11 @@ pub async fn forward(
     let inner = req;
     let headers = web_sys::Headers::new().map_err(|_| AppError::OriginUnreachable)?;
     let incoming = inner.headers();
-    for (k, v) in request_headers(&entries(&incoming), config.forward_authorization) {
+    for (k, v) in request_headers(
+        &entries(&incoming),
+        config.forward_authorization,
+        decided_on,
+    ) {
         let _ = headers.append(&k, &v);
     }
     for (k, v) in identity {
