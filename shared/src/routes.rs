@@ -68,6 +68,11 @@ pub enum PathError {
     /// `a_b`, `a[]` for `a`) or as a method override (`_method`).
     #[error("query parameter {0} is ambiguous")]
     AmbiguousQueryParameter(String),
+    /// The path matches another route of the method when letter case is ignored (`/pets/MINE`
+    /// beside `get /pets/mine`): an origin that routes without case (Express, ASP.NET) could
+    /// run that route's handler for a request decided as this one.
+    #[error("path differs only in letter case from another route")]
+    CaseVariant,
 }
 
 /// A request that does not become an action.
@@ -397,6 +402,13 @@ impl RouteTable {
         let Some((route, _)) = best else {
             return Err(RouteError::NoRoute);
         };
+        if self.routes.iter().any(|r| {
+            r.method == method
+                && score_ignoring_case(&r.segments, &segments)
+                && score(&r.segments, &segments).is_none()
+        }) {
+            return Err(PathError::CaseVariant.into());
+        }
 
         let mut path_parameters = BTreeMap::new();
         for (i, seg) in route.segments.iter().enumerate() {
@@ -422,13 +434,14 @@ impl RouteTable {
                 }
                 continue;
             }
-            let normalized = normalize_query_name(key);
-            if METHOD_OVERRIDE_PARAMETERS.contains(&normalized.as_str())
-                || route
-                    .query
-                    .iter()
-                    .any(|q| normalize_query_name(q) == normalized)
-            {
+            let readings = query_name_readings(key);
+            if readings.iter().any(|r| {
+                METHOD_OVERRIDE_PARAMETERS.contains(&r.as_str())
+                    || route
+                        .query
+                        .iter()
+                        .any(|q| query_name_readings(q).contains(r))
+            }) {
                 return Err(PathError::AmbiguousQueryParameter(key.clone()).into());
             }
         }
@@ -453,16 +466,37 @@ const METHOD_OVERRIDE_PARAMETERS: [&str; 4] = [
     "x_method_override",
 ];
 
-/// A query parameter name as lenient origins read it: ASCII lowercase, cut at the first `[`
-/// (PHP and Rails arrays), with `.`, space and `-` read as `_` (PHP).
-fn normalize_query_name(name: &str) -> String {
-    let base = name.split('[').next().unwrap_or(name);
-    base.chars()
-        .map(|c| match c {
-            '.' | ' ' | '-' => '_',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
+/// A query parameter name as lenient origins read it, ASCII lowercase, with `.`, space and
+/// `-` read as `_`:
+/// - cut at the first `[` (Rails and PHP arrays);
+/// - as PHP reads it: leading spaces dropped, and a `[` that no `]` follows read as `_`,
+///   with every later space, `.` and `[` (so `%20_method` and `_method[` are `_method`, and
+///   `pet[type` is `pet_type`).
+fn query_name_readings(name: &str) -> [String; 2] {
+    let fold = |c: char| match c {
+        '.' | ' ' | '-' => '_',
+        c => c.to_ascii_lowercase(),
+    };
+    let cut = name
+        .split('[')
+        .next()
+        .unwrap_or(name)
+        .chars()
+        .map(fold)
+        .collect();
+    let trimmed = name.trim_start_matches(' ');
+    let php = match trimmed.split_once('[') {
+        Some((base, rest)) if rest.contains(']') => base.chars().map(fold).collect(),
+        Some((base, rest)) => {
+            let rest: String = rest
+                .chars()
+                .map(|c| if c == '[' { '_' } else { fold(c) })
+                .collect();
+            format!("{}_{rest}", base.chars().map(fold).collect::<String>())
+        }
+        None => trimmed.chars().map(fold).collect(),
+    };
+    [cut, php]
 }
 
 fn same_shape(a: &[Segment], b: &[Segment]) -> bool {
@@ -499,6 +533,22 @@ fn score(route: &[Segment], path: &[String]) -> Option<Vec<u8>> {
         ranks.push(seg.rank());
     }
     (route.len() == path.len()).then_some(ranks)
+}
+
+/// Whether the route matches if its literal segments are compared without ASCII case.
+fn score_ignoring_case(route: &[Segment], path: &[String]) -> bool {
+    for (i, seg) in route.iter().enumerate() {
+        match seg {
+            Segment::Literal(lit) => match path.get(i) {
+                Some(p) if p.eq_ignore_ascii_case(lit) => {}
+                _ => return false,
+            },
+            Segment::Param(_) if path.get(i).is_some() => {}
+            Segment::Greedy(_) => return path.get(i).is_some(),
+            Segment::Param(_) => return false,
+        }
+    }
+    route.len() == path.len()
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -890,6 +940,13 @@ mod tests {
             "/pets?_method=DELETE",
             "/pets?_METHOD=DELETE",
             "/pets?x-http-method-override=DELETE",
+            // PHP drops leading spaces and reads an unclosed `[` as `_`.
+            "/pets?+_method=DELETE",
+            "/pets?%20_method=DELETE",
+            "/pets?%20%20_METHOD=DELETE",
+            "/pets?%20pet_type=x",
+            "/pets?pet[type=x",
+            "/pets?_method[=DELETE",
         ] {
             assert!(
                 matches!(
@@ -900,6 +957,56 @@ mod tests {
             );
         }
         assert!(t.resolve("get", "/pets?pet_type=x&other.name=y").is_ok());
+        // Arrays of other names, and names that only contain a declared one, stay allowed.
+        assert!(
+            t.resolve("get", "/pets?pet[]=x&pet[kind]=y&my_pet_type=z")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_path_another_route_takes_when_case_is_ignored_is_refused() {
+        let t = table(
+            &[
+                "get /pets/mine",
+                "get /pets/{petId}",
+                "get /admin",
+                "get /{proxy+}",
+            ],
+            &[],
+        );
+        for target in ["/pets/MINE", "/pets/Mine", "/ADMIN", "/Admin"] {
+            assert_eq!(
+                t.resolve("get", target).map(|m| m.action),
+                Err(PathError::CaseVariant.into()),
+                "{target}"
+            );
+        }
+        assert_eq!(
+            t.resolve("get", "/pets/mine").unwrap().action,
+            "get /pets/mine"
+        );
+        assert_eq!(
+            t.resolve("get", "/pets/7").unwrap().action,
+            "get /pets/{petId}"
+        );
+        assert_eq!(t.resolve("get", "/admin").unwrap().action, "get /admin");
+        assert_eq!(
+            t.resolve("get", "/other/x").unwrap().action,
+            "get /{proxy+}"
+        );
+        // Another method's literal is no other route for this request.
+        let t = table(&["post /pets/mine", "get /pets/{petId}"], &[]);
+        assert_eq!(
+            t.resolve("get", "/pets/MINE").unwrap().action,
+            "get /pets/{petId}"
+        );
+        // Without a case-insensitive twin, case is the caller's (no route, or a parameter).
+        let t = table(&["get /pets"], &[]);
+        assert_eq!(
+            t.resolve("get", "/PETS").map(|m| m.action),
+            Err(RouteError::NoRoute)
+        );
     }
 
     #[test]
