@@ -745,9 +745,6 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
             }
             Some(_) => {}
         }
-        if attributes.iter().any(|a| a.attribute == attribute) {
-            return Err(schema_err(format!("attribute {attribute} is mapped twice")));
-        }
         attributes.push(AttributeMap {
             claim: claim.claim.clone(),
             attribute,
@@ -755,6 +752,16 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
             required: claim.required,
             space_separated: false,
         });
+    }
+    // One claim per attribute, built-in mappings (scope, permissions, client) included: two
+    // would overwrite each other depending on which claims a token carries.
+    for (i, a) in attributes.iter().enumerate() {
+        if attributes[..i].iter().any(|b| b.attribute == a.attribute) {
+            return Err(schema_err(format!(
+                "attribute {} is mapped twice",
+                a.attribute
+            )));
+        }
     }
     for (name, attr) in &principal_info.attributes {
         if attr.required && !attributes.iter().any(|a| &a.attribute == name) {

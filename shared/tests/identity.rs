@@ -124,6 +124,13 @@ fn configurations_that_cannot_work_are_refused_at_start() {
     let mut twice = base();
     twice["claims"] = json!([{ "claim": "roles", "attribute": "scope", "type": "Set<String>" }]);
     assert_eq!(schema_error(twice), "attribute scope is mapped twice");
+    // The built-in mappings too: scope and permissions into one attribute.
+    let mut built_in_twice = base();
+    built_in_twice["permissions_attribute"] = json!("scope");
+    assert_eq!(
+        schema_error(built_in_twice),
+        "attribute scope is mapped twice"
+    );
 
     // Turning groups off is allowed; the schema need not declare a group type then.
     let mut no_groups = base();
