@@ -518,10 +518,18 @@ impl EdgeConfig {
                 return Err(wrong("timeout_ms must be from 1 to 10000"));
             }
         }
-        if let Some(a) = &self.authzen
-            && let Err(err) = cedargate::authzen::metadata(&a.base_url)
-        {
-            return Err(EdgeConfigError::Authzen(format!("base_url: {err}")));
+        if let Some(a) = &self.authzen {
+            if let Err(err) = cedargate::authzen::metadata(&a.base_url) {
+                return Err(EdgeConfigError::Authzen(format!("base_url: {err}")));
+            }
+            // The worker answers the metadata at the host's well-known URL and the endpoints
+            // at their default paths from the root, so a base with a path would advertise
+            // URLs nothing answers.
+            if cedargate::url::HttpUrl::parse(&a.base_url).is_ok_and(|u| !u.path().is_empty()) {
+                return Err(EdgeConfigError::Authzen(
+                    "base_url: the worker serves AuthZEN from the root of its host, so base_url has no path".into(),
+                ));
+            }
         }
         if let Some(a) = &self.assertion {
             if !(1..=cedargate::assertion::MAX_ASSERTION_SECONDS).contains(&a.ttl_seconds) {
@@ -697,6 +705,7 @@ mod tests {
             "http://pdp.example.com",
             "https://pdp.example.com/",
             "https://pdp.example.com?x=1",
+            "https://pdp.example.com/tenant1",
         ] {
             let mut c = base();
             c["authzen"] = json!({ "base_url": bad });
