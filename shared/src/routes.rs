@@ -73,6 +73,12 @@ pub enum PathError {
     /// run that route's handler for a request decided as this one.
     #[error("path differs only in letter case from another route")]
     CaseVariant,
+    /// An `access_token` query parameter (RFC 6750 §2.3): the edge decides on the
+    /// `Authorization` header alone, and an origin that also reads tokens from the query
+    /// could act for another caller than the one decided (or for one on a public route the
+    /// edge decided as anonymous). A token in a URL also ends up in logs.
+    #[error("query carries an access token")]
+    TokenInQuery,
 }
 
 /// A request that does not become an action.
@@ -435,6 +441,9 @@ impl RouteTable {
                 continue;
             }
             let readings = query_name_readings(key);
+            if readings.iter().any(|r| r == "access_token") {
+                return Err(PathError::TokenInQuery.into());
+            }
             if readings.iter().any(|r| {
                 METHOD_OVERRIDE_PARAMETERS.contains(&r.as_str())
                     || route
@@ -960,6 +969,30 @@ mod tests {
         // Arrays of other names, and names that only contain a declared one, stay allowed.
         assert!(
             t.resolve("get", "/pets?pet[]=x&pet[kind]=y&my_pet_type=z")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_token_in_the_query_is_refused_in_any_spelling() {
+        let t = table(&["get /pets"], &["access_token_hint"]);
+        for target in [
+            "/pets?access_token=x",
+            "/pets?ACCESS_TOKEN=x",
+            "/pets?access.token=x",
+            "/pets?access-token=x",
+            "/pets?access_token[]=x",
+            "/pets?+access_token=x",
+            "/pets?a=1&access%5Ftoken=x",
+        ] {
+            assert_eq!(
+                t.resolve("get", target).map(|m| m.action),
+                Err(PathError::TokenInQuery.into()),
+                "{target}"
+            );
+        }
+        assert!(
+            t.resolve("get", "/pets?access_token_hint=x&token=y")
                 .is_ok()
         );
     }
