@@ -924,7 +924,7 @@ permit (principal in Demo::Role::"root", action, resource);
 
 const DEMO_ENTITIES: &str = r#"[
   {"uid": {"type": "Demo::Role", "id": "root"}, "attrs": {}, "parents": []},
-  {"uid": {"type": "Demo::User", "id": "ada"}, "attrs": {"department": "eng"},
+  {"uid": {"type": "Demo::User", "id": "ada"}, "attrs": {"department": "eng", "tags": ["a", "b"]},
    "parents": [{"type": "Demo::Role", "id": "root"}]}
 ]"#;
 
@@ -1174,6 +1174,18 @@ fn parents_come_only_from_the_entity_data() {
         )),
         AttributeError::Conflict {
             place: "subject.properties.department".into()
+        }
+    );
+    // The same value written otherwise is no conflict: a set in another order, with repeats.
+    let ada = |tags: Value| json!({"type": "user", "id": "ada", "properties": {"department": "eng", "tags": tags}});
+    assert_eq!(
+        demo_ask(ada(json!(["b", "a", "a"])), "write", doc.clone(), json!({})),
+        Ok(true)
+    );
+    assert_eq!(
+        attribute(demo_ask(ada(json!(["a"])), "write", doc.clone(), json!({}))),
+        AttributeError::Conflict {
+            place: "subject.properties.tags".into()
         }
     );
     // One entity as subject and resource: their properties merge, and must agree.

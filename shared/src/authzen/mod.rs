@@ -437,8 +437,14 @@ impl Pdp {
                 .entry(key)
                 .or_insert_with(|| (party.uid.clone(), Map::new(), party.place));
             for (name, value) in shaped {
+                let same = |existing: &Value| {
+                    *existing == value
+                        || declared
+                            .and_then(|d| d.get(&name))
+                            .is_some_and(|a| values::same_value(existing, &value, &a.ty))
+                };
                 match entry.1.get(&name) {
-                    Some(existing) if *existing != value => {
+                    Some(existing) if !same(existing) => {
                         return Err(AttributeError::Conflict {
                             place: format!("{place}.{name}"),
                         }
@@ -460,9 +466,21 @@ impl Pdp {
                 .cloned()
                 .unwrap_or_default();
             let changed = !properties.is_empty();
+            let declared = self
+                .bundle
+                .schema_info()
+                .entities
+                .get(&uid.type_name().to_string())
+                .map(|e| &e.attributes);
             for (name, value) in properties {
+                let same = |known: &Value| {
+                    *known == value
+                        || declared
+                            .and_then(|d| d.get(&name))
+                            .is_some_and(|a| values::same_value(known, &value, &a.ty))
+                };
                 match attributes.get(&name) {
-                    Some(known) if *known != value => {
+                    Some(known) if !same(known) => {
                         return Err(AttributeError::Conflict {
                             place: format!("{place}.properties.{name}"),
                         }
