@@ -140,6 +140,20 @@ pub enum OAuthError {
     /// The sign-in the ID token names is older than the `max_age` asked for.
     #[error("the provider did not sign you in again within {max_age} seconds")]
     StaleAuthentication { max_age: u32 },
+    /// The token endpoint's answer is not of a bearer token (RFC 6749 §5.1 makes
+    /// `token_type` required): this app can only present bearer tokens, and would send a
+    /// sender-constrained one (DPoP) without its proof.
+    #[error("the provider issued a token of another type than Bearer")]
+    NotBearer,
+}
+
+/// Checks a token endpoint answer's `token_type` (RFC 6749 §5.1, §7.1): `Bearer`, in any
+/// letter case (RFC 6750 §4).
+pub fn check_token_type(token_type: Option<&str>) -> Result<(), OAuthError> {
+    match token_type {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => Ok(()),
+        _ => Err(OAuthError::NotBearer),
+    }
 }
 
 /// At most this many characters of a provider's `error` are shown.

@@ -4,7 +4,7 @@
 use cedargate::url::UrlError;
 use cedargate_web::oauth::{
     self, CodeVerifier, MAX_DESCRIPTION_CHARS, OAuthError, PENDING_MAX_AGE_MS, PendingLogin,
-    ResponseIssuer, check_callback, match_state,
+    ResponseIssuer, check_callback, check_token_type, match_state,
 };
 use cedargate_web::session::{Discovery, DiscoveryExt as _};
 
@@ -564,4 +564,17 @@ fn discovered_endpoints_follow_the_url_rule() {
     .unwrap_err();
     assert_eq!(refused.field, "revocation_endpoint");
     assert_eq!(refused.reason, UrlError::Insecure);
+}
+
+#[test]
+fn only_bearer_tokens_are_taken_from_the_token_endpoint() {
+    assert_eq!(check_token_type(Some("Bearer")), Ok(()));
+    assert_eq!(check_token_type(Some("bearer")), Ok(()));
+    for other in [Some("DPoP"), Some("N_A"), Some(""), Some("Bearer "), None] {
+        assert_eq!(
+            check_token_type(other),
+            Err(OAuthError::NotBearer),
+            "{other:?}"
+        );
+    }
 }

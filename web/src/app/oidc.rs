@@ -136,6 +136,8 @@ struct TokenResponse {
     access_token: Option<String>,
     #[serde(default)]
     refresh_token: Option<String>,
+    #[serde(default)]
+    token_type: Option<String>,
 }
 
 /// Fetches the issuer's keys.
@@ -194,7 +196,9 @@ async fn token_call(
             body: described.trim().to_owned(),
         });
     }
-    response.json().await.map_err(network(step))
+    let tokens: TokenResponse = response.json().await.map_err(network(step))?;
+    oauth::check_token_type(tokens.token_type.as_deref())?;
+    Ok(tokens)
 }
 
 /// What verifies a session's tokens: the trust configuration, the issuer's current keys and
