@@ -241,6 +241,27 @@ test('a forged error link neither shows its text nor cancels the sign-in under w
   await context.close();
 });
 
+test('a forged callback link does not sign a signed-in person out', async () => {
+  const { page, context, problems } = await newPage();
+  await signIn(page, 'bob');
+  // The link names no sign-in of this tab: it is refused and ends nothing.
+  const referers = [];
+  page.on('request', (req) => referers.push(req.headers().referer));
+  await page.goto(`${stack.appUrl}/callback?error=access_denied&state=wrong`);
+  await page.getByTestId('error').waitFor();
+  // No request of the callback page tells anyone its URL (a real one holds the code).
+  assert.ok(referers.length > 1, 'the page made requests');
+  assert.deepEqual(referers.filter((r) => r), []);
+  assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), ['cedargate.signed-in']);
+  // So the next visit restores the session through the provider, without a password.
+  await page.goto(stack.appUrl);
+  await page.getByTestId('profile').waitFor();
+  assert.equal(await page.getByTestId('subject').textContent(), 'bob');
+  assert.equal(await page.locator('#username').count(), 0);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('a refused sign-in shows the provider\'s error, and only once', async () => {
   const { page, context } = await newPage();
   // Start a sign-in so that a record exists, then come back with an error as the provider

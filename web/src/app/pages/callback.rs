@@ -7,6 +7,7 @@
 use crate::app::oidc::SignInError;
 use crate::app::sessions::Sessions;
 use crate::app::{AppError, SetupResource, oidc};
+use crate::oauth::OAuthError;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
@@ -44,6 +45,14 @@ pub fn Callback() -> impl IntoView {
             Err(SignInError::NoSession) => {
                 sessions.ended();
                 home();
+            }
+            // A callback that is not the answer to this tab's sign-in (no record, another
+            // state): anyone can send such a link, so it ends nothing, not even the hint
+            // that restores a session on the next load.
+            Err(
+                err @ SignInError::OAuth(OAuthError::NoPendingLogin | OAuthError::StateMismatch),
+            ) => {
+                set_outcome.set(Some(Err(AppError::from(err))));
             }
             Err(err) => {
                 // A silent sign-in that failed otherwise is not tried again on the next
