@@ -479,8 +479,8 @@ const METHOD_OVERRIDE_PARAMETERS: [&str; 4] = [
 /// `-` read as `_`:
 /// - cut at the first `[` (Rails and PHP arrays);
 /// - as PHP reads it: leading spaces dropped, and a `[` that no `]` follows read as `_`,
-///   with every later space, `.` and `[` (so `%20_method` and `_method[` are `_method`, and
-///   `pet[type` is `pet_type`).
+///   with every later space, `.` and `[` (so `%20_method` is `_method`, and `pet[type` is
+///   `pet_type`).
 fn query_name_readings(name: &str) -> [String; 2] {
     let fold = |c: char| match c {
         '.' | ' ' | '-' => '_',
