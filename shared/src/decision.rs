@@ -87,21 +87,9 @@ impl Bundle {
         route: &RouteMatch,
         values: &RequestValues,
     ) -> Decision {
-        let entities = match self.entities_for(principal) {
-            Ok(entities) => entities,
-            Err(err) => {
-                return Decision {
-                    action: route.action.clone(),
-                    outcome: Outcome::Deny,
-                    policies: Vec::new(),
-                    errors: vec![err],
-                    step_up: None,
-                };
-            }
-        };
         self.authorize_as(
             principal.uid(),
-            &entities,
+            self.entities_for(principal),
             &principal.token_values,
             route,
             values,
@@ -118,7 +106,7 @@ impl Bundle {
     pub fn entity_data_about(&self, principal: &Principal) -> Option<Vec<serde_json::Value>> {
         self.entities_source()?;
         let by_uid = &self.entity_data.by_uid;
-        let (mut about, above) = self.data_scope(principal);
+        let (mut about, above) = self.data_scope(principal.uid(), principal.entities());
         about.extend(above);
         about.push(&self.resource);
         if let Some(parents) = self.entity_data.entities.ancestors(&self.resource) {
@@ -143,11 +131,11 @@ impl Bundle {
     /// hierarchy is already closed; an entity may appear in both, or twice).
     fn data_scope<'a>(
         &'a self,
-        principal: &'a Principal,
+        uid: &'a EntityUid,
+        own: &'a Entities,
     ) -> (Vec<&'a EntityUid>, Vec<&'a EntityUid>) {
-        let uid = principal.uid();
         let mut start = vec![uid];
-        if let Some(parents) = principal.entities().ancestors(uid) {
+        if let Some(parents) = own.ancestors(uid) {
             start.extend(parents);
         }
         let stored = &self.entity_data.entities;
@@ -176,12 +164,18 @@ impl Bundle {
         &self,
         principal: &'a Principal,
     ) -> Result<Cow<'a, Entities>, String> {
+        self.join(principal.uid(), principal.entities())
+    }
+
+    /// The one join of a caller's own entities (`own`: its principal `uid` and the groups
+    /// above it) with the bundle's entity data, for a token's principal
+    /// ([`Bundle::entities_for`]) and the anonymous principal alike.
+    fn join<'a>(&self, uid: &EntityUid, own: &'a Entities) -> Result<Cow<'a, Entities>, String> {
         let stored = &self.entity_data.entities;
         if self.entity_data.by_uid.is_empty() {
-            return Ok(Cow::Borrowed(principal.entities()));
+            return Ok(Cow::Borrowed(own));
         }
-        let own = principal.entities();
-        let (start, _) = self.data_scope(principal);
+        let (start, _) = self.data_scope(uid, own);
         let mut joined = Vec::new();
         for &member in &start {
             let token_entity = own.get(member).cloned();
@@ -213,23 +207,34 @@ impl Bundle {
     }
 
     /// The decision for a request without a token on a public route, through the same
-    /// policies, for the anonymous principal ([`Bundle::anonymous_principal`]). `None` when
-    /// the route is not public: such a request needs a token, and is never decided.
+    /// policies, for the anonymous principal ([`Bundle::anonymous_principal`]), against the
+    /// same entities as a token's principal: the whole entity data with the anonymous
+    /// principal joined in, so what the data says of the resource decides for every caller.
+    /// `None` when the route is not public: such a request needs a token, and is never
+    /// decided.
     pub fn authorize_anonymous(
         &self,
         route: &RouteMatch,
         values: &RequestValues,
     ) -> Option<Decision> {
-        let (uid, entities) = self.anonymous.as_ref()?;
-        route
-            .public
-            .then(|| self.authorize_as(uid, entities, &TokenValues::default(), route, values))
+        let (uid, own) = self.anonymous.as_ref()?;
+        route.public.then(|| {
+            self.authorize_as(
+                uid,
+                self.join(uid, own),
+                &TokenValues::default(),
+                route,
+                values,
+            )
+        })
     }
 
+    /// Decides for `uid` against `entities` (the join of its own entities with the entity
+    /// data), or denies with the join's error.
     fn authorize_as(
         &self,
         uid: &EntityUid,
-        entities: &Entities,
+        entities: Result<Cow<'_, Entities>, String>,
         token: &TokenValues,
         route: &RouteMatch,
         values: &RequestValues,
@@ -241,6 +246,10 @@ impl Bundle {
             errors,
             step_up: None,
         };
+        let entities = match entities {
+            Ok(entities) => entities,
+            Err(err) => return deny(vec![err]),
+        };
         let Some(entry) = self.actions.get(&route.action) else {
             return deny(vec!["action is not in the bundle".into()]);
         };
@@ -248,7 +257,7 @@ impl Bundle {
             Ok(request) => request,
             Err(err) => return deny(vec![err]),
         };
-        self.decide_request(&request, entities, &route.action)
+        self.decide_request(&request, &entities, &route.action)
     }
 
     /// The one Cedar evaluation every decision goes through (the edge's requests through

@@ -305,3 +305,53 @@ async_test! {
         assert_eq!(ids, ["TodoApp::Application", "TodoApp::Env"]);
     }
 }
+
+async_test! {
+    async fn a_forbid_on_the_resources_place_in_the_data_stops_anonymous_callers_too() {
+        // The access bundle, its API placed by the entity data in a frozen environment that a
+        // forbid closes: every caller is decided against the same data, with a token or
+        // without, on the public route too.
+        let frozen = BundleSource {
+            schema: include_str!("../../policies/petstore-access/schema.cedarschema").replace(
+                "  entity Application;\n",
+                "  entity Env;\n  entity Application in [Env];\n",
+            ),
+            policies: format!(
+                "{}\n@id(\"frozen\")\nforbid (principal, action, resource in PetStore::Env::\"frozen\");\n",
+                include_str!("../../policies/petstore-access/policies.cedar")
+            ),
+            routes: include_str!("../../policies/petstore-access/routes.json").into(),
+        };
+        let data = json!([
+            { "uid": { "type": "PetStore::Application", "id": "PetStore" }, "attrs": {},
+              "parents": [{ "type": "PetStore::Env", "id": "frozen" }] },
+        ]);
+        let bundle = Bundle::load_with_entities(&frozen, &data.to_string()).unwrap();
+        let values = RequestValues::at(UnixTime(0));
+        let route = bundle.resolve("GET", "/health").unwrap();
+        assert!(route.public);
+        let anonymous = bundle.authorize_anonymous(&route, &values).unwrap();
+        assert!(!anonymous.is_allowed());
+        assert_eq!(anonymous.policies, ["frozen"]);
+
+        let config: TrustConfig = serde_json::from_value(json!({ "issuers": [{
+            "issuer": ISSUER_A, "token": "access", "caller": "user", "audiences": [API_AUDIENCE],
+            "token_type": "at+jwt", "group_claim": "groups",
+        }] }))
+        .unwrap();
+        let gate = Gate::new(bundle, &config).unwrap();
+        let (_, anonymous) = gate.decide_anonymous("GET", "/health", &values).unwrap();
+        assert_eq!(anonymous.policies, ["frozen"]);
+        let mut admin = claims("alice");
+        admin["groups"] = json!(["AVP_Admin"]);
+        let admin = principal(&gate, &admin).await;
+        let (_, decision) = gate.decide(&admin, "GET", "/health", &values).unwrap();
+        assert!(!decision.is_allowed());
+        assert_eq!(decision.policies, ["frozen"]);
+
+        // Without the data the API is in no environment: the public route is open to all.
+        let open = Bundle::load(&frozen).unwrap();
+        let route = open.resolve("GET", "/health").unwrap();
+        assert!(open.authorize_anonymous(&route, &values).unwrap().is_allowed());
+    }
+}
