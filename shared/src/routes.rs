@@ -79,6 +79,12 @@ pub enum PathError {
     /// edge decided as anonymous). A token in a URL also ends up in logs.
     #[error("query carries an access token")]
     TokenInQuery,
+    /// A query parameter whose name an origin may read as a path parameter of the matched
+    /// route (`/pets/1?petId=2`, also `PETID`, `petId[]` or ` petId` as PHP reads it): the
+    /// request is decided with the path's value, and an origin whose query input shadows its
+    /// route values (Laravel's `$request->input`, Rails' `params`) would act on the query's.
+    #[error("query parameter {0} names a path parameter")]
+    PathParameterInQuery(String),
 }
 
 /// A request that does not become an action.
@@ -431,6 +437,13 @@ impl RouteTable {
         let mut query_parameters = BTreeMap::new();
         for pair in &query_pairs {
             let key = &pair.key;
+            let readings = query_name_readings(key);
+            if route
+                .parameters()
+                .any(|p| query_name_readings(p).iter().any(|r| readings.contains(r)))
+            {
+                return Err(PathError::PathParameterInQuery(key.clone()).into());
+            }
             if route.query.iter().any(|q| q == key) {
                 if query_parameters
                     .insert(key.clone(), pair.value.clone())
@@ -440,7 +453,6 @@ impl RouteTable {
                 }
                 continue;
             }
-            let readings = query_name_readings(key);
             if readings.iter().any(|r| r == "access_token") {
                 return Err(PathError::TokenInQuery.into());
             }
@@ -995,6 +1007,44 @@ mod tests {
             t.resolve("get", "/pets?access_token_hint=x&token=y")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_query_name_an_origin_could_read_as_a_path_parameter_is_refused() {
+        // `DELETE /pets/1?petId=2` is decided for pet 1; an origin whose query input shadows
+        // its route values would delete pet 2.
+        let t = table(
+            &["delete /pets/{petId}", "get /pets", "get /files/{path+}"],
+            &["petId"],
+        );
+        for (method, target, name) in [
+            ("delete", "/pets/1?petId=2", "petId"),
+            ("delete", "/pets/1?petId=1", "petId"),
+            ("delete", "/pets/1?a=b&petId=2", "petId"),
+            ("delete", "/pets/1?petid=2", "petid"),
+            ("delete", "/pets/1?PETID=2", "PETID"),
+            ("delete", "/pets/1?petId[]=2", "petId[]"),
+            ("delete", "/pets/1?petId[a]=2", "petId[a]"),
+            ("delete", "/pets/1?+petId=2", " petId"),
+            ("delete", "/pets/1?%20petId=2", " petId"),
+            ("delete", "/pets/1?pet%49d=2", "petId"),
+            ("get", "/files/a/b?path=c", "path"),
+            ("get", "/files/a/b?Path[=c", "Path["),
+        ] {
+            assert_eq!(
+                t.resolve(method, target).map(|m| m.action),
+                Err(PathError::PathParameterInQuery(name.into()).into()),
+                "{method} {target}"
+            );
+        }
+        // A route without the parameter takes the name as any other, here a declared one.
+        let m = t.resolve("get", "/pets?petId=2").unwrap();
+        assert_eq!(
+            m.query_parameters.get("petId").map(String::as_str),
+            Some("2")
+        );
+        // Names that only contain a parameter's stay allowed.
+        assert!(t.resolve("delete", "/pets/1?petIds=2&my_petId=3").is_ok());
     }
 
     #[test]
