@@ -433,9 +433,10 @@ pub fn requirements(api: &Api, namespace: &str) -> Vec<Requirement> {
     let mut out = Vec::new();
     for op in &api.operations {
         let action = op.action();
-        let head = |id: &str| {
+        // The `@id`, other annotations (each a line) and the scope of a requirement's forbid.
+        let head = |id: &str, annotations: &str| {
             format!(
-                "@id({})\nforbid (\n  principal,\n  action == {ns}::Action::{},\n  resource\n)\n",
+                "@id({})\n{annotations}forbid (\n  principal,\n  action == {ns}::Action::{},\n  resource\n)\n",
                 quoted(id),
                 quoted(&action)
             )
@@ -457,6 +458,16 @@ pub fn requirements(api: &Api, namespace: &str) -> Vec<Requirement> {
             && !alternatives.iter().any(Vec::is_empty)
         {
             let id = format!("requires-scopes-{}", slug(&action));
+            // One set of scopes is what a client should ask for (RFC 6750's
+            // insufficient_scope); alternatives are not one list.
+            let annotation = match alternatives.as_slice() {
+                [one] if one.iter().all(|s| cedargate::is_scope_token(s)) => format!(
+                    "@{}({})\n",
+                    cedargate::REQUIRED_SCOPES_ANNOTATION,
+                    quoted(&one.join(" "))
+                ),
+                _ => String::new(),
+            };
             let (what, test) = match alternatives.as_slice() {
                 [one] => (
                     format!(
@@ -486,7 +497,7 @@ pub fn requirements(api: &Api, namespace: &str) -> Vec<Requirement> {
             out.push(Requirement {
                 text: format!(
                     "// {action} needs {what} (the document's security requirement).\n{}unless {{ principal has scope && {test} }};\n",
-                    head(&id)
+                    head(&id, &annotation)
                 ),
                 id,
                 action: action.clone(),
@@ -499,7 +510,7 @@ pub fn requirements(api: &Api, namespace: &str) -> Vec<Requirement> {
             out.push(Requirement {
                 text: format!(
                     "// {action} needs {what} (x-cedargate-permissions).\n{}unless {{ principal has permissions && principal.permissions.containsAll({}) }};\n",
-                    head(&id),
+                    head(&id, ""),
                     set(&op.permissions)
                 ),
                 id,

@@ -165,6 +165,58 @@ fn the_access_document_regenerates_its_folder_exactly() {
 }
 
 #[test]
+fn scope_requirements_name_the_scopes_a_client_should_ask_for() {
+    let api = Api::parse(
+        "s.yaml",
+        r#"
+openapi: 3.1.0
+info: { title: T, version: "1" }
+components:
+  securitySchemes:
+    oauth:
+      type: oauth2
+      flows:
+        clientCredentials: { tokenUrl: "https://idp.test/token", scopes: { a: "", b: "" } }
+paths:
+  /both:
+    get: { security: [{ oauth: [b, a] }] }
+  /either:
+    get: { security: [{ oauth: [b] }, { oauth: [a] }] }
+"#,
+    )
+    .unwrap();
+    let text = |action: &str| {
+        generate::requirements(&api, "T")
+            .into_iter()
+            .find(|r| r.action == action)
+            .unwrap()
+            .text
+    };
+    // One set: the forbid says which scopes lift it (RFC 6750's insufficient_scope).
+    assert!(
+        text("get /both")
+            .contains("@id(\"requires-scopes-get-both\")\n@required_scopes(\"a b\")\nforbid ("),
+        "{}",
+        text("get /both")
+    );
+    // Alternatives: no one list of scopes is what the operation needs.
+    assert!(
+        !text("get /either").contains("@required_scopes"),
+        "{}",
+        text("get /either")
+    );
+    // The committed access folder is what the generator writes (compared exactly elsewhere).
+    let access = folder::read(&root().join("policies/petstore-access")).unwrap();
+    assert!(
+        access
+            .policies
+            .contains("@id(\"requires-scopes-post-pets\")\n@required_scopes(\"pets:write\")\n"),
+        "{}",
+        access.policies
+    );
+}
+
+#[test]
 fn check_notes_actions_without_any_requirement() {
     let access = folder::read(&root().join("policies/petstore-access")).unwrap();
     // Only the public health check, which the document opens to anyone.

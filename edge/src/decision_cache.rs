@@ -90,6 +90,7 @@ mod tests {
                 policies: vec![],
                 errors: vec![],
                 step_up: None,
+                required_scopes: vec![],
             },
         })
     }

@@ -216,6 +216,7 @@ mod tests {
                 policies: vec!["f".into()],
                 errors: vec!["f: bad".into(), "g: worse".into()],
                 step_up: None,
+                required_scopes: vec![],
             },
         );
         assert_eq!(record.action.as_deref(), Some("post /pets"));

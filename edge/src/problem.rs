@@ -29,6 +29,15 @@ pub enum AppError {
         policies: Vec<String>,
         step_up: cedargate::StepUp,
     },
+    /// `forbid`s annotated `@required_scopes` deny the action until the client presents a
+    /// token with `scopes` (RFC 6750 §3.1 `insufficient_scope`), and a stronger sign-in
+    /// too when `step_up` is set.
+    InsufficientScope {
+        action: String,
+        policies: Vec<String>,
+        scopes: Vec<String>,
+        step_up: Option<cedargate::StepUp>,
+    },
     /// The path or query was refused.
     BadRequest { message: String },
     /// No route matches (configured answer 404).
@@ -93,6 +102,27 @@ fn step_up_challenge(step_up: &cedargate::StepUp) -> String {
     text
 }
 
+/// RFC 6750's challenge for a missing scope, with the scopes to ask for; RFC 9470's
+/// `acr_values` and `max_age` as well when a stronger sign-in is needed too.
+fn insufficient_scope_challenge(scopes: &[String], step_up: Option<&cedargate::StepUp>) -> String {
+    let mut text = format!(
+        "{REALM}, error=\"insufficient_scope\", scope=\"{}\"",
+        quoted(&scopes.join(" "))
+    );
+    if let Some(step_up) = step_up {
+        if !step_up.acr_values.is_empty() {
+            text.push_str(&format!(
+                ", acr_values=\"{}\"",
+                quoted(&step_up.acr_values.join(" "))
+            ));
+        }
+        if let Some(max_age) = step_up.max_age {
+            text.push_str(&format!(", max_age=\"{max_age}\""));
+        }
+    }
+    text
+}
+
 impl From<BearerError> for AppError {
     fn from(err: BearerError) -> Self {
         match err {
@@ -120,6 +150,32 @@ impl From<AuthError<AppError>> for AppError {
 }
 
 impl AppError {
+    /// The refusal of a denied `decision`: RFC 6750's `insufficient_scope` (403) when it
+    /// names scopes to ask for (with the step-up, if it names one too), RFC 9470's step-up
+    /// (401) when it names only a stronger sign-in, and `otherwise` (the plain deny) when it
+    /// names neither. A request without a token (`otherwise` is
+    /// [`AppError::MissingToken`]) is asked for a token rather than for scopes.
+    pub fn denied(decision: &cedargate::Decision, otherwise: AppError) -> Self {
+        match (&decision.required_scopes[..], &decision.step_up, otherwise) {
+            (scopes, step_up, otherwise)
+                if !scopes.is_empty() && otherwise != Self::MissingToken =>
+            {
+                Self::InsufficientScope {
+                    action: decision.action.clone(),
+                    policies: decision.policies.clone(),
+                    scopes: scopes.to_vec(),
+                    step_up: step_up.clone(),
+                }
+            }
+            ([], Some(step_up), _) => Self::StepUp {
+                action: decision.action.clone(),
+                policies: decision.policies.clone(),
+                step_up: step_up.clone(),
+            },
+            (_, _, otherwise) => otherwise,
+        }
+    }
+
     /// The refusal of a request the bundle does not route: a refused path is a 400; no
     /// route a 404 or 405, or a 403 that tells nothing when `unmatched` is `forbidden`
     /// (which also hides which routes exist, so no `Allow` either).
@@ -202,6 +258,31 @@ impl AppError {
                 "Stronger authentication required",
                 format!("{} asks for a new sign-in", policies.join(", ")),
                 vec![("www-authenticate", step_up_challenge(step_up))],
+            ),
+            Self::InsufficientScope {
+                policies,
+                scopes,
+                step_up,
+                ..
+            } => (
+                403,
+                "insufficient-scope",
+                "Insufficient scope",
+                format!(
+                    "{} {} the scope{} {}",
+                    policies.join(", "),
+                    if policies.len() == 1 {
+                        "asks for"
+                    } else {
+                        "ask for"
+                    },
+                    if scopes.len() == 1 { "" } else { "s" },
+                    scopes.join(" ")
+                ),
+                vec![(
+                    "www-authenticate",
+                    insufficient_scope_challenge(scopes, step_up.as_ref()),
+                )],
             ),
             Self::BadRequest { message } => (
                 400,
@@ -291,6 +372,17 @@ impl AppError {
                 body.policies = Some(policies.clone());
                 body.step_up = Some(step_up.clone());
             }
+            Self::InsufficientScope {
+                action,
+                policies,
+                scopes,
+                step_up,
+            } => {
+                body.action = Some(action.clone());
+                body.policies = Some(policies.clone());
+                body.required_scopes = Some(scopes.clone());
+                body.step_up = step_up.clone();
+            }
             Self::MethodNotAllowed { allow } => body.allow = Some(allow.clone()),
             _ => {}
         }
@@ -360,6 +452,82 @@ mod tests {
             p.headers[0].1.ends_with(", max_age=\"0\""),
             "{}",
             p.headers[0].1
+        );
+    }
+
+    fn denied(required_scopes: &[&str], step_up: Option<cedargate::StepUp>) -> cedargate::Decision {
+        cedargate::Decision {
+            action: "post /pets".into(),
+            outcome: cedargate::Outcome::Deny,
+            policies: vec!["requires-scopes-post-pets".into()],
+            errors: vec![],
+            step_up,
+            required_scopes: required_scopes.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    fn forbidden() -> AppError {
+        AppError::Forbidden {
+            action: "post /pets".into(),
+            policies: vec!["requires-scopes-post-pets".into()],
+        }
+    }
+
+    #[test]
+    fn a_missing_scope_gets_an_rfc_6750_insufficient_scope_challenge() {
+        let err = AppError::denied(&denied(&["pets:read", "pets:write"], None), forbidden());
+        assert_eq!(
+            err,
+            AppError::InsufficientScope {
+                action: "post /pets".into(),
+                policies: vec!["requires-scopes-post-pets".into()],
+                scopes: vec!["pets:read".into(), "pets:write".into()],
+                step_up: None,
+            }
+        );
+        let p = err.problem("r3");
+        assert_eq!(p.status, 403);
+        assert_eq!(
+            p.headers,
+            [(
+                "www-authenticate",
+                "Bearer realm=\"cedargate\", error=\"insufficient_scope\", scope=\"pets:read pets:write\"".to_owned()
+            )]
+        );
+        let body = body_json(&p);
+        assert_eq!(body["type"], "urn:cedargate:problem:insufficient-scope");
+        assert_eq!(body["required_scopes"], json!(["pets:read", "pets:write"]));
+        assert_eq!(body["policies"], json!(["requires-scopes-post-pets"]));
+        assert_eq!(body["action"], "post /pets");
+        assert!(body.get("step_up").is_none(), "{body}");
+        assert_eq!(err.code(), "insufficient-scope");
+
+        // With a step-up as well: still the 403 of a missing scope (a new token is needed
+        // either way), whose challenge also names the sign-in to ask for.
+        let both = cedargate::StepUp {
+            acr_values: vec!["urn:cedargate:mfa".into()],
+            max_age: Some(600),
+        };
+        let p =
+            AppError::denied(&denied(&["pets:write"], Some(both.clone())), forbidden()).problem("");
+        assert_eq!(p.status, 403);
+        assert_eq!(
+            p.headers[0].1,
+            "Bearer realm=\"cedargate\", error=\"insufficient_scope\", scope=\"pets:write\", acr_values=\"urn:cedargate:mfa\", max_age=\"600\""
+        );
+        assert_eq!(body_json(&p)["step_up"]["max_age"], 600);
+
+        // A step-up alone stays RFC 9470's 401; a plain deny the deny it was.
+        let p = AppError::denied(&denied(&[], Some(both)), forbidden()).problem("");
+        assert_eq!(p.status, 401);
+        assert_eq!(
+            AppError::denied(&denied(&[], None), forbidden()),
+            forbidden()
+        );
+        // A request without a token is asked for one, not for scopes (RFC 6750 3.1).
+        assert_eq!(
+            AppError::denied(&denied(&["pets:write"], None), AppError::MissingToken),
+            AppError::MissingToken
         );
     }
 

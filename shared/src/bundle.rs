@@ -95,6 +95,9 @@ pub enum BundleError {
     /// A policy's step-up annotations are wrong.
     #[error("{POLICIES_FILE}: policy {id}: {reason}")]
     StepUp { id: String, reason: String },
+    /// A policy's `@required_scopes` annotation is wrong.
+    #[error("{POLICIES_FILE}: policy {id}: {reason}")]
+    RequiredScopes { id: String, reason: String },
     /// A compiled bundle ([`Bundle::load_compiled`]) is not of the shape
     /// [`Bundle::compiled`] gives.
     #[error("compiled bundle: {0}")]
@@ -220,6 +223,33 @@ impl StepUp {
     }
 }
 
+impl Bundle {
+    /// Whether the policy `id` is a requirement a caller can meet: a `forbid` with step-up
+    /// or `@required_scopes` annotations.
+    pub(crate) fn is_requirement(&self, id: &str) -> bool {
+        self.step_ups.contains_key(id) || self.required_scopes.contains_key(id)
+    }
+
+    /// What the requirements among `ids` ask for: their step-ups merged (`None` when none
+    /// of them is a step-up), and their scopes in the order of `ids` and of each
+    /// annotation, without repeats.
+    pub(crate) fn requirements_of(&self, ids: &[String]) -> (Option<StepUp>, Vec<String>) {
+        let mut step_up: Option<StepUp> = None;
+        let mut scopes: Vec<String> = Vec::new();
+        for id in ids {
+            if let Some(s) = self.step_ups.get(id) {
+                step_up.get_or_insert_with(StepUp::default).merge(s);
+            }
+            for scope in self.required_scopes.get(id).into_iter().flatten() {
+                if !scopes.contains(scope) {
+                    scopes.push(scope.clone());
+                }
+            }
+        }
+        (step_up, scopes)
+    }
+}
+
 /// One policy of a bundle.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyEntry {
@@ -244,9 +274,11 @@ pub struct Bundle {
     pub(crate) effects: HashMap<String, Effect>,
     /// The step-up requirements, by id of the `forbid` that carries them.
     pub(crate) step_ups: HashMap<String, StepUp>,
-    /// The policies without the step-up `forbid`s: what a request would get once the
-    /// requirement is met.
-    pub(crate) without_step_ups: PolicySet,
+    /// The scopes each `forbid` annotated `@required_scopes` requires, by its id.
+    pub(crate) required_scopes: HashMap<String, Vec<String>>,
+    /// The policies without the step-up and `@required_scopes` `forbid`s: what a request
+    /// would get once those requirements are met.
+    pub(crate) without_requirements: PolicySet,
     pub(crate) routes: RouteTable,
     namespace: String,
     pub(crate) resource: EntityUid,
@@ -528,7 +560,8 @@ impl Bundle {
             set: policies,
             effects,
             step_ups,
-            without_step_ups,
+            required_scopes,
+            without_requirements,
             json: policy_json,
         } = index_policies(policies)?;
 
@@ -592,7 +625,8 @@ impl Bundle {
             policies,
             effects,
             step_ups,
-            without_step_ups,
+            required_scopes,
+            without_requirements,
             routes,
             namespace: file.namespace,
             resource,
@@ -843,7 +877,8 @@ struct IndexedPolicies {
     set: PolicySet,
     effects: HashMap<String, Effect>,
     step_ups: HashMap<String, StepUp>,
-    without_step_ups: PolicySet,
+    required_scopes: HashMap<String, Vec<String>>,
+    without_requirements: PolicySet,
     json: Vec<Value>,
 }
 
@@ -901,6 +936,54 @@ fn step_up_of(policy: &Policy) -> Result<Option<StepUp>, String> {
     }))
 }
 
+/// The annotation naming the scopes a `forbid` requires (space-separated scope tokens, as
+/// OAuth's `scope`): a deny such `forbid`s alone cause, when meeting them would allow, names
+/// these scopes (RFC 6750's `insufficient_scope`). `cedargate init` writes it on the
+/// `forbid` of an operation whose security requirement is one set of scopes.
+pub const REQUIRED_SCOPES_ANNOTATION: &str = "required_scopes";
+
+/// Whether `text` is one OAuth scope token (RFC 6749 §3.3): printable ASCII without space,
+/// `"` or `\`, at least one character.
+pub fn is_scope_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
+/// A policy's `@required_scopes`, in the order written; `None` when it has none.
+fn required_scopes_of(policy: &Policy) -> Result<Option<Vec<String>>, String> {
+    let Some(text) = policy.annotation(REQUIRED_SCOPES_ANNOTATION) else {
+        return Ok(None);
+    };
+    if policy.effect() != Effect::Forbid {
+        return Err(format!(
+            "@{REQUIRED_SCOPES_ANNOTATION} belongs on a forbid (the requirement that denies until it is met)"
+        ));
+    }
+    if text.trim_matches(' ').is_empty() {
+        return Err(format!("@{REQUIRED_SCOPES_ANNOTATION} is empty"));
+    }
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in text.split(' ') {
+        if scope.is_empty() {
+            return Err(format!(
+                "@{REQUIRED_SCOPES_ANNOTATION} must be scope tokens separated by one space each"
+            ));
+        }
+        if !is_scope_token(scope) {
+            return Err(format!(
+                "@{REQUIRED_SCOPES_ANNOTATION}: \"{}\" is not a scope token (printable ASCII without spaces, quotes or backslashes)",
+                scope.escape_debug()
+            ));
+        }
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
+    Ok(Some(scopes))
+}
+
 /// The policies of a text, renamed to their `@id`s, in the order they are written.
 fn parse_policies(text: &str) -> Result<Vec<Policy>, BundleError> {
     let parsed = PolicySet::from_str(text).map_err(|err| BundleError::Policies {
@@ -943,34 +1026,41 @@ fn parse_policies(text: &str) -> Result<Vec<Policy>, BundleError> {
     Ok(with_ids)
 }
 
-/// Indexes policies that carry their `@id`s as ids: no two share one, step-up annotations
-/// are well formed.
+/// Indexes policies that carry their `@id`s as ids: no two share one, step-up and
+/// `@required_scopes` annotations are well formed.
 fn index_policies(with_ids: Vec<(Policy, Value)>) -> Result<IndexedPolicies, BundleError> {
     let mut set = PolicySet::new();
-    let mut without_step_ups = PolicySet::new();
+    let mut without_requirements = PolicySet::new();
     let mut effects = HashMap::new();
     let mut step_ups = HashMap::new();
+    let mut required_scopes = HashMap::new();
     let mut json = Vec::new();
     for (policy, policy_json) in with_ids {
         let id = policy.id().to_string();
         if effects.insert(id.clone(), policy.effect()).is_some() {
             return Err(BundleError::DuplicateId { id });
         }
-        match step_up_of(&policy).map_err(|reason| BundleError::StepUp {
+        let step_up = step_up_of(&policy).map_err(|reason| BundleError::StepUp {
             id: id.clone(),
             reason,
-        })? {
-            Some(step_up) => {
-                step_ups.insert(id.clone(), step_up);
-            }
-            None => {
-                without_step_ups
-                    .add(policy.clone())
-                    .map_err(|err| BundleError::Policies {
-                        message: err.to_string(),
-                        line: None,
-                    })?;
-            }
+        })?;
+        let scopes = required_scopes_of(&policy).map_err(|reason| BundleError::RequiredScopes {
+            id: id.clone(),
+            reason,
+        })?;
+        if step_up.is_none() && scopes.is_none() {
+            without_requirements
+                .add(policy.clone())
+                .map_err(|err| BundleError::Policies {
+                    message: err.to_string(),
+                    line: None,
+                })?;
+        }
+        if let Some(step_up) = step_up {
+            step_ups.insert(id.clone(), step_up);
+        }
+        if let Some(scopes) = scopes {
+            required_scopes.insert(id.clone(), scopes);
         }
         json.push(json!({ "id": id, "policy": policy_json }));
         set.add(policy).map_err(|err| BundleError::Policies {
@@ -983,7 +1073,8 @@ fn index_policies(with_ids: Vec<(Policy, Value)>) -> Result<IndexedPolicies, Bun
         set,
         effects,
         step_ups,
-        without_step_ups,
+        required_scopes,
+        without_requirements,
         json,
     })
 }

@@ -44,6 +44,11 @@ pub struct Decision {
     /// without them: the stronger sign-in to ask for (RFC 9470). `None` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_up: Option<StepUp>,
+    /// Set on a deny that only `forbid`s annotated `@required_scopes` caused (possibly
+    /// together with step-up ones), when the request would be allowed without them all: the
+    /// scopes they name, for RFC 6750's `insufficient_scope`. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_scopes: Vec<String>,
 }
 
 impl Decision {
@@ -245,6 +250,7 @@ impl Bundle {
             policies: Vec::new(),
             errors,
             step_up: None,
+            required_scopes: Vec::new(),
         };
         let entities = match entities {
             Ok(entities) => entities,
@@ -262,8 +268,9 @@ impl Bundle {
 
     /// The one Cedar evaluation every decision goes through (the edge's requests through
     /// [`Bundle::authorize`], AuthZEN questions through `authzen::Pdp`): the policies decide,
-    /// an erroring `forbid` denies, and a deny caused only by step-up requirements carries
-    /// them when meeting them would allow. `request` is schema-validated by the caller.
+    /// an erroring `forbid` denies, and a deny caused only by requirements a caller can meet
+    /// (step-up and `@required_scopes` `forbid`s) carries them when meeting them all would
+    /// allow. `request` is schema-validated by the caller.
     pub(crate) fn decide_request(
         &self,
         request: &Request,
@@ -273,22 +280,14 @@ impl Bundle {
         let mut decision = self.evaluate(request, &self.policies, entities, action);
         if decision.outcome == Outcome::Deny
             && !decision.policies.is_empty()
-            && decision
-                .policies
-                .iter()
-                .all(|id| self.step_ups.contains_key(id))
+            && decision.policies.iter().all(|id| self.is_requirement(id))
         {
-            // Denied by step-up requirements alone: ask for the stronger sign-in only when
-            // meeting them would allow.
-            let without = self.evaluate(request, &self.without_step_ups, entities, action);
+            // Denied by requirements alone: ask for the stronger sign-in and the scopes only
+            // when meeting them would allow.
+            let without = self.evaluate(request, &self.without_requirements, entities, action);
             if without.is_allowed() {
-                let mut step_up = StepUp::default();
-                for id in &decision.policies {
-                    if let Some(s) = self.step_ups.get(id) {
-                        step_up.merge(s);
-                    }
-                }
-                decision.step_up = Some(step_up);
+                (decision.step_up, decision.required_scopes) =
+                    self.requirements_of(&decision.policies);
             }
         }
         decision
@@ -323,6 +322,7 @@ impl Bundle {
                 policies: erroring_forbids,
                 errors: errors_text,
                 step_up: None,
+                required_scopes: Vec::new(),
             };
         }
         let mut policies: Vec<String> = response
@@ -340,6 +340,7 @@ impl Bundle {
             policies,
             errors: errors_text,
             step_up: None,
+            required_scopes: Vec::new(),
         }
     }
 

@@ -69,7 +69,10 @@ mod verifier;
 pub mod wire;
 
 pub use actions::ANONYMOUS_TYPE;
-pub use bundle::{ANONYMOUS_ID, POLICIES_FILE, ROUTES_FILE, SCHEMA_FILE};
+pub use bundle::{
+    ANONYMOUS_ID, POLICIES_FILE, REQUIRED_SCOPES_ANNOTATION, ROUTES_FILE, SCHEMA_FILE,
+    is_scope_token,
+};
 pub use bundle::{
     Bundle, BundleError, BundleSource, BundleVersion, CompiledBundle, PolicyEntry, RouteEntry,
     StepUp,

@@ -101,8 +101,8 @@ impl BundleEndpoint {
 
 /// A refusal from the edge: an RFC 9457 problem document, sent as [`PROBLEM_MEDIA_TYPE`].
 ///
-/// On the wire the cedargate members (`reason`, `action`, `policies`, `allow`, `step_up`)
-/// come first,
+/// On the wire the cedargate members (`reason`, `action`, `policies`, `allow`, `step_up`,
+/// `required_scopes`) come first,
 /// then `type`, `title`, `status`, `detail` and `request_id`; absent members are left out. A
 /// body names the action and, for a deny, the policies; never a token or internal error
 /// text.
@@ -125,9 +125,14 @@ pub struct ProblemDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow: Option<Vec<String>>,
     /// The sign-in to start again with (`acr_values`, `max_age`), the same as the
-    /// `WWW-Authenticate` challenge's. On `insufficient-user-authentication` only.
+    /// `WWW-Authenticate` challenge's. On `insufficient-user-authentication`, and on
+    /// `insufficient-scope` when a stronger sign-in is needed as well.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_up: Option<crate::bundle::StepUp>,
+    /// The scopes a new token needs (the challenge's `scope`, RFC 6750 §3.1). On
+    /// `insufficient-scope` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_scopes: Option<Vec<String>>,
     /// The problem type: [`PROBLEM_TYPE_PREFIX`] and a code (see [`ProblemDocument::code`]).
     #[serde(rename = "type", default = "about_blank")]
     pub problem_type: String,
@@ -160,6 +165,7 @@ impl ProblemDocument {
             policies: None,
             allow: None,
             step_up: None,
+            required_scopes: None,
             problem_type: format!("{PROBLEM_TYPE_PREFIX}{code}"),
             title: Some(title.to_owned()),
             status: Some(status),

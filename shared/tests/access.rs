@@ -19,14 +19,17 @@ fn bundle() -> Bundle {
 /// The trust configuration the README shows for this bundle: a person's access tokens with
 /// their groups in a custom `groups` claim, and services with client credentials.
 fn gate() -> Gate {
-    let config: TrustConfig = serde_json::from_value(json!({ "issuers": [
+    Gate::new(bundle(), &access_trust()).unwrap()
+}
+
+fn access_trust() -> TrustConfig {
+    serde_json::from_value(json!({ "issuers": [
         { "issuer": ISSUER_A, "token": "access", "caller": "user", "audiences": [API_AUDIENCE],
           "token_type": "at+jwt", "group_claim": "groups" },
         { "issuer": ISSUER_A, "token": "access", "caller": "client", "audiences": [API_AUDIENCE],
           "token_type": "at+jwt", "group_claim": null },
     ] }))
-    .unwrap();
-    Gate::new(bundle(), &config).unwrap()
+    .unwrap()
 }
 
 fn person(groups: &[&str], scope: &str, permissions: &[&str]) -> Value {
@@ -126,6 +129,161 @@ async_test! {
             Err(TokenErrorKind::WrongTokenKind.as_str().to_owned())
         );
     }
+}
+
+/// The decision for one request of the token `claims` (the access bundle, optionally with
+/// more policies).
+async fn decision_for(
+    claims: &Value,
+    method: &str,
+    target: &str,
+    more: &str,
+) -> cedargate::Decision {
+    let source = bundle().source().unwrap().clone();
+    let bundle = Bundle::load(&BundleSource {
+        policies: format!("{}{more}", source.policies),
+        ..source
+    })
+    .unwrap();
+    let gate = Gate::new(bundle, &access_trust()).unwrap();
+    let token = mint(claims, "a-rsa-1", "at+jwt");
+    let backend = backends().remove(0);
+    let (_, principal) = gate
+        .authenticate(&token, key_sets(), &backend, NOW)
+        .await
+        .unwrap();
+    gate.decide(
+        &principal,
+        method,
+        target,
+        &cedargate::RequestValues::at(NOW),
+    )
+    .unwrap()
+    .1
+}
+
+async_test! {
+    async fn a_deny_only_missing_scopes_caused_names_the_scopes_to_ask_for() {
+        let admin = |scope: &str| person(&["AVP_Admin"], scope, &["pets:create"]);
+        // Without pets:read: the scope forbid alone denies, and with the scope it would allow.
+        let d = decision_for(&admin("pets:write"), "GET", "/pets", "").await;
+        assert!(!d.is_allowed());
+        assert_eq!(d.policies, ["requires-scopes-get-pets"]);
+        assert_eq!(d.required_scopes, ["pets:read"]);
+        assert_eq!(d.step_up, None);
+        let d = decision_for(&admin("pets:read"), "POST", "/pets", "").await;
+        assert_eq!(d.required_scopes, ["pets:write"]);
+        let d = decision_for(&service("inventory", "openid"), "GET", "/pets/7", "").await;
+        assert_eq!(d.required_scopes, ["pets:read"]);
+        // Allowed: nothing to ask for, and the wire form has no member for it.
+        let d = decision_for(&admin("pets:read"), "GET", "/pets", "").await;
+        assert!(d.is_allowed());
+        assert!(d.required_scopes.is_empty());
+        let wire = serde_json::to_value(&d).unwrap();
+        assert!(wire.get("required_scopes").is_none(), "{wire}");
+        // The wire form of a decision from before the member reads as one without scopes.
+        let old: cedargate::Decision = serde_json::from_value(json!({
+            "action": "get /pets", "outcome": "deny", "policies": [], "errors": []
+        }))
+        .unwrap();
+        assert!(old.required_scopes.is_empty());
+        // A missing permission denies too: more scopes would not help.
+        let d = decision_for(&person(&["AVP_Admin"], "pets:read", &[]), "POST", "/pets", "").await;
+        assert!(d.policies.contains(&"requires-permissions-post-pets".to_owned()), "{:?}", d.policies);
+        assert!(d.required_scopes.is_empty());
+        // No permit for the caller: the scope would not help either.
+        let d = decision_for(&person(&["Guests"], "", &[]), "GET", "/pets", "").await;
+        assert_eq!(d.policies, ["requires-scopes-get-pets"]);
+        assert!(d.required_scopes.is_empty());
+        let d = decision_for(&service("inventory", "openid"), "POST", "/pets", "").await;
+        assert!(d.required_scopes.is_empty());
+    }
+}
+
+async_test! {
+    async fn missing_scopes_and_a_step_up_are_asked_for_together() {
+        let step_up = r#"
+@id("people-post-after-a-fresh-sign-in")
+@step_up_max_age("0")
+forbid (principal is PetStore::User, action == PetStore::Action::"post /pets", resource);
+"#;
+        let admin = |scope: &str| person(&["AVP_Admin"], scope, &["pets:create"]);
+        // Both denied it, and meeting both would allow: both are named.
+        let d = decision_for(&admin("pets:read"), "POST", "/pets", step_up).await;
+        assert_eq!(d.policies, ["people-post-after-a-fresh-sign-in", "requires-scopes-post-pets"]);
+        assert_eq!(d.required_scopes, ["pets:write"]);
+        assert_eq!(d.step_up, Some(cedargate::StepUp { acr_values: vec![], max_age: Some(0) }));
+        // With the scope, the step-up alone.
+        let d = decision_for(&admin("pets:read pets:write"), "POST", "/pets", step_up).await;
+        assert!(d.required_scopes.is_empty());
+        assert!(d.step_up.is_some());
+        // A plain forbid beside them: neither is asked for.
+        let blocked = format!(
+            "{step_up}\n@id(\"no-posting\")\nforbid (principal, action == PetStore::Action::\"post /pets\", resource);\n"
+        );
+        let d = decision_for(&admin("pets:read"), "POST", "/pets", &blocked).await;
+        assert!(d.required_scopes.is_empty());
+        assert_eq!(d.step_up, None);
+    }
+}
+
+#[test]
+fn required_scopes_annotations_are_checked_when_loaded() {
+    let with = |annotation: &str, effect: &str| {
+        let source = bundle().source().unwrap().clone();
+        Bundle::load(&BundleSource {
+            policies: format!(
+                "{}\n@id(\"x\")\n{annotation}\n{effect} (principal, action == PetStore::Action::\"get /pets\", resource);\n",
+                source.policies
+            ),
+            ..source
+        })
+    };
+    let refused = |annotation: &str, effect: &str, needle: &str| match with(annotation, effect) {
+        Err(cedargate::BundleError::RequiredScopes { id, reason }) => {
+            assert_eq!(id, "x");
+            assert!(reason.contains(needle), "{annotation}: {reason}");
+        }
+        other => panic!("{annotation} {effect}: {other:?}"),
+    };
+    refused(
+        "@required_scopes(\"pets:read\")",
+        "permit",
+        "belongs on a forbid",
+    );
+    refused("@required_scopes(\"\")", "forbid", "empty");
+    refused("@required_scopes(\"  \")", "forbid", "empty");
+    refused("@required_scopes(\"a\\\\b\")", "forbid", "scope token");
+    refused("@required_scopes(\"a\\\"b\")", "forbid", "scope token");
+    refused(
+        "@required_scopes(\"pets:read\tpets:write\")",
+        "forbid",
+        "scope token",
+    );
+    refused("@required_scopes(\"pets:réad\")", "forbid", "scope token");
+    refused("@required_scopes(\"a  b\")", "forbid", "one space");
+    let err = with("@required_scopes(\"permit\")", "permit")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("policies.cedar: policy x: @required_scopes"),
+        "{err}"
+    );
+    assert!(with("@required_scopes(\"pets:read pets:write\")", "forbid").is_ok());
+    // The reference bundle's scope forbids carry what they require.
+    let bundle = bundle();
+    let annotated: Vec<(String, String)> = bundle
+        .policies()
+        .policies()
+        .filter_map(|p| {
+            Some((
+                p.id().to_string(),
+                p.annotation("required_scopes")?.to_owned(),
+            ))
+        })
+        .collect();
+    assert_eq!(annotated.len(), 4, "{annotated:?}");
+    assert!(annotated.contains(&("requires-scopes-post-pets".into(), "pets:write".into())));
 }
 
 async_test! {

@@ -307,3 +307,40 @@ fn the_unvalidated_endpoint_bundle_is_the_one_the_edge_names_or_refused() {
     renamed.text_version = "0".repeat(64);
     assert!(renamed.insecure_bundle_unvalidated().is_err());
 }
+
+#[test]
+fn required_scopes_travel_in_the_compiled_form_and_are_checked_there() {
+    let from_text = Bundle::load(&folder!("petstore-access")).unwrap();
+    let mut compiled = over_the_wire(&from_text);
+    assert_eq!(
+        policy(&mut compiled.content, "requires-scopes-get-pets")["annotations"]["required_scopes"],
+        "pets:read"
+    );
+    let held = Bundle::load_compiled(&compiled, None).unwrap();
+    let annotated = |bundle: &Bundle| {
+        bundle
+            .policies()
+            .policies()
+            .filter(|p| p.annotation("required_scopes").is_some())
+            .count()
+    };
+    assert_eq!(annotated(&held), 4);
+    // Checked as from the text: on a forbid only, scope tokens only.
+    for (id, value) in [
+        ("avp-admin-all", "pets:read"),
+        ("requires-scopes-get-pets", "pets:read\u{7f}"),
+        ("requires-scopes-get-pets", ""),
+    ] {
+        let mut bad = over_the_wire(&from_text);
+        policy(&mut bad.content, id)["annotations"]["required_scopes"] = json!(value);
+        for loaded in [
+            Bundle::load_compiled(&bad, None),
+            Bundle::insecure_load_compiled_unvalidated(&bad, None),
+        ] {
+            assert!(
+                matches!(&loaded, Err(BundleError::RequiredScopes { id: at, .. }) if at == id),
+                "{id} {value:?}: {loaded:?}"
+            );
+        }
+    }
+}
