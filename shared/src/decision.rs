@@ -155,16 +155,20 @@ impl Bundle {
     /// The entities a decision for `principal` is evaluated against: the bundle's entity
     /// data ([`Bundle::load_with_entities`]), all of it, with the token's principal and
     /// groups joined in. A principal or group the data names gets the data's parents as well
-    /// as the token's, and the data's attributes where the token's claims give none (a
-    /// claim the token carries wins); one the data does not name is added as the token
-    /// maps it. So `principal in Role::"admin"` holds for a user the data makes an admin,
-    /// and what the data says of the resource (its parents) or of entities a policy reaches
-    /// through attributes decides too, exactly as for an AuthZEN question. The token's
-    /// entities as they are for a bundle without entity data.
+    /// as the token's, and the data's attributes as well as the token's; one the data does
+    /// not name is added as the token maps it. So `principal in Role::"admin"` holds for a
+    /// user the data makes an admin, and what the data says of the resource (its parents) or
+    /// of entities a policy reaches through attributes decides too, exactly as for an
+    /// AuthZEN question. The token's entities as they are for a bundle without entity data.
     ///
-    /// Errors when the joined entities do not fit the schema (the data gives an attribute a
-    /// type the token's mapping also fills differently, say): a decision with such an error
-    /// is a deny.
+    /// Neither side wins an attribute both give: where the token's claims and the data give
+    /// one attribute different values (compared as Cedar values, so a set in another order
+    /// or with repeats is the same), the join fails with an error naming the attribute, as
+    /// an AuthZEN property that differs from the data is refused
+    /// ([`AttributeError::Conflict`]). It fails too when the joined entities do not fit the
+    /// schema. A decision with such an error is a deny.
+    ///
+    /// [`AttributeError::Conflict`]: crate::authzen::AttributeError::Conflict
     pub(crate) fn entities_for<'a>(
         &self,
         principal: &'a Principal,
@@ -190,6 +194,11 @@ impl Bundle {
                 .cloned();
             let entity = match (token_entity, data_entity) {
                 (Some(token), Some(data)) => {
+                    if let Some(name) = disagreement(&token, &data) {
+                        return Err(format!(
+                            "the token and the entity data disagree on attribute {name} of {member}"
+                        ));
+                    }
                     let (uid, mut attrs, mut parents) = token.into_inner();
                     let (_, data_attrs, data_parents) = data.into_inner();
                     for (name, value) in data_attrs {
@@ -526,6 +535,22 @@ impl Bundle {
         }
         out
     }
+}
+
+/// The first attribute (by name) that both `token` and `data` give, with values that differ
+/// as Cedar values (sets compare without order or repeats, records member by member). A
+/// value that is not a concrete one counts as differing.
+fn disagreement(token: &Entity, data: &Entity) -> Option<String> {
+    token
+        .attrs()
+        .filter(|(name, value)| match (value, data.attr(name)) {
+            (_, None) => false,
+            (Ok(ours), Some(Ok(theirs))) => *ours != theirs,
+            _ => true,
+        })
+        .map(|(name, _)| name)
+        .min()
+        .map(str::to_owned)
 }
 
 /// Sorted paths without repeats and without any path another one extends (`token` goes

@@ -117,8 +117,8 @@ async_test! {
         let viewer = principal(&gate, &beth).await;
         assert!(!decide(&gate, &viewer, "POST", "/todos"));
         beth["roles"] = json!(["editor"]);
-        // A claim the data also gives: the token's value is taken, and the join still fits.
-        beth["email"] = json!("beth@example.test");
+        // A claim the data also gives, with the data's value: the join fits.
+        beth["email"] = json!("beth@the-smiths.com");
         let editor = principal(&gate, &beth).await;
         assert!(decide(&gate, &editor, "POST", "/todos"));
         // Rick's token names no role; the data's admin and evil_genius still count.
@@ -149,11 +149,11 @@ async_test! {
 }
 
 async_test! {
-    async fn a_claim_the_token_carries_wins_and_the_data_fills_the_rest() {
+    async fn the_token_and_the_entity_data_must_agree_on_an_attribute_both_give() {
         let source = BundleSource {
             schema: r#"namespace T {
               entity Role;
-              entity User in [Role] { email?: String, team?: String };
+              entity User in [Role] { email?: String, team?: String, tags?: Set<String> };
               entity Api;
               action "get /a" appliesTo { principal: [User], resource: [Api] };
               action "get /b" appliesTo { principal: [User], resource: [Api] };
@@ -173,24 +173,88 @@ async_test! {
             .to_string(),
         };
         let data = json!([{ "uid": { "type": "T::User", "id": "u" },
-                            "attrs": { "email": "data@example.test", "team": "blue" },
+                            "attrs": { "email": "data@example.test", "team": "blue",
+                                       "tags": ["a", "b"] },
                             "parents": [] }]);
         let bundle = Bundle::load_with_entities(&source, &data.to_string()).unwrap();
-        let gate = gate(bundle, None);
+        let config: TrustConfig = serde_json::from_value(json!({ "issuers": [{
+            "issuer": ISSUER_A, "token": "access", "audiences": [API_AUDIENCE],
+            "group_claim": null,
+            "claims": [
+                { "claim": "email", "type": "String" },
+                { "claim": "tags", "type": "Set<String>" },
+            ],
+        }] }))
+        .unwrap();
+        let gate = Gate::new(bundle.clone(), &config).unwrap();
         let decide = |p: &cedargate::Principal, path: &str| {
             gate.decide(p, "GET", path, &RequestValues::at(UnixTime(0)))
                 .unwrap()
                 .1
-                .is_allowed()
         };
-        let mut with_email = claims("u");
-        with_email["email"] = json!("token@example.test");
-        let with_email = principal(&gate, &with_email).await;
-        assert!(decide(&with_email, "/a"), "the token's email is kept");
-        assert!(decide(&with_email, "/b"), "the data's team is added");
+
+        // Route decisions: a claim the data gives otherwise denies, and says which one.
+        let mut other_email = claims("u");
+        other_email["email"] = json!("token@example.test");
+        let other_email = principal(&gate, &other_email).await;
+        for path in ["/a", "/b"] {
+            let decision = decide(&other_email, path);
+            assert!(!decision.is_allowed(), "{path}: the token's email does not win");
+            assert_eq!(
+                decision.errors,
+                [r#"the token and the entity data disagree on attribute email of T::User::"u""#],
+                "{path}"
+            );
+        }
+        // The matrix too.
+        for action in gate.bundle().allowed_actions(&other_email) {
+            assert_eq!(action.outcome, Some(Outcome::Deny), "{}", action.action);
+            assert!(action.errors[0].contains("disagree on attribute email"), "{:?}", action.errors);
+        }
+        // The same values, a set in another order or with repeats: no conflict.
+        let mut same = claims("u");
+        same["email"] = json!("data@example.test");
+        same["tags"] = json!(["b", "a", "b"]);
+        let same = principal(&gate, &same).await;
+        assert!(!decide(&same, "/a").is_allowed());
+        let allowed = decide(&same, "/b");
+        assert!(allowed.is_allowed(), "{:?}", allowed.errors);
+        let mut fewer_tags = claims("u");
+        fewer_tags["tags"] = json!(["a"]);
+        let fewer_tags = principal(&gate, &fewer_tags).await;
+        assert_eq!(
+            decide(&fewer_tags, "/b").errors,
+            [r#"the token and the entity data disagree on attribute tags of T::User::"u""#]
+        );
+        // A claim the token does not carry is the data's.
         let without = principal(&gate, &claims("u")).await;
-        assert!(!decide(&without, "/a"), "the data's email is used");
-        assert!(decide(&without, "/b"));
+        assert!(!decide(&without, "/a").is_allowed(), "the data's email is used");
+        assert!(decide(&without, "/b").is_allowed(), "the data's team is added");
+
+        // AuthZEN questions about the same data hold to the same rule: a property the data
+        // gives otherwise is refused, naming it; the same value written otherwise is none.
+        let pdp = cedargate::authzen::Pdp::new(
+            bundle,
+            &json!({ "subject_types": { "user": "User" }, "resource_types": { "api": "Api" } })
+                .to_string(),
+        )
+        .unwrap();
+        let ask = |properties: Value| {
+            pdp.evaluation(
+                &serde_json::to_vec(&json!({
+                    "subject": { "type": "user", "id": "u", "properties": properties },
+                    "action": { "name": "get /b" },
+                    "resource": { "type": "api", "id": "api" },
+                }))
+                .unwrap(),
+            )
+            .map(|r| r.decision)
+        };
+        let conflict = ask(json!({ "email": "token@example.test" })).unwrap_err();
+        assert!(conflict.to_string().contains("subject.properties.email"), "{conflict}");
+        let conflict = ask(json!({ "tags": ["a"] })).unwrap_err();
+        assert!(conflict.to_string().contains("subject.properties.tags"), "{conflict}");
+        assert_eq!(ask(json!({ "email": "data@example.test", "tags": ["b", "a", "b"] })), Ok(true));
     }
 }
 
