@@ -135,7 +135,9 @@ enum Command {
     /// The folder, validated as the edge loads it, as the document a worker reads from KV:
     /// JSON with the publisher's serial (a worker takes only a higher serial than the bundle
     /// in force), signed with Ed25519 when --sign-key is given (see keygen). A folder's
-    /// entity data (entities.json) goes along, validated with the bundle.
+    /// entity data (entities.json) goes along, validated with the bundle. A signed document
+    /// names the deployment it is for (--audience), inside what is signed: a worker whose
+    /// `bundle_kv.audience` is another refuses it.
     Bundle {
         #[arg(long)]
         dir: PathBuf,
@@ -143,8 +145,12 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         serial: u64,
         /// The private key file `keygen` wrote.
-        #[arg(long)]
+        #[arg(long, requires = "audience")]
         sign_key: Option<String>,
+        /// The deployment the document is for: the `bundle_kv.audience` of the workers that
+        /// may take it (`production`, `staging`). Required with --sign-key.
+        #[arg(long)]
+        audience: Option<String>,
         #[arg(long)]
         out: Option<String>,
     },
@@ -231,8 +237,15 @@ fn main() -> ExitCode {
             dir,
             serial,
             sign_key,
+            audience,
             out,
-        } => bundle(&dir, serial, sign_key.as_deref(), out.as_deref()),
+        } => bundle(
+            &dir,
+            serial,
+            sign_key.as_deref(),
+            audience.as_deref(),
+            out.as_deref(),
+        ),
         Command::Keygen { out } => keygen(&out),
     };
     match result {
@@ -248,10 +261,18 @@ fn bundle(
     dir: &Path,
     serial: u64,
     sign_key: Option<&str>,
+    audience: Option<&str>,
     out: Option<&str>,
 ) -> Result<u8, String> {
     let source = folder::read(dir)?;
     let mut document = cedargate::BundleDocument::new(source, serial);
+    if let Some(audience) = audience {
+        cedargate::check_bundle_audience(audience).map_err(|e| format!("--audience: {e}"))?;
+        document = document.with_audience(audience);
+    } else if sign_key.is_some() {
+        // clap requires it; a signed document is never written unbound.
+        return Err("--sign-key needs --audience, the deployment the document is for".into());
+    }
     if let Some(entities) = folder::read_entities(dir)? {
         document = document.with_entities(entities);
     }

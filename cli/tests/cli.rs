@@ -955,6 +955,35 @@ fn bundle_documents_carry_a_serial_and_a_signature_the_worker_checks() {
 
     let folder = petstore_dir();
     let folder = folder.to_str().unwrap();
+    // A signed document names the deployment it is for.
+    let unbound = cedargate(&[
+        "bundle",
+        "--dir",
+        folder,
+        "--serial",
+        "7",
+        "--sign-key",
+        key_path,
+    ]);
+    assert_eq!(unbound.status.code(), Some(2));
+    assert!(
+        stderr(&unbound).contains("--audience"),
+        "{}",
+        stderr(&unbound)
+    );
+    let bad = cedargate(&[
+        "bundle",
+        "--dir",
+        folder,
+        "--serial",
+        "7",
+        "--sign-key",
+        key_path,
+        "--audience",
+        "a b",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--audience"), "{}", stderr(&bad));
     let signed = cedargate(&[
         "bundle",
         "--dir",
@@ -963,6 +992,8 @@ fn bundle_documents_carry_a_serial_and_a_signature_the_worker_checks() {
         "7",
         "--sign-key",
         key_path,
+        "--audience",
+        "staging",
     ]);
     assert!(
         signed.status.success(),
@@ -978,8 +1009,17 @@ fn bundle_documents_carry_a_serial_and_a_signature_the_worker_checks() {
                 .to_owned()
         )
     );
-    let document = cedargate::open_bundle_document(text.trim(), Some(&public)).unwrap();
+    let document =
+        cedargate::open_bundle_document_for(text.trim(), Some(&public), Some("staging")).unwrap();
     assert_eq!(document.serial, 7);
+    assert_eq!(document.audience.as_deref(), Some("staging"));
+    assert_eq!(
+        cedargate::open_bundle_document_for(text.trim(), Some(&public), Some("production")),
+        Err(cedargate::BundleDocumentError::Audience {
+            expected: "production".into(),
+            found: Some("staging".into()),
+        })
+    );
     assert_eq!(document.source(), folder::read(&petstore_dir()).unwrap());
     let other = cedargate::BundleSigningKey::from_seed([9; 32]).unwrap();
     assert_eq!(

@@ -243,6 +243,20 @@ pub struct BundleKvConfig {
     /// Without a key, anyone who can write the KV entry decides the policies.
     #[serde(default, deserialize_with = "public_key")]
     pub public_key: Option<cedargate::BundlePublicKey>,
+    /// The deployment this worker is (`production`, `staging`): a signed document is taken
+    /// only when it names exactly this audience (`cedargate bundle --audience`), checked
+    /// after its signature. Required with `public_key`; without one, a document that names
+    /// an audience must name this one. Printable ASCII without spaces, quotes or
+    /// backslashes, at most 128 bytes. Default: none.
+    ///
+    /// # Security
+    ///
+    /// The publisher's key does not say which deployment a document was signed for: with
+    /// one key for staging and production, whoever can write production's KV entry could
+    /// put a document signed for staging there. The audience is inside the signature, so
+    /// such a document is refused. Give each deployment its own audience (or its own key).
+    #[serde(default)]
+    pub audience: Option<String>,
     /// Lowest serial a KV document may have, for new isolates too (an isolate never takes a
     /// serial at or below the one in force). Raise it after publishing to stop an older
     /// signed document from being put back. Default 0.
@@ -416,6 +430,9 @@ pub enum EdgeConfigError {
     /// An AuthZEN setting is wrong.
     #[error("authzen: {0}")]
     Authzen(String),
+    /// `bundle_kv.audience` is missing beside a `public_key`, or is not a name.
+    #[error("bundle_kv.audience: {0}")]
+    BundleAudience(String),
 }
 
 impl EdgeConfig {
@@ -468,6 +485,18 @@ impl EdgeConfig {
         }
         if keys.fetch_timeout_ms == 0 {
             return Err(EdgeConfigError::Keys("fetch_timeout_ms must be positive"));
+        }
+        if let Some(kv) = &self.bundle_kv {
+            match (&kv.public_key, &kv.audience) {
+                (Some(_), None) => {
+                    return Err(EdgeConfigError::BundleAudience(
+                        "required with public_key, so that a document signed for another deployment is refused".into(),
+                    ));
+                }
+                (_, Some(audience)) => cedargate::check_bundle_audience(audience)
+                    .map_err(EdgeConfigError::BundleAudience)?,
+                (None, None) => {}
+            }
         }
         if let Some(d) = &self.deny_list
             && !(1..=3600).contains(&d.refresh_seconds)
@@ -791,6 +820,42 @@ mod tests {
             EdgeConfig::from_json(&c.to_string()),
             Err(EdgeConfigError::Introspection { .. })
         ));
+    }
+
+    #[test]
+    fn a_bundle_key_needs_the_audience_its_documents_are_signed_for() {
+        let kv = |more: serde_json::Value| {
+            let mut c = base();
+            c["bundle_kv"] = json!({ "binding": "B" });
+            for (k, v) in more.as_object().unwrap() {
+                c["bundle_kv"][k] = v.clone();
+            }
+            EdgeConfig::from_json(&c.to_string())
+        };
+        let key = cedargate::BundleSigningKey::from_seed([1; 32])
+            .unwrap()
+            .public_key()
+            .to_base64url();
+        // A key without an audience would take a document signed for another deployment.
+        let err = kv(json!({ "public_key": key })).unwrap_err();
+        assert!(matches!(err, EdgeConfigError::BundleAudience(_)), "{err:?}");
+        assert!(err.to_string().starts_with("bundle_kv.audience: "), "{err}");
+        let ok = kv(json!({ "public_key": key, "audience": "production" })).unwrap();
+        assert_eq!(
+            ok.bundle_kv.unwrap().audience.as_deref(),
+            Some("production")
+        );
+        for bad in ["", "pro duction"] {
+            assert!(
+                matches!(
+                    kv(json!({ "public_key": key, "audience": bad })),
+                    Err(EdgeConfigError::BundleAudience(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        // Unsigned documents need none (whoever writes KV decides anyway).
+        assert!(kv(json!({})).is_ok());
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! signature by the publisher.
 //!
 //! A document is the JSON of a [`BundleDocument`] (`schema`, `policies`, `routes`, `serial`,
-//! and `entities` for a bundle with entity data),
+//! `entities` for a bundle with entity data, and `audience`, the deployment it is for),
 //! or that JSON signed: a JWS in the flattened JSON serialization (RFC 7515 §7.2.2) with
 //! `alg` `EdDSA` and `typ` [`SIGNED_BUNDLE_TYPE`], whose payload is the bundle JSON. The
 //! publisher signs after the policy tool has validated the folder; the edge verifies the
-//! signature before it parses anything of the payload, and takes a bundle only when its serial
-//! is higher than the one in force.
+//! signature before it parses anything of the payload, then the audience
+//! ([`open_bundle_document_for`]: a document signed for one deployment is refused by another
+//! that trusts the same key), and takes a bundle only when its serial is higher than the one
+//! in force.
 
 use crate::bundle::{Bundle, BundleError, BundleSource};
 use crate::strict_json;
@@ -34,6 +36,38 @@ pub struct BundleDocument {
     /// bundle, under the same serial and signature, and counts for its version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entities: Option<String>,
+    /// The deployment the document is for (`cedargate bundle --audience`), inside what is
+    /// signed: a worker configured with another audience refuses it
+    /// ([`open_bundle_document_for`]), so one publisher key can serve staging and production
+    /// without a staging document being replayed into production. See
+    /// [`check_bundle_audience`] for what a name may be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+}
+
+/// The longest audience name, in bytes.
+pub const MAX_BUNDLE_AUDIENCE_BYTES: usize = 128;
+
+/// Whether `name` may be a bundle document's audience: 1 to [`MAX_BUNDLE_AUDIENCE_BYTES`]
+/// bytes of printable ASCII without spaces, quotes or backslashes (`production`,
+/// `eu-west/staging`, `https://api.example.com`).
+pub fn check_bundle_audience(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_BUNDLE_AUDIENCE_BYTES {
+        return Err(format!(
+            "an audience is 1 to {MAX_BUNDLE_AUDIENCE_BYTES} bytes, not {}",
+            name.len()
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    {
+        return Err(format!(
+            "\"{}\" is not printable ASCII without spaces, quotes or backslashes",
+            name.escape_debug()
+        ));
+    }
+    Ok(())
 }
 
 impl BundleDocument {
@@ -45,7 +79,14 @@ impl BundleDocument {
             routes: source.routes,
             serial,
             entities: None,
+            audience: None,
         }
+    }
+
+    /// The same document for the deployment `audience` (see [`BundleDocument::audience`]).
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
     }
 
     /// The same document with the text of its entity data.
@@ -94,6 +135,21 @@ pub enum BundleDocumentError {
     /// The signature does not verify with the configured key.
     #[error("bundle signature is invalid")]
     BadSignature,
+    /// The document is for another deployment than the configured audience, or names none.
+    #[error("bundle document {}, not \"{expected}\"", match found {
+        Some(found) => format!("is for audience \"{found}\""),
+        None => "names no audience".to_owned(),
+    })]
+    Audience {
+        /// The configured audience.
+        expected: String,
+        /// The document's.
+        found: Option<String>,
+    },
+    /// A public key is configured without an audience: a signed document would be taken
+    /// whatever deployment it was signed for.
+    #[error("a bundle public key is configured without an audience")]
+    NoAudience,
 }
 
 /// Why a key could not be read.
@@ -202,9 +258,38 @@ struct Protected {
     typ: String,
 }
 
+/// Reads a bundle document bound to a deployment: [`open_bundle_document`], and then the
+/// document's `audience` must be `audience` exactly (a document for another deployment, or
+/// for none, is refused). With `key`, an `audience` is required: a signed document is never
+/// taken unbound. Without a key, an `audience` given is checked as well, and without either
+/// the document is read as [`open_bundle_document`] reads it. The signature is checked
+/// before the audience is read.
+pub fn open_bundle_document_for(
+    text: &str,
+    key: Option<&BundlePublicKey>,
+    audience: Option<&str>,
+) -> Result<BundleDocument, BundleDocumentError> {
+    if key.is_some() && audience.is_none() {
+        return Err(BundleDocumentError::NoAudience);
+    }
+    let document = open_bundle_document(text, key)?;
+    match audience {
+        Some(expected) if document.audience.as_deref() != Some(expected) => {
+            Err(BundleDocumentError::Audience {
+                expected: expected.to_owned(),
+                found: document.audience,
+            })
+        }
+        _ => Ok(document),
+    }
+}
+
 /// Reads a bundle document. With `key`, only a document signed by it is taken; without, only
 /// an unsigned one (a signature nobody checks would mean nothing). Duplicate JSON members are
 /// refused in every part. Validation of the bundle itself is [`crate::Bundle::load`]'s.
+///
+/// The document's `audience` is not checked here: a worker calls
+/// [`open_bundle_document_for`] with its configured audience.
 pub fn open_bundle_document(
     text: &str,
     key: Option<&BundlePublicKey>,
@@ -264,6 +349,7 @@ mod tests {
             routes: "r".into(),
             serial,
             entities: None,
+            audience: None,
         }
     }
 

@@ -446,3 +446,76 @@ fn a_policy_text_is_found_by_its_id_as_written() {
         assert!(bundle.policy_text(&entry.id).is_some(), "{}", entry.id);
     }
 }
+
+#[test]
+fn a_signed_bundle_document_opens_only_for_its_audience() {
+    use cedargate::{
+        BundleDocument, BundleDocumentError, BundleSigningKey, open_bundle_document_for,
+    };
+    let key = BundleSigningKey::from_seed([3; 32]).unwrap();
+    let public = key.public_key();
+    let staging = BundleDocument::new(petstore(), 4).with_audience("staging");
+    let signed = key.sign(&staging).unwrap();
+    // The audience is inside what is signed.
+    assert_eq!(
+        open_bundle_document_for(&signed, Some(&public), Some("staging")),
+        Ok(staging.clone())
+    );
+    // Replayed into another deployment that trusts the same key: refused, naming both.
+    let err = open_bundle_document_for(&signed, Some(&public), Some("production")).unwrap_err();
+    assert_eq!(
+        err,
+        BundleDocumentError::Audience {
+            expected: "production".into(),
+            found: Some("staging".into()),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "bundle document is for audience \"staging\", not \"production\""
+    );
+    // A signed document without an audience binds to no deployment: refused.
+    let unbound = key.sign(&BundleDocument::new(petstore(), 4)).unwrap();
+    assert_eq!(
+        open_bundle_document_for(&unbound, Some(&public), Some("production"))
+            .unwrap_err()
+            .to_string(),
+        "bundle document names no audience, not \"production\""
+    );
+    // A key without an audience to check is refused rather than taken unbound.
+    assert_eq!(
+        open_bundle_document_for(&signed, Some(&public), None),
+        Err(BundleDocumentError::NoAudience)
+    );
+    // The signature still comes first: another key's document is a bad signature whatever
+    // its audience.
+    let other = BundleSigningKey::from_seed([4; 32]).unwrap();
+    assert_eq!(
+        open_bundle_document_for(
+            &other.sign(&staging).unwrap(),
+            Some(&public),
+            Some("staging")
+        ),
+        Err(BundleDocumentError::BadSignature)
+    );
+    // Unsigned documents: an audience configured is checked too; without one, as before.
+    let plain = serde_json::to_string(&staging).unwrap();
+    assert_eq!(
+        open_bundle_document_for(&plain, None, None),
+        Ok(staging.clone())
+    );
+    assert!(matches!(
+        open_bundle_document_for(&plain, None, Some("production")),
+        Err(BundleDocumentError::Audience { .. })
+    ));
+    // The document's member is left out when there is none, so older readers read it.
+    assert!(
+        !serde_json::to_string(&BundleDocument::new(petstore(), 4))
+            .unwrap()
+            .contains("audience")
+    );
+    assert!(cedargate::check_bundle_audience("production").is_ok());
+    for bad in ["", " staging", "pro duction", "a\"b", &"x".repeat(129)] {
+        assert!(cedargate::check_bundle_audience(bad).is_err(), "{bad:?}");
+    }
+}
