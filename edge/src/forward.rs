@@ -1,44 +1,17 @@
 //! What crosses from the client to the origin: which request headers are dropped and which
 //! identity headers are added.
 
-/// Whether a client request header is passed to the origin. Dropped: hop-by-hop headers,
-/// `host`, every `x-cedargate-*` header (the origin trusts those to come from us), method
-/// overrides (the origin must act on the method that was authorized), client-supplied
-/// forwarding headers (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`, ...: a client must not
-/// choose the address or scheme the origin believes), and `authorization` unless configured
-/// to pass it. Headers named in `Connection` are dropped by [`request_headers`].
+/// Whether a client request header is passed to the origin. Dropped: the headers the edge
+/// never forwards ([`cedargate::context::never_forwarded`], the list the context allow-list
+/// is checked against: hop-by-hop headers, `host`, every `x-cedargate-*` header (the origin
+/// trusts those to come from us), method overrides (the origin must act on the method that
+/// was authorized), client-supplied forwarding headers (`Forwarded`, `X-Forwarded-*`,
+/// `X-Real-IP`, ...: a client must not choose the address or scheme the origin believes)),
+/// and `authorization` unless configured to pass it. Headers named in `Connection` are
+/// dropped by [`request_headers`].
 pub fn forwards_request_header(name: &str, forward_authorization: bool) -> bool {
-    let name = name.to_ascii_lowercase();
-    if name.starts_with("x-cedargate-") || name.starts_with("x-forwarded-") {
-        return false;
-    }
-    !matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "proxy-connection"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "host"
-            | "content-length"
-            | "x-http-method-override"
-            | "x-http-method"
-            | "x-method-override"
-            | "x-original-method"
-            | "x-original-url"
-            | "x-rewrite-url"
-            | "forwarded"
-            | "x-real-ip"
-            | "true-client-ip"
-            | "x-client-ip"
-            | "x-cluster-client-ip"
-            | "x-host"
-            | "x-original-host"
-    ) && (forward_authorization || name != "authorization")
+    !cedargate::context::never_forwarded(name)
+        && (forward_authorization || !name.eq_ignore_ascii_case("authorization"))
 }
 
 /// The header names a `Connection` value lists (RFC 9110 §7.6.1), lowercase.

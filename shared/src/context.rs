@@ -34,6 +34,51 @@ use std::fmt;
 /// Request headers that never go into a context: they carry credentials.
 pub const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 
+/// Request headers the edge never passes from a client to the origin, by lowercase name:
+/// hop-by-hop headers, `host` and `content-length` (the platform sets them), method
+/// overrides and rewrites (the origin must act on the method and path that were authorized),
+/// and forwarding headers (a client must not choose the address, host or scheme the origin
+/// believes).
+const NEVER_FORWARDED: [&str; 24] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-method",
+    "x-original-url",
+    "x-rewrite-url",
+    "forwarded",
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "x-host",
+    "x-original-host",
+];
+
+/// Whether the edge never passes a client's request header of this name (any letter case)
+/// to the origin: [`NEVER_FORWARDED`] and every `x-cedargate-*` (the origin trusts those to
+/// come from the edge) and `x-forwarded-*` header. `authorization` is not among them: whether
+/// it is passed on is the worker's configuration. The one list the edge strips by and the
+/// context allow-list is checked against, so no policy decides on a header the origin
+/// never receives.
+pub fn never_forwarded(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("x-cedargate-")
+        || name.starts_with("x-forwarded-")
+        || NEVER_FORWARDED.contains(&name.as_str())
+}
+
 /// The values of one request that a context can be filled from. The caller reads them (the
 /// edge: its clock, `CF-Connecting-IP`, `request.cf.country`, the headers the bundle names).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,7 +170,10 @@ pub struct ContextConfig {
     #[serde(default)]
     pub country: bool,
     /// `request.headers`, by lowercase name. Default none. `authorization`, `cookie` and
-    /// `proxy-authorization` are refused: credentials never go into a context.
+    /// `proxy-authorization` are refused: credentials never go into a context. So is a
+    /// header the edge never passes to the origin ([`never_forwarded`]: hop-by-hop, `host`,
+    /// `x-forwarded-*`, `forwarded`, `x-real-ip`, ...): the origin would not see the value
+    /// the policies decided on.
     #[serde(default)]
     pub headers: Vec<String>,
     /// `token.*`: claims of the verified token. Default none.
@@ -136,7 +184,8 @@ pub struct ContextConfig {
 /// Why a worker's context allow-list does not fit a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContextError {
-    /// A header name that is not a lowercase HTTP token, or a credential header.
+    /// A header name that is not a lowercase HTTP token, a credential header, or one the
+    /// edge never forwards to the origin.
     #[error("context.headers: {0}")]
     Header(String),
     /// An action declares a value that the allow-list does not fill.
@@ -218,7 +267,8 @@ fn record<'a>(name: &str, attr: &'a Attribute) -> Result<&'a BTreeMap<String, At
     }
 }
 
-/// Checks a header name: a lowercase HTTP token that carries no credentials.
+/// Checks a header name: a lowercase HTTP token that carries no credentials and that the
+/// edge passes on to the origin ([`never_forwarded`]), so the origin sees what was decided.
 pub(crate) fn check_header_name(name: &str) -> Result<(), String> {
     let token =
         |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "!#$%&'*+-.^_`|~".contains(c);
@@ -228,6 +278,11 @@ pub(crate) fn check_header_name(name: &str) -> Result<(), String> {
     if CREDENTIAL_HEADERS.contains(&name) {
         return Err(format!(
             "\"{name}\" carries credentials and cannot be put into a context"
+        ));
+    }
+    if never_forwarded(name) {
+        return Err(format!(
+            "\"{name}\" is never forwarded to the origin, so a policy cannot decide on it"
         ));
     }
     Ok(())

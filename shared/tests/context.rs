@@ -457,3 +457,66 @@ fn the_matrix_says_what_an_action_depends_on() {
     assert_eq!(list.outcome, Some(Outcome::Allow));
     assert!(list.depends_on.is_empty());
 }
+
+#[test]
+fn a_header_the_edge_never_forwards_is_no_context_header() {
+    // The policies would decide on a value the origin never sees: refused when the
+    // allow-list is bound and when a schema declares it.
+    let bundle = Bundle::load(&source()).unwrap();
+    for name in [
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "forwarded",
+        "x-real-ip",
+        "true-client-ip",
+        "x-client-ip",
+        "host",
+        "content-length",
+        "connection",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "x-cedargate-subject",
+        "x-http-method-override",
+        "x-original-url",
+    ] {
+        assert!(cedargate::context::never_forwarded(name), "{name}");
+        let mut config = allow_all();
+        config.headers.push(name.into());
+        match bundle.check_context(&config) {
+            Err(ContextError::Header(message)) => assert_eq!(
+                message,
+                format!(
+                    "\"{name}\" is never forwarded to the origin, so a policy cannot decide on it"
+                )
+            ),
+            other => panic!("{name}: {other:?}"),
+        }
+        let declared = source().schema.replace(
+            r#""x-tenant"?: String"#,
+            &format!(r#""x-tenant"?: String, "{name}"?: String"#),
+        );
+        assert_ne!(declared, source().schema);
+        let err = Bundle::load(&BundleSource {
+            schema: declared,
+            ..source()
+        })
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(&format!("\"{name}\" is never forwarded to the origin")),
+            "{err}"
+        );
+    }
+    // The forwarded ones stay allowed; the credentials are refused as credentials.
+    assert!(!cedargate::context::never_forwarded("x-tenant"));
+    assert!(!cedargate::context::never_forwarded("authorization"));
+    assert!(cedargate::context::never_forwarded("X-Forwarded-For"));
+    let mut config = allow_all();
+    config.headers.push("authorization".into());
+    assert!(matches!(
+        bundle.check_context(&config),
+        Err(ContextError::Header(message)) if message.contains("carries credentials")
+    ));
+}
