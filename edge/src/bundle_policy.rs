@@ -10,6 +10,8 @@ pub struct BundleWatch {
     next_check: i64,
     /// SHA-256 of the last KV text looked at, valid or not.
     seen: Option<[u8; 32]>,
+    /// When the last read that left no bundle that may decide in force ended (seconds).
+    failed_at: Option<i64>,
 }
 
 impl BundleWatch {
@@ -21,6 +23,20 @@ impl BundleWatch {
         }
         self.next_check = now + every_seconds as i64;
         true
+    }
+
+    /// While no bundle may decide: whether a request may read KV at `now` (seconds), that is
+    /// not within `every_seconds` after a read that left none in force. Requests in between
+    /// are refused at once instead of each reading KV again; a clock that went back allows a
+    /// read.
+    pub fn read_allowed(&self, now: i64, every_seconds: u64) -> bool {
+        self.failed_at
+            .is_none_or(|at| now < at || now - at >= every_seconds as i64)
+    }
+
+    /// Notes that a read ending at `now` (seconds) left no bundle that may decide in force.
+    pub fn failed(&mut self, now: i64) {
+        self.failed_at = Some(now);
     }
 
     /// Whether `text` differs from the text looked at last; it becomes the last one. A
@@ -41,6 +57,13 @@ pub fn takes_serial(serial: u64, in_force: u64, min_serial: u64) -> bool {
     serial > in_force && serial >= min_serial
 }
 
+/// Whether a KV document with `serial` may be the first in force on an isolate whose
+/// built-in bundle (serial `built_in`) may not decide: never below the built-in bundle nor
+/// below `min_serial`.
+pub fn takes_first_serial(serial: u64, built_in: u64, min_serial: u64) -> bool {
+    serial >= built_in && serial >= min_serial
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +76,17 @@ mod tests {
         assert!(!watch.due(1059, 60));
         assert!(watch.due(1060, 60));
         assert!(!watch.due(1061, 60));
+    }
+
+    #[test]
+    fn while_nothing_may_decide_kv_is_read_again_only_after_the_interval() {
+        let mut watch = BundleWatch::default();
+        assert!(watch.read_allowed(1000, 60));
+        watch.failed(1000);
+        assert!(!watch.read_allowed(1000, 60));
+        assert!(!watch.read_allowed(1059, 60));
+        assert!(watch.read_allowed(1060, 60));
+        assert!(watch.read_allowed(999, 60));
     }
 
     #[test]
@@ -71,5 +105,14 @@ mod tests {
         assert!(!takes_serial(0, 1, 0));
         assert!(!takes_serial(5, 1, 6));
         assert!(takes_serial(6, 1, 6));
+    }
+
+    #[test]
+    fn the_first_kv_document_is_never_below_the_built_in_bundle_or_the_minimum() {
+        assert!(takes_first_serial(0, 0, 0));
+        assert!(takes_first_serial(3, 3, 0));
+        assert!(!takes_first_serial(2, 3, 0));
+        assert!(!takes_first_serial(5, 3, 6));
+        assert!(takes_first_serial(6, 3, 6));
     }
 }

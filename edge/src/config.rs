@@ -133,6 +133,52 @@ impl IntrospectionConfig {
     }
 }
 
+impl IntrospectionConfig {
+    /// Checks that each listed method and action can apply to a route of `routes` (a
+    /// bundle's routes): every action is reached by a route of a listed method, every method
+    /// by a route of a listed action. A setting that can never apply would turn the
+    /// introspection it asks for off without a word (a typo, or a route renamed in a newer
+    /// bundle), so it is refused.
+    pub fn check_routes(&self, routes: &[cedargate::RouteEntry]) -> Result<(), EdgeConfigError> {
+        let wrong = |reason: String| EdgeConfigError::IntrospectionBinding {
+            issuer: self.issuer.clone(),
+            reason,
+        };
+        let method_of = |r: &cedargate::RouteEntry| {
+            r.route
+                .split_once(' ')
+                .map(|(m, _)| m.to_owned())
+                .unwrap_or_default()
+        };
+        for action in &self.actions {
+            let reached = routes
+                .iter()
+                .any(|r| &r.action == action && self.applies(&method_of(r), action));
+            if !reached {
+                let known = routes.iter().any(|r| &r.action == action);
+                return Err(wrong(if known {
+                    format!(
+                        "action \"{action}\" has no route of the listed methods, so it is never introspected"
+                    )
+                } else {
+                    format!("action \"{action}\" is not an action of the bundle's routes")
+                }));
+            }
+        }
+        for method in &self.methods {
+            let reached = routes.iter().any(|r| {
+                method_of(r).eq_ignore_ascii_case(method) && self.applies(method, &r.action)
+            });
+            if !reached {
+                return Err(wrong(format!(
+                    "method {method} has no route of the listed actions in the bundle, so it is never introspected"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn default_introspection_secret() -> String {
     "CEDARGATE_INTROSPECTION_SECRET".into()
 }
@@ -262,6 +308,39 @@ pub struct BundleKvConfig {
     /// signed document from being put back. Default 0.
     #[serde(default)]
     pub min_serial: u64,
+    /// Let the bundle compiled into the worker decide while no KV document is in force: on a
+    /// new isolate until KV answers, and for as long as KV holds no document the worker
+    /// takes (none, unreadable, badly signed, refused). Allowed only when the built-in
+    /// bundle's serial is at or above `min_serial`; otherwise the worker refuses to run.
+    /// Default false: KV is required, the first read is awaited on the request path, and
+    /// until a document is in force every request gets 503 `bundle-unavailable`.
+    ///
+    /// # Security
+    ///
+    /// With this on, whoever can delete or garble the KV entry puts the built-in policies
+    /// and entity data back in force on every new isolate. Turn it on only when the
+    /// built-in bundle is one you would accept in force at any time (and raise its serial
+    /// with `min_serial`).
+    #[serde(default)]
+    pub serve_built_in: bool,
+}
+
+impl BundleKvConfig {
+    /// Whether the built-in bundle with serial `built_in_serial` may decide before a KV
+    /// document is in force; an error when the configuration asks for it although the
+    /// serial is below `min_serial`.
+    pub fn built_in_may_decide(&self, built_in_serial: u64) -> Result<bool, EdgeConfigError> {
+        if !self.serve_built_in {
+            return Ok(false);
+        }
+        if built_in_serial < self.min_serial {
+            return Err(EdgeConfigError::BundleKv(format!(
+                "serve_built_in: the built-in bundle's serial {built_in_serial} is below min_serial {}",
+                self.min_serial
+            )));
+        }
+        Ok(true)
+    }
 }
 
 fn public_key<'de, D: serde::Deserializer<'de>>(
@@ -433,6 +512,12 @@ pub enum EdgeConfigError {
     /// `bundle_kv.audience` is missing beside a `public_key`, or is not a name.
     #[error("bundle_kv.audience: {0}")]
     BundleAudience(String),
+    /// A `bundle_kv` setting is wrong.
+    #[error("bundle_kv: {0}")]
+    BundleKv(String),
+    /// An introspection setting names an action or method no route of the bundle has.
+    #[error("introspection for {issuer}: {reason}")]
+    IntrospectionBinding { issuer: String, reason: String },
 }
 
 impl EdgeConfig {
@@ -573,6 +658,16 @@ impl EdgeConfig {
             }
         }
         Ok(())
+    }
+
+    /// Checks the settings that name a bundle's routes against `bundle`: at start for the
+    /// built-in bundle, and for each newer bundle from KV, which is refused when they no
+    /// longer fit ([`IntrospectionConfig::check_routes`]).
+    pub fn check_bundle(&self, bundle: &cedargate::Bundle) -> Result<(), EdgeConfigError> {
+        let routes = bundle.routes();
+        self.introspection
+            .iter()
+            .try_for_each(|i| i.check_routes(&routes))
     }
 
     /// Whether allowed requests are answered without an origin.
@@ -819,6 +914,62 @@ mod tests {
         assert!(matches!(
             EdgeConfig::from_json(&c.to_string()),
             Err(EdgeConfigError::Introspection { .. })
+        ));
+    }
+
+    #[test]
+    fn introspection_that_can_never_apply_to_the_bundle_is_refused() {
+        let bundle = cedargate::examples::petstore().unwrap();
+        let with = |methods: serde_json::Value, actions: serde_json::Value| {
+            let mut c = base();
+            c["introspection"] = json!([{
+                "issuer": "https://auth.pingone.com/env/as",
+                "endpoint": "https://auth.pingone.com/env/as/introspect",
+                "client_id": "edge", "methods": methods, "actions": actions,
+            }]);
+            EdgeConfig::from_json(&c.to_string())
+                .unwrap()
+                .check_bundle(&bundle)
+        };
+        assert_eq!(with(json!([]), json!([])), Ok(()));
+        assert_eq!(with(json!(["POST", "GET"]), json!([])), Ok(()));
+        assert_eq!(with(json!([]), json!(["get /pets/{petId}"])), Ok(()));
+        assert_eq!(with(json!(["POST"]), json!(["post /pets"])), Ok(()));
+        let refused = |methods, actions, needle: &str| match with(methods, actions) {
+            Err(e @ EdgeConfigError::IntrospectionBinding { .. }) => {
+                assert!(e.to_string().contains(needle), "{e}")
+            }
+            other => panic!("{needle}: {other:?}"),
+        };
+        // A typo, a route renamed, a method no route has, and a method and an action that
+        // never meet: each would turn introspection off without a word.
+        refused(json!([]), json!(["get /pet/{petId}"]), "not an action");
+        refused(json!(["DELETE"]), json!([]), "method DELETE");
+        refused(json!(["GET"]), json!(["post /pets"]), "never introspected");
+    }
+
+    #[test]
+    fn the_built_in_bundle_decides_only_when_configured_and_recent_enough() {
+        let kv = |more: serde_json::Value| {
+            let mut c = base();
+            c["bundle_kv"] = json!({ "binding": "B" });
+            for (k, v) in more.as_object().unwrap() {
+                c["bundle_kv"][k] = v.clone();
+            }
+            EdgeConfig::from_json(&c.to_string())
+                .unwrap()
+                .bundle_kv
+                .unwrap()
+        };
+        // KV is required by default, whatever the serials.
+        assert_eq!(kv(json!({})).built_in_may_decide(0), Ok(false));
+        assert_eq!(kv(json!({})).built_in_may_decide(9), Ok(false));
+        let serving = kv(json!({ "serve_built_in": true, "min_serial": 3 }));
+        assert_eq!(serving.built_in_may_decide(3), Ok(true));
+        assert_eq!(serving.built_in_may_decide(4), Ok(true));
+        assert!(matches!(
+            serving.built_in_may_decide(2),
+            Err(EdgeConfigError::BundleKv(m)) if m.contains("below min_serial 3")
         ));
     }
 

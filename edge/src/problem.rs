@@ -55,6 +55,9 @@ pub enum AppError {
     /// The introspection endpoint gave no usable answer, so the token cannot be known to be
     /// active.
     IntrospectionUnavailable { retry_after: u64 },
+    /// No policy bundle that may decide is in force: KV is required (`bundle_kv` without
+    /// `serve_built_in`) and holds no document the worker accepts, or cannot be read.
+    BundleUnavailable { retry_after: u64 },
     /// The origin could not be reached.
     OriginUnreachable,
     /// The worker's configuration or bundle is invalid.
@@ -333,6 +336,13 @@ impl AppError {
                 "the identity provider cannot confirm the token is active".into(),
                 vec![("retry-after", retry_after.to_string())],
             ),
+            Self::BundleUnavailable { retry_after } => (
+                503,
+                "bundle-unavailable",
+                "Service unavailable",
+                "no policy bundle the gateway may decide with is in force".into(),
+                vec![("retry-after", retry_after.to_string())],
+            ),
             Self::OriginUnreachable => (
                 502,
                 "origin-unreachable",
@@ -579,6 +589,7 @@ mod tests {
             AppError::NoRouteForbidden,
             AppError::KeysUnavailable { retry_after: 30 },
             AppError::RevocationUnavailable { retry_after: 5 },
+            AppError::BundleUnavailable { retry_after: 60 },
             AppError::OriginUnreachable,
             AppError::Misconfigured,
             AppError::PreflightRefused,
@@ -589,7 +600,7 @@ mod tests {
         .collect();
         assert_eq!(
             statuses,
-            [401, 403, 400, 404, 403, 503, 503, 502, 500, 403, 405]
+            [401, 403, 400, 404, 403, 503, 503, 503, 502, 500, 403, 405]
         );
         let p = AppError::MethodNotAllowed {
             allow: vec!["DELETE".into(), "GET".into()],

@@ -3,21 +3,25 @@
 
 use cedargate::{ContextNeeds, RequestValues, UnixTime};
 
-/// Where the client's address comes from: Cloudflare sets it on every request and replaces
-/// any value the client sent.
+/// Where the client's address comes from: Cloudflare's front sets it on every request and
+/// replaces any value the client sent. Elsewhere (bare workerd, a service binding) whoever
+/// calls the worker sets it.
 pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
 
 /// The values for one request. `header` reads a request header by lowercase name;
 /// `country` reads `request.cf.country` (absent where the platform gives none, as in local
-/// workerd).
+/// workerd); `through_front` tells whether the request came through Cloudflare's front
+/// (`request.cf` with its `colo`): only then is [`CLIENT_IP_HEADER`] the client's address,
+/// otherwise the address is absent and a policy that needs it denies.
 pub fn request_values(
     needs: &ContextNeeds,
     now: UnixTime,
     header: impl Fn(&str) -> Option<String>,
     country: impl FnOnce() -> Option<String>,
+    through_front: impl FnOnce() -> bool,
 ) -> RequestValues {
     let mut values = RequestValues::at(now);
-    if needs.ip {
+    if needs.ip && through_front() {
         values.ip = header(CLIENT_IP_HEADER);
     }
     if needs.country {
@@ -46,9 +50,13 @@ mod tests {
 
     #[test]
     fn only_what_the_bundle_declares_is_read() {
-        let none = request_values(&ContextNeeds::default(), UnixTime(5), header, || {
-            panic!("country is not needed")
-        });
+        let none = request_values(
+            &ContextNeeds::default(),
+            UnixTime(5),
+            header,
+            || panic!("country is not needed"),
+            || panic!("the address is not needed"),
+        );
         assert_eq!(none, RequestValues::at(UnixTime(5)));
 
         let needs = ContextNeeds {
@@ -58,7 +66,7 @@ mod tests {
             headers: vec!["x-tenant".into(), "x-missing".into()],
             token: Vec::new(),
         };
-        let values = request_values(&needs, UnixTime(7), header, || Some("CH".into()));
+        let values = request_values(&needs, UnixTime(7), header, || Some("CH".into()), || true);
         assert_eq!(values.time, UnixTime(7));
         assert_eq!(values.ip.as_deref(), Some("203.0.113.9"));
         assert_eq!(values.country.as_deref(), Some("CH"));
@@ -66,5 +74,17 @@ mod tests {
             values.headers.into_iter().collect::<Vec<_>>(),
             [("x-tenant".to_owned(), "blue".to_owned())]
         );
+    }
+
+    #[test]
+    fn the_address_header_counts_only_through_the_front() {
+        let needs = ContextNeeds {
+            ip: true,
+            ..ContextNeeds::default()
+        };
+        let values = request_values(&needs, UnixTime(7), header, || None, || false);
+        assert_eq!(values.ip, None);
+        let values = request_values(&needs, UnixTime(7), header, || None, || true);
+        assert_eq!(values.ip.as_deref(), Some("203.0.113.9"));
     }
 }

@@ -152,3 +152,58 @@ pub fn raw(
         body,
     })
 }
+
+/// Sends `method target` with `headers` and a chunked body of `size` bytes (no
+/// `Content-Length`) whose last chunk never comes: the connection stays open, so only a
+/// server that answers before the body ends answers at all. The answer's status, or an error
+/// when none came within `wait`.
+pub fn unfinished_chunked(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    size: usize,
+    wait: Duration,
+) -> Result<u16, String> {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(wait))
+        .map_err(|e| e.to_string())?;
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ntransfer-encoding: chunked\r\n"
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream
+        .write_all(head.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let chunk = vec![b' '; 8192];
+    let mut sent = 0;
+    while sent < size {
+        let n = chunk.len().min(size - sent);
+        stream
+            .write_all(format!("{n:x}\r\n").as_bytes())
+            .and_then(|()| stream.write_all(&chunk[..n]))
+            .and_then(|()| stream.write_all(b"\r\n"))
+            .map_err(|e| e.to_string())?;
+        sent += n;
+    }
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(format!("no answer within {wait:?}: {e}")),
+        }
+    }
+    String::from_utf8_lossy(&answer)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| "no status line".into())
+}

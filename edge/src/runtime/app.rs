@@ -47,8 +47,16 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
             return response;
         }
     };
-    bundle_refresh::refresh_when_due(&state, &env, &ctx);
-    let gate = state.gate();
+    let gate = match bundle_refresh::gate_for_request(&state, &env, &ctx).await {
+        Ok(gate) => gate,
+        Err(err) => {
+            record.refused(&err);
+            let common = [(REQUEST_ID_HEADER, id.clone())];
+            let response = proxy::problem(&err, &id, &common);
+            log::request(&record, &id, &method, &target, response.status(), &timer);
+            return response;
+        }
+    };
     let headers = req.headers();
     let origin = headers.get("origin").ok().flatten();
     let allowed_origin = cors::allowed_origin(&state.config().cors, origin.as_deref());
@@ -167,6 +175,8 @@ impl Exchange<'_> {
             if method != "GET" {
                 return Err(AppError::NoRoute);
             }
+            // The policies and the caller's entity data go to tokens that are still active.
+            self.introspect(token, &auth, None, record).await?;
             return Ok(proxy::bundle_document(
                 gate.bundle(),
                 state.serial(),
@@ -198,8 +208,7 @@ impl Exchange<'_> {
         let Decided { route, decision } = &*decided;
         record.decided(&route.action, decision);
         if !decision.is_allowed() {
-            return Err(refusal(
-                route,
+            return Err(AppError::denied(
                 decision,
                 AppError::Forbidden {
                     action: route.action.clone(),
@@ -207,7 +216,8 @@ impl Exchange<'_> {
                 },
             ));
         }
-        self.introspect(token, &auth, &route.action, record).await?;
+        self.introspect(token, &auth, Some(&route.action), record)
+            .await?;
         if let Some(authzen) = state.authzen()
             && let Some(endpoint) = Endpoint::of(&route.method, &route.template)
         {
@@ -238,12 +248,10 @@ impl Exchange<'_> {
         let answer = if authzen::too_large(declared.as_deref()) {
             authzen::Answer::too_large()
         } else {
-            match read_body(self.req).await {
-                Some(body) if body.len() > cedargate::authzen::MAX_REQUEST_BYTES => {
-                    authzen::Answer::too_large()
-                }
-                Some(body) => authzen.answer(endpoint, body.as_bytes()),
-                None => authzen.answer(endpoint, b""),
+            match read_body_capped(self.req, cedargate::authzen::MAX_REQUEST_BYTES).await {
+                Ok(body) => authzen.answer(endpoint, &body),
+                Err(BodyError::TooLarge) => authzen::Answer::too_large(),
+                Err(BodyError::Unreadable) => authzen.answer(endpoint, b""),
             }
         };
         proxy::text(answer.status, &answer.body, answer.content_type, &common)
@@ -256,13 +264,18 @@ impl Exchange<'_> {
             self.gate.bundle().context_needs(),
             UnixTime((now_ms() / 1000.0) as i64),
             |name| headers.get(name).ok().flatten(),
-            || {
-                let cf = js_sys::Reflect::get(self.req, &"cf".into()).ok()?;
-                js_sys::Reflect::get(&cf, &"country".into())
-                    .ok()?
-                    .as_string()
-            },
+            || self.cf_string("country"),
+            || self.cf_string("colo").is_some(),
         )
+    }
+
+    /// A string member of `request.cf`, which Cloudflare's front fills (absent elsewhere).
+    fn cf_string(&self, name: &str) -> Option<String> {
+        let cf = js_sys::Reflect::get(self.req, &"cf".into()).ok()?;
+        if !cf.is_object() {
+            return None;
+        }
+        js_sys::Reflect::get(&cf, &name.into()).ok()?.as_string()
     }
 
     /// Forwards an allowed request with its identity headers and, when configured, its
@@ -369,7 +382,7 @@ impl Exchange<'_> {
         record.anonymous = true;
         record.decided(&route.action, &decision);
         if !decision.is_allowed() {
-            return Err(refusal(&route, &decision, AppError::MissingToken));
+            return Err(AppError::denied(&decision, AppError::MissingToken));
         }
         let principal = gate
             .bundle()
@@ -386,20 +399,21 @@ impl Exchange<'_> {
         .await
     }
 
-    /// Asks the issuer's introspection endpoint, when configured for this method and action,
-    /// whether the token is still active, reusing an answer for the configured time (never
+    /// Asks the issuer's introspection endpoint, when configured for this method and action
+    /// (`None`: the bundle endpoint, introspected whenever the issuer is, whatever the
+    /// methods and actions chosen), whether the token is still active, reusing an answer for the configured time (never
     /// past the token's `exp`). Not active: 401 `inactive`. No answer: 503, never a pass.
     async fn introspect(
         &self,
         token: &str,
         auth: &Authenticated,
-        action: &str,
+        action: Option<&str>,
         record: &mut RequestRecord,
     ) -> Result<(), AppError> {
         let Some(client) = self.state.introspection(auth.verified.issuer()) else {
             return Ok(());
         };
-        if !client.config.applies(self.method, action) {
+        if action.is_some_and(|action| !client.config.applies(self.method, action)) {
             return Ok(());
         }
         let now = (now_ms() / 1000.0) as i64;
@@ -514,19 +528,6 @@ impl Exchange<'_> {
     }
 }
 
-/// A deny's answer: RFC 9470's step-up challenge when only step-up requirements denied it,
-/// `otherwise` when not.
-fn refusal(route: &RouteMatch, decision: &Decision, otherwise: AppError) -> AppError {
-    match &decision.step_up {
-        Some(step_up) => AppError::StepUp {
-            action: route.action.clone(),
-            policies: decision.policies.clone(),
-            step_up: step_up.clone(),
-        },
-        None => otherwise,
-    }
-}
-
 /// The isolate's key store as the shared core's key source; remembers which issuer was asked
 /// for, for the log line.
 struct IsolateKeys<'a> {
@@ -545,12 +546,31 @@ impl KeySource for &IsolateKeys<'_> {
     }
 }
 
-/// A request's body as text (`None` when it cannot be read). The platform bounds what a
-/// request may carry; the caller bounds what it takes.
-async fn read_body(req: &Request) -> Option<String> {
-    let promise = req.text().ok()?;
-    wasm_bindgen_futures::JsFuture::from(promise)
-        .await
-        .ok()?
-        .as_string()
+/// Why a request's body was not taken.
+enum BodyError {
+    /// It passed the bound.
+    TooLarge,
+    /// It could not be read.
+    Unreadable,
+}
+
+/// A request's body (empty when it has none), read chunk by chunk and given up as soon as
+/// it passes `max` bytes, whatever `Content-Length` says or when there is none.
+async fn read_body_capped(req: &Request, max: usize) -> Result<Vec<u8>, BodyError> {
+    use futures_util::StreamExt;
+    if req.body().is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stream = worker::Request::from(Clone::clone(req))
+        .stream()
+        .map_err(|_| BodyError::Unreadable)?;
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
+        if body.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

@@ -47,6 +47,10 @@ pub struct State {
     gate: RefCell<Rc<Gate>>,
     /// The serial of the bundle in force: a KV document must have a higher one.
     serial: Cell<u64>,
+    /// Whether the gate may decide: always without `bundle_kv`; with it, once a KV document
+    /// is in force, or from the start when the built-in bundle may serve until then
+    /// ([`BundleKvConfig::built_in_may_decide`](crate::config::BundleKvConfig::built_in_may_decide)).
+    may_decide: Cell<bool>,
     /// When KV was looked at, and what it held.
     bundle_watch: RefCell<BundleWatch>,
     crypto: Backend,
@@ -108,6 +112,10 @@ impl State {
         let serial = BUILT_IN_SERIAL
             .parse()
             .map_err(|_| format!("built-in bundle serial {BUILT_IN_SERIAL} is not a number"))?;
+        let may_decide = match &config.bundle_kv {
+            Some(kv) => kv.built_in_may_decide(serial).map_err(|e| e.to_string())?,
+            None => true,
+        };
         let tokens = TokenCache::new(config.token_cache_entries);
         let crypto = match config.signature_backend {
             SignatureBackendChoice::Webcrypto => Backend::Web(WebCrypto::new()),
@@ -132,6 +140,7 @@ impl State {
             config,
             gate: RefCell::new(Rc::new(gate)),
             serial: Cell::new(serial),
+            may_decide: Cell::new(may_decide),
             bundle_watch: RefCell::default(),
             crypto,
             keys: Rc::new(keys),
@@ -207,6 +216,12 @@ impl State {
         self.serial.get()
     }
 
+    /// Whether the gate in force may decide requests (see [`State::gate`]); when not, every
+    /// request waits for KV or is refused.
+    pub fn may_decide(&self) -> bool {
+        self.may_decide.get()
+    }
+
     /// The gate and, when configured, the AuthZEN decision point for a newer bundle, both
     /// checked before either is put in force ([`State::replace_gate`]).
     pub fn prepare(&self, bundle: Bundle) -> Result<(Gate, Option<Authzen>), String> {
@@ -219,6 +234,7 @@ impl State {
         *self.gate.borrow_mut() = Rc::new(gate);
         *self.authzen.borrow_mut() = authzen.map(Rc::new);
         self.serial.set(serial);
+        self.may_decide.set(true);
         self.tokens.borrow_mut().clear();
     }
 
@@ -264,6 +280,17 @@ impl State {
         self.bundle_watch.borrow_mut().due(now, every_seconds)
     }
 
+    /// Whether a request may read KV now while no bundle may decide: not within
+    /// `every_seconds` of a read that left none in force.
+    pub fn bundle_read_allowed(&self, now: i64, every_seconds: u64) -> bool {
+        self.bundle_watch.borrow().read_allowed(now, every_seconds)
+    }
+
+    /// Notes at `now` a read of KV that left no bundle that may decide in force.
+    pub fn bundle_read_failed(&self, now: i64) {
+        self.bundle_watch.borrow_mut().failed(now);
+    }
+
     /// Whether the KV text `text` differs from the one looked at last (valid or not); it
     /// becomes the last one.
     pub fn bundle_text_is_new(&self, text: &str) -> bool {
@@ -278,6 +305,7 @@ fn prepare(
     mapping: Option<&str>,
     bundle: Bundle,
 ) -> Result<(Gate, Option<Authzen>), String> {
+    config.check_bundle(&bundle).map_err(|e| e.to_string())?;
     let authzen = config
         .authzen
         .as_ref()
