@@ -1175,7 +1175,9 @@ mod kv_and_cache {
         let config = json!({
             "trust": trust(&[(&issuer, "")]),
             "origin": origin.url(),
-            "bundle_kv": { "binding": "CEDARGATE_BUNDLES", "key": "current", "refresh_seconds": 1 },
+            // The built-in bundle may decide until KV holds one the worker takes: what this
+            // suite checks is how newer ones replace it (`signed_kv_bundles`: KV required).
+            "bundle_kv": { "binding": "CEDARGATE_BUNDLES", "key": "current", "refresh_seconds": 1, "serve_built_in": true },
         });
         let extra = kv_namespace("cedargate-e2e-bundles");
         let petstore = cedargate::examples::petstore_source();
@@ -1366,19 +1368,30 @@ mod kv_and_cache {
     }
 }
 
-/// KV bundles with the publisher's signature required: unsigned and wrongly signed documents
-/// are refused, a signed one with a higher serial takes over.
+/// KV bundles with the publisher's signature required, and KV required (the default with
+/// `bundle_kv`): no request is decided by the built-in bundle. Unsigned, wrongly signed,
+/// missing or garbled documents leave every request 503; a signed one with a higher serial
+/// takes over, and decides the very first request of a new isolate.
 mod signed_kv_bundles {
     use super::*;
 
     pub struct SignedKvBundles {
-        _provider: TestProvider,
+        provider: TestProvider,
         _origin: EchoOrigin,
         worker: Wrangler,
         issuer: String,
+        config: Value,
+        publisher: cedargate::BundleSigningKey,
         forged: String,
         signed: String,
+        /// Signed by the publisher for the deployment `staging`.
+        for_staging: String,
+        /// Signed by the publisher, naming no deployment.
+        for_nobody: String,
     }
+
+    /// The deployment the suite's worker is.
+    const AUDIENCE: &str = "e2e-production";
 
     impl SignedKvBundles {
         fn user(&self) -> String {
@@ -1395,11 +1408,51 @@ mod signed_kv_bundles {
                 }))
             })
         }
+
+        /// A new worker (a new isolate, its own KV) whose KV entry is `entry` (none: no
+        /// entry at all) when it starts.
+        fn cold_worker(&self, name: &str, entry: Option<&str>) -> Result<Wrangler, String> {
+            let extra = kv_namespace(&format!("cedargate-e2e-{name}"));
+            let dir = cedargate_tests::work_dir(name);
+            match entry {
+                Some(entry) => {
+                    start_with_kv(name, &format!("cedargate-e2e-{name}"), &self.config, entry)
+                }
+                None => Wrangler::start_in(&dir, name, &self.config, &extra),
+            }
+        }
+    }
+
+    /// The PetStore policies with `more` added.
+    fn petstore_with(more: &str) -> cedargate::BundleSource {
+        let petstore = cedargate::examples::petstore_source();
+        cedargate::BundleSource {
+            policies: format!("{}\n{more}\n", petstore.policies),
+            ..petstore
+        }
+    }
+
+    const USERS_MAY_POST: &str = "@id(\"users-may-post\")\npermit (principal in PetStore::UserGroup::\"AVP_User\", action == PetStore::Action::\"post /pets\", resource);";
+
+    /// A 503 `bundle-unavailable` that names no bundle version.
+    fn unavailable(reply: &Reply, what: &str) -> Result<(), String> {
+        same(reply.status, 503, what)?;
+        same(
+            reply.json()["type"].as_str(),
+            Some("urn:cedargate:problem:bundle-unavailable"),
+            what,
+        )?;
+        ensure(reply.header("retry-after").is_some(), || {
+            format!("{what}: no Retry-After")
+        })?;
+        same(reply.header("x-cedargate-bundle-version"), None, what)
     }
 
     pub const CHECKS: &[Check<SignedKvBundles>] = checks![
-        unsigned_and_wrongly_signed_refused,
+        unsigned_and_wrongly_signed_documents_are_503_never_the_built_in_policies,
         publisher_signed_bundle_takes_over,
+        a_new_isolate_decides_its_first_request_with_the_kv_bundle,
+        a_new_isolate_without_a_document_it_takes_answers_503,
     ];
 
     /// Makes the signing keys and starts the signed-bundle worker.
@@ -1418,22 +1471,22 @@ mod signed_kv_bundles {
         ) else {
             return Err("no key".into());
         };
-        let petstore = cedargate::examples::petstore_source();
-        let permissive = cedargate::BundleSource {
-            policies: format!(
-                "{}\n@id(\"users-may-post\")\npermit (principal in PetStore::UserGroup::\"AVP_User\", action == PetStore::Action::\"post /pets\", resource);\n",
-                petstore.policies
-            ),
-            ..petstore
-        };
+        let permissive = petstore_with(USERS_MAY_POST);
         let unsigned =
             serde_json::to_string(&cedargate::BundleDocument::new(permissive.clone(), 5))
                 .unwrap_or_default();
         let forged = stranger
-            .sign(&cedargate::BundleDocument::new(permissive.clone(), 6))
+            .sign(&cedargate::BundleDocument::new(permissive.clone(), 6).with_audience(AUDIENCE))
             .unwrap_or_default();
         let signed = publisher
-            .sign(&cedargate::BundleDocument::new(permissive, 7))
+            .sign(&cedargate::BundleDocument::new(permissive.clone(), 7).with_audience(AUDIENCE))
+            .unwrap_or_default();
+        // Signed by the publisher, for another deployment, or for none.
+        let for_staging = publisher
+            .sign(&cedargate::BundleDocument::new(permissive.clone(), 9).with_audience("staging"))
+            .unwrap_or_default();
+        let for_nobody = publisher
+            .sign(&cedargate::BundleDocument::new(permissive, 9))
             .unwrap_or_default();
         let provider = TestProvider::start()?;
         provider.add_env("env-signed", &["a-rsa-1"]);
@@ -1444,36 +1497,56 @@ mod signed_kv_bundles {
             "bundle_kv": {
                 "binding": "CEDARGATE_BUNDLES", "key": "current", "refresh_seconds": 1,
                 "public_key": publisher.public_key().to_base64url(),
+                "audience": AUDIENCE,
             },
         });
         let worker = start_with_kv("edge-signed", "cedargate-e2e-signed", &config, &unsigned)?;
         let issuer = provider.issuer("env-signed");
         Ok(SignedKvBundles {
-            _provider: provider,
+            provider,
             _origin: origin,
             worker,
             issuer,
+            config,
+            publisher,
             forged,
             signed,
+            for_staging,
+            for_nobody,
         })
     }
 
-    /// With a public key configured, unsigned and wrongly signed bundles are refused.
-    fn unsigned_and_wrongly_signed_refused(s: &SignedKvBundles) -> Result<(), String> {
+    /// With a public key configured, unsigned and wrongly signed bundles are refused, and
+    /// with nothing else in KV every request is 503: the built-in policies (which allow
+    /// `get /pets`) never decide.
+    fn unsigned_and_wrongly_signed_documents_are_503_never_the_built_in_policies(
+        s: &SignedKvBundles,
+    ) -> Result<(), String> {
         let SignedKvBundles { worker, forged, .. } = s;
-        s.rejected_with("not signed")?;
-        same(
-            call(worker, "POST", "/pets", Some(&s.user()))?.status,
-            403,
-            "built-in policies after an unsigned document",
+        unavailable(
+            &call(worker, "GET", "/pets", Some(&s.user()))?,
+            "the first request, with an unsigned document in KV",
         )?;
+        s.rejected_with("not signed")?;
+        unavailable(
+            &call(worker, "GET", "/pets", Some(&s.user()))?,
+            "after an unsigned document",
+        )?;
+        // Public routes and requests without a token alike.
+        unavailable(&call(worker, "GET", "/pets", None)?, "without a token")?;
         Wrangler::kv_put(&worker.dir, "CEDARGATE_BUNDLES", "current", forged)?;
         s.rejected_with("signature is invalid")?;
-        same(
-            call(worker, "POST", "/pets", Some(&s.user()))?.status,
-            403,
-            "built-in policies after a forged document",
-        )
+        unavailable(
+            &call(worker, "GET", "/pets", Some(&s.user()))?,
+            "after a forged document",
+        )?;
+        let logged = worker
+            .log_lines()
+            .into_iter()
+            .any(|l| l["status"] == 503 && l["error"] == "bundle-unavailable");
+        ensure(logged, || {
+            "no 503 log line naming bundle-unavailable".into()
+        })
     }
 
     /// A bundle signed by the publisher takes over.
@@ -1488,6 +1561,68 @@ mod signed_kv_bundles {
             .into_iter()
             .any(|l| l["event"] == "bundle_updated" && l["serial"] == 7);
         ensure(updated, || "no bundle_updated event with serial 7".into())
+    }
+
+    /// A `forbid` shipped through KV holds from the very first request of a new isolate:
+    /// the KV read is awaited, never decided around.
+    fn a_new_isolate_decides_its_first_request_with_the_kv_bundle(
+        s: &SignedKvBundles,
+    ) -> Result<(), String> {
+        let frozen = petstore_with(
+            "@id(\"users-frozen\")\nforbid (principal in PetStore::UserGroup::\"AVP_User\", action == PetStore::Action::\"get /pets\", resource);",
+        );
+        let document = s
+            .publisher
+            .sign(&cedargate::BundleDocument::new(frozen, 8).with_audience(AUDIENCE))
+            .map_err(|e| e.to_string())?;
+        let cold = s.cold_worker("edge-signed-cold", Some(&document))?;
+        let first = call(&cold, "GET", "/pets", Some(&s.user()))?;
+        same(first.status, 403, "the very first request")?;
+        same(
+            first.json()["policies"].clone(),
+            json!(["users-frozen"]),
+            "deciding policies",
+        )?;
+        let admin = id_token(&s.issuer, "alice", &["AVP_Admin"], "a-rsa-1");
+        same(
+            call(&cold, "GET", "/pets", Some(&admin))?.status,
+            200,
+            "others as the policies say",
+        )
+    }
+
+    /// A new isolate whose KV entry is missing, garbage, signed by someone else, or signed
+    /// by the publisher for another deployment or for none answers 503, and keeps answering
+    /// it, never with the older policies compiled in.
+    fn a_new_isolate_without_a_document_it_takes_answers_503(
+        s: &SignedKvBundles,
+    ) -> Result<(), String> {
+        let hits = s.provider.jwks_hits("env-signed");
+        for (name, entry) in [
+            ("edge-signed-none", None),
+            (
+                "edge-signed-garbage",
+                Some("{\"serial\": 99, \"not\": \"a bundle\""),
+            ),
+            ("edge-signed-forged", Some(s.forged.as_str())),
+            ("edge-signed-staging", Some(s.for_staging.as_str())),
+            ("edge-signed-nobody", Some(s.for_nobody.as_str())),
+        ] {
+            let cold = s.cold_worker(name, entry)?;
+            for attempt in ["first", "second"] {
+                unavailable(
+                    &call(&cold, "GET", "/pets", Some(&s.user()))?,
+                    &format!("{name}: the {attempt} request"),
+                )?;
+            }
+            std::thread::sleep(Duration::from_millis(1100)); // past refresh_seconds
+            unavailable(
+                &call(&cold, "GET", "/pets", Some(&s.user()))?,
+                &format!("{name}: after a second read"),
+            )?;
+        }
+        // Nothing was decided, so no token needed verifying.
+        same(s.provider.jwks_hits("env-signed"), hits, "no key fetch")
     }
 }
 
@@ -2475,6 +2610,25 @@ mod access_bundle {
             let reply = call(w, method, path, Some(token))?;
             same(reply.status, status, &format!("{who} {method} {path}"))?;
         }
+        // A deny only a missing scope causes names the scope to ask for (RFC 6750 3.1); a
+        // deny the scopes would not lift names none.
+        let reply = call(w, "POST", "/pets", Some(&admin_reader))?;
+        same(
+            reply.header("www-authenticate"),
+            Some("Bearer realm=\"cedargate\", error=\"insufficient_scope\", scope=\"pets:write\""),
+            "the challenge for a missing scope",
+        )?;
+        same(
+            reply.json()["type"].as_str(),
+            Some("urn:cedargate:problem:insufficient-scope"),
+            "problem type",
+        )?;
+        let reply = call(w, "POST", "/pets", Some(&user))?;
+        same(
+            reply.header("www-authenticate"),
+            None,
+            "a user no scope helps",
+        )?;
         // What the origin is told of a service and of a person through a client.
         let seen = call(w, "GET", "/pets", Some(&inventory))?.json();
         same(
@@ -3066,6 +3220,9 @@ mod request_context {
         w: Wrangler,
         /// Leaves `ip` out of its allow-list.
         narrow: Wrangler,
+        /// Allows everything, with a `request.cf` that did not come through Cloudflare's
+        /// front (no `colo`).
+        off_front: Wrangler,
         version: String,
     }
 
@@ -3105,11 +3262,19 @@ mod request_context {
         };
         let w = start_worker("edge-context", &config(true), &document)?;
         let narrow = start_worker("edge-context-narrow", &config(false), &document)?;
+        let off_front = start_with_kv_and_cf(
+            "edge-context-off-front",
+            "cedargate-e2e-context",
+            &config(true),
+            &document,
+            Some(&json!({ "country": "CH" })),
+        )?;
         let s = Context {
             _provider: provider,
             issuer,
             w,
             narrow,
+            off_front,
             version,
         };
         // The bundle in KV takes over after the first refresh.
@@ -3173,6 +3338,23 @@ mod request_context {
             get(&s.w, &user, &[("x-tenant", "blue")])?,
             403,
             "no address",
+        )?;
+        // Outside Cloudflare's front the caller sets CF-Connecting-IP: it is no address.
+        same(
+            get(&s.off_front, &user, &office)?,
+            403,
+            "an office address, not through the front",
+        )?;
+        same(
+            get(&s.off_front, &user, &[("x-tenant", "blue")])?,
+            403,
+            "no address, not through the front",
+        )?;
+        let pwd = s.token(&["AVP_User"], json!({ "amr": ["pwd"] }));
+        same(
+            call(&s.off_front, "GET", "/pets/7", Some(&pwd))?.status,
+            204,
+            "what needs no address, not through the front",
         )?;
         same(
             get(
@@ -3312,13 +3494,17 @@ mod introspection {
         issuer: String,
         w: Wrangler,
         unkeyed: Wrangler,
+        /// Configured with an action no route of the bundle has.
+        mistyped: Wrangler,
     }
 
     pub const CHECKS: &[Check<Introspecting>] = checks![
         a_token_revoked_at_the_provider_is_refused_within_the_cache_time,
         only_the_chosen_actions_are_introspected,
+        the_bundle_endpoint_is_introspected_whatever_the_actions,
         no_answer_from_the_provider_is_a_503_never_a_pass,
         without_its_secret_the_worker_refuses_to_run,
+        an_action_no_route_has_makes_the_worker_refuse_to_run,
     ];
 
     pub fn start() -> Result<Introspecting, String> {
@@ -3328,6 +3514,7 @@ mod introspection {
         let config = json!({
             "trust": trust(&[(&issuer, "")]),
             "origin": "none",
+            "bundle_endpoint": true,
             "introspection": [{
                 "issuer": issuer,
                 "endpoint": format!("{issuer}/introspect"),
@@ -3337,17 +3524,23 @@ mod introspection {
                 "timeout_ms": 1000,
             }],
         });
-        let vars = json!({ "vars": {
-            "CEDARGATE_CONFIG": config,
-            "CEDARGATE_INTROSPECTION_SECRET": INTROSPECTION_CLIENT.1,
-        } });
-        let w = Wrangler::start("edge-introspect", &config, &vars)?;
+        let vars = |config: &Value| {
+            json!({ "vars": {
+                "CEDARGATE_CONFIG": config,
+                "CEDARGATE_INTROSPECTION_SECRET": INTROSPECTION_CLIENT.1,
+            } })
+        };
+        let w = Wrangler::start("edge-introspect", &config, &vars(&config))?;
         let unkeyed = Wrangler::start("edge-introspect-unkeyed", &config, &json!({}))?;
+        let mut typo = config.clone();
+        typo["introspection"][0]["actions"] = json!(["get /pets", "post /pet"]);
+        let mistyped = Wrangler::start("edge-introspect-typo", &typo, &vars(&typo))?;
         Ok(Introspecting {
             provider,
             issuer,
             w,
             unkeyed,
+            mistyped,
         })
     }
 
@@ -3439,6 +3632,23 @@ mod introspection {
         same(s.hits(), before + 1, "asked for post /pets")
     }
 
+    /// The policies and the caller's entity data go to active tokens only: the bundle
+    /// endpoint is introspected although neither chosen action is its.
+    fn the_bundle_endpoint_is_introspected_whatever_the_actions(
+        s: &Introspecting,
+    ) -> Result<(), String> {
+        let token = s.token();
+        let before = s.hits();
+        let path = cedargate_edge_bundle_path();
+        same(call(&s.w, "GET", path, Some(&token))?.status, 200, "active")?;
+        same(s.hits(), before + 1, "asked for the bundle endpoint")?;
+        s.provider.revoke(ENV, &token);
+        std::thread::sleep(Duration::from_millis(1100)); // past cache_seconds
+        let reply = call(&s.w, "GET", path, Some(&token))?;
+        same(reply.status, 401, "revoked")?;
+        same(reply.json()["reason"].as_str(), Some("inactive"), "reason")
+    }
+
     fn no_answer_from_the_provider_is_a_503_never_a_pass(s: &Introspecting) -> Result<(), String> {
         let token = s.token();
         same(
@@ -3505,6 +3715,28 @@ mod introspection {
             || "the missing secret is logged".into(),
         )
     }
+
+    /// An action no route has would turn introspection off without a word: the worker
+    /// refuses to run instead, and says why.
+    fn an_action_no_route_has_makes_the_worker_refuse_to_run(
+        s: &Introspecting,
+    ) -> Result<(), String> {
+        let reply = call(&s.mistyped, "GET", "/pets", Some(&s.token()))?;
+        same(reply.status, 500, "an action no route has")?;
+        same(
+            reply.json()["type"].as_str(),
+            Some("urn:cedargate:problem:misconfigured"),
+            "type",
+        )?;
+        let logged = s.mistyped.log_lines().into_iter().any(|l| {
+            l["error"].as_str().is_some_and(|e| {
+                e.contains("action \"post /pet\" is not an action of the bundle's routes")
+            })
+        });
+        ensure(logged, || {
+            format!("the reason is logged:\n{}", s.mistyped.logs())
+        })
+    }
 }
 
 /// The AuthZEN 1.0 endpoints (`target/edge-authzen`: the interop Todo bundle
@@ -3563,9 +3795,10 @@ mod authzen {
             "origin": origin.url(),
             "authzen": { "base_url": BASE_URL },
             "bundle_endpoint": true,
-            "bundle_kv": { "binding": "CEDARGATE_BUNDLES", "refresh_seconds": 1 },
+            "bundle_kv": { "binding": "CEDARGATE_BUNDLES", "refresh_seconds": 1, "serve_built_in": true },
         });
-        // KV holds nothing the worker takes until the last check puts a newer bundle there.
+        // KV holds nothing the worker takes until the last check puts a newer bundle there:
+        // the built-in bundle decides until then, as configured.
         let mut extra = kv_namespace("cedargate-e2e-authzen");
         extra["main"] = json!(main);
         let dir = cedargate_tests::work_dir("edge-authzen");
@@ -4003,6 +4236,24 @@ mod authzen {
             ask(w, "/access/v1/evaluation", Some(&token), &huge, &[])?.status,
             413,
             "a body over 64 KiB",
+        )?;
+        // Without a Content-Length the body is read only up to the bound: the answer comes
+        // although the body never ends.
+        let auth = bearer(&token);
+        same(
+            http::unfinished_chunked(
+                w.port,
+                "POST",
+                "/access/v1/evaluation",
+                &[
+                    ("authorization", auth.as_str()),
+                    ("content-type", "application/json"),
+                ],
+                70_000,
+                Duration::from_secs(10),
+            )?,
+            413,
+            "a chunked body past 64 KiB that never ends",
         )?;
         Ok(())
     }
