@@ -213,3 +213,75 @@ pub fn human(bytes: u64) -> String {
         format!("{:.1} KiB", bytes as f64 / 1024.0)
     }
 }
+
+/// `wrangler deploy --dry-run --env production` on the built worker, offline and without an
+/// account: wrangler reads `wrangler.toml` as a deployment would (its `[env.production]`
+/// bindings, variables and compatibility settings) and bundles the worker, so a broken
+/// deploy configuration fails here. The copy it reads leaves out `[build]` (the worker was
+/// just built) and names the built worker by its absolute path.
+pub fn deploy_dry_run(node: &NodeTools) -> Result<String, String> {
+    let root = run::root();
+    let main = root.join("edge/build/index.js");
+    if !main.is_file() {
+        return Err(format!(
+            "{} is missing: build the worker first",
+            main.display()
+        ));
+    }
+    let text = std::fs::read_to_string(root.join("wrangler.toml"))
+        .map_err(|e| format!("wrangler.toml: {e}"))?;
+    let checked = without_build_table(&text).replace(
+        "main = \"edge/build/index.js\"",
+        &format!("main = {:?}", main.display().to_string()),
+    );
+    let dir = root.join("target/deploy-check");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let config = dir.join("wrangler.toml");
+    std::fs::write(&config, checked).map_err(|e| format!("{}: {e}", config.display()))?;
+    let mut cmd = Command::new(&node.node);
+    cmd.arg(&node.wrangler)
+        .args(["deploy", "--dry-run", "--env", "production", "--config"])
+        .arg(&config)
+        .arg("--outdir")
+        .arg(dir.join("out"))
+        .current_dir(&dir)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "1")
+        .env("XDG_CONFIG_HOME", dir.join("xdg"));
+    let out = run::run(&mut cmd, "  | ")?;
+    if !out.success || !out.text.contains("--dry-run: exiting now") {
+        return Err("`wrangler deploy --dry-run --env production` failed".into());
+    }
+    Ok("wrangler deploy --dry-run --env production: ok".into())
+}
+
+/// `text` (a wrangler.toml) without its `[build]` table.
+fn without_build_table(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_build = false;
+    for line in text.lines() {
+        let header = line.trim_start().starts_with('[');
+        if header {
+            in_build = line.trim() == "[build]";
+        }
+        if !in_build {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_build_table;
+
+    #[test]
+    fn the_build_table_alone_is_left_out() {
+        let text = "name = \"w\"\n[build]\ncommand = \"x\"\nwatch_dir = [\"a\"]\n\n[vars.A]\nb = 1\n[env.production]\nname = \"w\"\n";
+        assert_eq!(
+            without_build_table(text),
+            "name = \"w\"\n[vars.A]\nb = 1\n[env.production]\nname = \"w\"\n"
+        );
+    }
+}

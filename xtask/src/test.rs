@@ -37,9 +37,10 @@ const STAGES: [(&str, Stage); 11] = [
     ("wasm-chrome", wasm_chrome_stage),
     ("edge-build", |cx| {
         let report = crate::edge::build(&cx.tools.node)?;
+        let deploy = crate::edge::deploy_dry_run(&cx.tools.node)?;
         let access = crate::edge::build_with_bundle(&cx.tools.node, "petstore-access", "access")?;
         let authzen = crate::edge::build_with_bundle(&cx.tools.node, "authzen-todo", "authzen")?;
-        Ok((None, format!("{report}; {access}; {authzen}")))
+        Ok((None, format!("{report}; {deploy}; {access}; {authzen}")))
     }),
     ("edge", edge_stage),
     ("web-build", |cx| {
