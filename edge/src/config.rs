@@ -948,19 +948,19 @@ mod tests {
         refused(json!(["GET"]), json!(["post /pets"]), "never introspected");
     }
 
+    /// The base configuration with `bundle_kv` `{ "binding": "B" }` and `more` members.
+    fn with_bundle_kv(more: serde_json::Value) -> Result<EdgeConfig, EdgeConfigError> {
+        let mut c = base();
+        c["bundle_kv"] = json!({ "binding": "B" });
+        for (k, v) in more.as_object().unwrap() {
+            c["bundle_kv"][k] = v.clone();
+        }
+        EdgeConfig::from_json(&c.to_string())
+    }
+
     #[test]
     fn the_built_in_bundle_decides_only_when_configured_and_recent_enough() {
-        let kv = |more: serde_json::Value| {
-            let mut c = base();
-            c["bundle_kv"] = json!({ "binding": "B" });
-            for (k, v) in more.as_object().unwrap() {
-                c["bundle_kv"][k] = v.clone();
-            }
-            EdgeConfig::from_json(&c.to_string())
-                .unwrap()
-                .bundle_kv
-                .unwrap()
-        };
+        let kv = |more| with_bundle_kv(more).unwrap().bundle_kv.unwrap();
         // KV is required by default, whatever the serials.
         assert_eq!(kv(json!({})).built_in_may_decide(0), Ok(false));
         assert_eq!(kv(json!({})).built_in_may_decide(9), Ok(false));
@@ -975,14 +975,7 @@ mod tests {
 
     #[test]
     fn a_bundle_key_needs_the_audience_its_documents_are_signed_for() {
-        let kv = |more: serde_json::Value| {
-            let mut c = base();
-            c["bundle_kv"] = json!({ "binding": "B" });
-            for (k, v) in more.as_object().unwrap() {
-                c["bundle_kv"][k] = v.clone();
-            }
-            EdgeConfig::from_json(&c.to_string())
-        };
+        let kv = with_bundle_kv;
         let key = cedargate::BundleSigningKey::from_seed([1; 32])
             .unwrap()
             .public_key()

@@ -93,15 +93,7 @@ fn step_up_challenge(step_up: &cedargate::StepUp) -> String {
     let mut text = format!(
         "{REALM}, error=\"insufficient_user_authentication\", error_description=\"a stronger or more recent sign-in is required\""
     );
-    if !step_up.acr_values.is_empty() {
-        text.push_str(&format!(
-            ", acr_values=\"{}\"",
-            quoted(&step_up.acr_values.join(" "))
-        ));
-    }
-    if let Some(max_age) = step_up.max_age {
-        text.push_str(&format!(", max_age=\"{max_age}\""));
-    }
+    push_step_up(&mut text, step_up);
     text
 }
 
@@ -113,17 +105,22 @@ fn insufficient_scope_challenge(scopes: &[String], step_up: Option<&cedargate::S
         quoted(&scopes.join(" "))
     );
     if let Some(step_up) = step_up {
-        if !step_up.acr_values.is_empty() {
-            text.push_str(&format!(
-                ", acr_values=\"{}\"",
-                quoted(&step_up.acr_values.join(" "))
-            ));
-        }
-        if let Some(max_age) = step_up.max_age {
-            text.push_str(&format!(", max_age=\"{max_age}\""));
-        }
+        push_step_up(&mut text, step_up);
     }
     text
+}
+
+/// Appends RFC 9470's `acr_values` and `max_age` parameters of `step_up` to a challenge.
+fn push_step_up(text: &mut String, step_up: &cedargate::StepUp) {
+    if !step_up.acr_values.is_empty() {
+        text.push_str(&format!(
+            ", acr_values=\"{}\"",
+            quoted(&step_up.acr_values.join(" "))
+        ));
+    }
+    if let Some(max_age) = step_up.max_age {
+        text.push_str(&format!(", max_age=\"{max_age}\""));
+    }
 }
 
 impl From<BearerError> for AppError {

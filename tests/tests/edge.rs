@@ -1163,6 +1163,7 @@ mod kv_and_cache {
         invalid_bundle_logged_built_in_stays,
         newer_bundle_takes_over_without_restart,
         older_or_equal_serial_cannot_roll_back,
+        a_bundle_binding_that_is_not_bound_makes_the_worker_refuse_to_run,
         new_isolate_takes_keys_from_cache_api,
     ];
 
@@ -1337,6 +1338,26 @@ mod kv_and_cache {
             )?;
         }
         Ok(())
+    }
+
+    /// A `bundle_kv.binding` the worker does not have would leave it on the built-in
+    /// bundle for good, even with `serve_built_in`: it refuses to run instead.
+    fn a_bundle_binding_that_is_not_bound_makes_the_worker_refuse_to_run(
+        s: &KvAndCache,
+    ) -> Result<(), String> {
+        let mut config = s.config.clone();
+        config["bundle_kv"]["binding"] = json!("NO_SUCH_KV");
+        let unbound = Wrangler::start("edge-kv-unbound", &config, &s.extra)?;
+        let reply = call(&unbound, "GET", "/pets", Some(&s.user()))?;
+        same(reply.status, 500, "a binding that is not bound")?;
+        let logged = unbound.log_lines().into_iter().any(|l| {
+            l["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("bundle_kv.binding NO_SUCH_KV is not a KV namespace"))
+        });
+        ensure(logged, || {
+            format!("the reason is logged:\n{}", unbound.logs())
+        })
     }
 
     /// A new isolate takes the issuer's keys from the Cache API.

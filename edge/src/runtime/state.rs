@@ -113,7 +113,17 @@ impl State {
             .parse()
             .map_err(|_| format!("built-in bundle serial {BUILT_IN_SERIAL} is not a number"))?;
         let may_decide = match &config.bundle_kv {
-            Some(kv) => kv.built_in_may_decide(serial).map_err(|e| e.to_string())?,
+            Some(kv) => {
+                // A binding that is not there would leave the worker on the built-in bundle
+                // (or answering 503) for good, without a word: it refuses to run instead.
+                if env.kv(&kv.binding).is_err() {
+                    return Err(format!(
+                        "bundle_kv.binding {} is not a KV namespace bound to the worker",
+                        kv.binding
+                    ));
+                }
+                kv.built_in_may_decide(serial).map_err(|e| e.to_string())?
+            }
             None => true,
         };
         let tokens = TokenCache::new(config.token_cache_entries);
