@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod docs;
 mod edge;
 mod fuzz;
 mod run;
@@ -24,6 +25,10 @@ commands:
                                    --port-origin, and --pingone --region R
                                    --environment-id E --client-id C for a real PingOne
   test [--only STAGE[,STAGE...]]   install what is missing, then run every check and test
+  docs                             check every internal link and anchor of the book (docs/src),
+                                   README.md, SECURITY.md and ARCHITECTURE.md and that every
+                                   page is in SUMMARY.md; then build the book with mdbook into
+                                   target/book (skipped when mdbook is not installed)
   bench [--quick]                  native benchmarks and the workerd comparison; writes
                                    target/bench/report.md
   fuzz [--minutes N] [--target T]  run each cargo-fuzz target N minutes (default 1); inputs that
@@ -44,8 +49,8 @@ commands:
                                    e.g. `cargo xtask wrangler dev --ip 127.0.0.1`
   help                             this text
 
-stages of `test`, in order: fmt, clippy, native, fuzz, wasm-node, wasm-chrome, edge-build,
-edge, web-build, web-wasm, browser
+stages of `test`, in order: fmt, docs, clippy, native, fuzz, wasm-node, wasm-chrome,
+edge-build, edge, web-build, web-wasm, browser
 ";
 
 fn main() -> ExitCode {
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("docs") => docs::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("soak") => soak::run(&args[1..]),

@@ -28,8 +28,11 @@ struct Context {
 type Stage = fn(&mut Context) -> Outcome;
 
 /// The stages, in order.
-const STAGES: [(&str, Stage); 11] = [
+const STAGES: [(&str, Stage); 12] = [
     ("fmt", fmt_stage),
+    ("docs", |_| {
+        crate::docs::check_and_build(true).map(|report| (None, report))
+    }),
     ("clippy", clippy_stage),
     ("native", native_stage),
     ("fuzz", |_| fuzz_stage()),

@@ -15,6 +15,11 @@ pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// twiggy, from crates.io (only registry dependencies), for the worker's size breakdown in
 /// `cargo xtask bench`.
 pub const TWIGGY_VERSION: &str = "0.8.0";
+/// mdbook, from crates.io, for `cargo xtask docs` (0.5.4 needs rustc 1.88); built without its
+/// `serve` and `watch` features, which only `mdbook serve` uses.
+pub const MDBOOK_VERSION: &str = "0.5.4";
+/// Minutes `cargo install mdbook` took on two cores.
+const MDBOOK_MINUTES: u32 = 6;
 
 /// Paths of the installed tools the stages use.
 #[derive(Debug)]
@@ -57,7 +62,9 @@ pub fn locked_version(package: &str) -> Result<String, String> {
 fn installed_version(program: &str) -> Option<String> {
     let out = capture(Command::new(program).arg("--version"))?;
     // "wasm-pack 0.15.1", "trunk 0.21.14", or just "0.8.7" (worker-build).
+    // "mdbook v0.5.4".
     out.split_whitespace()
+        .map(|w| w.strip_prefix('v').unwrap_or(w))
         .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
         .map(str::to_owned)
 }
@@ -65,12 +72,23 @@ fn installed_version(program: &str) -> Option<String> {
 /// `cargo install` with `--locked`, falling back to a fresh resolution when a locked
 /// dependency has gone from the registry.
 fn cargo_install(krate: &str, version: &str, minutes: u32) -> Result<(), String> {
+    cargo_install_with(krate, version, minutes, &[])
+}
+
+/// [`cargo_install`] with more arguments (features).
+fn cargo_install_with(
+    krate: &str,
+    version: &str,
+    minutes: u32,
+    extra: &[&str],
+) -> Result<(), String> {
     step(&format!(
         "installing {krate} {version} with cargo install (about {minutes} min on two cores)"
     ));
     let attempt = |locked: bool| -> Result<bool, String> {
         let mut cmd = Command::new("cargo");
         cmd.args(["install", krate, "--version", &format!("={version}")]);
+        cmd.args(extra);
         if locked {
             cmd.arg("--locked");
         }
@@ -105,6 +123,27 @@ fn ensure_cargo_tool(
                 step(&format!("{program} {v} found, {version} needed"));
             }
             cargo_install(krate, version, minutes)
+        }
+    }
+}
+
+/// mdbook for `cargo xtask docs` and the test's docs stage.
+pub fn ensure_mdbook() -> Result<(), String> {
+    match installed_version("mdbook") {
+        Some(v) if v == MDBOOK_VERSION => {
+            step(&format!("mdbook {MDBOOK_VERSION}: present"));
+            Ok(())
+        }
+        found => {
+            if let Some(v) = found {
+                step(&format!("mdbook {v} found, {MDBOOK_VERSION} needed"));
+            }
+            cargo_install_with(
+                "mdbook",
+                MDBOOK_VERSION,
+                MDBOOK_MINUTES,
+                &["--no-default-features", "--features", "search"],
+            )
         }
     }
 }
@@ -295,6 +334,7 @@ impl Tools {
         ensure_cargo_tool("wasm-pack", "wasm-pack", WASM_PACK_VERSION, 3)?;
         let chromedriver = ensure_chromium()?;
         ensure_cargo_fuzz()?;
+        ensure_mdbook()?;
         Ok(Tools {
             chromedriver,
             wasm_bindgen_version,
