@@ -213,8 +213,8 @@ pub fn import(file: &str, document: &str, options: &ImportOptions) -> Result<Imp
             matches!(m, "get" | "post" | "put" | "patch" | "delete" | "head") && p.starts_with('/')
         });
         if routed {
-            // An action the `Anonymous` principal may take is a public route (see README,
-            // "Public routes"): that is how a folder's public routes come back.
+            // An action the `Anonymous` principal may take is a public route (see
+            // docs/src/howto/writing-policies.md, "Public routes"): that is how a folder's public routes come back.
             let public = action["appliesTo"]["principalTypes"]
                 .as_array()
                 .into_iter()

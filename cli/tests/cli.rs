@@ -89,7 +89,7 @@ fn clinic_folder(name: &str) -> PathBuf {
     dir
 }
 
-/// The access-token reference bundle's `init` options (README, "Services as callers").
+/// The access-token reference bundle's `init` options (docs/src/howto/services.md).
 fn access_options(api: &Api) -> generate::InitOptions {
     generate::InitOptions {
         namespace: "PetStore".into(),
