@@ -214,7 +214,8 @@ pub fn import(file: &str, document: &str, options: &ImportOptions) -> Result<Imp
         });
         if routed {
             // An action the `Anonymous` principal may take is a public route (see
-            // docs/src/howto/writing-policies.md, "Public routes"): that is how a folder's public routes come back.
+            // docs/src/howto/writing-policies.md, "Public routes"): that is how a folder's
+            // public routes come back.
             let public = action["appliesTo"]["principalTypes"]
                 .as_array()
                 .into_iter()
