@@ -18,22 +18,26 @@ pub struct EdgeConfig {
     /// `none` answers allowed requests 204 without forwarding them (to measure the gate
     /// alone).
     pub origin: String,
-    /// How signatures are checked: `webcrypto` (default; the platform's native code) or
-    /// `rust` (the pure-Rust path, for comparison).
+    /// How signatures are checked: `webcrypto` (default; the platform's `crypto.subtle`) or
+    /// `rust` (the pure-Rust path, for comparison: about 1 ms per new token in workerd). The
+    /// worker is built without pure-Rust P-384 and P-521, so with `rust` ES384 and ES512
+    /// tokens are refused with reason `signature_backend`.
     #[serde(default)]
     pub signature_backend: SignatureBackendChoice,
     /// Cross-origin access for browser apps.
     #[serde(default)]
     pub cors: CorsConfig,
-    /// What a request that matches no route gets: `not_found` (404, default) or
-    /// `forbidden` (403). It is never forwarded.
+    /// What a request that matches no route gets: `not_found` (404, and 405 with `Allow`
+    /// for a method no route names; the default) or `forbidden` (403 for both, revealing no
+    /// routes). It is never forwarded.
     #[serde(default)]
     pub unmatched: Unmatched,
     /// Key discovery and caching.
     #[serde(default)]
     pub keys: KeyCacheConfig,
-    /// Verified tokens kept per isolate (by SHA-256 of the token, until `exp`). Default
-    /// 1024; 0 turns the cache off.
+    /// Verified tokens kept per isolate (by SHA-256 of the token, until `exp`), each with at
+    /// most 8 of its decisions (by method and target as sent). Default 1024; 0 turns both
+    /// caches off.
     #[serde(default = "default_token_cache_entries")]
     pub token_cache_entries: usize,
     /// Serve the policy bundle at `GET /.cedargate/bundle` to any holder of a valid token,
@@ -118,7 +122,7 @@ pub struct IntrospectionConfig {
     /// `exp`): a revoked token is refused within this time. Default 30, from 0 to 300.
     #[serde(default = "default_introspection_cache")]
     pub cache_seconds: i64,
-    /// Timeout of each introspection request. Default 2000, from 1 to 10000.
+    /// Timeout of each introspection request, in milliseconds. Default 2000, from 1 to 10000.
     #[serde(default = "default_introspection_timeout")]
     pub timeout_ms: u64,
 }
@@ -222,7 +226,7 @@ pub struct AssertionConfig {
     pub issuer: String,
     /// The origin's name, the assertion's `aud`.
     pub audience: String,
-    /// Lifetime in seconds: default 60, from 1 to 300.
+    /// Lifetime of each assertion (`exp` - `iat`), in seconds. Default 60, from 1 to 300.
     #[serde(default = "default_assertion_seconds")]
     pub ttl_seconds: i64,
     /// The Worker secret holding the Ed25519 signing key (a 32-byte seed, unpadded
@@ -280,8 +284,8 @@ pub struct BundleKvConfig {
     /// How often an isolate looks for a newer bundle, in seconds. Default 60.
     #[serde(default = "default_kv_refresh")]
     pub refresh_seconds: u64,
-    /// The publisher's Ed25519 public key, 32 bytes in unpadded base64url (`cedargate bundle
-    /// keygen` prints it). When set, only documents signed with its private key are taken.
+    /// The publisher's Ed25519 public key, 32 bytes in unpadded base64url (`cedargate keygen`
+    /// prints it). When set, only documents signed with its private key are taken.
     /// Default: none, and only unsigned documents are taken.
     ///
     /// # Security
@@ -358,10 +362,11 @@ fn public_key<'de, D: serde::Deserializer<'de>>(
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unmatched {
-    /// 404 Not Found.
+    /// 404 Not Found, and 405 Method Not Allowed with `Allow` for a path whose routes do not
+    /// name the method.
     #[default]
     NotFound,
-    /// 403 Forbidden, without saying whether the route exists.
+    /// 403 Forbidden for both, without saying whether the route exists.
     Forbidden,
 }
 
@@ -373,7 +378,8 @@ pub struct CorsConfig {
     /// (the default) means no CORS headers at all.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
-    /// `Access-Control-Max-Age` of preflight answers. Default 600.
+    /// `Access-Control-Max-Age` of preflight answers: how long a browser caches a preflight,
+    /// in seconds. Default 600.
     #[serde(default = "default_max_age")]
     pub max_age_seconds: u32,
     /// Request headers a browser may send. Default `authorization`, `content-type`.
@@ -401,24 +407,27 @@ impl Default for CorsConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyCacheConfig {
-    /// Key sets are kept at least this long, whatever `Cache-Control` says. Default 60.
+    /// Key sets (JWKS) are kept at least this long, in seconds, whatever `Cache-Control`
+    /// says. Default 60.
     #[serde(default = "default_min_ttl")]
     pub min_ttl_seconds: u64,
-    /// And at most this long. Default 86400.
+    /// Key sets are kept at most this long, in seconds, whatever `Cache-Control` says.
+    /// Default 86400 (24 h); at least `min_ttl_seconds`.
     #[serde(default = "default_max_ttl")]
     pub max_ttl_seconds: u64,
-    /// Used when the provider sends no `max-age`. Default 600.
+    /// How long a key set is kept, in seconds, when the provider sends no `max-age`.
+    /// Default 600.
     #[serde(default = "default_ttl")]
     pub default_ttl_seconds: u64,
     /// When the provider cannot be reached, keys keep serving this long past their TTL;
     /// after that the worker answers 503. Default 86400 (24 h).
     #[serde(default = "default_max_stale")]
     pub max_stale_seconds: u64,
-    /// A token with an unknown `kid` makes the worker refetch the issuer's keys at most this
-    /// often. Default 30.
+    /// A token with an unknown `kid` makes the worker refetch the issuer's keys at most once
+    /// per issuer in this interval, in seconds. Default 30.
     #[serde(default = "default_refetch_interval")]
     pub unknown_kid_refetch_seconds: u64,
-    /// Timeout of each request to the provider. Default 5000.
+    /// Timeout of each request to the provider, in milliseconds. Default 5000; at least 1.
     #[serde(default = "default_fetch_timeout")]
     pub fetch_timeout_ms: u64,
 }

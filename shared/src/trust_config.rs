@@ -23,7 +23,7 @@ pub const MAX_LEEWAY_SECONDS: u32 = 300;
 #[serde(deny_unknown_fields)]
 pub struct TrustConfig {
     /// Longest compact token accepted, in bytes; checked before any decoding.
-    /// Default 16 KiB.
+    /// Default 16384 (16 KiB).
     #[serde(default = "default_max_token_bytes")]
     pub max_token_bytes: usize,
     /// The trusted issuers. At least one. One issuer may appear twice, once per token kind,

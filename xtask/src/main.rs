@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's commands. See README.md.
 
 mod bench;
+mod config_doc;
 mod demo;
 mod docs;
 mod edge;
@@ -43,6 +44,8 @@ commands:
   setup                            only install what is missing
   build-edge                       build the worker into edge/build (worker-build, local tools)
   build-web                        build the browser app into web/dist (trunk, local tools)
+  docs-config                      write docs/src/reference/configuration.md from the
+                                   configuration types' code and doc comments
   bundle-json DIR --serial N       print a policy folder as the (unsigned) document KV bundles
                                    use; `cedargate bundle` validates and signs
   wrangler [ARGS...]               run the project's wrangler (Node 22) from the repository root,
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
             tools::ensure_web_build().and_then(|node| web::build(&node).map(|_| ()))
         }
         Some("bundle-json") => bundle_json(&args[1..]),
+        Some("docs-config") => config_doc::run(&args[1..]),
         Some("build-edge") => {
             tools::ensure_edge_build().and_then(|node| edge::build(&node).map(|_| ()))
         }
