@@ -19,7 +19,7 @@ pub const TWIGGY_VERSION: &str = "0.8.0";
 /// `serve` and `watch` features, which only `mdbook serve` uses.
 pub const MDBOOK_VERSION: &str = "0.5.4";
 /// Minutes `cargo install mdbook` took on two cores.
-const MDBOOK_MINUTES: u32 = 6;
+const MDBOOK_MINUTES: u32 = 4;
 
 /// Paths of the installed tools the stages use.
 #[derive(Debug)]
