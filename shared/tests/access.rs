@@ -16,8 +16,9 @@ fn bundle() -> Bundle {
     .unwrap()
 }
 
-/// The trust configuration the README shows for this bundle: a person's access tokens with
-/// their groups in a custom `groups` claim, and services with client credentials.
+/// The trust configuration the services guide (docs/src/howto/services.md) shows for this
+/// bundle: a person's access tokens with their groups in a custom `groups` claim, and
+/// services with client credentials.
 fn gate() -> Gate {
     Gate::new(bundle(), &access_trust()).unwrap()
 }

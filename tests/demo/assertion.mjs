@@ -1,8 +1,8 @@
 // Verifies cedargate's signed identity assertion (`X-Cedargate-Assertion`) in a Node origin,
 // with nothing but node:crypto: the edge's public keys from `/.cedargate/jwks`, then for
 // every request the signature, type, issuer, audience, lifetime, that it is for this very
-// request (method, path, query) and that it was not used before. README, "The signed
-// identity assertion", shows this code.
+// request (method, path, query) and that it was not used before. The book's
+// identity-assertion guide (docs/src/howto/identity-assertion.md) shows this code.
 import crypto from 'node:crypto';
 
 export async function assertionVerifier({ jwksUrl, issuer, audience }) {

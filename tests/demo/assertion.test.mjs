@@ -1,4 +1,4 @@
-// The Node origin's assertion check (assertion.mjs, what the README shows) against
+// The Node origin's assertion check (assertion.mjs, what the identity-assertion guide shows) against
 // assertions signed here like the edge signs them: valid, missing, tampered, expired, for
 // another request or another origin, and replayed.
 //

@@ -2846,7 +2846,7 @@ mod access_bundle {
 
 /// The signed identity assertion: the worker signs every forwarded request with the key of a
 /// Worker secret and publishes its keys; the origin verifies with the shared core's
-/// `AssertionVerifier` (what the README tells origins to run).
+/// `AssertionVerifier` (what the identity-assertion guide tells origins to run).
 mod assertion {
     use super::*;
     use cedargate::UnixTime;
