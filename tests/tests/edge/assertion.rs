@@ -14,7 +14,7 @@ const ORIGIN: &str = "https://origin.petstore.test";
 
 pub struct Signed {
     _provider: TestProvider,
-    _origin: EchoOrigin,
+    _origin: Option<EchoOrigin>,
     w: Wrangler,
     unkeyed: Wrangler,
     issuer: String,
@@ -29,10 +29,7 @@ pub const CHECKS: &[Check<Signed>] = checks![
 ];
 
 pub fn start() -> Result<Signed, String> {
-    let provider = TestProvider::start()?;
-    provider.add_env("env-assert", &["a-rsa-1"]);
-    let issuer = provider.issuer("env-assert");
-    let origin = EchoOrigin::start()?;
+    let fixture = Fixture::new("env-assert")?.origin()?;
     // Fresh keys for this run; a deployment keeps them in Worker secrets.
     let seed = |n: u8| -> [u8; 32] {
         let mut seed = [n; 32];
@@ -43,12 +40,10 @@ pub fn start() -> Result<Signed, String> {
         AssertionSigningKey::from_seed(seed(1)),
         AssertionSigningKey::from_seed(seed(2)),
     );
-    let config = json!({
-        "trust": trust(&[(&issuer, "")]),
-        "origin": origin.url(),
+    let config = fixture.config(json!({
         "assertion": { "issuer": EDGE, "audience": ORIGIN, "ttl_seconds": 30,
                        "previous_key_secret": "CEDARGATE_ASSERTION_KEY_PREVIOUS" },
-    });
+    }));
     let vars = json!({ "vars": {
         "CEDARGATE_CONFIG": config,
         "CEDARGATE_ASSERTION_KEY": current.to_base64url(),
@@ -56,6 +51,11 @@ pub fn start() -> Result<Signed, String> {
     } });
     let w = Wrangler::start("edge-assertion", &config, &vars)?;
     let unkeyed = Wrangler::start("edge-assertion-unkeyed", &config, &json!({}))?;
+    let Fixture {
+        provider,
+        issuer,
+        origin,
+    } = fixture;
     Ok(Signed {
         _provider: provider,
         _origin: origin,

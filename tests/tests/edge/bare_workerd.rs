@@ -6,7 +6,7 @@ use cedargate_tests::workerd::{Binding, Module, Workerd};
 
 pub struct BareWorkerd {
     _provider: TestProvider,
-    _origin: EchoOrigin,
+    _origin: Option<EchoOrigin>,
     worker: Workerd,
     issuer: String,
 }
@@ -16,14 +16,8 @@ pub const CHECKS: &[Check<BareWorkerd>] =
 
 /// Starts the worker in bare workerd.
 pub fn start() -> Result<BareWorkerd, String> {
-    let provider = TestProvider::start()?;
-    provider.add_env("env-bare", &["a-rsa-1"]);
-    let origin = EchoOrigin::start()?;
-    let config = json!({
-        "trust": trust(&[(&provider.issuer("env-bare"), "")]),
-        "origin": origin.url(),
-        "unmatched": "forbidden",
-    });
+    let fixture = Fixture::new("env-bare")?.origin()?;
+    let config = fixture.config(json!({ "unmatched": "forbidden" }));
     let main = cedargate_tests::wrangler::worker_main()?;
     let wasm = main.with_file_name("index_bg.wasm");
     let worker = Workerd::start(
@@ -34,7 +28,11 @@ pub fn start() -> Result<BareWorkerd, String> {
         ],
         &[Binding::Json("CEDARGATE_CONFIG".into(), config)],
     )?;
-    let issuer = provider.issuer("env-bare");
+    let Fixture {
+        provider,
+        issuer,
+        origin,
+    } = fixture;
     Ok(BareWorkerd {
         _provider: provider,
         _origin: origin,

@@ -17,13 +17,12 @@ pub const CHECKS: &[Check<CacheBinding>] =
 /// Plants a key set in the Cache API.
 pub fn start() -> Result<CacheBinding, String> {
     let dir = cedargate_tests::work_dir("edge-cache-binding");
-    let provider = TestProvider::start()?;
-    provider.add_env("env-plant", &["a-rsa-1"]);
-    let issuer = provider.issuer("env-plant");
+    let fixture = Fixture::new("env-plant")?;
+    let issuer = &fixture.issuer;
     let planter = cedargate_tests::root().join("tests/workerd/cache-planter.mjs");
     let worker = Wrangler::start_in(&dir, "edge-cache", &json!({}), &json!({ "main": planter }))?;
     let entry = json!({
-        "key": old_style_cache_key(&issuer),
+        "key": old_style_cache_key(issuer),
         "body": json!({ "keys": [support::public_jwk("attacker-rsa")] }).to_string(),
         "headers": {
             "cache-control": "max-age=3600",
@@ -46,10 +45,10 @@ pub fn start() -> Result<CacheBinding, String> {
         &[],
     )?;
     same(look.status, 200, "the planted entry is in the cache")?;
-    let config = json!({
-        "trust": trust(&[(&issuer, "")]),
-        "origin": "none",
-    });
+    let config = fixture.config(json!({}));
+    let Fixture {
+        provider, issuer, ..
+    } = fixture;
     Ok(CacheBinding {
         dir,
         provider,

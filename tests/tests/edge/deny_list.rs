@@ -18,15 +18,11 @@ pub const CHECKS: &[Check<Denying>] = checks![
 const BINDING: &str = "CEDARGATE_DENY";
 
 pub fn start() -> Result<Denying, String> {
-    let provider = TestProvider::start()?;
-    provider.add_env("env-deny", &["a-rsa-1"]);
-    let issuer = provider.issuer("env-deny");
+    let fixture = Fixture::new("env-deny")?;
     let config = |binding: &str| {
-        json!({
-            "trust": trust(&[(&issuer, "")]),
-            "origin": "none",
+        fixture.config(json!({
             "deny_list": { "binding": binding, "refresh_seconds": 1 },
-        })
+        }))
     };
     let name = "edge-deny";
     let dir = cedargate_tests::work_dir(name);
@@ -44,6 +40,9 @@ pub fn start() -> Result<Denying, String> {
     let w = Wrangler::start_in(&dir, name, &config(BINDING), &extra)?;
     // Configured for a binding the worker does not have.
     let unbound = Wrangler::start("edge-deny-unbound", &config("NO_SUCH_KV"), &json!({}))?;
+    let Fixture {
+        provider, issuer, ..
+    } = fixture;
     Ok(Denying {
         _provider: provider,
         w,

@@ -25,12 +25,9 @@ pub const CHECKS: &[Check<Introspecting>] = checks![
 ];
 
 pub fn start() -> Result<Introspecting, String> {
-    let provider = TestProvider::start()?;
-    provider.add_env(ENV, &["a-rsa-1"]);
-    let issuer = provider.issuer(ENV);
-    let config = json!({
-        "trust": trust(&[(&issuer, "")]),
-        "origin": "none",
+    let fixture = Fixture::new(ENV)?;
+    let issuer = &fixture.issuer;
+    let config = fixture.config(json!({
         "bundle_endpoint": true,
         "introspection": [{
             "issuer": issuer,
@@ -40,7 +37,7 @@ pub fn start() -> Result<Introspecting, String> {
             "cache_seconds": 1,
             "timeout_ms": 1000,
         }],
-    });
+    }));
     let vars = |config: &Value| {
         json!({ "vars": {
             "CEDARGATE_CONFIG": config,
@@ -52,6 +49,9 @@ pub fn start() -> Result<Introspecting, String> {
     let mut typo = config.clone();
     typo["introspection"][0]["actions"] = json!(["get /pets", "post /pet"]);
     let mistyped = Wrangler::start("edge-introspect-typo", &typo, &vars(&typo))?;
+    let Fixture {
+        provider, issuer, ..
+    } = fixture;
     Ok(Introspecting {
         provider,
         issuer,

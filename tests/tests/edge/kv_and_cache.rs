@@ -7,7 +7,7 @@ use std::cell::{Ref, RefCell};
 
 pub struct KvAndCache {
     provider: TestProvider,
-    _origin: EchoOrigin,
+    _origin: Option<EchoOrigin>,
     issuer: String,
     config: Value,
     extra: Value,
@@ -42,17 +42,17 @@ pub const CHECKS: &[Check<KvAndCache>] = checks![
 
 /// Starts the provider, the origin and the KV worker.
 pub fn start() -> Result<KvAndCache, String> {
-    let provider = TestProvider::start()?;
-    provider.add_env("env-kv", &["a-rsa-1"]);
-    let issuer = provider.issuer("env-kv");
-    let origin = EchoOrigin::start()?;
-    let config = json!({
-        "trust": trust(&[(&issuer, "")]),
-        "origin": origin.url(),
+    let fixture = Fixture::new("env-kv")?.origin()?;
+    let config = fixture.config(json!({
         // The built-in bundle may decide until KV holds one the worker takes: what this
         // suite checks is how newer ones replace it (`signed_kv_bundles`: KV required).
         "bundle_kv": { "binding": "CEDARGATE_BUNDLES", "key": "current", "refresh_seconds": 1, "serve_built_in": true },
-    });
+    }));
+    let Fixture {
+        provider,
+        issuer,
+        origin,
+    } = fixture;
     let extra = kv_namespace("cedargate-e2e-bundles");
     let petstore = cedargate::examples::petstore_source();
     let invalid = json!({

@@ -32,9 +32,7 @@ fn start_worker(name: &str, config: &Value, document: &str) -> Result<Wrangler, 
 }
 
 pub fn start() -> Result<Context, String> {
-    let provider = TestProvider::start()?;
-    provider.add_env("env-ctx", &["a-rsa-1"]);
-    let issuer = provider.issuer("env-ctx");
+    let fixture = Fixture::new("env-ctx")?;
     let source = cedargate::examples::petstore_context_source();
     let version = cedargate::Bundle::load(&source)
         .map(|b| b.version().to_string())
@@ -42,15 +40,13 @@ pub fn start() -> Result<Context, String> {
     let document = serde_json::to_string(&cedargate::BundleDocument::new(source, 1))
         .map_err(|e| e.to_string())?;
     let config = |ip: bool| {
-        json!({
-            "trust": trust(&[(&issuer, "")]),
-            "origin": "none",
+        fixture.config(json!({
             "bundle_kv": { "binding": "CEDARGATE_BUNDLES", "refresh_seconds": 1 },
             "context": {
                 "time": true, "ip": ip, "country": true,
                 "headers": ["x-tenant"], "token": ["acr", "amr", "auth_time"],
             },
-        })
+        }))
     };
     let w = start_worker("edge-context", &config(true), &document)?;
     let narrow = start_worker("edge-context-narrow", &config(false), &document)?;
@@ -61,6 +57,9 @@ pub fn start() -> Result<Context, String> {
         &document,
         Some(&json!({ "country": "CH" })),
     )?;
+    let Fixture {
+        provider, issuer, ..
+    } = fixture;
     let s = Context {
         _provider: provider,
         issuer,

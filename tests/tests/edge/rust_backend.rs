@@ -13,19 +13,18 @@ pub const CHECKS: &[Check<RustBackend>] =
 
 /// Starts the pure-Rust worker.
 pub fn start() -> Result<RustBackend, String> {
-    let provider = TestProvider::start()?;
-    provider.add_env(
+    let fixture = Fixture::with_keys(
         "env-rust",
         &["a-rsa-1", "a-ec-1", "a-ed-1", "a-p384-1", "a-p521-1"],
-    );
-    let config = json!({
-        "trust": trust(&[(&provider.issuer("env-rust"), "")]),
-        "origin": "none",
+    )?;
+    let config = fixture.config(json!({
         "signature_backend": "rust",
         "request_log": "refusals",
-    });
+    }));
     let worker = Wrangler::start("edge-rust", &config, &json!({}))?;
-    let issuer = provider.issuer("env-rust");
+    let Fixture {
+        provider, issuer, ..
+    } = fixture;
     Ok(RustBackend {
         _provider: provider,
         worker,

@@ -7,7 +7,7 @@ use super::*;
 
 pub struct SignedKvBundles {
     provider: TestProvider,
-    _origin: EchoOrigin,
+    _origin: Option<EchoOrigin>,
     worker: Wrangler,
     issuer: String,
     config: Value,
@@ -117,20 +117,20 @@ pub fn start() -> Result<SignedKvBundles, String> {
     let for_nobody = publisher
         .sign(&cedargate::BundleDocument::new(permissive, 9))
         .unwrap_or_default();
-    let provider = TestProvider::start()?;
-    provider.add_env("env-signed", &["a-rsa-1"]);
-    let origin = EchoOrigin::start()?;
-    let config = json!({
-        "trust": trust(&[(&provider.issuer("env-signed"), "")]),
-        "origin": origin.url(),
+    let fixture = Fixture::new("env-signed")?.origin()?;
+    let config = fixture.config(json!({
         "bundle_kv": {
             "binding": "CEDARGATE_BUNDLES", "key": "current", "refresh_seconds": 1,
             "public_key": publisher.public_key().to_base64url(),
             "audience": AUDIENCE,
         },
-    });
+    }));
     let worker = start_with_kv("edge-signed", "cedargate-e2e-signed", &config, &unsigned)?;
-    let issuer = provider.issuer("env-signed");
+    let Fixture {
+        provider,
+        issuer,
+        origin,
+    } = fixture;
     Ok(SignedKvBundles {
         provider,
         _origin: origin,
