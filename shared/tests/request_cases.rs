@@ -1,6 +1,6 @@
 //! The request case table (data/request_cases.toml) at the shared core: what each raw path
 //! and method becomes. The same table runs against the worker in workerd
-//! (tests/tests/edge.rs).
+//! (tests/tests/edge/corpus.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cedargate::{RouteError, TokenKind};

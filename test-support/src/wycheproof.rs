@@ -5,7 +5,7 @@
 //! P-521/SHA-512 in IEEE P1363 encoding (ES256/384/512, as JWS encodes them); and Ed25519
 //! (EdDSA). Each group comes with its public key as a JWK. The core's tests run them through its
 //! signature backends (`shared/tests/wycheproof.rs`), the end-to-end tests through
-//! workerd's WebCrypto (`tests/tests/edge.rs`).
+//! workerd's WebCrypto (`tests/tests/edge/webcrypto.rs`).
 
 use crate::b64;
 use cedargate::Algorithm;
