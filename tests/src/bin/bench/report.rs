@@ -1,0 +1,1098 @@
+//! The report: what one run measured ([`Report`], filled in by `measure`, `size` and
+//! `profile`), and its two renderings, Markdown ([`Report::markdown`], with the goals judged
+//! from the numbers) and JSON ([`Report::json`]). Nothing else writes report text; a
+//! measurement that is missing is shown as missing, never as 0.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Everything one run of the bench measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub header: Header,
+    /// Criterion's mean per benchmark, in ns, by the name of its folder in
+    /// `target/criterion` (`signature_rs256_bare`).
+    pub native_ns: BTreeMap<String, f64>,
+    /// The workers run in workerd, in the order they ran.
+    pub workers: Vec<WorkerResult>,
+    /// Each step of the request path alone.
+    pub stages: Option<Stages>,
+    /// The cedargate worker's CPU profile under load.
+    pub profile: Option<Profile>,
+    /// twiggy's breakdown of the edge's wasm.
+    pub edge_size: Option<SizeBreakdown>,
+    /// The browser app's wasm (`web/dist`).
+    pub web_wasm: Option<Size>,
+    /// The browser app's matrix, timed in wasm.
+    pub matrix: Option<Matrix>,
+}
+
+/// When, where and how the run was made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Header {
+    /// UTC, `YYYY-MM-DD`.
+    pub date: Option<String>,
+    pub machine: Machine,
+    /// The command that produced the report.
+    pub command: String,
+    pub settings: Settings,
+}
+
+/// The machine the run was made on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cpu: Option<String>,
+    pub cores: Option<usize>,
+    pub memory_gib: Option<f64>,
+}
+
+/// The run's parameters, as the report's method paragraphs state them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// Seconds of each measured wrk run at 16 connections (half of them at one).
+    pub seconds: u64,
+    pub rounds: u64,
+    pub cold_starts: u64,
+    pub memory_runs: u64,
+    /// Copies of a worker in the run that measures the memory of one isolate.
+    pub copies: usize,
+    /// How long a loaded worker sits idle before its memory is read, in ms.
+    pub idle_ms: u64,
+    /// Pairs of requests behind each step's "once per request".
+    pub once_pairs: usize,
+}
+
+/// A file's size, or the sum of a few files'.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Size {
+    pub raw: u64,
+    pub gzip: u64,
+}
+
+/// One wrk run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Run {
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub requests: u64,
+    pub non_2xx: u64,
+    pub errors: u64,
+}
+
+/// One cold start: workerd spawned with the worker alone, then its first answer.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Cold {
+    /// From spawning workerd to its socket accepting (checked every millisecond).
+    pub listening_ms: f64,
+    /// From spawning workerd to the first request's answer (sent as soon as it accepts).
+    pub total_ms: f64,
+}
+
+/// workerd's resident memory, idle, with one copy of the worker and with
+/// [`Settings::copies`] copies (each its own isolate), after each copy answered one request.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Memory {
+    pub one_kib: u64,
+    pub copies_kib: u64,
+    pub per_isolate_kib: f64,
+}
+
+/// One worker's results: the medians the report shows, and every sample behind them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkerResult {
+    pub key: String,
+    pub label: String,
+    /// Whether it is one of the peers cedargate is compared with.
+    pub peer: bool,
+    /// What would be uploaded (its modules), raw and gzipped.
+    pub upload: Size,
+    /// One token reused, 16 connections: the run with the median throughput.
+    pub one_token: Option<Run>,
+    /// A fresh token per request, 16 connections.
+    pub fresh_tokens: Option<Run>,
+    /// One token reused, one connection.
+    pub one_token_one_connection: Option<Run>,
+    /// A fresh token per request, one connection.
+    pub fresh_tokens_one_connection: Option<Run>,
+    /// The first request on a fresh isolate, median over the rounds.
+    pub first_request_ms: Option<f64>,
+    /// workerd's resident memory after the last round's runs.
+    pub rss_kib: Option<u64>,
+    /// The median cold start.
+    pub cold_start: Option<Cold>,
+    /// The run with the median memory per isolate.
+    pub memory: Option<Memory>,
+    pub samples: Samples,
+}
+
+/// Every measurement of a worker, round by round.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Samples {
+    pub one_token: Vec<Run>,
+    pub fresh_tokens: Vec<Run>,
+    pub one_token_one_connection: Vec<Run>,
+    pub fresh_tokens_one_connection: Vec<Run>,
+    pub first_request_ms: Vec<f64>,
+    pub cold_starts: Vec<Cold>,
+    pub memory: Vec<Memory>,
+}
+
+/// The median, smallest and largest of a set of times.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Each step of the edge's request path alone, in µs per call.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stages {
+    /// Under Node, timed inside (`tests/bench/stages-wasm/run.mjs`).
+    pub node: NodeSteps,
+    /// In workerd, timed from outside, in the worker's order.
+    pub workerd: Vec<WorkerdStep>,
+}
+
+/// What `tests/bench/stages-wasm/run.mjs` prints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NodeSteps {
+    /// Node's version.
+    pub node: String,
+    pub steps: BTreeMap<String, Spread>,
+}
+
+/// One step in workerd.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerdStep {
+    pub name: String,
+    /// (a request running it a batch of times − one running it 0 times) / batch, over rounds.
+    pub in_batch: Spread,
+    /// The median of a request running it once − one running it 0 times.
+    pub once: f64,
+}
+
+/// The browser app's matrix in wasm (`tests/bench/matrix-wasm/run.mjs`'s output).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Matrix {
+    pub node: Option<MatrixRun>,
+    pub chromium: Option<MatrixRun>,
+}
+
+/// The matrix timed in one runtime; times in ms.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MatrixRun {
+    /// Node's version, or the browser's user agent.
+    pub version: String,
+    /// Whether the page was cross-origin isolated (browsers only).
+    #[serde(default)]
+    pub isolated: Option<bool>,
+    pub actions: u64,
+    pub rows: u64,
+    pub allowed: u64,
+    pub instantiate_ms: f64,
+    pub first_load_ms: f64,
+    pub first_matrix_ms: f64,
+    pub matrix_ms: Spread,
+    pub load_ms: Spread,
+    pub samples: u64,
+    pub batch: u64,
+    #[serde(default)]
+    pub timer_resolution_ms: Option<f64>,
+}
+
+/// The cedargate worker's V8 CPU profile, per workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub workloads: Vec<ProfiledWorkload>,
+}
+
+/// One workload's profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfiledWorkload {
+    pub label: String,
+    /// Requests answered while recording.
+    pub requests: u64,
+    pub seconds: u64,
+    pub profile: CpuProfile,
+}
+
+/// What `tests/bench/profile/profile.mjs` prints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CpuProfile {
+    pub total_us: f64,
+    pub samples: u64,
+    /// Self time per function, heaviest first.
+    pub functions: Vec<ProfiledFunction>,
+}
+
+/// A function's self time in a profile.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProfiledFunction {
+    pub name: String,
+    pub script: String,
+    pub us: f64,
+}
+
+/// twiggy's view of the edge's wasm (the names-kept copy of the uploaded file).
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeBreakdown {
+    /// `twiggy top -n 25`.
+    pub top: String,
+    /// Bytes by crate (the first path segment of each item's name), largest first.
+    pub by_crate: Vec<CrateSize>,
+    /// The dominator tree, trimmed.
+    pub dominators: String,
+    /// The file's size.
+    pub total: u64,
+    /// The bytes of its names subsections (absent from the upload).
+    pub names: u64,
+}
+
+/// The bytes twiggy counts for one crate.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrateSize {
+    pub name: String,
+    pub bytes: u64,
+}
+
+/// Appends a line to the report.
+macro_rules! line {
+    ($r:expr) => {
+        $r.push('\n')
+    };
+    ($r:expr, $($arg:tt)*) => {{
+        let _ = writeln!($r, $($arg)*);
+    }};
+}
+
+/// The two workloads of the workerd tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    OneToken,
+    FreshTokens,
+}
+
+impl Workload {
+    const ALL: [Workload; 2] = [Workload::OneToken, Workload::FreshTokens];
+
+    fn title(self) -> &'static str {
+        match self {
+            Workload::OneToken => "one token reused",
+            Workload::FreshTokens => "a fresh token per request (10,000 tokens)",
+        }
+    }
+
+    /// The run at 16 connections and the run at one connection.
+    fn runs(self, w: &WorkerResult) -> (Option<&Run>, Option<&Run>) {
+        match self {
+            Workload::OneToken => (w.one_token.as_ref(), w.one_token_one_connection.as_ref()),
+            Workload::FreshTokens => (
+                w.fresh_tokens.as_ref(),
+                w.fresh_tokens_one_connection.as_ref(),
+            ),
+        }
+    }
+}
+
+/// What a row of the goals table says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Met,
+    NotMet,
+    NotMeasured,
+    /// The matrix's goal, judged for the first call and for repeated calls.
+    FirstAndRepeated(bool, bool),
+}
+
+impl Verdict {
+    fn of(met: bool) -> Self {
+        if met { Verdict::Met } else { Verdict::NotMet }
+    }
+
+    fn word(self) -> String {
+        let yes = |met: bool| if met { "yes" } else { "no" };
+        match self {
+            Verdict::Met => "yes".into(),
+            Verdict::NotMet => "no".into(),
+            Verdict::NotMeasured => "not measured".into(),
+            Verdict::FirstAndRepeated(first, repeated) => {
+                format!("first: {}; repeated: {}", yes(first), yes(repeated))
+            }
+        }
+    }
+}
+
+/// A row of the goals table: the goal, what was measured (`None`: nothing), the verdict.
+#[derive(Debug, Clone)]
+struct Goal {
+    goal: String,
+    measured: Option<String>,
+    verdict: Verdict,
+}
+
+impl Goal {
+    /// A goal judged from a measurement, or not measured.
+    fn judged(goal: impl Into<String>, judged: Option<(String, bool)>) -> Self {
+        let goal = goal.into();
+        match judged {
+            Some((measured, met)) => Goal {
+                goal,
+                measured: Some(measured),
+                verdict: Verdict::of(met),
+            },
+            None => Goal {
+                goal,
+                measured: None,
+                verdict: Verdict::NotMeasured,
+            },
+        }
+    }
+
+    /// A goal met by reporting a measurement: not met when it is missing.
+    fn reported(goal: impl Into<String>, measured: Option<String>) -> Self {
+        let verdict = Verdict::of(measured.is_some());
+        Goal {
+            goal: goal.into(),
+            measured,
+            verdict,
+        }
+    }
+}
+
+/// Shown for a measurement that is missing.
+const MISSING: &str = "—";
+
+fn mib(bytes: u64) -> String {
+    format!("{:.2} MiB", bytes as f64 / 1048576.0)
+}
+
+/// A time in µs, one decimal, or [`MISSING`].
+fn micros(v: Option<f64>) -> String {
+    v.map_or(MISSING.into(), |v| format!("{v:.1} µs"))
+}
+
+/// A time in ms, no decimals, or [`MISSING`].
+fn millis(v: Option<f64>) -> String {
+    v.map_or(MISSING.into(), |v| format!("{v:.0} ms"))
+}
+
+/// KiB, as MiB from 10 MiB on, or [`MISSING`].
+fn kib(v: Option<f64>) -> String {
+    v.map_or(MISSING.into(), |v| {
+        if v.abs() >= 10240.0 {
+            format!("{:.1} MiB", v / 1024.0)
+        } else {
+            format!("{v:.0} KiB")
+        }
+    })
+}
+
+impl Machine {
+    fn describe(&self) -> String {
+        let cpu = self.cpu.clone().unwrap_or_else(|| "unknown CPU".into());
+        let cores = self.cores.map_or("an unknown number of cores".into(), |n| {
+            format!("{n} cores")
+        });
+        let memory = self
+            .memory_gib
+            .map_or("unknown memory".into(), |g| format!("{g:.0} GiB"));
+        format!("{cpu}, {cores}, {memory}")
+    }
+}
+
+impl Report {
+    /// The report as JSON (`report.json`): every field, samples included.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The report as Markdown (`report.md`).
+    pub fn markdown(&self) -> String {
+        let mut r = String::new();
+        self.header_section(&mut r);
+        self.native_section(&mut r);
+        for workload in Workload::ALL {
+            self.workerd_section(&mut r, workload);
+        }
+        line!(
+            r,
+            "Cedarling (`@janssenproject/cedarling_wasm` 2.4.0) is not in these tables: it cannot run the same scenario. Its `authorize_multi_issuer` creates no principal (tokens become entities under `context.tokens`), and its `authorize_unsigned` builds the principal from entity data without parents (`build_principal_unsigned` passes an empty parent set), so `principal in PetStore::UserGroup::\"AVP_Admin\"` can never hold; the PetStore policies every other worker runs would have to be rewritten for its token model. (Its engine does load the PetStore schema and policies: in Node, `init` with an inline policy store succeeds.)\n"
+        );
+        self.stages_section(&mut r);
+        self.profile_section(&mut r);
+        self.startup_section(&mut r);
+        self.cold_section(&mut r);
+        self.twiggy_section(&mut r);
+        self.app_section(&mut r);
+        self.goals_section(&mut r);
+        r
+    }
+
+    fn worker(&self, key: &str) -> Option<&WorkerResult> {
+        self.workers.iter().find(|w| w.key == key)
+    }
+
+    /// A native result by its benchmark name (`signature/rs256_bare`); Criterion names its
+    /// folders with `/` replaced by `_`.
+    fn native(&self, name: &str) -> Option<f64> {
+        self.native_ns.get(&name.replace('/', "_")).copied()
+    }
+
+    /// The whole pipeline over the bare signature check, natively.
+    fn native_ratio(&self) -> Option<f64> {
+        match (
+            self.native("pipeline/rs256"),
+            self.native("signature/rs256_bare"),
+        ) {
+            (Some(p), Some(s)) if s > 0.0 => Some(p / s),
+            _ => None,
+        }
+    }
+
+    /// A worker's cost over the JS no-op's under `workload`: µs per request at 16
+    /// connections, and the added p50 at one connection, in ms.
+    fn added(&self, workload: Workload, key: &str) -> Option<(f64, f64)> {
+        let (run, c1) = workload.runs(self.worker(key)?);
+        let (base, base_c1) = workload.runs(self.worker("noop")?);
+        let (run, c1, base, base_c1) = (run?, c1?, base?, base_c1?);
+        Some((
+            1e6 / run.requests_per_second - 1e6 / base.requests_per_second,
+            c1.p50_ms - base_c1.p50_ms,
+        ))
+    }
+
+    fn header_section(&self, r: &mut String) {
+        let h = &self.header;
+        let s = &h.settings;
+        line!(r, "# cedargate benchmarks\n");
+        line!(
+            r,
+            "Produced by `{}` on {}, on {}: {} round(s) of {} s per workload, {} cold start(s) and {} memory run(s) per worker.\n",
+            h.command,
+            h.date.as_deref().unwrap_or("an unknown date"),
+            h.machine.describe(),
+            s.rounds,
+            s.seconds,
+            s.cold_starts,
+            s.memory_runs.min(s.cold_starts),
+        );
+    }
+
+    fn native_section(&self, r: &mut String) {
+        line!(r, "## Native (Criterion, mean)\n");
+        line!(r, "| step | time |\n|---|---|");
+        for (name, label) in [
+            (
+                "signature/rs256_bare",
+                "RS256 signature check alone (the floor)",
+            ),
+            ("signature/es256_bare", "ES256 signature check alone"),
+            ("token/verify_rs256", "token parse + verify, RS256"),
+            ("token/verify_es256", "token parse + verify, ES256"),
+            ("mapping/principal", "claims → principal"),
+            ("routes/resolve", "route matching"),
+            ("decision/authorize", "authorize"),
+            ("pipeline/rs256", "whole pipeline, RS256"),
+            (
+                "matrix/allowed_actions_50",
+                "allowed_actions, 50-action schema",
+            ),
+            (
+                "decision/authorize_50_action_bundle",
+                "route + authorize, 50-action bundle",
+            ),
+        ] {
+            line!(
+                r,
+                "| {label} | {} |",
+                micros(self.native(name).map(|ns| ns / 1000.0))
+            );
+        }
+        line!(r);
+    }
+
+    fn workerd_section(&self, r: &mut String, workload: Workload) {
+        let title = workload.title();
+        let s = &self.header.settings;
+        line!(r, "## In workerd: {title}\n");
+        line!(
+            r,
+            "`GET /pets/7` on 127.0.0.1 with wrk, workerd run directly (no wrangler proxy), the median of {} rounds. Throughput: 1 thread, 16 connections, {} s after a 2 s warm-up; \"added per request\" is the time per request over the (JavaScript) no-op worker's (1/throughput difference). Latency: one connection, one request at a time, {} s; \"added p50\" is over the no-op worker's p50. The Rust no-op worker's added cost is the workers-rs glue alone; the floor checks the token's RS256 signature with WebCrypto on every request (no cache) and nothing else; the caching JS peer skips jose's checks for a token it verified before (its cache, like cedargate's, holds 1,024 tokens, so 10,000 fresh tokens always miss).\n",
+            s.rounds,
+            s.seconds,
+            s.seconds.div_ceil(2)
+        );
+        line!(
+            r,
+            "| worker | req/s | added per request | p50 (1 conn.) | p99 (1 conn.) | added p50 | non-2xx |\n|---|---|---|---|---|---|---|"
+        );
+        for w in &self.workers {
+            match (workload.runs(w), self.added(workload, &w.key)) {
+                ((Some(run), Some(c1)), Some((cost, p50))) => line!(
+                    r,
+                    "| {} | {:.0} | {:.0} µs | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
+                    w.label,
+                    run.requests_per_second,
+                    cost,
+                    c1.p50_ms,
+                    c1.p99_ms,
+                    p50,
+                    run.non_2xx + run.errors + c1.non_2xx + c1.errors
+                ),
+                _ => line!(r, "| {} | — | — | — | — | — | did not run |", w.label),
+            }
+        }
+        line!(r);
+        for peer in self.workers.iter().filter(|w| w.peer || w.key == "floor") {
+            if let (Some((c, _)), Some((p, _))) = (
+                self.added(workload, "cedargate-webcrypto"),
+                self.added(workload, &peer.key),
+            ) {
+                line!(
+                    r,
+                    "cedargate (WebCrypto) / {}: added cost ratio **{:.2}**.\n",
+                    peer.label,
+                    c / p
+                );
+            }
+        }
+    }
+
+    /// What each step of the request path costs, in Node and in workerd.
+    fn stages_section(&self, r: &mut String) {
+        line!(r, "## Where a request's time goes\n");
+        let Some(stages) = &self.stages else {
+            line!(
+                r,
+                "The steps were not timed (`target/bench/stages-wasm` is built by `cargo xtask bench`).\n"
+            );
+            return;
+        };
+        line!(
+            r,
+            "Each step of the edge's request path alone, in µs per call: the functions the worker calls (the shared core and `cedargate-edge`'s pure modules, built without its `runtime` as `tests/bench/stages-wasm`, with the worker's release profile and wasm-opt -Oz) on the PetStore bundle, with an RS256 ID token. Three steps stand for the worker's crossings into JavaScript: reading the `Request` (method, URL, three headers), building the allowed request's 204 `Response` (eight headers appended one by one, as the worker does, and, as a lever measured, handed over as one string that a JavaScript helper splits), and writing the log line with `console.log`. Node times inside (the median of 30 batches); workerd's clock does not move during a request, so there each step's time is (a request running it a batch of times − a request running it 0 times) / batch, the median of 15, timed by the bench over 127.0.0.1.\n"
+        );
+        line!(
+            r,
+            "\"Once per request\" is how the worker runs each step: the median over {} pairs of a request running the step once and one running it 0 times. The steps cost more that way than in a batch: between two requests workerd's HTTP handling, the load generator and the event loop run on the same cores, so a step starts with the engine's caches and predictors cold for its code and data.\n",
+            self.header.settings.once_pairs
+        );
+        line!(
+            r,
+            "| step | Node | workerd, in a batch | workerd, once per request |\n|---|---|---|---|"
+        );
+        let labels = [
+            ("read_request", "read the request: method, URL, 3 headers"),
+            ("token_key", "token cache key (SHA-256 of the token)"),
+            ("cache_hit", "token cache hit (key + lookup)"),
+            ("decide", "route + Cedar decision (`Gate::decide`)"),
+            ("identity_headers", "identity headers for the origin"),
+            ("respond", "the 204 `Response`: headers appended one by one"),
+            (
+                "respond_joined",
+                "the same, headers handed over as one string, appended in JS",
+            ),
+            ("log_line", "log line, built as text"),
+            (
+                "console_log",
+                "log line, built and written with `console.log`",
+            ),
+            ("parse", "new token: JOSE header and claims parsed"),
+            (
+                "map",
+                "new token: claims → principal (entity built and checked)",
+            ),
+            (
+                "churn",
+                "new token: kept in a full token cache (copied in, the oldest dropped)",
+            ),
+            (
+                "subtle_js",
+                "new token: `crypto.subtle.verify` RS256 called from JavaScript (the floor's work)",
+            ),
+            (
+                "signature",
+                "new token: the same check through the worker's WebCrypto backend, from Rust",
+            ),
+            (
+                "parse_verify",
+                "new token: parsed and verified (signature, then `iss`, `aud`, times, kind)",
+            ),
+            (
+                "authenticate",
+                "new token: the whole first half (`Gate::authenticate`, WebCrypto RS256)",
+            ),
+        ];
+        for (name, label) in labels {
+            let in_workerd = stages.workerd.iter().find(|s| s.name == name);
+            line!(
+                r,
+                "| {label} | {} | {} | {} |",
+                micros(stages.node.steps.get(name).map(|s| s.median)),
+                micros(in_workerd.map(|s| s.in_batch.median)),
+                micros(in_workerd.map(|s| s.once)),
+            );
+        }
+        line!(r);
+    }
+
+    /// Where the worker's time goes, from its CPU profile: per request, the self time of the
+    /// heaviest functions and of each kind of code, per workload.
+    fn profile_section(&self, r: &mut String) {
+        line!(r, "## Where the worker's own time goes (V8 CPU profile)\n");
+        let Some(profile) = &self.profile else {
+            line!(
+                r,
+                "No profile was recorded (it needs the cedargate worker in `--workers`).\n"
+            );
+            return;
+        };
+        line!(
+            r,
+            "The cedargate worker (WebCrypto) in workerd with its inspector on, under the load of the table above (16 connections), profiled by V8's sampling profiler for the run's seconds; its wasm is the names-kept copy of the uploaded one (the same code). Self time per request: a function's sampled time over the requests answered while recording. \"(program)\" is time in workerd and V8 outside any JavaScript or wasm function (the HTTP server, the event loop, and native code such as WebCrypto's); \"(idle)\" is waiting for requests (the load generator shares the machine). Workers-rs and wasm-bindgen's glue is `index.js`; built-ins without a script are workerd's APIs (`Headers`, `Response`, ...).\n"
+        );
+        let workloads = &profile.workloads;
+        line!(
+            r,
+            "| per request | {} |",
+            workloads
+                .iter()
+                .map(|w| w.label.as_str())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        line!(r, "|---|{}", "---|".repeat(workloads.len()));
+        let mut row = "| requests recorded |".to_owned();
+        for w in workloads {
+            let _ = write!(row, " {} |", w.requests);
+        }
+        line!(r, "{row}");
+        for k in CodeKind::ALL {
+            let mut row = format!("| {} |", k.label());
+            for w in workloads {
+                let us: f64 = w
+                    .profile
+                    .functions
+                    .iter()
+                    .filter(|f| CodeKind::of(f) == k)
+                    .map(|f| f.us)
+                    .sum();
+                let _ = write!(row, " {:.1} µs |", w.per_request(us));
+            }
+            line!(r, "{row}");
+        }
+        line!(r);
+        for w in workloads {
+            line!(
+                r,
+                "Heaviest functions, {} (self time per request):\n",
+                w.label
+            );
+            line!(r, "| function | kind | µs |\n|---|---|---|");
+            for f in w
+                .profile
+                .functions
+                .iter()
+                .filter(|f| f.name != "(idle)")
+                .take(25)
+            {
+                line!(
+                    r,
+                    "| `{}` | {} | {:.1} |",
+                    f.name.replace('|', "\\|"),
+                    CodeKind::of(f).label(),
+                    w.per_request(f.us)
+                );
+            }
+            line!(r);
+        }
+    }
+
+    fn startup_section(&self, r: &mut String) {
+        line!(r, "## Start-up and size\n");
+        line!(
+            r,
+            "| worker | first request on a fresh isolate (median) | upload raw | upload gzip | RSS after the runs |\n|---|---|---|---|---|"
+        );
+        for w in &self.workers {
+            line!(
+                r,
+                "| {} | {} | {} | {} | {} |",
+                w.label,
+                millis(w.first_request_ms),
+                mib(w.upload.raw),
+                mib(w.upload.gzip),
+                w.rss_kib
+                    .map_or(MISSING.into(), |k| format!("{:.0} MiB", k as f64 / 1024.0))
+            );
+        }
+        if let Some(web) = self.web_wasm {
+            line!(
+                r,
+                "\nBrowser app wasm: {} raw, {} gzip.",
+                mib(web.raw),
+                mib(web.gzip)
+            );
+        }
+    }
+
+    fn cold_section(&self, r: &mut String) {
+        let s = &self.header.settings;
+        let noop = self.worker("noop");
+        let noop_cold = noop.and_then(|n| n.cold_start.as_ref());
+        let noop_memory = noop.and_then(|n| n.memory.as_ref());
+        line!(r, "\n## Cold start and memory per isolate\n");
+        line!(
+            r,
+            "Cold start: workerd is spawned with the worker alone; the harness checks every millisecond whether its socket accepts and then sends the first request (a fresh token). \"Spawn → first answer\" is the time from spawning workerd to that request's full answer: workerd's own start, creating the isolate, compiling and instantiating the modules, the worker's set-up and first key fetch, and the request. \"Over the JS no-op\" subtracts the same for the JavaScript no-op worker, which leaves out workerd's start and an empty isolate: it is the worker's own cold start. The median of {} starts per worker, alternating the workers. Memory: workerd's resident set (VmRSS) {} ms after the last answer, once with the worker loaded once and once with it loaded {} times ({} services, each its own isolate, each having answered one request); \"memory per isolate\" is the difference / {}; the median of {} runs. The \"over the JS no-op\" memory is the one-isolate RSS minus the JS no-op's.\n",
+            s.cold_starts,
+            s.idle_ms,
+            s.copies,
+            s.copies,
+            s.copies.saturating_sub(1),
+            s.memory_runs.min(s.cold_starts)
+        );
+        line!(
+            r,
+            "| worker | spawn → listening | spawn → first answer | cold start over the JS no-op | memory per isolate | RSS, one isolate, idle | RSS over the JS no-op |\n|---|---|---|---|---|---|---|"
+        );
+        for w in &self.workers {
+            let cold = w.cold_start.as_ref();
+            let memory = w.memory.as_ref();
+            line!(
+                r,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                w.label,
+                millis(cold.map(|c| c.listening_ms)),
+                millis(cold.map(|c| c.total_ms)),
+                millis(cold.zip(noop_cold).map(|(c, n)| c.total_ms - n.total_ms)),
+                kib(memory.map(|m| m.per_isolate_kib)),
+                kib(memory.map(|m| m.one_kib as f64)),
+                kib(memory
+                    .zip(noop_memory)
+                    .map(|(m, n)| m.one_kib as f64 - n.one_kib as f64)),
+            );
+        }
+    }
+
+    fn twiggy_section(&self, r: &mut String) {
+        line!(r, "\n## The worker's size, broken down (twiggy)\n");
+        let Some(t) = &self.edge_size else {
+            line!(
+                r,
+                "twiggy did not run (the bench needs `--twiggy PATH --names-wasm PATH`; `cargo xtask bench` passes them)."
+            );
+            return;
+        };
+        line!(
+            r,
+            "twiggy 0.8 over `target/edge-names/index_bg.wasm`: the edge's wasm as worker-build leaves it, with its names section. `cargo xtask build-edge` keeps this copy before it drops the names for the upload, and `cargo xtask bench` checks that stripping the copy gives `edge/build/index_bg.wasm` byte for byte, so every item below is in the uploaded worker except the names subsections ({} of the copy's {}). Data segments are constants: Cedar's parser tables, strings, the policy bundle compiled in.\n",
+            mib(t.names),
+            mib(t.total)
+        );
+        line!(
+            r,
+            "By crate (each function counted for the first path segment of its name, so a generic of `core` or `alloc` instantiated for another crate's types counts for `core` or `alloc`; `AssertUnwindSafe<F>::poll`, for example, holds the edge's inlined async request handler):\n"
+        );
+        line!(
+            r,
+            "| crate | bytes | share of the upload's wasm |\n|---|---|---|"
+        );
+        let upload = t.total.saturating_sub(t.names) as f64;
+        for c in t.by_crate.iter().take(20) {
+            let share = if c.name.starts_with("(names") {
+                MISSING.to_owned()
+            } else {
+                format!("{:.1}%", c.bytes as f64 / upload * 100.0)
+            };
+            line!(r, "| {} | {} | {share} |", c.name, c.bytes);
+        }
+        line!(
+            r,
+            "\nThe 25 largest items (`twiggy top -n 25`; names cut at 160 characters):\n"
+        );
+        line!(r, "```\n{}```\n", t.top);
+        line!(
+            r,
+            "What keeps the big items (`twiggy dominators`, trimmed: items that keep at least 1% of the upload's wasm alive, to depth 5, at most 6 children each; \"retained\" is what would go with the item; the unreachable items are those twiggy cannot attribute to a caller, mostly data segments reached by address):\n"
+        );
+        line!(r, "```\n{}\n```", t.dominators);
+    }
+
+    /// The matrix's runtimes, Chromium first.
+    fn matrix_runs(&self) -> Vec<(&'static str, &MatrixRun)> {
+        let Some(m) = &self.matrix else {
+            return Vec::new();
+        };
+        [("chromium", &m.chromium), ("node", &m.node)]
+            .into_iter()
+            .filter_map(|(name, run)| run.as_ref().map(|run| (name, run)))
+            .collect()
+    }
+
+    fn app_section(&self, r: &mut String) {
+        line!(r, "\n## The browser app\n");
+        if let Some(web) = self.web_wasm {
+            line!(
+                r,
+                "The app's wasm (`web/dist`, trunk release, wasm-opt -Oz): {} raw, {} gzip.\n",
+                mib(web.raw),
+                mib(web.gzip)
+            );
+        }
+        let runs = self.matrix_runs();
+        if runs.is_empty() {
+            line!(
+                r,
+                "The matrix was not timed in wasm (`target/bench/matrix-wasm` is built by `cargo xtask bench`)."
+            );
+            return;
+        }
+        line!(
+            r,
+            "The matrix (`Bundle::allowed_actions`, what the app computes once it has the bundle and the principal) for the 50-action bundle `tests/bench/fifty-actions` (10 resources × 5 methods, group, scope and attribute policies and a forbid; the Criterion bench's bundle), with a principal in `readers` holding the `write` scope, in wasm: the crate `tests/bench/matrix-wasm`, built with the app's profile and features, wasm-bindgen `--target web`, wasm-opt -Oz. \"First\" is the first call after loading the bundle (code not yet compiled by the engine's optimizing tier); \"repeated\" is the median over batches of calls (the sample count × batch size below), each batch's time divided by its size.\n"
+        );
+        line!(
+            r,
+            "| runtime | rows (allowed) | matrix, first | matrix, repeated (median) | min – max | bundle load, first | bundle load, repeated |\n|---|---|---|---|---|---|---|"
+        );
+        for (name, v) in runs {
+            let label = match name {
+                "chromium" => format!(
+                    "headless Chromium ({} samples × {}; timer step {})",
+                    v.samples,
+                    v.batch,
+                    v.timer_resolution_ms
+                        .map_or(MISSING.into(), |t| format!("{t:.3} ms"))
+                ),
+                _ => format!("Node {} ({} samples × {})", v.version, v.samples, v.batch),
+            };
+            line!(
+                r,
+                "| {label} | {} ({}) | {:.2} ms | {:.3} ms | {:.3} – {:.3} ms | {:.1} ms | {:.2} ms |",
+                v.rows,
+                v.allowed,
+                v.first_matrix_ms,
+                v.matrix_ms.median,
+                v.matrix_ms.min,
+                v.matrix_ms.max,
+                v.first_load_ms,
+                v.load_ms.median,
+            );
+        }
+        line!(
+            r,
+            "\nNatively (Criterion, opt-level 3, the same bundle): {}.",
+            micros(
+                self.native("matrix/allowed_actions_50")
+                    .map(|ns| ns / 1000.0)
+            )
+        );
+    }
+
+    /// The issue's goals, each judged from the numbers above.
+    fn goals(&self) -> Vec<Goal> {
+        use Workload::{FreshTokens, OneToken};
+        let cost = |workload, key| self.added(workload, key).map(|(c, _)| c);
+        let cg = |workload| cost(workload, "cedargate-webcrypto");
+        let label = |key: &str| self.worker(key).map_or(key.to_owned(), |w| w.label.clone());
+        let mut out = vec![
+            Goal::judged(
+                "token reused: added cost ≤ ⅓ of jose + cedar-wasm's",
+                cg(OneToken).zip(cost(OneToken, "js-peer")).map(|(c, p)| {
+                    let ratio = c / p;
+                    (
+                        format!("{c:.0} µs vs {p:.0} µs = {ratio:.2}"),
+                        ratio <= 1.0 / 3.0,
+                    )
+                }),
+            ),
+            Goal::judged(
+                "token reused: added cost below the caching JS peer's",
+                cg(OneToken)
+                    .zip(cost(OneToken, "js-peer-cache"))
+                    .map(|(c, p)| (format!("{c:.0} µs vs {p:.0} µs"), c < p)),
+            ),
+            Goal::judged(
+                "fresh token: added cost ≤ 1.3 × the floor's",
+                cg(FreshTokens)
+                    .zip(cost(FreshTokens, "floor"))
+                    .map(|(c, f)| {
+                        let ratio = c / f;
+                        (
+                            format!("{c:.0} µs vs {f:.0} µs = {ratio:.2} ×"),
+                            ratio <= 1.3,
+                        )
+                    }),
+            ),
+        ];
+        for key in ["js-peer", "js-peer-cache"] {
+            out.push(Goal::judged(
+                format!("fresh token: added cost below {}'s", label(key)),
+                cg(FreshTokens)
+                    .zip(cost(FreshTokens, key))
+                    .map(|(c, p)| (format!("{c:.0} µs vs {p:.0} µs"), c < p)),
+            ));
+        }
+        for (workload, name, limit) in [
+            (OneToken, "token reused", 0.1),
+            (FreshTokens, "fresh token", 0.2),
+        ] {
+            out.push(Goal::judged(
+                format!("{name}: added p50 on one connection < {limit} ms"),
+                self.added(workload, "cedargate-webcrypto")
+                    .map(|(_, p50)| (format!("{p50:.3} ms"), p50 < limit)),
+            ));
+        }
+
+        let edge = self.worker("cedargate-webcrypto");
+        out.push(Goal::judged(
+            "worker < 700 kB gzipped (700,000 bytes)",
+            edge.map(|e| {
+                (
+                    format!("{} ({} bytes)", mib(e.upload.gzip), e.upload.gzip),
+                    e.upload.gzip < 700_000,
+                )
+            }),
+        ));
+        let noop = self.worker("noop");
+        let edge_cold = edge.and_then(|e| e.cold_start.as_ref());
+        let noop_cold = noop.and_then(|n| n.cold_start.as_ref());
+        out.push(match edge_cold.zip(noop_cold) {
+            Some((c, n)) => {
+                let own = c.total_ms - n.total_ms;
+                Goal::judged(
+                    format!(
+                        "cold start < 50 ms (over the JS no-op; spawn → first answer in all {:.0} ms)",
+                        c.total_ms
+                    ),
+                    Some((format!("{own:.0} ms"), own < 50.0)),
+                )
+            }
+            None => Goal::judged("cold start < 50 ms (over the JS no-op)", None),
+        });
+        let noop_memory = noop.and_then(|n| n.memory.as_ref());
+        out.push(Goal::reported(
+            "memory per isolate reported",
+            edge.and_then(|e| e.memory.as_ref()).map(|m| {
+                format!(
+                    "{:.1} MiB per isolate ({} for the JS no-op's)",
+                    m.per_isolate_kib / 1024.0,
+                    noop_memory.map_or(MISSING.into(), |n| format!(
+                        "{:.1} MiB",
+                        n.per_isolate_kib / 1024.0
+                    ))
+                )
+            }),
+        ));
+        out.push(match self.matrix_runs().first() {
+            Some((name, v)) => {
+                let (first, repeated) = (v.first_matrix_ms, v.matrix_ms.median);
+                Goal {
+                    goal: format!("browser app: matrix for a 50-action bundle < 5 ms ({name})"),
+                    measured: Some(format!("{first:.2} ms first, {repeated:.3} ms repeated")),
+                    verdict: Verdict::FirstAndRepeated(first < 5.0, repeated < 5.0),
+                }
+            }
+            None => Goal::judged("browser app: matrix for a 50-action bundle < 5 ms", None),
+        });
+        out.push(Goal::reported(
+            "browser app wasm size reported",
+            self.web_wasm
+                .map(|web| format!("{} raw, {} gzip", mib(web.raw), mib(web.gzip))),
+        ));
+        out.push(Goal::judged(
+            "native pipeline ≤ 1.3 × bare signature check",
+            self.native_ratio()
+                .map(|ratio| (format!("{ratio:.2} ×"), ratio <= 1.3)),
+        ));
+        out
+    }
+
+    fn goals_section(&self, r: &mut String) {
+        line!(r, "\n## Goals\n");
+        line!(
+            r,
+            "\"Added cost\" is the time per request over the JavaScript no-op worker's at 16 connections; \"added p50\" is over its p50 at one connection; cedargate is the WebCrypto configuration with the request log on (the default).\n"
+        );
+        line!(r, "| goal | measured | met |\n|---|---|---|");
+        for g in self.goals() {
+            line!(
+                r,
+                "| {} | {} | {} |",
+                g.goal,
+                g.measured.as_deref().unwrap_or(MISSING),
+                g.verdict.word()
+            );
+        }
+    }
+}
+
+/// Kinds of code in the worker's profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeKind {
+    Wasm,
+    Glue,
+    WorkerdApis,
+    OtherJs,
+    Gc,
+    Native,
+    Idle,
+}
+
+impl CodeKind {
+    const ALL: [CodeKind; 7] = [
+        CodeKind::Wasm,
+        CodeKind::Glue,
+        CodeKind::WorkerdApis,
+        CodeKind::OtherJs,
+        CodeKind::Gc,
+        CodeKind::Native,
+        CodeKind::Idle,
+    ];
+
+    fn of(f: &ProfiledFunction) -> Self {
+        match f.name.as_str() {
+            "(idle)" => return CodeKind::Idle,
+            "(program)" => return CodeKind::Native,
+            "(garbage collector)" => return CodeKind::Gc,
+            _ => {}
+        }
+        let script = f.script.as_str();
+        if script.starts_with("wasm://") || script.ends_with(".wasm") {
+            CodeKind::Wasm
+        } else if script.ends_with("index.js") || script.ends_with("shim.mjs") {
+            CodeKind::Glue
+        } else if script.is_empty() {
+            CodeKind::WorkerdApis
+        } else {
+            CodeKind::OtherJs
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            CodeKind::Wasm => "the worker's wasm",
+            CodeKind::Glue => "glue (workers-rs, wasm-bindgen)",
+            CodeKind::WorkerdApis => "workerd's JavaScript APIs",
+            CodeKind::OtherJs => "other JavaScript",
+            CodeKind::Gc => "garbage collector",
+            CodeKind::Native => "workerd and V8, native",
+            CodeKind::Idle => "waiting (idle)",
+        }
+    }
+}
+
+impl ProfiledWorkload {
+    /// `us` spread over the requests answered while recording.
+    fn per_request(&self, us: f64) -> f64 {
+        if self.requests > 0 {
+            us / self.requests as f64
+        } else {
+            0.0
+        }
+    }
+}
