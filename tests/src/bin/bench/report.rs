@@ -1096,3 +1096,420 @@ impl ProfiledWorkload {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(requests_per_second: f64, p50_ms: f64) -> Run {
+        Run {
+            requests_per_second,
+            p50_ms,
+            p99_ms: p50_ms * 2.0,
+            requests: (requests_per_second * 3.0) as u64,
+            non_2xx: 0,
+            errors: 0,
+        }
+    }
+
+    /// A worker measured with both workloads: (req/s at 16 connections, p50 in ms at one).
+    fn worker(key: &str, label: &str, one: (f64, f64), fresh: (f64, f64)) -> WorkerResult {
+        WorkerResult {
+            key: key.into(),
+            label: label.into(),
+            peer: key.starts_with("js-peer"),
+            upload: Size {
+                raw: 10_000,
+                gzip: 4_000,
+            },
+            one_token: Some(run(one.0, 0.5)),
+            fresh_tokens: Some(run(fresh.0, 0.5)),
+            one_token_one_connection: Some(run(5000.0, one.1)),
+            fresh_tokens_one_connection: Some(run(5000.0, fresh.1)),
+            first_request_ms: Some(40.0),
+            rss_kib: Some(300 * 1024),
+            cold_start: Some(Cold {
+                listening_ms: 50.0,
+                total_ms: 100.0,
+            }),
+            memory: Some(Memory {
+                one_kib: 100_000,
+                copies_kib: 108_192,
+                per_isolate_kib: 2048.0,
+            }),
+            samples: Samples::default(),
+        }
+    }
+
+    fn header() -> Header {
+        Header {
+            date: Some("2026-12-07".into()),
+            machine: Machine {
+                cpu: Some("AMD EPYC 7B13".into()),
+                cores: Some(2),
+                memory_gib: Some(23.4),
+            },
+            command: "cargo xtask bench --quick".into(),
+            settings: Settings {
+                seconds: 3,
+                rounds: 1,
+                cold_starts: 3,
+                memory_runs: 1,
+                copies: 5,
+                idle_ms: 500,
+                once_pairs: 401,
+            },
+        }
+    }
+
+    /// A report with every measurement. Over the no-op's 100 µs a request, cedargate adds
+    /// 100 µs with one token and 300 µs with fresh ones; jose + cedar-wasm 400 and 400, the
+    /// caching peer 150 and 150, the floor 25 and 100.
+    fn full() -> Report {
+        let mut cedargate = worker(
+            "cedargate-webcrypto",
+            "cedargate, WebCrypto",
+            (5000.0, 0.15),
+            (2500.0, 0.40),
+        );
+        cedargate.upload = Size {
+            raw: 3_000_000,
+            gzip: 1_200_000,
+        };
+        cedargate.cold_start = Some(Cold {
+            listening_ms: 60.0,
+            total_ms: 300.0,
+        });
+        cedargate.memory = Some(Memory {
+            one_kib: 120_000,
+            copies_kib: 193_728,
+            per_isolate_kib: 18_432.0,
+        });
+        let matrix_run = |version: &str| MatrixRun {
+            version: version.into(),
+            isolated: None,
+            actions: 50,
+            rows: 50,
+            allowed: 23,
+            instantiate_ms: 5.0,
+            first_load_ms: 160.0,
+            first_matrix_ms: 11.8,
+            matrix_ms: Spread {
+                median: 1.06,
+                min: 1.0,
+                max: 1.5,
+            },
+            load_ms: Spread {
+                median: 14.0,
+                min: 13.0,
+                max: 20.0,
+            },
+            samples: 30,
+            batch: 10,
+            timer_resolution_ms: Some(0.005),
+        };
+        let function = |name: &str, script: &str, us: f64| ProfiledFunction {
+            name: name.into(),
+            script: script.into(),
+            us,
+        };
+        Report {
+            header: header(),
+            native_ns: [
+                ("signature_rs256_bare", 100_000.0),
+                ("pipeline_rs256", 120_000.0),
+                ("matrix_allowed_actions_50", 900_000.0),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+            workers: vec![
+                worker(
+                    "noop",
+                    "no-op worker (baseline)",
+                    (10_000.0, 0.10),
+                    (10_000.0, 0.10),
+                ),
+                worker(
+                    "floor",
+                    "floor: WebCrypto RS256 check only (JS)",
+                    (8000.0, 0.12),
+                    (5000.0, 0.20),
+                ),
+                cedargate,
+                worker(
+                    "js-peer",
+                    "jose + @cedar-policy/cedar-wasm (JS)",
+                    (2000.0, 0.30),
+                    (2000.0, 0.30),
+                ),
+                worker(
+                    "js-peer-cache",
+                    "jose + cedar-wasm + token cache (JS)",
+                    (4000.0, 0.20),
+                    (4000.0, 0.30),
+                ),
+            ],
+            stages: Some(Stages {
+                node: NodeSteps {
+                    node: "v22.0.0".into(),
+                    steps: [(
+                        "decide".to_owned(),
+                        Spread {
+                            median: 12.34,
+                            min: 12.0,
+                            max: 13.0,
+                        },
+                    )]
+                    .into_iter()
+                    .collect(),
+                },
+                workerd: vec![WorkerdStep {
+                    name: "decide".into(),
+                    in_batch: Spread {
+                        median: 17.0,
+                        min: 16.0,
+                        max: 18.0,
+                    },
+                    once: 54.0,
+                }],
+            }),
+            profile: Some(Profile {
+                workloads: vec![ProfiledWorkload {
+                    label: "one token".into(),
+                    requests: 1000,
+                    seconds: 3,
+                    profile: CpuProfile {
+                        total_us: 3e6,
+                        samples: 60_000,
+                        functions: vec![
+                            function("(idle)", "", 1e6),
+                            function("handler", "wasm://wasm/abc", 21_000.0),
+                            function("a|b", "index.js", 5_000.0),
+                        ],
+                    },
+                }],
+            }),
+            edge_size: Some(SizeBreakdown {
+                top: "top\n".into(),
+                by_crate: vec![CrateSize {
+                    name: "cedar_policy_core".into(),
+                    bytes: 500_000,
+                }],
+                dominators: "tree".into(),
+                total: 2_500_000,
+                names: 500_000,
+            }),
+            web_wasm: Some(Size {
+                raw: 3_000_000,
+                gzip: 1_050_000,
+            }),
+            matrix: Some(Matrix {
+                node: Some(matrix_run("v22.0.0")),
+                chromium: Some(matrix_run("HeadlessChrome")),
+            }),
+        }
+    }
+
+    /// Every line of `text` that starts with `prefix`.
+    fn rows<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+        text.lines().filter(|l| l.starts_with(prefix)).collect()
+    }
+
+    #[test]
+    fn goals_are_judged_from_the_numbers() {
+        let md = full().markdown();
+        let goals = md.split("## Goals").nth(1).expect("a goals section");
+        for row in [
+            "| token reused: added cost ≤ ⅓ of jose + cedar-wasm's | 100 µs vs 400 µs = 0.25 | yes |",
+            "| token reused: added cost below the caching JS peer's | 100 µs vs 150 µs | yes |",
+            "| fresh token: added cost ≤ 1.3 × the floor's | 300 µs vs 100 µs = 3.00 × | no |",
+            "| fresh token: added cost below jose + @cedar-policy/cedar-wasm (JS)'s | 300 µs vs 400 µs | yes |",
+            "| fresh token: added cost below jose + cedar-wasm + token cache (JS)'s | 300 µs vs 150 µs | no |",
+            "| token reused: added p50 on one connection < 0.1 ms | 0.050 ms | yes |",
+            "| fresh token: added p50 on one connection < 0.2 ms | 0.300 ms | no |",
+            "| worker < 700 kB gzipped (700,000 bytes) | 1.14 MiB (1200000 bytes) | no |",
+            "| cold start < 50 ms (over the JS no-op; spawn → first answer in all 300 ms) | 200 ms | no |",
+            "| memory per isolate reported | 18.0 MiB per isolate (2.0 MiB for the JS no-op's) | yes |",
+            "| browser app: matrix for a 50-action bundle < 5 ms (chromium) | 11.80 ms first, 1.060 ms repeated | first: no; repeated: yes |",
+            "| browser app wasm size reported | 2.86 MiB raw, 1.00 MiB gzip | yes |",
+            "| native pipeline ≤ 1.3 × bare signature check | 1.20 × | yes |",
+        ] {
+            assert!(goals.contains(row), "missing goal row {row}\nin:\n{goals}");
+        }
+        assert_eq!(rows(goals, "| ").len(), 14, "{goals}");
+        assert!(!goals.contains("not measured"), "{goals}");
+
+        // The same goals flip when the numbers do.
+        let mut faster = full();
+        for w in &mut faster.workers {
+            if w.key == "cedargate-webcrypto" {
+                w.fresh_tokens = Some(run(8000.0, 0.5));
+                w.upload.gzip = 699_999;
+            }
+        }
+        let md = faster.markdown();
+        for row in [
+            "| fresh token: added cost ≤ 1.3 × the floor's | 25 µs vs 100 µs = 0.25 × | yes |",
+            "| fresh token: added cost below jose + cedar-wasm + token cache (JS)'s | 25 µs vs 150 µs | yes |",
+            "| worker < 700 kB gzipped (700,000 bytes) | 0.67 MiB (699999 bytes) | yes |",
+        ] {
+            assert!(md.contains(row), "missing goal row {row}\nin:\n{md}");
+        }
+    }
+
+    #[test]
+    fn the_tables_show_each_measurement() {
+        let md = full().markdown();
+        assert!(
+            md.contains(
+                "| cedargate, WebCrypto | 5000 | 100 µs | 0.15 ms | 0.30 ms | 0.05 ms | 0 |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("cedargate (WebCrypto) / floor: WebCrypto RS256 check only (JS): added cost ratio **4.00**."), "{md}");
+        assert!(
+            md.contains(
+                "| route + Cedar decision (`Gate::decide`) | 12.3 µs | 17.0 µs | 54.0 µs |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| authorize | — |"), "{md}");
+        assert!(md.contains("| whole pipeline, RS256 | 120.0 µs |"), "{md}");
+        assert!(md.contains("| the worker's wasm | 21.0 µs |"), "{md}");
+        assert!(
+            md.contains("| `a\\|b` | glue (workers-rs, wasm-bindgen) | 5.0 |"),
+            "{md}"
+        );
+        assert!(md.contains("| cedargate, WebCrypto | 60 ms | 300 ms | 200 ms | 18.0 MiB | 117.2 MiB | 19.5 MiB |"), "{md}");
+        assert!(
+            md.contains("| cedar_policy_core | 500000 | 25.0% |"),
+            "{md}"
+        );
+        assert!(md.contains("| headless Chromium (30 samples × 10; timer step 0.005 ms) | 50 (23) | 11.80 ms | 1.060 ms | 1.000 – 1.500 ms | 160.0 ms | 14.00 ms |"), "{md}");
+        assert!(
+            md.contains("Natively (Criterion, opt-level 3, the same bundle): 900.0 µs."),
+            "{md}"
+        );
+        let headings = rows(&md, "#");
+        assert_eq!(
+            headings,
+            [
+                "# cedargate benchmarks",
+                "## Native (Criterion, mean)",
+                "## In workerd: one token reused",
+                "## In workerd: a fresh token per request (10,000 tokens)",
+                "## Where a request's time goes",
+                "## Where the worker's own time goes (V8 CPU profile)",
+                "## Start-up and size",
+                "## Cold start and memory per isolate",
+                "## The worker's size, broken down (twiggy)",
+                "## The browser app",
+                "## Goals",
+            ]
+        );
+        let json: serde_json::Value = serde_json::from_str(&full().json()).expect("JSON");
+        assert_eq!(
+            json["workers"][2]["fresh_tokens"]["requests_per_second"],
+            2500.0
+        );
+        assert_eq!(json["header"]["settings"]["rounds"], 1);
+    }
+
+    #[test]
+    fn missing_measurements_are_shown_as_missing() {
+        let mut report = full();
+        report.native_ns.clear();
+        report.stages = None;
+        report.profile = None;
+        report.edge_size = None;
+        report.web_wasm = None;
+        report.matrix = None;
+        for w in &mut report.workers {
+            if w.key == "cedargate-webcrypto" {
+                *w = WorkerResult {
+                    key: w.key.clone(),
+                    label: w.label.clone(),
+                    upload: w.upload,
+                    ..WorkerResult::default()
+                };
+            }
+        }
+        let md = report.markdown();
+        assert_eq!(
+            rows(&md, "| cedargate, WebCrypto |"),
+            [
+                "| cedargate, WebCrypto | — | — | — | — | — | did not run |",
+                "| cedargate, WebCrypto | — | — | — | — | — | did not run |",
+                "| cedargate, WebCrypto | — | 2.86 MiB | 1.14 MiB | — |",
+                "| cedargate, WebCrypto | — | — | — | — | — | — |",
+            ]
+        );
+        assert!(
+            md.contains("| RS256 signature check alone (the floor) | — |"),
+            "{md}"
+        );
+        for said in [
+            "The steps were not timed",
+            "No profile was recorded",
+            "twiggy did not run",
+            "The matrix was not timed in wasm",
+        ] {
+            assert!(md.contains(said), "{said}\nin:\n{md}");
+        }
+        assert!(!md.contains("Browser app wasm:"), "{md}");
+        assert!(!md.contains("added cost ratio"), "{md}");
+        let goals = md.split("## Goals").nth(1).expect("a goals section");
+        for row in [
+            "| token reused: added cost ≤ ⅓ of jose + cedar-wasm's | — | not measured |",
+            "| token reused: added cost below the caching JS peer's | — | not measured |",
+            "| fresh token: added cost ≤ 1.3 × the floor's | — | not measured |",
+            "| fresh token: added cost below jose + @cedar-policy/cedar-wasm (JS)'s | — | not measured |",
+            "| token reused: added p50 on one connection < 0.1 ms | — | not measured |",
+            "| worker < 700 kB gzipped (700,000 bytes) | 1.14 MiB (1200000 bytes) | no |",
+            "| cold start < 50 ms (over the JS no-op) | — | not measured |",
+            "| memory per isolate reported | — | no |",
+            "| browser app: matrix for a 50-action bundle < 5 ms | — | not measured |",
+            "| browser app wasm size reported | — | no |",
+            "| native pipeline ≤ 1.3 × bare signature check | — | not measured |",
+        ] {
+            assert!(goals.contains(row), "missing goal row {row}\nin:\n{goals}");
+        }
+        assert!(
+            !goals.contains(" 0 µs") && !goals.contains(" 0 ms"),
+            "{goals}"
+        );
+
+        // Without the no-op worker nothing is "added", and the edge's size is unknown.
+        report.workers.retain(|w| w.key == "js-peer");
+        let md = report.markdown();
+        assert!(
+            md.contains(
+                "| jose + @cedar-policy/cedar-wasm (JS) | — | — | — | — | — | did not run |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| worker < 700 kB gzipped (700,000 bytes) | — | not measured |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn the_header_names_the_date_the_machine_and_the_command() {
+        let md = full().markdown();
+        assert!(md.starts_with(
+            "# cedargate benchmarks\n\nProduced by `cargo xtask bench --quick` on 2026-12-07, on AMD EPYC 7B13, 2 cores, 23 GiB: 1 round(s) of 3 s per workload, 3 cold start(s) and 1 memory run(s) per worker.\n"
+        ), "{md}");
+        let mut report = full();
+        report.header.date = None;
+        report.header.machine = Machine {
+            cpu: None,
+            cores: None,
+            memory_gib: None,
+        };
+        assert!(report.markdown().contains(
+            "on an unknown date, on unknown CPU, an unknown number of cores, unknown memory:"
+        ));
+    }
+}
