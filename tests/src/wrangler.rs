@@ -58,6 +58,28 @@ impl Wrangler {
         config: &Value,
         extra: &Value,
     ) -> Result<Self, String> {
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(dir, name, config, extra) {
+                // Another process took the port between `free_port` and wrangler's bind:
+                // not the worker's fault, so it is started again on other ports.
+                Err(err)
+                    if attempt < 3
+                        && (err.contains("EADDRINUSE") || err.contains("already in use")) =>
+                {
+                    attempt += 1
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn start_once(
+        dir: &std::path::Path,
+        name: &str,
+        config: &Value,
+        extra: &Value,
+    ) -> Result<Self, String> {
         let dir = dir.to_path_buf();
         let port = crate::free_port();
         let inspector = crate::free_port();

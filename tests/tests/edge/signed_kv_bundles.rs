@@ -227,7 +227,7 @@ fn a_new_isolate_without_a_document_it_takes_answers_503(
     s: &SignedKvBundles,
 ) -> Result<(), String> {
     let hits = s.provider.jwks_hits("env-signed");
-    for (name, entry) in [
+    let cases = [
         ("edge-signed-none", None),
         (
             "edge-signed-garbage",
@@ -236,17 +236,32 @@ fn a_new_isolate_without_a_document_it_takes_answers_503(
         ("edge-signed-forged", Some(s.forged.as_str())),
         ("edge-signed-staging", Some(s.for_staging.as_str())),
         ("edge-signed-nobody", Some(s.for_nobody.as_str())),
-    ] {
-        let cold = s.cold_worker(name, entry)?;
+    ];
+    // Started side by side: each is a new isolate on its own, and starting five one after
+    // the other would be most of this check's time.
+    let started: Vec<Result<Wrangler, String>> = std::thread::scope(|scope| {
+        let starting: Vec<_> = cases
+            .iter()
+            .map(|(name, entry)| scope.spawn(move || s.cold_worker(name, *entry)))
+            .collect();
+        starting
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| Err("starting panicked".into())))
+            .collect()
+    });
+    let colds = started.into_iter().collect::<Result<Vec<_>, _>>()?;
+    for ((name, _), cold) in cases.iter().zip(&colds) {
         for attempt in ["first", "second"] {
             unavailable(
-                &call(&cold, "GET", "/pets", Some(&s.user()))?,
+                &call(cold, "GET", "/pets", Some(&s.user()))?,
                 &format!("{name}: the {attempt} request"),
             )?;
         }
-        std::thread::sleep(Duration::from_millis(1100)); // past refresh_seconds
+    }
+    std::thread::sleep(Duration::from_millis(1100)); // past refresh_seconds
+    for ((name, _), cold) in cases.iter().zip(&colds) {
         unavailable(
-            &call(&cold, "GET", "/pets", Some(&s.user()))?,
+            &call(cold, "GET", "/pets", Some(&s.user()))?,
             &format!("{name}: after a second read"),
         )?;
     }
