@@ -82,6 +82,11 @@ fn compile(node: &NodeTools) -> Result<(), String> {
 /// `policies/<bundle>` into `target/edge-<name>/` (unless it is newer than every input).
 /// `petstore-access` (services and scopes) goes to `target/edge-access`, `authzen-todo`
 /// (the AuthZEN endpoints) to `target/edge-authzen`.
+///
+/// These are test and demo fixtures, not uploads: the same code as `edge/build` with other
+/// data compiled in, so they skip wasm-opt (`--no-opt`), which is single-threaded here and
+/// takes about 1.7 min per worker. The worker that ships, `edge/build`, is optimized, and
+/// every other suite runs against it.
 pub fn build_with_bundle(node: &NodeTools, bundle: &str, name: &str) -> Result<String, String> {
     let root = run::root();
     let out = root.join(format!("target/edge-{name}"));
@@ -94,6 +99,7 @@ pub fn build_with_bundle(node: &NodeTools, bundle: &str, name: &str) -> Result<S
             node,
             &root.join("edge"),
             Some(&out),
+            &["--no-opt"],
             &[("CEDARGATE_POLICY_DIR", policies.as_os_str())],
         )?;
     }
@@ -105,18 +111,19 @@ pub fn build_with_bundle(node: &NodeTools, bundle: &str, name: &str) -> Result<S
 /// `worker-build --release` of the crate in `dir` with the local wasm-bindgen, wasm-opt and
 /// esbuild, into `out_dir` (worker-build's default, `dir/build`, when `None`).
 pub fn worker_build(node: &NodeTools, dir: &Path, out_dir: Option<&Path>) -> Result<(), String> {
-    worker_build_with(node, dir, out_dir, &[])
+    worker_build_with(node, dir, out_dir, &[], &[])
 }
 
-/// [`worker_build`] with more environment variables for the build.
+/// [`worker_build`] with more worker-build flags and environment variables.
 fn worker_build_with(
     node: &NodeTools,
     dir: &Path,
     out_dir: Option<&Path>,
+    flags: &[&str],
     envs: &[(&str, &std::ffi::OsStr)],
 ) -> Result<(), String> {
     let mut cmd = Command::new(tools::cargo_bin("worker-build"));
-    cmd.current_dir(dir).arg("--release");
+    cmd.current_dir(dir).arg("--release").args(flags);
     if let Some(out) = out_dir {
         cmd.arg("--out-dir").arg(out);
     }

@@ -25,7 +25,9 @@ commands:
                                    context, --port-app, --port-edge, --port-provider,
                                    --port-origin, and --pingone --region R
                                    --environment-id E --client-id C for a real PingOne
-  test [--only STAGE[,STAGE...]]   install what is missing, then run every check and test
+  test [--only STAGE[,STAGE...]] [--filter TEXT]
+                                   install what is missing, then run every check and test;
+                                   --filter narrows each stage to what TEXT names (below)
   docs                             check every internal link and anchor of the book (docs/src),
                                    README.md, SECURITY.md and ARCHITECTURE.md and that every
                                    page is in SUMMARY.md; then build the book with mdbook into
@@ -52,8 +54,7 @@ commands:
                                    e.g. `cargo xtask wrangler dev --ip 127.0.0.1`
   help                             this text
 
-stages of `test`, in order: fmt, docs, clippy, native, fuzz, wasm-node, wasm-chrome,
-edge-build, edge, web-build, web-wasm, browser
+stages of `test`, in order, and what `--filter TEXT` picks in each:
 ";
 
 fn main() -> ExitCode {
@@ -90,6 +91,9 @@ fn main() -> ExitCode {
         }
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
+            for (stage, filter) in test::FILTERS {
+                println!("  {stage:<13}{filter}");
+            }
             Ok(())
         }
         Some(other) => Err(format!("unknown command {other}\n\n{USAGE}")),

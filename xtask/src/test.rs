@@ -22,6 +22,8 @@ struct Context {
     tools: Tools,
     /// How many tests passed under Node, which the run in Chrome must match.
     node_passed: Option<usize>,
+    /// `--filter`: what each stage narrows its work to (see [`FILTERS`]).
+    filter: Option<String>,
 }
 
 /// Runs one stage.
@@ -30,34 +32,68 @@ type Stage = fn(&mut Context) -> Outcome;
 /// The stages, in order.
 const STAGES: [(&str, Stage); 12] = [
     ("fmt", fmt_stage),
-    ("docs", |_| {
-        crate::docs::check_and_build(true).map(|report| (None, report))
-    }),
+    ("docs", docs_stage),
     ("clippy", clippy_stage),
     ("native", native_stage),
-    ("fuzz", |_| fuzz_stage()),
+    ("fuzz", fuzz_stage),
     ("wasm-node", wasm_node_stage),
     ("wasm-chrome", wasm_chrome_stage),
-    ("edge-build", |cx| {
-        let report = crate::edge::build(&cx.tools.node)?;
-        let deploy = crate::edge::deploy_dry_run(&cx.tools.node)?;
-        let access = crate::edge::build_with_bundle(&cx.tools.node, "petstore-access", "access")?;
-        let authzen = crate::edge::build_with_bundle(&cx.tools.node, "authzen-todo", "authzen")?;
-        Ok((None, format!("{report}; {deploy}; {access}; {authzen}")))
-    }),
+    ("edge-build", edge_build_stage),
     ("edge", edge_stage),
     ("web-build", |cx| {
-        crate::web::build(&cx.tools.node).map(|report| (None, report))
+        let report = crate::web::build(&cx.tools.node)?;
+        Ok((None, format!("{report}{}", note_suffix(&whole(cx)))))
     }),
     ("web-wasm", web_wasm_stage),
     ("browser", browser_stage),
 ];
 
+/// What `--filter TEXT` does in each stage, as `cargo xtask help` and the contributing
+/// guide say it. A stage without tests to pick runs whole and says so in its note.
+pub const FILTERS: [(&str, &str); 12] = [
+    (
+        "fmt",
+        "none: the whole workspace is checked (in about a second)",
+    ),
+    (
+        "docs",
+        "none: the whole book is checked (in about a second)",
+    ),
+    ("clippy", "the packages whose name contains TEXT"),
+    (
+        "native",
+        "the tests whose name contains TEXT (`cargo test -- TEXT`)",
+    ),
+    ("fuzz", "the fuzz targets whose name contains TEXT"),
+    ("wasm-node", "the tests whose name contains TEXT"),
+    ("wasm-chrome", "the tests whose name contains TEXT"),
+    (
+        "edge-build",
+        "the workers whose name contains TEXT: `petstore` (edge/build), `access`, `authzen`",
+    ),
+    ("edge", "the checks whose `suite::check` name contains TEXT"),
+    ("web-build", "none: there is one app to build"),
+    ("web-wasm", "the tests whose name contains TEXT"),
+    (
+        "browser",
+        "the files and tests whose name contains TEXT (`node --test-name-pattern`)",
+    ),
+];
+
 /// How each line of a command's output is shown.
 const PREFIX: &str = "  | ";
 
+/// The command line of `cargo xtask test`.
+#[derive(Debug, Default, PartialEq)]
+struct Options {
+    /// `--only`: the stages to run, or all of them.
+    only: Option<Vec<String>>,
+    /// `--filter`: what each stage narrows its work to.
+    filter: Option<String>,
+}
+
 pub fn run(args: &[String]) -> Result<(), String> {
-    let only = parse_only(args)?;
+    let Options { only, filter } = parse_options(args)?;
     let wanted = |stage: &str| only.as_ref().is_none_or(|o| o.iter().any(|s| s == stage));
 
     let started = Instant::now();
@@ -66,6 +102,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut cx = Context {
         tools,
         node_passed: None,
+        filter,
     };
     for (stage, run_stage) in STAGES {
         if !wanted(stage) {
@@ -86,9 +123,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// The stages `--only` names, or `None` for all of them.
-fn parse_only(args: &[String]) -> Result<Option<Vec<String>>, String> {
-    let mut only = None;
+/// `--only STAGE,STAGE` and `--filter TEXT`.
+fn parse_options(args: &[String]) -> Result<Options, String> {
+    let mut options = Options::default();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -103,12 +140,16 @@ fn parse_only(args: &[String]) -> Result<Option<Vec<String>>, String> {
                         names.join(", ")
                     ));
                 }
-                only = Some(stages);
+                options.only = Some(stages);
+            }
+            "--filter" => {
+                let text = rest.next().filter(|t| !t.is_empty());
+                options.filter = Some(text.ok_or("--filter needs a text to look for")?.clone());
             }
             other => return Err(format!("unknown option {other}")),
         }
     }
-    Ok(only)
+    Ok(options)
 }
 
 /// Installs what is missing; the set-up's line of the summary.
@@ -199,50 +240,125 @@ fn commands(cmds: Vec<Command>) -> Result<String, String> {
     Ok(text)
 }
 
-fn fmt_stage(_: &mut Context) -> Outcome {
-    commands(vec![cargo(&["fmt", "--all", "--", "--check"])]).map(|_| (None, String::new()))
+/// The note of a stage that `--filter` does not narrow.
+fn whole(cx: &Context) -> String {
+    if cx.filter.is_some() {
+        "the filter does not apply here: all of it ran".into()
+    } else {
+        String::new()
+    }
 }
 
-fn clippy_stage(_: &mut Context) -> Outcome {
-    let native = cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    let wasm = cargo(&[
-        "clippy",
-        "-p",
-        "cedargate",
-        "-p",
-        "cedargate-test-support",
-        "-p",
-        "cedargate-edge",
-        "-p",
-        "cedargate-web",
-        "-p",
-        "cedargate-bench-rust-noop",
-        "-p",
-        "cedargate-bench-matrix",
-        "-p",
-        "cedargate-bench-stages",
-        "--all-targets",
-        "--features",
-        "cedargate/webcrypto",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    commands(vec![native, wasm]).map(|_| (None, "native and wasm32".into()))
+fn fmt_stage(cx: &mut Context) -> Outcome {
+    commands(vec![cargo(&["fmt", "--all", "--", "--check"])]).map(|_| (None, whole(cx)))
 }
 
-fn native_stage(_: &mut Context) -> Outcome {
+fn docs_stage(cx: &mut Context) -> Outcome {
+    let report = crate::docs::check_and_build(true)?;
+    Ok((None, format!("{report}{}", note_suffix(&whole(cx)))))
+}
+
+/// `; note`, or nothing for an empty note.
+fn note_suffix(note: &str) -> String {
+    if note.is_empty() {
+        String::new()
+    } else {
+        format!("; {note}")
+    }
+}
+
+/// The workspace's packages, natively.
+const PACKAGES: [&str; 10] = [
+    "cedargate",
+    "cedargate-test-support",
+    "cedargate-edge",
+    "cedargate-web",
+    "cedargate-cli",
+    "cedargate-tests",
+    "xtask",
+    "cedargate-bench-rust-noop",
+    "cedargate-bench-matrix",
+    "cedargate-bench-stages",
+];
+
+/// The packages that are also checked for wasm32.
+const WASM_PACKAGES: [&str; 7] = [
+    "cedargate",
+    "cedargate-test-support",
+    "cedargate-edge",
+    "cedargate-web",
+    "cedargate-bench-rust-noop",
+    "cedargate-bench-matrix",
+    "cedargate-bench-stages",
+];
+
+/// `packages` whose name contains `filter` (all of them without one).
+fn picked<'a>(packages: &[&'a str], filter: Option<&str>) -> Vec<&'a str> {
+    packages
+        .iter()
+        .copied()
+        .filter(|p| filter.is_none_or(|f| p.contains(f)))
+        .collect()
+}
+
+fn clippy_stage(cx: &mut Context) -> Outcome {
+    let filter = cx.filter.as_deref();
+    let native = picked(&PACKAGES, filter);
+    let wasm = picked(&WASM_PACKAGES, filter);
+    if native.is_empty() {
+        return Err(format!(
+            "no package's name contains the filter; packages: {}",
+            PACKAGES.join(", ")
+        ));
+    }
+    let mut cmds = Vec::new();
+    let mut lint = |packages: &[&str], wasm: bool| {
+        let mut cmd = cargo(&["clippy"]);
+        if packages.len() == PACKAGES.len() {
+            cmd.arg("--workspace");
+        } else {
+            for p in packages {
+                cmd.args(["-p", p]);
+            }
+        }
+        cmd.arg("--all-targets");
+        if wasm {
+            if packages.contains(&"cedargate") {
+                cmd.args(["--features", "cedargate/webcrypto"]);
+            }
+            cmd.args(["--target", "wasm32-unknown-unknown"]);
+        }
+        cmd.args(["--", "-D", "warnings"]);
+        cmds.push(cmd);
+    };
+    lint(&native, false);
+    if !wasm.is_empty() {
+        lint(&wasm, true);
+    }
+    commands(cmds).map(|_| {
+        (
+            None,
+            format!(
+                "{} packages natively, {} for wasm32",
+                native.len(),
+                wasm.len()
+            ),
+        )
+    })
+}
+
+/// `--filter`'s text after `--`, for a libtest-like runner.
+fn with_filter(mut cmd: Command, filter: Option<&str>) -> Command {
+    if let Some(text) = filter {
+        cmd.args(["--", text]);
+    }
+    cmd
+}
+
+fn native_stage(cx: &mut Context) -> Outcome {
     let test = cargo(&["test", "--workspace", "--exclude", "cedargate-tests"]);
-    commands(vec![test]).and_then(|text| counted(&text, "native Rust"))
+    commands(vec![with_filter(test, cx.filter.as_deref())])
+        .and_then(|text| counted(&text, "native Rust"))
 }
 
 /// Where `wasm-pack test` runs the tests.
@@ -252,7 +368,8 @@ enum WasmRunner {
     HeadlessChrome,
 }
 
-fn wasm_pack(tools: &Tools, runner: WasmRunner, krate: &str) -> Command {
+fn wasm_pack(cx: &Context, runner: WasmRunner, krate: &str) -> Command {
+    let tools = &cx.tools;
     let mut cmd = Command::new("wasm-pack");
     cmd.current_dir(run::root());
     cmd.arg("test");
@@ -271,6 +388,10 @@ fn wasm_pack(tools: &Tools, runner: WasmRunner, krate: &str) -> Command {
         }
     }
     cmd.arg(krate);
+    // wasm-pack hands what follows `--` to the test runner, which takes it as a filter.
+    if let Some(text) = &cx.filter {
+        cmd.args(["--", text]);
+    }
     cmd
 }
 
@@ -284,7 +405,7 @@ fn ran_in_chrome(text: String) -> Result<String, String> {
 }
 
 fn wasm_node_stage(cx: &mut Context) -> Outcome {
-    let outcome = commands(vec![wasm_pack(&cx.tools, WasmRunner::Node, "shared")])
+    let outcome = commands(vec![wasm_pack(cx, WasmRunner::Node, "shared")])
         .and_then(|text| counted(&text, "shared under Node"));
     if let Ok((passed, _)) = &outcome {
         cx.node_passed = *passed;
@@ -293,12 +414,8 @@ fn wasm_node_stage(cx: &mut Context) -> Outcome {
 }
 
 fn wasm_chrome_stage(cx: &mut Context) -> Outcome {
-    let text = commands(vec![wasm_pack(
-        &cx.tools,
-        WasmRunner::HeadlessChrome,
-        "shared",
-    )])
-    .and_then(ran_in_chrome)?;
+    let text = commands(vec![wasm_pack(cx, WasmRunner::HeadlessChrome, "shared")])
+        .and_then(ran_in_chrome)?;
     let (passed, note) = counted(&text, "shared in headless Chromium")?;
     match (passed, cx.node_passed) {
         (Some(c), Some(n)) if c != n => Err(format!(
@@ -308,36 +425,79 @@ fn wasm_chrome_stage(cx: &mut Context) -> Outcome {
     }
 }
 
+/// The workers the edge stage builds: a name for `--filter`, and the policy folder and
+/// output name of a fixture worker (`None` for `edge/build`, the one that ships).
+const WORKERS: [(&str, Option<(&str, &str)>); 3] = [
+    ("petstore", None),
+    ("access", Some(("petstore-access", "access"))),
+    ("authzen", Some(("authzen-todo", "authzen"))),
+];
+
+fn edge_build_stage(cx: &mut Context) -> Outcome {
+    let node = &cx.tools.node;
+    let filter = cx.filter.as_deref();
+    let mut notes = Vec::new();
+    for (name, fixture) in WORKERS {
+        if filter.is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        match fixture {
+            None => {
+                notes.push(crate::edge::build(node)?);
+                notes.push(crate::edge::deploy_dry_run(node)?);
+            }
+            Some((bundle, out)) => notes.push(crate::edge::build_with_bundle(node, bundle, out)?),
+        }
+    }
+    if notes.is_empty() {
+        let names: Vec<&str> = WORKERS.iter().map(|(n, _)| *n).collect();
+        return Err(format!(
+            "no worker's name contains the filter; workers: {}",
+            names.join(", ")
+        ));
+    }
+    Ok((None, notes.join("; ")))
+}
+
 fn edge_stage(cx: &mut Context) -> Outcome {
     let mut test = cargo(&["test", "-p", "cedargate-tests", "--test", "edge"]);
     test.env("CEDARGATE_NODE", &cx.tools.node.node);
     test.env("CEDARGATE_WRANGLER", &cx.tools.node.wrangler);
-    commands(vec![test]).and_then(|text| counted(&text, "edge worker in workerd"))
+    commands(vec![with_filter(test, cx.filter.as_deref())])
+        .and_then(|text| counted(&text, "edge worker in workerd"))
 }
 
 fn web_wasm_stage(cx: &mut Context) -> Outcome {
-    commands(vec![wasm_pack(
-        &cx.tools,
-        WasmRunner::HeadlessChrome,
-        "web",
-    )])
-    .and_then(ran_in_chrome)
-    .and_then(|text| counted(&text, "browser app's tests in headless Chromium"))
+    commands(vec![wasm_pack(cx, WasmRunner::HeadlessChrome, "web")])
+        .and_then(ran_in_chrome)
+        .and_then(|text| counted(&text, "browser app's tests in headless Chromium"))
 }
 
 fn browser_stage(cx: &mut Context) -> Outcome {
     let mut node = Command::new(&cx.tools.node.node);
     node.current_dir(run::root());
-    node.args([
-        "--test",
-        "--test-reporter=tap",
-        "--test-concurrency=1",
+    node.args(["--test", "--test-reporter=tap", "--test-concurrency=1"]);
+    let files = [
         "tests/demo/assertion.test.mjs",
         "tests/browser/app.test.mjs",
         "tests/browser/step-up.test.mjs",
         "tests/browser/session.test.mjs",
         "tests/browser/demo.test.mjs",
-    ]);
+    ];
+    match &cx.filter {
+        // A file whose name contains the text runs whole; otherwise the text picks tests
+        // by name in every file.
+        Some(text) if files.iter().any(|f| f.contains(text.as_str())) => {
+            node.args(files.iter().filter(|f| f.contains(text.as_str())));
+        }
+        Some(text) => {
+            node.arg(format!("--test-name-pattern={}", regex_escape(text)));
+            node.args(files);
+        }
+        None => {
+            node.args(files);
+        }
+    }
     commands(vec![node]).and_then(|text| {
         counted(
             &text,
@@ -346,14 +506,37 @@ fn browser_stage(cx: &mut Context) -> Outcome {
     })
 }
 
+/// `text` with the characters a JavaScript regular expression gives a meaning escaped.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if "\\^$.|?*+()[]{}/".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Seconds each fuzz target runs in `cargo xtask test`; `cargo xtask fuzz` runs longer.
 const FUZZ_SECONDS: u64 = 15;
 
 /// A short run of every fuzz target; a target that ran without finding anything counts as
 /// a passed test.
-fn fuzz_stage() -> Outcome {
-    let targets: Vec<&'static str> = crate::fuzz::TARGETS.iter().map(|(t, _)| *t).collect();
-    let runs = crate::fuzz::fuzz(&targets, FUZZ_SECONDS)?;
+fn fuzz_stage(cx: &mut Context) -> Outcome {
+    let targets: Vec<&'static str> = crate::fuzz::TARGETS
+        .iter()
+        .map(|(t, _)| *t)
+        .filter(|t| cx.filter.as_deref().is_none_or(|f| t.contains(f)))
+        .collect();
+    if targets.is_empty() {
+        let names: Vec<&str> = crate::fuzz::TARGETS.iter().map(|(t, _)| *t).collect();
+        return Err(format!(
+            "no fuzz target's name contains the filter; targets: {}",
+            names.join(", ")
+        ));
+    }
+    let runs = crate::fuzz::fuzz(&targets, FUZZ_SECONDS, crate::fuzz::Build::Dev)?;
     println!("{}", crate::fuzz::report(&runs));
     crate::fuzz::check(&runs)?;
     let executions: u64 = runs.iter().filter_map(|r| r.executions).sum();
@@ -385,4 +568,61 @@ fn counted(text: &str, what: &str) -> Outcome {
         return Err(format!("no test ran ({what})"));
     }
     Ok((Some(passed), what.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| (*a).to_owned()).collect()
+    }
+
+    #[test]
+    fn options_name_stages_and_a_filter() {
+        assert_eq!(parse_options(&[]), Ok(Options::default()));
+        assert_eq!(
+            parse_options(&args(&["--only", "edge,browser", "--filter", "kv_"])),
+            Ok(Options {
+                only: Some(vec!["edge".into(), "browser".into()]),
+                filter: Some("kv_".into()),
+            })
+        );
+        assert!(parse_options(&args(&["--only", "edges"])).is_err());
+        assert!(parse_options(&args(&["--filter"])).is_err());
+        assert!(parse_options(&args(&["--filter", ""])).is_err());
+        assert!(parse_options(&args(&["kv_"])).is_err());
+    }
+
+    #[test]
+    fn every_stage_says_what_its_filter_does() {
+        let stages: Vec<&str> = STAGES.iter().map(|(name, _)| *name).collect();
+        let described: Vec<&str> = FILTERS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(stages, described);
+    }
+
+    #[test]
+    fn a_filter_picks_packages_by_name() {
+        assert_eq!(picked(&PACKAGES, None).len(), PACKAGES.len());
+        assert_eq!(
+            picked(&PACKAGES, Some("edge")),
+            ["cedargate-edge"],
+            "one package"
+        );
+        assert_eq!(
+            picked(&WASM_PACKAGES, Some("bench")),
+            [
+                "cedargate-bench-rust-noop",
+                "cedargate-bench-matrix",
+                "cedargate-bench-stages"
+            ]
+        );
+        assert!(picked(&WASM_PACKAGES, Some("xtask")).is_empty());
+    }
+
+    #[test]
+    fn browser_filters_are_literal_patterns() {
+        assert_eq!(regex_escape("sign-in (390 px)"), "sign-in \\(390 px\\)");
+        assert_eq!(regex_escape("a.b*c"), "a\\.b\\*c");
+    }
 }
