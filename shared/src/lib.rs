@@ -90,8 +90,8 @@ pub use principal::Principal;
 pub use routes::{ANY_METHODS, MAX_PATH_BYTES, PathError, RouteError, RouteMatch};
 pub use signed_bundle::{
     BundleDocument, BundleDocumentError, BundleKeyError, BundlePublicKey, BundleSigningKey,
-    MAX_BUNDLE_AUDIENCE_BYTES, SIGNED_BUNDLE_TYPE, check_bundle_audience, open_bundle_document,
-    open_bundle_document_for,
+    BundleSlot, MAX_BUNDLE_AUDIENCE_BYTES, SIGNED_BUNDLE_TYPE, check_bundle_audience,
+    open_bundle_document, open_bundle_document_for, open_bundle_document_for_slot,
 };
 pub use time::UnixTime;
 pub use token::{TokenError, TokenErrorKind, TokenKind, UntrustedJwt, VerifiedToken};

@@ -8,8 +8,9 @@
 //! publisher signs after the policy tool has validated the folder; the edge verifies the
 //! signature before it parses anything of the payload, then the audience
 //! ([`open_bundle_document_for`]: a document signed for one deployment is refused by another
-//! that trusts the same key), and takes a bundle only when its serial is higher than the one
-//! in force.
+//! that trusts the same key), then the slot ([`BundleSlot`]: a staged candidate is never read
+//! as the live bundle, nor the live one as the candidate), and takes a bundle only when its
+//! serial is higher than the one in force.
 
 use crate::bundle::{Bundle, BundleError, BundleSource};
 use crate::strict_json;
@@ -43,6 +44,47 @@ pub struct BundleDocument {
     /// [`check_bundle_audience`] for what a name may be.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// The KV entry the document is for, inside what is signed: the bundle in force (`live`,
+    /// what a document without the member is, so documents written before it keep their
+    /// meaning, their bytes and their signatures), or a candidate decided beside it
+    /// (`staged`, `cedargate bundle --stage`). A worker reading one entry refuses a document
+    /// for the other ([`open_bundle_document_for_slot`]), so a staged candidate copied to the
+    /// live entry is not taken; `cedargate promote` makes it live with a new serial.
+    #[serde(default, skip_serializing_if = "is_live")]
+    pub slot: BundleSlot,
+}
+
+/// Which of a deployment's KV entries a bundle document is for (see
+/// [`BundleDocument::slot`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BundleSlot {
+    /// The bundle in force, which answers requests.
+    #[default]
+    Live,
+    /// A candidate, decided beside the live bundle and never in its place.
+    Staged,
+}
+
+impl BundleSlot {
+    /// `live` or `staged`, as the document says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Staged => "staged",
+        }
+    }
+}
+
+/// Whether a document's `slot` is left out: live, as a document without it.
+fn is_live(slot: &BundleSlot) -> bool {
+    *slot == BundleSlot::Live
+}
+
+impl fmt::Display for BundleSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The longest audience name, in bytes.
@@ -80,7 +122,14 @@ impl BundleDocument {
             serial,
             entities: None,
             audience: None,
+            slot: BundleSlot::Live,
         }
+    }
+
+    /// The same document for the KV entry `slot` (see [`BundleDocument::slot`]).
+    pub fn with_slot(mut self, slot: BundleSlot) -> Self {
+        self.slot = slot;
+        self
     }
 
     /// The same document for the deployment `audience` (see [`BundleDocument::audience`]).
@@ -150,6 +199,15 @@ pub enum BundleDocumentError {
     /// whatever deployment it was signed for.
     #[error("a bundle public key is configured without an audience")]
     NoAudience,
+    /// The document is for the other KV entry: a staged candidate read as the live bundle,
+    /// or the live bundle read as the staged candidate.
+    #[error("bundle document is {found}, read as {expected}")]
+    Slot {
+        /// The slot being read.
+        expected: BundleSlot,
+        /// The document's.
+        found: BundleSlot,
+    },
 }
 
 /// Why a key could not be read.
@@ -258,16 +316,30 @@ struct Protected {
     typ: String,
 }
 
-/// Reads a bundle document bound to a deployment: [`open_bundle_document`], and then the
-/// document's `audience` must be `audience` exactly (a document for another deployment, or
-/// for none, is refused). With `key`, an `audience` is required: a signed document is never
-/// taken unbound. Without a key, an `audience` given is checked as well, and without either
-/// the document is read as [`open_bundle_document`] reads it. The signature is checked
-/// before the audience is read.
+/// Reads the live bundle document of a deployment:
+/// [`open_bundle_document_for_slot`] for [`BundleSlot::Live`], so a staged candidate is
+/// refused ([`BundleDocumentError::Slot`]).
 pub fn open_bundle_document_for(
     text: &str,
     key: Option<&BundlePublicKey>,
     audience: Option<&str>,
+) -> Result<BundleDocument, BundleDocumentError> {
+    open_bundle_document_for_slot(text, key, audience, BundleSlot::Live)
+}
+
+/// Reads the bundle document of one KV entry of a deployment: [`open_bundle_document`], then
+/// the document's `audience` must be `audience` exactly (a document for another deployment,
+/// or for none, is refused), then its `slot` must be `slot` (a staged candidate is not the
+/// live bundle, nor the live bundle a candidate). With `key`, an `audience` is required: a
+/// signed document is never taken unbound. Without a key, an `audience` given is checked as
+/// well, and without either the audience is not. The signature is checked before anything
+/// of the payload is read. The serial is the caller's to compare with the one in force, for
+/// either slot.
+pub fn open_bundle_document_for_slot(
+    text: &str,
+    key: Option<&BundlePublicKey>,
+    audience: Option<&str>,
+    slot: BundleSlot,
 ) -> Result<BundleDocument, BundleDocumentError> {
     if key.is_some() && audience.is_none() {
         return Err(BundleDocumentError::NoAudience);
@@ -275,21 +347,29 @@ pub fn open_bundle_document_for(
     let document = open_bundle_document(text, key)?;
     match audience {
         Some(expected) if document.audience.as_deref() != Some(expected) => {
-            Err(BundleDocumentError::Audience {
+            return Err(BundleDocumentError::Audience {
                 expected: expected.to_owned(),
                 found: document.audience,
-            })
+            });
         }
-        _ => Ok(document),
+        _ => {}
     }
+    if document.slot != slot {
+        return Err(BundleDocumentError::Slot {
+            expected: slot,
+            found: document.slot,
+        });
+    }
+    Ok(document)
 }
 
 /// Reads a bundle document. With `key`, only a document signed by it is taken; without, only
 /// an unsigned one (a signature nobody checks would mean nothing). Duplicate JSON members are
 /// refused in every part. Validation of the bundle itself is [`crate::Bundle::load`]'s.
 ///
-/// The document's `audience` is not checked here: a worker calls
-/// [`open_bundle_document_for`] with its configured audience.
+/// The document's `audience` and `slot` are not checked here: a worker calls
+/// [`open_bundle_document_for`] (or [`open_bundle_document_for_slot`]) with its configured
+/// audience.
 pub fn open_bundle_document(
     text: &str,
     key: Option<&BundlePublicKey>,
@@ -350,6 +430,7 @@ mod tests {
             serial,
             entities: None,
             audience: None,
+            slot: BundleSlot::Live,
         }
     }
 

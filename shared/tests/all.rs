@@ -32,6 +32,8 @@ mod petstore;
 mod request_cases;
 #[path = "revocation.rs"]
 mod revocation;
+#[path = "staged_bundle.rs"]
+mod staged_bundle;
 #[path = "token_cases.rs"]
 mod token_cases;
 #[path = "wycheproof.rs"]
