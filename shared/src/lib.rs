@@ -46,6 +46,7 @@ pub mod canonical;
 pub mod context;
 pub mod crypto;
 mod decision;
+pub mod decision_table;
 pub mod discovery;
 #[cfg(feature = "testing")]
 pub mod examples;
