@@ -190,6 +190,19 @@ impl Gate {
         self.bundle.allowed_actions(principal.principal())
     }
 
+    /// One request decided for a what-if principal, as [`Gate::decide`] decides it for a real
+    /// one: the same route matching and the same evaluation. Offline; nothing here authorizes
+    /// a request.
+    pub fn what_if_request(
+        &self,
+        principal: &HypotheticalPrincipal,
+        method: &str,
+        target: &str,
+        values: &RequestValues,
+    ) -> Result<(RouteMatch, Decision), RouteError> {
+        self.decide(principal.principal(), method, target, values)
+    }
+
     /// What each action `principal` is allowed (without request values) relies on in its
     /// verified token: the scopes, permissions and groups that, taken away one at a time,
     /// would leave the action no longer allowed. Every allowed action has an entry, empty

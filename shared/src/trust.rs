@@ -53,8 +53,10 @@ pub struct SetClaim {
 }
 
 /// A principal for a what-if: mapped from a verified token's claims with some set-valued
-/// claims replaced ([`Trust::hypothetical_principal`]). Deliberately not a [`Principal`]:
-/// only [`crate::Gate::what_if`] takes it, so it cannot authorize a request.
+/// claims replaced ([`Trust::hypothetical_principal`]), or from claims no token carried
+/// ([`Trust::hypothetical_principal_from_claims`]). Deliberately not a [`Principal`]: only
+/// [`crate::Gate::what_if`] and [`crate::Gate::what_if_request`] take it, so it cannot
+/// authorize a request.
 #[derive(Clone, Debug)]
 pub struct HypotheticalPrincipal {
     principal: Principal,
@@ -328,6 +330,42 @@ impl Trust {
         })
     }
 
+    /// The principal claims that no token carried would map to, for the issuer entry of
+    /// `issuer` and `kind` that accepts such a caller ([`crate::Caller`]), as
+    /// [`Trust::principal`] maps a verified token's: for decisions about requests that are not
+    /// being made (`cedargate diff-decisions` replays past requests and decision tables
+    /// through two bundles). Nothing checks where the claims came from, which is why the
+    /// result is a [`HypotheticalPrincipal`]: only [`crate::Gate::what_if`] and
+    /// [`crate::Gate::what_if_request`] take it, and it cannot authorize a request.
+    pub fn hypothetical_principal_from_claims(
+        &self,
+        issuer: &str,
+        kind: TokenKind,
+        claims: &Map<String, Value>,
+    ) -> Result<HypotheticalPrincipal, MappingError> {
+        let policy = self.policy_for_claims(issuer, kind, claims)?;
+        Ok(HypotheticalPrincipal {
+            principal: self.map(policy, claims)?,
+        })
+    }
+
+    /// The entry of `issuer` and `kind` whose callers include the one `claims` describe.
+    fn policy_for_claims(
+        &self,
+        issuer: &str,
+        kind: TokenKind,
+        claims: &Map<String, Value>,
+    ) -> Result<&IssuerPolicy, MappingError> {
+        self.issuers
+            .iter()
+            .find(|p| {
+                p.config.issuer == issuer
+                    && p.config.token == kind
+                    && p.config.caller.accepts(claims)
+            })
+            .ok_or(MappingError::UnknownIssuer(kind))
+    }
+
     /// The issuer entry that accepted a verified token.
     fn policy_of(&self, token: &VerifiedToken) -> Result<&IssuerPolicy, MappingError> {
         self.issuers
@@ -350,16 +388,7 @@ impl Trust {
         kind: TokenKind,
         claims: &Map<String, Value>,
     ) -> Result<Principal, MappingError> {
-        let policy = self
-            .issuers
-            .iter()
-            .find(|p| {
-                p.config.issuer == issuer
-                    && p.config.token == kind
-                    && p.config.caller.accepts(claims)
-            })
-            .ok_or(MappingError::UnknownIssuer(kind))?;
-        self.map(policy, claims)
+        self.map(self.policy_for_claims(issuer, kind, claims)?, claims)
     }
 
     fn map(

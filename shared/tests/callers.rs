@@ -266,4 +266,31 @@ fn what_if_mapping_picks_the_entry_by_caller() {
         )
         .unwrap();
     assert_eq!(person.uid().to_string(), r#"Api::User::"alice""#);
+    // Claims no token carried: the same entries, as what-if principals only.
+    let service = trust
+        .hypothetical_principal_from_claims(
+            ISSUER_A,
+            TokenKind::Access,
+            &claims(client_token("inventory")),
+        )
+        .unwrap();
+    assert_eq!(service.uid().to_string(), r#"Api::Client::"inventory""#);
+    let person = trust
+        .hypothetical_principal_from_claims(
+            ISSUER_A,
+            TokenKind::Access,
+            &claims(user_token("alice", "portal", &["staff"])),
+        )
+        .unwrap();
+    assert_eq!(person.uid().to_string(), r#"Api::User::"alice""#);
+    assert_eq!(
+        trust
+            .hypothetical_principal_from_claims(
+                ISSUER_A,
+                TokenKind::Id,
+                &claims(user_token("alice", "portal", &["staff"])),
+            )
+            .unwrap_err(),
+        cedargate::MappingError::UnknownIssuer(TokenKind::Id)
+    );
 }

@@ -3,32 +3,36 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cedargate::decision_table::{CaseOutcome, DecisionCase, DecisionTable};
-use cedargate::{Outcome, TokenKind};
+use cedargate::{GateError, Outcome, RequestValues, TokenKind, UnixTime};
 use cedargate_test_support::*;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-/// A case's token: a valid one of its issuer (A, B or C of the test configuration) for alice,
-/// with the case's group and claims.
-fn token_for(case: &DecisionCase) -> String {
-    let access = case.kind() == TokenKind::Access;
-    let mut base = if access {
+/// A case's issuer (A, B or C of the test configuration) and claims: those of a valid token of
+/// that issuer for alice, with the case's group and claims.
+fn claims_for(case: &DecisionCase) -> (&'static str, Map<String, Value>) {
+    let mut base = if case.kind() == TokenKind::Access {
         access_claims("alice", NOW)
     } else {
         id_claims("alice", &[], NOW)
     };
     let issuer = case.issuer(&[ISSUER_A, ISSUER_B, ISSUER_C]).unwrap();
     base["iss"] = json!(issuer);
-    let claims = case.claims(base.as_object().unwrap().clone());
+    (issuer, case.claims(base.as_object().unwrap().clone()))
+}
+
+/// A case's token, signed by its issuer's test key.
+fn token_for(case: &DecisionCase) -> String {
+    let (issuer, claims) = claims_for(case);
     let key = if issuer == ISSUER_A {
         "a-rsa-1"
     } else {
         "b-rsa"
     };
-    mint(
-        &Value::Object(claims),
-        key,
-        if access { "at+jwt" } else { "JWT" },
-    )
+    let typ = match case.kind() {
+        TokenKind::Access => "at+jwt",
+        TokenKind::Id => "JWT",
+    };
+    mint(&Value::Object(claims), key, typ)
 }
 
 fn table() -> DecisionTable {
@@ -70,6 +74,43 @@ async_test! {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}
+
+async_test! {
+    async fn the_claims_of_a_token_decide_offline_as_the_verified_token_does() {
+        // What `cedargate diff-decisions` relies on: the claims alone, mapped without a token
+        // (a what-if principal, which cannot authorize), decide every case as its verified
+        // token does, and fail to map where the token's claims fail to map.
+        let backend = backends().remove(0);
+        let values = RequestValues::at(UnixTime(0));
+        let mut compared = 0;
+        for case in &table().case {
+            let (issuer, claims) = claims_for(case);
+            let offline = gate()
+                .trust()
+                .hypothetical_principal_from_claims(issuer, case.kind(), &claims);
+            match authenticate(&token_for(case), &backend, NOW).await {
+                Ok((_, principal)) => {
+                    let offline = offline.unwrap();
+                    assert_eq!(offline.uid(), principal.uid(), "{}", case.name);
+                    assert_eq!(
+                        gate().what_if_request(&offline, &case.method, &case.path, &values),
+                        gate().decide(&principal, &case.method, &case.path, &values),
+                        "{}",
+                        case.name
+                    );
+                    compared += 1;
+                }
+                Err(GateError::Mapping(err)) => {
+                    assert_eq!(offline.unwrap_err(), err, "{}", case.name);
+                    compared += 1;
+                }
+                // Refused before the claims are mapped: nothing offline to compare.
+                Err(_) => {}
+            }
+        }
+        assert!(compared >= 35, "{compared}");
     }
 }
 
