@@ -1,7 +1,7 @@
 //! `cedargate`: policy folders from OpenAPI documents, checked, compared, explained, and
 //! moved to and from Amazon Verified Permissions. See `cedargate help`.
 
-use cedargate::{Bundle, TokenKind, TrustConfig, UnixTime};
+use cedargate::{Bundle, BundleSlot, TokenKind, TrustConfig, UnixTime};
 use cedargate_cli::{avp, check, diff, explain, folder, generate, openapi::Api};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Read as _;
@@ -17,7 +17,7 @@ const BAD: u8 = 2;
 #[command(
     name = "cedargate",
     version,
-    about = "Policy folders for the cedargate edge: from OpenAPI, checked, compared, explained, signed, and moved to and from Amazon Verified Permissions",
+    about = "Policy folders for the cedargate edge: from OpenAPI, checked, compared, explained, signed, staged and promoted, and moved to and from Amazon Verified Permissions",
     after_help = "exit status: 0 success (check clean, no API change, request allowed); 1 a negative answer (check found errors, the API changed, request denied); 2 unusable input or usage"
 )]
 struct Cli {
@@ -137,7 +137,9 @@ enum Command {
     /// in force), signed with Ed25519 when --sign-key is given (see keygen). A folder's
     /// entity data (entities.json) goes along, validated with the bundle. A signed document
     /// names the deployment it is for (--audience), inside what is signed: a worker whose
-    /// `bundle_kv.audience` is another refuses it.
+    /// `bundle_kv.audience` is another refuses it. With --stage the document is a staged
+    /// candidate (`"slot": "staged"`, inside what is signed), which a worker never takes as
+    /// the live bundle; `promote` makes it live.
     Bundle {
         #[arg(long)]
         dir: PathBuf,
@@ -149,6 +151,45 @@ enum Command {
         sign_key: Option<String>,
         /// The deployment the document is for: the `bundle_kv.audience` of the workers that
         /// may take it (`production`, `staging`). Required with --sign-key.
+        #[arg(long)]
+        audience: Option<String>,
+        /// A staged candidate, for the staged KV entry, instead of the live bundle.
+        #[arg(long)]
+        stage: bool,
+        #[arg(long)]
+        out: Option<String>,
+    },
+    /// The staged document as the live one, with a serial above both.
+    ///
+    /// Reads the staged document (`bundle --stage`) and the live one (or only its serial,
+    /// --live-serial), each as a worker of the deployment reads its KV entry: with --sign-key,
+    /// both must be signed by that key (its public half is the worker's
+    /// `bundle_kv.public_key`) for --audience, the staged one staged and the live one live;
+    /// without, both unsigned. Validates the staged bundle again as the edge loads it
+    /// (refused with the validation error when it no longer validates), and writes it as a
+    /// live document with the serial one above the higher of the two, for the same audience,
+    /// signed with --sign-key. The bundle, its entity data and its version stay the staged
+    /// document's.
+    Promote {
+        /// The staged document.
+        #[arg(long, value_name = "FILE")]
+        staged: String,
+        /// The live document, whose serial the new one must pass.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "live_serial",
+            conflicts_with = "live_serial"
+        )]
+        live: Option<String>,
+        /// The live bundle's serial, instead of its document.
+        #[arg(long, value_name = "N")]
+        live_serial: Option<u64>,
+        /// The private key file `keygen` wrote.
+        #[arg(long, requires = "audience")]
+        sign_key: Option<String>,
+        /// The deployment both documents are for (`bundle_kv.audience`). Required with
+        /// --sign-key.
         #[arg(long)]
         audience: Option<String>,
         #[arg(long)]
@@ -238,10 +279,31 @@ fn main() -> ExitCode {
             serial,
             sign_key,
             audience,
+            stage,
             out,
         } => bundle(
             &dir,
             serial,
+            sign_key.as_deref(),
+            audience.as_deref(),
+            if stage {
+                BundleSlot::Staged
+            } else {
+                BundleSlot::Live
+            },
+            out.as_deref(),
+        ),
+        Command::Promote {
+            staged,
+            live,
+            live_serial,
+            sign_key,
+            audience,
+            out,
+        } => promote(
+            &staged,
+            live.as_deref(),
+            live_serial,
             sign_key.as_deref(),
             audience.as_deref(),
             out.as_deref(),
@@ -262,10 +324,11 @@ fn bundle(
     serial: u64,
     sign_key: Option<&str>,
     audience: Option<&str>,
+    slot: BundleSlot,
     out: Option<&str>,
 ) -> Result<u8, String> {
     let source = folder::read(dir)?;
-    let mut document = cedargate::BundleDocument::new(source, serial);
+    let mut document = cedargate::BundleDocument::new(source, serial).with_slot(slot);
     if let Some(audience) = audience {
         cedargate::check_bundle_audience(audience).map_err(|e| format!("--audience: {e}"))?;
         document = document.with_audience(audience);
@@ -279,22 +342,81 @@ fn bundle(
     let bundle = document
         .load()
         .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let text = match sign_key {
-        Some(path) => {
-            let key = cedargate::BundleSigningKey::from_base64url(&read(path)?)
-                .map_err(|e| format!("{path}: {e}"))?;
-            key.sign(&document).map_err(|e| e.to_string())?
-        }
-        None => serde_json::to_string(&document).map_err(|e| e.to_string())?,
+    let key = sign_key.map(signing_key).transpose()?;
+    let what = format!("{slot} bundle {} serial {serial}", bundle.version());
+    write_document(&document, key.as_ref(), out, &what)
+}
+
+fn signing_key(path: &str) -> Result<cedargate::BundleSigningKey, String> {
+    cedargate::BundleSigningKey::from_base64url(&read(path)?).map_err(|e| format!("{path}: {e}"))
+}
+
+/// Writes `document`, signed with `key` when there is one, to `out` or standard output.
+fn write_document(
+    document: &cedargate::BundleDocument,
+    key: Option<&cedargate::BundleSigningKey>,
+    out: Option<&str>,
+    what: &str,
+) -> Result<u8, String> {
+    let text = match key {
+        Some(key) => key.sign(document).map_err(|e| e.to_string())?,
+        None => serde_json::to_string(document).map_err(|e| e.to_string())?,
     };
     match out {
         Some(out) => {
             std::fs::write(out, &text).map_err(|e| format!("{out}: cannot write: {e}"))?;
-            eprintln!("bundle {} serial {serial}: wrote {out}", bundle.version());
+            eprintln!("{what}: wrote {out}");
         }
         None => println!("{text}"),
     }
     Ok(0)
+}
+
+fn promote(
+    staged_path: &str,
+    live_path: Option<&str>,
+    live_serial: Option<u64>,
+    sign_key: Option<&str>,
+    audience: Option<&str>,
+    out: Option<&str>,
+) -> Result<u8, String> {
+    if let Some(audience) = audience {
+        cedargate::check_bundle_audience(audience).map_err(|e| format!("--audience: {e}"))?;
+    }
+    let key = sign_key.map(signing_key).transpose()?;
+    let public = key.as_ref().map(cedargate::BundleSigningKey::public_key);
+    let staged = cedargate::open_bundle_document_for_slot(
+        &read(staged_path)?,
+        public.as_ref(),
+        audience,
+        BundleSlot::Staged,
+    )
+    .map_err(|e| format!("{staged_path}: {e}"))?;
+    let live_serial = match (live_path, live_serial) {
+        (Some(path), _) => {
+            cedargate::open_bundle_document_for(&read(path)?, public.as_ref(), audience)
+                .map_err(|e| format!("{path}: {e}"))?
+                .serial
+        }
+        (None, Some(serial)) => serial,
+        // clap requires one of them.
+        (None, None) => return Err("--live or --live-serial is required".into()),
+    };
+    let bundle = staged
+        .load()
+        .map_err(|e| format!("{staged_path}: the staged bundle does not validate: {e}"))?;
+    let serial = staged
+        .serial
+        .max(live_serial)
+        .checked_add(1)
+        .ok_or("no serial is higher than the staged or the live one")?;
+    let staged_serial = staged.serial;
+    let document = cedargate::BundleDocument { serial, ..staged }.with_slot(BundleSlot::Live);
+    let what = format!(
+        "live bundle {} serial {serial} (staged serial {staged_serial}, live serial {live_serial})",
+        bundle.version()
+    );
+    write_document(&document, key.as_ref(), out, &what)
 }
 
 fn keygen(out: &str) -> Result<u8, String> {

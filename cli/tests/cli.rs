@@ -1080,3 +1080,250 @@ fn a_folders_entity_data_goes_into_its_bundle_document_validated() {
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(message.contains("entities.json"), "{message}");
 }
+
+/// A signing key in `dir`, from `keygen`: its file and public key.
+fn keygen(dir: &Path) -> (String, cedargate::BundlePublicKey) {
+    let file = dir.join("bundle.key");
+    let out = cedargate(&["keygen", "--out", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let public = cedargate::BundlePublicKey::from_base64url(stdout(&out).trim()).unwrap();
+    (file.to_str().unwrap().to_owned(), public)
+}
+
+#[test]
+fn staged_documents_are_never_live_until_promoted_above_both_serials() {
+    use cedargate::{BundleDocumentError, BundleSlot};
+    let dir = scratch("promote");
+    let (key, public) = keygen(&dir);
+    let folder = petstore_dir();
+    let folder = folder.to_str().unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let (staged, live, promoted) = (path("staged.json"), path("live.json"), path("new.json"));
+    let publish = |serial: &str, out: &str, stage: bool| {
+        let mut args = vec![
+            "bundle",
+            "--dir",
+            folder,
+            "--serial",
+            serial,
+            "--sign-key",
+            &key,
+            "--audience",
+            "production",
+            "--out",
+            out,
+        ];
+        if stage {
+            args.push("--stage");
+        }
+        let done = cedargate(&args);
+        assert!(done.status.success(), "{}", stderr(&done));
+        done
+    };
+    let done = publish("5", &staged, true);
+    assert!(stderr(&done).contains("staged bundle"), "{}", stderr(&done));
+    publish("7", &live, false);
+    let staged_text = std::fs::read_to_string(&staged).unwrap();
+    // The staged document is signed, and a worker reading the live entry refuses it.
+    assert_eq!(
+        cedargate::open_bundle_document_for(&staged_text, Some(&public), Some("production")),
+        Err(BundleDocumentError::Slot {
+            expected: BundleSlot::Live,
+            found: BundleSlot::Staged,
+        })
+    );
+    let staged_document = cedargate::open_bundle_document_for_slot(
+        &staged_text,
+        Some(&public),
+        Some("production"),
+        BundleSlot::Staged,
+    )
+    .unwrap();
+    assert_eq!(staged_document.serial, 5);
+
+    // Promoted: live, signed, the serial above the live one's (7), the same bundle.
+    let promote = |args: &[&str]| {
+        let mut all = vec!["promote"];
+        all.extend_from_slice(args);
+        cedargate(&all)
+    };
+    let signed = ["--sign-key", key.as_str(), "--audience", "production"];
+    let done = promote(
+        &[
+            &[
+                "--staged",
+                staged.as_str(),
+                "--live",
+                live.as_str(),
+                "--out",
+                promoted.as_str(),
+            ][..],
+            &signed[..],
+        ]
+        .concat(),
+    );
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert!(
+        stderr(&done).contains("serial 8 (staged serial 5, live serial 7)"),
+        "{}",
+        stderr(&done)
+    );
+    let document = cedargate::open_bundle_document_for(
+        &std::fs::read_to_string(&promoted).unwrap(),
+        Some(&public),
+        Some("production"),
+    )
+    .unwrap();
+    assert_eq!(document.serial, 8);
+    assert_eq!(document.slot, BundleSlot::Live);
+    assert_eq!(document.audience.as_deref(), Some("production"));
+    assert_eq!(document.source(), staged_document.source());
+    assert_eq!(
+        document.load().unwrap().version(),
+        staged_document.load().unwrap().version()
+    );
+    // With only the live serial: above the higher of the two (here the staged one's).
+    let done = promote(
+        &[
+            &["--staged", staged.as_str(), "--live-serial", "3"][..],
+            &signed[..],
+        ]
+        .concat(),
+    );
+    assert!(done.status.success(), "{}", stderr(&done));
+    let document = cedargate::open_bundle_document_for(
+        stdout(&done).trim(),
+        Some(&public),
+        Some("production"),
+    )
+    .unwrap();
+    assert_eq!(document.serial, 6);
+
+    // Each document is read as its entry is: swapped, refused; for another deployment or
+    // with another key, refused.
+    let refused = |args: &[&str], message: &str| {
+        let done = promote(args);
+        assert_eq!(done.status.code(), Some(2), "{}", stdout(&done));
+        assert!(
+            stderr(&done).contains(message),
+            "{message}: {}",
+            stderr(&done)
+        );
+    };
+    refused(
+        &[
+            &["--staged", live.as_str(), "--live-serial", "1"][..],
+            &signed[..],
+        ]
+        .concat(),
+        "bundle document is live, read as staged",
+    );
+    refused(
+        &[
+            &["--staged", staged.as_str(), "--live", staged.as_str()][..],
+            &signed[..],
+        ]
+        .concat(),
+        "bundle document is staged, read as live",
+    );
+    refused(
+        &[
+            "--staged",
+            &staged,
+            "--live-serial",
+            "1",
+            "--sign-key",
+            &key,
+            "--audience",
+            "staging",
+        ],
+        "bundle document is for audience \"production\", not \"staging\"",
+    );
+    let other_dir = scratch("promote-other-key");
+    let (other_key, _) = keygen(&other_dir);
+    refused(
+        &[
+            "--staged",
+            &staged,
+            "--live-serial",
+            "1",
+            "--sign-key",
+            &other_key,
+            "--audience",
+            "production",
+        ],
+        "bundle signature is invalid",
+    );
+    refused(
+        &["--staged", &staged, "--live-serial", "1"],
+        "no public key",
+    );
+    // One of --live and --live-serial, not both.
+    assert_eq!(
+        promote(&[&["--staged", staged.as_str()][..], &signed[..]].concat())
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        promote(
+            &[
+                &[
+                    "--staged",
+                    staged.as_str(),
+                    "--live",
+                    live.as_str(),
+                    "--live-serial",
+                    "1"
+                ][..],
+                &signed[..]
+            ]
+            .concat()
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+
+    // A staged document that no longer validates is not promoted, and the error says why.
+    let invalid = cedargate::BundleDocument::new(
+        BundleSource {
+            policies: "@id(\"delete-pets\")\npermit (principal, action == PetStore::Action::\"delete /pets\", resource);\n".into(),
+            ..folder::read(&petstore_dir()).unwrap()
+        },
+        9,
+    )
+    .with_audience("production")
+    .with_slot(BundleSlot::Staged);
+    let signer =
+        cedargate::BundleSigningKey::from_base64url(&std::fs::read_to_string(&key).unwrap())
+            .unwrap();
+    let invalid_path = path("invalid.json");
+    std::fs::write(&invalid_path, signer.sign(&invalid).unwrap()).unwrap();
+    refused(
+        &[
+            &["--staged", invalid_path.as_str(), "--live-serial", "1"][..],
+            &signed[..],
+        ]
+        .concat(),
+        "the staged bundle does not validate",
+    );
+    let done = promote(
+        &[
+            &["--staged", invalid_path.as_str(), "--live-serial", "1"][..],
+            &signed[..],
+        ]
+        .concat(),
+    );
+    assert!(stderr(&done).contains("delete /pets"), "{}", stderr(&done));
+
+    // Unsigned documents, for a worker without a key: read and written unsigned.
+    let plain = cedargate(&["bundle", "--dir", folder, "--serial", "2", "--stage"]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    let plain_path = path("plain.json");
+    std::fs::write(&plain_path, stdout(&plain)).unwrap();
+    let done = promote(&["--staged", &plain_path, "--live-serial", "9"]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let document = cedargate::open_bundle_document_for(stdout(&done).trim(), None, None).unwrap();
+    assert_eq!((document.serial, document.slot), (10, BundleSlot::Live));
+}
