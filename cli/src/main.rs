@@ -2,7 +2,7 @@
 //! moved to and from Amazon Verified Permissions. See `cedargate help`.
 
 use cedargate::{Bundle, BundleSlot, TokenKind, TrustConfig, UnixTime};
-use cedargate_cli::{avp, check, diff, explain, folder, generate, openapi::Api};
+use cedargate_cli::{avp, check, diff, diff_decisions, explain, folder, generate, openapi::Api};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ const BAD: u8 = 2;
     name = "cedargate",
     version,
     about = "Policy folders for the cedargate edge: from OpenAPI, checked, compared, explained, signed, staged and promoted, and moved to and from Amazon Verified Permissions",
-    after_help = "exit status: 0 success (check clean, no API change, request allowed); 1 a negative answer (check found errors, the API changed, request denied); 2 unusable input or usage"
+    after_help = "exit status: 0 success (check clean, no API change, request allowed, no decision changed); 1 a negative answer (check found errors, the API changed, request denied, decisions changed); 2 unusable input or usage"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -195,6 +195,49 @@ enum Command {
         #[arg(long)]
         out: Option<String>,
     },
+    /// Which requests a staged bundle decides differently from the live one.
+    ///
+    /// Decides every case of --table and every request of --requests with both bundles,
+    /// offline, as the edge decides after the token: the claims mapped to a principal by
+    /// --trust (the edge's `trust` setting, TOML or JSON), the route matched, the policies
+    /// evaluated at --at. Prints each request whose outcome, action or deciding policies
+    /// differ, then a summary; exit status 0 when none differs, 1 when some do.
+    ///
+    /// --table is a decision table (shared/tests/data/petstore_decisions.toml): `[[case]]`
+    /// entries with `name`, `method`, `path` and the principal as `issuer` ("A", "B", ...:
+    /// the configuration's first, second ... issuer, or an issuer; default "A"), `token` ("id"
+    /// or "access"; default "id"), `group` (the `group` claim) and `claims` (over `sub`
+    /// "alice"; `"<remove>"` removes one); `expect`, `policies` and `reason` are not read.
+    ///
+    /// --requests has one JSON object per line: {"issuer": ISS, "token": "id", "claims":
+    /// {...}, "method": "GET", "path": "/pets"}, with an optional "name"; without "issuer"
+    /// and "claims", a request that carried no token. The claims are those of the verified
+    /// token that the mapping reads (`sub`, the group claim, `scope`, permissions,
+    /// `client_id`). A worker's log line names issuer, subject, client and action only: it
+    /// cannot be replayed as it is.
+    DiffDecisions {
+        /// The bundle in force: a policy folder or a bundle document.
+        #[arg(long, value_name = "DIR|FILE")]
+        live: PathBuf,
+        /// The candidate: a policy folder or a bundle document.
+        #[arg(long, value_name = "DIR|FILE")]
+        staged: PathBuf,
+        /// The edge's trust configuration (TOML or JSON).
+        #[arg(long, value_name = "FILE")]
+        trust: String,
+        /// A decision table (TOML).
+        #[arg(long, value_name = "FILE", required_unless_present = "requests")]
+        table: Option<String>,
+        /// Past requests, one JSON object per line.
+        #[arg(long, value_name = "FILE")]
+        requests: Option<String>,
+        /// The publisher's public key (`bundle_kv.public_key`), to read signed documents.
+        #[arg(long, value_name = "KEY")]
+        public_key: Option<String>,
+        /// The time to decide at (Unix seconds; default now).
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        at: Option<i64>,
+    },
     /// A new Ed25519 key for signing bundles.
     ///
     /// The private seed goes to FILE (created, mode
@@ -308,6 +351,23 @@ fn main() -> ExitCode {
             audience.as_deref(),
             out.as_deref(),
         ),
+        Command::DiffDecisions {
+            live,
+            staged,
+            trust,
+            table,
+            requests,
+            public_key,
+            at,
+        } => run_diff_decisions(
+            &live,
+            &staged,
+            &trust,
+            table.as_deref(),
+            requests.as_deref(),
+            public_key.as_deref(),
+            at,
+        ),
         Command::Keygen { out } => keygen(&out),
     };
     match result {
@@ -417,6 +477,46 @@ fn promote(
         bundle.version()
     );
     write_document(&document, key.as_ref(), out, &what)
+}
+
+fn run_diff_decisions(
+    live: &Path,
+    staged: &Path,
+    trust: &str,
+    table: Option<&str>,
+    requests: Option<&str>,
+    public_key: Option<&str>,
+    at: Option<i64>,
+) -> Result<u8, String> {
+    let key = public_key
+        .map(|text| {
+            cedargate::BundlePublicKey::from_base64url(text)
+                .map_err(|e| format!("--public-key: {e}"))
+        })
+        .transpose()?;
+    let config = read_trust(trust)?;
+    let gate = |path: &Path| -> Result<cedargate::Gate, String> {
+        let bundle = diff_decisions::load_bundle(path, key.as_ref())?;
+        cedargate::Gate::new(bundle, &config)
+            .map_err(|e| format!("{trust}: does not fit {}: {e}", path.display()))
+    };
+    let (live_gate, staged_gate) = (gate(live)?, gate(staged)?);
+    let mut cases = Vec::new();
+    if let Some(path) = table {
+        let table: cedargate::decision_table::DecisionTable =
+            toml::from_str(&read(path)?).map_err(|e| format!("{path}: {e}"))?;
+        let issuers = live_gate.trust().issuers();
+        cases.extend(
+            diff_decisions::table_cases(&table, &issuers).map_err(|e| format!("{path}: {e}"))?,
+        );
+    }
+    if let Some(path) = requests {
+        cases.extend(diff_decisions::request_cases(path, &read(path)?)?);
+    }
+    let values = cedargate::RequestValues::at(now(at));
+    let report = diff_decisions::compare(&live_gate, &staged_gate, &cases, &values);
+    print!("{}", report.text());
+    Ok(if report.changes.is_empty() { 0 } else { NO })
 }
 
 fn keygen(out: &str) -> Result<u8, String> {
@@ -577,16 +677,7 @@ fn run_explain(
         },
     };
     let trust = match trust {
-        Some(path) => {
-            let text = read(path)?;
-            let config: TrustConfig = if path.ends_with(".toml") {
-                toml::from_str(&text).map_err(|e| format!("{path}: {e}"))?
-            } else {
-                serde_json::from_str(&text)
-                    .map_err(|e| format!("{path}:{}:{}: {e}", e.line(), e.column()))?
-            };
-            explain::TrustChoice::Config(config)
-        }
+        Some(path) => explain::TrustChoice::Config(read_trust(path)?),
         None => {
             let kind = match kind {
                 Kind::Id => TokenKind::Id,
@@ -595,15 +686,7 @@ fn run_explain(
             explain::TrustChoice::Audiences(audiences, kind)
         }
     };
-    let now = match at {
-        Some(at) => UnixTime(at),
-        None => UnixTime(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                .unwrap_or(0),
-        ),
-    };
+    let now = now(at);
     let answer = explain::explain(
         bundle,
         &explain::Question {
@@ -617,6 +700,29 @@ fn run_explain(
     )?;
     print!("{}", answer.text);
     Ok(if answer.allowed { 0 } else { NO })
+}
+
+/// The edge's trust configuration: TOML when the file name ends in `.toml`, else JSON.
+fn read_trust(path: &str) -> Result<TrustConfig, String> {
+    let text = read(path)?;
+    if path.ends_with(".toml") {
+        toml::from_str(&text).map_err(|e| format!("{path}: {e}"))
+    } else {
+        serde_json::from_str(&text).map_err(|e| format!("{path}:{}:{}: {e}", e.line(), e.column()))
+    }
+}
+
+/// `at`, or the time now.
+fn now(at: Option<i64>) -> UnixTime {
+    match at {
+        Some(at) => UnixTime(at),
+        None => UnixTime(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                .unwrap_or(0),
+        ),
+    }
 }
 
 fn avp_export(dir: &str, out: Option<&str>) -> Result<u8, String> {

@@ -1327,3 +1327,218 @@ fn staged_documents_are_never_live_until_promoted_above_both_serials() {
     let document = cedargate::open_bundle_document_for(stdout(&done).trim(), None, None).unwrap();
     assert_eq!((document.serial, document.slot), (10, BundleSlot::Live));
 }
+
+/// The PetStore folder with a `forbid` on listing pets for members of AVP_User.
+fn petstore_without_listing_for_users() -> PathBuf {
+    let dir = scratch("staged-petstore");
+    let mut source = folder::read(&petstore_dir()).unwrap();
+    source.policies.push_str(
+        "\n// Members of AVP_User may no longer list pets.\n@id(\"users-may-not-list-pets\")\nforbid (\n  principal in PetStore::UserGroup::\"AVP_User\",\n  action == PetStore::Action::\"get /pets\",\n  resource\n);\n",
+    );
+    folder::write(&dir, &source, true).unwrap();
+    dir
+}
+
+/// The names of the cases a `diff-decisions` report lists.
+fn changed_cases(report: &str) -> Vec<String> {
+    report
+        .lines()
+        .filter(|line| line.starts_with('"'))
+        .map(|line| line[1..].split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn diff_decisions_reports_exactly_the_requests_a_staged_forbid_changes() {
+    let staged = petstore_without_listing_for_users();
+    let staged = staged.to_str().unwrap();
+    let trust = "shared/tests/data/trust.toml";
+    let table = "shared/tests/data/petstore_decisions.toml";
+    let diff = |live: &str, staged: &str, more: &[&str]| {
+        let mut args = vec![
+            "diff-decisions",
+            "--live",
+            live,
+            "--staged",
+            staged,
+            "--trust",
+            trust,
+            "--at",
+            "1800000000",
+        ];
+        args.extend_from_slice(more);
+        cedargate(&args)
+    };
+    let out = diff("policies/petstore", staged, &["--table", table]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let report = stdout(&out);
+    // Exactly the cases of AVP_User members listing pets, admins among them.
+    assert_eq!(
+        changed_cases(&report),
+        [
+            "user lists pets",
+            "user lists pets of a type",
+            "user with the group as one string",
+            "member of both groups lists pets",
+        ],
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "\"user lists pets\" GET /pets\n    get /pets: allow → deny\n    live:   avp-user-all-but-post-pets\n    staged: users-may-not-list-pets\n"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "\"member of both groups lists pets\" GET /pets\n    get /pets: allow → deny\n    live:   avp-admin-all, avp-user-all-but-post-pets\n    staged: users-may-not-list-pets\n"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.ends_with("41 cases: 4 changed (allow → deny 4), 37 unchanged\n"),
+        "{report}"
+    );
+
+    // The same bundle on both sides: nothing changes.
+    let out = diff(
+        "policies/petstore",
+        "policies/petstore",
+        &["--table", table],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "41 cases: none changed\n");
+
+    // Past requests: a token's claims, or none for a request without a token.
+    let dir = scratch("diff-decisions");
+    let requests = dir.join("requests.jsonl");
+    let issuer_a = ISSUER_A;
+    std::fs::write(
+        &requests,
+        format!(
+            r#"{{"issuer": "{issuer_a}", "claims": {{"sub": "bob", "group": ["AVP_User"]}}, "method": "GET", "path": "/pets?limit=5"}}
+{{"issuer": "{issuer_a}", "claims": {{"sub": "bob", "group": ["AVP_User"]}}, "method": "GET", "path": "/pets/7"}}
+
+{{"name": "admin", "issuer": "{issuer_a}", "token": "id", "claims": {{"sub": "ann", "group": ["AVP_Admin"]}}, "method": "GET", "path": "/pets"}}
+{{"method": "GET", "path": "/pets"}}
+{{"name": "no such issuer", "issuer": "https://elsewhere.test", "claims": {{"sub": "eve", "group": ["AVP_User"]}}, "method": "GET", "path": "/pets"}}
+"#
+        ),
+    )
+    .unwrap();
+    let requests = requests.to_str().unwrap();
+    let out = diff("policies/petstore", staged, &["--requests", requests]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let report = stdout(&out);
+    assert_eq!(
+        changed_cases(&report),
+        [format!("{requests}:1")],
+        "{report}"
+    );
+    assert!(
+        report.ends_with("5 cases: 1 changed (allow → deny 1), 4 unchanged\n"),
+        "{report}"
+    );
+    // Both inputs at once.
+    let out = diff(
+        "policies/petstore",
+        staged,
+        &["--table", table, "--requests", requests],
+    );
+    assert!(
+        stdout(&out).ends_with("46 cases: 5 changed (allow → deny 5), 41 unchanged\n"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Bundle documents instead of folders; signed ones with the publisher's key.
+    let (key, public) = keygen(&dir);
+    let document = dir.join("staged.json");
+    let done = cedargate(&[
+        "bundle",
+        "--dir",
+        staged,
+        "--serial",
+        "4",
+        "--stage",
+        "--sign-key",
+        &key,
+        "--audience",
+        "production",
+        "--out",
+        document.to_str().unwrap(),
+    ]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let document = document.to_str().unwrap();
+    let out = diff(
+        "policies/petstore",
+        document,
+        &["--table", table, "--public-key", &public.to_base64url()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(changed_cases(&stdout(&out)).len(), 4);
+    let out = diff("policies/petstore", document, &["--table", table]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no public key"), "{}", stderr(&out));
+
+    // Unusable input is 2, naming where.
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"method\": \"GET\", \"path\": \"/\"}\n{\"issuer\": \"x\", \"method\": \"GET\", \"path\": \"/\"}\n",
+    )
+    .unwrap();
+    let out = diff(
+        "policies/petstore",
+        staged,
+        &["--requests", bad.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("{}:2: ", bad.display())),
+        "{}",
+        stderr(&out)
+    );
+    let letters = dir.join("letters.toml");
+    std::fs::write(
+        &letters,
+        "[[case]]\nname = \"fourth issuer\"\nissuer = \"D\"\nmethod = \"GET\"\npath = \"/\"\n",
+    )
+    .unwrap();
+    let out = diff(
+        "policies/petstore",
+        staged,
+        &["--table", letters.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("case \"fourth issuer\": issuer \"D\" is not one of the 3 trusted issuers"),
+        "{}",
+        stderr(&out)
+    );
+    let out = diff("policies/petstore", staged, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--table or --requests is required"
+    );
+}
