@@ -356,9 +356,16 @@ fn with_filter(mut cmd: Command, filter: Option<&str>) -> Command {
 }
 
 fn native_stage(cx: &mut Context) -> Outcome {
+    let filter = cx.filter.as_deref();
     let test = cargo(&["test", "--workspace", "--exclude", "cedargate-tests"]);
-    commands(vec![with_filter(test, cx.filter.as_deref())])
-        .and_then(|text| counted(&text, "native Rust"))
+    // The test crate's own unit tests (its check runner, the bench report's rendering); its
+    // workerd suites are the edge stage.
+    let harness = cargo(&["test", "-p", "cedargate-tests", "--lib", "--bin", "bench"]);
+    commands(vec![
+        with_filter(test, filter),
+        with_filter(harness, filter),
+    ])
+    .and_then(|text| counted(&text, "native Rust"))
 }
 
 /// Where `wasm-pack test` runs the tests.
@@ -476,13 +483,16 @@ fn web_wasm_stage(cx: &mut Context) -> Outcome {
 fn browser_stage(cx: &mut Context) -> Outcome {
     let mut node = Command::new(&cx.tools.node.node);
     node.current_dir(run::root());
-    node.args(["--test", "--test-reporter=tap", "--test-concurrency=1"]);
+    // Two files at a time: each starts its own provider, worker, origin and browser on ports
+    // of its own, and most of their time is spent waiting on them.
+    node.args(["--test", "--test-reporter=tap", "--test-concurrency=2"]);
+    // The longest first, so the two lanes end close together.
     let files = [
-        "tests/demo/assertion.test.mjs",
-        "tests/browser/app.test.mjs",
-        "tests/browser/step-up.test.mjs",
         "tests/browser/session.test.mjs",
         "tests/browser/demo.test.mjs",
+        "tests/browser/step-up.test.mjs",
+        "tests/browser/app.test.mjs",
+        "tests/demo/assertion.test.mjs",
     ];
     match &cx.filter {
         // A file whose name contains the text runs whole; otherwise the text picks tests

@@ -75,6 +75,12 @@ fn cargo_install(krate: &str, version: &str, minutes: u32) -> Result<(), String>
     cargo_install_with(krate, version, minutes, &[])
 }
 
+/// Where `cargo install` builds the tools: kept between installs of one set-up so they share
+/// their common dependencies; [`Tools::ensure`] removes it when it is done.
+fn tool_builds() -> PathBuf {
+    run::root().join("target/tool-builds")
+}
+
 /// [`cargo_install`] with more arguments (features).
 fn cargo_install_with(
     krate: &str,
@@ -89,6 +95,9 @@ fn cargo_install_with(
         let mut cmd = Command::new("cargo");
         cmd.args(["install", krate, "--version", &format!("={version}")]);
         cmd.args(extra);
+        // One build folder for every tool: what they share (clap, serde, tokio, hyper, syn,
+        // ...) at the same version and features is compiled once, not once per tool.
+        cmd.arg("--target-dir").arg(tool_builds());
         if locked {
             cmd.arg("--locked");
         }
@@ -335,6 +344,12 @@ impl Tools {
         let chromedriver = ensure_chromium()?;
         ensure_cargo_fuzz()?;
         ensure_mdbook()?;
+        // The tools are installed; their build folder is gigabytes nothing reads again.
+        let builds = tool_builds();
+        if builds.exists() {
+            std::fs::remove_dir_all(&builds)
+                .map_err(|e| format!("cannot remove {}: {e}", builds.display()))?;
+        }
         Ok(Tools {
             chromedriver,
             wasm_bindgen_version,
