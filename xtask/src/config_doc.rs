@@ -535,6 +535,8 @@ fn generic_arg<'a>(ty: &'a str, wrapper: &str) -> Option<&'a str> {
 pub enum Shape {
     Option(Box<Shape>),
     List(Box<Shape>),
+    /// A JSON object whose members are named by the user (`BTreeMap<String, T>`).
+    Map(Box<Shape>),
     /// A configuration type of the page.
     Item(String),
     Plain(&'static str),
@@ -548,6 +550,13 @@ pub fn shape(ty: &str, source: &Source) -> Shape {
     }
     if let Some(inner) = generic_arg(ty, "Vec") {
         return Shape::List(Box::new(shape(inner, source)));
+    }
+    if let Some(value) = ["BTreeMap", "HashMap"]
+        .iter()
+        .find_map(|map| generic_arg(ty, map))
+        .and_then(|args| args.strip_prefix("String,"))
+    {
+        return Shape::Map(Box::new(shape(value, source)));
     }
     let name = last_segment(ty);
     match name {
@@ -569,6 +578,7 @@ fn render_shape(s: &Shape) -> String {
     match s {
         Shape::Option(inner) => render_shape(inner),
         Shape::List(inner) => format!("list of {}", render_shape(inner)),
+        Shape::Map(inner) => format!("object of {} by name", render_shape(inner)),
         Shape::Item(name) => format!("[`{name}`](#{})", anchor(name)),
         Shape::Plain(p) => (*p).to_owned(),
         Shape::Other(name) => format!("`{name}`"),
@@ -687,6 +697,7 @@ pub fn describe_default(field: &Field, source: &Source) -> Option<String> {
                 Some("`0` (serde `default`)".into())
             }
             Shape::List(_) => Some("`[]` (serde `default`)".into()),
+            Shape::Map(_) => Some("`{}` (serde `default`)".into()),
             Shape::Option(_) => Some("none (serde `default`)".into()),
             Shape::Plain("string") => Some("`\"\"` (serde `default`)".into()),
             Shape::Item(name) => match source.items.get(name).map(|i| &i.kind) {
@@ -815,6 +826,10 @@ pub fn order(source: &Source, root: &str) -> Result<Vec<(String, String)>, Strin
                         Shape::Option(inner) => s = *inner,
                         Shape::List(inner) => {
                             p.push_str("[]");
+                            s = *inner;
+                        }
+                        Shape::Map(inner) => {
+                            p.push_str(".<name>");
                             s = *inner;
                         }
                         _ => break,
@@ -1180,6 +1195,30 @@ fn default_size() -> usize {
             "{page}"
         );
         assert!(render(&source, "Missing", "").is_err());
+    }
+
+    #[test]
+    fn maps_by_name_are_objects() {
+        let source = sample();
+        let map = shape("BTreeMap<String, bool>", &source);
+        assert_eq!(map, Shape::Map(Box::new(Shape::Plain("boolean"))));
+        assert_eq!(render_shape(&map), "object of boolean by name");
+        assert_eq!(
+            render_shape(&shape("HashMap<String, Mode>", &source)),
+            "object of [`Mode`](#mode) by name"
+        );
+        let field = Field {
+            name: "actions".into(),
+            rename: None,
+            ty: "BTreeMap<String, bool>".into(),
+            doc: vec![],
+            default: SerdeDefault::Type,
+            deserialize_with: None,
+        };
+        assert_eq!(
+            describe_default(&field, &source).as_deref(),
+            Some("`{}` (serde `default`)")
+        );
     }
 
     #[test]
