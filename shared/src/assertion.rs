@@ -62,7 +62,8 @@ pub struct Assertion {
     /// The request carried no token (a public route).
     #[serde(default)]
     pub anonymous: bool,
-    /// The action that was allowed.
+    /// The action that was allowed (on an action that is not enforced: the action that was
+    /// decided, see `decision`).
     pub action: String,
     /// The method forwarded (uppercase).
     pub method: String,
@@ -71,9 +72,26 @@ pub struct Assertion {
     /// The query forwarded, without `?`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
-    /// The policies that allowed it.
+    /// The policies that allowed it (on an action that is not enforced: the deciding ones).
     #[serde(default)]
     pub policies: Vec<String>,
+    /// `false` when the action is not enforced (the edge's monitor mode): the request was
+    /// forwarded whatever the policies decided, and `decision` says what they decided.
+    /// Absent (true) on an enforced action, which is forwarded only when allowed.
+    #[serde(default = "enforced", skip_serializing_if = "is_enforced")]
+    pub enforced: bool,
+    /// On an action that is not enforced, the decision as `X-Cedargate-Decision` says it:
+    /// `allow`, or `would-deny; reason=<code>`. Absent on an enforced action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+}
+
+fn enforced() -> bool {
+    true
+}
+
+fn is_enforced(enforced: &bool) -> bool {
+    *enforced
 }
 
 impl Assertion {
@@ -87,6 +105,13 @@ impl Assertion {
             Base64UrlUnpadded::encode_string(header.to_string().as_bytes()),
             Base64UrlUnpadded::encode_string(payload.as_bytes())
         )
+    }
+
+    /// Whether the policies allowed the request: always on an enforced action (only allowed
+    /// requests are forwarded), and in monitor mode when `decision` is `allow`. An origin
+    /// that takes the assertion as proof of authorization checks this too.
+    pub fn allowed(&self) -> bool {
+        self.enforced || self.decision.as_deref() == Some("allow")
     }
 
     /// Whether this is the assertion of the request the origin received: the same method

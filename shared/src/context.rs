@@ -68,7 +68,8 @@ const NEVER_FORWARDED: [&str; 24] = [
 
 /// Whether the edge never passes a client's request header of this name (any letter case)
 /// to the origin: [`NEVER_FORWARDED`] and every `x-cedargate-*` (the origin trusts those to
-/// come from the edge) and `x-forwarded-*` header. `authorization` is not among them: whether
+/// come from the edge: identity headers, the assertion, monitor mode's `x-cedargate-decision`)
+/// and `x-forwarded-*` header. `authorization` is not among them: whether
 /// it is passed on is the worker's configuration. The one list the edge strips by and the
 /// context allow-list is checked against, so no policy decides on a header the origin
 /// never receives.

@@ -4,6 +4,7 @@ pub use crate::bundle::RouteEntry;
 use crate::bundle::{Bundle, BundleError, BundleSource, CompiledBundle};
 use crate::principal::Principal;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Path of the edge's authenticated endpoint that serves the policy bundle (when enabled):
 /// a GET answers [`BundleEndpoint`].
@@ -26,6 +27,12 @@ pub struct BundleEndpoint {
     pub namespace: String,
     /// Every route with its action.
     pub routes: Vec<RouteEntry>,
+    /// Whether each action of the routes is enforced: `false` for an action in the edge's
+    /// monitor mode, whose refusals the edge forwards to the origin marked `would-deny`
+    /// instead of answering them. [`BundleEndpoint::new`] says every action is; the edge
+    /// sets what its configuration says. Empty when read from an edge without monitor mode.
+    #[serde(default)]
+    pub enforced: BTreeMap<String, bool>,
     /// The bundle's text, to read (absent when the edge loaded the bundle from its compiled
     /// form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,13 +51,16 @@ pub struct BundleEndpoint {
 }
 
 impl BundleEndpoint {
-    /// The document for `bundle` in force with `serial`, as `caller` may see it.
+    /// The document for `bundle` in force with `serial`, as `caller` may see it, every
+    /// action enforced.
     pub fn new(bundle: &Bundle, serial: u64, caller: &Principal) -> Self {
+        let routes = bundle.routes();
         Self {
             version: bundle.version().to_string(),
             serial,
             namespace: bundle.namespace().to_owned(),
-            routes: bundle.routes(),
+            enforced: routes.iter().map(|r| (r.action.clone(), true)).collect(),
+            routes,
             source: bundle.source().cloned(),
             compiled: bundle.compiled().clone(),
             text_version: bundle.text_version().to_string(),

@@ -36,6 +36,8 @@ fn assertion(jti: &str) -> Assertion {
         path: "/pets/7".into(),
         query: Some("expand=owner".into()),
         policies: vec!["avp-admin-all".into()],
+        enforced: true,
+        decision: None,
     }
 }
 
@@ -65,6 +67,45 @@ fn a_signed_assertion_verifies_and_binds_its_request() {
         .verify(&k.sign(&plain), UnixTime(NOW))
         .unwrap();
     assert!(got.binds("GET", "/pets/7", None) && got.binds("GET", "/pets/7", Some("")));
+}
+
+#[test]
+fn a_monitored_request_is_asserted_with_its_decision() {
+    let k = key(1);
+    // An enforced action's assertion is as before monitor mode: no `enforced`, no
+    // `decision`, and it was allowed.
+    let jwt = k.sign(&assertion("r-1"));
+    let payload = jwt.split('.').nth(1).unwrap();
+    use base64ct::Encoding as _;
+    let payload = base64ct::Base64UrlUnpadded::decode_vec(payload).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert!(claims.get("enforced").is_none() && claims.get("decision").is_none());
+    let got = verifier(&[&k]).verify(&jwt, UnixTime(NOW)).unwrap();
+    assert!(got.enforced && got.allowed());
+    // Monitor mode: forwarded although the policies denied it, and says so.
+    let would_deny = Assertion {
+        enforced: false,
+        decision: Some("would-deny; reason=forbidden".into()),
+        policies: vec![],
+        ..assertion("r-2")
+    };
+    let got = verifier(&[&k])
+        .verify(&k.sign(&would_deny), UnixTime(NOW))
+        .unwrap();
+    assert_eq!(got, would_deny);
+    assert!(!got.allowed(), "a would-deny is no authorization");
+    let allowed = Assertion {
+        enforced: false,
+        decision: Some("allow".into()),
+        ..assertion("r-3")
+    };
+    assert!(allowed.allowed());
+    // Not enforced and saying nothing is not an allow either.
+    let silent = Assertion {
+        enforced: false,
+        ..assertion("r-4")
+    };
+    assert!(!silent.allowed());
 }
 
 #[test]

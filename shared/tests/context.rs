@@ -477,6 +477,7 @@ fn a_header_the_edge_never_forwards_is_no_context_header() {
         "te",
         "upgrade",
         "x-cedargate-subject",
+        "x-cedargate-decision",
         "x-http-method-override",
         "x-original-url",
     ] {

@@ -355,6 +355,8 @@ impl Exchange<'_> {
             path: route.path.clone(),
             query: route.query.clone(),
             policies: decision.policies.clone(),
+            enforced: true,
+            decision: None,
         };
         match imported.sign(&assertion).await {
             Ok(jwt) => Ok(Some(jwt)),
