@@ -5,6 +5,7 @@
 use cedargate::TrustConfig;
 use cedargate::url::{HttpUrl, UrlError};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Everything the worker is told by its environment.
 #[derive(Clone, Debug, Deserialize)]
@@ -74,6 +75,139 @@ pub struct EdgeConfig {
     /// the built-in bundle's policies and entity data. Default off.
     #[serde(default)]
     pub authzen: Option<AuthzenConfig>,
+    /// Monitor mode: whether the worker refuses what the policies do not allow, for the
+    /// whole deployment and per action. Default: every action enforced.
+    #[serde(default)]
+    pub rollout: RolloutConfig,
+}
+
+/// Monitor mode, for putting cedargate or a new policy in front of traffic before it refuses
+/// anything. A request of an action that is not enforced is decided exactly as on an
+/// enforced one, and the decision is logged (`"mode": "monitor"`, with the status, reason
+/// and policies of a refusal); but an authorization refusal (403 `forbidden` or
+/// `insufficient_scope`, the 401 of a missing token, a step-up 401) is not answered: the
+/// request goes to the origin with `X-Cedargate-Decision: would-deny; reason=<code>`, the
+/// identity headers of a verified token (anonymous without one) and, when configured, an
+/// assertion whose `enforced` is false. Allowed requests of such an action carry
+/// `X-Cedargate-Decision: allow`. Every response of it carries `X-Cedargate-Mode: monitor`.
+/// Malformed requests (400), requests no route matches, 413, 502, 503 and 500 are answered
+/// as on an enforced action, and so is the bundle endpoint. A request's mode is its route's
+/// action's: a request whose route cannot be matched has none, and is answered as enforced.
+///
+/// # Security
+///
+/// An action that is not enforced is not protected by the worker: whatever the policies
+/// say, its requests reach the origin, which must treat `would-deny` requests as it would
+/// treat unauthenticated ones. Use it while rolling out, then enforce.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutConfig {
+    /// The deployment's mode: `true` refuses what the policies do not allow; `false`
+    /// monitors every action `actions` does not enforce. The AuthZEN endpoints, which the
+    /// worker answers itself, are enforced whatever this says. Default true.
+    ///
+    /// # Security
+    ///
+    /// With `false`, every request of a monitored action that matches a route reaches the
+    /// origin, refused by the policies or not.
+    #[serde(default = "yes")]
+    pub enforce: bool,
+    /// Per-action overrides of `enforce`, by action id (`{ "post /pets": true }`): `true`
+    /// enforces the action in a deployment that monitors, `false` monitors it in one that
+    /// enforces. Each action must be an action of the bundle's routes, checked at start and
+    /// for every bundle from KV (which is refused when one is not), and may not be an AuthZEN
+    /// endpoint's when `authzen` is configured. Default none: every action follows
+    /// `enforce`.
+    ///
+    /// # Security
+    ///
+    /// An action set to `false` is not protected (see `enforce`).
+    #[serde(default)]
+    pub actions: BTreeMap<String, bool>,
+    /// What a token that fails verification (forged, expired, revoked, inactive, a
+    /// malformed `Authorization` header: the 401 `invalid_token` refusals) gets on an action
+    /// that is not enforced: `refuse` (default) or `forward_without_identity`. On an
+    /// enforced action it is always refused.
+    ///
+    /// # Security
+    ///
+    /// `forward_without_identity` sends such requests to the origin as anonymous: no
+    /// identity header and no `Authorization` header, so a forged token is never forwarded,
+    /// let alone as an identity; but the origin receives requests from callers whose token
+    /// the worker refused.
+    #[serde(default)]
+    pub invalid_tokens: InvalidTokens,
+}
+
+impl Default for RolloutConfig {
+    fn default() -> Self {
+        Self {
+            enforce: true,
+            actions: BTreeMap::new(),
+            invalid_tokens: InvalidTokens::default(),
+        }
+    }
+}
+
+/// What a token that fails verification gets on an action that is not enforced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidTokens {
+    /// Refused with 401 `invalid_token`, as on an enforced action.
+    #[default]
+    Refuse,
+    /// Forwarded as anonymous with `X-Cedargate-Decision: would-deny; reason=invalid_token`:
+    /// without identity headers and without the `Authorization` header.
+    ForwardWithoutIdentity,
+}
+
+impl RolloutConfig {
+    /// Whether the request of `action` on the route `method template` is refused when the
+    /// policies do not allow it: the action's override, else `enforce`; always for an
+    /// AuthZEN endpoint when `authzen` is on (the worker answers those itself).
+    pub fn enforces(&self, authzen: bool, method: &str, template: &str, action: &str) -> bool {
+        (authzen && authzen_route(method, template))
+            || self.actions.get(action).copied().unwrap_or(self.enforce)
+    }
+
+    /// Whether any action may be monitored: `enforce` is false, or an override is.
+    pub fn monitors_any(&self) -> bool {
+        !self.enforce || self.actions.values().any(|enforce| !enforce)
+    }
+
+    /// Whether the bundle's `routes` leave no override without effect: every action named is
+    /// one of theirs, and none is an AuthZEN endpoint's (with `authzen` on) set to `false`.
+    pub fn check_routes(
+        &self,
+        routes: &[cedargate::RouteEntry],
+        authzen: bool,
+    ) -> Result<(), EdgeConfigError> {
+        for (action, enforce) in &self.actions {
+            let mut of_action = routes.iter().filter(|r| &r.action == action).peekable();
+            if of_action.peek().is_none() {
+                return Err(EdgeConfigError::Rollout(format!(
+                    "actions: \"{action}\" is not an action of the bundle's routes"
+                )));
+            }
+            let answered_here = of_action.any(|r| {
+                let (method, template) = r.route.split_once(' ').unwrap_or_default();
+                authzen_route(method, template)
+            });
+            if authzen && answered_here && !enforce {
+                return Err(EdgeConfigError::Rollout(format!(
+                    "actions: \"{action}\" is an authzen endpoint the worker answers itself, which is always enforced"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `method template` is one of the AuthZEN endpoints the worker answers itself.
+fn authzen_route(method: &str, template: &str) -> bool {
+    use cedargate::authzen::{EVALUATION_PATH, EVALUATIONS_PATH, SEARCH_ACTION_PATH};
+    method.eq_ignore_ascii_case("post")
+        && [EVALUATION_PATH, EVALUATIONS_PATH, SEARCH_ACTION_PATH].contains(&template)
 }
 
 /// The AuthZEN decision endpoints. The metadata document is public; the Access Evaluation,
@@ -527,6 +661,9 @@ pub enum EdgeConfigError {
     /// An introspection setting names an action or method no route of the bundle has.
     #[error("introspection for {issuer}: {reason}")]
     IntrospectionBinding { issuer: String, reason: String },
+    /// A `rollout` setting does not fit the bundle's routes.
+    #[error("rollout.{0}")]
+    Rollout(String),
 }
 
 impl EdgeConfig {
@@ -671,12 +808,13 @@ impl EdgeConfig {
 
     /// Checks the settings that name a bundle's routes against `bundle`: at start for the
     /// built-in bundle, and for each newer bundle from KV, which is refused when they no
-    /// longer fit ([`IntrospectionConfig::check_routes`]).
+    /// longer fit ([`IntrospectionConfig::check_routes`], [`RolloutConfig::check_routes`]).
     pub fn check_bundle(&self, bundle: &cedargate::Bundle) -> Result<(), EdgeConfigError> {
         let routes = bundle.routes();
         self.introspection
             .iter()
-            .try_for_each(|i| i.check_routes(&routes))
+            .try_for_each(|i| i.check_routes(&routes))?;
+        self.rollout.check_routes(&routes, self.authzen.is_some())
     }
 
     /// Whether allowed requests are answered without an origin.
@@ -955,6 +1093,127 @@ mod tests {
         refused(json!([]), json!(["get /pet/{petId}"]), "not an action");
         refused(json!(["DELETE"]), json!([]), "method DELETE");
         refused(json!(["GET"]), json!(["post /pets"]), "never introspected");
+    }
+
+    #[test]
+    fn every_action_is_enforced_unless_the_rollout_says_otherwise() {
+        let config = EdgeConfig::from_json(&base().to_string()).unwrap();
+        assert_eq!(config.rollout, RolloutConfig::default());
+        assert!(config.rollout.enforce);
+        assert_eq!(config.rollout.invalid_tokens, InvalidTokens::Refuse);
+        assert!(
+            config
+                .rollout
+                .enforces(false, "post", "/pets", "post /pets")
+        );
+        assert!(!config.rollout.monitors_any());
+        let rollout = |r: serde_json::Value| {
+            let mut c = base();
+            c["rollout"] = r;
+            EdgeConfig::from_json(&c.to_string()).map(|c| c.rollout)
+        };
+        // The deployment monitors, one action is enforced still.
+        let monitoring = rollout(json!({
+            "enforce": false, "actions": { "get /pets": true },
+            "invalid_tokens": "forward_without_identity",
+        }))
+        .unwrap();
+        assert!(monitoring.monitors_any());
+        assert!(!monitoring.enforces(false, "post", "/pets", "post /pets"));
+        assert!(monitoring.enforces(false, "get", "/pets", "get /pets"));
+        assert_eq!(
+            monitoring.invalid_tokens,
+            InvalidTokens::ForwardWithoutIdentity
+        );
+        // The deployment enforces, one action is monitored.
+        let one = rollout(json!({ "actions": { "post /pets": false } })).unwrap();
+        assert!(one.monitors_any());
+        let pinned = rollout(json!({ "actions": { "post /pets": true } })).unwrap();
+        assert!(!pinned.monitors_any());
+        assert!(!one.enforces(false, "post", "/pets", "post /pets"));
+        assert!(one.enforces(false, "get", "/pets", "get /pets"));
+        // The AuthZEN endpoints the worker answers are enforced whatever is said.
+        let all = rollout(json!({ "enforce": false })).unwrap();
+        assert!(all.enforces(
+            true,
+            "POST",
+            "/access/v1/evaluation",
+            "post /access/v1/evaluation"
+        ));
+        assert!(!all.enforces(
+            false,
+            "post",
+            "/access/v1/evaluation",
+            "post /access/v1/evaluation"
+        ));
+        assert!(!all.enforces(true, "get", "/access/v1/evaluation", "x"));
+        // Shapes that are not settings.
+        for bad in [
+            json!({ "invalid_tokens": "forward" }),
+            json!({ "invalid_tokens": "forward_with_identity" }),
+            json!({ "enforce": "false" }),
+            json!({ "actions": ["post /pets"] }),
+            json!({ "actions": { "post /pets": "no" } }),
+            json!({ "monitor": true }),
+        ] {
+            assert!(
+                matches!(rollout(bad.clone()), Err(EdgeConfigError::Shape(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rollout_override_that_can_never_apply_to_the_bundle_is_refused() {
+        let bundle = cedargate::examples::petstore().unwrap();
+        let with = |r: serde_json::Value| {
+            let mut c = base();
+            c["rollout"] = r;
+            EdgeConfig::from_json(&c.to_string())
+                .unwrap()
+                .check_bundle(&bundle)
+        };
+        assert_eq!(with(json!({ "actions": { "post /pets": false } })), Ok(()));
+        assert_eq!(
+            with(json!({ "enforce": false, "actions": { "get /pets/{petId}": true } })),
+            Ok(())
+        );
+        // A typo or a route renamed would leave the action in the other mode without a word.
+        let err = with(json!({ "enforce": false, "actions": { "post /pet": true } })).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rollout.actions: \"post /pet\" is not an action of the bundle's routes"
+        );
+        // The AuthZEN endpoints cannot be monitored: the worker answers them itself.
+        let entry = |route: &str| cedargate::RouteEntry {
+            route: route.into(),
+            action: route.into(),
+            public: false,
+        };
+        let routes = [entry("post /access/v1/evaluation"), entry("get /todos")];
+        let monitored = |action: &str, enforce: bool| RolloutConfig {
+            actions: [(action.to_owned(), enforce)].into(),
+            ..RolloutConfig::default()
+        };
+        let refused = monitored("post /access/v1/evaluation", false)
+            .check_routes(&routes, true)
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "rollout.actions: \"post /access/v1/evaluation\" is an authzen endpoint the worker answers itself, which is always enforced"
+        );
+        assert_eq!(
+            monitored("post /access/v1/evaluation", true).check_routes(&routes, true),
+            Ok(())
+        );
+        assert_eq!(
+            monitored("post /access/v1/evaluation", false).check_routes(&routes, false),
+            Ok(())
+        );
+        assert_eq!(
+            monitored("get /todos", false).check_routes(&routes, true),
+            Ok(())
+        );
     }
 
     /// The base configuration with `bundle_kv` `{ "binding": "B" }` and `more` members.
