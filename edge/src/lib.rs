@@ -6,8 +6,8 @@
 //!
 //! The request handling itself lives in `runtime/` (wasm32 only); the decisions it relies
 //! on — configuration, header rules, CORS, key freshness, KV bundle refresh, the token
-//! cache, problem responses, the request target, log lines — are plain functions in the
-//! other modules, tested natively.
+//! cache, problem responses, monitor mode, the request target, log lines — are plain
+//! functions in the other modules, tested natively.
 
 pub mod authzen;
 pub mod bearer;
@@ -20,6 +20,7 @@ pub mod key_policy;
 pub mod log_line;
 pub mod problem;
 pub mod request_values;
+pub mod rollout;
 pub mod target;
 pub mod token_cache;
 

@@ -4,6 +4,7 @@
 
 use crate::config::RequestLog;
 use crate::problem::AppError;
+use crate::rollout::WouldDeny;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -35,6 +36,11 @@ pub struct RequestRecord {
     pub anonymous: bool,
     /// What the provider's introspection said (asked now or reused), when it was consulted.
     pub introspected: Option<bool>,
+    /// `monitor` when the request's action is not enforced (`rollout`).
+    pub mode: Option<&'static str>,
+    /// In monitor mode, the refusal the request was forwarded instead of: its status and
+    /// reason code (the deciding policies are `policies`).
+    pub would_deny: Option<WouldDeny>,
 }
 
 impl RequestRecord {
@@ -92,6 +98,12 @@ impl RequestRecord {
             error: self.error.as_deref(),
             anonymous: self.anonymous,
             introspected: self.introspected,
+            mode: self.mode,
+            would_deny: self.would_deny.as_ref().map(|w| WouldDenyLine {
+                status: w.status,
+                reason: w.reason,
+                policies: &self.policies,
+            }),
             us: micros,
         };
         // Strings, numbers and a list of strings always serialize.
@@ -122,7 +134,21 @@ struct Line<'a> {
     /// Only when introspection was consulted: whether the token was active.
     #[serde(skip_serializing_if = "Option::is_none")]
     introspected: Option<bool>,
+    /// Only for an action that is not enforced: `monitor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<&'a str>,
+    /// Only for a refusal forwarded in monitor mode: what would have been answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    would_deny: Option<WouldDenyLine<'a>>,
     us: i64,
+}
+
+/// The refusal a monitored request would have been answered with, as the line says it.
+#[derive(Serialize)]
+struct WouldDenyLine<'a> {
+    status: u16,
+    reason: &'a str,
+    policies: &'a [String],
 }
 
 /// An event's line: `{"event": name}` followed by the members of `fields` (an object).
@@ -153,6 +179,8 @@ mod tests {
             error: None,
             anonymous: false,
             introspected: None,
+            mode: None,
+            would_deny: None,
         };
         assert_eq!(
             record.line("r-1", "GET", "/pets?limit=1", 200, 42),
@@ -181,6 +209,39 @@ mod tests {
         assert_eq!(
             record.line("r-2", "GET", "/health", 200, 7),
             r#"{"request_id":"r-2","method":"GET","path":"/health","status":200,"issuer":null,"subject":null,"client":null,"action":"get /health","decision":"allow","policies":["public-get-health"],"token_cache":null,"decision_cache":null,"error":null,"anonymous":true,"us":7}"#
+        );
+    }
+
+    #[test]
+    fn a_monitored_request_says_so_and_what_it_would_have_been() {
+        let record = RequestRecord {
+            subject: Some("bob".into()),
+            action: Some("post /pets".into()),
+            decision: Some("deny"),
+            error: Some("forbidden".into()),
+            mode: Some(crate::rollout::MONITOR),
+            would_deny: Some(WouldDeny {
+                status: 403,
+                reason: "forbidden",
+            }),
+            ..RequestRecord::default()
+        };
+        assert_eq!(
+            record.line("r-3", "POST", "/pets", 201, 9),
+            r#"{"request_id":"r-3","method":"POST","path":"/pets","status":201,"issuer":null,"subject":"bob","client":null,"action":"post /pets","decision":"deny","policies":[],"token_cache":null,"decision_cache":null,"error":"forbidden","mode":"monitor","would_deny":{"status":403,"reason":"forbidden","policies":[]},"us":9}"#
+        );
+        // Logged when only refusals are: it was one.
+        assert!(record.logged(RequestLog::Refusals, 201));
+        let allowed = RequestRecord {
+            decision: Some("allow"),
+            policies: vec!["avp-admin-all".into()],
+            mode: Some(crate::rollout::MONITOR),
+            ..RequestRecord::default()
+        };
+        let line = allowed.line("r-4", "GET", "/pets", 200, 1);
+        assert!(
+            line.contains(r#""mode":"monitor","us":1}"#),
+            "no would_deny on an allowed request: {line}"
         );
     }
 

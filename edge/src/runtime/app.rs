@@ -16,12 +16,13 @@ use crate::forward::Identity;
 use crate::log_line::RequestRecord;
 use crate::problem::AppError;
 use crate::request_values::request_values;
+use crate::rollout::{self, Caller, Forwarded, Mode, Settled};
 use crate::target::{is_bundle_endpoint, target_of};
 use crate::token_cache::token_key;
 use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 use cedargate::assertion::Assertion;
 use cedargate::revocation::DenyList;
-use cedargate::{Decision, Gate, KeySet, KeySource, RequestValues, RouteMatch, UnixTime};
+use cedargate::{Gate, KeySet, KeySource, Principal, RequestValues, RouteMatch, UnixTime};
 use serde_json::json;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -115,6 +116,12 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
             }
         }
     };
+    if record.mode.is_some() {
+        // Every response of a monitored action says so, refusals too.
+        let _ = response
+            .headers()
+            .set(rollout::MODE_HEADER, rollout::MONITOR);
+    }
     let status = response.status();
     if record.logged(state.config().request_log, status) {
         log::request(&record, &id, &method, &target, status, &timer);
@@ -156,16 +163,23 @@ impl Exchange<'_> {
             // principal; anything else is refused as before, for the missing token.
             return self.anonymous(record).await;
         }
-        let token = bearer_token(header.as_deref())?;
-        let auth = self.authenticate(token, record).await?;
+        let token = match bearer_token(header.as_deref()) {
+            Ok(token) => token,
+            Err(err) => return self.undecided(err.into(), record).await,
+        };
+        let auth = match self.authenticate(token, record).await {
+            Ok(auth) => auth,
+            Err(err) => return self.undecided(err, record).await,
+        };
         // A cached token too: the list may have changed since it was verified.
         if let Some(list) = self.deny_list().await?
             && let Some(claim) = list.denies(&auth.verified)
         {
-            return Err(AppError::InvalidToken {
+            let revoked = AppError::InvalidToken {
                 kind: "revoked",
                 message: format!("the token's {claim} is on the deny list"),
-            });
+            };
+            return self.undecided(revoked, record).await;
         }
         record.issuer = Some(auth.verified.issuer().to_owned());
         record.subject = Some(auth.principal.subject().to_owned());
@@ -178,6 +192,7 @@ impl Exchange<'_> {
             // The policies and the caller's entity data go to tokens that are still active.
             self.introspect(token, &auth, None, record).await?;
             return Ok(proxy::bundle_document(
+                state.config(),
                 gate.bundle(),
                 state.serial(),
                 &auth.principal,
@@ -207,26 +222,143 @@ impl Exchange<'_> {
         };
         let Decided { route, decision } = &*decided;
         record.decided(&route.action, decision);
-        if !decision.is_allowed() {
-            return Err(AppError::denied(
+        let mode = self.mode(route, record);
+        let refusal = (!decision.is_allowed()).then(|| {
+            AppError::denied(
                 decision,
                 AppError::Forbidden {
                     action: route.action.clone(),
                     policies: decision.policies.clone(),
                 },
-            ));
+            )
+        });
+        let forwarded = match rollout::settle(mode, refusal.clone()) {
+            Settled::Refuse(err) => return Err(err),
+            Settled::Forward(forwarded) => forwarded,
+        };
+        if let Some(refusal) = &refusal {
+            record.refused(refusal);
         }
-        self.introspect(token, &auth, Some(&route.action), record)
-            .await?;
+        // Whatever was decided, a token that goes on as the caller's identity is one the
+        // provider still says is active (a would-deny of an introspected action too).
+        if let Err(err) = self
+            .introspect(token, &auth, Some(&route.action), record)
+            .await
+        {
+            return match rollout::settle(mode, Some(err.clone())) {
+                Settled::Refuse(err) => Err(err),
+                Settled::Forward(forwarded) => {
+                    record.refused(&err);
+                    self.forward_settled(route, &[], None, forwarded, record)
+                        .await
+                }
+            };
+        }
+        // The AuthZEN endpoints are always enforced (`RolloutConfig::enforces`): only an
+        // allowed question gets here.
         if let Some(authzen) = state.authzen()
             && let Some(endpoint) = Endpoint::of(&route.method, &route.template)
         {
             return Ok(self.authzen(&authzen, endpoint).await);
         }
-        let who = Identity::of(&auth.principal);
-        let principal = auth.principal.uid().to_string();
-        self.forward(&who, &principal, route, decision, record)
-            .await
+        self.forward_settled(
+            route,
+            &decision.policies,
+            Some(&auth.principal),
+            forwarded,
+            record,
+        )
+        .await
+    }
+
+    /// The mode of the request's action (`rollout`), noted for the log line and the
+    /// response header when it is monitored.
+    fn mode(&self, route: &RouteMatch, record: &mut RequestRecord) -> Mode {
+        let mode = Mode::of(
+            self.state.config(),
+            &route.method,
+            &route.template,
+            &route.action,
+        );
+        if mode.is_monitor() {
+            record.mode = Some(rollout::MONITOR);
+        }
+        mode
+    }
+
+    /// A refusal made before the policies were asked (a missing, malformed, forged,
+    /// expired or revoked token, or keys that cannot be had): answered, unless the
+    /// request's action is monitored and [`rollout::settle`] forwards it. The route is
+    /// matched here only to learn that action, and only when some action is monitored; a
+    /// request that matches no route, or asks for the bundle endpoint, has no action and is
+    /// answered as on an enforced one.
+    async fn undecided(
+        &self,
+        err: AppError,
+        record: &mut RequestRecord,
+    ) -> Result<Response, AppError> {
+        let config = self.state.config();
+        if !config.rollout.monitors_any()
+            || (is_bundle_endpoint(self.target) && config.bundle_endpoint)
+        {
+            return Err(err);
+        }
+        let Ok(route) = self.gate.bundle().resolve(self.method, self.target) else {
+            return Err(err);
+        };
+        let mode = self.mode(&route, record);
+        match rollout::settle(mode, Some(err.clone())) {
+            Settled::Refuse(err) => Err(err),
+            Settled::Forward(forwarded) => {
+                record.action = Some(route.action.clone());
+                record.refused(&err);
+                self.forward_settled(&route, &[], None, forwarded, record)
+                    .await
+            }
+        }
+    }
+
+    /// Forwards a request [`rollout::settle`] let through: as `caller` (a verified token's
+    /// principal) when the settlement keeps the caller as decided, else as anonymous, with
+    /// the decision header monitor mode adds.
+    async fn forward_settled(
+        &self,
+        route: &RouteMatch,
+        policies: &[String],
+        caller: Option<&Principal>,
+        forwarded: Forwarded,
+        record: &mut RequestRecord,
+    ) -> Result<Response, AppError> {
+        record.would_deny = forwarded.would_deny.clone();
+        match (forwarded.caller, caller) {
+            (Caller::AsDecided, Some(principal)) => {
+                let who = Identity::of(principal);
+                let uid = principal.uid().to_string();
+                self.forward(&who, &uid, route, policies, &forwarded, record)
+                    .await
+            }
+            // No verified token: the anonymous caller, never a token that failed.
+            (caller, _) => {
+                // A request without a token goes as what it is; one whose token failed
+                // says so in the log by its `would_deny`.
+                record.anonymous |= caller == Caller::AsDecided;
+                let anonymous = self
+                    .gate
+                    .bundle()
+                    .anonymous_principal()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                self.forward(
+                    &Identity::anonymous(),
+                    &anonymous,
+                    route,
+                    policies,
+                    &forwarded,
+                    record,
+                )
+                .await
+            }
+        }
     }
 
     /// An AuthZEN question from a caller the policies let ask: the body, read up to the
@@ -278,18 +410,20 @@ impl Exchange<'_> {
         js_sys::Reflect::get(&cf, &name.into()).ok()?.as_string()
     }
 
-    /// Forwards an allowed request with its identity headers and, when configured, its
-    /// signed assertion.
+    /// Forwards a request with its identity headers, monitor mode's decision header and,
+    /// when configured, its signed assertion. The client's `Authorization` goes along as
+    /// configured, never for a caller that was withheld (a token that failed).
     async fn forward(
         &self,
         who: &Identity<'_>,
         principal: &str,
         route: &RouteMatch,
-        decision: &Decision,
+        policies: &[String],
+        forwarded: &Forwarded,
         record: &mut RequestRecord,
     ) -> Result<Response, AppError> {
         let assertion = self
-            .assertion(who, principal, route, decision, record)
+            .assertion(who, principal, route, policies, forwarded, record)
             .await?;
         let config = self.state.config();
         let needs = self.gate.bundle().context_needs();
@@ -299,29 +433,29 @@ impl Exchange<'_> {
             .map(String::as_str)
             .chain(needs.ip.then_some(crate::request_values::CLIENT_IP_HEADER))
             .collect();
-        proxy::forward(
-            config,
-            self.req,
+        let outgoing = proxy::Outgoing {
             route,
             who,
-            decision,
-            self.id,
-            self.common,
+            policies,
+            decision: forwarded.decision.as_deref(),
             assertion,
-            &decided_on,
-        )
-        .await
+            decided_on: &decided_on,
+            authorization: config.forward_authorization && forwarded.caller == Caller::AsDecided,
+        };
+        proxy::forward(config, self.req, &outgoing, self.id, self.common).await
     }
 
-    /// The signed identity assertion for an allowed request, when configured. A key that
-    /// cannot be imported or a signature that fails is a 500: the request is never forwarded
-    /// without the assertion the origin expects.
+    /// The signed identity assertion for a forwarded request, when configured (with
+    /// monitor mode's decision on an action that is not enforced). A key that cannot be
+    /// imported or a signature that fails is a 500: the request is never forwarded without
+    /// the assertion the origin expects.
     async fn assertion(
         &self,
         who: &Identity<'_>,
         principal: &str,
         route: &RouteMatch,
-        decision: &Decision,
+        policies: &[String],
+        forwarded: &Forwarded,
         record: &mut RequestRecord,
     ) -> Result<Option<String>, AppError> {
         let Some(keys) = self.state.assertion() else {
@@ -354,9 +488,9 @@ impl Exchange<'_> {
             method: route.method.to_ascii_uppercase(),
             path: route.path.clone(),
             query: route.query.clone(),
-            policies: decision.policies.clone(),
-            enforced: true,
-            decision: None,
+            policies: policies.to_vec(),
+            enforced: forwarded.decision.is_none(),
+            decision: forwarded.decision.clone(),
         };
         match imported.sign(&assertion).await {
             Ok(jwt) => Ok(Some(jwt)),
@@ -379,26 +513,24 @@ impl Exchange<'_> {
         }
         let Some((route, decision)) = gate.decide_anonymous(self.method, target, &self.values())
         else {
-            return Err(AppError::MissingToken);
+            // Not a public route (or no route): the missing token, or its would-deny.
+            return self.undecided(AppError::MissingToken, record).await;
         };
         record.anonymous = true;
         record.decided(&route.action, &decision);
-        if !decision.is_allowed() {
-            return Err(AppError::denied(&decision, AppError::MissingToken));
+        let mode = self.mode(&route, record);
+        let refusal =
+            (!decision.is_allowed()).then(|| AppError::denied(&decision, AppError::MissingToken));
+        match rollout::settle(mode, refusal.clone()) {
+            Settled::Refuse(err) => Err(err),
+            Settled::Forward(forwarded) => {
+                if let Some(refusal) = &refusal {
+                    record.refused(refusal);
+                }
+                self.forward_settled(&route, &decision.policies, None, forwarded, record)
+                    .await
+            }
         }
-        let principal = gate
-            .bundle()
-            .anonymous_principal()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        self.forward(
-            &Identity::anonymous(),
-            &principal,
-            &route,
-            &decision,
-            record,
-        )
-        .await
     }
 
     /// Asks the issuer's introspection endpoint, when configured for this method and action

@@ -6,8 +6,9 @@ use crate::forward::{
     Identity, forwards_body, identity_headers, merge_vary, request_headers, response_headers,
 };
 use crate::problem::AppError;
+use crate::rollout::DECISION_HEADER;
 use cedargate::wire::{BundleEndpoint, PROBLEM_MEDIA_TYPE};
-use cedargate::{Bundle, Decision, Gate, Principal, RouteMatch};
+use cedargate::{Bundle, Gate, Principal, RouteMatch};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, Response};
@@ -121,38 +122,55 @@ pub fn text(status: u16, body: &str, content_type: &str, common: &Common) -> Res
     with_text(status, &headers, body)
 }
 
-/// The bundle endpoint's document.
+/// The bundle endpoint's document, saying which actions `config` enforces.
 pub fn bundle_document(
+    config: &EdgeConfig,
     bundle: &Bundle,
     serial: u64,
     caller: &Principal,
     common: &Common,
 ) -> Response {
-    let body = BundleEndpoint::new(bundle, serial, caller);
+    let mut body = BundleEndpoint::new(bundle, serial, caller);
+    body.enforced = crate::rollout::enforced_actions(config, bundle);
     json_response(200, common.to_vec(), &body, "application/json")
 }
 
-/// Forwards an allowed request: the method that was authorized (uppercase), the authorized
-/// path, the query as it was parsed, the body streamed; client `x-cedargate-*`, forwarding,
-/// method-override and `Connection`-named headers dropped, identity headers added. The
-/// origin's answer is streamed back, with `Vary` merged rather than replaced. `assertion`,
-/// when configured, goes along as `X-Cedargate-Assertion` (to the origin only).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one request's parts, passed once"
-)]
+/// What the origin is told of a forwarded request besides the client's own headers.
+pub struct Outgoing<'a> {
+    /// The route that was decided.
+    pub route: &'a RouteMatch,
+    /// Who the origin is told called.
+    pub who: &'a Identity<'a>,
+    /// The deciding policies.
+    pub policies: &'a [String],
+    /// Monitor mode's `X-Cedargate-Decision`, on an action that is not enforced.
+    pub decision: Option<&'a str>,
+    /// The signed assertion, when configured.
+    pub assertion: Option<String>,
+    /// The headers the decision read (lowercase), passed on whatever `Connection` names.
+    pub decided_on: &'a [&'a str],
+    /// Whether the client's `Authorization` header goes along.
+    pub authorization: bool,
+}
+
+/// Forwards a request: the method that was decided (uppercase), the decided path, the
+/// query as it was parsed, the body streamed; client `x-cedargate-*`, forwarding,
+/// method-override and `Connection`-named headers dropped (and `Authorization` unless
+/// `out.authorization`), identity headers and the decision header added. The origin's
+/// answer is streamed back, with `Vary` merged rather than replaced. The assertion, when
+/// configured, goes along as `X-Cedargate-Assertion` (to the origin only).
 pub async fn forward(
     config: &EdgeConfig,
     req: &Request,
-    route: &RouteMatch,
-    who: &Identity<'_>,
-    decision: &Decision,
+    out: &Outgoing<'_>,
     id: &str,
     common: &Common,
-    assertion: Option<String>,
-    decided_on: &[&str],
 ) -> Result<Response, AppError> {
-    let mut identity = identity_headers(who, &route.action, &decision.policies, id);
+    let route = out.route;
+    let mut identity = identity_headers(out.who, &route.action, out.policies, id);
+    if let Some(decision) = out.decision {
+        identity.push((DECISION_HEADER, decision.to_owned()));
+    }
     if config.no_origin() {
         // Measuring the gate alone: the decision, without an origin behind it. The assertion
         // is for an origin, never handed to the client.
@@ -160,19 +178,15 @@ pub async fn forward(
         headers.extend_from_slice(common);
         return Ok(respond(204, &headers, None));
     }
-    if let Some(jwt) = assertion {
-        identity.push((cedargate::assertion::ASSERTION_HEADER, jwt));
+    if let Some(jwt) = &out.assertion {
+        identity.push((cedargate::assertion::ASSERTION_HEADER, jwt.clone()));
     }
     let url = config.origin_url(&route.path, route.query.as_deref());
     let method = route.method.to_ascii_uppercase();
     let inner = req;
     let headers = web_sys::Headers::new().map_err(|_| AppError::OriginUnreachable)?;
     let incoming = inner.headers();
-    for (k, v) in request_headers(
-        &entries(&incoming),
-        config.forward_authorization,
-        decided_on,
-    ) {
+    for (k, v) in request_headers(&entries(&incoming), out.authorization, out.decided_on) {
         let _ = headers.append(&k, &v);
     }
     for (k, v) in identity {

@@ -83,6 +83,8 @@ mod wasm {
                 error: None,
                 anonymous: false,
                 introspected: None,
+                mode: None,
+                would_deny: None,
             }
             .line("0123456789ab-1", "GET", "/pets/42?limit=1", 204, 120)
         }
