@@ -167,6 +167,7 @@ fn main() -> ExitCode {
         request_context::CHECKS,
     );
     h.suite("authzen", authzen::start, authzen::CHECKS);
+    h.suite("monitor", monitor::start, monitor::CHECKS);
     h.finish()
 }
 
@@ -186,6 +187,7 @@ mod fixture;
 mod introspection;
 mod key_hardening;
 mod kv_and_cache;
+mod monitor;
 mod request_context;
 mod rust_backend;
 mod signed_kv_bundles;
