@@ -59,7 +59,10 @@ pub const FILTERS: [(&str, &str); 12] = [
         "docs",
         "none: the whole book is checked (in about a second)",
     ),
-    ("clippy", "the packages whose name contains TEXT"),
+    (
+        "clippy",
+        "the packages whose name contains TEXT (all when none does)",
+    ),
     (
         "native",
         "the tests whose name contains TEXT (`cargo test -- TEXT`)",
@@ -69,7 +72,8 @@ pub const FILTERS: [(&str, &str); 12] = [
     ("wasm-chrome", "the tests whose name contains TEXT"),
     (
         "edge-build",
-        "the workers whose name contains TEXT: `petstore` (edge/build), `access`, `authzen`",
+        "the workers whose name contains TEXT (all when none does): `petstore` (edge/build), \
+         `access`, `authzen`",
     ),
     ("edge", "the checks whose `suite::check` name contains TEXT"),
     ("web-build", "none: there is one app to build"),
@@ -292,25 +296,38 @@ const WASM_PACKAGES: [&str; 7] = [
     "cedargate-bench-stages",
 ];
 
-/// `packages` whose name contains `filter` (all of them without one).
-fn picked<'a>(packages: &[&'a str], filter: Option<&str>) -> Vec<&'a str> {
-    packages
+/// `names` that contain `filter` (all of them without one).
+fn picked<'a>(names: &[&'a str], filter: Option<&str>) -> Vec<&'a str> {
+    names
         .iter()
         .copied()
         .filter(|p| filter.is_none_or(|f| p.contains(f)))
         .collect()
 }
 
+/// What a build or lint stage works on: the `names` that contain `filter` when it names any,
+/// else all of them, with a note saying so. One filter serves several stages
+/// (`--only edge-build,edge --filter kv_` builds every worker and runs the `kv_` checks).
+fn narrowed<'a>(names: &[&'a str], filter: Option<&str>) -> (Vec<&'a str>, String) {
+    let some = picked(names, filter);
+    if some.is_empty() {
+        (
+            names.to_vec(),
+            "the filter names none of them: all of them".into(),
+        )
+    } else {
+        (some, String::new())
+    }
+}
+
 fn clippy_stage(cx: &mut Context) -> Outcome {
     let filter = cx.filter.as_deref();
-    let native = picked(&PACKAGES, filter);
-    let wasm = picked(&WASM_PACKAGES, filter);
-    if native.is_empty() {
-        return Err(format!(
-            "no package's name contains the filter; packages: {}",
-            PACKAGES.join(", ")
-        ));
-    }
+    let (native, note) = narrowed(&PACKAGES, filter);
+    let wasm: Vec<&str> = WASM_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| native.contains(p))
+        .collect();
     let mut cmds = Vec::new();
     let mut lint = |packages: &[&str], wasm: bool| {
         let mut cmd = cargo(&["clippy"]);
@@ -339,9 +356,10 @@ fn clippy_stage(cx: &mut Context) -> Outcome {
         (
             None,
             format!(
-                "{} packages natively, {} for wasm32",
+                "{} packages natively, {} for wasm32{}",
                 native.len(),
-                wasm.len()
+                wasm.len(),
+                note_suffix(&note)
             ),
         )
     })
@@ -442,10 +460,11 @@ const WORKERS: [(&str, Option<(&str, &str)>); 3] = [
 
 fn edge_build_stage(cx: &mut Context) -> Outcome {
     let node = &cx.tools.node;
-    let filter = cx.filter.as_deref();
+    let names: Vec<&str> = WORKERS.iter().map(|(n, _)| *n).collect();
+    let (wanted, note) = narrowed(&names, cx.filter.as_deref());
     let mut notes = Vec::new();
     for (name, fixture) in WORKERS {
-        if filter.is_some_and(|f| !name.contains(f)) {
+        if !wanted.contains(&name) {
             continue;
         }
         match fixture {
@@ -456,12 +475,8 @@ fn edge_build_stage(cx: &mut Context) -> Outcome {
             Some((bundle, out)) => notes.push(crate::edge::build_with_bundle(node, bundle, out)?),
         }
     }
-    if notes.is_empty() {
-        let names: Vec<&str> = WORKERS.iter().map(|(n, _)| *n).collect();
-        return Err(format!(
-            "no worker's name contains the filter; workers: {}",
-            names.join(", ")
-        ));
+    if !note.is_empty() {
+        notes.push(note);
     }
     Ok((None, notes.join("; ")))
 }
@@ -628,6 +643,19 @@ mod tests {
             ]
         );
         assert!(picked(&WASM_PACKAGES, Some("xtask")).is_empty());
+    }
+
+    #[test]
+    fn a_filter_naming_no_worker_or_package_builds_them_all() {
+        let workers = ["petstore", "access", "authzen"];
+        assert_eq!(
+            narrowed(&workers, Some("access")),
+            (vec!["access"], String::new())
+        );
+        let (all, note) = narrowed(&workers, Some("kv_"));
+        assert_eq!(all, workers);
+        assert!(note.contains("all of them"), "{note}");
+        assert_eq!(narrowed(&workers, None), (workers.to_vec(), String::new()));
     }
 
     #[test]
