@@ -49,6 +49,12 @@ impl BundleWatch {
         self.seen = Some(digest);
         true
     }
+
+    /// Forgets the last text looked at: the next one is new, whatever it is (an entry that
+    /// was removed and put back).
+    pub fn forget(&mut self) {
+        self.seen = None;
+    }
 }
 
 /// Whether a KV document with `serial` may replace the bundle in force with `in_force`:
@@ -62,6 +68,20 @@ pub fn takes_serial(serial: u64, in_force: u64, min_serial: u64) -> bool {
 /// below `min_serial`.
 pub fn takes_first_serial(serial: u64, built_in: u64, min_serial: u64) -> bool {
     serial >= built_in && serial >= min_serial
+}
+
+/// Whether a staged document with `serial` may replace the staged candidate before it
+/// (`staged`, none without one) beside the live bundle with `live`: above both, since
+/// `cedargate promote` gives the promoted bundle a serial above both, and never below the
+/// configured `min_serial`.
+pub fn takes_staged_serial(serial: u64, staged: Option<u64>, live: u64, min_serial: u64) -> bool {
+    serial > live && staged.is_none_or(|staged| serial > staged) && serial >= min_serial
+}
+
+/// Whether the staged candidate with `staged` has been overtaken by the live bundle with
+/// `live` (promoted, or a newer live bundle published over it): it is then retired.
+pub fn staged_outlived(staged: u64, live: u64) -> bool {
+    staged <= live
 }
 
 #[cfg(test)]
@@ -105,6 +125,28 @@ mod tests {
         assert!(!takes_serial(0, 1, 0));
         assert!(!takes_serial(5, 1, 6));
         assert!(takes_serial(6, 1, 6));
+    }
+
+    #[test]
+    fn a_staged_serial_is_above_the_candidate_before_it_and_the_live_bundle() {
+        assert!(takes_staged_serial(5, None, 3, 0));
+        assert!(takes_staged_serial(6, Some(5), 3, 0));
+        assert!(!takes_staged_serial(5, Some(5), 3, 0));
+        assert!(!takes_staged_serial(4, Some(5), 3, 0));
+        assert!(!takes_staged_serial(3, None, 3, 0));
+        assert!(!takes_staged_serial(2, None, 3, 0));
+        assert!(!takes_staged_serial(5, None, 3, 6));
+        assert!(staged_outlived(5, 5));
+        assert!(staged_outlived(5, 6));
+        assert!(!staged_outlived(5, 4));
+    }
+
+    #[test]
+    fn a_forgotten_text_is_new_again() {
+        let mut watch = BundleWatch::default();
+        assert!(watch.is_new("a"));
+        watch.forget();
+        assert!(watch.is_new("a"));
     }
 
     #[test]

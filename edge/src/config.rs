@@ -461,6 +461,24 @@ pub struct BundleKvConfig {
     /// with `min_serial`).
     #[serde(default)]
     pub serve_built_in: bool,
+    /// The key holding a staged candidate: a bundle document made for the staged slot
+    /// (`cedargate bundle --stage`), read beside `key` on the same schedule and opened the
+    /// same way (signature, audience), taken only with a serial above both the staged one
+    /// before it and the live bundle's, and checked against this configuration like a live
+    /// bundle. A share of requests (`shadow_percent`) is decided with it too, and every
+    /// disagreement with the live bundle is logged (`decision_changed`); it never changes an
+    /// answer. A staged document that is refused is logged (`staged_bundle_refused`) and the
+    /// candidate before it (or none) stays; a missing or refused one never touches the live
+    /// bundle. A candidate whose serial the live bundle reaches (`cedargate promote`) is
+    /// retired. Must not be `key`. Default: none, and no request is decided twice.
+    #[serde(default)]
+    pub staged_key: Option<String>,
+    /// The share of decided requests (from 0 to 100, in percent) also decided with the
+    /// staged candidate, chosen by the request id, so the same request is always in or out.
+    /// 100 decides every request twice (one more Cedar evaluation each). Default 100; only
+    /// read with `staged_key`.
+    #[serde(default = "default_shadow_percent")]
+    pub shadow_percent: u8,
 }
 
 impl BundleKvConfig {
@@ -591,6 +609,9 @@ fn default_kv_key() -> String {
 }
 fn default_kv_refresh() -> u64 {
     60
+}
+fn default_shadow_percent() -> u8 {
+    100
 }
 fn default_max_age() -> u32 {
     600
@@ -728,6 +749,21 @@ impl EdgeConfig {
                 (_, Some(audience)) => cedargate::check_bundle_audience(audience)
                     .map_err(EdgeConfigError::BundleAudience)?,
                 (None, None) => {}
+            }
+            if kv.shadow_percent > 100 {
+                return Err(EdgeConfigError::BundleKv(format!(
+                    "shadow_percent must be from 0 to 100, not {}",
+                    kv.shadow_percent
+                )));
+            }
+            if kv
+                .staged_key
+                .as_ref()
+                .is_some_and(|staged| *staged == kv.key)
+            {
+                return Err(EdgeConfigError::BundleKv(
+                    "staged_key must not be the live bundle's key".into(),
+                ));
             }
         }
         if let Some(d) = &self.deny_list
@@ -1239,6 +1275,34 @@ mod tests {
         assert!(matches!(
             serving.built_in_may_decide(2),
             Err(EdgeConfigError::BundleKv(m)) if m.contains("below min_serial 3")
+        ));
+    }
+
+    #[test]
+    fn a_staged_key_is_optional_and_its_share_is_a_percentage() {
+        let kv = |more| with_bundle_kv(more).map(|c| c.bundle_kv.unwrap());
+        let plain = kv(json!({})).unwrap();
+        assert_eq!(plain.staged_key, None);
+        assert_eq!(plain.shadow_percent, 100);
+        let staged = kv(json!({ "staged_key": "staged", "shadow_percent": 10 })).unwrap();
+        assert_eq!(staged.staged_key.as_deref(), Some("staged"));
+        assert_eq!(staged.shadow_percent, 10);
+        assert_eq!(
+            kv(json!({ "shadow_percent": 0 })).unwrap().shadow_percent,
+            0
+        );
+        assert!(matches!(
+            kv(json!({ "staged_key": "staged", "shadow_percent": 101 })),
+            Err(EdgeConfigError::BundleKv(m)) if m.contains("shadow_percent must be from 0 to 100")
+        ));
+        assert!(matches!(
+            kv(json!({ "shadow_percent": -1 })),
+            Err(EdgeConfigError::Shape(_))
+        ));
+        // One entry cannot be both the bundle in force and its candidate.
+        assert!(matches!(
+            kv(json!({ "staged_key": "current" })),
+            Err(EdgeConfigError::BundleKv(m)) if m.contains("staged_key")
         ));
     }
 

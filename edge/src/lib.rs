@@ -6,7 +6,8 @@
 //!
 //! The request handling itself lives in `runtime/` (wasm32 only); the decisions it relies
 //! on — configuration, header rules, CORS, key freshness, KV bundle refresh, the token
-//! cache, problem responses, monitor mode, the request target, log lines — are plain
+//! cache, problem responses, monitor mode, the staged bundle's shadow decisions, the request
+//! target, log lines — are plain
 //! functions in the other modules, tested natively.
 
 pub mod authzen;
@@ -21,6 +22,7 @@ pub mod log_line;
 pub mod problem;
 pub mod request_values;
 pub mod rollout;
+pub mod shadow;
 pub mod target;
 pub mod token_cache;
 

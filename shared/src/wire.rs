@@ -48,6 +48,12 @@ pub struct BundleEndpoint {
     /// without entity data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entities: Option<Vec<serde_json::Value>>,
+    /// The staged candidate the edge decides beside this bundle (`bundle_kv.staged_key`),
+    /// in the same form (its own version, serial, policies and entity data about the
+    /// caller; no candidate of its own), for showing what it would change. It never answers
+    /// a request. Absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staged: Option<Box<BundleEndpoint>>,
 }
 
 impl BundleEndpoint {
@@ -65,6 +71,7 @@ impl BundleEndpoint {
             compiled: bundle.compiled().clone(),
             text_version: bundle.text_version().to_string(),
             entities: bundle.entity_data_about(caller),
+            staged: None,
         }
     }
 

@@ -17,12 +17,15 @@ use crate::log_line::RequestRecord;
 use crate::problem::AppError;
 use crate::request_values::request_values;
 use crate::rollout::{self, Caller, Forwarded, Mode, Settled};
+use crate::shadow;
 use crate::target::{is_bundle_endpoint, target_of};
 use crate::token_cache::token_key;
 use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 use cedargate::assertion::Assertion;
 use cedargate::revocation::DenyList;
-use cedargate::{Gate, KeySet, KeySource, Principal, RequestValues, RouteMatch, UnixTime};
+use cedargate::{
+    Decision, Gate, KeySet, KeySource, Principal, RequestValues, RouteMatch, UnixTime,
+};
 use serde_json::json;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -191,10 +194,11 @@ impl Exchange<'_> {
             }
             // The policies and the caller's entity data go to tokens that are still active.
             self.introspect(token, &auth, None, record).await?;
+            let staged = state.staged();
             return Ok(proxy::bundle_document(
                 state.config(),
-                gate.bundle(),
-                state.serial(),
+                (gate.bundle(), state.serial()),
+                staged.as_ref().map(|s| (s.gate.bundle(), s.serial)),
                 &auth.principal,
                 common,
             ));
@@ -222,6 +226,7 @@ impl Exchange<'_> {
         };
         let Decided { route, decision } = &*decided;
         record.decided(&route.action, decision);
+        self.shadow(Some(&auth.principal), route, decision);
         let mode = self.mode(route, record);
         let refusal = (!decision.is_allowed()).then(|| {
             AppError::denied(
@@ -389,11 +394,66 @@ impl Exchange<'_> {
         proxy::text(answer.status, &answer.body, answer.content_type, &common)
     }
 
+    /// For a sampled share of decided requests (`bundle_kv.shadow_percent`), the same
+    /// request decided with the staged candidate too, for the same caller (`None`: the
+    /// anonymous principal of a public route) and request values; a decision that differs
+    /// from the live one (`route`, `decision`) is logged as `decision_changed`. Nothing of
+    /// it reaches the answer, its status or its headers.
+    fn shadow(&self, caller: Option<&Principal>, route: &RouteMatch, decision: &Decision) {
+        let Some(kv) = self.state.config().bundle_kv.as_ref() else {
+            return;
+        };
+        let Some(staged) = self.state.staged() else {
+            return;
+        };
+        if !shadow::sampled(self.id, kv.shadow_percent) {
+            return;
+        }
+        let gate = &staged.gate;
+        let values = self.values_for(gate);
+        let decided = match caller {
+            Some(principal) => gate
+                .decide(principal, self.method, self.target, &values)
+                .ok(),
+            None => gate.decide_anonymous(self.method, self.target, &values),
+        };
+        let anonymous_type = caller
+            .is_none()
+            .then(|| {
+                self.gate
+                    .bundle()
+                    .anonymous_principal()
+                    .map(|uid| uid.type_name().to_string())
+            })
+            .flatten()
+            .unwrap_or_default();
+        let principal_type = match caller {
+            Some(principal) => principal.uid().type_name().to_string(),
+            None => anonymous_type,
+        };
+        let who = shadow::Caller {
+            principal_type: &principal_type,
+            groups: caller.map_or(&[], |p| p.groups()),
+        };
+        let live = shadow::Outcome::of(&route.action, decision);
+        let staged = decided
+            .as_ref()
+            .map(|(route, decision)| shadow::Outcome::of(&route.action, decision));
+        if let Some(fields) = shadow::decision_changed(self.id, &who, &live, staged.as_ref()) {
+            event(shadow::DECISION_CHANGED, fields);
+        }
+    }
+
     /// The request's own values, as far as the bundle's actions declare them.
     fn values(&self) -> RequestValues {
+        self.values_for(self.gate)
+    }
+
+    /// The request's own values, as far as the actions of `gate`'s bundle declare them.
+    fn values_for(&self, gate: &Gate) -> RequestValues {
         let headers = self.req.headers();
         request_values(
-            self.gate.bundle().context_needs(),
+            gate.bundle().context_needs(),
             UnixTime((now_ms() / 1000.0) as i64),
             |name| headers.get(name).ok().flatten(),
             || self.cf_string("country"),
@@ -518,6 +578,7 @@ impl Exchange<'_> {
         };
         record.anonymous = true;
         record.decided(&route.action, &decision);
+        self.shadow(None, &route, &decision);
         let mode = self.mode(&route, record);
         let refusal =
             (!decision.is_allowed()).then(|| AppError::denied(&decision, AppError::MissingToken));

@@ -7,15 +7,20 @@
 //! in force, newer ones are looked for when due ([`BundleWatch`]), after the response is
 //! sent.
 //!
+//! With `bundle_kv.staged_key`, the staged entry is read beside the live one, on the same
+//! schedule and always after the response ([`look_staged`]): a candidate the shadow
+//! decisions compare with the live bundle, never one that answers.
+//!
 //! [`BundleWatch`]: crate::bundle_policy::BundleWatch
 
 use super::log::event;
 use super::now_ms;
+use super::state::Staged;
 use super::state::State;
-use crate::bundle_policy::{takes_first_serial, takes_serial};
+use crate::bundle_policy::{takes_first_serial, takes_serial, takes_staged_serial};
 use crate::config::BundleKvConfig;
 use crate::problem::AppError;
-use cedargate::{Gate, open_bundle_document_for};
+use cedargate::{BundleSlot, Gate, open_bundle_document_for, open_bundle_document_for_slot};
 use serde_json::json;
 use std::rc::Rc;
 use worker::{Context, Env, kv::KvStore};
@@ -40,6 +45,7 @@ pub async fn gate_for_request(
             ctx.wait_until(async move {
                 if let Some(kv) = kv {
                     look(&state, &kv).await;
+                    look_staged(&state, &kv).await;
                 }
             });
         }
@@ -55,6 +61,13 @@ pub async fn gate_for_request(
     state.bundle_check_due(now, kv_config.refresh_seconds);
     if let Some(kv) = store(env, kv_config) {
         look(state, &kv).await;
+        // The staged candidate after the response: it never holds a request up.
+        if kv_config.staged_key.is_some() {
+            let state = state.clone();
+            ctx.wait_until(async move {
+                look_staged(&state, &kv).await;
+            });
+        }
     }
     if state.may_decide() {
         Ok(state.gate())
@@ -140,12 +153,113 @@ async fn look(state: &Rc<State>, kv: &KvStore) {
     match loaded {
         Ok((gate, authzen)) => {
             let version = gate.bundle().version().to_string();
-            state.replace_gate(gate, authzen, document.serial);
+            let retired = state.replace_gate(gate, authzen, document.serial);
             event(
                 "bundle_updated",
                 json!({ "version": version, "serial": document.serial }),
             );
+            if let Some(staged) = retired {
+                event(
+                    "staged_bundle_retired",
+                    json!({ "serial": staged, "live_serial": document.serial }),
+                );
+            }
         }
         Err(error) => event("bundle_rejected", json!({ "error": error, "kept": kept() })),
+    }
+}
+
+/// Reads the staged entry (`bundle_kv.staged_key`) and puts its document in force as the
+/// staged candidate when it is new, opens for the staged slot (signature, audience, slot),
+/// has a serial above the candidate before it and the live bundle, and loads into a gate
+/// the configuration accepts. A refused document is logged (`staged_bundle_refused`, the
+/// reason, never the document) and the candidate before it stays; an empty entry withdraws
+/// the candidate. Nothing here touches the live bundle.
+async fn look_staged(state: &Rc<State>, kv: &KvStore) {
+    let Some(kv_config) = state.config().bundle_kv.as_ref() else {
+        return;
+    };
+    let Some(key) = kv_config.staged_key.as_deref() else {
+        return;
+    };
+    let text = match kv.get(key).text().await {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            state.staged_text_is_new(None);
+            if let Some(staged) = state.staged() {
+                state.replace_staged(None);
+                event(
+                    "staged_bundle_withdrawn",
+                    json!({ "key": key, "serial": staged.serial }),
+                );
+            }
+            return;
+        }
+        Err(err) => {
+            event(
+                "staged_bundle_unreadable",
+                json!({ "error": err.to_string() }),
+            );
+            return;
+        }
+    };
+    if !state.staged_text_is_new(Some(&text)) {
+        return;
+    }
+    let before = state.staged();
+    let refused = |error: String| {
+        event(
+            "staged_bundle_refused",
+            json!({
+                "error": error,
+                "kept": before.as_ref().map(|s| s.serial),
+            }),
+        );
+    };
+    let document = match open_bundle_document_for_slot(
+        &text,
+        kv_config.public_key.as_ref(),
+        kv_config.audience.as_deref(),
+        BundleSlot::Staged,
+    ) {
+        Ok(document) => document,
+        Err(err) => return refused(err.to_string()),
+    };
+    let live = state.serial();
+    if !takes_staged_serial(
+        document.serial,
+        before.as_ref().map(|s| s.serial),
+        live,
+        kv_config.min_serial,
+    ) {
+        let serial = document.serial;
+        return refused(match before.as_ref().map(|s| s.serial) {
+            Some(staged) if serial <= staged => {
+                format!("serial {serial} is not above the staged candidate's {staged}")
+            }
+            _ if serial <= live => format!("serial {serial} is not above the live bundle's {live}"),
+            _ => format!(
+                "serial {serial} is below min_serial {}",
+                kv_config.min_serial
+            ),
+        });
+    }
+    let loaded = document
+        .load()
+        .map_err(|e| e.to_string())
+        .and_then(|bundle| state.prepare_staged(bundle));
+    match loaded {
+        Ok(gate) => {
+            let version = gate.bundle().version().to_string();
+            state.replace_staged(Some(Staged {
+                gate,
+                serial: document.serial,
+            }));
+            event(
+                "staged_bundle_updated",
+                json!({ "version": version, "serial": document.serial }),
+            );
+        }
+        Err(error) => refused(error),
     }
 }

@@ -122,16 +122,22 @@ pub fn text(status: u16, body: &str, content_type: &str, common: &Common) -> Res
     with_text(status, &headers, body)
 }
 
-/// The bundle endpoint's document, saying which actions `config` enforces.
+/// The bundle endpoint's document for the bundle in force with its serial, saying which
+/// actions `config` enforces, with the staged candidate beside it when there is one.
 pub fn bundle_document(
     config: &EdgeConfig,
-    bundle: &Bundle,
-    serial: u64,
+    (bundle, serial): (&Bundle, u64),
+    staged: Option<(&Bundle, u64)>,
     caller: &Principal,
     common: &Common,
 ) -> Response {
-    let mut body = BundleEndpoint::new(bundle, serial, caller);
-    body.enforced = crate::rollout::enforced_actions(config, bundle);
+    let endpoint = |bundle: &Bundle, serial: u64| {
+        let mut body = BundleEndpoint::new(bundle, serial, caller);
+        body.enforced = crate::rollout::enforced_actions(config, bundle);
+        body
+    };
+    let mut body = endpoint(bundle, serial);
+    body.staged = staged.map(|(bundle, serial)| Box::new(endpoint(bundle, serial)));
     json_response(200, common.to_vec(), &body, "application/json")
 }
 

@@ -36,6 +36,14 @@ pub struct Authenticated {
     pub introspected: Cell<Option<(bool, i64)>>,
 }
 
+/// The staged candidate (`bundle_kv.staged_key`): its gate, bound to this configuration
+/// like the live one, and its serial. It decides requests beside the live gate, never in
+/// its place.
+pub struct Staged {
+    pub gate: Gate,
+    pub serial: u64,
+}
+
 /// The configured signature backend.
 pub type Backend = cedargate::crypto::AnyBackend;
 
@@ -53,6 +61,10 @@ pub struct State {
     may_decide: Cell<bool>,
     /// When KV was looked at, and what it held.
     bundle_watch: RefCell<BundleWatch>,
+    /// The staged candidate in force, if any.
+    staged: RefCell<Option<Rc<Staged>>>,
+    /// What the staged entry held when last looked at.
+    staged_watch: RefCell<BundleWatch>,
     crypto: Backend,
     keys: Rc<KeyStore>,
     tokens: RefCell<TokenCache<Rc<Authenticated>>>,
@@ -152,6 +164,8 @@ impl State {
             serial: Cell::new(serial),
             may_decide: Cell::new(may_decide),
             bundle_watch: RefCell::default(),
+            staged: RefCell::default(),
+            staged_watch: RefCell::default(),
             crypto,
             keys: Rc::new(keys),
             tokens: RefCell::new(tokens),
@@ -239,13 +253,56 @@ impl State {
     }
 
     /// Puts a newer gate (and the decision point over the same bundle) in force; cached
-    /// principals belong to the old one.
-    pub fn replace_gate(&self, gate: Gate, authzen: Option<Authzen>, serial: u64) {
+    /// principals belong to the old one. A staged candidate the new serial reaches is
+    /// retired; its serial is returned.
+    pub fn replace_gate(&self, gate: Gate, authzen: Option<Authzen>, serial: u64) -> Option<u64> {
         *self.gate.borrow_mut() = Rc::new(gate);
         *self.authzen.borrow_mut() = authzen.map(Rc::new);
         self.serial.set(serial);
         self.may_decide.set(true);
         self.tokens.borrow_mut().clear();
+        let mut staged = self.staged.borrow_mut();
+        let outlived = staged
+            .as_ref()
+            .map(|s| s.serial)
+            .filter(|&staged| crate::bundle_policy::staged_outlived(staged, serial));
+        if outlived.is_some() {
+            *staged = None;
+        }
+        outlived
+    }
+
+    /// The staged candidate in force, if any.
+    pub fn staged(&self) -> Option<Rc<Staged>> {
+        self.staged.borrow().clone()
+    }
+
+    /// The gate of a staged candidate's bundle, checked against the configuration as a live
+    /// bundle is ([`EdgeConfig::check_bundle`], the context allow-list).
+    pub fn prepare_staged(&self, bundle: Bundle) -> Result<Gate, String> {
+        self.config
+            .check_bundle(&bundle)
+            .map_err(|e| e.to_string())?;
+        Gate::enforcing(bundle, &self.config.trust, &self.config.context).map_err(|e| e.to_string())
+    }
+
+    /// Puts a staged candidate in force (`None`: withdraws the one there is).
+    pub fn replace_staged(&self, staged: Option<Staged>) {
+        *self.staged.borrow_mut() = staged.map(Rc::new);
+    }
+
+    /// Whether the staged entry's text `text` differs from the one looked at last (valid
+    /// or not); it becomes the last one. `None`: the entry is empty, and the next text is
+    /// new whatever it is.
+    pub fn staged_text_is_new(&self, text: Option<&str>) -> bool {
+        let mut watch = self.staged_watch.borrow_mut();
+        match text {
+            Some(text) => watch.is_new(text),
+            None => {
+                watch.forget();
+                false
+            }
+        }
     }
 
     /// The token cache, emptied first if an issuer's keys changed since it was last used:

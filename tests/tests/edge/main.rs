@@ -168,6 +168,7 @@ fn main() -> ExitCode {
     );
     h.suite("authzen", authzen::start, authzen::CHECKS);
     h.suite("monitor", monitor::start, monitor::CHECKS);
+    h.suite("staged_bundle", staged_bundle::start, staged_bundle::CHECKS);
     h.finish()
 }
 
@@ -191,5 +192,6 @@ mod monitor;
 mod request_context;
 mod rust_backend;
 mod signed_kv_bundles;
+mod staged_bundle;
 mod webcrypto;
 mod worker;
