@@ -11,6 +11,7 @@
 
 pub mod harness;
 pub mod http;
+pub mod kv;
 pub mod origin;
 pub mod pingone;
 pub mod provider;

@@ -26,6 +26,8 @@ pub enum Binding {
     Json(String, serde_json::Value),
     /// A string.
     Text(String, String),
+    /// A KV namespace served on 127.0.0.1:`port` ([`crate::kv::KvServer`]).
+    Kv(String, u16),
 }
 
 /// One running workerd; stopped when dropped.
@@ -122,6 +124,22 @@ impl Workerd {
                     format!("    (name = {}, json = {}),", text(n), text(&v.to_string()))
                 }
                 Binding::Text(n, v) => format!("    (name = {}, text = {}),", text(n), text(v)),
+                Binding::Kv(n, _) => format!(
+                    "    (name = {}, kvNamespace = {}),",
+                    text(n),
+                    text(&format!("kv-{n}"))
+                ),
+            })
+            .collect();
+        // Each KV namespace is an outside HTTP service of its own.
+        let kv_services: Vec<String> = bindings
+            .iter()
+            .filter_map(|b| match b {
+                Binding::Kv(n, port) => Some(format!(
+                    "    (name = {}, external = (address = \"127.0.0.1:{port}\", http = ())),",
+                    text(&format!("kv-{n}"))
+                )),
+                _ => None,
             })
             .collect();
         // The first service is `main`, as it always was; copies are `main-1`, `main-2`, ...
@@ -134,6 +152,7 @@ impl Workerd {
         };
         let services: Vec<String> = (0..ports.len())
             .map(|i| format!("    (name = \"{}\", worker = .worker),", service(i)))
+            .chain(kv_services)
             .collect();
         let sockets: Vec<String> = ports
             .iter()

@@ -1,6 +1,8 @@
 //! `cargo xtask soak`: the edge worker in workerd at saturation for N seconds with a mix of
-//! allowed, denied and invalid requests; every answer and the memory of workerd are checked
-//! (see `tests/src/bin/soak.rs`). Writes `target/soak/report.md` and `report.json`.
+//! allowed, denied and invalid requests, its bundles read from KV, with a staged candidate
+//! written, replaced and promoted mid-run; every answer, the `decision_changed` lines and
+//! the memory of workerd are checked (see `tests/src/bin/soak/`). Writes
+//! `target/soak/report.md` and `report.json`.
 
 use crate::{edge, run, tools};
 use std::process::Command;

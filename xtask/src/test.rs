@@ -376,9 +376,18 @@ fn with_filter(mut cmd: Command, filter: Option<&str>) -> Command {
 fn native_stage(cx: &mut Context) -> Outcome {
     let filter = cx.filter.as_deref();
     let test = cargo(&["test", "--workspace", "--exclude", "cedargate-tests"]);
-    // The test crate's own unit tests (its check runner, the bench report's rendering); its
-    // workerd suites are the edge stage.
-    let harness = cargo(&["test", "-p", "cedargate-tests", "--lib", "--bin", "bench"]);
+    // The test crate's own unit tests (its check runner, the bench report's rendering, the
+    // soak's judging of decision_changed lines); its workerd suites are the edge stage.
+    let harness = cargo(&[
+        "test",
+        "-p",
+        "cedargate-tests",
+        "--lib",
+        "--bin",
+        "bench",
+        "--bin",
+        "soak",
+    ]);
     commands(vec![
         with_filter(test, filter),
         with_filter(harness, filter),

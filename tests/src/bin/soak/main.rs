@@ -7,8 +7,14 @@
 //! is the one measured. Each client thread keeps one connection open and sends the next
 //! request as soon as the previous answer has arrived, so the worker is never idle.
 //!
+//! The worker reads its bundles from a KV namespace the soak serves, and mid-run the staged
+//! bundle is swapped: a staged candidate is written at a tenth of the run, replaced by
+//! another at a quarter, and promoted to live at two fifths (see `staged.rs`).
+//!
 //! It fails (exit 1) when any answer is not the one expected (status, problem type, or the
-//! identity the origin saw), on any 5xx or transport error, or when the resident memory of
+//! identity the origin saw; after the promotion, what the promoted bundle answers, either
+//! within a window around it), on any 5xx or transport error, when a `decision_changed`
+//! line is missing or out of place (`staged.rs`), or when the resident memory of
 //! workerd keeps growing. The first half of the run, and at least its first 30 s, is
 //! warm-up (isolate start, key fetch, caches filling, V8's heap growing: workerd's memory
 //! grows for the first 20 to 30 s of load, a no-op worker's too) and is not judged; of the
@@ -18,12 +24,16 @@
 //!   cargo run --release -p cedargate-tests --bin soak -- [--seconds N] [--connections N]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod staged;
+
+use cedargate_tests::kv::KvServer;
 use cedargate_tests::origin::EchoOrigin;
 use cedargate_tests::provider::TestProvider;
 use cedargate_tests::support::{self, b64, mint_raw};
 use cedargate_tests::workerd::{Binding, Module, Workerd};
 use cedargate_tests::{now, root};
 use serde_json::{Value, json};
+use staged::{Bundles, Changed, Seen, Timeline, When};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -50,6 +60,10 @@ struct Case {
     status: u16,
     /// For 2xx: the subject the origin must see; for refusals: the problem type.
     expect: &'static str,
+    /// Which staged candidate changes its decision.
+    changed: Changed,
+    /// Status and `expect` once the promoted bundle answers, when it answers otherwise.
+    promoted: Option<(u16, &'static str)>,
 }
 
 #[derive(Default, Clone, serde::Serialize)]
@@ -62,6 +76,10 @@ struct Tally {
     statuses: BTreeMap<u16, u64>,
     /// Up to five examples of wrong answers.
     examples: Vec<String>,
+    /// Answers within the window around the promotion that were the first live bundle's,
+    /// and the promoted bundle's (kinds of request the promotion changes).
+    window_before: u64,
+    window_after: u64,
 }
 
 #[derive(Clone, Copy, serde::Serialize)]
@@ -101,8 +119,13 @@ fn main() -> std::process::ExitCode {
     provider.set_cache_control("soak", "public, max-age=86400");
     let issuer = provider.issuer("soak");
     let origin = EchoOrigin::start().unwrap();
-    let mix = Mix::new(cases(Tokens::mint(&issuer)));
-    let workerd = start_workerd(&origin.url(), &issuer);
+    let kv = Arc::new(KvServer::start().unwrap());
+    let bundles = Arc::new(Bundles::sign());
+    bundles.install(&kv);
+    let cases = cases(Tokens::mint(&issuer));
+    let workerd = start_workerd(&origin.url(), &issuer, &bundles, &kv);
+    // The run's clock (the swaps, the samples) starts once workerd listens.
+    let mix = Mix::new(cases);
 
     eprintln!(
         "[soak] {} s, {} connections, {} kinds of request",
@@ -111,7 +134,18 @@ fn main() -> std::process::ExitCode {
         mix.cases.len()
     );
     let mix = Arc::new(mix);
-    let run = run_load(&workerd, &mix, &options);
+    let run = run_load(&workerd, &mix, &options, &kv, &bundles);
+    // The last lines reach the log.
+    std::thread::sleep(Duration::from_millis(500));
+    let kinds: Vec<(&'static str, Changed)> =
+        mix.cases.iter().map(|c| (c.name, c.changed)).collect();
+    let staged = staged::judge(
+        &kinds,
+        &run.seen,
+        &workerd.logs(),
+        &mix.timeline,
+        kv.reads(),
+    );
     let report = Report {
         seconds: run.seconds,
         connections: options.connections,
@@ -119,6 +153,7 @@ fn main() -> std::process::ExitCode {
         cases: &mix.cases,
         tallies: &run.tallies,
         samples: &run.samples,
+        staged: &staged,
     };
     let ok = write_report(&out, &report);
     if !ok {
@@ -376,6 +411,19 @@ fn cases(tokens: Tokens) -> Vec<Case> {
     ]
     .into_iter()
     .map(Case::from)
+    .map(|mut case| {
+        // The staged candidates' `forbid`s (staged.rs): the first refuses AVP_User's
+        // `get /pets`, the second (promoted) AVP_User's `get /pets/{petId}`.
+        match case.name {
+            "user lists pets" => case.changed = Changed::First,
+            "user with a new token each time" => {
+                case.changed = Changed::Second;
+                case.promoted = Some((403, "urn:cedargate:problem:forbidden"));
+            }
+            _ => {}
+        }
+        case
+    })
     .collect()
 }
 
@@ -395,12 +443,14 @@ fn send_raw(base: &str, case: &Case, token: Option<&str>) -> Result<Answer, Stri
     Ok(Answer {
         status: reply.status,
         origin: reply.header("x-origin").map(str::to_owned),
+        request_id: reply.header("x-cedargate-request-id").map(str::to_owned),
         body: reply.body,
     })
 }
 
-/// The built worker (`edge/build`) run by workerd, in front of `origin`, trusting `issuer`.
-fn start_workerd(origin: &str, issuer: &str) -> Workerd {
+/// The built worker (`edge/build`) run by workerd, in front of `origin`, trusting `issuer`,
+/// its bundles from `kv`.
+fn start_workerd(origin: &str, issuer: &str, bundles: &Bundles, kv: &KvServer) -> Workerd {
     let edge_js = root().join("edge/build/index.js");
     let edge_wasm = root().join("edge/build/index_bg.wasm");
     let config = json!({
@@ -408,6 +458,7 @@ fn start_workerd(origin: &str, issuer: &str) -> Workerd {
         "token_cache_entries": TOKEN_CACHE_ENTRIES,
         "request_log": "off",
         "trust": { "issuers": [{ "issuer": issuer, "token": "id", "audiences": [CLIENT] }] },
+        "bundle_kv": bundles.config(),
     });
     Workerd::start(
         "soak",
@@ -415,7 +466,10 @@ fn start_workerd(origin: &str, issuer: &str) -> Workerd {
             Module::Es("index.js".into(), edge_js),
             Module::Wasm("index_bg.wasm".into(), edge_wasm),
         ],
-        &[Binding::Json("CEDARGATE_CONFIG".into(), config)],
+        &[
+            Binding::Json("CEDARGATE_CONFIG".into(), config),
+            Binding::Kv(staged::BINDING.into(), kv.port()),
+        ],
     )
     .unwrap_or_else(|e| panic!("workerd did not start: {e}"))
 }
@@ -429,6 +483,8 @@ struct Mix {
     stop: AtomicBool,
     /// The number of the next request.
     next: AtomicUsize,
+    /// When the bundles were swapped.
+    timeline: Timeline,
 }
 
 impl Mix {
@@ -443,6 +499,7 @@ impl Mix {
             schedule,
             stop: AtomicBool::new(false),
             next: AtomicUsize::new(0),
+            timeline: Timeline::new(),
         }
     }
 }
@@ -453,12 +510,25 @@ struct Run {
     /// One per case of the mix.
     tallies: Vec<Tally>,
     samples: Vec<Sample>,
+    /// Every answered request with a request id.
+    seen: Vec<Seen>,
 }
 
 /// The load: one client thread per connection for `options.seconds`, with workerd sampled
 /// every second meanwhile.
-fn run_load(workerd: &Workerd, mix: &Arc<Mix>, options: &Options) -> Run {
-    let started = Instant::now();
+fn run_load(
+    workerd: &Workerd,
+    mix: &Arc<Mix>,
+    options: &Options,
+    kv: &Arc<KvServer>,
+    bundles: &Arc<Bundles>,
+) -> Run {
+    let started = mix.timeline.started;
+    let swapper = {
+        let (mix, kv, bundles, seconds) =
+            (mix.clone(), kv.clone(), bundles.clone(), options.seconds);
+        std::thread::spawn(move || staged::swap(&kv, &bundles, &mix.timeline, seconds, &mix.stop))
+    };
     let clients: Vec<_> = (0..options.connections)
         .map(|_| {
             let mix = mix.clone();
@@ -469,15 +539,20 @@ fn run_load(workerd: &Workerd, mix: &Arc<Mix>, options: &Options) -> Run {
     let samples = sample_workerd(workerd, started, options.seconds);
     mix.stop.store(true, Ordering::Relaxed);
     let mut tallies: Vec<Tally> = vec![Tally::default(); mix.cases.len()];
+    let mut seen = Vec::new();
     for handle in clients {
-        for (tally, part) in tallies.iter_mut().zip(handle.join().unwrap()) {
+        let (parts, mut more) = handle.join().unwrap();
+        for (tally, part) in tallies.iter_mut().zip(parts) {
             merge(tally, part);
         }
+        seen.append(&mut more);
     }
+    swapper.join().unwrap();
     Run {
         seconds: started.elapsed().as_secs_f64(),
         tallies,
         samples,
+        seen,
     }
 }
 
@@ -524,6 +599,7 @@ fn write_report(out: &Path, report: &Report) -> bool {
                 "name": c.name, "status": c.status, "tally": t,
             })).collect::<Vec<_>>(),
             "samples": report.samples,
+            "staged": report.staged,
             "passed": ok,
         }))
         .unwrap(),
@@ -554,6 +630,8 @@ impl From<Row> for Case {
             tokens,
             status,
             expect,
+            changed: Changed::Neither,
+            promoted: None,
         }
     }
 }
@@ -564,6 +642,8 @@ fn merge(into: &mut Tally, part: Tally) {
     into.wrong += part.wrong;
     into.server_errors += part.server_errors;
     into.transport_errors += part.transport_errors;
+    into.window_before += part.window_before;
+    into.window_after += part.window_after;
     for (status, n) in part.statuses {
         *into.statuses.entry(status).or_default() += n;
     }
@@ -575,7 +655,7 @@ fn merge(into: &mut Tally, part: Tally) {
 }
 
 /// One connection: requests back to back until told to stop.
-fn client(base: &str, mix: &Mix) -> Vec<Tally> {
+fn client(base: &str, mix: &Mix) -> (Vec<Tally>, Vec<Seen>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -585,6 +665,7 @@ fn client(base: &str, mix: &Mix) -> Vec<Tally> {
         .new_agent();
     let schedule = &mix.schedule;
     let mut tallies = vec![Tally::default(); mix.cases.len()];
+    let mut seen = Vec::new();
     while !mix.stop.load(Ordering::Relaxed) {
         let n = mix.next.fetch_add(1, Ordering::Relaxed);
         // A fixed stride through the schedule mixes the kinds evenly over time.
@@ -594,8 +675,20 @@ fn client(base: &str, mix: &Mix) -> Vec<Tally> {
         tally.requests += 1;
         let token = (!case.tokens.is_empty())
             .then(|| case.tokens[(n / schedule.len()) % case.tokens.len()].as_str());
+        let start = mix.timeline.now();
         match send(&agent, base, case, token) {
-            Ok(answer) => judge(tally, case, &answer),
+            Ok(answer) => {
+                let end = mix.timeline.now();
+                judge(tally, case, &answer, mix.timeline.when(start, end));
+                if let Some(id) = answer.request_id {
+                    seen.push(Seen {
+                        case: index,
+                        start,
+                        end,
+                        id,
+                    });
+                }
+            }
             Err(e) => {
                 tally.transport_errors += 1;
                 if tally.examples.len() < 5 {
@@ -604,7 +697,7 @@ fn client(base: &str, mix: &Mix) -> Vec<Tally> {
             }
         }
     }
-    tallies
+    (tallies, seen)
 }
 
 /// An answer of the worker.
@@ -612,6 +705,8 @@ struct Answer {
     status: u16,
     /// The `X-Origin` header: `echo` when the origin answered.
     origin: Option<String>,
+    /// The `X-Cedargate-Request-Id` header.
+    request_id: Option<String>,
     body: Vec<u8>,
 }
 
@@ -647,11 +742,14 @@ fn send(
         .map_err(|e| e.to_string())
         .and_then(|mut r| {
             let status = r.status().as_u16();
-            let origin = r
-                .headers()
-                .get("x-origin")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let header = |name: &str| {
+                r.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let origin = header("x-origin");
+            let request_id = header("x-cedargate-request-id");
             let body = r
                 .body_mut()
                 .read_to_vec()
@@ -659,17 +757,20 @@ fn send(
             Ok(Answer {
                 status,
                 origin,
+                request_id,
                 body,
             })
         })
 }
 
-/// Counts `answer` in `tally`: right when it is what `case` expects.
-fn judge(tally: &mut Tally, case: &Case, answer: &Answer) {
+/// Counts `answer` in `tally`: right when it is what `case` expects of the bundle in force
+/// (`when`: the first live bundle, the promoted one, or either around the promotion).
+fn judge(tally: &mut Tally, case: &Case, answer: &Answer, when: When) {
     let Answer {
         status,
         origin,
         body,
+        ..
     } = answer;
     let status = *status;
     *tally.statuses.entry(status).or_default() += 1;
@@ -684,14 +785,34 @@ fn judge(tally: &mut Tally, case: &Case, answer: &Answer) {
     } else {
         body["type"].as_str()
     };
-    if status == case.status && seen == Some(case.expect) {
+    let before = status == case.status && seen == Some(case.expect);
+    let after = match case.promoted {
+        Some((promoted_status, promoted_expect)) => {
+            status == promoted_status && seen == Some(promoted_expect)
+        }
+        None => before,
+    };
+    let right = match when {
+        When::Before => before,
+        When::After => after,
+        When::Window => before || after,
+    };
+    if when == When::Window && case.promoted.is_some() {
+        if before {
+            tally.window_before += 1;
+        } else if after {
+            tally.window_after += 1;
+        }
+    }
+    if right {
         tally.right += 1;
     } else {
         tally.wrong += 1;
         if tally.examples.len() < 5 {
-            tally
-                .examples
-                .push(format!("{status} {:?} (origin {origin:?})", seen));
+            tally.examples.push(format!(
+                "{status} {:?} (origin {origin:?}, {when:?} the promotion)",
+                seen
+            ));
         }
     }
 }
@@ -703,6 +824,7 @@ struct Report<'a> {
     cases: &'a [Case],
     tallies: &'a [Tally],
     samples: &'a [Sample],
+    staged: &'a staged::Outcome,
 }
 
 fn median(mut values: Vec<u64>) -> Option<u64> {
@@ -747,7 +869,10 @@ impl Report<'_> {
                 "| {} | {:.0} % | {} | {} | {} | {} | {} | {} | {} |",
                 case.name,
                 100.0 * case.weight as f64 / self.total_weight as f64,
-                case.status,
+                match case.promoted {
+                    Some((after, _)) => format!("{}, {after} once promoted", case.status),
+                    None => case.status.to_string(),
+                },
                 tally.requests,
                 tally.right,
                 tally.wrong,
@@ -839,6 +964,11 @@ impl Report<'_> {
             )
             .unwrap();
         }
+        let window = self.tallies.iter().fold((0, 0), |(b, a), t| {
+            (b + t.window_before, a + t.window_after)
+        });
+        staged::render(&mut s, self.staged, window);
+        ok &= self.staged.passed();
         writeln!(s, "\nResult: {}", if ok { "passed" } else { "FAILED" }).unwrap();
         (s, ok)
     }
