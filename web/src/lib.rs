@@ -15,6 +15,7 @@ pub mod config;
 pub mod oauth;
 pub mod renewal;
 pub mod session;
+pub mod staged;
 
 #[cfg(target_arch = "wasm32")]
 mod app;

@@ -33,6 +33,24 @@ pub struct Matrix {
     pub verified: VerifiedToken,
     /// The token's set-valued claims a what-if may change.
     pub set_claims: Vec<SetClaim>,
+    /// Whether the edge enforces each action (`false`: monitor mode); empty from an edge
+    /// without monitor mode.
+    pub enforced: BTreeMap<String, bool>,
+    /// The staged candidate the edge decides beside the live bundle, evaluated here the same
+    /// way for the same token; `None` without one, why it could not be evaluated when it
+    /// could not (the live matrix is shown all the same).
+    pub staged: Option<Result<StagedMatrix, String>>,
+}
+
+/// The staged candidate's matrix for the signed-in principal.
+#[derive(Clone, Debug)]
+pub struct StagedMatrix {
+    /// The version of the candidate's text, as for the live bundle.
+    pub version: String,
+    pub serial: u64,
+    pub rows: Vec<ActionDecision>,
+    /// Each of the candidate's policies' text, by `@id`.
+    pub policy_texts: BTreeMap<String, String>,
 }
 
 /// Why the matrix could not be built.
@@ -120,15 +138,21 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
         .set_claims(&verified)
         .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
     let bundle = gate.bundle();
-    let policy_texts = bundle
-        .policy_ids()
-        .into_iter()
-        .filter_map(|entry| Some((entry.id.clone(), bundle.policy_text(&entry.id)?)))
-        .collect();
+    let policy_texts = texts_of(bundle);
     let rows = bundle.allowed_actions(&principal);
     let data_about = data_above(&doc, &principal);
     let version = bundle.text_version().to_string();
+    let staged = match doc.staged.as_deref() {
+        Some(candidate) => Some(
+            staged_matrix(config, session, token, candidate)
+                .await
+                .map_err(|e| e.to_string()),
+        ),
+        None => None,
+    };
     Ok(Matrix {
+        enforced: doc.enforced.clone(),
+        staged,
         policy_texts,
         set_claims,
         verified,
@@ -138,6 +162,44 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
         rows,
         reliances,
         gate: Arc::new(gate),
+    })
+}
+
+/// Each policy's text, by `@id`.
+fn texts_of(bundle: &cedargate::Bundle) -> BTreeMap<String, String> {
+    bundle
+        .policy_ids()
+        .into_iter()
+        .filter_map(|entry| Some((entry.id.clone(), bundle.policy_text(&entry.id)?)))
+        .collect()
+}
+
+/// The staged candidate's matrix: its bundle loaded as the live one is, and the token
+/// authenticated by it (its entity data may place the principal elsewhere).
+async fn staged_matrix(
+    config: &AppConfig,
+    session: &Session,
+    token: &Token,
+    candidate: &cedargate::wire::BundleEndpoint,
+) -> Result<StagedMatrix, EdgeError> {
+    let staged_error = |e: String| EdgeError::Bundle(format!("the staged candidate: {e}"));
+    let bundle = candidate
+        .insecure_bundle_unvalidated()
+        .map_err(|e| staged_error(e.to_string()))?;
+    let trust_config = config
+        .trust_config()
+        .map_err(|e| EdgeError::Bundle(e.to_string()))?;
+    let gate = Gate::new(bundle, &trust_config).map_err(|e| staged_error(e.to_string()))?;
+    let (_, principal) = gate
+        .authenticate(token.raw.expose(), &session.keys, &WebCrypto::new(), now())
+        .await
+        .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
+    let bundle = gate.bundle();
+    Ok(StagedMatrix {
+        version: bundle.text_version().to_string(),
+        serial: candidate.serial,
+        rows: bundle.allowed_actions(&principal),
+        policy_texts: texts_of(bundle),
     })
 }
 

@@ -7,6 +7,7 @@
 use crate::answer::Answer;
 use crate::app::components::Problems;
 use crate::app::components::decisions::{PolicyLinks, prediction};
+use crate::app::components::staged::StagedPanel;
 use crate::app::components::what_if::WhatIfPanel;
 use crate::app::edge;
 use crate::app::{AppError, Setup, oidc};
@@ -52,6 +53,13 @@ pub fn ActionsPanel(
                             let open = RwSignal::new(None::<String>);
                             let panel_texts = texts.clone();
                             let what_if = m.clone();
+                            let staged = m.staged.clone().map(|staged| {
+                                staged.map(|staged| {
+                                    let comparisons = crate::staged::compare(&m.rows, &staged.rows, &m.enforced);
+                                    (comparisons, staged)
+                                })
+                            });
+                            let enforced = m.enforced.clone();
                             Ok::<_, AppError>(view! {
                                 <p class="bundle">
                                     "Policy bundle "
@@ -86,10 +94,12 @@ pub fn ActionsPanel(
                                                 .into_iter()
                                                 .map(|row| {
                                                     let relies = m.reliances.get(&row.action).cloned();
+                                                    let enforced = enforced.get(&row.action).copied().unwrap_or(true);
                                                     view! {
                                                         <ActionRow
                                                             row
                                                             relies
+                                                            enforced
                                                             setup=setup.clone()
                                                             token
                                                             texts=texts.clone()
@@ -101,6 +111,16 @@ pub fn ActionsPanel(
                                         </tbody>
                                     </table>
                                 </div>
+                                {staged.map(|staged| match staged {
+                                    Ok((comparisons, staged)) => view! {
+                                        <StagedPanel comparisons staged live_texts=texts.clone() open/>
+                                    }.into_any(),
+                                    Err(e) => view! {
+                                        <p class="error" role="alert" data-testid="staged-error">
+                                            {format!("The edge's staged candidate cannot be shown: {e}")}
+                                        </p>
+                                    }.into_any(),
+                                })}
                                 <WhatIfPanel matrix=what_if open/>
                                 {move || {
                                     let id = open.get()?;
@@ -277,6 +297,8 @@ fn AnswerView(
 fn ActionRow(
     row: ActionDecision,
     relies: Option<Vec<Reliance>>,
+    /// `false` for an action in the edge's monitor mode.
+    enforced: bool,
     setup: Arc<Setup>,
     token: Signal<Option<Token>>,
     texts: Arc<BTreeMap<String, String>>,
@@ -331,6 +353,19 @@ fn ActionRow(
             </td>
             <td>
                 <span class=format!("badge {class}") data-testid="prediction">{label}</span>
+                {(!enforced)
+                    .then(|| {
+                        view! {
+                            " "
+                            <span
+                                class="badge warn"
+                                data-testid="monitored"
+                                title="monitor mode: the edge forwards what it would deny, marked would-deny"
+                            >
+                                "monitored, not enforced"
+                            </span>
+                        }
+                    })}
                 {depends_on
                     .map(|values| {
                         view! {

@@ -3,6 +3,7 @@
 mod actions;
 mod decisions;
 mod problems;
+mod staged;
 mod tokens;
 mod what_if;
 
