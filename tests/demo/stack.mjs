@@ -42,7 +42,7 @@ export const TODO_USERS = {
  * data, and the worker also answers AuthZEN questions.
  */
 export const BUNDLES = {
-  petstore: { main: 'edge/build/index.js', build: '`cargo xtask build-edge`' },
+  petstore: { main: 'edge/build/index.js', build: '`cargo xtask build-edge`', folder: 'policies/petstore' },
   access: { main: 'target/edge-access/index.js', build: '`cargo xtask demo --bundle access`' },
   context: { main: 'edge/build/index.js', build: '`cargo xtask build-edge`', kv: 'policies/petstore-context' },
   todo: { main: 'target/edge-authzen/index.js', build: '`cargo xtask demo --bundle todo`', origin: 'todo' },
@@ -54,10 +54,14 @@ const INTROSPECTION_SECRET = 'petstore-api-local-secret';
 /** How long the demo edge reuses an introspection answer: a revoked token is refused after. */
 export const INTROSPECTION_CACHE_SECONDS = 2;
 
-/** The KV document of a policy folder (`cedargate bundle`), serial 1: above the built-in 0. */
-function kvDocument(folder, out) {
+/**
+ * The KV document of a policy folder (`cedargate bundle`), serial 1: above the built-in 0;
+ * with `stage`, a staged candidate (`--stage`) with serial 2, above the live one.
+ */
+function kvDocument(folder, out, stage = false) {
   const run = spawnSync('cargo', ['run', '--quiet', '-p', 'cedargate-cli', '--', 'bundle',
-    '--dir', path.join(root, folder), '--serial', '1', '--out', out], { cwd: root, encoding: 'utf8' });
+    '--dir', path.resolve(root, folder), '--serial', stage ? '2' : '1', ...(stage ? ['--stage'] : []),
+    '--out', out], { cwd: root, encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`cedargate bundle ${folder} failed: ${run.stderr}`);
 }
 
@@ -140,9 +144,12 @@ export function pingoneIssuer({ region, environmentId }) {
  * Starts everything. `ports` may fix any of provider, origin, edge, app (0: a free port).
  * With `pingone` ({ region, environmentId, clientId }) a real PingOne environment replaces
  * the local provider; `providerArgs` go to the local provider (token lifetimes, say). Returns
- * the URLs and a `stop()` that ends every process started.
+ * the URLs and a `stop()` that ends every process started. With `staged` (Cedar text), the
+ * bundle's folder with that text added is put in the worker's KV as a staged candidate
+ * (`bundle_kv.staged_key`), the live bundle read from KV too. `rollout` goes to the worker's
+ * configuration as it is (monitor mode).
  */
-export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null, bundle = 'petstore', providerArgs = [] } = {}) {
+export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null, bundle = 'petstore', providerArgs = [], staged = null, rollout = null } = {}) {
   if (!(bundle in BUNDLES)) throw new Error(`unknown bundle ${bundle} (${Object.keys(BUNDLES).join(', ')})`);
   const access = bundle === 'access';
   const todo = bundle === 'todo';
@@ -206,7 +213,8 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
       { issuer, token: 'access', caller: 'user', audiences: [audience], token_type: 'at+jwt', group_claim: 'groups' },
       { issuer, token: 'access', caller: 'client', audiences: [audience], token_type: 'at+jwt', group_claim: null },
     ];
-    const kv = BUNDLES[bundle].kv;
+    const kv = BUNDLES[bundle].kv ?? (staged ? BUNDLES[bundle].folder : undefined);
+    if (staged && !kv) throw new Error(`the ${bundle} bundle cannot have a staged candidate`);
     const config = {
       name: 'cedargate-demo',
       main: path.join(root, BUNDLES[bundle].main),
@@ -217,7 +225,9 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
         ...(access ? { CEDARGATE_INTROSPECTION_SECRET: INTROSPECTION_SECRET } : {}),
         CEDARGATE_CONFIG: {
           ...(kv ? {
-            bundle_kv: { binding: 'CEDARGATE_BUNDLES', refresh_seconds: 60 },
+            bundle_kv: { binding: 'CEDARGATE_BUNDLES', refresh_seconds: 60, ...(staged ? { staged_key: 'staged' } : {}) },
+          } : {}),
+          ...(BUNDLES[bundle].kv ? {
             // Local workerd has no CF-Connecting-IP and no request.cf: those stay absent.
             context: { time: true, ip: true, country: true, headers: ['x-tenant'], token: ['acr', 'amr', 'auth_time'] },
           } : {}),
@@ -227,6 +237,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
               cache_seconds: INTROSPECTION_CACHE_SECONDS,
             }],
           } : {}),
+          ...(rollout ? { rollout } : {}),
           origin: originUrl,
           bundle_endpoint: true,
           ...(todo ? { authzen: { base_url: edgeUrl } } : {}),
@@ -256,6 +267,16 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
       const document = path.join(dir, 'bundle.json');
       kvDocument(kv, document);
       kvPut(dir, 'CEDARGATE_BUNDLES', 'current', document);
+      if (staged) {
+        onStep(`staging ${kv} with more policies in the worker's KV`);
+        const folder = path.join(dir, 'staged-policies');
+        fs.rmSync(folder, { recursive: true, force: true });
+        fs.cpSync(path.resolve(root, kv), folder, { recursive: true });
+        fs.appendFileSync(path.join(folder, 'policies.cedar'), `\n${staged}\n`);
+        const candidate = path.join(dir, 'staged.json');
+        kvDocument(folder, candidate, true);
+        kvPut(dir, 'CEDARGATE_BUNDLES', 'staged', candidate);
+      }
     }
     onStep(`starting the edge worker in workerd on 127.0.0.1:${p.edge}`);
     const edge = start('edge', [wrangler, 'dev', '--config', path.join(dir, 'wrangler.json'),

@@ -516,6 +516,7 @@ fn browser_stage(cx: &mut Context) -> Outcome {
         "tests/browser/demo.test.mjs",
         "tests/browser/step-up.test.mjs",
         "tests/browser/app.test.mjs",
+        "tests/browser/staged.test.mjs",
         "tests/demo/assertion.test.mjs",
     ];
     match &cx.filter {
