@@ -15,15 +15,21 @@
 //! identity the origin saw; after the promotion, what the promoted bundle answers, either
 //! within a window around it), on any 5xx or transport error, when a `decision_changed`
 //! line is missing or out of place (`staged.rs`), or when the resident memory of
-//! workerd keeps growing. The first half of the run, and at least its first 30 s, is
-//! warm-up (isolate start, key fetch, caches filling, V8's heap growing: workerd's memory
-//! grows for the first 20 to 30 s of load, a no-op worker's too) and is not judged; of the
-//! rest, the median of the last third may exceed the median of the first third by at most
-//! 10 % or 16 MiB, whichever is larger. Runs are at least 60 s.
+//! workerd keeps growing (`memory.rs`). workerd's memory grows while it warms up (isolate
+//! start, key fetch, caches filling, V8's heap growing: 20 to 30 s of load on an idle
+//! machine, a minute or more on a loaded one, a no-op worker's too) and then levels off; a
+//! leak keeps growing. So the trend is judged, not two levels: over the last 30 s of the run
+//! (the last half when longer, never before half the run), the least-squares slope of the
+//! resident set against time, projected over the whole requested run, may be at most 10 %
+//! of the window's median or 16 MiB, whichever is larger. When it is not at the requested
+//! end, the load goes on and the window slides forward each second until it is, for at most
+//! as long again as the run (120 s at most); a warm-up plateau then passes, a steady leak
+//! still fails. Runs are at least 60 s.
 //!
 //!   cargo run --release -p cedargate-tests --bin soak -- [--seconds N] [--connections N]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod memory;
 mod staged;
 
 use cedargate_tests::kv::KvServer;
@@ -46,8 +52,6 @@ const CLIENT: &str = "cedargate-soak";
 /// so the cache keeps evicting.
 const FRESH_TOKENS: usize = 3000;
 const TOKEN_CACHE_ENTRIES: usize = 1024;
-/// Seconds of load before memory is judged (at least; half the run when that is longer).
-const WARM_UP_SECONDS: usize = 30;
 
 /// One kind of request, and what the worker must answer.
 struct Case {
@@ -148,6 +152,7 @@ fn main() -> std::process::ExitCode {
     );
     let report = Report {
         seconds: run.seconds,
+        requested: options.seconds,
         connections: options.connections,
         total_weight: mix.cases.iter().map(|c| c.weight).sum(),
         cases: &mix.cases,
@@ -556,14 +561,17 @@ fn run_load(
     }
 }
 
-/// The memory and CPU time of workerd once a second until `seconds` after `started`.
+/// The memory and CPU time of workerd once a second until `seconds` after `started`, and on
+/// while its memory has not settled (`memory::keep_going`).
 fn sample_workerd(workerd: &Workerd, started: Instant, seconds: u64) -> Vec<Sample> {
     let pid = workerd.pid();
     let mut samples = Vec::new();
     let ticks_per_second = ticks_per_second();
     let mut last_cpu = cpu_ticks(pid);
     let mut last_at = Instant::now();
-    while started.elapsed() < Duration::from_secs(seconds) {
+    let mut points: Vec<memory::Point> = Vec::new();
+    // Past `seconds`, on while the memory has not settled (memory.rs), within a bound.
+    while memory::keep_going(&points, seconds as f64, started.elapsed().as_secs_f64()) {
         std::thread::sleep(Duration::from_secs(1));
         let ticks = cpu_ticks(pid);
         let at = Instant::now();
@@ -575,11 +583,13 @@ fn sample_workerd(workerd: &Workerd, started: Instant, seconds: u64) -> Vec<Samp
         };
         (last_cpu, last_at) = (ticks, at);
         if let Some(rss_kib) = workerd.rss_kib() {
+            let second = started.elapsed().as_secs_f64();
             samples.push(Sample {
-                second: started.elapsed().as_secs_f64(),
+                second,
                 rss_kib,
                 cpu,
             });
+            points.push((second, rss_kib));
         }
     }
     samples
@@ -819,17 +829,14 @@ fn judge(tally: &mut Tally, case: &Case, answer: &Answer, when: When) {
 
 struct Report<'a> {
     seconds: f64,
+    /// The seconds asked for (`--seconds`); the run goes on while memory settles.
+    requested: u64,
     connections: usize,
     total_weight: usize,
     cases: &'a [Case],
     tallies: &'a [Tally],
     samples: &'a [Sample],
     staged: &'a staged::Outcome,
-}
-
-fn median(mut values: Vec<u64>) -> Option<u64> {
-    values.sort_unstable();
-    values.get(values.len() / 2).copied()
 }
 
 impl Report<'_> {
@@ -897,46 +904,50 @@ impl Report<'_> {
         )
         .unwrap();
 
-        // Memory: after the warm-up, the first third against the last third.
-        let n = self.samples.len();
-        let warm = (n / 2).max(WARM_UP_SECONDS.min(n));
-        let judged = &self.samples[warm..];
-        let third = |t: usize| -> Vec<u64> {
-            let m = judged.len();
-            judged[m * t / 3..m * (t + 1) / 3]
-                .iter()
-                .map(|x| x.rss_kib)
-                .collect()
-        };
+        // Memory: the trend over the settled end of the run (memory.rs).
         let cpu: Vec<f64> = self.samples.iter().skip(1).map(|x| x.cpu).collect();
         let mean_cpu = cpu.iter().sum::<f64>() / cpu.len().max(1) as f64;
-        match (median(third(0)), median(third(2))) {
-            (Some(first), Some(last)) => {
-                let allowed = (first / 10).max(16 * 1024);
-                let growth = last as i64 - first as i64;
-                let flat = growth <= allowed as i64;
-                ok &= flat;
+        let points: Vec<memory::Point> =
+            self.samples.iter().map(|x| (x.second, x.rss_kib)).collect();
+        match memory::judge(&points, self.requested as f64) {
+            Some(verdict) => {
+                ok &= verdict.flat;
                 let peak = self.samples.iter().map(|x| x.rss_kib).max().unwrap_or(0);
                 let start = self.samples.first().map_or(0, |x| x.rss_kib);
+                let extended = self.seconds - self.requested as f64;
+                let projected = verdict.projected_kib / 1024.0;
                 writeln!(
                     s,
                     "\nMemory of the workerd process (resident set, sampled every second): \
-                     {:.1} MiB after 1 s, growing while V8 and workerd warm up; after the first \
-                     {warm} s, median {:.1} MiB in the first third of the rest and {:.1} MiB in \
-                     the last third ({}{:.1} MiB; at most +{:.1} MiB allowed), peak {:.1} MiB: \
-                     {}.",
+                     {:.1} MiB after 1 s, growing while V8 and workerd warm up; peak {:.1} MiB. \
+                     Judged from {:.0} s to {:.0} s ({} samples, median {:.1} MiB): least-squares \
+                     slope {:+.2} MiB/min, {}{:.1} MiB over the {} s run asked for (at most \
+                     +{:.1} MiB allowed){}: {}.",
                     mib(start),
-                    mib(first),
-                    mib(last),
-                    if growth >= 0 { "+" } else { "" },
-                    growth as f64 / 1024.0,
-                    mib(allowed),
                     mib(peak),
-                    if flat { "flat" } else { "GROWING" }
+                    verdict.from,
+                    verdict.to,
+                    verdict.samples,
+                    mib(verdict.median_kib),
+                    verdict.slope_kib_per_second * 60.0 / 1024.0,
+                    if projected >= 0.0 { "+" } else { "" },
+                    projected,
+                    self.requested,
+                    verdict.allowed_kib / 1024.0,
+                    if extended >= 1.0 {
+                        format!(
+                            "; the run went on {extended:.0} s past the time asked for while \
+                             the memory settled (at most {:.0} s)",
+                            memory::max_extension(self.requested as f64)
+                        )
+                    } else {
+                        String::new()
+                    },
+                    if verdict.flat { "flat" } else { "GROWING" }
                 )
                 .unwrap();
             }
-            _ => {
+            None => {
                 ok = false;
                 writeln!(s, "\nMemory: too few samples.").unwrap();
             }
