@@ -1,6 +1,9 @@
 //! Compiles the policy bundle into the worker. The folder is `CEDARGATE_POLICY_DIR` (default
 //! `policies/petstore` at the workspace root); it is validated here, so a bundle with any
-//! error fails the build with the error's file, line and column. A folder with `entities.json`
+//! error fails the build with the error's file, line and column. The worker gets its
+//! compiled form and the version it was validated as (`CEDARGATE_BUNDLE_VERSION`), and loads
+//! it with `Bundle::load_compiled_validated_as`: no Cedar text is parsed and nothing is
+//! validated again on a new isolate. A folder with `entities.json`
 //! (entity data) and `authzen.json` (the AuthZEN type mapping) compiles both in, for the
 //! worker's AuthZEN endpoints; they are validated here too.
 
@@ -58,7 +61,10 @@ fn main() {
         invalid(&format_args!("{MAPPING_FILE}: {err}"));
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
-    let json = serde_json::to_string(&source).unwrap_or_else(|err| fail(&err.to_string()));
+    // The compiled form (Cedar's JSON forms), validated just now: the worker loads it as
+    // the bundle of this version without parsing Cedar text or validating it again.
+    let json =
+        serde_json::to_string(bundle.compiled()).unwrap_or_else(|err| fail(&err.to_string()));
     std::fs::write(out.join("bundle.json"), json)
         .unwrap_or_else(|err| fail(&format!("cannot write the bundle: {err}")));
     let authzen = serde_json::json!({ "entities": entities, "mapping": mapping }).to_string();

@@ -189,7 +189,25 @@ mod native {
         });
     }
 
-    criterion_group!(benches, bare_signatures, tokens, steps, matrix);
+    /// What a new isolate does with its bundle: load the text (parse and validate, as a KV
+    /// document is loaded) or load the compiled form the build script validated (the
+    /// worker's built-in bundle).
+    fn bundle_load(c: &mut Criterion) {
+        let source = cedargate::examples::petstore_source();
+        let from_text = Bundle::load(&source).unwrap();
+        let compiled = from_text.compiled().clone();
+        let version = from_text.version().to_string();
+        c.bench_function("bundle/load_text", |b| {
+            b.iter(|| Bundle::load(black_box(&source)).unwrap())
+        });
+        c.bench_function("bundle/load_compiled_validated_as", |b| {
+            b.iter(|| {
+                Bundle::load_compiled_validated_as(black_box(&compiled), None, &version).unwrap()
+            })
+        });
+    }
+
+    criterion_group!(benches, bare_signatures, tokens, steps, matrix, bundle_load);
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -451,6 +451,37 @@ impl Bundle {
         Self::from_compiled(compiled, entities, |_, _, _| Ok(()))
     }
 
+    /// Loads a compiled form that was validated before, where it was made, as the bundle of
+    /// version `validated`: every check of [`Bundle::load_compiled`] but the validation of
+    /// the policies against the schema, then the version of what was loaded (entity data
+    /// included) must be `validated`, or the form is refused.
+    ///
+    /// The version is a SHA-256 digest of the bundle's canonical content, so a form with
+    /// that version holds the content the validator accepted; the policies are not validated
+    /// a second time on every start. The worker loads its built-in bundle this way: its build
+    /// script validates the folder with [`Bundle::load`], and compiles the form and the
+    /// version it had into the worker.
+    ///
+    /// # Security warning
+    ///
+    /// `validated` must come from the same trusted place as the validation: the program's
+    /// own build, never the document that carries the form. A version read next to the form
+    /// proves nothing about it.
+    pub fn load_compiled_validated_as(
+        compiled: &CompiledBundle,
+        entities: Option<&str>,
+        validated: &str,
+    ) -> Result<Self, BundleError> {
+        let bundle = Self::from_compiled(compiled, entities, |_, _, _| Ok(()))?;
+        if bundle.version.as_str() != validated {
+            return Err(compiled_error(format!(
+                "its content has version {}, not the {validated} that was validated",
+                bundle.version
+            )));
+        }
+        Ok(bundle)
+    }
+
     fn from_compiled(
         compiled: &CompiledBundle,
         entities: Option<&str>,

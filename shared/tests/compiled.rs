@@ -344,3 +344,56 @@ fn required_scopes_travel_in_the_compiled_form_and_are_checked_there() {
         }
     }
 }
+
+#[test]
+fn a_form_validated_before_loads_as_its_version_and_any_other_content_is_refused() {
+    for (name, source, entities) in folders() {
+        let from_text = match entities {
+            Some(data) => Bundle::load_with_entities(&source, data),
+            None => Bundle::load(&source),
+        }
+        .unwrap_or_else(|err| panic!("{name}: {err}"));
+        let compiled = over_the_wire(&from_text);
+        let version = from_text.version().as_str();
+        let held = Bundle::load_compiled_validated_as(&compiled, entities, version)
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(held.version(), from_text.version(), "{name}");
+        assert_eq!(held.compiled(), from_text.compiled(), "{name}");
+        // Another version than the content's is refused, naming the one it has.
+        let err =
+            Bundle::load_compiled_validated_as(&compiled, entities, &"0".repeat(64)).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::Compiled(m) if m.contains(version)),
+            "{name}: {err}"
+        );
+        // With entity data, the version covers it: the text's version alone is refused.
+        if entities.is_some() {
+            assert_ne!(from_text.text_version(), from_text.version(), "{name}");
+            let text_only = from_text.text_version().as_str();
+            assert!(
+                Bundle::load_compiled_validated_as(&compiled, entities, text_only).is_err(),
+                "{name}"
+            );
+        }
+    }
+    // A policy changed after validation (here one the validator refuses: an attribute the
+    // schema lacks) is refused for its version, not loaded unvalidated.
+    let original = gate().bundle();
+    let tampered = changed(|c| {
+        policy(c, "avp-admin-all")["conditions"] = json!([{
+            "kind": "when",
+            "body": { ".": { "left": { "Var": "principal" }, "attr": "no_such_attribute" } }
+        }]);
+    });
+    assert!(
+        Bundle::load_compiled(&tampered, None).is_err(),
+        "the validator refuses it"
+    );
+    assert!(
+        Bundle::insecure_load_compiled_unvalidated(&tampered, None).is_ok(),
+        "only the validator refuses it"
+    );
+    let err = Bundle::load_compiled_validated_as(&tampered, None, original.version().as_str())
+        .unwrap_err();
+    assert!(matches!(err, BundleError::Compiled(_)), "{err}");
+}

@@ -13,13 +13,16 @@ use crate::token_cache::{TokenCache, TokenKey};
 use cedargate::RustCrypto;
 use cedargate::crypto::WebCrypto;
 use cedargate::revocation::DenyList;
-use cedargate::{Bundle, BundleSource, Gate, Principal, VerifiedToken};
+use cedargate::{Bundle, CompiledBundle, Gate, Principal, VerifiedToken};
 use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
 use worker::Env;
 
-/// The bundle compiled into the worker (validated by the build script).
+/// The bundle compiled into the worker: its compiled form ([`CompiledBundle`]), validated
+/// by the build script.
 const BUILT_IN_BUNDLE: &str = include_str!(concat!(env!("OUT_DIR"), "/bundle.json"));
+/// The version the build script validated it as (entity data included).
+const BUILT_IN_VERSION: &str = env!("CEDARGATE_BUNDLE_VERSION");
 /// Its entity data and AuthZEN mapping, when its folder has them (`{"entities": text or
 /// null, "mapping": text or null}`, validated by the build script).
 const BUILT_IN_AUTHZEN: &str = include_str!(concat!(env!("OUT_DIR"), "/authzen.json"));
@@ -111,14 +114,16 @@ impl State {
             .map_err(|e| format!("CEDARGATE_CONFIG is missing or not an object: {e}"))?;
         let config = EdgeConfig::from_json(&raw.to_string()).map_err(|e| e.to_string())?;
         let keys = KeyStore::new(config.keys.clone(), config_digest(&raw));
-        let source: BundleSource = serde_json::from_str(BUILT_IN_BUNDLE)
+        let compiled: CompiledBundle = serde_json::from_str(BUILT_IN_BUNDLE)
             .map_err(|e| format!("built-in bundle is unreadable: {e}"))?;
         let extra: BuiltInAuthzen = serde_json::from_str(BUILT_IN_AUTHZEN)
             .map_err(|e| format!("built-in entity data is unreadable: {e}"))?;
-        let bundle = match &extra.entities {
-            Some(entities) => Bundle::load_with_entities(&source, entities),
-            None => Bundle::load(&source),
-        }
+        // Validated by the build script, which compiled in the version it validated.
+        let bundle = Bundle::load_compiled_validated_as(
+            &compiled,
+            extra.entities.as_deref(),
+            BUILT_IN_VERSION,
+        )
         .map_err(|e| format!("built-in bundle: {e}"))?;
         let (gate, authzen) = prepare(&config, extra.mapping.as_deref(), bundle)?;
         let serial = BUILT_IN_SERIAL
