@@ -4,11 +4,10 @@
 
 use crate::context::{self, RequestShape, TokenShape};
 use crate::routes::{self, ANY_METHODS, Route, RouteTable, RoutesFile};
-use crate::schema_info::{Attribute, CedarType, SchemaInfo};
-use cedar_policy::{EntityId, EntityTypeName, EntityUid};
+use crate::schema_info::{Attribute, CedarType, SchemaInfo, declared_type};
+use cedar_policy::{EntityId, EntityTypeName, EntityUid, Schema};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 /// One action the bundle can decide: its entity and the context it takes.
 #[derive(Clone, Debug)]
@@ -49,12 +48,20 @@ pub(crate) struct BuiltRoutes {
 pub const ANONYMOUS_TYPE: &str = "Anonymous";
 
 /// Compiles the route file against the schema; the error is a message about the route file.
-pub(crate) fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<BuiltRoutes, String> {
+///
+/// Entity type names are taken from `schema` ([`declared_type`]), never parsed.
+pub(crate) fn build_routes(
+    file: &RoutesFile,
+    info: &SchemaInfo,
+    schema: &Schema,
+) -> Result<BuiltRoutes, String> {
     let ns = &file.namespace;
     let qualify = |name: &str| crate::schema_info::qualify(ns, name);
     let action_type_name = qualify("Action");
-    let action_type = EntityTypeName::from_str(&action_type_name)
-        .map_err(|_| format!("namespace \"{ns}\" is not a valid name"))?;
+    let action_type = || {
+        declared_type(schema, &action_type_name)
+            .ok_or_else(|| format!("the schema declares no actions of type {action_type_name}"))
+    };
     let resource_type_name = qualify(&file.resource.ty);
     if !info.entities.contains_key(&resource_type_name) {
         return Err(format!(
@@ -62,8 +69,9 @@ pub(crate) fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<Built
         ));
     }
     let resource = EntityUid::from_type_name_and_id(
-        EntityTypeName::from_str(&resource_type_name)
-            .map_err(|_| format!("{resource_type_name} is not a valid type name"))?,
+        declared_type(schema, &resource_type_name).ok_or_else(|| {
+            format!("resource type {resource_type_name} is not declared in the schema")
+        })?,
         EntityId::new(&file.resource.id),
     );
 
@@ -108,10 +116,11 @@ pub(crate) fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<Built
                         "route \"{method} {template}\" is public, but action \"{action}\" does not apply to principal type {anonymous_type_name}"
                     ));
                 }
-                anonymous = Some(
-                    EntityTypeName::from_str(&anonymous_type_name)
-                        .map_err(|_| format!("{anonymous_type_name} is not a valid type name"))?,
-                );
+                anonymous = Some(declared_type(schema, &anonymous_type_name).ok_or_else(|| {
+                    format!(
+                        "the schema declares no entity type {anonymous_type_name} for requests without a token"
+                    )
+                })?);
             }
             let mut route = Route {
                 method: method.clone(),
@@ -134,10 +143,7 @@ pub(crate) fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<Built
             actions.insert(
                 action.clone(),
                 ActionEntry {
-                    uid: EntityUid::from_type_name_and_id(
-                        action_type.clone(),
-                        EntityId::new(&action),
-                    ),
+                    uid: EntityUid::from_type_name_and_id(action_type()?, EntityId::new(&action)),
                     context,
                 },
             );
@@ -151,7 +157,7 @@ pub(crate) fn build_routes(file: &RoutesFile, info: &SchemaInfo) -> Result<Built
             actions.insert(
                 id.clone(),
                 ActionEntry {
-                    uid: EntityUid::from_type_name_and_id(action_type.clone(), EntityId::new(id)),
+                    uid: EntityUid::from_type_name_and_id(action_type()?, EntityId::new(id)),
                     context: ContextShape::default(),
                 },
             );

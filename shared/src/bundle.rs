@@ -14,8 +14,8 @@ use crate::routes::{RouteError, RouteMatch, RouteTable, RoutesFile};
 use crate::schema_info::SchemaInfo;
 use crate::strict_json;
 use cedar_policy::{
-    Effect, Entities, Entity, EntityId, EntityUid, Policy, PolicyId, PolicySet, Schema,
-    ValidationMode, Validator,
+    Effect, Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
+    Schema, ValidationMode, Validator,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -604,7 +604,7 @@ impl Bundle {
             resource,
             canonical: routes_json,
             anonymous,
-        } = build_routes(&file, &info).map_err(BundleError::Route)?;
+        } = build_routes(&file, &info, &schema).map_err(BundleError::Route)?;
         let anonymous = match anonymous {
             None => None,
             Some(ty) => {
@@ -718,6 +718,14 @@ impl Bundle {
 
     pub(crate) fn schema_info(&self) -> &SchemaInfo {
         &self.info
+    }
+
+    /// The schema's entity type whose fully qualified name is `qualified`
+    /// (`PetStore::User`), taken from the schema rather than parsed, so binding a
+    /// configuration to the bundle parses no Cedar name; `None` when the schema declares no
+    /// such type.
+    pub(crate) fn entity_type(&self, qualified: &str) -> Option<EntityTypeName> {
+        crate::schema_info::declared_type(&self.schema, qualified)
     }
 
     /// The anonymous principal (`<namespace>::Anonymous::"anonymous"`) that a public route's

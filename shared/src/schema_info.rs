@@ -64,6 +64,21 @@ pub(crate) struct SchemaInfo {
 /// `name` in `namespace` (`PetStore` + `User` = `PetStore::User`); a name that already has a
 /// namespace, or an empty namespace, leaves it as it is. The one rule for every type and
 /// action name a bundle, a trust configuration or the policy tool writes unqualified.
+/// The entity type of `schema`, an entity type or the type of its actions, whose fully
+/// qualified name is `qualified` (`PetStore::User`, `PetStore::Action`): taken from the
+/// schema, not parsed, so binding names to a bundle needs no Cedar parser. `None` when the
+/// schema declares none.
+pub(crate) fn declared_type(
+    schema: &cedar_policy::Schema,
+    qualified: &str,
+) -> Option<cedar_policy::EntityTypeName> {
+    schema
+        .entity_types()
+        .chain(schema.actions().map(cedar_policy::EntityUid::type_name))
+        .find(|ty| ty.to_string() == qualified)
+        .cloned()
+}
+
 pub fn qualify(namespace: &str, name: &str) -> String {
     if namespace.is_empty() || name.contains("::") {
         name.to_owned()

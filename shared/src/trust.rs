@@ -14,7 +14,6 @@ use crate::verifier::Verifier;
 use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::str::FromStr;
 
 /// Why verified claims could not become a principal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -674,8 +673,9 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
         .entities
         .get(&principal_name)
         .ok_or_else(|| schema_err(format!("principal type {principal_name} is not declared")))?;
-    let principal_type = EntityTypeName::from_str(&principal_name)
-        .map_err(|_| schema_err(format!("{principal_name} is not a valid type name")))?;
+    let principal_type = bundle
+        .entity_type(&principal_name)
+        .ok_or_else(|| schema_err(format!("principal type {principal_name} is not declared")))?;
 
     let group_type = match &entry.group_claim {
         None => None,
@@ -692,8 +692,9 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
                 )));
             }
             Some(
-                EntityTypeName::from_str(&group_name)
-                    .map_err(|_| schema_err(format!("{group_name} is not a valid type name")))?,
+                bundle.entity_type(&group_name).ok_or_else(|| {
+                    schema_err(format!("group type {group_name} is not declared"))
+                })?,
             )
         }
     };

@@ -33,7 +33,6 @@ use cedar_policy::EntityTypeName;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 /// The file name of a bundle's AuthZEN mapping.
 pub const MAPPING_FILE: &str = "authzen.json";
@@ -137,7 +136,7 @@ impl Mapping {
                 if !info.entities.contains_key(&qualified) {
                     return Err(unknown());
                 }
-                let name = EntityTypeName::from_str(&qualified).map_err(|_| unknown())?;
+                let name = bundle.entity_type(&qualified).ok_or_else(unknown)?;
                 let usable = info.actions.values().any(|action| {
                     let types = if kind == "subject" {
                         &action.principal_types
