@@ -3,8 +3,8 @@
 //! matched, the policies evaluated. The token itself is never printed.
 
 use cedargate::{
-    Bundle, DEFAULT_MAX_TOKEN_BYTES, Gate, IssuerConfig, KeySet, Outcome, RustCrypto, TokenKind,
-    TrustConfig, UnixTime, UntrustedJwt,
+    Bundle, DEFAULT_MAX_TOKEN_BYTES, Gate, IssuerConfig, IssuerKeys, KeySet, Outcome, RustCrypto,
+    TokenKind, TrustConfig, UnixTime, UntrustedJwt,
 };
 use std::fmt::Write as _;
 
@@ -22,6 +22,10 @@ pub enum TrustChoice {
 pub struct Question<'a> {
     pub token: &'a str,
     pub jwks: &'a str,
+    /// Whose keys `jwks` holds: needed when `trust` is a configuration with several
+    /// issuers (the keys verify tokens of that issuer only); otherwise the one issuer the
+    /// trust has.
+    pub jwks_issuer: Option<&'a str>,
     pub trust: TrustChoice,
     pub method: &'a str,
     pub target: &'a str,
@@ -36,6 +40,25 @@ pub struct Explanation {
     /// The answer the edge would give: 200 (forwarded), 400, 401, 403 or 404.
     pub status: u16,
     pub text: String,
+}
+
+/// The issuer whose keys `--jwks` holds: `named` (one of `config`'s), or the one issuer
+/// `config` trusts.
+fn jwks_issuer(config: &TrustConfig, named: Option<&str>) -> Result<String, String> {
+    let mut issuers: Vec<&str> = config.issuers.iter().map(|i| i.issuer.as_str()).collect();
+    issuers.sort_unstable();
+    issuers.dedup();
+    match (named, issuers.as_slice()) {
+        (Some(named), _) if issuers.contains(&named) => Ok(named.to_owned()),
+        (Some(named), _) => Err(format!(
+            "--issuer {named} is not an issuer the trust configuration names"
+        )),
+        (None, [one]) => Ok((*one).to_owned()),
+        (None, _) => Err(format!(
+            "the trust configuration names {} issuers: say whose keys --jwks holds with --issuer",
+            issuers.len()
+        )),
+    }
 }
 
 /// Decides `question` against `bundle`. `Err` is for unusable input (a JWKS or trust
@@ -63,6 +86,7 @@ pub fn explain(bundle: Bundle, question: &Question<'_>) -> Result<Explanation, S
             }
         }
     };
+    let keys_issuer = jwks_issuer(&config, question.jwks_issuer)?;
     let gate = Gate::new(bundle, &config).map_err(|e| format!("trust configuration: {e}"))?;
     let _ = writeln!(text, "bundle     {}", gate.bundle().version());
     for skipped in keys.skipped() {
@@ -73,8 +97,12 @@ pub fn explain(bundle: Bundle, question: &Question<'_>) -> Result<Explanation, S
             skipped.index, skipped.reason
         );
     }
-    let authenticated =
-        pollster::block_on(gate.authenticate(question.token, &keys, &RustCrypto, question.now));
+    let authenticated = pollster::block_on(gate.authenticate(
+        question.token,
+        IssuerKeys::new(&keys_issuer, &keys),
+        &RustCrypto,
+        question.now,
+    ));
     let (verified, principal) = match authenticated {
         Ok(pair) => pair,
         Err(err) => return Ok(refusal(text, 401, &format!("token refused: {err}"))),

@@ -89,6 +89,10 @@ enum Command {
         /// The issuer's JWKS document.
         #[arg(long)]
         jwks: String,
+        /// The issuer whose keys --jwks holds; needed when --trust names several issuers
+        /// (the keys then verify that issuer's tokens only).
+        #[arg(long, requires = "trust")]
+        issuer: Option<String>,
         /// JWT, @FILE, or - for standard input.
         #[arg(long, value_name = "JWT|@FILE|-")]
         token: String,
@@ -292,6 +296,7 @@ fn main() -> ExitCode {
         Command::Explain {
             dir,
             jwks,
+            issuer,
             token,
             trust,
             audience,
@@ -302,6 +307,7 @@ fn main() -> ExitCode {
         } => run_explain(
             &dir,
             &jwks,
+            issuer.as_deref(),
             &token,
             trust.as_deref(),
             audience,
@@ -652,6 +658,7 @@ fn run_diff(openapi: &str, dir: &Path) -> Result<u8, String> {
 fn run_explain(
     dir: &Path,
     jwks: &str,
+    jwks_issuer: Option<&str>,
     token: &str,
     trust: Option<&str>,
     audiences: Vec<String>,
@@ -692,6 +699,7 @@ fn run_explain(
         &explain::Question {
             token: token.trim(),
             jwks: &jwks,
+            jwks_issuer,
             trust,
             method,
             target,

@@ -6,7 +6,7 @@
 use cedargate::{Bundle, BundleSource};
 use cedargate_cli::openapi::{Api, Operation};
 use cedargate_cli::{avp, check, diff, folder, generate};
-use cedargate_test_support::{self as support, API_AUDIENCE, CLIENT_ID, ISSUER_A, NOW};
+use cedargate_test_support::{self as support, API_AUDIENCE, CLIENT_ID, ISSUER_A, ISSUER_B, NOW};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -810,6 +810,83 @@ fn explain_decides_offline_and_never_prints_the_token() {
             assert!(!all.contains(token.as_str()) && !all.contains(signature));
         }
     }
+}
+
+/// With a trust configuration of several issuers, `--jwks` holds one issuer's keys
+/// (`--issuer`): they verify that issuer's tokens only, never a token that names another
+/// trusted issuer although it is signed with them.
+#[test]
+fn explain_verifies_with_the_keys_of_the_issuer_named_only() {
+    let dir = scratch("explain-issuers");
+    let jwks = jwks_file(&dir);
+    let at = NOW.0.to_string();
+    let trust = dir.join("trust.json");
+    std::fs::write(
+        &trust,
+        json!({ "issuers": [
+            { "issuer": ISSUER_A, "token": "id", "audiences": [CLIENT_ID] },
+            { "issuer": ISSUER_B, "token": "id", "audiences": [CLIENT_ID],
+              "entity_id_prefix": "b|", "group_id_prefix": "b|" }
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let (alice, _) = token_file(
+        &dir,
+        "alice.jwt",
+        support::id_claims("alice", &["AVP_Admin"], NOW),
+        "a-rsa-1",
+        "JWT",
+    );
+    let mut claims = support::id_claims("mallory", &["AVP_Admin"], NOW);
+    claims["iss"] = json!(ISSUER_B);
+    let (mallory, _) = token_file(&dir, "mallory.jwt", claims, "a-rsa-1", "JWT");
+    let run = |token: &Path, issuer: Option<&str>| {
+        let token = format!("@{}", token.display());
+        let mut args = vec![
+            "explain",
+            "--dir",
+            "policies/petstore",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+            "--token",
+            &token,
+            "--at",
+            &at,
+        ];
+        if let Some(issuer) = issuer {
+            args.extend_from_slice(&["--issuer", issuer]);
+        }
+        args.extend_from_slice(&["GET", "/pets"]);
+        cedargate(&args)
+    };
+    // Whose keys they are must be said.
+    let out = run(&alice, None);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("--issuer"), "{}", stderr(&out));
+    let out = run(&alice, Some("https://unknown.test"));
+    assert!(
+        stderr(&out).contains("is not an issuer"),
+        "{}",
+        stderr(&out)
+    );
+    // Issuer A's keys verify issuer A's token.
+    let out = run(&alice, Some(ISSUER_A));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // A token naming issuer B, signed with issuer A's key, is not verified with A's keys.
+    let out = run(&mallory, Some(ISSUER_A));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("DENY (401)"), "{text}");
+    assert!(!text.contains("mallory"), "{text}");
 }
 
 #[test]

@@ -78,12 +78,31 @@ impl<'a, S: std::hash::BuildHasher> KeySource for &'a HashMap<&str, KeySet, S> {
     }
 }
 
-/// One key set, whatever the issuer (the trust configuration has already chosen it).
-impl<'a> KeySource for &'a KeySet {
+/// One issuer's key set, for that issuer's tokens only: a token that names any other issuer
+/// gets [`GateError::NoKeys`], so with several trusted issuers one issuer's keys never
+/// verify a token as another's.
+#[derive(Clone, Copy, Debug)]
+pub struct IssuerKeys<'a> {
+    issuer: &'a str,
+    keys: &'a KeySet,
+}
+
+impl<'a> IssuerKeys<'a> {
+    /// The key set `keys` of `issuer` (exactly as tokens name it in `iss`).
+    pub fn new(issuer: &'a str, keys: &'a KeySet) -> Self {
+        Self { issuer, keys }
+    }
+}
+
+impl<'a> KeySource for IssuerKeys<'a> {
     type Keys = &'a KeySet;
-    type Error = std::convert::Infallible;
-    async fn keys(&self, _issuer: &str, _kid: Option<&str>) -> Result<&'a KeySet, Self::Error> {
-        Ok(self)
+    type Error = GateError;
+    async fn keys(&self, issuer: &str, _kid: Option<&str>) -> Result<&'a KeySet, GateError> {
+        if issuer == self.issuer {
+            Ok(self.keys)
+        } else {
+            Err(GateError::NoKeys)
+        }
     }
 }
 

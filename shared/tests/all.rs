@@ -26,6 +26,8 @@ mod fuzz_replay;
 mod identity;
 #[path = "jwks.rs"]
 mod jwks;
+#[path = "key_sources.rs"]
+mod key_sources;
 #[path = "petstore.rs"]
 mod petstore;
 #[path = "request_cases.rs"]

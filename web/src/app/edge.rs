@@ -6,7 +6,7 @@ use crate::answer::{Answer, IDENTITY_ECHO_HEADER};
 use crate::config::AppConfig;
 use crate::session::{Session, Token};
 use cedargate::crypto::WebCrypto;
-use cedargate::{ActionDecision, Gate, Reliance, SetClaim, TokenKind, VerifiedToken};
+use cedargate::{ActionDecision, Gate, IssuerKeys, Reliance, SetClaim, TokenKind, VerifiedToken};
 use gloo_net::http::{Method, Request};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -127,7 +127,12 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
     let gate = Gate::new(bundle, &trust_config).map_err(|e| EdgeError::Bundle(e.to_string()))?;
     // The pipeline the edge runs, with the keys the session was verified with.
     let (verified, principal) = gate
-        .authenticate(token.raw.expose(), &session.keys, &WebCrypto::new(), now())
+        .authenticate(
+            token.raw.expose(),
+            IssuerKeys::new(&session.discovery.issuer, &session.keys),
+            &WebCrypto::new(),
+            now(),
+        )
         .await
         .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
     let reliances = gate
@@ -191,7 +196,12 @@ async fn staged_matrix(
         .map_err(|e| EdgeError::Bundle(e.to_string()))?;
     let gate = Gate::new(bundle, &trust_config).map_err(|e| staged_error(e.to_string()))?;
     let (_, principal) = gate
-        .authenticate(token.raw.expose(), &session.keys, &WebCrypto::new(), now())
+        .authenticate(
+            token.raw.expose(),
+            IssuerKeys::new(&session.discovery.issuer, &session.keys),
+            &WebCrypto::new(),
+            now(),
+        )
         .await
         .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
     let bundle = gate.bundle();

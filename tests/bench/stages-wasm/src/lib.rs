@@ -18,7 +18,7 @@ mod wasm {
     use base64ct::{Base64UrlUnpadded, Encoding};
     use cedargate::crypto::WebCrypto;
     use cedargate::{Algorithm, SignatureBackend, SignatureCheck};
-    use cedargate::{Gate, KeySet, Principal, TrustConfig, UnixTime, VerifiedToken};
+    use cedargate::{Gate, IssuerKeys, KeySet, Principal, TrustConfig, UnixTime, VerifiedToken};
     use cedargate_edge::BUNDLE_VERSION_HEADER;
     use cedargate_edge::forward::{Identity, identity_headers};
     use cedargate_edge::log_line::RequestRecord;
@@ -131,7 +131,7 @@ mod wasm {
             let now = UnixTime(now as i64);
             let backend = WebCrypto::new();
             let (verified, principal) = gate
-                .authenticate(&token, &keys, &backend, now)
+                .authenticate(&token, IssuerKeys::new(&issuer, &keys), &backend, now)
                 .await
                 .map_err(|e| error(&e))?;
             let mut cache = TokenCache::new(1024);
@@ -362,7 +362,12 @@ mod wasm {
             for _ in 0..n {
                 let (_, principal) = self
                     .gate
-                    .authenticate(&self.token, &self.keys, &self.backend, self.now)
+                    .authenticate(
+                        &self.token,
+                        IssuerKeys::new(self.principal.issuer(), &self.keys),
+                        &self.backend,
+                        self.now,
+                    )
                     .await
                     .map_err(|e| error(&e))?;
                 sum += principal.groups().len() as u32;
