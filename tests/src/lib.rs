@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+pub mod bundles;
 pub mod harness;
 pub mod http;
 pub mod kv;

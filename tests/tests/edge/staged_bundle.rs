@@ -48,22 +48,11 @@ pub const CHECKS: &[Check<StagedBundle>] = checks![
 
 /// The PetStore policies with the `forbid` of the candidate.
 fn frozen() -> BundleSource {
-    let petstore = cedargate::examples::petstore_source();
-    BundleSource {
-        policies: format!("{}\n{FROZEN}\n", petstore.policies),
-        ..petstore
-    }
+    cedargate_tests::bundles::petstore_with(FROZEN)
 }
 
 fn key(tag: &str) -> Result<BundleSigningKey, String> {
-    use sha2::Digest as _;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let seed: [u8; 32] =
-        sha2::Sha256::digest(format!("staged-{tag}-{}-{nanos}", std::process::id())).into();
-    BundleSigningKey::from_seed(seed).map_err(|e| e.to_string())
+    cedargate_tests::bundles::run_key(&format!("staged-{tag}"))
 }
 
 fn sign(key: &BundleSigningKey, document: &BundleDocument) -> Result<String, String> {

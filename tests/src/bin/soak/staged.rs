@@ -15,7 +15,8 @@
 //! `decision_changed` line belongs to a request the soak sent; the worker logs taking each
 //! document and retiring the candidate, and refuses none.
 
-use cedargate::{BundleDocument, BundleSigningKey, BundleSlot, BundleSource};
+use cedargate::{BundleSlot, BundleSource};
+use cedargate_tests::bundles;
 use cedargate_tests::kv::KvServer;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -67,32 +68,12 @@ pub struct Bundles {
     promoted: String,
 }
 
-fn with_forbid(forbid: &str) -> BundleSource {
-    let petstore = cedargate::examples::petstore_source();
-    BundleSource {
-        policies: format!("{}\n{forbid}\n", petstore.policies),
-        ..petstore
-    }
-}
-
 impl Bundles {
     /// The four documents, signed by a key of this run.
     pub fn sign() -> Self {
-        use sha2::Digest as _;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let seed: [u8; 32] =
-            sha2::Sha256::digest(format!("soak-{}-{nanos}", std::process::id())).into();
-        let key = BundleSigningKey::from_seed(seed).unwrap();
+        let key = bundles::run_key("soak").unwrap();
         let sign = |source: BundleSource, serial: u64, slot: BundleSlot| {
-            key.sign(
-                &BundleDocument::new(source, serial)
-                    .with_audience(AUDIENCE)
-                    .with_slot(slot),
-            )
-            .unwrap()
+            bundles::signed(&key, source, serial, AUDIENCE, slot).unwrap()
         };
         Self {
             public_key: key.public_key().to_base64url(),
@@ -101,14 +82,18 @@ impl Bundles {
                 LIVE_SERIAL,
                 BundleSlot::Live,
             ),
-            first: sign(with_forbid(FIRST_FORBID), FIRST_SERIAL, BundleSlot::Staged),
+            first: sign(
+                bundles::petstore_with(FIRST_FORBID),
+                FIRST_SERIAL,
+                BundleSlot::Staged,
+            ),
             second: sign(
-                with_forbid(SECOND_FORBID),
+                bundles::petstore_with(SECOND_FORBID),
                 SECOND_SERIAL,
                 BundleSlot::Staged,
             ),
             promoted: sign(
-                with_forbid(SECOND_FORBID),
+                bundles::petstore_with(SECOND_FORBID),
                 PROMOTED_SERIAL,
                 BundleSlot::Live,
             ),
