@@ -54,7 +54,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 
     println!(
-        "\n[bench] workerd: no-op workers, the floor, cedargate, jose + cedar-wasm (with and without a token cache)"
+        "\n[bench] workerd: no-op workers, the floor, cedargate (and its bundle from KV, with a staged candidate), jose + cedar-wasm (with and without a token cache)"
     );
     let mut workerd = Command::new("cargo");
     workerd.current_dir(run::root()).args([
@@ -130,6 +130,8 @@ cargo xtask bench --quick       # the same rows, shorter runs (one round of 3 s,
 # after `cargo xtask bench` has built everything once, a subset of the workerd rows
 # (into target/bench/report.md only, not this page):
 cargo run --release -p cedargate-tests --bin bench -- --seconds 3 --rounds 3 --workers noop,rust-noop,floor,cedargate-webcrypto,js-peer,js-peer-cache
+# the shadow evaluation rows: the bundle built in, from KV, and from KV with a staged candidate at 1, 10, 100 %
+cargo run --release -p cedargate-tests --bin bench -- --seconds 3 --rounds 3 --workers cedargate-webcrypto,cedargate-kv,cedargate-kv-shadow-1,cedargate-kv-shadow-10,cedargate-kv-shadow-100
 ```
 
 On a shared two-core machine, with wrk and workerd on the same cores, runs vary by ±30 % from

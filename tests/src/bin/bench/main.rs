@@ -5,8 +5,11 @@
 //! (the glue alone), the floor (WebCrypto's RS256 check and nothing else), the cedargate
 //! edge worker (origin `none`, so only the guard is measured) with each signature backend,
 //! and the JavaScript workers a Cloudflare user would write instead (jose +
-//! @cedar-policy/cedar-wasm, without and with a cache of verified tokens). Two workloads:
-//! one token reused, and a fresh token per request (10,000 pre-minted). Then cold starts
+//! @cedar-policy/cedar-wasm, without and with a cache of verified tokens), and the cedargate
+//! worker with its bundle from a KV namespace, alone and with a staged candidate decided for
+//! 1, 10 and 100 % of requests too (shadow evaluation). Two workloads: one token reused, and
+//! a fresh token per request (10,000 pre-minted; every tenth carries a group the staged
+//! candidate denies). Then cold starts
 //! and the memory of an isolate, sizes (with twiggy's breakdown of the edge's wasm), the
 //! browser app's matrix and each step of the request path timed in wasm (in a batch and
 //! once per request), a V8 CPU profile of the cedargate worker under both workloads
@@ -28,9 +31,10 @@ mod profile;
 mod report;
 mod size;
 
+use cedargate_tests::kv::KvServer;
 use cedargate_tests::provider::TestProvider;
 use cedargate_tests::{root, support};
-use measure::{CLIENT, COPIES, IDLE, Tokens};
+use measure::{CLIENT, COPIES, IDLE, MARKED_EVERY, MARKED_GROUP, Tokens};
 use report::{Header, Report, Settings};
 use serde_json::json;
 use std::path::PathBuf;
@@ -95,9 +99,16 @@ fn main() {
     provider.set_cache_control("bench", "public, max-age=86400");
     let issuer = provider.issuer("bench");
     let now = cedargate_tests::now();
+    // Every tenth fresh token also carries the group the KV workers' staged candidate denies
+    // (the live policies ignore it); the reused one (`n == TOKENS`) does not.
     let mint = |n: usize, key: &str| {
+        let group = if n < TOKENS && n.is_multiple_of(MARKED_EVERY) {
+            json!(["AVP_Admin", MARKED_GROUP])
+        } else {
+            json!(["AVP_Admin"])
+        };
         let claims = json!({
-            "iss": issuer, "aud": CLIENT, "sub": format!("user-{n}"), "group": ["AVP_Admin"],
+            "iss": issuer, "aud": CLIENT, "sub": format!("user-{n}"), "group": group,
             "iat": now - 5, "exp": now + 7200, "jti": format!("bench-{n}"),
         });
         support::mint(&claims, key, "JWT")
@@ -114,7 +125,9 @@ fn main() {
         fresh_tokens: &fresh,
     };
 
-    let workers: Vec<measure::Worker> = measure::workers(&issuer, &out)
+    // The KV workers' namespace (the live bundle and the staged candidate), up for the run.
+    let kv = KvServer::start().unwrap();
+    let workers: Vec<measure::Worker> = measure::workers(&issuer, &out, &kv)
         .into_iter()
         .filter(|w| {
             args.workers

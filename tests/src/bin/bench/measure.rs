@@ -4,6 +4,9 @@
 
 use crate::report::{Cold, Machine, Memory, Run, Samples, WorkerResult};
 use crate::size::sizes;
+use cedargate::BundleSlot;
+use cedargate_tests::bundles;
+use cedargate_tests::kv::KvServer;
 use cedargate_tests::workerd::{Binding, Module, Workerd};
 use cedargate_tests::{http, root};
 use serde_json::{Value, json};
@@ -19,6 +22,29 @@ pub const COPIES: usize = 5;
 /// How long a loaded worker sits idle before its memory is read.
 pub const IDLE: Duration = Duration::from_millis(500);
 
+/// The deployment the KV workers' bundles are signed for.
+const AUDIENCE: &str = "cedargate-bench";
+/// The KV workers' namespace, and its live and staged entries.
+const BUNDLES: &str = "CEDARGATE_BUNDLES";
+const LIVE_KEY: &str = "current";
+const STAGED_KEY: &str = "staged";
+/// The live bundle's serial, and the staged candidate's (above it, so the worker takes it).
+const LIVE_SERIAL: u64 = 10;
+const STAGED_SERIAL: u64 = 20;
+/// The group some fresh tokens carry besides AVP_Admin ([`MARKED_EVERY`]): the live
+/// PetStore policies ignore it, the staged candidate's `forbid` denies it everything.
+pub const MARKED_GROUP: &str = "bench-staged";
+/// Every this many fresh tokens, one carries [`MARKED_GROUP`] (`user-0`, `user-10`, ...);
+/// the reused token does not.
+pub const MARKED_EVERY: usize = 10;
+/// The staged candidate's one more policy.
+const STAGED_FORBID: &str = "@id(\"bench-staged-forbid\")\nforbid (principal in PetStore::UserGroup::\"bench-staged\", action, resource);";
+/// The KV baseline's key; the workers with a staged candidate are compared with it.
+pub const KV_BASELINE: &str = "cedargate-kv";
+/// How long a worker with a staged candidate may take to log taking it (and, at 100 %, a
+/// `decision_changed`) before the bench gives up.
+const STAGED_WAIT: Duration = Duration::from_secs(15);
+
 /// A worker to run: its modules and bindings, and what would be uploaded.
 #[derive(Debug)]
 pub struct Worker {
@@ -29,6 +55,8 @@ pub struct Worker {
     pub size: crate::report::Size,
     /// Whether it is one of the peers cedargate is compared with.
     pub peer: bool,
+    /// With a staged candidate in KV: its `shadow_percent`.
+    pub shadow_percent: Option<u8>,
 }
 
 /// The tokens files wrk reads (one token a line).
@@ -42,8 +70,9 @@ pub struct Tokens<'a> {
     pub fresh_tokens: &'a [String],
 }
 
-/// Every worker compared, in the order they run.
-pub fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
+/// Every worker compared, in the order they run. The KV workers read their bundles from
+/// `kv`, into which the live document and the staged candidate are written here.
+pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
     let modules = root().join("tests/node_modules");
     let edge_js = root().join("edge/build/index.js");
     let edge_wasm = root().join("edge/build/index_bg.wasm");
@@ -52,17 +81,67 @@ pub fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
         Module::Es("index.js".into(), edge_js.clone()),
         Module::Wasm("index_bg.wasm".into(), edge_wasm.clone()),
     ];
+    let settings = |backend: &str, cache: usize, log: &str| {
+        json!({
+            "origin": "none",
+            "signature_backend": backend,
+            "token_cache_entries": cache,
+            "request_log": log,
+            "trust": { "issuers": [{ "issuer": issuer, "token": "id", "audiences": [CLIENT] }] },
+        })
+    };
     let config = |backend: &str, cache: usize, log: &str| {
         vec![Binding::Json(
             "CEDARGATE_CONFIG".into(),
-            json!({
-                "origin": "none",
-                "signature_backend": backend,
-                "token_cache_entries": cache,
-                "request_log": log,
-                "trust": { "issuers": [{ "issuer": issuer, "token": "id", "audiences": [CLIENT] }] },
-            }),
+            settings(backend, cache, log),
         )]
+    };
+    // The KV workers: the default cedargate configuration with its bundle from `kv` (the
+    // PetStore bundle, signed), and the staged candidate with `shadow_percent`.
+    let publisher = bundles::run_key("bench").unwrap();
+    let sign =
+        |source, serial, slot| bundles::signed(&publisher, source, serial, AUDIENCE, slot).unwrap();
+    kv.put(
+        LIVE_KEY,
+        &sign(
+            cedargate::examples::petstore_source(),
+            LIVE_SERIAL,
+            BundleSlot::Live,
+        ),
+    );
+    kv.put(
+        STAGED_KEY,
+        &sign(
+            bundles::petstore_with(STAGED_FORBID),
+            STAGED_SERIAL,
+            BundleSlot::Staged,
+        ),
+    );
+    let public_key = publisher.public_key().to_base64url();
+    let kv_config = |shadow_percent: Option<u8>| {
+        let mut bundle_kv = json!({
+            "binding": BUNDLES, "key": LIVE_KEY,
+            "public_key": public_key, "audience": AUDIENCE,
+        });
+        if let Some(percent) = shadow_percent {
+            bundle_kv["staged_key"] = json!(STAGED_KEY);
+            bundle_kv["shadow_percent"] = json!(percent);
+        }
+        let mut config = settings("webcrypto", 1024, "all");
+        config["bundle_kv"] = bundle_kv;
+        vec![
+            Binding::Json("CEDARGATE_CONFIG".into(), config),
+            Binding::Kv(BUNDLES.into(), kv.port()),
+        ]
+    };
+    let kv_worker = |label, key, shadow_percent: Option<u8>| Worker {
+        label,
+        key,
+        modules: edge_modules.clone(),
+        bindings: kv_config(shadow_percent),
+        size: edge_size,
+        peer: false,
+        shadow_percent,
     };
 
     let noop = root().join("tests/bench/noop/index.mjs");
@@ -121,6 +200,7 @@ pub fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
             bindings: Vec::new(),
             size: sizes(&[&noop]),
             peer: false,
+            shadow_percent: None,
         },
         Worker {
             label: "Rust no-op worker (workers-rs 0.8)",
@@ -132,6 +212,7 @@ pub fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
             bindings: Vec::new(),
             size: sizes(&[&rust_noop_js, &rust_noop_wasm]),
             peer: false,
+            shadow_percent: None,
         },
         Worker {
             label: "floor: WebCrypto RS256 check only (JS)",
@@ -140,6 +221,7 @@ pub fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
             bindings: vec![Binding::Text("JWKS_URL".into(), format!("{issuer}/jwks"))],
             size: sizes(&[&floor]),
             peer: false,
+            shadow_percent: None,
         },
         Worker {
             label: "cedargate, WebCrypto",
@@ -148,6 +230,7 @@ pub fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
             bindings: config("webcrypto", 1024, "all"),
             size: edge_size,
             peer: false,
+            shadow_percent: None,
         },
         Worker {
             label: "cedargate, WebCrypto, request log off",
@@ -156,6 +239,7 @@ pub fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
             bindings: config("webcrypto", 1024, "off"),
             size: edge_size,
             peer: false,
+            shadow_percent: None,
         },
         Worker {
             label: "cedargate, WebCrypto, no token cache",
@@ -164,15 +248,33 @@ pub fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
             bindings: config("webcrypto", 0, "all"),
             size: edge_size,
             peer: false,
+            shadow_percent: None,
         },
         Worker {
             label: "cedargate, pure Rust signatures",
             key: "cedargate-rust",
-            modules: edge_modules,
+            modules: edge_modules.clone(),
             bindings: config("rust", 1024, "all"),
             size: edge_size,
             peer: false,
+            shadow_percent: None,
         },
+        kv_worker("cedargate, bundle from KV", KV_BASELINE, None),
+        kv_worker(
+            "cedargate, bundle from KV, staged candidate at 1 %",
+            "cedargate-kv-shadow-1",
+            Some(1),
+        ),
+        kv_worker(
+            "cedargate, bundle from KV, staged candidate at 10 %",
+            "cedargate-kv-shadow-10",
+            Some(10),
+        ),
+        kv_worker(
+            "cedargate, bundle from KV, staged candidate at 100 %",
+            "cedargate-kv-shadow-100",
+            Some(100),
+        ),
         Worker {
             label: "jose + @cedar-policy/cedar-wasm (JS)",
             key: "js-peer",
@@ -183,6 +285,7 @@ pub fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
             bindings: peer_bindings.clone(),
             size: sizes(&[&peer_js, &peer_wasm]),
             peer: true,
+            shadow_percent: None,
         },
         Worker {
             label: "jose + cedar-wasm + token cache (JS)",
@@ -194,6 +297,7 @@ pub fn workers(issuer: &str, out: &Path) -> Vec<Worker> {
             bindings: peer_bindings,
             size: sizes(&[&cache_js, &cache_wasm]),
             peer: true,
+            shadow_percent: None,
         },
     ]
 }
@@ -261,18 +365,30 @@ pub fn in_workerd(
                     worker.label
                 );
             }
+            // A worker with a staged candidate is measured only once it has taken it; at
+            // 100 % it must have decided one of the marked tokens otherwise and logged it, or
+            // its numbers could measure nothing.
+            if let Some(percent) = worker.shadow_percent {
+                staged_in_force(&w, worker, &fresh[0], round == 1 && percent == 100);
+            }
+            let changed_before = logged(&w.logs(), "decision_changed");
+            let in_round = |run: Run| Run { round, ..run };
             if let Some(run) = wrk(&w, tokens.one, seconds, 16) {
-                sample.one_token.push(run);
+                sample.one_token.push(in_round(run));
             }
             if let Some(run) = wrk(&w, tokens.fresh, seconds, 16) {
-                sample.fresh_tokens.push(run);
+                sample.fresh_tokens.push(in_round(run));
             }
             // Latency without queueing: one connection, one request at a time.
             if let Some(run) = wrk(&w, tokens.one, seconds.div_ceil(2), 1) {
-                sample.one_token_one_connection.push(run);
+                sample.one_token_one_connection.push(in_round(run));
             }
             if let Some(run) = wrk(&w, tokens.fresh, seconds.div_ceil(2), 1) {
-                sample.fresh_tokens_one_connection.push(run);
+                sample.fresh_tokens_one_connection.push(in_round(run));
+            }
+            if worker.shadow_percent.is_some() {
+                let changed = logged(&w.logs(), "decision_changed") - changed_before;
+                sample.decision_changed.push(changed as u64);
             }
             *rss = w.rss_kib();
         }
@@ -300,6 +416,7 @@ pub fn in_workerd(
             key: worker.key.to_owned(),
             label: worker.label.to_owned(),
             peer: worker.peer,
+            shadow_percent: worker.shadow_percent,
             upload: worker.size,
             one_token: median_run(&samples.one_token),
             fresh_tokens: median_run(&samples.fresh_tokens),
@@ -312,6 +429,62 @@ pub fn in_workerd(
             samples,
         })
         .collect()
+}
+
+/// How many lines of a workerd log are the worker's event `name` (a JSON object with
+/// `"event": name`, after workerd's own prefix if any).
+pub fn logged(log: &str, name: &str) -> usize {
+    log.lines()
+        .filter(|line| line.contains(name))
+        .filter_map(|line| serde_json::from_str::<Value>(&line[line.find('{')?..]).ok())
+        .filter(|line| line["event"] == name)
+        .count()
+}
+
+/// Waits until the worker `w` logged taking the staged candidate (`staged_bundle_updated`)
+/// and, when `changed`, one `decision_changed`, sending `marked` (a token the candidate's
+/// `forbid` denies, answered 204 as the live bundle says) meanwhile; panics after
+/// [`STAGED_WAIT`], or when the worker refused the candidate.
+fn staged_in_force(w: &Workerd, worker: &Worker, marked: &str, changed: bool) {
+    let deadline = Instant::now() + STAGED_WAIT;
+    loop {
+        let log = w.logs();
+        assert!(
+            logged(&log, "staged_bundle_refused") == 0,
+            "{} refused the staged candidate:\n{}",
+            worker.label,
+            tail(&log)
+        );
+        let taken = logged(&log, "staged_bundle_updated") > 0;
+        if taken && (!changed || logged(&log, "decision_changed") > 0) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {} within {} s, so its numbers would measure no shadow evaluation:\n{}",
+            worker.label,
+            if taken {
+                "no decision_changed logged"
+            } else {
+                "the staged candidate was not taken"
+            },
+            STAGED_WAIT.as_secs(),
+            tail(&log)
+        );
+        let reply = answers(&w.url("/pets/7"), marked);
+        assert!(
+            reply.is_ok(),
+            "{}: a token the staged candidate denies was not answered as live says: {reply:?}",
+            worker.label
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The last 40 lines of a log.
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 fn answers(url: &str, token: &str) -> Result<(), String> {
@@ -533,4 +706,29 @@ pub fn today() -> Option<String> {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .filter(|d| !d.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_candidate_denies_the_marked_group() {
+        assert!(STAGED_FORBID.contains(&format!("PetStore::UserGroup::\"{MARKED_GROUP}\"")));
+        assert!(STAGED_FORBID.starts_with("@id(") && STAGED_FORBID.contains("forbid ("));
+    }
+
+    #[test]
+    fn only_the_events_named_are_counted() {
+        let log = concat!(
+            "{\"event\":\"decision_changed\",\"request_id\":\"a-1\"}\n",
+            "workerd/io: {\"event\": \"decision_changed\", \"request_id\": \"a-2\"}\n",
+            "{\"event\":\"staged_bundle_updated\",\"serial\":20}\n",
+            "{\"request_id\":\"a-3\",\"note\":\"decision_changed\"}\n",
+            "decision_changed, not JSON\n",
+        );
+        assert_eq!(logged(log, "decision_changed"), 2);
+        assert_eq!(logged(log, "staged_bundle_updated"), 1);
+        assert_eq!(logged(log, "staged_bundle_refused"), 0);
+    }
 }

@@ -3,6 +3,7 @@
 //! from the numbers) and JSON ([`Report::json`]). Nothing else writes report text; a
 //! measurement that is missing is shown as missing, never as 0.
 
+use crate::measure::{KV_BASELINE, MARKED_EVERY, MARKED_GROUP};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -79,6 +80,8 @@ pub struct Run {
     pub requests: u64,
     pub non_2xx: u64,
     pub errors: u64,
+    /// The round it was measured in (from 1).
+    pub round: u64,
 }
 
 /// One cold start: workerd spawned with the worker alone, then its first answer.
@@ -106,6 +109,8 @@ pub struct WorkerResult {
     pub label: String,
     /// Whether it is one of the peers cedargate is compared with.
     pub peer: bool,
+    /// With a staged candidate in KV: its `shadow_percent`.
+    pub shadow_percent: Option<u8>,
     /// What would be uploaded (its modules), raw and gzipped.
     pub upload: Size,
     /// One token reused, 16 connections: the run with the median throughput.
@@ -137,6 +142,9 @@ pub struct Samples {
     pub first_request_ms: Vec<f64>,
     pub cold_starts: Vec<Cold>,
     pub memory: Vec<Memory>,
+    /// With a staged candidate: the `decision_changed` lines logged during each round's
+    /// wrk runs.
+    pub decision_changed: Vec<u64>,
 }
 
 /// The median, smallest and largest of a set of times.
@@ -285,6 +293,14 @@ impl Workload {
         }
     }
 
+    /// Its runs at 16 connections, round by round.
+    fn samples(self, w: &WorkerResult) -> &[Run] {
+        match self {
+            Workload::OneToken => &w.samples.one_token,
+            Workload::FreshTokens => &w.samples.fresh_tokens,
+        }
+    }
+
     /// The run at 16 connections and the run at one connection.
     fn runs(self, w: &WorkerResult) -> (Option<&Run>, Option<&Run>) {
         match self {
@@ -374,6 +390,16 @@ fn micros(v: Option<f64>) -> String {
     v.map_or(MISSING.into(), |v| format!("{v:.1} µs"))
 }
 
+/// The median, smallest and largest of `values`; `None` without any.
+fn spread(mut values: Vec<f64>) -> Option<Spread> {
+    values.sort_by(f64::total_cmp);
+    Some(Spread {
+        median: *values.get(values.len() / 2)?,
+        min: *values.first()?,
+        max: *values.last()?,
+    })
+}
+
 /// A time in ms, no decimals, or [`MISSING`].
 fn millis(v: Option<f64>) -> String {
     v.map_or(MISSING.into(), |v| format!("{v:.0} ms"))
@@ -421,6 +447,7 @@ impl Report {
             r,
             "Cedarling (`@janssenproject/cedarling_wasm` 2.4.0) is not in these tables: it cannot run the same scenario. Its `authorize_multi_issuer` creates no principal (tokens become entities under `context.tokens`), and its `authorize_unsigned` builds the principal from entity data without parents (`build_principal_unsigned` passes an empty parent set), so `principal in PetStore::UserGroup::\"AVP_Admin\"` can never hold; the PetStore policies every other worker runs would have to be rewritten for its token model. (Its engine does load the PetStore schema and policies: in Node, `init` with an inline policy store succeeds.)\n"
         );
+        self.shadow_section(&mut r);
         self.stages_section(&mut r);
         self.profile_section(&mut r);
         self.startup_section(&mut r);
@@ -462,6 +489,24 @@ impl Report {
             1e6 / run.requests_per_second - 1e6 / base.requests_per_second,
             c1.p50_ms - base_c1.p50_ms,
         ))
+    }
+
+    /// What `key` adds per request over `base` under `workload` at 16 connections, in µs
+    /// (1/throughput difference), round by round over the rounds both ran: its median and
+    /// range.
+    fn added_over(&self, workload: Workload, key: &str, base: &str) -> Option<Spread> {
+        let base_runs = workload.samples(self.worker(base)?);
+        spread(
+            workload
+                .samples(self.worker(key)?)
+                .iter()
+                .filter_map(|run| {
+                    let b = base_runs.iter().find(|b| b.round == run.round)?;
+                    (run.requests_per_second > 0.0 && b.requests_per_second > 0.0)
+                        .then(|| 1e6 / run.requests_per_second - 1e6 / b.requests_per_second)
+                })
+                .collect(),
+        )
     }
 
     fn header_section(&self, r: &mut String) {
@@ -520,7 +565,7 @@ impl Report {
         line!(r, "## In workerd: {title}\n");
         line!(
             r,
-            "`GET /pets/7` on 127.0.0.1 with wrk, workerd run directly (no wrangler proxy), the median of {} rounds. Throughput: 1 thread, 16 connections, {} s after a 2 s warm-up; \"added per request\" is the time per request over the (JavaScript) no-op worker's (1/throughput difference). Latency: one connection, one request at a time, {} s; \"added p50\" is over the no-op worker's p50. The Rust no-op worker's added cost is the workers-rs glue alone; the floor checks the token's RS256 signature with WebCrypto on every request (no cache) and nothing else; the caching JS peer skips jose's checks for a token it verified before (its cache, like cedargate's, holds 1,024 tokens, so 10,000 fresh tokens always miss).\n",
+            "`GET /pets/7` on 127.0.0.1 with wrk, workerd run directly (no wrangler proxy), the median of {} rounds. Throughput: 1 thread, 16 connections, {} s after a 2 s warm-up; \"added per request\" is the time per request over the (JavaScript) no-op worker's (1/throughput difference). Latency: one connection, one request at a time, {} s; \"added p50\" is over the no-op worker's p50. The Rust no-op worker's added cost is the workers-rs glue alone; the floor checks the token's RS256 signature with WebCrypto on every request (no cache) and nothing else; the caching JS peer skips jose's checks for a token it verified before (its cache, like cedargate's, holds 1,024 tokens, so 10,000 fresh tokens always miss). The \"bundle from KV\" rows are the cedargate worker with its bundle read from a KV namespace, without and with a staged candidate (see the shadow evaluation section).\n",
             s.rounds,
             s.seconds,
             s.seconds.div_ceil(2)
@@ -558,6 +603,91 @@ impl Report {
                     c / p
                 );
             }
+        }
+    }
+
+    /// What deciding a share of requests with a staged candidate too adds over the same
+    /// worker with its bundle from KV and no candidate.
+    fn shadow_section(&self, r: &mut String) {
+        line!(
+            r,
+            "## In workerd: shadow evaluation of a staged candidate\n"
+        );
+        let shadowed: Vec<&WorkerResult> = self
+            .workers
+            .iter()
+            .filter(|w| w.shadow_percent.is_some())
+            .collect();
+        if shadowed.is_empty() || self.worker(KV_BASELINE).is_none() {
+            line!(
+                r,
+                "Not measured (it needs `{KV_BASELINE}` and the `{KV_BASELINE}-shadow-*` workers in `--workers`).\n"
+            );
+            return;
+        }
+        line!(
+            r,
+            "The cedargate worker (WebCrypto, request log on) with its bundle from a KV namespace (`bundle_kv`, a local service of the bench: the PetStore bundle, signed, serial 10), alone (\"bundle from KV\", the baseline here) and with a staged candidate (`staged_key`: the same bundle, serial 20, with one more policy, `forbid (principal in PetStore::UserGroup::\"{MARKED_GROUP}\", action, resource)`) at `shadow_percent` 1, 10 and 100. Every {MARKED_EVERY}th fresh token (not the reused one) carries the group `{MARKED_GROUP}` besides AVP_Admin, which the live policies ignore and the candidate denies everything: with fresh tokens a tenth of the sampled requests are decided otherwise and logged (`decision_changed`), with the reused token none, so its rows are the second Cedar evaluation and the comparison alone. Every answer stays the live bundle's (204). \"Added per request\" is the worker's time per request over the KV baseline's at 16 connections (1/throughput difference) in each round, both measured in that round: the median and the range over {} round(s). Before a round's runs, the bench waits until the worker logged taking the candidate (`staged_bundle_updated`), and stops if the worker at 100 % logged no `decision_changed` in round 1. The lines counted are those logged during a round's four wrk runs (warm-ups included).\n",
+            self.header.settings.rounds
+        );
+        line!(
+            r,
+            "| staged candidate | one token reused: added per request | min – max | fresh tokens: added per request | min – max | `decision_changed` lines per round |\n|---|---|---|---|---|---|"
+        );
+        let cell = |s: Option<Spread>| match s {
+            Some(s) => (
+                format!("{:.0} µs", s.median),
+                format!("{:.0} – {:.0} µs", s.min, s.max),
+            ),
+            None => (MISSING.into(), MISSING.into()),
+        };
+        let mut rows = vec![(
+            "no candidate: bundle from KV over the built-in bundle (cedargate, WebCrypto)"
+                .to_owned(),
+            KV_BASELINE,
+            "cedargate-webcrypto",
+            MISSING.to_owned(),
+        )];
+        for w in &shadowed {
+            rows.push((
+                format!(
+                    "shadow evaluation at {} %: added per request over the KV baseline",
+                    w.shadow_percent.unwrap_or_default()
+                ),
+                w.key.as_str(),
+                KV_BASELINE,
+                if w.samples.decision_changed.is_empty() {
+                    MISSING.to_owned()
+                } else {
+                    w.samples
+                        .decision_changed
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            ));
+        }
+        for (label, key, base, lines) in rows {
+            let (one, one_range) = cell(self.added_over(Workload::OneToken, key, base));
+            let (fresh, fresh_range) = cell(self.added_over(Workload::FreshTokens, key, base));
+            line!(
+                r,
+                "| {label} | {one} | {one_range} | {fresh} | {fresh_range} | {lines} |"
+            );
+        }
+        line!(r);
+        if let Some(full) = shadowed.iter().find(|w| w.shadow_percent == Some(100)) {
+            let median = |workload| {
+                self.added_over(workload, &full.key, KV_BASELINE)
+                    .map_or(MISSING.into(), |s| format!("{:.0} µs", s.median))
+            };
+            line!(
+                r,
+                "Shadow evaluation of every request (100 %) adds **{}** per request with one token reused and **{}** with fresh tokens, over the same worker without a candidate.\n",
+                median(Workload::OneToken),
+                median(Workload::FreshTokens)
+            );
         }
     }
 
@@ -1109,6 +1239,7 @@ mod tests {
             requests: (requests_per_second * 3.0) as u64,
             non_2xx: 0,
             errors: 0,
+            round: 1,
         }
     }
 
@@ -1118,6 +1249,7 @@ mod tests {
             key: key.into(),
             label: label.into(),
             peer: key.starts_with("js-peer"),
+            shadow_percent: None,
             upload: Size {
                 raw: 10_000,
                 gzip: 4_000,
@@ -1399,6 +1531,7 @@ mod tests {
                 "## Native (Criterion, mean)",
                 "## In workerd: one token reused",
                 "## In workerd: a fresh token per request (10,000 tokens)",
+                "## In workerd: shadow evaluation of a staged candidate",
                 "## Where a request's time goes",
                 "## Where the worker's own time goes (V8 CPU profile)",
                 "## Start-up and size",
@@ -1493,6 +1626,89 @@ mod tests {
             md.contains("| worker < 700 kB gzipped (700,000 bytes) | — | not measured |"),
             "{md}"
         );
+    }
+
+    /// A KV worker measured in three rounds: its req/s at 16 connections with one token and
+    /// with fresh ones, per round.
+    fn kv_worker(key: &str, percent: Option<u8>, one: [f64; 3], fresh: [f64; 3]) -> WorkerResult {
+        let rounds = |rps: [f64; 3]| -> Vec<Run> {
+            rps.iter()
+                .zip(1..)
+                .map(|(&rps, round)| Run {
+                    round,
+                    ..run(rps, 0.5)
+                })
+                .collect()
+        };
+        let mut w = worker(key, key, (one[1], 0.2), (fresh[1], 0.4));
+        w.shadow_percent = percent;
+        w.samples.one_token = rounds(one);
+        w.samples.fresh_tokens = rounds(fresh);
+        if percent.is_some() {
+            w.samples.decision_changed = vec![12, 0, 7];
+        }
+        w
+    }
+
+    #[test]
+    fn shadow_evaluation_is_measured_round_by_round_over_the_kv_baseline() {
+        let mut report = full();
+        report.header.settings.rounds = 3;
+        let mut webcrypto = kv_worker(
+            "cedargate-webcrypto",
+            None,
+            [5000.0, 5000.0, 5000.0],
+            [2500.0, 2500.0, 2500.0],
+        );
+        webcrypto.label = "cedargate, WebCrypto".into();
+        report.workers.retain(|w| w.key != "cedargate-webcrypto");
+        report.workers.push(webcrypto);
+        // 200, 250 and 125 µs a request with one token; 400 µs with fresh ones.
+        report.workers.push(kv_worker(
+            KV_BASELINE,
+            None,
+            [5000.0, 4000.0, 8000.0],
+            [2500.0, 2500.0, 2500.0],
+        ));
+        // Over the baseline, round by round: 50, 0 and 75 µs; 100, 100 and 100 µs.
+        report.workers.push(kv_worker(
+            "cedargate-kv-shadow-100",
+            Some(100),
+            [4000.0, 4000.0, 5000.0],
+            [2000.0, 2000.0, 2000.0],
+        ));
+        let md = report.markdown();
+        let section = md
+            .split("## In workerd: shadow evaluation of a staged candidate")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("a shadow section");
+        for row in [
+            "| no candidate: bundle from KV over the built-in bundle (cedargate, WebCrypto) | 0 µs | -75 – 50 µs | 0 µs | 0 – 0 µs | — |",
+            "| shadow evaluation at 100 %: added per request over the KV baseline | 50 µs | 0 – 75 µs | 100 µs | 100 – 100 µs | 12, 0, 7 |",
+            "Shadow evaluation of every request (100 %) adds **50 µs** per request with one token reused and **100 µs** with fresh tokens",
+            "over 3 round(s)",
+        ] {
+            assert!(section.contains(row), "missing {row}\nin:\n{section}");
+        }
+
+        // A round one of them missed is left out, not paired with another.
+        for w in &mut report.workers {
+            if w.key == "cedargate-kv-shadow-100" {
+                w.samples.one_token.remove(2);
+            }
+        }
+        assert!(report.markdown().contains(
+            "| shadow evaluation at 100 %: added per request over the KV baseline | 50 µs | 0 – 50 µs |"
+        ));
+
+        // Without the KV workers the section says so.
+        report
+            .workers
+            .retain(|w| !w.key.starts_with("cedargate-kv"));
+        let md = report.markdown();
+        assert!(md.contains("Not measured (it needs `cedargate-kv`"), "{md}");
+        assert!(!md.contains("Shadow evaluation of every request"), "{md}");
     }
 
     #[test]
