@@ -53,7 +53,8 @@ pub fn refresh_request(refresh_token: &str, client_id: &str) -> String {
 /// Why a refreshed ID token is not accepted in place of the session's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RefreshError {
-    /// `iss`, `sub` or `aud` differ from the session's ID token.
+    /// `iss`, `sub`, `aud` or `azp` differ from the session's ID token (an `azp` present in
+    /// one and not the other differs too).
     #[error("the renewed ID token names another {0} than the session's")]
     Changed(&'static str),
     /// `auth_time` must still name the original sign-in.
@@ -64,13 +65,14 @@ pub enum RefreshError {
     Nonce,
 }
 
-/// OpenID Connect Core §12.2: a refreshed ID token has the original `iss`, `sub` and `aud`,
-/// and, when present, the original `auth_time` and `nonce`.
+/// OpenID Connect Core §12.2: a refreshed ID token has the original `iss`, `sub`, `aud`
+/// and `azp` (none when the original had none), and, when present, the original
+/// `auth_time` and `nonce`.
 pub fn check_refreshed_id_token(
     original: &Map<String, Value>,
     refreshed: &Map<String, Value>,
 ) -> Result<(), RefreshError> {
-    for claim in ["iss", "sub", "aud"] {
+    for claim in ["iss", "sub", "aud", "azp"] {
         if original.get(claim) != refreshed.get(claim) {
             return Err(RefreshError::Changed(claim));
         }

@@ -55,7 +55,7 @@ fn the_refresh_request_names_the_grant_token_and_client() {
 }
 
 #[test]
-fn a_renewed_id_token_keeps_issuer_subject_audience_sign_in_and_nonce() {
+fn a_renewed_id_token_keeps_issuer_subject_audience_party_sign_in_and_nonce() {
     let original = claims(json!({
         "iss": "https://p/as", "sub": "alice", "aud": "spa", "auth_time": 100,
         "nonce": "n1", "iat": 100, "exp": 200
@@ -109,6 +109,30 @@ fn a_renewed_id_token_keeps_issuer_subject_audience_sign_in_and_nonce() {
     assert_eq!(
         check_refreshed_id_token(&original, &renewed(json!({"nonce": "n2"}))),
         Err(RefreshError::Nonce)
+    );
+    // OpenID Connect Core §12.2: the same azp, and none when the original had none.
+    let with_azp = {
+        let mut c = original.clone();
+        c.insert("azp".into(), json!("spa"));
+        c
+    };
+    let mut renewed_with_azp = renewed(json!({"azp": "spa"}));
+    assert_eq!(
+        check_refreshed_id_token(&with_azp, &renewed_with_azp),
+        Ok(())
+    );
+    renewed_with_azp.insert("azp".into(), json!("other-client"));
+    assert_eq!(
+        check_refreshed_id_token(&with_azp, &renewed_with_azp),
+        Err(RefreshError::Changed("azp"))
+    );
+    assert_eq!(
+        check_refreshed_id_token(&with_azp, &renewed(json!({}))),
+        Err(RefreshError::Changed("azp"))
+    );
+    assert_eq!(
+        check_refreshed_id_token(&original, &renewed(json!({"azp": "spa"}))),
+        Err(RefreshError::Changed("azp"))
     );
     assert_eq!(
         RefreshError::Changed("sub").to_string(),
