@@ -169,6 +169,7 @@ fn main() -> ExitCode {
     h.suite("authzen", authzen::start, authzen::CHECKS);
     h.suite("monitor", monitor::start, monitor::CHECKS);
     h.suite("staged_bundle", staged_bundle::start, staged_bundle::CHECKS);
+    h.suite("staged_shadow", staged_shadow::start, staged_shadow::CHECKS);
     h.finish()
 }
 
@@ -193,5 +194,6 @@ mod request_context;
 mod rust_backend;
 mod signed_kv_bundles;
 mod staged_bundle;
+mod staged_shadow;
 mod webcrypto;
 mod worker;
