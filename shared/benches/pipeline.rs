@@ -69,11 +69,12 @@ mod native {
 
     fn steps(c: &mut Criterion) {
         let gate = gate();
-        let keys = &key_sets()[ISSUER_A];
+        let key_set = &key_sets()[ISSUER_A];
+        let keys = cedargate::IssuerKeys::new(ISSUER_A, key_set);
         let token = mint(&id_claims("alice", &["AVP_Admin"], NOW), "a-rsa-1", "JWT");
         let jwt = gate.trust().parse(&token).unwrap();
         let verified =
-            pollster::block_on(gate.trust().verify(&jwt, keys, &RustCrypto, NOW)).unwrap();
+            pollster::block_on(gate.trust().verify(&jwt, key_set, &RustCrypto, NOW)).unwrap();
         c.bench_function("mapping/principal", |b| {
             b.iter(|| gate.trust().principal(black_box(&verified)).unwrap())
         });
