@@ -177,6 +177,40 @@ pub fn too_large(content_length: Option<&str>) -> bool {
         .is_some_and(|l| l > MAX_REQUEST_BYTES as u64)
 }
 
+/// Whether an AuthZEN request's `Content-Type` is JSON, the only media type AuthZEN 1.0
+/// takes on its `POST` endpoints (anything else, or none, is a 400 before the body is
+/// read): `application/json` in any case, with parameters, as long as a `charset`
+/// parameter names UTF-8 (RFC 8259 §8.1). Several `Content-Type` headers (a list) are
+/// refused.
+pub fn is_json_content_type(content_type: Option<&str>) -> bool {
+    let Some(value) = content_type else {
+        return false;
+    };
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return false;
+    }
+    parts.all(|parameter| {
+        let parameter = parameter.trim();
+        if parameter.is_empty() {
+            return true;
+        }
+        match parameter.split_once('=') {
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+                let value = value.trim();
+                let value = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value);
+                value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8")
+            }
+            Some((name, _)) => !name.trim().is_empty(),
+            None => false,
+        }
+    })
+}
+
 /// The `X-Request-ID` to echo: the caller's, when it is printable ASCII of at most
 /// [`MAX_REQUEST_ID_CHARS`]; anything else is not echoed.
 pub fn request_id_echo(value: Option<&str>) -> Option<String> {
@@ -304,6 +338,40 @@ mod tests {
         assert_eq!(request_id_echo(Some("é")), None);
         assert_eq!(request_id_echo(Some(&"a".repeat(129))), None);
         assert!(request_id_echo(Some(&"a".repeat(128))).is_some());
+    }
+
+    #[test]
+    fn only_json_content_types_are_taken() {
+        for taken in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "application/json; charset=\"utf-8\"",
+            " application/json ; charset=utf8",
+            "application/json;",
+            "application/json; profile=authzen",
+        ] {
+            assert!(is_json_content_type(Some(taken)), "{taken}");
+        }
+        for refused in [
+            "text/plain",
+            "text/plain; charset=utf-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonp",
+            "application/json-patch+json",
+            "application/problem+json",
+            "application/json; charset=iso-8859-1",
+            "application/json; charset",
+            "application/json; =x",
+            "application/json, text/plain",
+            "json",
+            "",
+        ] {
+            assert!(!is_json_content_type(Some(refused)), "{refused}");
+        }
+        assert!(!is_json_content_type(None));
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub enum AppError {
     Misconfigured,
     /// A CORS preflight from an origin that is not allowed.
     PreflightRefused,
+    /// An AuthZEN request whose body is not sent as `application/json` (AuthZEN 1.0 asks
+    /// for a 400).
+    UnsupportedMediaType,
 }
 
 /// Status, extra headers and body of a refusal.
@@ -359,6 +362,13 @@ impl AppError {
                 "cors-origin",
                 "Origin not allowed",
                 "this origin may not call the API".into(),
+                Vec::new(),
+            ),
+            Self::UnsupportedMediaType => (
+                400,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the request body as application/json".into(),
                 Vec::new(),
             ),
         };
@@ -701,6 +711,10 @@ mod tests {
                 wire(AppError::PreflightRefused, "r-1"),
                 r#"{"type":"urn:cedargate:problem:cors-origin","title":"Origin not allowed","status":403,"detail":"this origin may not call the API","request_id":"r-1"}"#,
             ),
+            (
+                wire(AppError::UnsupportedMediaType, "r-1"),
+                r#"{"type":"urn:cedargate:problem:unsupported-media-type","title":"Unsupported media type","status":400,"detail":"send the request body as application/json","request_id":"r-1"}"#,
+            ),
         ];
         for (sent, expected) in cases {
             assert_eq!(sent, expected);
@@ -722,6 +736,7 @@ mod tests {
             AppError::NoRouteForbidden,
             AppError::MethodNotAllowed { allow: vec![] },
             AppError::PreflightRefused,
+            AppError::UnsupportedMediaType,
         ]
         .iter()
         .map(AppError::code)
@@ -734,7 +749,8 @@ mod tests {
                 "forbidden",
                 "forbidden",
                 "method-not-allowed",
-                "cors-origin"
+                "cors-origin",
+                "unsupported-media-type"
             ]
         );
     }

@@ -114,7 +114,8 @@ pub fn reason(refusal: &AppError) -> Option<&'static str> {
         | AppError::BundleUnavailable { .. }
         | AppError::OriginUnreachable
         | AppError::Misconfigured
-        | AppError::PreflightRefused => return None,
+        | AppError::PreflightRefused
+        | AppError::UnsupportedMediaType => return None,
     })
 }
 

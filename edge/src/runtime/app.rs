@@ -264,7 +264,7 @@ impl Exchange<'_> {
         if let Some(authzen) = state.authzen()
             && let Some(endpoint) = Endpoint::of(&route.method, &route.template)
         {
-            return Ok(self.authzen(&authzen, endpoint).await);
+            return self.authzen(&authzen, endpoint).await;
         }
         self.forward_settled(
             route,
@@ -366,11 +366,16 @@ impl Exchange<'_> {
         }
     }
 
-    /// An AuthZEN question from a caller the policies let ask: the body, read up to the
-    /// decision point's bound, answered by the decision point; the caller's `X-Request-ID`
-    /// echoed.
-    async fn authzen(&self, authzen: &Authzen, endpoint: Endpoint) -> Response {
+    /// An AuthZEN question from a caller the policies let ask: a body that is not sent as
+    /// JSON is refused ([`authzen::is_json_content_type`], the one rule of every endpoint)
+    /// before it is read; else the body, read up to the decision point's bound, answered by
+    /// the decision point; the caller's `X-Request-ID` echoed.
+    async fn authzen(&self, authzen: &Authzen, endpoint: Endpoint) -> Result<Response, AppError> {
         let headers = self.req.headers();
+        let content_type = headers.get("content-type").ok().flatten();
+        if !authzen::is_json_content_type(content_type.as_deref()) {
+            return Err(AppError::UnsupportedMediaType);
+        }
         let mut common = self.common.to_vec();
         if let Some(id) = authzen::request_id_echo(
             headers
@@ -391,7 +396,12 @@ impl Exchange<'_> {
                 Err(BodyError::Unreadable) => authzen.answer(endpoint, b""),
             }
         };
-        proxy::text(answer.status, &answer.body, answer.content_type, &common)
+        Ok(proxy::text(
+            answer.status,
+            &answer.body,
+            answer.content_type,
+            &common,
+        ))
     }
 
     /// For a sampled share of decided requests (`bundle_kv.shadow_percent`), the same

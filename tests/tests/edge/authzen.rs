@@ -30,6 +30,7 @@ pub const CHECKS: &[Check<Pdp>] = checks![
     only_services_with_the_evaluate_scope_may_ask,
     the_metadata_is_public_and_names_the_endpoints,
     bad_questions_are_400_with_a_reason_and_request_ids_are_echoed,
+    only_json_bodies_are_taken_on_every_endpoint,
     // Last: it changes the bundle in force.
     a_newer_bundle_from_kv_brings_its_entity_data_to_routes_and_questions,
 ];
@@ -102,6 +103,47 @@ fn ask(
     }
     headers.extend_from_slice(extra);
     http::send("POST", &w.url(path), &headers, Some(body))
+}
+
+/// A question to `path` with `content_type` (none when `None`) and `extra` headers.
+fn ask_as(
+    w: &Wrangler,
+    path: &str,
+    token: &str,
+    body: &[u8],
+    content_type: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Result<Reply, String> {
+    let auth = bearer(token);
+    let mut headers = vec![("authorization", auth.as_str())];
+    if let Some(content_type) = content_type {
+        headers.push(("content-type", content_type));
+    }
+    headers.extend_from_slice(extra);
+    http::send("POST", &w.url(path), &headers, Some(body))
+}
+
+/// A question each POST endpoint answers with 200 when it comes as JSON.
+fn questions() -> [(&'static str, Vec<u8>); 3] {
+    [
+        ("/access/v1/evaluation", evaluation("GET")),
+        (
+            "/access/v1/evaluations",
+            json!({
+                "subject": {"type": "identity", "id": RICK},
+                "resource": {"type": "route", "id": "/todos"},
+                "evaluations": [{"action": {"name": "GET"}}, {"action": {"name": "DELETE"}}],
+            })
+            .to_string()
+            .into_bytes(),
+        ),
+        (
+            "/access/v1/search/action",
+            json!({"subject": {"type": "identity", "id": RICK}, "resource": {"type": "route", "id": "/todos"}})
+                .to_string()
+                .into_bytes(),
+        ),
+    ]
 }
 
 fn evaluation(action: &str) -> Vec<u8> {
@@ -509,5 +551,52 @@ fn bad_questions_are_400_with_a_reason_and_request_ids_are_echoed(s: &Pdp) -> Re
         413,
         "a chunked body past 64 KiB that never ends",
     )?;
+    Ok(())
+}
+
+/// AuthZEN 1.0 takes requests as `application/json` only: any other content type, or none,
+/// is a 400 problem document on every endpoint, before the body is read; the media type's
+/// parameters (a UTF-8 charset) and its case do not matter.
+fn only_json_bodies_are_taken_on_every_endpoint(s: &Pdp) -> Result<(), String> {
+    let Pdp { w, issuer, .. } = s;
+    let token = pep(issuer, "authzen:evaluate");
+    for (path, body) in questions() {
+        for taken in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=\"UTF-8\"",
+        ] {
+            let reply = ask_as(w, path, &token, &body, Some(taken), &[])?;
+            same(reply.status, 200, &format!("{path} as {taken}"))?;
+        }
+        for refused in [
+            Some("text/plain"),
+            Some("text/plain; charset=utf-8"),
+            Some("application/x-www-form-urlencoded"),
+            Some("application/jsonp"),
+            Some("application/json-patch+json"),
+            Some("application/json; charset=iso-8859-1"),
+            Some(""),
+            None,
+        ] {
+            let label = format!("{path} as {refused:?}");
+            let reply = ask_as(w, path, &token, &body, refused, &[])?;
+            same(reply.status, 400, &label)?;
+            same(
+                reply.header("content-type"),
+                Some("application/problem+json"),
+                &format!("{label}: content type"),
+            )?;
+            let problem = reply.json();
+            same(
+                problem["type"].as_str(),
+                Some("urn:cedargate:problem:unsupported-media-type"),
+                &format!("{label}: problem type"),
+            )?;
+            ensure(!reply.text().contains("decision"), || {
+                format!("{label} was answered: {}", reply.text())
+            })?;
+        }
+    }
     Ok(())
 }
