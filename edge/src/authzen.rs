@@ -13,12 +13,6 @@ use cedargate::authzen::{
     MAX_REQUEST_BYTES, Pdp, Reasons, SEARCH_ACTION_PATH, metadata,
 };
 
-/// The request header an enforcement point names its request with; echoed on the answer,
-/// as AuthZEN 1.0 asks of a decision point.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-/// An echoed request id is at most this long.
-pub const MAX_REQUEST_ID_CHARS: usize = 128;
-
 /// The decision point and its metadata document, prepared once per isolate.
 #[derive(Debug)]
 pub struct Authzen {
@@ -211,16 +205,6 @@ pub fn is_json_content_type(content_type: Option<&str>) -> bool {
     })
 }
 
-/// The `X-Request-ID` to echo: the caller's, when it is printable ASCII of at most
-/// [`MAX_REQUEST_ID_CHARS`]; anything else is not echoed.
-pub fn request_id_echo(value: Option<&str>) -> Option<String> {
-    let value = value?;
-    (!value.is_empty()
-        && value.len() <= MAX_REQUEST_ID_CHARS
-        && value.bytes().all(|b| (0x20..0x7f).contains(&b)))
-    .then(|| value.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,17 +311,6 @@ mod tests {
         assert_eq!(Endpoint::of("get", "/access/v1/evaluation"), None);
         assert_eq!(Endpoint::of("post", "/access/v1/evaluation/"), None);
         assert_eq!(Endpoint::of("post", "/todos"), None);
-    }
-
-    #[test]
-    fn request_ids_are_echoed_only_when_printable_and_short() {
-        assert_eq!(request_id_echo(Some("abc-1")), Some("abc-1".into()));
-        assert_eq!(request_id_echo(None), None);
-        assert_eq!(request_id_echo(Some("")), None);
-        assert_eq!(request_id_echo(Some("a\r\nx-evil: 1")), None);
-        assert_eq!(request_id_echo(Some("é")), None);
-        assert_eq!(request_id_echo(Some(&"a".repeat(129))), None);
-        assert!(request_id_echo(Some(&"a".repeat(128))).is_some());
     }
 
     #[test]

@@ -538,7 +538,7 @@ pub struct CorsConfig {
     #[serde(default = "default_allow_headers")]
     pub allow_headers: Vec<String>,
     /// Response headers of the origin a browser may read, beyond the ones the edge always
-    /// exposes (`www-authenticate`, the request id, the bundle version, `retry-after`, the
+    /// exposes (`www-authenticate`, the request ids, the bundle version, `retry-after`, the
     /// monitor mode's `x-cedargate-mode`).
     /// Default none. Header names, lowercase.
     #[serde(default)]

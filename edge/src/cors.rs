@@ -1,6 +1,7 @@
 //! Cross-origin headers for the browser app.
 
 use crate::config::CorsConfig;
+use crate::request_id::CALLER_REQUEST_ID_HEADER;
 use crate::rollout::MODE_HEADER;
 use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 
@@ -17,7 +18,7 @@ pub fn allowed_origin<'a>(config: &CorsConfig, origin: Option<&'a str>) -> Optio
 /// Headers on every answer to an allowed origin (forwarded, refused or an error).
 pub fn response_headers(config: &CorsConfig, origin: &str) -> Vec<(&'static str, String)> {
     let mut exposed = format!(
-        "www-authenticate, {REQUEST_ID_HEADER}, {BUNDLE_VERSION_HEADER}, retry-after, {MODE_HEADER}"
+        "www-authenticate, {CALLER_REQUEST_ID_HEADER}, {REQUEST_ID_HEADER}, {BUNDLE_VERSION_HEADER}, retry-after, {MODE_HEADER}"
     );
     for name in &config.expose_headers {
         exposed.push_str(", ");
@@ -84,7 +85,7 @@ mod tests {
         assert!(
             pre.contains(&(
                 "access-control-expose-headers",
-                "www-authenticate, x-cedargate-request-id, x-cedargate-bundle-version, retry-after, x-cedargate-mode"
+                "www-authenticate, x-request-id, x-cedargate-request-id, x-cedargate-bundle-version, retry-after, x-cedargate-mode"
                     .into()
             ))
         );
@@ -100,7 +101,7 @@ mod tests {
         let headers = response_headers(&config, "http://127.0.0.1:8080");
         assert!(headers.contains(&(
             "access-control-expose-headers",
-            "www-authenticate, x-cedargate-request-id, x-cedargate-bundle-version, retry-after, x-cedargate-mode, x-identity-echo"
+            "www-authenticate, x-request-id, x-cedargate-request-id, x-cedargate-bundle-version, retry-after, x-cedargate-mode, x-identity-echo"
                 .into()
         )));
     }

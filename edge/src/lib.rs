@@ -20,6 +20,7 @@ pub mod forward;
 pub mod key_policy;
 pub mod log_line;
 pub mod problem;
+pub mod request_id;
 pub mod request_values;
 pub mod rollout;
 pub mod shadow;
@@ -31,8 +32,9 @@ mod runtime;
 
 pub use cedargate::wire::BUNDLE_PATH;
 
-/// The header naming a request: on every response and to the origin (problem bodies carry
-/// it as `request_id`).
+/// The header naming a request with the worker's own id: on every response and to the
+/// origin (problem bodies carry it as `request_id`). The caller's `X-Request-ID` is another
+/// header ([`request_id`]).
 pub const REQUEST_ID_HEADER: &str = "x-cedargate-request-id";
 
 /// The header naming the version of the bundle in force, on every response.

@@ -15,6 +15,7 @@ use crate::decision_cache::Decided;
 use crate::forward::Identity;
 use crate::log_line::RequestRecord;
 use crate::problem::AppError;
+use crate::request_id::{CALLER_REQUEST_ID_HEADER, answered_request_id};
 use crate::request_values::request_values;
 use crate::rollout::{self, Caller, Forwarded, Mode, Settled};
 use crate::shadow;
@@ -35,6 +36,26 @@ use worker::{Context, Env};
 pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     let timer = Stopwatch::start();
     let id = log::request_id();
+    let caller_id = req.headers().get(CALLER_REQUEST_ID_HEADER).ok().flatten();
+    let echoed = answered_request_id(caller_id.as_deref(), &id);
+    let response = answer(req, env, ctx, timer, id).await;
+    finish(&response, &echoed);
+    response
+}
+
+/// What the worker does last to every answer, whichever way it was made: the
+/// `X-Request-ID` it used for the request (`request_id`: the caller's, when accepted, else
+/// its own). An origin's answer that names its own `X-Request-ID` keeps it.
+fn finish(response: &Response, request_id: &str) {
+    let headers = response.headers();
+    if !headers.has(CALLER_REQUEST_ID_HEADER).unwrap_or(false) {
+        // A response whose headers are immutable (`Response.error()`) stays as it is.
+        let _ = headers.set(CALLER_REQUEST_ID_HEADER, request_id);
+    }
+}
+
+/// The answer to a request, its log line written.
+async fn answer(req: Request, env: Env, ctx: Context, timer: Stopwatch, id: String) -> Response {
     // The method exactly as sent: workers-rs maps methods it does not know (MOVE, PURGE, ...)
     // to GET, which must never be what is authorized.
     let method = req.method();
@@ -369,22 +390,13 @@ impl Exchange<'_> {
     /// An AuthZEN question from a caller the policies let ask: a body that is not sent as
     /// JSON is refused ([`authzen::is_json_content_type`], the one rule of every endpoint)
     /// before it is read; else the body, read up to the decision point's bound, answered by
-    /// the decision point; the caller's `X-Request-ID` echoed.
+    /// the decision point (the caller's `X-Request-ID` is echoed by [`finish`], as on every
+    /// answer).
     async fn authzen(&self, authzen: &Authzen, endpoint: Endpoint) -> Result<Response, AppError> {
         let headers = self.req.headers();
         let content_type = headers.get("content-type").ok().flatten();
         if !authzen::is_json_content_type(content_type.as_deref()) {
             return Err(AppError::UnsupportedMediaType);
-        }
-        let mut common = self.common.to_vec();
-        if let Some(id) = authzen::request_id_echo(
-            headers
-                .get(authzen::REQUEST_ID_HEADER)
-                .ok()
-                .flatten()
-                .as_deref(),
-        ) {
-            common.push((authzen::REQUEST_ID_HEADER, id));
         }
         let declared = headers.get("content-length").ok().flatten();
         let answer = if authzen::too_large(declared.as_deref()) {
@@ -400,7 +412,7 @@ impl Exchange<'_> {
             answer.status,
             &answer.body,
             answer.content_type,
-            &common,
+            self.common,
         ))
     }
 

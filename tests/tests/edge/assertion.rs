@@ -68,8 +68,18 @@ pub fn start() -> Result<Signed, String> {
 }
 
 fn verifier(w: &Wrangler) -> Result<AssertionVerifier, String> {
-    let reply = http::send("GET", &w.url(JWKS_PATH), &[], None)?;
+    let reply = http::send(
+        "GET",
+        &w.url(JWKS_PATH),
+        &[("x-request-id", "origin-keys-1")],
+        None,
+    )?;
     same(reply.status, 200, "the key set, without a token")?;
+    same(
+        reply.header("x-request-id"),
+        Some("origin-keys-1"),
+        "the caller's request id on the key set",
+    )?;
     same(
         reply.header("content-type"),
         Some("application/jwk-set+json"),

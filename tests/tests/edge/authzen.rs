@@ -31,6 +31,7 @@ pub const CHECKS: &[Check<Pdp>] = checks![
     the_metadata_is_public_and_names_the_endpoints,
     bad_questions_are_400_with_a_reason_and_request_ids_are_echoed,
     only_json_bodies_are_taken_on_every_endpoint,
+    every_answer_of_the_decision_point_carries_the_request_id,
     // Last: it changes the bundle in force.
     a_newer_bundle_from_kv_brings_its_entity_data_to_routes_and_questions,
 ];
@@ -580,7 +581,14 @@ fn only_json_bodies_are_taken_on_every_endpoint(s: &Pdp) -> Result<(), String> {
             None,
         ] {
             let label = format!("{path} as {refused:?}");
-            let reply = ask_as(w, path, &token, &body, refused, &[])?;
+            let reply = ask_as(
+                w,
+                path,
+                &token,
+                &body,
+                refused,
+                &[("x-request-id", "pep-7")],
+            )?;
             same(reply.status, 400, &label)?;
             same(
                 reply.header("content-type"),
@@ -596,6 +604,87 @@ fn only_json_bodies_are_taken_on_every_endpoint(s: &Pdp) -> Result<(), String> {
             ensure(!reply.text().contains("decision"), || {
                 format!("{label} was answered: {}", reply.text())
             })?;
+            same(
+                reply.header("x-request-id"),
+                Some("pep-7"),
+                &format!("{label}: x-request-id"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Every answer about the decision point (decisions, its 400s, 401, 403, 413 and the
+/// metadata) carries one `X-Request-ID`: the caller's, or the worker's own id when the
+/// caller sent none or one that is refused.
+fn every_answer_of_the_decision_point_carries_the_request_id(s: &Pdp) -> Result<(), String> {
+    let Pdp { w, issuer, .. } = s;
+    let token = pep(issuer, "authzen:evaluate");
+    let other = pep(issuer, "todos:read");
+    let json = Some("application/json");
+    let long = "p".repeat(129);
+    for (sent, echoed) in [
+        (Some("pep-43"), true),
+        (None, false),
+        (Some(long.as_str()), false),
+    ] {
+        let id: Vec<(&str, &str)> = sent.map(|id| ("x-request-id", id)).into_iter().collect();
+        let mut replies = Vec::new();
+        for (path, body) in questions() {
+            replies.push((
+                format!("{path}: 200"),
+                200,
+                ask_as(w, path, &token, &body, json, &id)?,
+            ));
+            replies.push((
+                format!("{path}: 400 content type"),
+                400,
+                ask_as(w, path, &token, &body, Some("text/plain"), &id)?,
+            ));
+            replies.push((
+                format!("{path}: 400 broken json"),
+                400,
+                ask_as(w, path, &token, b"{", json, &id)?,
+            ));
+            replies.push((
+                format!("{path}: 403"),
+                403,
+                ask_as(w, path, &other, &body, json, &id)?,
+            ));
+            replies.push((format!("{path}: 401"), 401, ask(w, path, None, &body, &id)?));
+            replies.push((
+                format!("{path}: 413"),
+                413,
+                ask_as(w, path, &token, &vec![b' '; 70_000], json, &id)?,
+            ));
+        }
+        replies.push((
+            "metadata".into(),
+            200,
+            http::send(
+                "GET",
+                &w.url("/.well-known/authzen-configuration"),
+                &id,
+                None,
+            )?,
+        ));
+        for (what, status, reply) in replies {
+            let label = format!("{what} with x-request-id {sent:?}");
+            same(reply.status, status, &label)?;
+            let own = reply
+                .header("x-cedargate-request-id")
+                .ok_or_else(|| format!("{label}: no x-cedargate-request-id"))?;
+            let want = match sent {
+                Some(sent) if echoed => sent,
+                _ => own,
+            };
+            let values: Vec<&str> = reply
+                .headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("x-request-id"))
+                .map(|(_, v)| v.as_str())
+                .collect();
+            same(values, vec![want], &format!("{label}: x-request-id"))?;
         }
     }
     Ok(())

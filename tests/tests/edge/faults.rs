@@ -134,7 +134,19 @@ fn provider_500_or_garbage_503(s: &Faults) -> Result<(), String> {
     } = s;
     for env in ["env-500", "env-garbage"] {
         let token = id_token(&provider.issuer(env), "a", &["AVP_Admin"], "a-rsa-1");
-        same(call(worker, "GET", "/pets", Some(&token))?.status, 503, env)?;
+        let auth = bearer(&token);
+        let reply = http::send(
+            "GET",
+            &worker.url("/pets"),
+            &[("authorization", &auth), ("x-request-id", "client-503")],
+            None,
+        )?;
+        same(reply.status, 503, env)?;
+        same(
+            reply.header("x-request-id"),
+            Some("client-503"),
+            &format!("{env}: the caller's request id on a 503"),
+        )?;
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub const CHECKS: &[Check<Worker>] = checks![
     origin_sees_identity_headers_never_client_sent_ones,
     cors_preflight_and_headers_on_refusals,
     refused_paths_400_unknown_routes_404,
+    every_answer_of_the_edge_carries_the_request_id,
     ten_mb_body_streamed_intact,
     bundle_endpoint_serves_what_is_enforced,
     new_provider_key_picked_up_refetches_limited_and_shared,
@@ -814,4 +815,136 @@ fn one_json_log_line_per_request_never_a_token(s: &Worker) -> Result<(), String>
         })?;
     }
     Ok(())
+}
+
+/// The values of header `name` on `reply` (case-insensitive), every one of them.
+fn header_values<'a>(reply: &'a Reply, name: &str) -> Vec<&'a str> {
+    reply
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// What is asked, how, with which headers, and the status expected.
+type Case<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, &'a str)>, u16);
+
+/// Every answer the worker gives itself (refusals of each kind, preflights, the bundle
+/// endpoint) carries one `X-Request-ID`: the caller's when it is acceptable, else the
+/// worker's own id (its `X-Cedargate-Request-Id`); a caller's id that is refused is never
+/// echoed.
+fn every_answer_of_the_edge_carries_the_request_id(s: &Worker) -> Result<(), String> {
+    let Worker {
+        main, admin, user, ..
+    } = s;
+    let admin = bearer(admin);
+    let user = bearer(user);
+    let preflight = [
+        ("origin", APP_ORIGIN),
+        ("access-control-request-method", "GET"),
+    ];
+    let evil_preflight = [
+        ("origin", "https://evil.test"),
+        ("access-control-request-method", "GET"),
+    ];
+    let cases: [Case; 9] = [
+        (
+            "no route",
+            "GET",
+            "/owners",
+            vec![("authorization", &admin)],
+            404,
+        ),
+        ("no token", "GET", "/pets", vec![], 401),
+        (
+            "an invalid token",
+            "GET",
+            "/pets",
+            vec![("authorization", "Bearer not-a-token")],
+            401,
+        ),
+        (
+            "no such method",
+            "DELETE",
+            "/pets/7",
+            vec![("authorization", &admin)],
+            405,
+        ),
+        (
+            "a deny",
+            "POST",
+            "/pets",
+            vec![("authorization", &user)],
+            403,
+        ),
+        (
+            "a refused path",
+            "GET",
+            "/pets//7",
+            vec![("authorization", &admin)],
+            400,
+        ),
+        ("a preflight", "OPTIONS", "/pets", preflight.to_vec(), 204),
+        (
+            "a preflight from another origin",
+            "OPTIONS",
+            "/pets",
+            evil_preflight.to_vec(),
+            403,
+        ),
+        (
+            "the bundle endpoint",
+            "GET",
+            cedargate::wire::BUNDLE_PATH,
+            vec![("authorization", &admin)],
+            200,
+        ),
+    ];
+    let long = "a".repeat(129);
+    for (what, method, path, headers, status) in &cases {
+        for (sent, echoed) in [
+            (Some("client-id.42"), true),
+            (None, false),
+            (Some(long.as_str()), false),
+        ] {
+            let mut headers = headers.clone();
+            if let Some(id) = sent {
+                headers.push(("x-request-id", id));
+            }
+            let reply = http::send(method, &main.url(path), &headers, None)?;
+            let label = format!("{what} ({method} {path}) with x-request-id {sent:?}");
+            same(reply.status, *status, &label)?;
+            let own = reply
+                .header("x-cedargate-request-id")
+                .ok_or_else(|| format!("{label}: no x-cedargate-request-id"))?;
+            let want = if echoed { sent.unwrap_or(own) } else { own };
+            same(
+                header_values(&reply, "x-request-id"),
+                vec![want],
+                &format!("{label}: x-request-id"),
+            )?;
+            if reply.status >= 400 {
+                same(
+                    reply.json()["request_id"].as_str(),
+                    Some(own),
+                    &format!("{label}: the problem's request_id"),
+                )?;
+            }
+        }
+    }
+    // A browser may read it.
+    let refused = http::send(
+        "GET",
+        &main.url("/pets"),
+        &[("origin", APP_ORIGIN), ("x-request-id", "app-1")],
+        None,
+    )?;
+    let expose = refused
+        .header("access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    ensure(expose.contains("x-request-id"), || {
+        format!("x-request-id is not exposed: {expose}")
+    })
 }
