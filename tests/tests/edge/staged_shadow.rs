@@ -363,7 +363,7 @@ fn a_route_no_longer_public_in_the_candidate_is_logged_as_no_route(
 /// A candidate signed for this deployment's staged slot with a serial above both, but
 /// without the route of the action `rollout.actions` names: the worker's check of a bundle
 /// against its configuration refuses it, logs why and keeps the candidate before it, which
-/// is still compared; the answers stay the live bundle's.
+/// is still compared; the answers stay the live bundle's. No token sent is in the log.
 fn a_candidate_the_configuration_refuses_is_logged_and_changes_nothing(
     s: &StagedShadow,
 ) -> Result<(), String> {
@@ -412,5 +412,14 @@ fn a_candidate_the_configuration_refuses_is_logged_and_changes_nothing(
         event["staged_action"].as_str(),
         Some("no route"),
         "compared with the candidate kept",
-    )
+    )?;
+    // The tokens sent to this worker (the bundle endpoint's) are not in its log.
+    let logs = s.worker.logs();
+    for token in SENT.lock().map_err(|e| e.to_string())?.iter() {
+        let signature = token.rsplit('.').next().unwrap_or_default();
+        ensure(signature.len() < 16 || !logs.contains(signature), || {
+            "a token reached the log".into()
+        })?;
+    }
+    Ok(())
 }
