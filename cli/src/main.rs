@@ -405,6 +405,11 @@ fn bundle(
     if let Some(entities) = folder::read_entities(dir)? {
         document = document.with_entities(entities);
     }
+    // Validated here, and published in compiled form: the worker loads it without a Cedar
+    // text parser (and validates it again as it loads).
+    let document = document
+        .compile()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
     let bundle = document
         .load()
         .map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -477,7 +482,12 @@ fn promote(
         .checked_add(1)
         .ok_or("no serial is higher than the staged or the live one")?;
     let staged_serial = staged.serial;
-    let document = cedargate::BundleDocument { serial, ..staged }.with_slot(BundleSlot::Live);
+    // A text candidate (from before documents were compiled) goes live compiled, as the
+    // worker reads it.
+    let document = cedargate::BundleDocument { serial, ..staged }
+        .with_slot(BundleSlot::Live)
+        .compile()
+        .map_err(|e| format!("{staged_path}: {e}"))?;
     let what = format!(
         "live bundle {} serial {serial} (staged serial {staged_serial}, live serial {live_serial})",
         bundle.version()

@@ -1097,7 +1097,16 @@ fn bundle_documents_carry_a_serial_and_a_signature_the_worker_checks() {
             found: Some("staging".into()),
         })
     );
-    assert_eq!(document.source(), folder::read(&petstore_dir()).unwrap());
+    // Published in compiled form: no text, the folder's bundle (version and policy texts).
+    assert!(document.is_compiled());
+    assert_eq!(document.source(), None);
+    let from_folder = Bundle::load(&folder::read(&petstore_dir()).unwrap()).unwrap();
+    let held = document.load_compiled().unwrap();
+    assert_eq!(held.version(), from_folder.version());
+    assert_eq!(
+        held.policy_text("avp-admin-all"),
+        from_folder.policy_text("avp-admin-all")
+    );
     let other = cedargate::BundleSigningKey::from_seed([9; 32]).unwrap();
     assert_eq!(
         cedargate::open_bundle_document(text.trim(), Some(&other.public_key())),
@@ -1254,7 +1263,8 @@ fn staged_documents_are_never_live_until_promoted_above_both_serials() {
     assert_eq!(document.serial, 8);
     assert_eq!(document.slot, BundleSlot::Live);
     assert_eq!(document.audience.as_deref(), Some("production"));
-    assert_eq!(document.source(), staged_document.source());
+    assert_eq!(document.compiled, staged_document.compiled);
+    assert!(document.is_compiled());
     assert_eq!(
         document.load().unwrap().version(),
         staged_document.load().unwrap().version()

@@ -411,8 +411,9 @@ pub enum SignatureBackendChoice {
 pub struct BundleKvConfig {
     /// The KV binding's name in wrangler.toml.
     pub binding: String,
-    /// The key holding the bundle document: JSON `{ "schema", "policies", "routes", "serial" }`,
-    /// or that JSON signed (see `public_key`). Default `current`.
+    /// The key holding the bundle document: JSON `{ "compiled", "serial" }` as `cedargate
+    /// bundle` writes it (the bundle's compiled form; a text document is refused), or that JSON
+    /// signed (see `public_key`). Default `current`.
     #[serde(default = "default_kv_key")]
     pub key: String,
     /// How often an isolate looks for a newer bundle, in seconds. Default 60.

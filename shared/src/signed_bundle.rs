@@ -1,8 +1,9 @@
 //! Bundle documents as the edge reads them from KV: a serial that only grows, and an Ed25519
 //! signature by the publisher.
 //!
-//! A document is the JSON of a [`BundleDocument`] (`schema`, `policies`, `routes`, `serial`,
-//! `entities` for a bundle with entity data, and `audience`, the deployment it is for),
+//! A document is the JSON of a [`BundleDocument`] (the bundle's text, `schema`, `policies`
+//! and `routes`, or its compiled form, `compiled`; `serial`, `entities` for a bundle with
+//! entity data, and `audience`, the deployment it is for),
 //! or that JSON signed: a JWS in the flattened JSON serialization (RFC 7515 §7.2.2) with
 //! `alg` `EdDSA` and `typ` [`SIGNED_BUNDLE_TYPE`], whose payload is the bundle JSON. The
 //! publisher signs after the policy tool has validated the folder; the edge verifies the
@@ -12,22 +13,32 @@
 //! as the live bundle, nor the live one as the candidate), and takes a bundle only when its
 //! serial is higher than the one in force.
 
-use crate::bundle::{Bundle, BundleError, BundleSource};
+use crate::bundle::{Bundle, BundleError, BundleSource, CompiledBundle};
 use crate::strict_json;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A bundle with its serial, as published.
+/// A bundle with its serial, as published: its text (`schema`, `policies`, `routes`), or
+/// its compiled form (`compiled`, what `cedargate bundle` writes), never both.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleDocument {
-    /// Cedar schema, human-readable syntax.
+    /// Cedar schema, human-readable syntax (a text document; empty in a compiled one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub schema: String,
-    /// Cedar policies.
+    /// Cedar policies (a text document; empty in a compiled one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub policies: String,
-    /// The route table (JSON).
+    /// The route table, JSON (a text document; empty in a compiled one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub routes: String,
+    /// The bundle's compiled form ([`Bundle::compiled`]: Cedar's JSON forms, the routes
+    /// bound to the schema, each policy's text to show), in place of the text. It loads
+    /// without parsing Cedar text ([`Bundle::load_compiled`]) and is validated as it loads,
+    /// like a text document. [`BundleDocument::compile`] makes one from a text document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiled: Option<CompiledBundle>,
     /// The publisher's serial: a worker takes a document only when its serial is higher than
     /// the one of the bundle in force (the built-in bundle has serial 0 unless built with
     /// `CEDARGATE_BUNDLE_SERIAL`). Required.
@@ -113,12 +124,13 @@ pub fn check_bundle_audience(name: &str) -> Result<(), String> {
 }
 
 impl BundleDocument {
-    /// The document of `source` with `serial`, without entity data.
+    /// The text document of `source` with `serial`, without entity data.
     pub fn new(source: BundleSource, serial: u64) -> Self {
         Self {
             schema: source.schema,
             policies: source.policies,
             routes: source.routes,
+            compiled: None,
             serial,
             entities: None,
             audience: None,
@@ -144,21 +156,73 @@ impl BundleDocument {
         self
     }
 
-    /// The bundle it holds, validated, with its entity data when it has any.
+    /// The same document in compiled form: the text loaded and validated (with the entity
+    /// data), then replaced by the bundle's compiled form; the serial, entity data, audience
+    /// and slot stay. A compiled document is returned as it is. The bundle it holds has the
+    /// same version either way.
+    pub fn compile(self) -> Result<Self, BundleError> {
+        if self.compiled.is_some() {
+            return Ok(self);
+        }
+        let bundle = self.load()?;
+        Ok(Self {
+            schema: String::new(),
+            policies: String::new(),
+            routes: String::new(),
+            compiled: Some(bundle.compiled().clone()),
+            ..self
+        })
+    }
+
+    /// Whether it holds the compiled form rather than the text.
+    pub fn is_compiled(&self) -> bool {
+        self.compiled.is_some()
+    }
+
+    /// The bundle it holds, validated, with its entity data when it has any: from the text
+    /// ([`Bundle::load`]) or from the compiled form ([`Bundle::load_compiled`]). A document
+    /// with both, or with a compiled form and any text, is refused.
     pub fn load(&self) -> Result<Bundle, BundleError> {
-        match &self.entities {
-            Some(entities) => Bundle::load_with_entities(&self.source(), entities),
-            None => Bundle::load(&self.source()),
+        match self.source() {
+            Some(source) => match &self.entities {
+                Some(entities) => Bundle::load_with_entities(&source, entities),
+                None => Bundle::load(&source),
+            },
+            None => self.load_compiled(),
         }
     }
 
-    /// The bundle's text.
-    pub fn source(&self) -> BundleSource {
-        BundleSource {
+    /// The bundle of a compiled document, validated as it loads ([`Bundle::load_compiled`]),
+    /// with its entity data; a text document is refused. What a program that links no
+    /// Cedar text parser (the edge worker) loads documents with.
+    pub fn load_compiled(&self) -> Result<Bundle, BundleError> {
+        let compiled = self.compiled_form()?;
+        Bundle::load_compiled(compiled, self.entities.as_deref())
+    }
+
+    fn compiled_form(&self) -> Result<&CompiledBundle, BundleError> {
+        match &self.compiled {
+            Some(_) if self.has_text() => Err(BundleError::Compiled(
+                "a bundle document holds its text (schema, policies, routes) or its compiled form, not both".into(),
+            )),
+            Some(compiled) => Ok(compiled),
+            None => Err(BundleError::Compiled(
+                "the bundle document is text (schema, policies, routes), not its compiled form: publish it with `cedargate bundle`".into(),
+            )),
+        }
+    }
+
+    fn has_text(&self) -> bool {
+        !(self.schema.is_empty() && self.policies.is_empty() && self.routes.is_empty())
+    }
+
+    /// The bundle's text; `None` for a compiled document.
+    pub fn source(&self) -> Option<BundleSource> {
+        self.compiled.is_none().then(|| BundleSource {
             schema: self.schema.clone(),
             policies: self.policies.clone(),
             routes: self.routes.clone(),
-        }
+        })
     }
 }
 
@@ -427,6 +491,7 @@ mod tests {
             schema: "s".into(),
             policies: "p".into(),
             routes: "r".into(),
+            compiled: None,
             serial,
             entities: None,
             audience: None,

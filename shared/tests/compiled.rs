@@ -397,3 +397,83 @@ fn a_form_validated_before_loads_as_its_version_and_any_other_content_is_refused
         .unwrap_err();
     assert!(matches!(err, BundleError::Compiled(_)), "{err}");
 }
+
+/// A bundle document in compiled form, as `cedargate bundle` publishes it: the same bundle
+/// as the text document, its text gone from the JSON, signed and opened like any other.
+#[test]
+fn a_compiled_document_holds_the_text_documents_bundle_and_no_text() {
+    for (name, source, entities) in folders() {
+        let mut text = cedargate::BundleDocument::new(source, 4)
+            .with_audience("production")
+            .with_slot(cedargate::BundleSlot::Staged);
+        if let Some(data) = entities {
+            text = text.with_entities(data);
+        }
+        let from_text = text.load().unwrap_or_else(|err| panic!("{name}: {err}"));
+        let compiled = text.clone().compile().unwrap();
+        assert!(compiled.is_compiled() && !text.is_compiled(), "{name}");
+        assert_eq!(compiled.source(), None, "{name}");
+        assert_eq!(
+            (compiled.serial, compiled.slot, &compiled.audience, &compiled.entities),
+            (4, cedargate::BundleSlot::Staged, &text.audience, &text.entities),
+            "{name}"
+        );
+        // Compiling again changes nothing.
+        assert_eq!(compiled.clone().compile().unwrap(), compiled, "{name}");
+        let json: Value = serde_json::to_value(&compiled).unwrap();
+        for member in ["schema", "policies", "routes"] {
+            assert!(json.get(member).is_none(), "{name}: {member} in {json}");
+        }
+        let key = cedargate::BundleSigningKey::from_seed([3; 32]).unwrap();
+        let opened = cedargate::open_bundle_document_for_slot(
+            &key.sign(&compiled).unwrap(),
+            Some(&key.public_key()),
+            Some("production"),
+            cedargate::BundleSlot::Staged,
+        )
+        .unwrap();
+        assert_eq!(opened, compiled, "{name}");
+        for held in [opened.load().unwrap(), opened.load_compiled().unwrap()] {
+            assert_eq!(held.version(), from_text.version(), "{name}");
+            assert_eq!(held.policy_ids(), from_text.policy_ids(), "{name}");
+        }
+        // Loading the compiled form alone refuses a text document, naming the way out.
+        let err = text.load_compiled().unwrap_err();
+        assert!(
+            matches!(&err, BundleError::Compiled(m) if m.contains("cedargate bundle")),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_document_with_both_forms_or_an_invalid_compiled_form_is_refused() {
+    let text = cedargate::BundleDocument::new(cedargate::examples::petstore_source(), 1);
+    let compiled = text.clone().compile().unwrap();
+    // Both: which one would decide is not for the reader to guess.
+    let both = cedargate::BundleDocument {
+        policies: text.policies.clone(),
+        ..compiled.clone()
+    };
+    for result in [both.load(), both.load_compiled()] {
+        let err = result.unwrap_err();
+        assert!(
+            matches!(&err, BundleError::Compiled(m) if m.contains("not both")),
+            "{err}"
+        );
+    }
+    // A compiled form is validated as it loads: a policy changed after compiling to read an
+    // attribute the schema lacks is refused.
+    let mut tampered = compiled.clone();
+    let content = &mut tampered.compiled.as_mut().unwrap().content;
+    policy(content, "avp-admin-all")["conditions"] = json!([{
+        "kind": "when",
+        "body": { ".": { "left": { "Var": "principal" }, "attr": "no_such_attribute" } }
+    }]);
+    let err = tampered.load().unwrap_err();
+    assert!(
+        !matches!(err, BundleError::Compiled(_)),
+        "refused by the validator: {err}"
+    );
+    assert!(compiled.load().is_ok());
+}

@@ -1,5 +1,5 @@
-//! Bundle documents for a worker's KV namespace: the PetStore example with more Cedar text,
-//! and signing keys made for one run. The workerd suite's staged bundle, the soak and the
+//! Bundle documents for a worker's KV namespace, compiled as `cedargate bundle` writes them:
+//! the PetStore example with more Cedar text, and signing keys made for one run. The workerd suite's staged bundle, the soak and the
 //! bench write their live and staged entries with these.
 
 use cedargate::{BundleDocument, BundleSigningKey, BundleSlot, BundleSource};
@@ -27,7 +27,7 @@ pub fn run_key(tag: &str) -> Result<BundleSigningKey, String> {
 }
 
 /// `source` as the document with `serial` for the deployment `audience` and `slot` (live or
-/// staged), signed with `key`: what `cedargate bundle [--stage]` writes.
+/// staged), compiled and signed with `key`: what `cedargate bundle [--stage]` writes.
 pub fn signed(
     key: &BundleSigningKey,
     source: BundleSource,
@@ -35,10 +35,22 @@ pub fn signed(
     audience: &str,
     slot: BundleSlot,
 ) -> Result<String, String> {
-    key.sign(
-        &BundleDocument::new(source, serial)
+    let document = compiled(
+        BundleDocument::new(source, serial)
             .with_audience(audience)
             .with_slot(slot),
-    )
-    .map_err(|e| e.to_string())
+    )?;
+    key.sign(&document).map_err(|e| e.to_string())
+}
+
+/// `document` in compiled form ([`BundleDocument::compile`]: validated, its text replaced by
+/// the bundle's compiled form), the only form the worker reads.
+pub fn compiled(document: BundleDocument) -> Result<BundleDocument, String> {
+    document.compile().map_err(|e| e.to_string())
+}
+
+/// The unsigned JSON of `document` in compiled form: what `cedargate bundle` writes without
+/// a key.
+pub fn compiled_json(document: BundleDocument) -> Result<String, String> {
+    serde_json::to_string(&compiled(document)?).map_err(|e| e.to_string())
 }

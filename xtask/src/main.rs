@@ -48,8 +48,6 @@ commands:
   build-web                        build the browser app into web/dist (trunk, local tools)
   docs-config                      write docs/src/reference/configuration.md from the
                                    configuration types' code and doc comments
-  bundle-json DIR --serial N       print a policy folder as the (unsigned) document KV bundles
-                                   use; `cedargate bundle` validates and signs
   wrangler [ARGS...]               run the project's wrangler (Node 22) from the repository root,
                                    e.g. `cargo xtask wrangler dev --ip 127.0.0.1`
   help                             this text
@@ -84,7 +82,6 @@ fn main() -> ExitCode {
         Some("build-web") => {
             tools::ensure_web_build().and_then(|node| web::build(&node).map(|_| ()))
         }
-        Some("bundle-json") => bundle_json(&args[1..]),
         Some("docs-config") => config_doc::run(&args[1..]),
         Some("build-edge") => {
             tools::ensure_edge_build().and_then(|node| edge::build(&node).map(|_| ()))
@@ -104,62 +101,5 @@ fn main() -> ExitCode {
             eprintln!("xtask: {message}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// `{"schema": ..., "policies": ..., "routes": ..., "serial": N}` from a policy folder.
-fn bundle_json(args: &[String]) -> Result<(), String> {
-    let usage = "usage: cargo xtask bundle-json DIR --serial N";
-    let (dir, serial) = match args {
-        [dir, flag, n] if flag == "--serial" => (dir, n),
-        [flag, n, dir] if flag == "--serial" => (dir, n),
-        _ => return Err(usage.into()),
-    };
-    let serial: u64 = serial
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or("--serial must be a whole number of at least 1")?;
-    let dir = std::path::Path::new(dir);
-    let mut parts = Vec::new();
-    for (key, file) in [
-        ("schema", "schema.cedarschema"),
-        ("policies", "policies.cedar"),
-        ("routes", "routes.json"),
-    ] {
-        let text = std::fs::read_to_string(dir.join(file))
-            .map_err(|e| format!("{}: {e}", dir.join(file).display()))?;
-        parts.push(format!("\"{key}\":{}", json_string(&text)));
-    }
-    parts.push(format!("\"serial\":{serial}"));
-    println!("{{{}}}", parts.join(","));
-    Ok(())
-}
-
-/// A JSON string literal.
-fn json_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::json_string;
-
-    #[test]
-    fn json_strings_round_trip_through_a_parser_shape() {
-        assert_eq!(json_string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
     }
 }

@@ -146,8 +146,10 @@ async fn look(state: &Rc<State>, kv: &KvStore) {
         );
         return;
     }
+    // The compiled form only (a text document is refused): the worker links no Cedar text
+    // parser. The form is validated as it loads.
     let loaded = document
-        .load()
+        .load_compiled()
         .map_err(|e| e.to_string())
         .and_then(|bundle| state.prepare(bundle));
     match loaded {
@@ -245,7 +247,7 @@ async fn look_staged(state: &Rc<State>, kv: &KvStore) {
         });
     }
     let loaded = document
-        .load()
+        .load_compiled()
         .map_err(|e| e.to_string())
         .and_then(|bundle| state.prepare_staged(bundle));
     match loaded {

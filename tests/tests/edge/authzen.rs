@@ -315,7 +315,9 @@ fn a_newer_bundle_from_kv_brings_its_entity_data_to_routes_and_questions(
             entity["parents"] = json!([{ "type": "TodoApp::Role", "id": "editor" }]);
         }
     }
-    let document = cedargate::BundleDocument::new(source, 1).with_entities(entities.to_string());
+    let document = cedargate_tests::bundles::compiled(
+        cedargate::BundleDocument::new(source, 1).with_entities(entities.to_string()),
+    )?;
     let version = document
         .load()
         .map_err(|e| e.to_string())?

@@ -12,6 +12,8 @@ pub struct KvAndCache {
     config: Value,
     extra: Value,
     invalid: String,
+    /// A valid bundle's text document, serial 1.
+    text: String,
     newer: String,
     newer_version: String,
     older: String,
@@ -34,6 +36,7 @@ impl KvAndCache {
 
 pub const CHECKS: &[Check<KvAndCache>] = checks![
     invalid_bundle_logged_built_in_stays,
+    a_text_document_is_refused_for_its_form,
     newer_bundle_takes_over_without_restart,
     older_or_equal_serial_cannot_roll_back,
     a_bundle_binding_that_is_not_bound_makes_the_worker_refuse_to_run,
@@ -55,13 +58,28 @@ pub fn start() -> Result<KvAndCache, String> {
     } = fixture;
     let extra = kv_namespace("cedargate-e2e-bundles");
     let petstore = cedargate::examples::petstore_source();
-    let invalid = json!({
-        "schema": petstore.schema,
-        "policies": "@id(\"broken\") permit(principal in PetStore::UserGroup::\"AVP_User\", action == PetStore::Action::\"no such action\", resource);",
-        "routes": petstore.routes,
-        "serial": 1,
-    })
-    .to_string();
+    // A compiled document whose form does not validate: one more policy, for an action the
+    // schema does not declare (the worker validates a form as it loads it).
+    let mut broken =
+        cedargate_tests::bundles::compiled(cedargate::BundleDocument::new(petstore.clone(), 1))?;
+    if let Some(Value::Array(policies)) = broken
+        .compiled
+        .as_mut()
+        .and_then(|c| c.content.get_mut("policies"))
+    {
+        policies.push(json!({ "id": "broken", "policy": {
+            "effect": "permit",
+            "principal": { "op": "All" },
+            "action": { "op": "==", "entity": { "type": "PetStore::Action", "id": "no such action" } },
+            "resource": { "op": "All" },
+            "conditions": [],
+            "annotations": { "id": "broken" }
+        }}));
+    }
+    let invalid = serde_json::to_string(&broken).map_err(|e| e.to_string())?;
+    // The folder's text, which the worker does not read (it links no Cedar text parser).
+    let text = serde_json::to_string(&cedargate::BundleDocument::new(petstore.clone(), 1))
+        .map_err(|e| e.to_string())?;
     let newer_source = cedargate::BundleSource {
         policies: format!(
             "{}\n@id(\"users-may-post\")\npermit (principal in PetStore::UserGroup::\"AVP_User\", action == PetStore::Action::\"post /pets\", resource);\n",
@@ -72,20 +90,20 @@ pub fn start() -> Result<KvAndCache, String> {
     let newer_version = cedargate::Bundle::load(&newer_source)
         .map(|b| b.version().to_string())
         .unwrap_or_default();
-    let newer = serde_json::to_string(&cedargate::BundleDocument::new(newer_source.clone(), 2))
-        .unwrap_or_default();
+    let compiled = |source: cedargate::BundleSource, serial: u64| {
+        cedargate_tests::bundles::compiled_json(cedargate::BundleDocument::new(source, serial))
+    };
+    let newer = compiled(newer_source.clone(), 2)?;
     // What an attacker able to write KV but not to sign could put back: the older policies
     // (a lower serial), or other ones under the serial in force.
-    let older = serde_json::to_string(&cedargate::BundleDocument::new(petstore.clone(), 1))
-        .unwrap_or_default();
-    let same_serial = serde_json::to_string(&cedargate::BundleDocument::new(
+    let older = compiled(petstore.clone(), 1)?;
+    let same_serial = compiled(
         cedargate::BundleSource {
             policies: format!("{}\n// another text\n", petstore.policies),
             ..petstore.clone()
         },
         2,
-    ))
-    .unwrap_or_default();
+    )?;
     let worker = start_with_kv("edge-kv", "cedargate-e2e-bundles", &config, &invalid)?;
     let built_in = cedargate::examples::petstore()
         .map(|b| b.version().to_string())
@@ -97,6 +115,7 @@ pub fn start() -> Result<KvAndCache, String> {
         config,
         extra,
         invalid,
+        text,
         newer,
         newer_version,
         older,
@@ -136,6 +155,30 @@ fn invalid_bundle_logged_built_in_stays(s: &KvAndCache) -> Result<(), String> {
         rejected["kept"].as_str(),
         Some(built_in.as_str()),
         "kept version",
+    )
+}
+
+/// A document of the folder's text (valid, and with a serial the worker would take) is
+/// refused for its form, naming `cedargate bundle`, and the built-in bundle stays.
+fn a_text_document_is_refused_for_its_form(s: &KvAndCache) -> Result<(), String> {
+    let worker = s.worker()?;
+    Wrangler::kv_put(&worker.dir, "CEDARGATE_BUNDLES", "current", &s.text)?;
+    poll("the text document to be refused", || {
+        // A request makes the worker look at KV.
+        call(&worker, "GET", "/pets", Some(&s.user()))?;
+        Ok(worker.log_lines().into_iter().any(|l| {
+            l["event"] == "bundle_rejected"
+                && l["error"].as_str().is_some_and(|e| {
+                    e.contains("not its compiled form") && e.contains("cedargate bundle")
+                })
+        }))
+    })?;
+    let reply = call(&worker, "POST", "/pets", Some(&s.user()))?;
+    same(reply.status, 403, "the built-in policies")?;
+    same(
+        reply.header("x-cedargate-bundle-version"),
+        Some(s.built_in.as_str()),
+        "version",
     )
 }
 

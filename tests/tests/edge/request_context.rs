@@ -37,8 +37,8 @@ pub fn start() -> Result<Context, String> {
     let version = cedargate::Bundle::load(&source)
         .map(|b| b.version().to_string())
         .map_err(|e| e.to_string())?;
-    let document = serde_json::to_string(&cedargate::BundleDocument::new(source, 1))
-        .map_err(|e| e.to_string())?;
+    let document =
+        cedargate_tests::bundles::compiled_json(cedargate::BundleDocument::new(source, 1))?;
     let config = |ip: bool| {
         fixture.config(json!({
             "bundle_kv": { "binding": "CEDARGATE_BUNDLES", "refresh_seconds": 1 },

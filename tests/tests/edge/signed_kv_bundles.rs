@@ -102,20 +102,29 @@ pub fn start() -> Result<SignedKvBundles, String> {
         return Err("no key".into());
     };
     let permissive = petstore_with(USERS_MAY_POST);
-    let unsigned = serde_json::to_string(&cedargate::BundleDocument::new(permissive.clone(), 5))
-        .unwrap_or_default();
+    let compiled = |document| cedargate_tests::bundles::compiled(document);
+    let unsigned = cedargate_tests::bundles::compiled_json(cedargate::BundleDocument::new(
+        permissive.clone(),
+        5,
+    ))?;
     let forged = stranger
-        .sign(&cedargate::BundleDocument::new(permissive.clone(), 6).with_audience(AUDIENCE))
+        .sign(&compiled(
+            cedargate::BundleDocument::new(permissive.clone(), 6).with_audience(AUDIENCE),
+        )?)
         .unwrap_or_default();
     let signed = publisher
-        .sign(&cedargate::BundleDocument::new(permissive.clone(), 7).with_audience(AUDIENCE))
+        .sign(&compiled(
+            cedargate::BundleDocument::new(permissive.clone(), 7).with_audience(AUDIENCE),
+        )?)
         .unwrap_or_default();
     // Signed by the publisher, for another deployment, or for none.
     let for_staging = publisher
-        .sign(&cedargate::BundleDocument::new(permissive.clone(), 9).with_audience("staging"))
+        .sign(&compiled(
+            cedargate::BundleDocument::new(permissive.clone(), 9).with_audience("staging"),
+        )?)
         .unwrap_or_default();
     let for_nobody = publisher
-        .sign(&cedargate::BundleDocument::new(permissive, 9))
+        .sign(&compiled(cedargate::BundleDocument::new(permissive, 9))?)
         .unwrap_or_default();
     let fixture = Fixture::new("env-signed")?.origin()?;
     let config = fixture.config(json!({
@@ -202,7 +211,9 @@ fn a_new_isolate_decides_its_first_request_with_the_kv_bundle(
     );
     let document = s
         .publisher
-        .sign(&cedargate::BundleDocument::new(frozen, 8).with_audience(AUDIENCE))
+        .sign(&cedargate_tests::bundles::compiled(
+            cedargate::BundleDocument::new(frozen, 8).with_audience(AUDIENCE),
+        )?)
         .map_err(|e| e.to_string())?;
     let cold = s.cold_worker("edge-signed-cold", Some(&document))?;
     let first = call(&cold, "GET", "/pets", Some(&s.user()))?;

@@ -55,8 +55,10 @@ fn key(tag: &str) -> Result<BundleSigningKey, String> {
     cedargate_tests::bundles::run_key(&format!("staged-{tag}"))
 }
 
+/// `document` compiled (as `cedargate bundle` publishes it) and signed with `key`.
 fn sign(key: &BundleSigningKey, document: &BundleDocument) -> Result<String, String> {
-    key.sign(document).map_err(|e| e.to_string())
+    key.sign(&cedargate_tests::bundles::compiled(document.clone())?)
+        .map_err(|e| e.to_string())
 }
 
 pub fn start() -> Result<StagedBundle, String> {
@@ -303,17 +305,16 @@ fn the_bundle_endpoint_shows_the_staged_candidate_beside_the_live_bundle(
         staged["version"].is_string() && staged["version"] != document["version"],
         || format!("the staged version is not its own: {}", staged["version"]),
     )?;
+    // Both are compiled documents: their policies' texts travel in the compiled form.
+    let texts = |side: &Value| side["compiled"]["policy_texts"].clone();
     ensure(
-        staged["source"]["policies"]
+        texts(staged)["users-frozen"]
             .as_str()
-            .is_some_and(|p| p.contains("users-frozen")),
+            .is_some_and(|p| p.contains("forbid")),
         || "the staged policies are not the candidate's".into(),
     )?;
     ensure(
-        !document["source"]["policies"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("users-frozen"),
+        texts(&document).is_object() && texts(&document).get("users-frozen").is_none(),
         || "the live policies hold the candidate's forbid".into(),
     )?;
     // The same document type loads both.

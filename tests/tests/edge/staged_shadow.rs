@@ -89,7 +89,9 @@ fn access_source(
 pub fn start() -> Result<StagedShadow, String> {
     let publisher = run_key()?;
     let live = publisher
-        .sign(&BundleDocument::new(access_source("", |_| {})?, LIVE_SERIAL).with_audience(AUDIENCE))
+        .sign(&cedargate_tests::bundles::compiled(
+            BundleDocument::new(access_source("", |_| {})?, LIVE_SERIAL).with_audience(AUDIENCE),
+        )?)
         .map_err(|e| e.to_string())?;
     let fixture = Fixture::new("env-staged-shadow")?.origin()?;
     let config = fixture.config(json!({
@@ -123,11 +125,11 @@ impl StagedShadow {
     fn stage(&self, source: BundleSource, serial: u64) -> Result<(), String> {
         let document = self
             .publisher
-            .sign(
-                &BundleDocument::new(source, serial)
+            .sign(&cedargate_tests::bundles::compiled(
+                BundleDocument::new(source, serial)
                     .with_audience(AUDIENCE)
                     .with_slot(BundleSlot::Staged),
-            )
+            )?)
             .map_err(|e| e.to_string())?;
         Wrangler::kv_put(&self.worker.dir, "CEDARGATE_BUNDLES", "staged", &document)
     }
