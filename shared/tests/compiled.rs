@@ -414,8 +414,18 @@ fn a_compiled_document_holds_the_text_documents_bundle_and_no_text() {
         assert!(compiled.is_compiled() && !text.is_compiled(), "{name}");
         assert_eq!(compiled.source(), None, "{name}");
         assert_eq!(
-            (compiled.serial, compiled.slot, &compiled.audience, &compiled.entities),
-            (4, cedargate::BundleSlot::Staged, &text.audience, &text.entities),
+            (
+                compiled.serial,
+                compiled.slot,
+                &compiled.audience,
+                &compiled.entities
+            ),
+            (
+                4,
+                cedargate::BundleSlot::Staged,
+                &text.audience,
+                &text.entities
+            ),
             "{name}"
         );
         // Compiling again changes nothing.
