@@ -98,6 +98,43 @@ fn poll(what: &str, mut step: impl FnMut() -> Result<bool, String>) -> Result<()
     Ok(())
 }
 
+/// The `decision_changed` events `worker` logged for the request `id` (the staged
+/// candidate's disagreements with the live bundle).
+fn decision_changes(worker: &Wrangler, id: &str) -> Vec<Value> {
+    worker
+        .log_lines()
+        .into_iter()
+        .filter(|l| l["event"] == "decision_changed" && l["request_id"] == id)
+        .collect()
+}
+
+/// Checks that `reply` names the live bundle's version, the same for every reply of a
+/// suite (`live` holds the first one seen), and gives its request id
+/// (`X-Cedargate-Request-Id`).
+fn live_answer(
+    reply: &Reply,
+    live: &std::sync::Mutex<Option<String>>,
+    what: &str,
+) -> Result<String, String> {
+    let version = reply
+        .header("x-cedargate-bundle-version")
+        .map(str::to_owned);
+    ensure(version.is_some(), || format!("{what}: no bundle version"))?;
+    let mut live = live.lock().map_err(|e| e.to_string())?;
+    if live.is_none() {
+        *live = version.clone();
+    }
+    same(
+        version.as_deref(),
+        live.as_deref(),
+        &format!("{what}: the live bundle's version"),
+    )?;
+    reply
+        .header("x-cedargate-request-id")
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{what}: no request id"))
+}
+
 /// The wrangler settings of a KV namespace bound as `CEDARGATE_BUNDLES`.
 fn kv_namespace(id: &str) -> Value {
     json!({ "kv_namespaces": [{ "binding": "CEDARGATE_BUNDLES", "id": id }] })

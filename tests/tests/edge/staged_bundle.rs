@@ -127,32 +127,12 @@ impl StagedBundle {
     ) -> Result<String, String> {
         let reply = call(&self.worker, method, path, Some(token))?;
         same(reply.status, status, what)?;
-        let version = reply
-            .header("x-cedargate-bundle-version")
-            .map(str::to_owned);
-        ensure(version.is_some(), || format!("{what}: no bundle version"))?;
-        let mut live = self.live_version.lock().map_err(|e| e.to_string())?;
-        if live.is_none() {
-            *live = version.clone();
-        }
-        same(
-            version.as_deref(),
-            live.as_deref(),
-            &format!("{what}: the live bundle's version"),
-        )?;
-        reply
-            .header("x-cedargate-request-id")
-            .map(str::to_owned)
-            .ok_or_else(|| format!("{what}: no request id"))
+        live_answer(&reply, &self.live_version, what)
     }
 
     /// The `decision_changed` events of the request `id`.
     fn changes_of(&self, id: &str) -> Vec<Value> {
-        self.worker
-            .log_lines()
-            .into_iter()
-            .filter(|l| l["event"] == "decision_changed" && l["request_id"] == id)
-            .collect()
+        decision_changes(&self.worker, id)
     }
 
     /// Waits until the worker logged `event` with `field` containing `needle`, sending bob's

@@ -53,18 +53,6 @@ fn sampled(id: &str, percent: u8) -> bool {
     u64::from_be_bytes(first) % 100 < u64::from(percent)
 }
 
-/// A publisher's key of this run alone (its seed the SHA-256 of the suite, the process id
-/// and the time).
-fn run_key() -> Result<BundleSigningKey, String> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let seed: [u8; 32] =
-        sha2::Sha256::digest(format!("staged-shadow-{}-{nanos}", std::process::id())).into();
-    BundleSigningKey::from_seed(seed).map_err(|e| e.to_string())
-}
-
 /// The PetStore bundle with the public `get /health`, its routes changed by `routes` and
 /// `policies` (Cedar text) added.
 fn access_source(
@@ -87,7 +75,7 @@ fn access_source(
 }
 
 pub fn start() -> Result<StagedShadow, String> {
-    let publisher = run_key()?;
+    let publisher = cedargate_tests::bundles::run_key("staged-shadow")?;
     let live = publisher
         .sign(&cedargate_tests::bundles::compiled(
             BundleDocument::new(access_source("", |_| {})?, LIVE_SERIAL).with_audience(AUDIENCE),
@@ -144,23 +132,7 @@ impl StagedShadow {
             Some("echo"),
             &format!("{what}: answered by the origin"),
         )?;
-        let version = reply
-            .header("x-cedargate-bundle-version")
-            .map(str::to_owned);
-        ensure(version.is_some(), || format!("{what}: no bundle version"))?;
-        let mut live = self.live_version.lock().map_err(|e| e.to_string())?;
-        if live.is_none() {
-            *live = version.clone();
-        }
-        same(
-            version.as_deref(),
-            live.as_deref(),
-            &format!("{what}: the live bundle's version"),
-        )?;
-        reply
-            .header("x-cedargate-request-id")
-            .map(str::to_owned)
-            .ok_or_else(|| format!("{what}: no request id"))
+        live_answer(&reply, &self.live_version, what)
     }
 
     /// Anonymous `GET /health`s until one whose id is sampled; its id.
@@ -176,11 +148,7 @@ impl StagedShadow {
 
     /// The `decision_changed` events of the request `id`.
     fn changes_of(&self, id: &str) -> Vec<Value> {
-        self.worker
-            .log_lines()
-            .into_iter()
-            .filter(|l| l["event"] == "decision_changed" && l["request_id"] == id)
-            .collect()
+        decision_changes(&self.worker, id)
     }
 
     /// The one `decision_changed` event of the request `id`, once logged.
