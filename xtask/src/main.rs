@@ -33,7 +33,7 @@ commands:
                                    page is in SUMMARY.md; then build the book with mdbook into
                                    target/book (skipped when mdbook is not installed)
   bench [--quick]                  native benchmarks and the workerd comparison; writes
-                                   target/bench/report.md
+                                   target/bench/report.md and docs/src/benchmarks.md
   fuzz [--minutes N] [--target T]  run each cargo-fuzz target N minutes (default 1); inputs that
                                    break a property are saved in shared/tests/data/fuzz/ and
                                    replayed by the native tests; writes target/fuzz/report.md
