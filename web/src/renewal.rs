@@ -22,21 +22,43 @@ pub fn renewal_time(iat: i64, exp: i64) -> i64 {
     exp.saturating_sub((lifetime / LIFETIME_DIVISOR).min(MAX_MARGIN_SECONDS))
 }
 
-/// When a session holding tokens with these claims is renewed: the earliest
-/// [`renewal_time`] of those that carry `exp` (`iat` missing: renewed at
-/// [`MAX_MARGIN_SECONDS`] before `exp`); `None` when none expires.
-pub fn session_renewal_time<'a>(
-    tokens: impl IntoIterator<Item = &'a Map<String, Value>>,
-) -> Option<i64> {
+/// How long after it was received a token that lives `lifetime` seconds is renewed: the
+/// rule of [`renewal_time`] as a duration.
+pub fn renewal_delay(lifetime: i64) -> i64 {
+    let lifetime = lifetime.max(0);
+    lifetime - (lifetime / LIFETIME_DIVISOR).min(MAX_MARGIN_SECONDS)
+}
+
+/// A token of a session as renewal sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Held<'a> {
+    pub claims: &'a Map<String, Value>,
+    /// When this browser received it (its own clock, seconds since the epoch).
+    pub received_at: i64,
+    /// The token response's `expires_in` (RFC 6749 §5.1), for the access token.
+    pub expires_in: Option<i64>,
+}
+
+/// When a session holding these tokens is renewed, by the browser's clock: for each token,
+/// the time it was received plus [`renewal_delay`] of its lifetime, which is the token
+/// response's `expires_in` or else `exp - iat`. Both are durations the provider states, so
+/// a browser clock that is off (by a token's lifetime, say) moves no renewal against the
+/// token's real expiry. A token with `exp` but neither is renewed [`MAX_MARGIN_SECONDS`]
+/// before `exp` as the browser's clock reads it. The earliest; `None` when none expires.
+pub fn session_renewal_time<'a>(tokens: impl IntoIterator<Item = Held<'a>>) -> Option<i64> {
     tokens
         .into_iter()
-        .filter_map(|claims| {
-            let exp = claims.get("exp")?.as_i64()?;
-            let iat = claims
-                .get("iat")
-                .and_then(Value::as_i64)
-                .unwrap_or(exp.saturating_sub(MAX_MARGIN_SECONDS * LIFETIME_DIVISOR));
-            Some(renewal_time(iat, exp))
+        .filter_map(|held| {
+            let exp = held.claims.get("exp").and_then(Value::as_i64);
+            let iat = held.claims.get("iat").and_then(Value::as_i64);
+            let lifetime = held.expires_in.or_else(|| Some(exp?.saturating_sub(iat?)));
+            match (lifetime, exp) {
+                (Some(lifetime), _) => {
+                    Some(held.received_at.saturating_add(renewal_delay(lifetime)))
+                }
+                (None, Some(exp)) => Some(exp.saturating_sub(MAX_MARGIN_SECONDS)),
+                (None, None) => None,
+            }
         })
         .min()
 }
@@ -113,6 +135,16 @@ pub struct SharedTokens {
     pub refresh_token: Option<String>,
     /// The nonce of the sign-in the tokens come from, which renewed ID tokens are held to.
     pub nonce: String,
+    /// When the tab that shares them received the ID token and the access token (the same
+    /// browser's clock), and the access token's `expires_in`: so that a tab taking the
+    /// session over renews it when the first would have. Absent from a tab that does not
+    /// send them; the tokens are then taken as received on arrival.
+    #[serde(default)]
+    pub id_token_received_at: Option<i64>,
+    #[serde(default)]
+    pub access_token_received_at: Option<i64>,
+    #[serde(default)]
+    pub access_expires_in: Option<i64>,
 }
 
 impl fmt::Debug for SharedTokens {

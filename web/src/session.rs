@@ -53,6 +53,22 @@ pub struct Token {
     pub claims: Map<String, Value>,
     /// `Ok` when the signature and claims were verified; the reason otherwise.
     pub verified: Result<VerifiedToken, String>,
+    /// When this browser received it (its own clock, seconds since the epoch).
+    pub received_at: i64,
+    /// The token response's `expires_in` for it (the access token), when the provider
+    /// sent one.
+    pub expires_in: Option<i64>,
+}
+
+impl Token {
+    /// The token as renewal sees it.
+    pub fn held(&self) -> crate::renewal::Held<'_> {
+        crate::renewal::Held {
+            claims: &self.claims,
+            received_at: self.received_at,
+            expires_in: self.expires_in,
+        }
+    }
 }
 
 /// Who is signed in.
@@ -76,8 +92,8 @@ impl Session {
     /// expires; `None` without a refresh token or when nothing expires.
     pub fn renewal_time(&self) -> Option<i64> {
         self.refresh_token.as_ref()?;
-        let access = self.access_token.as_ref().map(|t| &t.claims);
-        crate::renewal::session_renewal_time(std::iter::once(&self.id_token.claims).chain(access))
+        let access = self.access_token.as_ref().map(Token::held);
+        crate::renewal::session_renewal_time(std::iter::once(self.id_token.held()).chain(access))
     }
 
     /// The tokens as another tab adopts them.
@@ -90,6 +106,9 @@ impl Session {
                 .map(|t| t.raw.expose().to_owned()),
             refresh_token: self.refresh_token.as_ref().map(|t| t.expose().to_owned()),
             nonce: self.nonce.clone(),
+            id_token_received_at: Some(self.id_token.received_at),
+            access_token_received_at: self.access_token.as_ref().map(|t| t.received_at),
+            access_expires_in: self.access_token.as_ref().and_then(|t| t.expires_in),
         }
     }
 

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cedargate_web::renewal::{
-    MAX_MARGIN_SECONDS, RefreshError, SharedTokens, TabMessage, check_refreshed_id_token,
-    is_no_session, refresh_request, renewal_time, session_renewal_time,
+    Held, MAX_MARGIN_SECONDS, RefreshError, SharedTokens, TabMessage, check_refreshed_id_token,
+    is_no_session, refresh_request, renewal_delay, renewal_time, session_renewal_time,
 };
 use serde_json::{Map, Value, json};
 
@@ -30,20 +30,46 @@ fn tokens_renew_a_quarter_of_their_life_early_but_at_most_two_minutes() {
     );
 }
 
+/// A token received at `received_at`, with `expires_in` from the token response.
+fn held(claims: &Map<String, Value>, received_at: i64, expires_in: Option<i64>) -> Held<'_> {
+    Held {
+        claims,
+        received_at,
+        expires_in,
+    }
+}
+
 #[test]
 fn a_session_renews_for_its_first_token_to_expire() {
     let id = claims(json!({"iat": 0, "exp": 3600}));
     let access = claims(json!({"iat": 0, "exp": 20}));
-    assert_eq!(session_renewal_time([&id, &access]), Some(15));
-    // Without `iat`, two minutes before `exp`.
+    // Received at 0: the first to expire, the access token, renews at 15.
+    assert_eq!(
+        session_renewal_time([held(&id, 0, None), held(&access, 0, None)]),
+        Some(15)
+    );
+    // The ID token kept from an earlier receipt renews from that receipt.
+    assert_eq!(
+        session_renewal_time([held(&id, -3590, None), held(&access, 0, None)]),
+        Some(-3590 + 3600 - MAX_MARGIN_SECONDS)
+    );
+    // expires_in is the access token's lifetime, before exp - iat.
+    assert_eq!(
+        session_renewal_time([held(&id, 0, None), held(&access, 0, Some(600))]),
+        Some(600 - MAX_MARGIN_SECONDS)
+    );
+    // Without iat or expires_in, two minutes before exp by the browser's clock.
     let no_iat = claims(json!({"exp": 1000}));
     assert_eq!(
-        session_renewal_time([&id, &no_iat]),
+        session_renewal_time([held(&id, 0, None), held(&no_iat, 0, None)]),
         Some(1000 - MAX_MARGIN_SECONDS)
     );
     let never = claims(json!({"sub": "x"}));
-    assert_eq!(session_renewal_time([&never]), None);
+    assert_eq!(session_renewal_time([held(&never, 0, None)]), None);
     assert_eq!(session_renewal_time([]), None);
+    assert_eq!(renewal_delay(20), 15);
+    assert_eq!(renewal_delay(3600), 3600 - MAX_MARGIN_SECONDS);
+    assert_eq!(renewal_delay(-5), 0);
 }
 
 #[test]
@@ -162,7 +188,18 @@ fn tab_messages_round_trip_and_never_show_tokens_in_debug() {
         access_token: Some("header.access-secret.sig".into()),
         refresh_token: Some("refresh-secret".into()),
         nonce: "n".into(),
+        id_token_received_at: Some(1000),
+        access_token_received_at: Some(1200),
+        access_expires_in: Some(300),
     };
+    // A tab that sends no receipt times is still understood.
+    let older = TabMessage::parse(
+        r#"{"type":"session","id_token":"a.b.c","nonce":"n","access_token":null}"#,
+    );
+    assert!(
+        matches!(&older, Some(TabMessage::Session(t)) if t.id_token_received_at.is_none() && t.access_expires_in.is_none()),
+        "{older:?}"
+    );
     for message in [
         TabMessage::Hello,
         TabMessage::SignedOut,
@@ -185,4 +222,25 @@ fn tab_messages_round_trip_and_never_show_tokens_in_debug() {
     ] {
         assert_eq!(TabMessage::parse(other), None, "{other}");
     }
+}
+
+/// A browser clock ahead of the provider's by about a token's lifetime: tokens received
+/// now must still be renewed some time from now, not at once (renewals back to back).
+#[test]
+fn a_clock_ahead_of_the_providers_does_not_make_renewals_run_back_to_back() {
+    // Issued at 1000 by the provider's clock, for 300 s; the browser's clock says 1300
+    // when they arrive, and after each renewal the same happens again.
+    let id = claims(json!({ "iat": 1000, "exp": 1300 }));
+    let access = claims(json!({ "iat": 1000, "exp": 1300 }));
+    for local_now in [1300, 1525, 1750] {
+        let due = session_renewal_time([
+            held(&id, local_now, None),
+            held(&access, local_now, Some(300)),
+        ])
+        .unwrap();
+        assert_eq!(due, local_now + 225, "the clock says {local_now}");
+    }
+    // Behind by as much: the same delay after receipt.
+    let due = session_renewal_time([held(&id, 700, None)]).unwrap();
+    assert_eq!(due, 925);
 }

@@ -138,6 +138,22 @@ struct TokenResponse {
     refresh_token: Option<String>,
     #[serde(default)]
     token_type: Option<String>,
+    /// The access token's lifetime in seconds (RFC 6749 §5.1); read leniently, since some
+    /// providers send it as a string.
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+impl TokenResponse {
+    /// `expires_in` as whole seconds, when it is a non-negative number or such a string.
+    fn expires_in(&self) -> Option<i64> {
+        match self.expires_in.as_ref()? {
+            serde_json::Value::Number(n) => n.as_i64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .filter(|seconds| *seconds >= 0)
+    }
 }
 
 /// Fetches the issuer's keys.
@@ -248,6 +264,8 @@ impl Tokens {
             header,
             claims,
             verified: Err("not verified: no api_audience is configured".into()),
+            received_at: now().0,
+            expires_in: None,
         }
     }
 
@@ -260,6 +278,7 @@ impl Tokens {
         discovery: &Discovery,
         id_token: String,
         access_token: Option<String>,
+        access_expires_in: Option<i64>,
         refresh_token: Option<String>,
         nonce: String,
         renewed: bool,
@@ -272,7 +291,10 @@ impl Tokens {
             ));
         }
         let access_token = match access_token {
-            Some(raw) => Some(self.access_token(config, raw).await),
+            Some(raw) => Some(Token {
+                expires_in: access_expires_in,
+                ..self.access_token(config, raw).await
+            }),
             None => None,
         };
         Ok(Session {
@@ -317,6 +339,7 @@ pub async fn complete(
         &verifier,
     );
     let tokens = token_call(discovery, body, "token request").await?;
+    let expires_in = tokens.expires_in();
     let id_token = tokens
         .id_token
         .ok_or_else(|| SignInError::IdToken("the provider returned no ID token".into()))?;
@@ -327,6 +350,7 @@ pub async fn complete(
             discovery,
             id_token,
             tokens.access_token,
+            expires_in,
             tokens.refresh_token,
             pending.nonce,
             false,
@@ -347,6 +371,7 @@ pub async fn refresh(config: &AppConfig, session: &Session) -> Result<Session, S
         .ok_or_else(|| SignInError::Config("the session has no refresh token".into()))?;
     let body = renewal::refresh_request(refresh_token.expose(), &config.client_id);
     let tokens = token_call(&session.discovery, body, "renewal").await?;
+    let expires_in = tokens.expires_in();
     let verifying = Tokens::new(config, &session.discovery).await?;
     let id_token = match tokens.id_token {
         Some(raw) => {
@@ -358,7 +383,10 @@ pub async fn refresh(config: &AppConfig, session: &Session) -> Result<Session, S
         None => session.id_token.clone(),
     };
     let access_token = match tokens.access_token {
-        Some(raw) => Some(verifying.access_token(config, raw).await),
+        Some(raw) => Some(Token {
+            expires_in,
+            ..verifying.access_token(config, raw).await
+        }),
         None => session.access_token.clone(),
     };
     Ok(Session {
@@ -380,18 +408,27 @@ pub async fn adopt(
     discovery: &Discovery,
     shared: SharedTokens,
 ) -> Result<Session, SignInError> {
-    Tokens::new(config, discovery)
+    let mut session = Tokens::new(config, discovery)
         .await?
         .session(
             config,
             discovery,
             shared.id_token,
             shared.access_token,
+            shared.access_expires_in,
             shared.refresh_token,
             shared.nonce,
             true,
         )
-        .await
+        .await?;
+    // Renewed when the sharing tab would have renewed them: received when it received them.
+    if let Some(at) = shared.id_token_received_at {
+        session.id_token.received_at = at;
+    }
+    if let (Some(token), Some(at)) = (&mut session.access_token, shared.access_token_received_at) {
+        token.received_at = at;
+    }
+    Ok(session)
 }
 
 async fn verify(verifier: &Verifier, keys: &KeySet, backend: &WebCrypto, raw: String) -> Token {
@@ -408,6 +445,8 @@ async fn verify(verifier: &Verifier, keys: &KeySet, backend: &WebCrypto, raw: St
         header,
         claims,
         verified,
+        received_at: now().0,
+        expires_in: None,
     }
 }
 
