@@ -204,14 +204,17 @@ test('a tampered state is refused with a clear error and the sign-in under way s
   await startSignIn(page);
   // ... and the browser comes back with a code and a state that are not from it, as in a
   // login CSRF attack.
-  await page.goto(`${stack.appUrl}/callback?code=stolen-code&state=forged-state`);
+  const forged = `${stack.appUrl}/callback?code=stolen-code&state=forged-state`;
+  await page.goto(forged);
   await page.getByTestId('error').waitFor();
   assert.match(await page.getByTestId('error').textContent(), /state mismatch/);
   assert.equal(await page.getByTestId('profile').count(), 0);
+  // The answer left the address bar as soon as it was read.
+  assert.equal(page.url(), `${stack.appUrl}/callback`);
   await shot(page, '06-tampered-state');
   // The record was not used up: the same callback again is still a state mismatch, not "no
   // sign-in under way".
-  await page.reload();
+  await page.goto(forged);
   await page.getByTestId('error').waitFor();
   assert.match(await page.getByTestId('error').textContent(), /state mismatch/);
   assert.deepEqual(problems, []);
@@ -273,9 +276,10 @@ test('a refused sign-in shows the provider\'s error, and only once', async () =>
   await page.goto(`${stack.appUrl}/callback?${query}`);
   await page.getByTestId('error').waitFor();
   assert.match(await page.getByTestId('error').textContent(), /access_denied \(User cancelled\)/);
+  assert.equal(page.url(), `${stack.appUrl}/callback`);
   await shot(page, '08-provider-error');
   // This response was for the sign-in, so it ended it.
-  await page.reload();
+  await page.goto(`${stack.appUrl}/callback?${query}`);
   await page.getByTestId('error').waitFor();
   assert.match(await page.getByTestId('error').textContent(), /no sign-in is under way/);
   await context.close();
@@ -290,6 +294,12 @@ test('a response without iss is refused when the provider promises iss (RFC 9207
   await page.getByTestId('error').waitFor();
   assert.match(await page.getByTestId('error').textContent(), /does not name its issuer/);
   assert.equal(await page.getByTestId('profile').count(), 0);
+  // A failed callback leaves no code in the address or in the history entry.
+  assert.equal(page.url(), `${stack.appUrl}/callback`);
+  assert.equal(await page.evaluate(() => window.location.search), '');
+  await page.reload();
+  await page.getByTestId('error').waitFor();
+  assert.doesNotMatch(page.url(), /code=/);
   await context.close();
 });
 

@@ -2,7 +2,8 @@
 //! then goes home with the session in memory.
 //!
 //! The completion runs exactly once per page load: the sign-in record it consumes can be
-//! used only once, so it must not sit in a resource that may re-run.
+//! used only once, so it must not sit in a resource that may re-run. The answer is taken
+//! out of the address (`history.replaceState`) as soon as it is read.
 
 use crate::app::oidc::SignInError;
 use crate::app::sessions::Sessions;
@@ -18,7 +19,16 @@ pub fn Callback() -> impl IntoView {
     let setup = expect_context::<SetupResource>();
     let sessions = expect_context::<Sessions>();
     let (outcome, set_outcome) = signal(None::<Result<(), AppError>>);
-    let query = window().location().search().unwrap_or_default();
+    let location = window().location();
+    let query = location.search().unwrap_or_default();
+    // The answer (the code, the state) is read once, here: it leaves the address bar and
+    // this history entry at once, whatever comes of it, so a failed sign-in leaves no code
+    // to be copied, bookmarked or reloaded.
+    if !query.is_empty()
+        && let (Ok(history), Ok(path)) = (window().history(), location.pathname())
+    {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
+    }
     let navigate = use_navigate();
     spawn_local(async move {
         let result = match setup.await {
