@@ -46,6 +46,15 @@ async function changes(read, before, ms, what) {
   }
 }
 
+/** Waits until `done()` holds (or fails after `ms`). */
+async function until(done, ms, what) {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Records the refresh grants and authorization requests any page of `context` sends. */
 function watch(context) {
   const seen = { refreshes: [], authorizations: [], revocations: [], tokenUrl: null };
@@ -197,6 +206,55 @@ test('a reload after the provider\'s session ended comes back signed out, withou
   await page.reload();
   await page.getByTestId('signed-out').waitFor();
   assert.equal(seen.authorizations.length, count);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a sign-out in another tab while a renewal is in flight is not undone, and the renewal\'s tokens are revoked', async () => {
+  const { page, context, problems } = await ui.newPage(browser, 1280);
+  const seen = watch(context);
+  // The provider answers the renewal at once, but the answer reaches the page only when
+  // released: the renewal is in flight across the sign-out.
+  let release;
+  const released = new Promise((r) => { release = r; });
+  let held = null;
+  await context.route('**/token', async (route) => {
+    const form = new URLSearchParams(route.request().postData() ?? '');
+    if (form.get('grant_type') !== 'refresh_token' || held) return route.continue();
+    const response = await route.fetch();
+    const body = await response.json();
+    held = { refreshToken: body.refresh_token, accessToken: body.access_token };
+    await released;
+    await route.fulfill({ response, json: body });
+  });
+  await ui.signIn(page, stack.appUrl, 'alice', USERS.alice.password);
+  const second = await context.newPage();
+  second.on('pageerror', (err) => problems.push(err.message));
+  await second.goto(stack.appUrl);
+  await second.getByTestId('profile').waitFor();
+
+  // The renewal's answer is held; the other tab signs out meanwhile.
+  await until(() => held, (TTL + 5) * 1000, 'the renewal');
+  assert.ok(held.refreshToken, 'the provider rotated the refresh token');
+  await second.getByTestId('sign-out').click();
+  await second.getByTestId('signed-out').waitFor();
+  await page.getByTestId('signed-out').waitFor();
+
+  // The renewal comes back: both tabs stay signed out, and its tokens are revoked.
+  release();
+  await until(() => seen.revocations.some((r) => r.token === held.refreshToken), 10000,
+    'the revocation of the renewal\'s refresh token');
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const tab of [page, second]) {
+    assert.equal(await tab.getByTestId('profile').count(), 0, 'a tab is signed in again');
+    assert.equal(await tab.getByTestId('signed-out').count(), 1);
+  }
+  const spent = await fetch(seen.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: held.refreshToken, client_id: stack.clientId }),
+  });
+  assert.equal(spent.status, 400);
   assert.deepEqual(problems, []);
   await context.close();
 });

@@ -43,6 +43,9 @@ pub struct Sessions {
     pub renewal_error: RwSignal<Option<String>>,
     /// Whether this tab is the one that renews.
     pub leader: RwSignal<bool>,
+    /// A sign-out in this tab has begun (its tokens are being revoked): a renewal that
+    /// comes back meanwhile is not taken.
+    signing_out: RwSignal<bool>,
 }
 
 fn post(message: &TabMessage) {
@@ -62,6 +65,7 @@ impl Sessions {
             restoring: RwSignal::new(!callback),
             renewal_error: RwSignal::new(None),
             leader: RwSignal::new(false),
+            signing_out: RwSignal::new(false),
         };
         sessions.open_channel(setup);
         sessions.request_leadership();
@@ -79,7 +83,14 @@ impl Sessions {
         post(&TabMessage::Session(session.shared()));
         self.renewal_error.set(None);
         self.restoring.set(false);
+        self.signing_out.set(false);
         self.session.set(Some(Arc::new(session)));
+    }
+
+    /// A sign-out begins in this tab: from now on a renewal in flight is not taken (see
+    /// [`Sessions::sign_out`], which ends it).
+    pub fn begin_sign_out(&self) {
+        self.signing_out.set(true);
     }
 
     /// Signs every tab out (the provider's session is ended by the caller).
@@ -206,17 +217,34 @@ impl Sessions {
     }
 
     async fn renew(self, setup: SetupResource, current: Arc<Session>) {
-        let still = self
-            .session
-            .with_untracked(|s| s.as_ref().is_some_and(|s| Arc::ptr_eq(s, &current)));
-        if !still {
+        if !self.holds(&current) {
             return;
         }
         let Ok(setup) = setup.await else { return };
-        match oidc::refresh(&setup.config, &current).await {
+        let renewed = oidc::refresh(&setup.config, &current).await;
+        // The session may have ended (a sign-out here or in another tab), be ending (a
+        // sign-out here revoking its tokens) or have been replaced while the provider
+        // answered: the renewal then belongs to no session. Its tokens
+        // are revoked rather than kept, so a sign-out is never undone by a renewal in
+        // flight, and the rotated refresh token it brought renews nothing more.
+        if !self.holds(&current) {
+            if let Ok(orphan) = renewed {
+                oidc::revoke_tokens(&setup.config, &orphan).await;
+            }
+            return;
+        }
+        match renewed {
             Ok(renewed) => self.set(renewed),
             Err(err) => self.renewal_error.set(Some(err.to_string())),
         }
+    }
+
+    /// Whether `session` is still the one this tab holds, and no sign-out has begun.
+    fn holds(&self, session: &Arc<Session>) -> bool {
+        !self.signing_out.get_untracked()
+            && self
+                .session
+                .with_untracked(|s| s.as_ref().is_some_and(|s| Arc::ptr_eq(s, session)))
     }
 
     /// Looks for the session after a reload or in a new tab: another tab's, or a silent

@@ -104,6 +104,9 @@ fn SignedIn(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
             let Some(session) = state.get_untracked() else {
                 return;
             };
+            // A renewal in flight is not taken from now on: it revokes what it brings
+            // (`Sessions::renew`).
+            sessions.begin_sign_out();
             leptos::task::spawn_local(async move {
                 oidc::revoke_tokens(&setup.config, &session).await;
                 let url = oidc::sign_out_url(&setup.config, &session);
