@@ -1,16 +1,19 @@
 //! The worker's AuthZEN 1.0 endpoints without I/O: the decision point prepared from the
 //! built-in bundle, which endpoint a request is for, and the answer to a request body.
 //!
-//! Who may ask is decided before any of this runs: the three `POST` endpoints are routes of
-//! the bundle, so a caller presents a bearer token verified like any other and the bundle's
-//! policies allow or refuse it (the reference bundle `policies/authzen-todo` lets only
-//! services with the scope `authzen:evaluate` ask). The metadata document is public.
+//! Who may ask is decided before any of this runs: the `POST` endpoints are routes of the
+//! bundle, so a caller presents a bearer token verified like any other and the bundle's
+//! policies allow or refuse it (the reference bundles `policies/authzen-todo` and
+//! `policies/authzen-cert` let only services with the scope `authzen:evaluate` ask). The
+//! metadata document is public. Access Evaluation, Access Evaluations and Action Search must
+//! be routes of the bundle; Subject and Resource Search are served, and named by the
+//! metadata, when the bundle routes them.
 
 use crate::config::AuthzenConfig;
 use cedargate::Bundle;
 use cedargate::authzen::{
-    ActionSearchError, EVALUATION_PATH, EVALUATIONS_PATH, EvaluationError, EvaluationsError,
-    MAX_REQUEST_BYTES, Pdp, Reasons, SEARCH_ACTION_PATH, metadata,
+    EVALUATION_PATH, EVALUATIONS_PATH, EvaluationError, EvaluationsError, MAX_REQUEST_BYTES, Pdp,
+    Reasons, SEARCH_ACTION_PATH, SEARCH_RESOURCE_PATH, SEARCH_SUBJECT_PATH, SearchError, metadata,
 };
 
 /// The decision point and its metadata document, prepared once per isolate.
@@ -47,15 +50,19 @@ impl Authzen {
         mapping: Option<&str>,
     ) -> Result<Self, AuthzenSetupError> {
         let mapping = mapping.ok_or(AuthzenSetupError::NoMapping)?;
-        for path in [EVALUATION_PATH, EVALUATIONS_PATH, SEARCH_ACTION_PATH] {
-            // The route must be the endpoint itself, not a template that happens to match.
-            let routed = bundle
+        // The route must be the endpoint itself, not a template that happens to match.
+        let routed = |path: &str| {
+            bundle
                 .resolve("POST", path)
-                .is_ok_and(|route| Endpoint::of(&route.method, &route.template).is_some());
-            if !routed {
+                .is_ok_and(|route| Endpoint::of(&route.method, &route.template).is_some())
+        };
+        for path in [EVALUATION_PATH, EVALUATIONS_PATH, SEARCH_ACTION_PATH] {
+            if !routed(path) {
                 return Err(AuthzenSetupError::NoRoute(path));
             }
         }
+        let subject_search = routed(SEARCH_SUBJECT_PATH);
+        let resource_search = routed(SEARCH_RESOURCE_PATH);
         let reasons = if config.reasons {
             Reasons::Policies
         } else {
@@ -64,8 +71,14 @@ impl Authzen {
         let pdp = Pdp::new(bundle, mapping)
             .map_err(|e| AuthzenSetupError::Mapping(e.to_string()))?
             .with_reasons(reasons);
-        let document =
+        let mut document =
             metadata(&config.base_url).map_err(|e| AuthzenSetupError::BaseUrl(e.to_string()))?;
+        if !subject_search {
+            document.search_subject_endpoint = None;
+        }
+        if !resource_search {
+            document.search_resource_endpoint = None;
+        }
         let metadata = serde_json::to_string(&document).unwrap_or_default();
         Ok(Self { pdp, metadata })
     }
@@ -81,9 +94,11 @@ impl Authzen {
         let result = match endpoint {
             Endpoint::Evaluation => written(self.pdp.evaluation(body), EvaluationError::status),
             Endpoint::Evaluations => written(self.pdp.evaluations(body), EvaluationsError::status),
-            Endpoint::SearchAction => {
-                written(self.pdp.search_action(body), ActionSearchError::status)
+            Endpoint::SearchSubject => written(self.pdp.search_subject(body), SearchError::status),
+            Endpoint::SearchResource => {
+                written(self.pdp.search_resource(body), SearchError::status)
             }
+            Endpoint::SearchAction => written(self.pdp.search_action(body), SearchError::status),
         };
         match result {
             Ok(Ok(json)) => Answer::json(json),
@@ -111,6 +126,10 @@ pub enum Endpoint {
     Evaluation,
     /// `POST /access/v1/evaluations`.
     Evaluations,
+    /// `POST /access/v1/search/subject`.
+    SearchSubject,
+    /// `POST /access/v1/search/resource`.
+    SearchResource,
     /// `POST /access/v1/search/action`.
     SearchAction,
 }
@@ -124,6 +143,8 @@ impl Endpoint {
         match path {
             EVALUATION_PATH => Some(Self::Evaluation),
             EVALUATIONS_PATH => Some(Self::Evaluations),
+            SEARCH_SUBJECT_PATH => Some(Self::SearchSubject),
+            SEARCH_RESOURCE_PATH => Some(Self::SearchResource),
             SEARCH_ACTION_PATH => Some(Self::SearchAction),
             _ => None,
         }
@@ -239,6 +260,9 @@ mod tests {
             metadata["access_evaluation_endpoint"],
             "https://pdp.example.com/access/v1/evaluation"
         );
+        // The Todo bundle routes neither Subject nor Resource Search: not named.
+        assert_eq!(metadata.get("search_subject_endpoint"), None);
+        assert_eq!(metadata.get("search_resource_endpoint"), None);
         let ask = |action: &str| {
             serde_json::json!({
                 "subject": {"type": "identity", "id": "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"},
@@ -263,6 +287,56 @@ mod tests {
             "{}",
             with_reasons.body
         );
+    }
+
+    #[test]
+    fn the_certification_bundle_serves_and_names_every_search() {
+        let source = BundleSource {
+            schema: include_str!("../../policies/authzen-cert/schema.cedarschema").into(),
+            policies: include_str!("../../policies/authzen-cert/policies.cedar").into(),
+            routes: include_str!("../../policies/authzen-cert/routes.json").into(),
+        };
+        let entities = include_str!("../../policies/authzen-cert/entities.json");
+        let bundle = Bundle::load_with_entities(&source, entities).unwrap();
+        let config = AuthzenConfig {
+            base_url: "https://pdp.example.com".into(),
+            reasons: false,
+        };
+        let mapping = include_str!("../../policies/authzen-cert/authzen.json");
+        let pdp = Authzen::build(&config, bundle, Some(mapping)).unwrap();
+        let metadata: serde_json::Value = serde_json::from_str(pdp.metadata()).unwrap();
+        assert_eq!(
+            metadata["search_subject_endpoint"],
+            "https://pdp.example.com/access/v1/search/subject"
+        );
+        assert_eq!(
+            metadata["search_resource_endpoint"],
+            "https://pdp.example.com/access/v1/search/resource"
+        );
+        let subjects = pdp.answer(
+            Endpoint::SearchSubject,
+            br#"{"subject": {"type": "user"}, "action": {"name": "write"}, "resource": {"type": "record", "id": "record-2"}}"#,
+        );
+        assert_eq!(
+            (subjects.status, subjects.body.as_str()),
+            (200, r#"{"results":[{"type":"user","id":"bob"}]}"#)
+        );
+        let resources = pdp.answer(
+            Endpoint::SearchResource,
+            br#"{"subject": {"type": "user", "id": "alice"}, "action": {"name": "write"}, "resource": {"type": "record"}, "page": {"limit": 5}}"#,
+        );
+        assert_eq!(
+            (resources.status, resources.body.as_str()),
+            (
+                200,
+                r#"{"results":[{"type":"record","id":"record-1"}],"page":{"next_token":"","count":1,"total":1}}"#
+            )
+        );
+        let missing = pdp.answer(
+            Endpoint::SearchResource,
+            br#"{"subject": {"type": "user"}, "action": {"name": "read"}, "resource": {"type": "record"}}"#,
+        );
+        assert_eq!(missing.status, 400);
     }
 
     #[test]
@@ -295,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn only_posts_to_the_three_paths_are_endpoints() {
+    fn only_posts_to_the_five_paths_are_endpoints() {
         assert_eq!(
             Endpoint::of("post", "/access/v1/evaluation"),
             Some(Endpoint::Evaluation)
@@ -307,6 +381,14 @@ mod tests {
         assert_eq!(
             Endpoint::of("post", "/access/v1/search/action"),
             Some(Endpoint::SearchAction)
+        );
+        assert_eq!(
+            Endpoint::of("post", "/access/v1/search/subject"),
+            Some(Endpoint::SearchSubject)
+        );
+        assert_eq!(
+            Endpoint::of("post", "/access/v1/search/resource"),
+            Some(Endpoint::SearchResource)
         );
         assert_eq!(Endpoint::of("get", "/access/v1/evaluation"), None);
         assert_eq!(Endpoint::of("post", "/access/v1/evaluation/"), None);

@@ -10,6 +10,8 @@ mod algorithms;
 mod assertion;
 #[path = "authzen.rs"]
 mod authzen;
+#[path = "authzen_cert.rs"]
+mod authzen_cert;
 #[path = "bundle.rs"]
 mod bundle;
 #[path = "callers.rs"]

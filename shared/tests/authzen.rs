@@ -791,10 +791,7 @@ fn action_search_finds_exactly_the_permitted_actions() {
     for (ty, id) in subjects {
         for resource in &resources {
             let subject = json!({"type": ty, "id": id});
-            let found = search(
-                todo(),
-                json!({"subject": subject, "resource": resource, "page": {"limit": 1}}),
-            );
+            let found = search(todo(), json!({"subject": subject, "resource": resource}));
             // Exactly the actions a single evaluation permits.
             let mut expected: Vec<String> = actions
                 .iter()
@@ -808,6 +805,13 @@ fn action_search_finds_exactly_the_permitted_actions() {
                 .map(|a| (*a).to_owned())
                 .collect();
             expected.sort();
+            if id == "nobody" {
+                // A user the entity data does not hold, of a type it lists: a search finds
+                // nothing (the certification scenario's c-4-6-1), whatever an evaluation
+                // of the id would permit.
+                assert_eq!(found, Vec::<String>::new(), "{subject} {resource}");
+                continue;
+            }
             assert_eq!(found, expected, "{subject} {resource}");
             seen_some |= !found.is_empty();
         }
@@ -868,7 +872,7 @@ fn action_search_finds_nothing_for_unknown_types_and_refuses_bad_requests() {
     let shape = |request: Value| {
         matches!(
             todo().search_action(&body(&request)),
-            Err(ActionSearchError::Shape(_))
+            Err(ActionSearchError::Shape { .. })
         )
     };
     assert!(shape(json!({"subject": {"type": "user", "id": MORTY_PID}})));
@@ -1295,6 +1299,8 @@ fn metadata_names_the_endpoints_served() {
             "policy_decision_point": "https://pdp.example.com",
             "access_evaluation_endpoint": "https://pdp.example.com/access/v1/evaluation",
             "access_evaluations_endpoint": "https://pdp.example.com/access/v1/evaluations",
+            "search_subject_endpoint": "https://pdp.example.com/access/v1/search/subject",
+            "search_resource_endpoint": "https://pdp.example.com/access/v1/search/resource",
             "search_action_endpoint": "https://pdp.example.com/access/v1/search/action",
         })
     );

@@ -2,7 +2,8 @@
 //! end-to-end tests (`cedargate-tests`), the policy tool's tests and the fuzz targets: the
 //! test keys, key sets, token minting, the trust configuration, the signature backends to
 //! run every case with, the token and request case tables ([`cases`], [`requests`]), the
-//! fuzz properties ([`fuzz`]) and Project Wycheproof's signature vectors ([`wycheproof`]).
+//! fuzz properties ([`fuzz`]), Project Wycheproof's signature vectors ([`wycheproof`]) and
+//! the AuthZEN 1.0 certification scenario's tests ([`certification`]).
 //!
 //! The keys and tables are the core's test data (`shared/tests/keys`, `shared/tests/data`),
 //! embedded with `include_str!` so the same tests run natively and compiled to wasm32.
@@ -13,6 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod cases;
+pub mod certification;
 pub mod fuzz;
 pub mod requests;
 pub mod wycheproof;

@@ -7,7 +7,8 @@
 //!   "$comment": "optional, any text",
 //!   "subject_types": { "user": "User", "identity": "User" },
 //!   "resource_types": { "user": "User", "todo": "Todo" },
-//!   "route_type": "route"
+//!   "route_type": "route",
+//!   "action_properties": "action"
 //! }
 //! ```
 //!
@@ -19,6 +20,12 @@
 //!   method (any case), the Cedar action is the one the route table gives
 //!   `"<lowercase method> <template>"` (`"put /todos/{todoId}"`), and the Cedar resource is the
 //!   bundle's resource, as for the edge's own decisions.
+//! - `action_properties` (optional): the member of the Cedar context that receives
+//!   `action.properties` (Cedar actions have no attributes; a policy reads
+//!   `context.action.soft`). It is given to the actions whose context declares that member,
+//!   as a record (checked when loaded), and is always there for them: `action.properties`
+//!   checked against the record's declared attributes (undeclared ones ignored), or `{}`
+//!   when the action has none. A request's `context` may not give that member itself.
 //!
 //! Checked against the bundle when loaded: every named type is declared by the schema, is the
 //! principal (for `subject_types`) or resource (for `resource_types`) type of at least one
@@ -27,7 +34,7 @@
 //! anything else are refused.
 
 use crate::bundle::Bundle;
-use crate::schema_info::qualify;
+use crate::schema_info::{CedarType, qualify};
 use crate::strict_json;
 use cedar_policy::EntityTypeName;
 use serde::Deserialize;
@@ -47,6 +54,8 @@ struct MappingFile {
     resource_types: BTreeMap<String, String>,
     #[serde(default)]
     route_type: Option<String>,
+    #[serde(default)]
+    action_properties: Option<String>,
 }
 
 /// Why a mapping file was refused. Messages name the file.
@@ -97,6 +106,17 @@ pub enum MappingFileError {
     /// A route type, but the bundle has no route.
     #[error("{MAPPING_FILE}: route_type is set, but the bundle has no routes")]
     NoRoutes,
+    /// An action declares the `action_properties` context member as something else than a
+    /// record.
+    #[error(
+        "{MAPPING_FILE}: action_properties is \"{member}\", but action {action} declares context.{member} as another type than a record"
+    )]
+    ActionPropertiesNotRecord {
+        /// The context member.
+        member: String,
+        /// The action id.
+        action: String,
+    },
 }
 
 /// A mapping file, checked against one bundle (see the module documentation for the format).
@@ -105,6 +125,7 @@ pub struct Mapping {
     subject_types: BTreeMap<String, EntityTypeName>,
     resource_types: BTreeMap<String, EntityTypeName>,
     route_type: Option<String>,
+    action_properties: Option<String>,
 }
 
 impl Mapping {
@@ -169,10 +190,26 @@ impl Mapping {
                 return Err(MappingFileError::NoRoutes);
             }
         }
+        if let Some(member) = &file.action_properties {
+            if member.is_empty() {
+                return Err(MappingFileError::EmptyName);
+            }
+            for ((_, action), declared) in &info.actions {
+                if let Some(attribute) = declared.context.get(member)
+                    && !matches!(attribute.ty, CedarType::Record(_))
+                {
+                    return Err(MappingFileError::ActionPropertiesNotRecord {
+                        member: member.clone(),
+                        action: action.clone(),
+                    });
+                }
+            }
+        }
         Ok(Self {
             subject_types,
             resource_types,
             route_type: file.route_type,
+            action_properties: file.action_properties,
         })
     }
 
@@ -191,6 +228,11 @@ impl Mapping {
         self.route_type.as_deref()
     }
 
+    /// The context member that receives `action.properties`, if any.
+    pub fn action_properties(&self) -> Option<&str> {
+        self.action_properties.as_deref()
+    }
+
     /// The mapping as JSON, with Cedar types qualified: what a tool shows.
     pub fn to_json(&self) -> Value {
         let table = |t: &BTreeMap<String, EntityTypeName>| {
@@ -205,6 +247,9 @@ impl Mapping {
         out.insert("resource_types".into(), table(&self.resource_types));
         if let Some(route_type) = &self.route_type {
             out.insert("route_type".into(), Value::String(route_type.clone()));
+        }
+        if let Some(member) = &self.action_properties {
+            out.insert("action_properties".into(), Value::String(member.clone()));
         }
         Value::Object(out)
     }

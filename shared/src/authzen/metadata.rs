@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 pub const EVALUATION_PATH: &str = "/access/v1/evaluation";
 /// The default path of the Access Evaluations API.
 pub const EVALUATIONS_PATH: &str = "/access/v1/evaluations";
+/// The default path of the Subject Search API.
+pub const SEARCH_SUBJECT_PATH: &str = "/access/v1/search/subject";
+/// The default path of the Resource Search API.
+pub const SEARCH_RESOURCE_PATH: &str = "/access/v1/search/resource";
 /// The default path of the Action Search API.
 pub const SEARCH_ACTION_PATH: &str = "/access/v1/search/action";
 /// The well-known URI suffix of the metadata document (§ 9.2), inserted between the host
@@ -24,13 +28,13 @@ pub struct PdpMetadata {
     /// The Access Evaluations API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_evaluations_endpoint: Option<String>,
-    /// The Subject Search API (cedargate has none).
+    /// The Subject Search API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_subject_endpoint: Option<String>,
     /// The Action Search API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_action_endpoint: Option<String>,
-    /// The Resource Search API (cedargate has none).
+    /// The Resource Search API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_resource_endpoint: Option<String>,
     /// Capability URNs (cedargate declares none).
@@ -66,16 +70,17 @@ fn checked(base: &str) -> Result<HttpUrl<'_>, MetadataError> {
 
 /// The metadata document of a cedargate decision point at `base` (`https://pdp.example.com`,
 /// or with a path, `https://example.com/tenant1`): the endpoints cedargate serves
-/// (evaluation, evaluations, action search) at their default paths below `base`.
+/// (evaluation, evaluations, subject, resource and action search) at their default paths
+/// below `base`. A server that does not serve one of them sets its member to `None`.
 pub fn metadata(base: &str) -> Result<PdpMetadata, MetadataError> {
     checked(base)?;
     Ok(PdpMetadata {
         policy_decision_point: base.to_owned(),
         access_evaluation_endpoint: format!("{base}{EVALUATION_PATH}"),
         access_evaluations_endpoint: Some(format!("{base}{EVALUATIONS_PATH}")),
-        search_subject_endpoint: None,
+        search_subject_endpoint: Some(format!("{base}{SEARCH_SUBJECT_PATH}")),
         search_action_endpoint: Some(format!("{base}{SEARCH_ACTION_PATH}")),
-        search_resource_endpoint: None,
+        search_resource_endpoint: Some(format!("{base}{SEARCH_RESOURCE_PATH}")),
         capabilities: Vec::new(),
     })
 }

@@ -7,10 +7,28 @@
 //! |---|---|---|
 //! | Access Evaluation (6) | [`EVALUATION_PATH`] | [`Pdp::evaluation`], [`Pdp::evaluate`] |
 //! | Access Evaluations (7) | [`EVALUATIONS_PATH`] | [`Pdp::evaluations`], [`Pdp::evaluate_all`] |
+//! | Subject Search (8.4) | [`SEARCH_SUBJECT_PATH`] | [`Pdp::search_subject`], [`Pdp::search_subjects`] |
+//! | Resource Search (8.5) | [`SEARCH_RESOURCE_PATH`] | [`Pdp::search_resource`], [`Pdp::search_resources`] |
 //! | Action Search (8.6) | [`SEARCH_ACTION_PATH`] | [`Pdp::search_action`], [`Pdp::search_actions`] |
 //! | metadata (9) | [`WELL_KNOWN_PATH`] | [`metadata`], [`well_known_url`] |
 //!
-//! Subject and Resource Search are not offered (the metadata document leaves them out).
+//! # Searches
+//!
+//! Every search decides each candidate by the one evaluation ([`Pdp::decide`]), so a
+//! result is exactly what an Access Evaluation of it would permit. Candidates come from the
+//! bundle's entity data: a Subject or Resource Search looks at the data's entities of the
+//! searched type's Cedar type (an entity known only from tokens or requests is never
+//! found; for the route type, the route templates with the action's method), an Action
+//! Search at the bundle's actions that apply. An input subject or resource must be one the
+//! data holds, unless the data holds no entity of its type at all (then the data is
+//! partial for that type and the input is decided as given, [`Pdp::known`]).
+//!
+//! Pagination (§ 8.2): results are sorted (by id, or by action name), `page.limit` (at
+//! least 1) bounds a page, and `next_token` names the last result given (`c1.` and its
+//! base64url), so the next page is the results after it in that order: stateless, and
+//! never giving a result twice, even when a new bundle came in between. A request with a
+//! `page` is answered with `page: {next_token, count, total}`, `next_token` empty on the
+//! last page; without one, all results come at once and there is no `page`.
 //!
 //! # From AuthZEN to Cedar
 //!
@@ -20,15 +38,20 @@
 //! - `action.name` → the Cedar action of that id in the bundle's namespace; unknown, or not
 //!   applying to the two types, is an error. For the mapping's route type, `resource.id` is a
 //!   route template and `action.name` an HTTP method: the action is the route's, the resource
-//!   the bundle's (as the edge decides that route). `action.properties` are ignored (Cedar
-//!   actions have no attributes), as are a route resource's `properties`.
+//!   the bundle's (as the edge decides that route). Cedar actions have no attributes:
+//!   `action.properties` reach the policies through the context member the mapping names
+//!   (`action_properties`, for the actions that declare it; see [`Mapping`]), and are
+//!   ignored otherwise, as are a route resource's `properties`.
 //! - `properties` → the entity's attributes, `context` → the Cedar context, each checked
 //!   against what the schema declares ([`AttributeError`]); undeclared members are dropped,
 //!   since no (strictly validated) policy can read them.
-//! - Entity data ([`Bundle::load_with_entities`]) is what the decision point knows: the
-//!   entities' parents (a user's roles) come only from it, never from a request, and a
-//!   property may add an attribute the data lacks but not change one it has
-//!   ([`AttributeError::Conflict`]).
+//! - Entity data ([`Bundle::load_with_entities`]) is what the decision point knows, and
+//!   properties are merged with it by one rule: the entities' parents (a user's roles) come
+//!   only from the data, never from a request; a property the schema declares may add an
+//!   attribute the data lacks, or repeat the value it has, but not change it
+//!   ([`AttributeError::Conflict`], a 400; in a search, that candidate is not a result);
+//!   properties the schema does not declare are ignored, as the specification asks of
+//!   unknown fields.
 //! - The Cedar request is validated against the schema, then decided by the bundle's
 //!   policies with the bundle's rules (an erroring `forbid` denies; a deny caused by step-up
 //!   `forbid`s alone names the sign-in to ask for).
@@ -70,19 +93,21 @@ pub use crate::bundle::{ENTITIES_FILE, MAX_ENTITIES};
 pub use mapping::{MAPPING_FILE, Mapping, MappingFileError};
 pub use metadata::{
     EVALUATION_PATH, EVALUATIONS_PATH, MetadataError, PdpMetadata, SEARCH_ACTION_PATH,
-    WELL_KNOWN_PATH, metadata, well_known_url,
+    SEARCH_RESOURCE_PATH, SEARCH_SUBJECT_PATH, WELL_KNOWN_PATH, metadata, well_known_url,
 };
 pub use types::{
     Action, ActionResult, ActionSearchError, ActionSearchRequest, ActionSearchResponse,
-    AttributeError, BodyError, EvaluationError, EvaluationItem, EvaluationRequest,
+    AttributeError, BodyError, EntityResult, EvaluationError, EvaluationItem, EvaluationRequest,
     EvaluationResponse, EvaluationsError, EvaluationsOptions, EvaluationsRequest,
     EvaluationsResponse, EvaluationsSemantic, MAX_EVALUATIONS, MAX_REQUEST_BYTES, PageRequest,
-    Resource, Subject,
+    PageResponse, Resource, ResourceSearchRequest, SearchError, SearchResponse, SearchedEntity,
+    Subject, SubjectSearchRequest,
 };
 
 use crate::bundle::{Bundle, error_chain};
 use crate::decision::Decision;
-use cedar_policy::{Context, Entities, Entity, EntityId, EntityUid, Request};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use cedar_policy::{Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -169,6 +194,173 @@ impl Pdp {
         self.search_actions(&ActionSearchRequest::from_json(body)?)
     }
 
+    /// The Subject Search API: a request body in, the permitted subjects out.
+    pub fn search_subject(&self, body: &[u8]) -> Result<SearchResponse, SearchError> {
+        self.search_subjects(&SubjectSearchRequest::from_json(body)?)
+    }
+
+    /// The Resource Search API: a request body in, the permitted resources out.
+    pub fn search_resource(&self, body: &[u8]) -> Result<SearchResponse, SearchError> {
+        self.search_resources(&ResourceSearchRequest::from_json(body)?)
+    }
+
+    /// Searches the subjects of `subject.type` that may do `action` on `resource`: every
+    /// entity of the type's Cedar type in the bundle's entity data (the candidates; an
+    /// `id` in the request is ignored), each decided as [`Pdp::evaluate`] would with the
+    /// request's `subject.properties`, `action`, `resource` and `context`; the permitted
+    /// ones sorted by id, paginated ([`PageRequest`]). Nothing is found for an unknown
+    /// type or action, a resource the data does not know (see [`Pdp::known`]), a candidate
+    /// whose data conflicts with the given properties, or one whose decision lacks a
+    /// required value; a property or context value of the wrong type is an error.
+    pub fn search_subjects(
+        &self,
+        request: &SubjectSearchRequest,
+    ) -> Result<SearchResponse, SearchError> {
+        let page = Page::read(request.page.as_ref())?;
+        let Some(ty) = self.mapping.subject_type(&request.subject.ty) else {
+            return Ok(page.entities(Vec::new()));
+        };
+        if !self.known_resource(&request.resource) {
+            return Ok(page.entities(Vec::new()));
+        }
+        let mut results = Vec::new();
+        for id in self.candidates(ty) {
+            let question = EvaluationRequest {
+                subject: Subject {
+                    ty: request.subject.ty.clone(),
+                    id,
+                    properties: request.subject.properties.clone(),
+                },
+                action: request.action.clone(),
+                resource: request.resource.clone(),
+                context: request.context.clone(),
+            };
+            match self.candidate(&question)? {
+                Found::Permitted => results.push(EntityResult {
+                    ty: question.subject.ty,
+                    id: question.subject.id,
+                }),
+                Found::Not => {}
+                Found::Nothing => return Ok(page.entities(Vec::new())),
+            }
+        }
+        Ok(page.entities(results))
+    }
+
+    /// Searches the resources of `resource.type` that `subject` may do `action` on: every
+    /// entity of the type's Cedar type in the entity data (for the mapping's route type,
+    /// every route template with the action's method), each decided as
+    /// [`Pdp::evaluate`] would; otherwise as [`Pdp::search_subjects`].
+    pub fn search_resources(
+        &self,
+        request: &ResourceSearchRequest,
+    ) -> Result<SearchResponse, SearchError> {
+        let page = Page::read(request.page.as_ref())?;
+        let candidates = if self.mapping.route_type() == Some(request.resource.ty.as_str()) {
+            let method = request.action.name.to_ascii_lowercase();
+            let mut templates: Vec<String> = self
+                .bundle
+                .routes
+                .routes
+                .iter()
+                .filter(|r| r.method == method)
+                .map(|r| r.template.clone())
+                .collect();
+            templates.sort();
+            templates.dedup();
+            templates
+        } else if let Some(ty) = self.mapping.resource_type(&request.resource.ty) {
+            self.candidates(ty)
+        } else {
+            return Ok(page.entities(Vec::new()));
+        };
+        if !self.known_subject(&request.subject) {
+            return Ok(page.entities(Vec::new()));
+        }
+        let mut results = Vec::new();
+        for id in candidates {
+            let question = EvaluationRequest {
+                subject: request.subject.clone(),
+                action: request.action.clone(),
+                resource: Resource {
+                    ty: request.resource.ty.clone(),
+                    id,
+                    properties: request.resource.properties.clone(),
+                },
+                context: request.context.clone(),
+            };
+            match self.candidate(&question)? {
+                Found::Permitted => results.push(EntityResult {
+                    ty: question.resource.ty,
+                    id: question.resource.id,
+                }),
+                Found::Not => {}
+                Found::Nothing => return Ok(page.entities(Vec::new())),
+            }
+        }
+        Ok(page.entities(results))
+    }
+
+    /// The ids of the entity data's entities of `ty`, sorted.
+    fn candidates(&self, ty: &EntityTypeName) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .bundle
+            .entity_data
+            .by_uid
+            .keys()
+            .filter(|uid| uid.type_name() == ty)
+            .map(|uid| uid.id().unescaped().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Whether a search may take `uid` as its input entity: the entity data holds it, or
+    /// holds no entity of its type at all (the data is partial: entities of that type are
+    /// known from requests alone, and decided as given). An id of a type the data
+    /// enumerates but does not list is unknown, and the search finds nothing (the
+    /// certification scenario's c-4-6-1).
+    pub fn known(&self, uid: &EntityUid) -> bool {
+        let data = &self.bundle.entity_data.by_uid;
+        data.contains_key(uid) || !data.keys().any(|k| k.type_name() == uid.type_name())
+    }
+
+    fn known_subject(&self, subject: &Subject) -> bool {
+        self.principal(subject).is_none_or(|uid| self.known(&uid))
+    }
+
+    fn known_resource(&self, resource: &Resource) -> bool {
+        match self.mapping.resource_type(&resource.ty) {
+            Some(ty) => self.known(&EntityUid::from_type_name_and_id(
+                ty.clone(),
+                EntityId::new(&resource.id),
+            )),
+            // A route (an unknown one finds nothing when decided) or an unknown type.
+            None => true,
+        }
+    }
+
+    /// One candidate of a search, decided.
+    fn candidate(&self, question: &EvaluationRequest) -> Result<Found, SearchError> {
+        match self.decide(question) {
+            Ok(decision) if decision.is_allowed() => Ok(Found::Permitted),
+            Ok(_) => Ok(Found::Not),
+            // This candidate's data says otherwise, or its decision lacks a value: not
+            // permitted.
+            Err(EvaluationError::Attribute(
+                AttributeError::Conflict { .. } | AttributeError::Missing { .. },
+            )) => Ok(Found::Not),
+            Err(
+                EvaluationError::UnknownSubjectType(_)
+                | EvaluationError::UnknownResourceType(_)
+                | EvaluationError::UnknownAction(_)
+                | EvaluationError::UnknownRoute { .. }
+                | EvaluationError::NotApplicable { .. },
+            ) => Ok(Found::Nothing),
+            Err(err) => Err(search_error(err)),
+        }
+    }
+
     /// Decides one evaluation, with the response context of the module documentation.
     pub fn evaluate(
         &self,
@@ -246,12 +438,14 @@ impl Pdp {
         &self,
         request: &ActionSearchRequest,
     ) -> Result<ActionSearchResponse, ActionSearchError> {
-        let none = Ok(ActionSearchResponse {
-            results: Vec::new(),
-        });
+        let page = Page::read(request.page.as_ref())?;
+        let none = Ok(page.actions(Vec::new()));
         let Some(principal) = self.principal(&request.subject) else {
             return none;
         };
+        if !self.known(&principal) || !self.known_resource(&request.resource) {
+            return none;
+        }
         let route = self.mapping.route_type() == Some(request.resource.ty.as_str());
         let (resource, resource_properties, candidates) = if route {
             let candidates: Vec<Candidate> = self
@@ -303,6 +497,7 @@ impl Pdp {
                 &principal,
                 &resource,
                 request.context.as_ref(),
+                None,
                 entities.clone(),
             ) {
                 Ok(query) => query,
@@ -318,7 +513,7 @@ impl Pdp {
         }
         results.sort();
         results.dedup();
-        Ok(ActionSearchResponse { results })
+        Ok(page.actions(results))
     }
 
     fn principal(&self, subject: &Subject) -> Option<EntityUid> {
@@ -335,7 +530,7 @@ impl Pdp {
             .principal(&request.subject)
             .ok_or_else(|| EvaluationError::UnknownSubjectType(request.subject.ty.clone()))?;
         let route = self.mapping.route_type() == Some(request.resource.ty.as_str());
-        let (action, resource, resource_properties) = if route {
+        let (action, resource, resource_properties, action_properties) = if route {
             let method = request.action.name.to_ascii_lowercase();
             let route = self
                 .bundle
@@ -347,7 +542,12 @@ impl Pdp {
                     method: request.action.name.clone(),
                     template: request.resource.id.clone(),
                 })?;
-            (route.action.clone(), self.bundle.resource.clone(), None)
+            (
+                route.action.clone(),
+                self.bundle.resource.clone(),
+                None,
+                None,
+            )
         } else {
             let ty = self
                 .mapping
@@ -359,6 +559,7 @@ impl Pdp {
                 request.action.name.clone(),
                 uid,
                 request.resource.properties.as_ref(),
+                request.action.properties.as_ref(),
             )
         };
         self.applies(&action, &principal, &resource)?;
@@ -372,6 +573,7 @@ impl Pdp {
             &principal,
             &resource,
             request.context.as_ref(),
+            action_properties,
             entities,
         )
     }
@@ -533,13 +735,16 @@ impl Pdp {
     }
 
     /// The context, checked against what `action` declares, and the Cedar request,
-    /// validated against the schema.
+    /// validated against the schema. With the mapping's `action_properties` member declared
+    /// by the action, that member is the action's properties (`{}` without any), and a
+    /// context that gives it itself is refused.
     fn cedar_request(
         &self,
         action: &str,
         principal: &EntityUid,
         resource: &EntityUid,
         context: Option<&Map<String, Value>>,
+        action_properties: Option<&Map<String, Value>>,
         entities: Entities,
     ) -> Result<Query, EvaluationError> {
         let entry = self
@@ -554,6 +759,26 @@ impl Pdp {
             .actions
             .get(&(entry.uid.type_name().to_string(), action.to_owned()))
             .map(|a| &a.context);
+        let member = self
+            .mapping
+            .action_properties()
+            .filter(|m| declared.is_some_and(|d| d.contains_key(*m)));
+        let with_action;
+        let context = match member {
+            Some(member) => {
+                if context.is_some_and(|c| c.contains_key(member)) {
+                    return Err(EvaluationError::Reserved(member.to_owned()));
+                }
+                let mut all = context.cloned().unwrap_or_default();
+                all.insert(
+                    member.to_owned(),
+                    Value::Object(action_properties.cloned().unwrap_or_default()),
+                );
+                with_action = all;
+                Some(&with_action)
+            }
+            None => context,
+        };
         let shaped = match declared {
             Some(declared) => {
                 values::shape_record("context", context.unwrap_or(&empty), declared, true)?
@@ -671,10 +896,106 @@ fn error_response(err: &EvaluationError) -> EvaluationResponse {
     }
 }
 
-fn search_error(err: EvaluationError) -> ActionSearchError {
+fn search_error(err: EvaluationError) -> SearchError {
     match err {
-        EvaluationError::Attribute(e) => ActionSearchError::Attribute(e),
-        EvaluationError::Invalid(m) => ActionSearchError::Invalid(m),
-        other => ActionSearchError::Invalid(other.to_string()),
+        EvaluationError::Attribute(e) => SearchError::Attribute(e),
+        EvaluationError::Invalid(m) => SearchError::Invalid(m),
+        other => SearchError::Invalid(other.to_string()),
+    }
+}
+
+/// What one candidate of a search came to.
+enum Found {
+    Permitted,
+    Not,
+    /// The question cannot be asked at all (unknown type, action or route): the search
+    /// finds nothing.
+    Nothing,
+}
+
+/// The prefix of a page token: the token is `c1.` and the base64url (unpadded) of the key
+/// (an id, or an action's name) of the last result given.
+const TOKEN_PREFIX: &str = "c1.";
+
+/// A search request's `page`, read.
+struct Page {
+    /// Whether the request had a `page` (then the response has one).
+    asked: bool,
+    /// Results after this key only.
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+impl Page {
+    fn read(page: Option<&PageRequest>) -> Result<Self, SearchError> {
+        let Some(page) = page else {
+            return Ok(Self {
+                asked: false,
+                after: None,
+                limit: None,
+            });
+        };
+        let after = match page.token.as_deref() {
+            None | Some("") => None,
+            Some(token) => {
+                let encoded = token
+                    .strip_prefix(TOKEN_PREFIX)
+                    .ok_or(SearchError::PageToken)?;
+                let bytes =
+                    Base64UrlUnpadded::decode_vec(encoded).map_err(|_| SearchError::PageToken)?;
+                Some(String::from_utf8(bytes).map_err(|_| SearchError::PageToken)?)
+            }
+        };
+        let limit = match page.limit {
+            Some(0) => return Err(SearchError::PageLimit),
+            Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            None => None,
+        };
+        Ok(Self {
+            asked: true,
+            after,
+            limit,
+        })
+    }
+
+    /// This page of `all` (sorted by `key`, without repeats) and its `page` object.
+    fn cut<T>(&self, all: Vec<T>, key: impl Fn(&T) -> &str) -> (Vec<T>, Option<PageResponse>) {
+        let total = all.len();
+        let mut rest: Vec<T> = match &self.after {
+            Some(after) => all
+                .into_iter()
+                .filter(|r| key(r) > after.as_str())
+                .collect(),
+            None => all,
+        };
+        let more = self.limit.is_some_and(|limit| rest.len() > limit);
+        if let Some(limit) = self.limit {
+            rest.truncate(limit);
+        }
+        let next_token = match rest.last() {
+            Some(last) if more => format!(
+                "{TOKEN_PREFIX}{}",
+                Base64UrlUnpadded::encode_string(key(last).as_bytes())
+            ),
+            _ => String::new(),
+        };
+        let page = self.asked.then_some(PageResponse {
+            next_token,
+            count: rest.len() as u64,
+            total: total as u64,
+        });
+        (rest, page)
+    }
+
+    fn entities(&self, mut all: Vec<EntityResult>) -> SearchResponse {
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all.dedup();
+        let (results, page) = self.cut(all, |r| r.id.as_str());
+        SearchResponse { results, page }
+    }
+
+    fn actions(&self, all: Vec<ActionResult>) -> ActionSearchResponse {
+        let (results, page) = self.cut(all, |r| r.name.as_str());
+        ActionSearchResponse { results, page }
     }
 }

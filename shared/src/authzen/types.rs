@@ -55,8 +55,9 @@ pub struct Action {
     /// The action's name: a Cedar action id of the bundle's namespace, or an HTTP method for
     /// a route resource.
     pub name: String,
-    /// Attributes of the action. Cedar actions have no attributes, so no policy can read
-    /// them: they are accepted and ignored.
+    /// Attributes of the action. Cedar actions have no attributes: with the mapping's
+    /// `action_properties` they become that member of the Cedar context, checked against
+    /// what the action declares there; otherwise they are accepted and ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<Map<String, Value>>,
 }
@@ -194,8 +195,7 @@ pub struct ActionSearchRequest {
     /// The environment, given to every action's evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Map<String, Value>>,
-    /// Pagination (§ 8.2.1). cedargate does not paginate: the object is accepted and
-    /// ignored, and every result comes in one response.
+    /// Pagination (§ 8.2.1): see [`super::Pdp`]'s search methods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<PageRequest>,
 }
@@ -204,25 +204,103 @@ impl ActionSearchRequest {
     /// Parses a request body: at most [`MAX_REQUEST_BYTES`], a JSON object without
     /// duplicate member names, of the Action Search request's shape.
     pub fn from_json(body: &[u8]) -> Result<Self, ActionSearchError> {
-        parse(body).map_err(|err| match err {
-            ParseError::Body(e) => ActionSearchError::Body(e),
-            ParseError::Shape(m) => ActionSearchError::Shape(m),
-        })
+        parse_search(body, "action")
+    }
+}
+
+/// The searched-for entity of a Subject or Resource Search (§ 8.4.1, § 8.5.1): its type;
+/// an `id` is allowed and ignored (the search resolves it), `properties` apply to every
+/// candidate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchedEntity {
+    /// The type searched for.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Ignored, as the specification asks (it SHOULD be omitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Properties every candidate is decided with, merged with its entity data by the one
+    /// rule of [`super::Pdp`]: a candidate whose data holds a different value is not a
+    /// result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Map<String, Value>>,
+}
+
+/// The Subject Search request (§ 8.4.1): which subjects of a type may do `action` on
+/// `resource`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectSearchRequest {
+    /// The subject type searched for.
+    pub subject: SearchedEntity,
+    /// What they would do.
+    pub action: Action,
+    /// What they would do it to.
+    pub resource: Resource,
+    /// The environment, given to every candidate's evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Map<String, Value>>,
+    /// Pagination (§ 8.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageRequest>,
+}
+
+impl SubjectSearchRequest {
+    /// Parses a request body: at most [`MAX_REQUEST_BYTES`], a JSON object without
+    /// duplicate member names, of the Subject Search request's shape.
+    pub fn from_json(body: &[u8]) -> Result<Self, SearchError> {
+        parse_search(body, "subject")
+    }
+}
+
+/// The Resource Search request (§ 8.5.1): which resources of a type `subject` may do
+/// `action` on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceSearchRequest {
+    /// Who asks.
+    pub subject: Subject,
+    /// What they would do.
+    pub action: Action,
+    /// The resource type searched for.
+    pub resource: SearchedEntity,
+    /// The environment, given to every candidate's evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Map<String, Value>>,
+    /// Pagination (§ 8.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageRequest>,
+}
+
+impl ResourceSearchRequest {
+    /// Parses a request body: at most [`MAX_REQUEST_BYTES`], a JSON object without
+    /// duplicate member names, of the Resource Search request's shape.
+    pub fn from_json(body: &[u8]) -> Result<Self, SearchError> {
+        parse_search(body, "resource")
     }
 }
 
 /// A search request's `page` object (§ 8.2.1).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRequest {
-    /// A previous response's `next_token`.
+    /// A previous response's `next_token`; absent or empty, the first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
-    /// The most results wanted.
+    /// The most results wanted (at least 1); absent, all the remaining ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
-    /// Implementation-specific pagination attributes.
+    /// Implementation-specific pagination attributes (ignored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<Map<String, Value>>,
+}
+
+/// A search response's `page` object (§ 8.3): present when the request had one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageResponse {
+    /// The token of the next page; empty when this page is the last.
+    pub next_token: String,
+    /// How many results this page holds.
+    pub count: u64,
+    /// How many results the whole search has.
+    pub total: u64,
 }
 
 /// One result of an Action Search: an Action without properties.
@@ -232,11 +310,35 @@ pub struct ActionResult {
     pub name: String,
 }
 
-/// The Action Search response (§ 8.3): every permitted action, in one response (no `page`).
+/// The Action Search response (§ 8.3): the permitted actions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionSearchResponse {
-    /// The permitted actions, sorted by name.
+    /// The permitted actions of this page, sorted by name.
     pub results: Vec<ActionResult>,
+    /// Where the next page starts; only when the request had a `page`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageResponse>,
+}
+
+/// One result of a Subject or Resource Search: the entity's type (as the request named it)
+/// and id.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EntityResult {
+    /// The searched-for type.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The entity's id.
+    pub id: String,
+}
+
+/// The Subject Search and Resource Search response (§ 8.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    /// The permitted entities of this page, sorted by id.
+    pub results: Vec<EntityResult>,
+    /// Where the next page starts; only when the request had a `page`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageResponse>,
 }
 
 /// Why a request body was not read: what every operation refuses before looking at the
@@ -329,6 +431,10 @@ pub enum EvaluationError {
     /// A property or context value breaks the schema.
     #[error(transparent)]
     Attribute(#[from] AttributeError),
+    /// The context gives the member that the mapping's `action_properties` fills from
+    /// `action.properties`.
+    #[error("context.{0} is given by action.properties, not by the context")]
+    Reserved(String),
     /// Cedar refused the entities, the context or the request against the schema (for
     /// example an extension value that does not parse).
     #[error("the request does not fit the schema: {0}")]
@@ -379,26 +485,47 @@ impl EvaluationsError {
     }
 }
 
-/// Why an Action Search request was refused (HTTP 400, or 413 for a body too large). A
-/// subject or resource type the mapping does not know, or a route template the bundle does
-/// not have, is no error: the search finds no action.
+/// Why a Subject, Resource or Action Search request was refused (HTTP 400, or 413 for a
+/// body too large). A type the mapping does not know, an unknown action or a route
+/// template the bundle does not have is no error: the search finds nothing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ActionSearchError {
+pub enum SearchError {
     /// The body was not read.
     #[error(transparent)]
     Body(BodyError),
     /// A required member is missing or has the wrong JSON type.
-    #[error("the request is not an action search request: {0}")]
-    Shape(String),
+    #[error("the request is not {kind} search request: {message}", kind = article(.search))]
+    Shape {
+        /// `subject`, `resource` or `action`: which search.
+        search: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A property or context value breaks the schema.
     #[error(transparent)]
     Attribute(#[from] AttributeError),
     /// Cedar refused the entities, the context or a request against the schema.
     #[error("the request does not fit the schema: {0}")]
     Invalid(String),
+    /// `page.token` is not a token this decision point gave for this search.
+    #[error("page.token is not a next_token of this search")]
+    PageToken,
+    /// `page.limit` is 0.
+    #[error("page.limit must be at least 1")]
+    PageLimit,
 }
 
-impl ActionSearchError {
+/// The error of an Action Search, the same as the other searches'.
+pub type ActionSearchError = SearchError;
+
+fn article(search: &str) -> String {
+    match search {
+        "action" => "an action".to_owned(),
+        other => format!("a {other}"),
+    }
+}
+
+impl SearchError {
     /// The HTTP status to answer with: 413 for a body too large, 400 otherwise.
     pub fn status(&self) -> u16 {
         match self {
@@ -428,4 +555,11 @@ fn object(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ParseError> {
     let map = object(body).map_err(ParseError::Body)?;
     serde_json::from_value(Value::Object(map)).map_err(|err| ParseError::Shape(err.to_string()))
+}
+
+fn parse_search<T: DeserializeOwned>(body: &[u8], search: &'static str) -> Result<T, SearchError> {
+    parse(body).map_err(|err| match err {
+        ParseError::Body(e) => SearchError::Body(e),
+        ParseError::Shape(message) => SearchError::Shape { search, message },
+    })
 }
