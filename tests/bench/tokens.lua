@@ -1,10 +1,12 @@
 -- wrk script: every request carries the next token of TOKENS_FILE (one token per line),
 -- each thread starting at its own offset, so a run of N requests uses N different tokens
--- (up to the file's length).
+-- (up to the file's length). BENCH_METHOD and BENCH_PATH name the request (GET /pets/7 unless
+-- set).
 local tokens = {}
 for line in io.lines(os.getenv("TOKENS_FILE")) do
   tokens[#tokens + 1] = line
 end
+local method = os.getenv("BENCH_METHOD") or "GET"
 local path = os.getenv("BENCH_PATH") or "/pets/7"
 local next_thread = 0
 
@@ -22,5 +24,5 @@ function request()
   if i > #tokens then
     i = 1
   end
-  return wrk.format("GET", path, { ["Authorization"] = "Bearer " .. tokens[i] })
+  return wrk.format(method, path, { ["Authorization"] = "Bearer " .. tokens[i] })
 end

@@ -20,9 +20,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
     web::build(&node)?;
     check_names_copy(&node)?;
     println!(
-        "\n[bench] building the Rust no-op worker, the app's matrix and the request path's steps for wasm32"
+        "\n[bench] building the Rust no-op workers, the app's matrix and the request path's steps for wasm32"
     );
     build_rust_noop(&node)?;
+    // The synchronous no-op: its core through wasm-bindgen alone, loaded by a hand-written
+    // entry (`tests/bench/rust-noop-sync/index.mjs`) instead of worker-build's shim.
+    build_wasm_bench(
+        &node,
+        "rust-noop-sync",
+        "cedargate-bench-rust-noop-sync",
+        "cedargate_bench_rust_noop_sync",
+    )?;
     build_wasm_bench(
         &node,
         "matrix-wasm",
@@ -126,10 +134,12 @@ Run it yourself for your machine's figures:
 
 ```sh
 cargo xtask bench               # Criterion natively, then workerd: no-ops, floor, cedargate, JS peers; sizes, cold start, memory, the app's matrix
-cargo xtask bench --quick       # the same rows, shorter runs (one round of 3 s, 3 cold starts, 1 memory run)
+cargo xtask bench --quick       # the same rows, shorter runs (one round of 3 s, 3 cold starts, 1 memory run): not headline figures
 # after `cargo xtask bench` has built everything once, a subset of the workerd rows
 # (into target/bench/report.md only, not this page):
 cargo run --release -p cedargate-tests --bin bench -- --seconds 3 --rounds 3 --workers noop,rust-noop,floor,cedargate-webcrypto,js-peer,js-peer-cache
+# the workers-rs glue against a synchronous core behind a hand-written entry, and the Todo bundle with entity data
+cargo run --release -p cedargate-tests --bin bench -- --seconds 3 --rounds 3 --workers noop,rust-noop,rust-noop-sync,cedargate-kv,cedargate-todo
 # the shadow evaluation rows: the bundle built in, from KV, and from KV with a staged candidate at 1, 10, 100 %
 cargo run --release -p cedargate-tests --bin bench -- --seconds 3 --rounds 3 --workers cedargate-webcrypto,cedargate-kv,cedargate-kv-shadow-1,cedargate-kv-shadow-10,cedargate-kv-shadow-100
 ```

@@ -2,10 +2,12 @@
 // @cedar-policy/cedar-wasm decides with the same schema and policies. Written fairly: the
 // schema and policies are parsed once per isolate (cedar-wasm's preparse API), keys are
 // fetched and imported once (jose's remote JWKS cache), and the request path does only
-// verify → map claims → match route → authorize.
+// verify → map claims → match route → authorize, then one log line (log.mjs), as
+// cedargate's edge writes by default.
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { initSync, preparsePolicySet, preparseSchema, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/web';
 import cedarWasm from './cedar_wasm_bg.wasm';
+import { log, record } from './log.mjs';
 
 let state = null;
 
@@ -32,44 +34,60 @@ function route(method, path) {
   return null;
 }
 
+// The request's answer (its status), with what the log line says filled into `r`.
+async function decide(request, path, r) {
+  const header = request.headers.get('authorization') ?? '';
+  if (!header.toLowerCase().startsWith('bearer ')) return 401;
+  let claims;
+  try {
+    ({ payload: claims } = await jwtVerify(header.slice(7), state.jwks, {
+      issuer: state.issuer,
+      audience: state.audience,
+      algorithms: ['RS256', 'ES256'],
+    }));
+  } catch (e) {
+    r.error = `invalid_token: ${e.message}`;
+    return 401;
+  }
+  r.issuer = claims.iss ?? null;
+  r.subject = claims.sub ?? null;
+  const matched = route(request.method, path);
+  if (!matched) return 404;
+  const [action, context] = matched;
+  r.action = action;
+  const groups = Array.isArray(claims.group) ? claims.group : claims.group ? [claims.group] : [];
+  const principal = { type: 'PetStore::User', id: claims.sub };
+  const entities = [
+    { uid: principal, attrs: {}, parents: groups.map((g) => ({ type: 'PetStore::UserGroup', id: g })) },
+    ...groups.map((g) => ({ uid: { type: 'PetStore::UserGroup', id: g }, attrs: {}, parents: [] })),
+  ];
+  const answer = statefulIsAuthorized({
+    principal,
+    action: { type: 'PetStore::Action', id: action },
+    resource: { type: 'PetStore::Application', id: 'PetStore' },
+    context,
+    preparsedSchemaName: 'petstore',
+    preparsedPolicySetId: 'petstore',
+    validateRequest: true,
+    entities,
+  });
+  if (answer.type !== 'success') {
+    r.error = JSON.stringify(answer.errors);
+    return 403;
+  }
+  r.policies = answer.response.diagnostics.reason;
+  r.decision = answer.response.decision;
+  return r.decision === 'allow' ? 204 : 403;
+}
+
 export default {
   async fetch(request, env) {
+    const started = performance.now();
     state ??= setUp(env);
-    const header = request.headers.get('authorization') ?? '';
-    if (!header.toLowerCase().startsWith('bearer ')) return new Response(null, { status: 401 });
-    let claims;
-    try {
-      ({ payload: claims } = await jwtVerify(header.slice(7), state.jwks, {
-        issuer: state.issuer,
-        audience: state.audience,
-        algorithms: ['RS256', 'ES256'],
-      }));
-    } catch {
-      return new Response(null, { status: 401 });
-    }
-    const url = new URL(request.url);
-    const matched = route(request.method, url.pathname);
-    if (!matched) return new Response(null, { status: 404 });
-    const [action, context] = matched;
-    const groups = Array.isArray(claims.group) ? claims.group : claims.group ? [claims.group] : [];
-    const principal = { type: 'PetStore::User', id: claims.sub };
-    const entities = [
-      { uid: principal, attrs: {}, parents: groups.map((g) => ({ type: 'PetStore::UserGroup', id: g })) },
-      ...groups.map((g) => ({ uid: { type: 'PetStore::UserGroup', id: g }, attrs: {}, parents: [] })),
-    ];
-    const answer = statefulIsAuthorized({
-      principal,
-      action: { type: 'PetStore::Action', id: action },
-      resource: { type: 'PetStore::Application', id: 'PetStore' },
-      context,
-      preparsedSchemaName: 'petstore',
-      preparsedPolicySetId: 'petstore',
-      validateRequest: true,
-      entities,
-    });
-    if (answer.type === 'success' && answer.response.decision === 'allow') {
-      return new Response(null, { status: 204 });
-    }
-    return new Response(null, { status: 403 });
+    const path = new URL(request.url).pathname;
+    const r = record();
+    const status = await decide(request, path, r);
+    log(request, path, status, started, r);
+    return new Response(null, { status });
   },
 };

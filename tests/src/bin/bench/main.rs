@@ -2,12 +2,15 @@
 //!
 //! Runs, one after another on 127.0.0.1 with the same load generator (wrk), tokens, policy
 //! and route: a no-op worker in JavaScript (the baseline), the same in Rust with workers-rs
-//! (the glue alone), the floor (WebCrypto's RS256 check and nothing else), the cedargate
-//! edge worker (origin `none`, so only the guard is measured) with each signature backend,
-//! and the JavaScript workers a Cloudflare user would write instead (jose +
-//! @cedar-policy/cedar-wasm, without and with a cache of verified tokens), and the cedargate
-//! worker with its bundle from a KV namespace, alone and with a staged candidate decided for
-//! 1, 10 and 100 % of requests too (shadow evaluation). Two workloads: one token reused, and
+//! (the glue alone) and as a synchronous core behind a hand-written JS entry (the glue
+//! without worker-build's shim and futures), the floor (WebCrypto's RS256 check and nothing
+//! else), the cedargate edge worker (origin `none`, so only the guard is measured) with each
+//! signature backend, and the JavaScript workers a Cloudflare user would write instead
+//! (jose and @cedar-policy/cedar-wasm, without and with a cache of verified tokens, each
+//! logging one line per request as cedargate does), and the cedargate worker with its bundle from a KV
+//! namespace, alone and with a staged candidate decided for 1, 10 and 100 % of requests too
+//! (shadow evaluation), and with the Todo bundle and its entity data (`POST /todos`, with
+//! tokens of its own). Two workloads: one token reused, and
 //! a fresh token per request (10,000 pre-minted; every tenth carries a group the staged
 //! candidate denies). Then cold starts
 //! and the memory of an isolate, sizes (with twiggy's breakdown of the edge's wasm), the
@@ -34,7 +37,7 @@ mod size;
 use cedargate_tests::kv::KvServer;
 use cedargate_tests::provider::TestProvider;
 use cedargate_tests::{root, support};
-use measure::{CLIENT, COPIES, IDLE, MARKED_EVERY, MARKED_GROUP, Tokens};
+use measure::{CLIENT, COPIES, IDLE, MARKED_EVERY, MARKED_GROUP, TODO_SUBJECT, Tokens};
 use report::{Header, Report, Settings};
 use serde_json::json;
 use std::path::PathBuf;
@@ -124,6 +127,25 @@ fn main() {
         fresh: &fresh_file,
         fresh_tokens: &fresh,
     };
+    // The Todo worker's: Rick's subject, no groups (his roles are in the bundle's entities).
+    let mint_todo = |n: usize| {
+        let claims = json!({
+            "iss": issuer, "aud": CLIENT, "sub": TODO_SUBJECT,
+            "iat": now - 5, "exp": now + 7200, "jti": format!("bench-todo-{n}"),
+        });
+        support::mint(&claims, "a-rsa-1", "JWT")
+    };
+    eprintln!("[bench] minting {TOKENS} tokens for the Todo bundle");
+    let todo_fresh: Vec<String> = (0..TOKENS).map(mint_todo).collect();
+    let todo_fresh_file = out.join("tokens-todo-fresh.txt");
+    std::fs::write(&todo_fresh_file, todo_fresh.join("\n")).unwrap();
+    let todo_one_file = out.join("tokens-todo-one.txt");
+    std::fs::write(&todo_one_file, mint_todo(TOKENS)).unwrap();
+    let todo_tokens = Tokens {
+        one: &todo_one_file,
+        fresh: &todo_fresh_file,
+        fresh_tokens: &todo_fresh,
+    };
 
     // The KV workers' namespace (the live bundle and the staged candidate), up for the run.
     let kv = KvServer::start().unwrap();
@@ -138,6 +160,7 @@ fn main() {
     let results = measure::in_workerd(
         &workers,
         &tokens,
+        &todo_tokens,
         args.seconds,
         args.rounds,
         args.cold_starts,

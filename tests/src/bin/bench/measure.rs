@@ -41,6 +41,8 @@ pub const MARKED_EVERY: usize = 10;
 const STAGED_FORBID: &str = "@id(\"bench-staged-forbid\")\nforbid (principal in PetStore::UserGroup::\"bench-staged\", action, resource);";
 /// The KV baseline's key; the workers with a staged candidate are compared with it.
 pub const KV_BASELINE: &str = "cedargate-kv";
+/// The Todo worker's key.
+pub const TODO_WORKER: &str = "cedargate-todo";
 /// How long a worker with a staged candidate may take to log taking it (and, at 100 %, a
 /// `decision_changed`) before the bench gives up.
 const STAGED_WAIT: Duration = Duration::from_secs(15);
@@ -57,9 +59,45 @@ pub struct Worker {
     pub peer: bool,
     /// With a staged candidate in KV: its `shadow_percent`.
     pub shadow_percent: Option<u8>,
+    /// The bundle it decides with, which says its request and tokens.
+    pub scenario: Scenario,
 }
 
-/// The tokens files wrk reads (one token a line).
+/// The policies a worker decides with, and so the request it is measured with and the tokens
+/// it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// The PetStore bundle: `GET /pets/7`, allowed for the group `AVP_Admin` in the token.
+    PetStore,
+    /// The AuthZEN interop Todo bundle with its entity data (`policies/authzen-todo`):
+    /// `POST /todos`, allowed for admins and editors; the tokens' subject is Rick's
+    /// identity-provider id, whose roles only the entity data holds (it is a member of
+    /// `rick@the-citadel.com`, which is in `admin`).
+    Todo,
+}
+
+impl Scenario {
+    pub fn method(self) -> &'static str {
+        match self {
+            Scenario::PetStore => "GET",
+            Scenario::Todo => "POST",
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Scenario::PetStore => "/pets/7",
+            Scenario::Todo => "/todos",
+        }
+    }
+}
+
+/// Rick's subject in the Todo scenario's entity data (`policies/authzen-todo/entities.json`).
+pub const TODO_SUBJECT: &str = "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs";
+/// The KV key of the Todo worker's bundle.
+const TODO_KEY: &str = "todo";
+
+/// The tokens files wrk reads (one token a line), for one [`Scenario`].
 #[derive(Debug)]
 pub struct Tokens<'a> {
     /// One token, reused.
@@ -117,7 +155,30 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
             BundleSlot::Staged,
         ),
     );
+    // The Todo bundle with its entity data, as `cedargate bundle --entities` writes it.
+    let todo = root().join("policies/authzen-todo");
+    let read = |name: &str| std::fs::read_to_string(todo.join(name)).unwrap();
+    let todo_source = cedargate::BundleSource {
+        schema: read("schema.cedarschema"),
+        policies: read("policies.cedar"),
+        routes: read("routes.json"),
+    };
+    let todo_document = bundles::compiled(
+        cedargate::BundleDocument::new(todo_source, LIVE_SERIAL)
+            .with_audience(AUDIENCE)
+            .with_slot(BundleSlot::Live)
+            .with_entities(read("entities.json")),
+    )
+    .unwrap();
+    kv.put(TODO_KEY, &publisher.sign(&todo_document).unwrap());
     let public_key = publisher.public_key().to_base64url();
+    // The Todo tokens carry no groups: the principal's roles come from the entity data.
+    let mut todo_settings = settings("webcrypto", 1024, "all");
+    todo_settings["trust"]["issuers"][0]["group_claim"] = Value::Null;
+    todo_settings["bundle_kv"] = json!({
+        "binding": BUNDLES, "key": TODO_KEY,
+        "public_key": public_key, "audience": AUDIENCE,
+    });
     let kv_config = |shadow_percent: Option<u8>| {
         let mut bundle_kv = json!({
             "binding": BUNDLES, "key": LIVE_KEY,
@@ -142,12 +203,17 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
         size: edge_size,
         peer: false,
         shadow_percent,
+        scenario: Scenario::PetStore,
     };
 
     let noop = root().join("tests/bench/noop/index.mjs");
     // The Rust no-op worker, built by `cargo xtask bench` as the edge is (worker-build).
     let rust_noop_js = out.join("rust-noop/index.js");
     let rust_noop_wasm = out.join("rust-noop/index_bg.wasm");
+    // The synchronous one: its hand-written entry and the wasm-bindgen output it imports.
+    let sync_entry = root().join("tests/bench/rust-noop-sync/index.mjs");
+    let sync_js = out.join("rust-noop-sync/cedargate_bench_rust_noop_sync.js");
+    let sync_wasm = out.join("rust-noop-sync/cedargate_bench_rust_noop_sync_bg.wasm");
     let floor = root().join("tests/bench/floor/index.mjs");
     // The JavaScript peers, bundled as a Cloudflare user's build would (esbuild).
     let bundle_peer = |name: &str| {
@@ -201,6 +267,7 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
             size: sizes(&[&noop]),
             peer: false,
             shadow_percent: None,
+            scenario: Scenario::PetStore,
         },
         Worker {
             label: "Rust no-op worker (workers-rs 0.8)",
@@ -213,6 +280,21 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
             size: sizes(&[&rust_noop_js, &rust_noop_wasm]),
             peer: false,
             shadow_percent: None,
+            scenario: Scenario::PetStore,
+        },
+        Worker {
+            label: "Rust no-op worker, synchronous core, hand-written JS entry",
+            key: "rust-noop-sync",
+            modules: vec![
+                Module::Es("index.js".into(), sync_entry.clone()),
+                Module::Es("core.js".into(), sync_js.clone()),
+                Module::Wasm("core_bg.wasm".into(), sync_wasm.clone()),
+            ],
+            bindings: Vec::new(),
+            size: sizes(&[&sync_entry, &sync_js, &sync_wasm]),
+            peer: false,
+            shadow_percent: None,
+            scenario: Scenario::PetStore,
         },
         Worker {
             label: "floor: WebCrypto RS256 check only (JS)",
@@ -222,6 +304,7 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
             size: sizes(&[&floor]),
             peer: false,
             shadow_percent: None,
+            scenario: Scenario::PetStore,
         },
         Worker {
             label: "cedargate, WebCrypto",
@@ -231,6 +314,7 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
             size: edge_size,
             peer: false,
             shadow_percent: None,
+            scenario: Scenario::PetStore,
         },
         Worker {
             label: "cedargate, WebCrypto, request log off",
@@ -240,6 +324,7 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
             size: edge_size,
             peer: false,
             shadow_percent: None,
+            scenario: Scenario::PetStore,
         },
         Worker {
             label: "cedargate, WebCrypto, no token cache",
@@ -249,6 +334,7 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
             size: edge_size,
             peer: false,
             shadow_percent: None,
+            scenario: Scenario::PetStore,
         },
         Worker {
             label: "cedargate, pure Rust signatures",
@@ -258,6 +344,20 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
             size: edge_size,
             peer: false,
             shadow_percent: None,
+            scenario: Scenario::PetStore,
+        },
+        Worker {
+            label: "cedargate, Todo bundle with entity data (from KV)",
+            key: TODO_WORKER,
+            modules: edge_modules.clone(),
+            bindings: vec![
+                Binding::Json("CEDARGATE_CONFIG".into(), todo_settings),
+                Binding::Kv(BUNDLES.into(), kv.port()),
+            ],
+            size: edge_size,
+            peer: false,
+            shadow_percent: None,
+            scenario: Scenario::Todo,
         },
         kv_worker("cedargate, bundle from KV", KV_BASELINE, None),
         kv_worker(
@@ -286,6 +386,7 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
             size: sizes(&[&peer_js, &peer_wasm]),
             peer: true,
             shadow_percent: None,
+            scenario: Scenario::PetStore,
         },
         Worker {
             label: "jose + cedar-wasm + token cache (JS)",
@@ -298,6 +399,7 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
             size: sizes(&[&cache_js, &cache_wasm]),
             peer: true,
             shadow_percent: None,
+            scenario: Scenario::PetStore,
         },
     ]
 }
@@ -316,18 +418,25 @@ fn forge(token: &str) -> String {
 /// machine spread over all of them; each figure the report shows is the median.
 pub fn in_workerd(
     workers: &[Worker],
-    tokens: &Tokens<'_>,
+    petstore: &Tokens<'_>,
+    todo: &Tokens<'_>,
     seconds: u64,
     rounds: u64,
     cold_starts: u64,
     memory_runs: u64,
 ) -> Vec<WorkerResult> {
-    let fresh = tokens.fresh_tokens;
+    let tokens_of = |worker: &Worker| match worker.scenario {
+        Scenario::PetStore => petstore,
+        Scenario::Todo => todo,
+    };
     let mut samples: Vec<Samples> = workers.iter().map(|_| Samples::default()).collect();
     let mut rss: Vec<Option<u64>> = workers.iter().map(|_| None).collect();
     for round in 1..=rounds {
         for ((worker, sample), rss) in workers.iter().zip(&mut samples).zip(&mut rss) {
             eprintln!("[bench] round {round}/{rounds}: {}", worker.label);
+            let tokens = tokens_of(worker);
+            let fresh = tokens.fresh_tokens;
+            let (method, path) = (worker.scenario.method(), worker.scenario.path());
             let w = match Workerd::start(worker.key, &worker.modules, &worker.bindings) {
                 Ok(w) => w,
                 Err(e) => {
@@ -338,12 +447,9 @@ pub fn in_workerd(
             // Start-up: the first request on a fresh isolate (module compile, set-up, the
             // first key fetch for the guards), from the moment the socket accepts.
             let first = Instant::now();
-            let reply = http::get(
-                &w.url("/pets/7"),
-                &[("authorization", &format!("Bearer {}", fresh[0]))],
-            );
+            let reply = answers(&w.url(path), method, &fresh[0]);
             let startup_ms = first.elapsed().as_secs_f64() * 1000.0;
-            if !matches!(reply, Ok(ref r) if r.status == 204) {
+            if reply.is_err() {
                 eprintln!(
                     "[bench] {}: first request failed: {reply:?}\n{}",
                     worker.label,
@@ -354,10 +460,12 @@ pub fn in_workerd(
             sample.first_request_ms.push(startup_ms);
             // Every worker but the no-ops must refuse a token whose signature is broken, or
             // its numbers would measure nothing.
-            if round == 1 && !matches!(worker.key, "noop" | "rust-noop") {
-                let forged = http::get(
-                    &w.url("/pets/7"),
+            if round == 1 && !matches!(worker.key, "noop" | "rust-noop" | "rust-noop-sync") {
+                let forged = http::send(
+                    method,
+                    &w.url(path),
                     &[("authorization", &format!("Bearer {}", forge(&fresh[1])))],
+                    None,
                 );
                 assert!(
                     matches!(forged, Ok(ref r) if r.status == 401),
@@ -373,17 +481,18 @@ pub fn in_workerd(
             }
             let changed_before = logged(&w.logs(), "decision_changed");
             let in_round = |run: Run| Run { round, ..run };
-            if let Some(run) = wrk(&w, tokens.one, seconds, 16) {
+            let scenario = worker.scenario;
+            if let Some(run) = wrk_for(&w, scenario, tokens.one, seconds, 16) {
                 sample.one_token.push(in_round(run));
             }
-            if let Some(run) = wrk(&w, tokens.fresh, seconds, 16) {
+            if let Some(run) = wrk_for(&w, scenario, tokens.fresh, seconds, 16) {
                 sample.fresh_tokens.push(in_round(run));
             }
             // Latency without queueing: one connection, one request at a time.
-            if let Some(run) = wrk(&w, tokens.one, seconds.div_ceil(2), 1) {
+            if let Some(run) = wrk_for(&w, scenario, tokens.one, seconds.div_ceil(2), 1) {
                 sample.one_token_one_connection.push(in_round(run));
             }
-            if let Some(run) = wrk(&w, tokens.fresh, seconds.div_ceil(2), 1) {
+            if let Some(run) = wrk_for(&w, scenario, tokens.fresh, seconds.div_ceil(2), 1) {
                 sample.fresh_tokens_one_connection.push(in_round(run));
             }
             if worker.shadow_percent.is_some() {
@@ -402,7 +511,8 @@ pub fn in_workerd(
                 worker.label
             );
             let measure_memory = n < memory_runs;
-            if let Some((c, m)) = cold_start(worker, &fresh[n as usize % 100], measure_memory) {
+            let token = &tokens_of(worker).fresh_tokens[n as usize % 100];
+            if let Some((c, m)) = cold_start(worker, token, measure_memory) {
                 sample.cold_starts.push(c);
                 sample.memory.extend(m);
             }
@@ -471,7 +581,7 @@ fn staged_in_force(w: &Workerd, worker: &Worker, marked: &str, changed: bool) {
             STAGED_WAIT.as_secs(),
             tail(&log)
         );
-        let reply = answers(&w.url("/pets/7"), marked);
+        let reply = answers(&w.url("/pets/7"), "GET", marked);
         assert!(
             reply.is_ok(),
             "{}: a token the staged candidate denies was not answered as live says: {reply:?}",
@@ -487,8 +597,14 @@ fn tail(log: &str) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-fn answers(url: &str, token: &str) -> Result<(), String> {
-    match http::get(url, &[("authorization", &format!("Bearer {token}"))]) {
+/// Whether `method` on `url` with `token` is answered 204 (allowed).
+fn answers(url: &str, method: &str, token: &str) -> Result<(), String> {
+    match http::send(
+        method,
+        url,
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    ) {
         Ok(r) if r.status == 204 => Ok(()),
         other => Err(format!("{other:?}")),
     }
@@ -510,7 +626,8 @@ fn cold_start(worker: &Worker, token: &str, memory: bool) -> Option<(Cold, Optio
     };
     let w = start(1, 1)?;
     let listening = w.listening_at - w.spawned_at;
-    if let Err(e) = answers(&w.url("/pets/7"), token) {
+    let (method, path) = (worker.scenario.method(), worker.scenario.path());
+    if let Err(e) = answers(&w.url(path), method, token) {
         eprintln!(
             "[bench] {}: first request failed: {e}\n{}",
             worker.label,
@@ -530,7 +647,7 @@ fn cold_start(worker: &Worker, token: &str, memory: bool) -> Option<(Cold, Optio
     drop(w);
     let w = start(COPIES, 20)?;
     for i in 0..COPIES {
-        if let Err(e) = answers(&w.copy_url(i, "/pets/7"), token) {
+        if let Err(e) = answers(&w.copy_url(i, path), method, token) {
             eprintln!("[bench] {}: copy {i} failed: {e}", worker.label);
             return Some((cold, None));
         }
@@ -572,14 +689,37 @@ fn median_memory(memories: &[Memory]) -> Option<Memory> {
     sorted.get(sorted.len() / 2).map(|m| (*m).clone())
 }
 
-/// A warm-up, then a measured wrk run (one thread, `connections` connections).
+/// A warm-up, then a measured wrk run (one thread, `connections` connections) of the
+/// PetStore request.
 pub fn wrk(w: &Workerd, tokens: &Path, seconds: u64, connections: u32) -> Option<Run> {
-    wrk_once(w, tokens, 2, connections)?;
-    wrk_once(w, tokens, seconds, connections)
+    wrk_for(w, Scenario::PetStore, tokens, seconds, connections)
 }
 
-/// One wrk run (one thread, `connections` connections), no warm-up.
+/// A warm-up, then a measured wrk run of `scenario`'s request.
+fn wrk_for(
+    w: &Workerd,
+    scenario: Scenario,
+    tokens: &Path,
+    seconds: u64,
+    connections: u32,
+) -> Option<Run> {
+    wrk_run(w, scenario, tokens, 2, connections)?;
+    wrk_run(w, scenario, tokens, seconds, connections)
+}
+
+/// One wrk run (one thread, `connections` connections) of the PetStore request, no warm-up.
 pub fn wrk_once(w: &Workerd, tokens: &Path, seconds: u64, connections: u32) -> Option<Run> {
+    wrk_run(w, Scenario::PetStore, tokens, seconds, connections)
+}
+
+/// One wrk run of `scenario`'s request, no warm-up.
+fn wrk_run(
+    w: &Workerd,
+    scenario: Scenario,
+    tokens: &Path,
+    seconds: u64,
+    connections: u32,
+) -> Option<Run> {
     let out = Command::new("wrk")
         .args([
             "-t1",
@@ -589,8 +729,10 @@ pub fn wrk_once(w: &Workerd, tokens: &Path, seconds: u64, connections: u32) -> O
             "-s",
         ])
         .arg(root().join("tests/bench/tokens.lua"))
-        .arg(w.url("/pets/7"))
+        .arg(w.url(scenario.path()))
         .env("TOKENS_FILE", tokens)
+        .env("BENCH_METHOD", scenario.method())
+        .env("BENCH_PATH", scenario.path())
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
