@@ -1303,7 +1303,8 @@ fn c_5(t: &mut dyn Transport) -> Result<(), String> {
             Api::Evaluations,
             json!({"subject": alice(), "action": act("read"), "x-unknown": 1,
                    "evaluations": [{"resource": record("record-1")}]}),
-            json!({"evaluations": [{"resource": record("record-1")}]}),
+            // Without evaluations, the top level is one evaluation (c-3-4-2): no subject.
+            json!({"action": act("read"), "resource": record("record-1")}),
         ),
         (
             Api::SearchSubject,

@@ -81,7 +81,8 @@ fn compile(node: &NodeTools) -> Result<(), String> {
 /// The worker with another reference bundle compiled in, for the edge tests that need it:
 /// `policies/<bundle>` into `target/edge-<name>/` (unless it is newer than every input).
 /// `petstore-access` (services and scopes) goes to `target/edge-access`, `authzen-todo`
-/// (the AuthZEN endpoints) to `target/edge-authzen`.
+/// (the AuthZEN endpoints) to `target/edge-authzen`, `authzen-cert` (the AuthZEN
+/// certification fixture) to `target/edge-authzen-cert`.
 ///
 /// These are test and demo fixtures, not uploads: the same code as `edge/build` with other
 /// data compiled in, so they skip wasm-opt (`--no-opt`), which is single-threaded here and

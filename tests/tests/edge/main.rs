@@ -3,7 +3,8 @@
 //!
 //! Needs the built workers (`cargo xtask test --only edge-build`: `edge/build`, with the
 //! access-token bundle `target/edge-access`, with the AuthZEN Todo bundle
-//! `target/edge-authzen`); `cargo xtask test` builds them first.
+//! `target/edge-authzen`, with the AuthZEN certification bundle `target/edge-authzen-cert`);
+//! `cargo xtask test` builds them first.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cedargate_tests::checks;
@@ -204,6 +205,7 @@ fn main() -> ExitCode {
         request_context::CHECKS,
     );
     h.suite("authzen", authzen::start, authzen::CHECKS);
+    h.suite("authzen_cert", authzen_cert::start, authzen_cert::CHECKS);
     h.suite("monitor", monitor::start, monitor::CHECKS);
     h.suite("staged_bundle", staged_bundle::start, staged_bundle::CHECKS);
     h.suite("staged_shadow", staged_shadow::start, staged_shadow::CHECKS);
@@ -217,6 +219,7 @@ fn cedargate_edge_bundle_path() -> &'static str {
 mod access_bundle;
 mod assertion;
 mod authzen;
+mod authzen_cert;
 mod bare_workerd;
 mod cache_binding;
 mod corpus;
