@@ -12,6 +12,8 @@ mod assertion;
 mod authzen;
 #[path = "authzen_cert.rs"]
 mod authzen_cert;
+#[path = "authzen_search.rs"]
+mod authzen_search;
 #[path = "bundle.rs"]
 mod bundle;
 #[path = "callers.rs"]
