@@ -396,6 +396,27 @@ mod tests {
     }
 
     #[test]
+    fn every_endpoint_the_worker_answers_is_enforced_in_a_monitoring_deployment() {
+        // A monitored refusal is forwarded to the origin; a question to the decision point
+        // never is, whichever of the five endpoints it is for.
+        let monitoring: crate::config::RolloutConfig =
+            serde_json::from_value(serde_json::json!({ "enforce": false })).unwrap();
+        for path in [
+            EVALUATION_PATH,
+            EVALUATIONS_PATH,
+            SEARCH_SUBJECT_PATH,
+            SEARCH_RESOURCE_PATH,
+            SEARCH_ACTION_PATH,
+        ] {
+            assert!(Endpoint::of("post", path).is_some(), "{path}");
+            assert!(
+                monitoring.enforces(true, "post", path, &format!("post {path}")),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
     fn only_json_content_types_are_taken() {
         for taken in [
             "application/json",

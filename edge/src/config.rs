@@ -203,11 +203,10 @@ impl RolloutConfig {
     }
 }
 
-/// Whether `method template` is one of the AuthZEN endpoints the worker answers itself.
+/// Whether `method template` is one of the AuthZEN endpoints the worker answers itself
+/// (the one list, [`crate::authzen::Endpoint::of`]).
 fn authzen_route(method: &str, template: &str) -> bool {
-    use cedargate::authzen::{EVALUATION_PATH, EVALUATIONS_PATH, SEARCH_ACTION_PATH};
-    method.eq_ignore_ascii_case("post")
-        && [EVALUATION_PATH, EVALUATIONS_PATH, SEARCH_ACTION_PATH].contains(&template)
+    crate::authzen::Endpoint::of(method, template).is_some()
 }
 
 /// The AuthZEN decision endpoints. The metadata document is public; the Access Evaluation,
