@@ -1357,3 +1357,48 @@ fn c_5(t: &mut dyn Transport) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The search interop scenario's expected results (`tests/authzen/search/*-results.json`,
+/// `{"evaluation": [{"request", "expected": {"results"}}]}`), each request handed to `ask`
+/// and its answer's `results` compared with the expected ones as the working group's
+/// harness compares them: the same set, exactly. The number of cases, the failures and a
+/// PASS/FAIL table titled `name`.
+pub fn search_interop(
+    name: &str,
+    text: &str,
+    mut ask: impl FnMut(&[u8]) -> Result<Value, String>,
+) -> (usize, Vec<String>, String) {
+    let as_set = |results: &Value| {
+        let mut out: Vec<String> = results
+            .as_array()
+            .map(|items| items.iter().map(Value::to_string).collect())
+            .unwrap_or_default();
+        out.sort();
+        out
+    };
+    let file: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let cases = file["evaluation"].as_array().cloned().unwrap_or_default();
+    let mut failures = Vec::new();
+    let mut table = format!("# {name}\n\n| # | request | result |\n|---|---|---|\n");
+    for (i, case) in cases.iter().enumerate() {
+        let request = case["request"].to_string();
+        let verdict = match ask(request.as_bytes()) {
+            Ok(answer) if as_set(&answer["results"]) == as_set(&case["expected"]["results"]) => {
+                "PASS"
+            }
+            Ok(answer) => {
+                failures.push(format!(
+                    "{request}: {answer}, expected {}",
+                    case["expected"]
+                ));
+                "FAIL"
+            }
+            Err(err) => {
+                failures.push(format!("{request}: {err}"));
+                "ERROR"
+            }
+        };
+        table.push_str(&format!("| {} | `{request}` | {verdict} |\n", i + 1));
+    }
+    (cases.len(), failures, table)
+}
