@@ -4,11 +4,13 @@
 //! A decision is a function of the principal, the request's method and target, and the gate
 //! (bundle and trust): the principal is the cached token's, the same method and target give
 //! the same route and context, and the whole token cache, with these decisions, is emptied
-//! when the gate or an issuer's keys change. Nothing else goes in: Cedar's context here
-//! holds only path and query values, no clock. Only successful routes are kept, and only
-//! for short targets, so one token's entries stay small.
+//! when the gate or an issuer's keys change. Nothing else goes in: a verdict whose action
+//! reads the request's own values (time, address, headers) is never kept
+//! ([`Verdict::cacheable`]), so Cedar's context of a kept one holds only path and query
+//! values. Only successful routes are kept, and only for short targets, so one token's
+//! entries stay small.
 
-use cedargate::{Decision, RouteMatch};
+use cedargate::Verdict;
 use std::rc::Rc;
 
 /// At most this many decisions per token; the oldest goes first.
@@ -17,33 +19,28 @@ pub const DECISIONS_PER_TOKEN: usize = 8;
 /// Targets longer than this are decided every time (they are rare and would cost memory).
 pub const MAX_CACHED_TARGET: usize = 256;
 
-/// A matched route and what the policies said about it.
-#[derive(Debug)]
-pub struct Decided {
-    /// The route the request matched.
-    pub route: RouteMatch,
-    /// The decision for it.
-    pub decision: Decision,
-}
-
 /// One token's decisions, by method (as sent) and target (path and query as sent).
 #[derive(Debug, Default)]
 pub struct DecisionCache {
-    entries: Vec<(String, String, Rc<Decided>)>,
+    entries: Vec<(String, String, Rc<Verdict>)>,
 }
 
 impl DecisionCache {
     /// The decision made before for `method` and `target`.
-    pub fn get(&self, method: &str, target: &str) -> Option<Rc<Decided>> {
+    pub fn get(&self, method: &str, target: &str) -> Option<Rc<Verdict>> {
         self.entries
             .iter()
             .find(|(m, t, _)| m == method && t == target)
             .map(|(_, _, d)| d.clone())
     }
 
-    /// Keeps `decided` for `method` and `target`, unless the target is too long to keep.
-    pub fn insert(&mut self, method: &str, target: &str, decided: Rc<Decided>) {
-        if target.len() > MAX_CACHED_TARGET || method.len() > MAX_CACHED_TARGET {
+    /// Keeps `decided` for `method` and `target`, unless it may not be reused
+    /// ([`Verdict::cacheable`]) or the target is too long to keep.
+    pub fn insert(&mut self, method: &str, target: &str, decided: Rc<Verdict>) {
+        if !decided.cacheable
+            || target.len() > MAX_CACHED_TARGET
+            || method.len() > MAX_CACHED_TARGET
+        {
             return;
         }
         self.entries
@@ -69,9 +66,13 @@ impl DecisionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cedargate::Outcome;
+    use cedargate::{Decision, Outcome, RouteMatch};
 
-    fn decided(action: &str) -> Rc<Decided> {
+    fn decided(action: &str) -> Rc<Verdict> {
+        verdict(action, true)
+    }
+
+    fn verdict(action: &str, cacheable: bool) -> Rc<Verdict> {
         let route = RouteMatch {
             action: action.into(),
             method: "get".into(),
@@ -82,8 +83,9 @@ mod tests {
             query_parameters: Default::default(),
             public: false,
         };
-        Rc::new(Decided {
+        Rc::new(Verdict {
             route,
+            cacheable,
             decision: Decision {
                 action: action.into(),
                 outcome: Outcome::Allow,
@@ -115,6 +117,14 @@ mod tests {
             cache.get("GET", "/pets?limit=1").unwrap().decision.action,
             "b"
         );
+    }
+
+    #[test]
+    fn a_verdict_on_the_requests_own_values_is_never_kept() {
+        let mut cache = DecisionCache::default();
+        cache.insert("GET", "/pets", verdict("a", false));
+        assert!(cache.is_empty());
+        assert!(cache.get("GET", "/pets").is_none());
     }
 
     #[test]

@@ -29,10 +29,10 @@ fn connection_options<'a>(headers: impl Iterator<Item = &'a (String, String)>) -
 /// in `decided_on`: the headers the decision read (lowercase names) reach the origin as the
 /// policies saw them, so a client cannot have the edge decide on a header the origin then
 /// never receives.
-pub fn request_headers(
+pub fn request_headers<S: AsRef<str>>(
     incoming: &[(String, String)],
     forward_authorization: bool,
-    decided_on: &[&str],
+    decided_on: &[S],
 ) -> Vec<(String, String)> {
     let named = connection_options(incoming.iter());
     incoming
@@ -40,7 +40,9 @@ pub fn request_headers(
         .filter(|(k, _)| {
             forwards_request_header(k, forward_authorization)
                 && (!named.iter().any(|n| n.eq_ignore_ascii_case(k))
-                    || decided_on.iter().any(|d| d.eq_ignore_ascii_case(k)))
+                    || decided_on
+                        .iter()
+                        .any(|d| d.as_ref().eq_ignore_ascii_case(k)))
         })
         .cloned()
         .collect()
@@ -290,7 +292,7 @@ mod tests {
             ("Accept", "application/json"),
             ("X-Request-Id", "abc"),
         ]);
-        let out = request_headers(&incoming, false, &[]);
+        let out = request_headers::<&str>(&incoming, false, &[]);
         assert_eq!(
             out,
             pairs(&[("Accept", "application/json"), ("X-Request-Id", "abc")])

@@ -7,7 +7,7 @@
 //! The request handling itself lives in `runtime/` (wasm32 only); the decisions it relies
 //! on — configuration, header rules, CORS, key freshness, KV bundle refresh, the token
 //! cache, problem responses, monitor mode, the staged bundle's shadow decisions, the request
-//! target, log lines — are plain
+//! target and which endpoint it is for, log lines — are plain
 //! functions in the other modules, tested natively.
 
 pub mod authzen;
@@ -16,6 +16,7 @@ pub mod bundle_policy;
 pub mod config;
 pub mod cors;
 pub mod decision_cache;
+pub mod endpoint;
 pub mod forward;
 pub mod key_policy;
 pub mod log_line;

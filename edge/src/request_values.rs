@@ -35,9 +35,31 @@ pub fn request_values(
     values
 }
 
+/// The request headers a bundle's decisions read (lowercase names): those its actions
+/// declare, and [`CLIENT_IP_HEADER`] when some action reads the client's address. The same
+/// for every request a bundle decides, so computed once per bundle.
+pub fn decided_on(needs: &ContextNeeds) -> Vec<String> {
+    needs
+        .headers
+        .iter()
+        .cloned()
+        .chain(needs.ip.then(|| CLIENT_IP_HEADER.to_owned()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decisions_read_the_declared_headers_and_the_address_header() {
+        let mut needs = ContextNeeds::default();
+        assert!(decided_on(&needs).is_empty());
+        needs.headers = vec!["x-tenant".into()];
+        assert_eq!(decided_on(&needs), ["x-tenant"]);
+        needs.ip = true;
+        assert_eq!(decided_on(&needs), ["x-tenant", CLIENT_IP_HEADER]);
+    }
 
     fn header(name: &str) -> Option<String> {
         match name {

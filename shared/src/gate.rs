@@ -115,6 +115,20 @@ pub struct Reliance {
     pub value: String,
 }
 
+/// A request decided ([`Gate::decide_route`]): everything an enforcement point needs to
+/// answer it.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    /// The route the request matched.
+    pub route: RouteMatch,
+    /// What the policies said.
+    pub decision: Decision,
+    /// Whether the same principal's same request (method and target) gets the same verdict
+    /// again: false when the action reads the request's own values (time, address, country,
+    /// headers), which may differ from one request to the next.
+    pub cacheable: bool,
+}
+
 /// A validated bundle and a trust configuration bound to its schema.
 #[derive(Clone, Debug)]
 pub struct Gate {
@@ -178,7 +192,7 @@ impl Gate {
             .map_err(AuthError::Keys)?;
         let verified = self
             .trust
-            .verify(&jwt, &keys, backend, now)
+            .verify_owned(jwt, &keys, backend, now)
             .await
             .map_err(GateError::from)?;
         let principal = self.trust.principal(&verified).map_err(GateError::from)?;
@@ -197,9 +211,8 @@ impl Gate {
         target: &str,
         values: &RequestValues,
     ) -> Option<(RouteMatch, Decision)> {
-        let route = self.bundle.resolve(method, target).ok()?;
-        let decision = self.bundle.authorize_anonymous(&route, values)?;
-        Some((route, decision))
+        let verdict = self.decide_route_anonymous(self.route(method, target).ok()?, values)?;
+        Some((verdict.route, verdict.decision))
     }
 
     /// Every action decided for a what-if principal ([`Trust::hypothetical_principal`]), as
@@ -268,8 +281,45 @@ impl Gate {
         target: &str,
         values: &RequestValues,
     ) -> Result<(RouteMatch, Decision), RouteError> {
-        let route = self.bundle.resolve(method, target)?;
+        let verdict = self.decide_route(principal, self.route(method, target)?, values);
+        Ok((verdict.route, verdict.decision))
+    }
+
+    /// The route of a request with `method` (as sent) and `target` (path and query as sent):
+    /// matched once, then decided with [`Gate::decide_route`] or
+    /// [`Gate::decide_route_anonymous`].
+    pub fn route(&self, method: &str, target: &str) -> Result<RouteMatch, RouteError> {
+        self.bundle.resolve(method, target)
+    }
+
+    /// A matched request decided for `principal`, with the request's own values.
+    pub fn decide_route(
+        &self,
+        principal: &Principal,
+        route: RouteMatch,
+        values: &RequestValues,
+    ) -> Verdict {
         let decision = self.bundle.authorize(principal, &route, values);
-        Ok((route, decision))
+        self.verdict(route, decision)
+    }
+
+    /// A matched request that carries no token, decided for the anonymous principal when its
+    /// route is public; `None` when it is not (see [`Gate::decide_anonymous`]).
+    pub fn decide_route_anonymous(
+        &self,
+        route: RouteMatch,
+        values: &RequestValues,
+    ) -> Option<Verdict> {
+        let decision = self.bundle.authorize_anonymous(&route, values)?;
+        Some(self.verdict(route, decision))
+    }
+
+    fn verdict(&self, route: RouteMatch, decision: Decision) -> Verdict {
+        let cacheable = !self.bundle.depends_on_request_values(&route.action);
+        Verdict {
+            route,
+            decision,
+            cacheable,
+        }
     }
 }

@@ -82,7 +82,7 @@ pub use context::{ContextConfig, ContextError, ContextNeeds, RequestValues, Toke
 pub use crypto::RustCrypto;
 pub use crypto::{SignatureBackend, SignatureCheck, SignatureError};
 pub use decision::{ActionDecision, Decision, Outcome};
-pub use gate::{AuthError, Gate, GateError, IssuerKeys, KeySource, Reliance};
+pub use gate::{AuthError, Gate, GateError, IssuerKeys, KeySource, Reliance, Verdict};
 pub use jwks::{
     Algorithm, JwksError, KeySet, MAX_JWKS_BYTES, MAX_RSA_BITS, MIN_RSA_BITS, SkippedKey,
     VerificationKey,

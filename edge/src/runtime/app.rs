@@ -1,5 +1,9 @@
-//! The request path: CORS preflight, bearer token, the token cache or the shared core's
-//! verification, route, decision, then forward or refuse. One log line per request.
+//! The request's story. A request is read once on arrival ([`Incoming`]: method, target,
+//! the headers the path looks at, the clock) and classified once ([`Endpoint`]); then it
+//! takes the one branch its endpoint names: a public document, a CORS preflight, the bundle
+//! endpoint, or a guarded request (bearer token → principal → decision → forward to the
+//! origin, or the AuthZEN answer), each refusal a problem document. Every answer carries the
+//! same common headers; one log line per request.
 
 use super::bundle_refresh;
 use super::keys::{KeyStore, keys_for};
@@ -7,11 +11,11 @@ use super::log::event;
 use super::log::{self, Stopwatch};
 use super::now_ms;
 use super::proxy;
-use super::state::{Authenticated, State};
-use crate::authzen::{self, Authzen, Endpoint};
+use super::state::{Authenticated, Live, State};
+use crate::authzen::{self, Authzen};
 use crate::bearer::bearer_token;
 use crate::cors;
-use crate::decision_cache::Decided;
+use crate::endpoint::{Endpoint, Served};
 use crate::forward::Identity;
 use crate::log_line::RequestRecord;
 use crate::problem::AppError;
@@ -19,13 +23,14 @@ use crate::request_id::{CALLER_REQUEST_ID_HEADER, answered_request_id};
 use crate::request_values::request_values;
 use crate::rollout::{self, Caller, Forwarded, Mode, Settled};
 use crate::shadow;
-use crate::target::{is_bundle_endpoint, target_of};
+use crate::target::target_of;
 use crate::token_cache::token_key;
 use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 use cedargate::assertion::Assertion;
 use cedargate::revocation::DenyList;
 use cedargate::{
-    Decision, Gate, KeySet, KeySource, Principal, RequestValues, RouteMatch, UnixTime,
+    Decision, Gate, KeySet, KeySource, Principal, RequestValues, RouteError, RouteMatch, UnixTime,
+    Verdict,
 };
 use serde_json::json;
 use std::cell::{Cell, RefCell};
@@ -34,110 +39,143 @@ use web_sys::{Request, Response};
 use worker::{Context, Env};
 
 pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
-    let timer = Stopwatch::start();
-    let id = log::request_id();
-    let caller_id = req.headers().get(CALLER_REQUEST_ID_HEADER).ok().flatten();
-    let echoed = answered_request_id(caller_id.as_deref(), &id);
-    let response = answer(req, env, ctx, timer, id).await;
-    finish(&response, &echoed);
-    response
+    let incoming = Incoming::read(req);
+    answer(&incoming, &env, &ctx).await
 }
 
-/// What the worker does last to every answer, whichever way it was made: the
-/// `X-Request-ID` it used for the request (`request_id`: the caller's, when accepted, else
-/// its own). An origin's answer that names its own `X-Request-ID` keeps it.
-fn finish(response: &Response, request_id: &str) {
-    let headers = response.headers();
-    if !headers.has(CALLER_REQUEST_ID_HEADER).unwrap_or(false) {
-        // A response whose headers are immutable (`Response.error()`) stays as it is.
-        let _ = headers.set(CALLER_REQUEST_ID_HEADER, request_id);
+/// A request as read once, on arrival: everything of it the worker looks at more than once.
+struct Incoming {
+    req: Request,
+    headers: web_sys::Headers,
+    /// The method exactly as sent: workers-rs maps methods it does not know (MOVE, PURGE,
+    /// ...) to GET, which must never be what is authorized.
+    method: String,
+    /// Path and query as sent.
+    target: String,
+    /// The worker's own id for the request.
+    id: String,
+    /// The `X-Request-ID` every answer carries: the caller's when accepted, else `id`.
+    echoed: String,
+    authorization: Option<String>,
+    origin: Option<String>,
+    /// `Access-Control-Request-Method` is present.
+    asks_preflight: bool,
+    /// The clock, read once: the platform's clock does not move while a request computes.
+    now: UnixTime,
+    timer: Stopwatch,
+}
+
+impl Incoming {
+    fn read(req: Request) -> Self {
+        let timer = Stopwatch::start();
+        let id = log::request_id();
+        let headers = req.headers();
+        let header = |name: &str| headers.get(name).ok().flatten();
+        let echoed = answered_request_id(header(CALLER_REQUEST_ID_HEADER).as_deref(), &id);
+        let authorization = header("authorization");
+        let origin = header("origin");
+        let asks_preflight = headers
+            .has("access-control-request-method")
+            .unwrap_or(false);
+        Self {
+            method: req.method(),
+            target: target_of(&req.url()),
+            echoed,
+            authorization,
+            origin,
+            asks_preflight,
+            now: UnixTime((now_ms() / 1000.0) as i64),
+            id,
+            timer,
+            headers,
+            req,
+        }
+    }
+
+    /// The headers of every answer the worker makes itself, before a bundle is in force.
+    fn own_headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (REQUEST_ID_HEADER, self.id.clone()),
+            (CALLER_REQUEST_ID_HEADER, self.echoed.clone()),
+        ]
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).ok().flatten()
+    }
+
+    /// Writes the request's log line.
+    fn log(&self, record: &RequestRecord, status: u16) {
+        log::request(
+            record,
+            &self.id,
+            &self.method,
+            &self.target,
+            status,
+            &self.timer,
+        );
     }
 }
 
 /// The answer to a request, its log line written.
-async fn answer(req: Request, env: Env, ctx: Context, timer: Stopwatch, id: String) -> Response {
-    // The method exactly as sent: workers-rs maps methods it does not know (MOVE, PURGE, ...)
-    // to GET, which must never be what is authorized.
-    let method = req.method();
-    let target = target_of(&req.url());
+async fn answer(incoming: &Incoming, env: &Env, ctx: &Context) -> Response {
     let mut record = RequestRecord::default();
-
-    let state = match &*State::get(&env) {
+    let refused = |record: &RequestRecord, err: &AppError| {
+        let response = proxy::problem(err, &incoming.id, &incoming.own_headers());
+        incoming.log(record, response.status());
+        response
+    };
+    let state = match &*State::get(env) {
         Ok(state) => state.clone(),
         Err(err) => {
-            record.error = Some(err.clone());
-            let common = [(REQUEST_ID_HEADER, id.clone())];
-            let response = proxy::problem(&AppError::Misconfigured, &id, &common);
-            log::request(&record, &id, &method, &target, response.status(), &timer);
-            return response;
+            record.error = Some(err.to_string());
+            return refused(&record, &AppError::Misconfigured);
         }
     };
-    let gate = match bundle_refresh::gate_for_request(&state, &env, &ctx).await {
-        Ok(gate) => gate,
-        Err(err) => {
-            record.refused(&err);
-            let common = [(REQUEST_ID_HEADER, id.clone())];
-            let response = proxy::problem(&err, &id, &common);
-            log::request(&record, &id, &method, &target, response.status(), &timer);
-            return response;
-        }
-    };
-    let headers = req.headers();
-    let origin = headers.get("origin").ok().flatten();
-    let allowed_origin = cors::allowed_origin(&state.config().cors, origin.as_deref());
-    let mut common = vec![
-        (REQUEST_ID_HEADER, id.clone()),
-        (BUNDLE_VERSION_HEADER, gate.bundle().version().to_string()),
-    ];
-    if let Some(o) = allowed_origin {
-        common.extend(cors::response_headers(&state.config().cors, o));
-    }
-
-    let authzen_metadata = state.authzen().filter(|_| {
-        matches!(method.as_str(), "GET" | "HEAD")
-            && crate::target::path_of(&target) == cedargate::authzen::WELL_KNOWN_PATH
-    });
-    let jwks = state.assertion().filter(|_| {
-        matches!(method.as_str(), "GET" | "HEAD")
-            && crate::target::path_of(&target) == cedargate::assertion::JWKS_PATH
-    });
-    let preflight = method == "OPTIONS"
-        && headers
-            .has("access-control-request-method")
-            .unwrap_or(false);
-    let response = if let Some(authzen) = authzen_metadata {
-        proxy::text(200, authzen.metadata(), "application/json", &common)
-    } else if let Some(keys) = jwks {
-        match keys.imported().await {
-            Ok(imported) => proxy::assertion_jwks(&imported.jwks, &common),
-            Err(err) => {
-                record.error = Some(err);
-                proxy::problem(&AppError::Misconfigured, &id, &common)
-            }
-        }
-    } else if preflight {
-        match allowed_origin {
-            Some(o) => proxy::preflight(&state.config().cors, o, &gate, &common),
-            None => proxy::problem(&AppError::PreflightRefused, &id, &common),
-        }
-    } else {
-        let exchange = Exchange {
-            env: &env,
-            state: &state,
-            ctx: &ctx,
-            gate: &gate,
-            req: &req,
-            method: &method,
-            target: &target,
-            id: &id,
-            common: &common,
-        };
-        match exchange.guard(&mut record).await {
-            Ok(response) => response,
+    let gate =
+        match bundle_refresh::gate_for_request(&state, env, ctx, incoming.now.seconds()).await {
+            Ok(gate) => gate,
             Err(err) => {
                 record.refused(&err);
-                proxy::problem(&err, &id, &common)
+                return refused(&record, &err);
             }
+        };
+    let cors = &state.config().cors;
+    let allowed_origin = cors::allowed_origin(cors, incoming.origin.as_deref());
+    let mut common = incoming.own_headers();
+    common.push((BUNDLE_VERSION_HEADER, gate.version.clone()));
+    if let Some(o) = allowed_origin {
+        common.extend(cors::response_headers(cors, o));
+    }
+    let authzen = state.authzen();
+    let route = gate.route(&incoming.method, &incoming.target);
+    let served = Served {
+        authzen: authzen.is_some(),
+        assertion: state.assertion().is_some(),
+        bundle: state.config().bundle_endpoint,
+    };
+    let endpoint = Endpoint::classify(
+        &incoming.method,
+        &incoming.target,
+        incoming.asks_preflight,
+        route.as_ref().ok(),
+        served,
+    );
+    let exchange = Exchange {
+        env,
+        state: &state,
+        ctx,
+        gate: &gate,
+        incoming,
+        route,
+        endpoint,
+        common: &common,
+    };
+    let response = match exchange.serve(authzen, allowed_origin, &mut record).await {
+        Ok(response) => response,
+        Err(err) => {
+            record.refused(&err);
+            proxy::problem(&err, &incoming.id, &common)
         }
     };
     if record.mode.is_some() {
@@ -148,7 +186,7 @@ async fn answer(req: Request, env: Env, ctx: Context, timer: Stopwatch, id: Stri
     }
     let status = response.status();
     if record.logged(state.config().request_log, status) {
-        log::request(&record, &id, &method, &target, status, &timer);
+        incoming.log(&record, status);
     }
     response
 }
@@ -158,94 +196,133 @@ struct Exchange<'a> {
     env: &'a Env,
     state: &'a Rc<State>,
     ctx: &'a Context,
-    gate: &'a Rc<Gate>,
-    req: &'a Request,
-    /// The method exactly as sent.
-    method: &'a str,
-    /// Path and query as sent.
-    target: &'a str,
-    id: &'a str,
+    gate: &'a Rc<Live>,
+    incoming: &'a Incoming,
+    /// The request's route in the bundle in force, matched once.
+    route: Result<RouteMatch, RouteError>,
+    endpoint: Endpoint,
     /// Headers every response carries.
     common: &'a proxy::Common,
 }
 
 impl Exchange<'_> {
-    /// Bearer token → principal → route → decision → forward, or the refusal.
-    async fn guard(&self, record: &mut RequestRecord) -> Result<Response, AppError> {
-        let Self {
-            state,
-            gate,
-            req,
-            method,
-            target,
-            common,
-            ..
-        } = *self;
-        let header = req.headers().get("authorization").ok().flatten();
-        if header.is_none() {
-            // No credentials at all: only a public route goes on, for the anonymous
-            // principal; anything else is refused as before, for the missing token.
-            return self.anonymous(record).await;
+    /// The branch the request's endpoint names.
+    async fn serve(
+        &self,
+        authzen: Option<Rc<Authzen>>,
+        allowed_origin: Option<&str>,
+        record: &mut RequestRecord,
+    ) -> Result<Response, AppError> {
+        let common = self.common;
+        match self.endpoint {
+            Endpoint::Metadata => match authzen {
+                Some(authzen) => Ok(proxy::text(
+                    200,
+                    authzen.metadata(),
+                    "application/json",
+                    common,
+                )),
+                None => Err(AppError::NoRoute),
+            },
+            Endpoint::Jwks => {
+                let keys = self.state.assertion().ok_or(AppError::NoRoute)?;
+                match keys.imported().await {
+                    Ok(imported) => Ok(proxy::assertion_jwks(&imported.jwks, common)),
+                    Err(err) => {
+                        record.error = Some(err);
+                        Err(AppError::Misconfigured)
+                    }
+                }
+            }
+            Endpoint::Preflight => match allowed_origin {
+                Some(o) => Ok(proxy::preflight(
+                    &self.state.config().cors,
+                    o,
+                    self.gate,
+                    common,
+                )),
+                None => Err(AppError::PreflightRefused),
+            },
+            Endpoint::Bundle => self.bundle(record).await,
+            Endpoint::Authzen(question) => match authzen {
+                Some(authzen) => self.guard(Some((&authzen, question)), record).await,
+                None => Err(AppError::NoRoute),
+            },
+            Endpoint::Api => self.guard(None, record).await,
         }
-        let token = match bearer_token(header.as_deref()) {
-            Ok(token) => token,
-            Err(err) => return self.undecided(err.into(), record).await,
+    }
+
+    /// The caller's verified token, not revoked: `Ok(None)` without `Authorization`; a
+    /// refusal made before the policies were asked otherwise, as [`Refusal`] says.
+    async fn caller<'t>(
+        &'t self,
+        record: &mut RequestRecord,
+    ) -> Result<Option<(&'t str, Rc<Authenticated>)>, Refusal> {
+        let Some(header) = self.incoming.authorization.as_deref() else {
+            return Ok(None);
         };
-        let auth = match self.authenticate(token, record).await {
-            Ok(auth) => auth,
-            Err(err) => return self.undecided(err, record).await,
-        };
+        let token = bearer_token(Some(header)).map_err(|err| Refusal::Undecided(err.into()))?;
+        let auth = self
+            .authenticate(token, record)
+            .await
+            .map_err(Refusal::Undecided)?;
         // A cached token too: the list may have changed since it was verified.
-        if let Some(list) = self.deny_list().await?
+        if let Some(list) = self.deny_list().await.map_err(Refusal::Final)?
             && let Some(claim) = list.denies(&auth.verified)
         {
-            let revoked = AppError::InvalidToken {
+            return Err(Refusal::Undecided(AppError::InvalidToken {
                 kind: "revoked",
                 message: format!("the token's {claim} is on the deny list"),
-            };
-            return self.undecided(revoked, record).await;
+            }));
         }
         record.issuer = Some(auth.verified.issuer().to_owned());
         record.subject = Some(auth.principal.subject().to_owned());
         record.client = auth.principal.client().map(str::to_owned);
+        Ok(Some((token, auth)))
+    }
 
-        if is_bundle_endpoint(target) && state.config().bundle_endpoint {
-            if method != "GET" {
-                return Err(AppError::NoRoute);
-            }
-            // The policies and the caller's entity data go to tokens that are still active.
-            self.introspect(token, &auth, None, record).await?;
-            let staged = state.staged();
-            return Ok(proxy::bundle_document(
-                state.config(),
-                (gate.bundle(), state.serial()),
-                staged.as_ref().map(|s| (s.gate.bundle(), s.serial)),
-                &auth.principal,
-                common,
-            ));
-        }
-
-        // A token used again for the same request: the same route and decision, unless the
-        // action looks at the request's own values (never cached).
-        let cached = auth.decisions.borrow().get(method, target);
-        record.decision_cache = Some(if cached.is_some() { "hit" } else { "miss" });
-        let decided = match cached {
-            Some(decided) => decided,
-            None => {
-                let (route, decision) = gate
-                    .decide(&auth.principal, method, target, &self.values())
-                    .map_err(|err| AppError::unrouted(err, state.config().unmatched))?;
-                let cacheable = !gate.bundle().depends_on_request_values(&route.action);
-                let decided = Rc::new(Decided { route, decision });
-                if cacheable {
-                    auth.decisions
-                        .borrow_mut()
-                        .insert(method, target, decided.clone());
-                }
-                decided
-            }
+    /// The bundle endpoint: the policies and the caller's entity data, to a `GET` with a
+    /// token that is still active. Never monitored: it has no action.
+    async fn bundle(&self, record: &mut RequestRecord) -> Result<Response, AppError> {
+        let (token, auth) = match self.caller(record).await {
+            Ok(Some(caller)) => caller,
+            Ok(None) => return Err(AppError::MissingToken),
+            Err(Refusal::Undecided(err) | Refusal::Final(err)) => return Err(err),
         };
-        let Decided { route, decision } = &*decided;
+        if self.incoming.method != "GET" {
+            return Err(AppError::NoRoute);
+        }
+        self.introspect(token, &auth, None, record).await?;
+        let state = self.state;
+        let staged = state.staged();
+        Ok(proxy::bundle_document(
+            state.config(),
+            (self.gate.bundle(), state.serial()),
+            staged.as_ref().map(|s| (s.gate.bundle(), s.serial)),
+            &auth.principal,
+            self.common,
+        ))
+    }
+
+    /// An API request or an AuthZEN question (`question`): bearer token → principal →
+    /// decision → forward (or the decision point's answer), or the refusal.
+    async fn guard(
+        &self,
+        question: Option<(&Authzen, authzen::Endpoint)>,
+        record: &mut RequestRecord,
+    ) -> Result<Response, AppError> {
+        let (token, auth) = match self.caller(record).await {
+            Ok(Some(caller)) => caller,
+            // No credentials at all: only a public route goes on, for the anonymous
+            // principal; anything else is refused as before, for the missing token.
+            Ok(None) => return self.anonymous(record).await,
+            Err(Refusal::Undecided(err)) => return self.undecided(err, record).await,
+            Err(Refusal::Final(err)) => return Err(err),
+        };
+        let verdict = self.decide(&auth, record)?;
+        let Verdict {
+            route, decision, ..
+        } = &*verdict;
         record.decided(&route.action, decision);
         self.shadow(Some(&auth.principal), route, decision);
         let mode = self.mode(route, record);
@@ -282,10 +359,8 @@ impl Exchange<'_> {
         }
         // The AuthZEN endpoints are always enforced (`RolloutConfig::enforces`): only an
         // allowed question gets here.
-        if let Some(authzen) = state.authzen()
-            && let Some(endpoint) = Endpoint::of(&route.method, &route.template)
-        {
-            return self.authzen(&authzen, endpoint).await;
+        if let Some((authzen, endpoint)) = question {
+            return self.authzen(authzen, endpoint).await;
         }
         self.forward_settled(
             route,
@@ -295,6 +370,34 @@ impl Exchange<'_> {
             record,
         )
         .await
+    }
+
+    /// The verdict for a verified caller: the one made before for the same token and
+    /// request when it may be reused, else the gate's, kept for the next time.
+    fn decide(
+        &self,
+        auth: &Authenticated,
+        record: &mut RequestRecord,
+    ) -> Result<Rc<Verdict>, AppError> {
+        let Incoming { method, target, .. } = self.incoming;
+        let cached = auth.decisions.borrow().get(method, target);
+        record.decision_cache = Some(if cached.is_some() { "hit" } else { "miss" });
+        if let Some(verdict) = cached {
+            return Ok(verdict);
+        }
+        let route = self
+            .route
+            .clone()
+            .map_err(|err| AppError::unrouted(err, self.state.config().unmatched))?;
+        let verdict = Rc::new(self.gate.decide_route(
+            &auth.principal,
+            route,
+            &self.values_for(self.gate),
+        ));
+        auth.decisions
+            .borrow_mut()
+            .insert(method, target, verdict.clone());
+        Ok(verdict)
     }
 
     /// The mode of the request's action (`rollout`), noted for the log line and the
@@ -314,31 +417,26 @@ impl Exchange<'_> {
 
     /// A refusal made before the policies were asked (a missing, malformed, forged,
     /// expired or revoked token, or keys that cannot be had): answered, unless the
-    /// request's action is monitored and [`rollout::settle`] forwards it. The route is
-    /// matched here only to learn that action, and only when some action is monitored; a
-    /// request that matches no route, or asks for the bundle endpoint, has no action and is
-    /// answered as on an enforced one.
+    /// request's action is monitored and [`rollout::settle`] forwards it. A request that
+    /// matches no route has no action and is answered as on an enforced one.
     async fn undecided(
         &self,
         err: AppError,
         record: &mut RequestRecord,
     ) -> Result<Response, AppError> {
-        let config = self.state.config();
-        if !config.rollout.monitors_any()
-            || (is_bundle_endpoint(self.target) && config.bundle_endpoint)
-        {
+        if !self.state.config().rollout.monitors_any() {
             return Err(err);
         }
-        let Ok(route) = self.gate.bundle().resolve(self.method, self.target) else {
+        let Ok(route) = &self.route else {
             return Err(err);
         };
-        let mode = self.mode(&route, record);
+        let mode = self.mode(route, record);
         match rollout::settle(mode, Some(err.clone())) {
             Settled::Refuse(err) => Err(err),
             Settled::Forward(forwarded) => {
                 record.action = Some(route.action.clone());
                 record.refused(&err);
-                self.forward_settled(&route, &[], None, forwarded, record)
+                self.forward_settled(route, &[], None, forwarded, record)
                     .await
             }
         }
@@ -390,19 +488,23 @@ impl Exchange<'_> {
     /// An AuthZEN question from a caller the policies let ask: a body that is not sent as
     /// JSON is refused ([`authzen::is_json_content_type`], the one rule of every endpoint)
     /// before it is read; else the body, read up to the decision point's bound, answered by
-    /// the decision point (the caller's `X-Request-ID` is echoed by [`finish`], as on every
-    /// answer).
-    async fn authzen(&self, authzen: &Authzen, endpoint: Endpoint) -> Result<Response, AppError> {
-        let headers = self.req.headers();
-        let content_type = headers.get("content-type").ok().flatten();
+    /// the decision point (the caller's `X-Request-ID` goes with the common headers, as on
+    /// every answer).
+    async fn authzen(
+        &self,
+        authzen: &Authzen,
+        endpoint: authzen::Endpoint,
+    ) -> Result<Response, AppError> {
+        let content_type = self.incoming.header("content-type");
         if !authzen::is_json_content_type(content_type.as_deref()) {
             return Err(AppError::UnsupportedMediaType);
         }
-        let declared = headers.get("content-length").ok().flatten();
+        let declared = self.incoming.header("content-length");
         let answer = if authzen::too_large(declared.as_deref()) {
             authzen::Answer::too_large()
         } else {
-            match read_body_capped(self.req, cedargate::authzen::MAX_REQUEST_BYTES).await {
+            match read_body_capped(&self.incoming.req, cedargate::authzen::MAX_REQUEST_BYTES).await
+            {
                 Ok(body) => authzen.answer(endpoint, &body),
                 Err(BodyError::TooLarge) => authzen::Answer::too_large(),
                 Err(BodyError::Unreadable) => authzen.answer(endpoint, b""),
@@ -428,16 +530,17 @@ impl Exchange<'_> {
         let Some(staged) = self.state.staged() else {
             return;
         };
-        if !shadow::sampled(self.id, kv.shadow_percent) {
+        let Incoming {
+            id, method, target, ..
+        } = self.incoming;
+        if !shadow::sampled(id, kv.shadow_percent) {
             return;
         }
         let gate = &staged.gate;
         let values = self.values_for(gate);
         let decided = match caller {
-            Some(principal) => gate
-                .decide(principal, self.method, self.target, &values)
-                .ok(),
-            None => gate.decide_anonymous(self.method, self.target, &values),
+            Some(principal) => gate.decide(principal, method, target, &values).ok(),
+            None => gate.decide_anonymous(method, target, &values),
         };
         let anonymous_type = caller
             .is_none()
@@ -461,23 +564,17 @@ impl Exchange<'_> {
         let staged = decided
             .as_ref()
             .map(|(route, decision)| shadow::Outcome::of(&route.action, decision));
-        if let Some(fields) = shadow::decision_changed(self.id, &who, &live, staged.as_ref()) {
+        if let Some(fields) = shadow::decision_changed(id, &who, &live, staged.as_ref()) {
             event(shadow::DECISION_CHANGED, fields);
         }
     }
 
-    /// The request's own values, as far as the bundle's actions declare them.
-    fn values(&self) -> RequestValues {
-        self.values_for(self.gate)
-    }
-
     /// The request's own values, as far as the actions of `gate`'s bundle declare them.
     fn values_for(&self, gate: &Gate) -> RequestValues {
-        let headers = self.req.headers();
         request_values(
             gate.bundle().context_needs(),
-            UnixTime((now_ms() / 1000.0) as i64),
-            |name| headers.get(name).ok().flatten(),
+            self.incoming.now,
+            |name| self.incoming.header(name),
             || self.cf_string("country"),
             || self.cf_string("colo").is_some(),
         )
@@ -485,7 +582,7 @@ impl Exchange<'_> {
 
     /// A string member of `request.cf`, which Cloudflare's front fills (absent elsewhere).
     fn cf_string(&self, name: &str) -> Option<String> {
-        let cf = js_sys::Reflect::get(self.req, &"cf".into()).ok()?;
+        let cf = js_sys::Reflect::get(&self.incoming.req, &"cf".into()).ok()?;
         if !cf.is_object() {
             return None;
         }
@@ -508,23 +605,17 @@ impl Exchange<'_> {
             .assertion(who, principal, route, policies, forwarded, record)
             .await?;
         let config = self.state.config();
-        let needs = self.gate.bundle().context_needs();
-        let decided_on: Vec<&str> = needs
-            .headers
-            .iter()
-            .map(String::as_str)
-            .chain(needs.ip.then_some(crate::request_values::CLIENT_IP_HEADER))
-            .collect();
         let outgoing = proxy::Outgoing {
             route,
             who,
             policies,
             decision: forwarded.decision.as_deref(),
             assertion,
-            decided_on: &decided_on,
+            decided_on: &self.gate.decided_on,
             authorization: config.forward_authorization && forwarded.caller == Caller::AsDecided,
         };
-        proxy::forward(config, self.req, &outgoing, self.id, self.common).await
+        let Incoming { req, id, .. } = self.incoming;
+        proxy::forward(config, req, &outgoing, id, self.common).await
     }
 
     /// The signed identity assertion for a forwarded request, when configured (with
@@ -552,14 +643,14 @@ impl Exchange<'_> {
             Err(err) => return Err(failed(record, err)),
         };
         let signer = keys;
-        let now = (now_ms() / 1000.0) as i64;
+        let now = self.incoming.now.seconds();
         let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         let assertion = Assertion {
             iss: signer.config.issuer.clone(),
             aud: signer.config.audience.clone(),
             iat: now,
             exp: now + signer.config.ttl_seconds,
-            jti: self.id.to_owned(),
+            jti: self.incoming.id.clone(),
             token_iss: text(who.issuer),
             sub: text(who.subject),
             principal: principal.to_owned(),
@@ -584,16 +675,15 @@ impl Exchange<'_> {
     /// principal, forwarded when it allows. A route that is not public, no route, a path
     /// that is refused, and a deny all answer what a missing token gets (401).
     async fn anonymous(&self, record: &mut RequestRecord) -> Result<Response, AppError> {
-        let Self {
-            state,
-            gate,
-            target,
-            ..
-        } = *self;
-        if is_bundle_endpoint(target) && state.config().bundle_endpoint {
-            return Err(AppError::MissingToken);
-        }
-        let Some((route, decision)) = gate.decide_anonymous(self.method, target, &self.values())
+        let values = self.values_for(self.gate);
+        let verdict = self
+            .route
+            .as_ref()
+            .ok()
+            .and_then(|route| self.gate.decide_route_anonymous(route.clone(), &values));
+        let Some(Verdict {
+            route, decision, ..
+        }) = verdict
         else {
             // Not a public route (or no route): the missing token, or its would-deny.
             return self.undecided(AppError::MissingToken, record).await;
@@ -630,10 +720,10 @@ impl Exchange<'_> {
         let Some(client) = self.state.introspection(auth.verified.issuer()) else {
             return Ok(());
         };
-        if action.is_some_and(|action| !client.config.applies(self.method, action)) {
+        if action.is_some_and(|action| !client.config.applies(&self.incoming.method, action)) {
             return Ok(());
         }
-        let now = (now_ms() / 1000.0) as i64;
+        let now = self.incoming.now.seconds();
         let active = match auth.introspected.get() {
             Some((active, until)) if now < until => active,
             _ => {
@@ -678,7 +768,7 @@ impl Exchange<'_> {
         let retry = AppError::RevocationUnavailable {
             retry_after: config.refresh_seconds.unsigned_abs(),
         };
-        let now = (now_ms() / 1000.0) as i64;
+        let now = self.incoming.now.seconds();
         if let Some(fresh) = self.state.deny_list_if_fresh(now, config.refresh_seconds) {
             return fresh.map_err(|()| retry);
         }
@@ -710,7 +800,7 @@ impl Exchange<'_> {
         let Self {
             state, ctx, gate, ..
         } = *self;
-        let now = UnixTime((now_ms() / 1000.0) as i64);
+        let now = self.incoming.now;
         let key = token_key(token);
         if let Some(hit) = state.cached_token(&key, now.seconds()) {
             record.token_cache = Some("hit");
@@ -743,6 +833,16 @@ impl Exchange<'_> {
         state.remember_token(generation, key, auth.clone(), expires);
         Ok(auth)
     }
+}
+
+/// A refusal made before the policies were asked, and what may become of it.
+enum Refusal {
+    /// The caller could not be identified (no valid token, or it is revoked): answered,
+    /// unless the request's action is monitored ([`Exchange::undecided`]).
+    Undecided(AppError),
+    /// Whether the caller is revoked cannot be known (the deny list is unavailable):
+    /// answered, monitored action or not.
+    Final(AppError),
 }
 
 /// The isolate's key store as the shared core's key source; remembers which issuer was asked

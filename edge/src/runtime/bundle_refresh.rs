@@ -15,12 +15,11 @@
 
 use super::log::event;
 use super::now_ms;
-use super::state::Staged;
-use super::state::State;
+use super::state::{Live, Staged, State};
 use crate::bundle_policy::{takes_first_serial, takes_serial, takes_staged_serial};
 use crate::config::BundleKvConfig;
 use crate::problem::AppError;
-use cedargate::{BundleSlot, Gate, open_bundle_document_for, open_bundle_document_for_slot};
+use cedargate::{BundleSlot, open_bundle_document_for, open_bundle_document_for_slot};
 use serde_json::json;
 use std::rc::Rc;
 use worker::{Context, Env, kv::KvStore};
@@ -33,11 +32,11 @@ pub async fn gate_for_request(
     state: &Rc<State>,
     env: &Env,
     ctx: &Context,
-) -> Result<Rc<Gate>, AppError> {
+    now: i64,
+) -> Result<Rc<Live>, AppError> {
     let Some(kv_config) = state.config().bundle_kv.as_ref() else {
         return Ok(state.gate());
     };
-    let now = (now_ms() / 1000.0) as i64;
     if state.may_decide() {
         if state.bundle_check_due(now, kv_config.refresh_seconds) {
             let kv = store(env, kv_config);
@@ -151,7 +150,7 @@ async fn look(state: &Rc<State>, kv: &KvStore) {
     let loaded = document
         .load_compiled()
         .map_err(|e| e.to_string())
-        .and_then(|bundle| state.prepare(bundle));
+        .and_then(|bundle| state.prepare(bundle).map_err(|e| e.to_string()));
     match loaded {
         Ok((gate, authzen)) => {
             let version = gate.bundle().version().to_string();

@@ -74,12 +74,15 @@ pub fn request(
     status: u16,
     timer: &Stopwatch,
 ) {
-    let line = record.line(id, method, target, status, timer.micros());
-    worker::console_log!("{line}");
+    write(&record.line(id, method, target, status, timer.micros()));
 }
 
 /// Writes an event's line: `{"event": name, ...fields}`.
 pub fn event(name: &str, fields: Value) {
-    let line = event_line(name, fields);
-    worker::console_log!("{line}");
+    write(&event_line(name, fields).to_string());
+}
+
+/// One line to the log, as written (`console.log` of the text, without formatting it again).
+fn write(line: &str) {
+    worker::web_sys::console::log_1(&line.into());
 }

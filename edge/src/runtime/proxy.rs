@@ -6,6 +6,7 @@ use crate::forward::{
     Identity, forwards_body, identity_headers, merge_vary, request_headers, response_headers,
 };
 use crate::problem::AppError;
+use crate::request_id::CALLER_REQUEST_ID_HEADER;
 use crate::rollout::DECISION_HEADER;
 use cedargate::wire::{BundleEndpoint, PROBLEM_MEDIA_TYPE};
 use cedargate::{Bundle, Gate, Principal, RouteMatch};
@@ -73,7 +74,8 @@ fn with_text(status: u16, headers: &[(&str, String)], body: &str) -> Response {
         .unwrap_or_else(|_| respond(500, headers, None))
 }
 
-/// Headers every response carries: request id, bundle version, and CORS for allowed origins.
+/// Headers every response carries: the worker's request id, the `X-Request-ID` answered
+/// ([`crate::request_id`]), bundle version, and CORS for allowed origins.
 pub type Common = [(&'static str, String)];
 
 /// A refusal as `application/problem+json`.
@@ -99,7 +101,7 @@ pub fn preflight(config: &CorsConfig, origin: &str, gate: &Gate, common: &Common
     headers.extend(
         common
             .iter()
-            .filter(|(k, _)| k.starts_with("x-cedargate-"))
+            .filter(|(k, _)| k.starts_with("x-cedargate-") || *k == CALLER_REQUEST_ID_HEADER)
             .cloned(),
     );
     respond(204, &headers, None)
@@ -154,7 +156,7 @@ pub struct Outgoing<'a> {
     /// The signed assertion, when configured.
     pub assertion: Option<String>,
     /// The headers the decision read (lowercase), passed on whatever `Connection` names.
-    pub decided_on: &'a [&'a str],
+    pub decided_on: &'a [String],
     /// Whether the client's `Authorization` header goes along.
     pub authorization: bool,
 }
@@ -177,17 +179,16 @@ pub async fn forward(
     if let Some(decision) = out.decision {
         identity.push((DECISION_HEADER, decision.to_owned()));
     }
-    if config.no_origin() {
+    let Some(url) = config.origin.url(&route.path, route.query.as_deref()) else {
         // Measuring the gate alone: the decision, without an origin behind it. The assertion
         // is for an origin, never handed to the client.
         let mut headers = identity;
         headers.extend_from_slice(common);
         return Ok(respond(204, &headers, None));
-    }
+    };
     if let Some(jwt) = &out.assertion {
         identity.push((cedargate::assertion::ASSERTION_HEADER, jwt.clone()));
     }
-    let url = config.origin_url(&route.path, route.query.as_deref());
     let method = route.method.to_ascii_uppercase();
     let inner = req;
     let headers = web_sys::Headers::new().map_err(|_| AppError::OriginUnreachable)?;
@@ -233,8 +234,13 @@ pub async fn forward(
     for (k, v) in response_headers(&from_origin) {
         let _ = out.append(&k, &v);
     }
+    let origin_names_request_id = from_origin
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case(CALLER_REQUEST_ID_HEADER));
     for (k, v) in common {
-        if *k == "vary" {
+        if *k == CALLER_REQUEST_ID_HEADER && origin_names_request_id {
+            // The origin's answer names its own request id: it stays.
+        } else if *k == "vary" {
             let _ = out.set(k, &merge_vary(origin_vary.as_deref(), v));
         } else {
             let _ = out.set(k, v);

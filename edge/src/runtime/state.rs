@@ -3,12 +3,13 @@
 use super::assertion::AssertionKeys;
 use super::introspection::Client as IntrospectionClient;
 use super::keys::KeyStore;
-use crate::authzen::Authzen;
+use crate::authzen::{Authzen, AuthzenSetupError};
 use crate::bundle_policy::BundleWatch;
-use crate::config::EdgeConfig;
+use crate::config::{EdgeConfig, EdgeConfigError};
 use crate::config::SignatureBackendChoice;
 use crate::decision_cache::DecisionCache;
 use crate::key_policy::config_digest;
+use crate::request_values::decided_on;
 use crate::token_cache::{TokenCache, TokenKey};
 use cedargate::RustCrypto;
 use cedargate::crypto::WebCrypto;
@@ -39,6 +40,36 @@ pub struct Authenticated {
     pub introspected: Cell<Option<(bool, i64)>>,
 }
 
+/// The gate in force, with what every request it decides needs and that does not change
+/// while it is in force: prepared once per bundle, not per request.
+pub struct Live {
+    gate: Gate,
+    /// The bundle's version, as `X-Cedargate-Bundle-Version` names it.
+    pub version: String,
+    /// The request headers its decisions read ([`decided_on`]): they reach the origin as the
+    /// policies saw them.
+    pub decided_on: Vec<String>,
+}
+
+impl Live {
+    fn new(gate: Gate) -> Self {
+        let version = gate.bundle().version().to_string();
+        let decided_on = decided_on(gate.bundle().context_needs());
+        Self {
+            gate,
+            version,
+            decided_on,
+        }
+    }
+}
+
+impl std::ops::Deref for Live {
+    type Target = Gate;
+    fn deref(&self) -> &Gate {
+        &self.gate
+    }
+}
+
 /// The staged candidate (`bundle_kv.staged_key`): its gate, bound to this configuration
 /// like the live one, and its serial. It decides requests beside the live gate, never in
 /// its place.
@@ -55,7 +86,7 @@ pub struct State {
     config: EdgeConfig,
     /// One client per introspected issuer.
     introspection: Vec<IntrospectionClient>,
-    gate: RefCell<Rc<Gate>>,
+    gate: RefCell<Rc<Live>>,
     /// The serial of the bundle in force: a KV document must have a higher one.
     serial: Cell<u64>,
     /// Whether the gate may decide: always without `bundle_kv`; with it, once a KV document
@@ -89,8 +120,58 @@ struct BuiltInAuthzen {
     mapping: Option<String>,
 }
 
+/// Why an isolate cannot serve: its configuration, its secrets or its built-in bundle. Kept
+/// and returned for every request, each refused 500 `misconfigured`; the message goes to
+/// the log only.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StateError {
+    /// `CEDARGATE_CONFIG` is not a JSON object variable.
+    #[error("CEDARGATE_CONFIG is missing or not an object: {0}")]
+    ConfigMissing(String),
+    /// The configuration is not valid.
+    #[error(transparent)]
+    Config(#[from] EdgeConfigError),
+    /// The compiled-in bundle or its entity data cannot be read.
+    #[error("built-in {what} is unreadable: {message}")]
+    BuiltInUnreadable { what: &'static str, message: String },
+    /// The compiled-in bundle does not load.
+    #[error("built-in bundle: {0}")]
+    BuiltIn(#[from] cedargate::BundleError),
+    /// The serial the worker was built with is not a number.
+    #[error("built-in bundle serial {0} is not a number")]
+    Serial(&'static str),
+    /// `bundle_kv` names a KV namespace the worker is not bound to: the worker would stay on
+    /// the built-in bundle (or answer 503) for good, without a word.
+    #[error("bundle_kv.binding {0} is not a KV namespace bound to the worker")]
+    KvBinding(String),
+    /// The bundle does not fit the configuration.
+    #[error(transparent)]
+    Bundle(#[from] PrepareError),
+    /// An assertion signing key is missing or invalid.
+    #[error("{0}")]
+    Assertion(String),
+    /// An introspection client secret is missing or empty.
+    #[error("{0}")]
+    Introspection(String),
+}
+
+/// Why a bundle cannot be put in force under this configuration.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PrepareError {
+    /// A route setting of the configuration does not fit the bundle
+    /// ([`EdgeConfig::check_bundle`]).
+    #[error(transparent)]
+    Routes(EdgeConfigError),
+    /// The AuthZEN decision point cannot be built over it.
+    #[error(transparent)]
+    Authzen(#[from] AuthzenSetupError),
+    /// The trust or context configuration cannot be bound to its schema.
+    #[error(transparent)]
+    Trust(#[from] cedargate::ConfigError),
+}
+
 /// The isolate's state, or why it could not be built.
-pub type Shared = Rc<Result<Rc<State>, String>>;
+pub type Shared = Rc<Result<Rc<State>, StateError>>;
 
 thread_local! {
     static STATE: RefCell<Option<Shared>> = const { RefCell::new(None) };
@@ -108,38 +189,38 @@ impl State {
         state
     }
 
-    fn build(env: &Env) -> Result<State, String> {
+    fn build(env: &Env) -> Result<State, StateError> {
         let raw: serde_json::Value = env
             .object_var("CEDARGATE_CONFIG")
-            .map_err(|e| format!("CEDARGATE_CONFIG is missing or not an object: {e}"))?;
-        let config = EdgeConfig::from_json(&raw.to_string()).map_err(|e| e.to_string())?;
+            .map_err(|e| StateError::ConfigMissing(e.to_string()))?;
+        let config = EdgeConfig::from_json(&raw.to_string())?;
         let keys = KeyStore::new(config.keys.clone(), config_digest(&raw));
-        let compiled: CompiledBundle = serde_json::from_str(BUILT_IN_BUNDLE)
-            .map_err(|e| format!("built-in bundle is unreadable: {e}"))?;
-        let extra: BuiltInAuthzen = serde_json::from_str(BUILT_IN_AUTHZEN)
-            .map_err(|e| format!("built-in entity data is unreadable: {e}"))?;
+        let unreadable = |what| {
+            move |e: serde_json::Error| StateError::BuiltInUnreadable {
+                what,
+                message: e.to_string(),
+            }
+        };
+        let compiled: CompiledBundle =
+            serde_json::from_str(BUILT_IN_BUNDLE).map_err(unreadable("bundle"))?;
+        let extra: BuiltInAuthzen =
+            serde_json::from_str(BUILT_IN_AUTHZEN).map_err(unreadable("entity data"))?;
         // Validated by the build script, which compiled in the version it validated.
         let bundle = Bundle::load_compiled_validated_as(
             &compiled,
             extra.entities.as_deref(),
             BUILT_IN_VERSION,
-        )
-        .map_err(|e| format!("built-in bundle: {e}"))?;
+        )?;
         let (gate, authzen) = prepare(&config, extra.mapping.as_deref(), bundle)?;
         let serial = BUILT_IN_SERIAL
             .parse()
-            .map_err(|_| format!("built-in bundle serial {BUILT_IN_SERIAL} is not a number"))?;
+            .map_err(|_| StateError::Serial(BUILT_IN_SERIAL))?;
         let may_decide = match &config.bundle_kv {
             Some(kv) => {
-                // A binding that is not there would leave the worker on the built-in bundle
-                // (or answering 503) for good, without a word: it refuses to run instead.
                 if env.kv(&kv.binding).is_err() {
-                    return Err(format!(
-                        "bundle_kv.binding {} is not a KV namespace bound to the worker",
-                        kv.binding
-                    ));
+                    return Err(StateError::KvBinding(kv.binding.clone()));
                 }
-                kv.built_in_may_decide(serial).map_err(|e| e.to_string())?
+                kv.built_in_may_decide(serial)?
             }
             None => true,
         };
@@ -152,12 +233,14 @@ impl State {
             .assertion
             .as_ref()
             .map(|a| AssertionKeys::build(env, a))
-            .transpose()?;
+            .transpose()
+            .map_err(StateError::Assertion)?;
         let introspection = config
             .introspection
             .iter()
             .map(|i| IntrospectionClient::build(env, i))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StateError::Introspection)?;
         Ok(State {
             authzen: RefCell::new(authzen.map(Rc::new)),
             authzen_mapping: extra.mapping,
@@ -165,7 +248,7 @@ impl State {
             introspection,
             deny: RefCell::default(),
             config,
-            gate: RefCell::new(Rc::new(gate)),
+            gate: RefCell::new(Rc::new(Live::new(gate))),
             serial: Cell::new(serial),
             may_decide: Cell::new(may_decide),
             bundle_watch: RefCell::default(),
@@ -236,7 +319,7 @@ impl State {
     }
 
     /// The gate in force.
-    pub fn gate(&self) -> Rc<Gate> {
+    pub fn gate(&self) -> Rc<Live> {
         self.gate.borrow().clone()
     }
 
@@ -253,7 +336,7 @@ impl State {
 
     /// The gate and, when configured, the AuthZEN decision point for a newer bundle, both
     /// checked before either is put in force ([`State::replace_gate`]).
-    pub fn prepare(&self, bundle: Bundle) -> Result<(Gate, Option<Authzen>), String> {
+    pub fn prepare(&self, bundle: Bundle) -> Result<(Gate, Option<Authzen>), PrepareError> {
         prepare(&self.config, self.authzen_mapping.as_deref(), bundle)
     }
 
@@ -261,7 +344,7 @@ impl State {
     /// principals belong to the old one. A staged candidate the new serial reaches is
     /// retired; its serial is returned.
     pub fn replace_gate(&self, gate: Gate, authzen: Option<Authzen>, serial: u64) -> Option<u64> {
-        *self.gate.borrow_mut() = Rc::new(gate);
+        *self.gate.borrow_mut() = Rc::new(Live::new(gate));
         *self.authzen.borrow_mut() = authzen.map(Rc::new);
         self.serial.set(serial);
         self.may_decide.set(true);
@@ -376,15 +459,15 @@ fn prepare(
     config: &EdgeConfig,
     mapping: Option<&str>,
     bundle: Bundle,
-) -> Result<(Gate, Option<Authzen>), String> {
-    config.check_bundle(&bundle).map_err(|e| e.to_string())?;
+) -> Result<(Gate, Option<Authzen>), PrepareError> {
+    config
+        .check_bundle(&bundle)
+        .map_err(PrepareError::Routes)?;
     let authzen = config
         .authzen
         .as_ref()
         .map(|a| Authzen::build(a, bundle.clone(), mapping))
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let gate =
-        Gate::enforcing(bundle, &config.trust, &config.context).map_err(|e| e.to_string())?;
+        .transpose()?;
+    let gate = Gate::enforcing(bundle, &config.trust, &config.context)?;
     Ok((gate, authzen))
 }
