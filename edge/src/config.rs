@@ -18,7 +18,8 @@ pub struct EdgeConfig {
     /// prefix is kept: `https://host/api` + `/pets` = `https://host/api/pets`. The value
     /// `none` answers allowed requests 204 without forwarding them (to measure the gate
     /// alone).
-    pub origin: String,
+    #[serde(deserialize_with = "origin")]
+    pub origin: Origin,
     /// How signatures are checked: `webcrypto` (default; the platform's `crypto.subtle`) or
     /// `rust` (the pure-Rust path, for comparison: about 1 ms per new token in workerd). The
     /// worker is built without pure-Rust P-384 and P-521, so with `rust` ES384 and ES512
@@ -700,11 +701,6 @@ impl EdgeConfig {
     /// Checks what serde cannot.
     pub fn check(&self) -> Result<(), EdgeConfigError> {
         // The URL rule is the shared core's (`cedargate::url`), the same as the app's.
-        match HttpUrl::parse(&self.origin) {
-            Ok(url) if !url.has_query_or_fragment() => {}
-            _ if self.origin == "none" => {}
-            _ => return Err(EdgeConfigError::Origin(self.origin.clone())),
-        }
         for issuer in &self.trust.issuers {
             match HttpUrl::parse(&issuer.issuer) {
                 Ok(url) if url.is_secure() => {}
@@ -853,21 +849,51 @@ impl EdgeConfig {
             .try_for_each(|i| i.check_routes(&routes))?;
         self.rollout.check_routes(&routes, self.authzen.is_some())
     }
+}
 
-    /// Whether allowed requests are answered without an origin.
-    pub fn no_origin(&self) -> bool {
-        self.origin == "none"
-    }
+fn origin<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Origin, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Origin::parse(&text).map_err(serde::de::Error::custom)
+}
 
-    /// The origin URL for an authorized path and raw query.
-    pub fn origin_url(&self, path: &str, query: Option<&str>) -> String {
-        let base = self.origin.trim_end_matches('/');
-        match query {
-            Some(q) => format!("{base}{path}?{q}"),
-            None => format!("{base}{path}"),
+/// Where allowed requests go (`origin`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The API's base URL: an absolute `http` or `https` URL with a host and without query or
+    /// fragment, kept without its trailing `/`.
+    Url(String),
+    /// `none`: allowed requests are answered 204 without being forwarded, to measure the
+    /// gate alone.
+    MeasureOnly,
+}
+
+impl Origin {
+    /// The origin a configuration's `origin` text names: `none`, or a base URL.
+    pub fn parse(text: &str) -> Result<Self, EdgeConfigError> {
+        if text == "none" {
+            return Ok(Self::MeasureOnly);
+        }
+        // The URL rule is the shared core's (`cedargate::url`), the same as the app's.
+        match HttpUrl::parse(text) {
+            Ok(url) if !url.has_query_or_fragment() => {
+                Ok(Self::Url(text.trim_end_matches('/').to_owned()))
+            }
+            _ => Err(EdgeConfigError::Origin(text.to_owned())),
         }
     }
+
+    /// The URL an authorized path and raw query go to (`None`: measure only).
+    pub fn url(&self, path: &str, query: Option<&str>) -> Option<String> {
+        let Self::Url(base) = self else {
+            return None;
+        };
+        Some(match query {
+            Some(q) => format!("{base}{path}?{q}"),
+            None => format!("{base}{path}"),
+        })
+    }
 }
+
 
 #[cfg(test)]
 mod tests {
@@ -889,13 +915,17 @@ mod tests {
         assert!(!config.bundle_endpoint);
         assert!(config.forward_authorization);
         assert_eq!(config.signature_backend, SignatureBackendChoice::Webcrypto);
-        assert!(!config.no_origin());
         assert_eq!(config.keys.max_stale_seconds, 86_400);
         assert_eq!(config.keys.unknown_kid_refetch_seconds, 30);
         assert!(config.cors.allowed_origins.is_empty());
         assert_eq!(
-            config.origin_url("/pets/7", Some("a=1")),
-            "https://api.example.com/v1/pets/7?a=1"
+            config.origin.url("/pets/7", Some("a=1")).as_deref(),
+            Some("https://api.example.com/v1/pets/7?a=1")
+        );
+        assert_eq!(
+            Origin::parse("https://api.example.com/v1/").unwrap(),
+            Origin::Url("https://api.example.com/v1".into()),
+            "the trailing slash is not doubled"
         );
     }
 
@@ -957,7 +987,7 @@ mod tests {
         c["origin"] = json!("ftp://x");
         assert!(matches!(
             EdgeConfig::from_json(&c.to_string()),
-            Err(EdgeConfigError::Origin(_))
+            Err(EdgeConfigError::Shape(m)) if m.starts_with("origin ftp://x is not an http or https URL")
         ));
         let mut c = base();
         c["trust"]["issuers"][0]["issuer"] = json!("http://auth.example.com/as");
@@ -977,7 +1007,8 @@ mod tests {
         c["origin"] = json!("none");
         c["signature_backend"] = json!("rust");
         let none = EdgeConfig::from_json(&c.to_string()).unwrap();
-        assert!(none.no_origin());
+        assert_eq!(none.origin, Origin::MeasureOnly);
+        assert_eq!(none.origin.url("/pets", None), None);
         assert_eq!(none.signature_backend, SignatureBackendChoice::Rust);
         let mut c = base();
         c["unknown"] = json!(1);
@@ -1375,7 +1406,7 @@ mod tests {
         c["origin"] = json!("https://api.example.com@evil.example/v1");
         assert!(matches!(
             EdgeConfig::from_json(&c.to_string()),
-            Err(EdgeConfigError::Origin(_))
+            Err(EdgeConfigError::Shape(m)) if m.starts_with("origin https://api.example.com@evil.example/v1 is not")
         ));
         for origin in ["http://localhost:1@evil.example", "http://127.0.0.1:8080/"] {
             let mut c = base();

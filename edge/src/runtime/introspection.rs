@@ -2,17 +2,14 @@
 //! once per isolate) and the request to the provider, with a timeout. What is sent and read,
 //! and how long an answer is kept, is the shared core's (`cedargate::introspection`).
 
-use super::keys::read_capped;
+use super::fetch::fetch_capped;
 use crate::config::IntrospectionConfig;
 use cedargate::introspection::{
     Introspected, MAX_RESPONSE_BYTES, basic_authorization, request_body,
 };
-use futures_util::future::{self, Either};
 use std::fmt;
 use std::time::Duration;
-use worker::{
-    AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-};
+use worker::{Env, Headers, Method, RequestInit};
 
 /// One issuer's introspection client.
 pub struct Client {
@@ -49,7 +46,8 @@ impl Client {
     }
 
     /// Asks the provider about `token`. Anything but a 200 with a well-formed answer within
-    /// the timeout is an error (the caller fails closed); redirects are not followed.
+    /// the timeout and the size bound is an error (the caller fails closed); redirects are
+    /// not followed ([`fetch_capped`]).
     pub async fn ask(&self, token: &str, hint: &str) -> Result<Introspected, String> {
         let url = &self.config.endpoint;
         let headers = Headers::new();
@@ -63,35 +61,10 @@ impl Client {
         set("authorization", &self.authorization)?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
-            .with_redirect(RequestRedirect::Manual)
             .with_headers(headers)
             .with_body(Some(request_body(token, hint).into()));
-        let request =
-            Request::new_with_init(url, &init).map_err(|_| format!("{url}: invalid URL"))?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let work = async move {
-            let mut response = Fetch::Request(request)
-                .send_with_signal(&signal)
-                .await
-                .map_err(|e| format!("{url}: {e}"))?;
-            if response.status_code() != 200 {
-                return Err(format!("{url}: status {}", response.status_code()));
-            }
-            let text = read_capped(&mut response, MAX_RESPONSE_BYTES, url).await?;
-            Introspected::from_json(&text).map_err(|e| format!("{url}: {e}"))
-        };
-        let timeout = Delay::from(Duration::from_millis(self.config.timeout_ms));
-        let result = match future::select(Box::pin(work), timeout).await {
-            Either::Left((result, _)) => result,
-            Either::Right(((), _)) => Err(format!(
-                "{url}: timed out after {} ms",
-                self.config.timeout_ms
-            )),
-        };
-        if result.is_err() {
-            controller.abort();
-        }
-        result
+        let timeout = Duration::from_millis(self.config.timeout_ms);
+        let fetched = fetch_capped(url, init, timeout, MAX_RESPONSE_BYTES).await?;
+        Introspected::from_json(&fetched.body).map_err(|e| format!("{url}: {e}"))
     }
 }

@@ -6,6 +6,7 @@
 //! requests for the same issuer wait for its result by polling shared isolate memory with
 //! timers of their own, and take over if it is abandoned.
 
+use super::fetch::fetch_capped;
 use super::now_ms;
 use crate::config::KeyCacheConfig;
 use crate::key_policy::{
@@ -14,16 +15,11 @@ use crate::key_policy::{
 };
 use crate::problem::AppError;
 use cedargate::KeySet;
-use futures_util::StreamExt;
-use futures_util::future::{self, Either};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
-use worker::{
-    AbortController, Cache, Context, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect,
-    Response, ResponseBuilder,
-};
+use worker::{Cache, Context, Delay, Headers, RequestInit, Response, ResponseBuilder};
 
 #[derive(Default)]
 struct IssuerKeys {
@@ -328,65 +324,12 @@ async fn discover(issuer: &str, config: &KeyCacheConfig) -> Result<String, Strin
         .map_err(|e| format!("{url}: {e}"))
 }
 
-/// GET with a timeout; the body and `Cache-Control` of a 200 answer. Redirects are not
-/// followed (a 3xx is a failure), and the body is read chunk by chunk and given up as soon as
-/// it passes [`MAX_DOCUMENT_BYTES`], whatever `Content-Length` says or if there is none.
+/// GET with a timeout; the body and `Cache-Control` of a 200 answer of at most
+/// [`MAX_DOCUMENT_BYTES`] ([`fetch_capped`]).
 async fn get(url: &str, config: &KeyCacheConfig) -> Result<(String, Option<String>), String> {
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let mut init = RequestInit::new();
-    init.with_redirect(RequestRedirect::Manual);
-    let request = Request::new_with_init(url, &init).map_err(|_| format!("{url}: invalid URL"))?;
-    let work = async move {
-        let mut response = Fetch::Request(request)
-            .send_with_signal(&signal)
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        if response.status_code() != 200 {
-            return Err(format!("{url}: status {}", response.status_code()));
-        }
-        let too_big = || format!("{url}: document too large");
-        let declared = response
-            .headers()
-            .get("content-length")
-            .ok()
-            .flatten()
-            .and_then(|l| l.parse::<usize>().ok());
-        if declared.is_some_and(|l| l > MAX_DOCUMENT_BYTES) {
-            return Err(too_big());
-        }
-        let cache_control = response.headers().get("cache-control").ok().flatten();
-        let body = read_capped(&mut response, MAX_DOCUMENT_BYTES, url).await?;
-        Ok((body, cache_control))
-    };
-    let timeout = Delay::from(Duration::from_millis(config.fetch_timeout_ms));
-    let result = match future::select(Box::pin(work), timeout).await {
-        Either::Left((result, _)) => result,
-        Either::Right(((), _)) => Err(format!(
-            "{url}: timed out after {} ms",
-            config.fetch_timeout_ms
-        )),
-    };
-    if result.is_err() {
-        // Stops the transfer of a body given up on (or of a request that timed out).
-        controller.abort();
-    }
-    result
-}
-
-/// A response's body as UTF-8 text, read chunk by chunk and given up as soon as it passes
-/// `max` bytes (`<url>: document too large`), whatever `Content-Length` says.
-pub async fn read_capped(response: &mut Response, max: usize, url: &str) -> Result<String, String> {
-    let mut stream = response.stream().map_err(|e| format!("{url}: {e}"))?;
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("{url}: {e}"))?;
-        if body.len() + chunk.len() > max {
-            return Err(format!("{url}: document too large"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    String::from_utf8(body).map_err(|_| format!("{url}: not UTF-8"))
+    let timeout = Duration::from_millis(config.fetch_timeout_ms);
+    let fetched = fetch_capped(url, RequestInit::new(), timeout, MAX_DOCUMENT_BYTES).await?;
+    Ok((fetched.body, fetched.cache_control))
 }
 
 /// A key set kept in the Cache API, if it was written for this issuer by a worker of this

@@ -3,6 +3,7 @@
 mod app;
 mod assertion;
 mod bundle_refresh;
+mod fetch;
 mod introspection;
 mod keys;
 mod log;
