@@ -208,7 +208,74 @@ mod native {
         });
     }
 
-    criterion_group!(benches, bare_signatures, tokens, steps, matrix, bundle_load);
+    /// A bundle with entity data (the AuthZEN interop Todo bundle and its `entities.json`):
+    /// the token's principal is joined with what the data says of it per decision. Rick's
+    /// token names him by his identity provider's subject; the data makes that subject a
+    /// member of his e-mail entity, which holds the `admin` role.
+    fn entity_data(c: &mut Criterion) {
+        let source = BundleSource {
+            schema: include_str!("../../policies/authzen-todo/schema.cedarschema").into(),
+            policies: include_str!("../../policies/authzen-todo/policies.cedar").into(),
+            routes: include_str!("../../policies/authzen-todo/routes.json").into(),
+        };
+        let bundle = Bundle::load_with_entities(
+            &source,
+            include_str!("../../policies/authzen-todo/entities.json"),
+        )
+        .unwrap();
+        let config: TrustConfig = serde_json::from_value(json!({ "issuers": [{
+            "issuer": ISSUER_A, "token": "access", "audiences": [API_AUDIENCE],
+            "group_claim": "roles", "group_type": "Role",
+            "claims": [{ "claim": "email", "type": "String" }],
+        }] }))
+        .unwrap();
+        let gate = Gate::new(bundle, &config).unwrap();
+        let claims = json!({
+            "iss": ISSUER_A, "aud": [API_AUDIENCE], "client_id": "todo-spa",
+            "sub": "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs",
+            "email": "rick@the-citadel.com",
+            "iat": NOW.seconds() - 10, "exp": NOW.seconds() + 3600,
+        });
+        let token = mint(&claims, "a-rsa-1", "at+jwt");
+        let key_set = &key_sets()[ISSUER_A];
+        let keys = cedargate::IssuerKeys::new(ISSUER_A, key_set);
+        let (_, principal) =
+            pollster::block_on(gate.authenticate(&token, keys, &RustCrypto, NOW)).unwrap();
+        let values = cedargate::RequestValues::at(cedargate::UnixTime(0));
+        let (_, decision) = gate.decide(&principal, "POST", "/todos", &values).unwrap();
+        assert!(decision.is_allowed());
+        c.bench_function("decision/authorize_entity_data", |b| {
+            b.iter(|| {
+                let (_, decision) = gate
+                    .decide(black_box(&principal), "POST", "/todos", &values)
+                    .unwrap();
+                assert!(decision.is_allowed());
+            })
+        });
+        c.bench_function("pipeline/rs256_entity_data", |b| {
+            b.iter(|| {
+                let (_, principal) = pollster::block_on(gate.authenticate(
+                    black_box(&token),
+                    keys,
+                    &RustCrypto,
+                    NOW,
+                ))
+                .unwrap();
+                let (_, decision) = gate.decide(&principal, "POST", "/todos", &values).unwrap();
+                assert!(decision.is_allowed());
+            })
+        });
+    }
+
+    criterion_group!(
+        benches,
+        bare_signatures,
+        tokens,
+        steps,
+        matrix,
+        entity_data,
+        bundle_load
+    );
 }
 
 #[cfg(not(target_arch = "wasm32"))]

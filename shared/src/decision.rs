@@ -101,6 +101,26 @@ impl Bundle {
         )
     }
 
+    /// [`Bundle::authorize`] with the principal's entities checked against the schema and
+    /// joined with the bundle's action entities and data whatever bundle's trust mapped it:
+    /// what [`Bundle::authorize`] leaves out for a principal of this bundle's trust, for
+    /// tests that compare both.
+    #[cfg(feature = "testing")]
+    pub fn authorize_checked(
+        &self,
+        principal: &Principal,
+        route: &RouteMatch,
+        values: &RequestValues,
+    ) -> Decision {
+        self.authorize_as(
+            principal.uid(),
+            self.join(principal.uid(), principal.entities(), false),
+            &principal.token_values,
+            route,
+            values,
+        )
+    }
+
     /// What the entity data says about `principal` and about the API: the data's entities
     /// for the principal, its groups and the bundle's resource, and every entity the data
     /// places above them, as written (Cedar's JSON entity format), sorted by uid. `None` for
@@ -168,20 +188,56 @@ impl Bundle {
     /// ([`AttributeError::Conflict`]). It fails too when the joined entities do not fit the
     /// schema. A decision with such an error is a deny.
     ///
+    /// The join is kept with the principal for the first bundle with entity data it is
+    /// decided with (by that bundle's version), so later decisions for the same token with
+    /// that bundle make it no more.
+    ///
     /// [`AttributeError::Conflict`]: crate::authzen::AttributeError::Conflict
     pub(crate) fn entities_for<'a>(
         &self,
         principal: &'a Principal,
     ) -> Result<Cow<'a, Entities>, String> {
-        self.join(principal.uid(), principal.entities())
+        let checked = principal.checked_for.as_str() == self.text_version().as_str();
+        if !checked || self.entity_data.by_uid.is_empty() {
+            return self.join(principal.uid(), principal.entities(), checked);
+        }
+        // With entity data, the join is made once per principal and bundle version.
+        let (version, joined) = principal.joined.get_or_init(|| {
+            let joined = self.join(principal.uid(), principal.entities(), true);
+            (self.version().clone(), joined.map(Cow::into_owned))
+        });
+        if version == self.version() {
+            joined.as_ref().map(Cow::Borrowed).map_err(Clone::clone)
+        } else {
+            self.join(principal.uid(), principal.entities(), true)
+        }
     }
 
     /// The one join of a caller's own entities (`own`: its principal `uid` and the groups
-    /// above it) with the bundle's entity data, for a token's principal
-    /// ([`Bundle::entities_for`]) and the anonymous principal alike.
-    fn join<'a>(&self, uid: &EntityUid, own: &'a Entities) -> Result<Cow<'a, Entities>, String> {
+    /// above it, and the schema's action entities) with the bundle's entity data, for a
+    /// token's principal ([`Bundle::entities_for`]) and the anonymous principal alike.
+    ///
+    /// `checked`: `own` fits this bundle's schema and holds its action entities, because
+    /// the trust that mapped the principal was bound to a bundle of this text version
+    /// (schema included), or it is this bundle's anonymous principal, checked at load. Then
+    /// `own` is used as it is without entity data, and the joined entities are not checked
+    /// against the schema again: each one is the token's entity (which fits), the data's
+    /// (checked at load), or the two merged, whose attributes each come from one of them
+    /// (an attribute both give has one value, or the join fails) and whose parents are the
+    /// union of two sets of allowed types; so the merged entity has every attribute the
+    /// data's has, none the schema does not declare, each of its type, and allowed parents.
+    /// Debug builds check anyway and stop if the check disagrees. Otherwise (a principal of
+    /// another bundle's trust, such as the live bundle's principal decided by the staged
+    /// candidate) the principal and its groups are checked against this schema and joined
+    /// with this bundle's action entities and data, never the other bundle's.
+    fn join<'a>(
+        &self,
+        uid: &EntityUid,
+        own: &'a Entities,
+        checked: bool,
+    ) -> Result<Cow<'a, Entities>, String> {
         let stored = &self.entity_data.entities;
-        if self.entity_data.by_uid.is_empty() {
+        if checked && self.entity_data.by_uid.is_empty() {
             return Ok(Cow::Borrowed(own));
         }
         let (start, _) = self.data_scope(uid, own);
@@ -213,11 +269,27 @@ impl Bundle {
             };
             joined.push(entity);
         }
-        stored
+        #[cfg(debug_assertions)]
+        let with_check = checked.then(|| {
+            stored
+                .clone()
+                .upsert_entities(joined.clone(), Some(&self.schema))
+                .map_err(|err| err.to_string())
+        });
+        let schema = (!checked).then_some(&self.schema);
+        let entities = stored
             .clone()
-            .upsert_entities(joined, Some(&self.schema))
-            .map(Cow::Owned)
-            .map_err(|err| format!("the entity data and the token do not fit together: {err}"))
+            .upsert_entities(joined, schema)
+            .map_err(|err| format!("the entity data and the token do not fit together: {err}"));
+        #[cfg(debug_assertions)]
+        if let Some(with_check) = with_check {
+            debug_assert!(
+                with_check.as_ref().ok() == entities.as_ref().ok(),
+                "the joined entities fit the schema by construction: {:?}",
+                with_check.err()
+            );
+        }
+        entities.map(Cow::Owned)
     }
 
     /// The decision for a request without a token on a public route, through the same
@@ -235,7 +307,7 @@ impl Bundle {
         route.public.then(|| {
             self.authorize_as(
                 uid,
-                self.join(uid, own),
+                self.join(uid, own, true),
                 &TokenValues::default(),
                 route,
                 values,

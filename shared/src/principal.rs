@@ -2,11 +2,13 @@
 //! request is evaluated against. Made by [`crate::Trust::principal`]; read by
 //! [`crate::Bundle::authorize`].
 
+use crate::bundle::BundleVersion;
 use crate::context::TokenValues;
 use crate::token::TokenKind;
 use crate::trust_config::Caller;
 use cedar_policy::{Entities, EntityUid};
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 /// The Cedar principal for one verified token: the user entity, its groups, and the
 /// entities a request is evaluated against.
@@ -22,6 +24,15 @@ pub struct Principal {
     pub(crate) kind: TokenKind,
     /// The claims a request context may carry (`acr`, `amr`, `auth_time`, `client_id`).
     pub(crate) token_values: TokenValues,
+    /// The text version of the bundle whose schema `entities` fit: the bundle the trust
+    /// that mapped it was bound to. A decision with a bundle of this version joins them with
+    /// its entity data without checking them against the schema again
+    /// (`decision::Bundle::join`); any other bundle checks them.
+    pub(crate) checked_for: Arc<BundleVersion>,
+    /// The join of `entities` with the entity data of the first bundle with data that
+    /// decided for this principal, by that bundle's version (which covers its text and its
+    /// data): made once per token and bundle, not per decision (`decision::Bundle::join`).
+    pub(crate) joined: OnceLock<(BundleVersion, Result<Entities, String>)>,
 }
 
 impl Principal {

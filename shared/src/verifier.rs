@@ -5,11 +5,11 @@
 //! [`Trust`]: crate::Trust
 
 use crate::crypto::SignatureBackend;
-use crate::jwks::KeySet;
+use crate::jwks::{Algorithm, KeySet};
 use crate::time::UnixTime;
 use crate::token::{ClaimRules, TokenError, TokenKind, UntrustedJwt, VerifiedToken};
 use crate::trust_config::{Caller, ConfigError, IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 /// One issuer entry's token rules.
@@ -156,6 +156,31 @@ impl Verifier {
         backend: &B,
         now: UnixTime,
     ) -> Result<VerifiedToken, TokenError> {
+        let checked = self.check(jwt, keys, backend, now).await?;
+        Ok(checked.into_token(jwt.claims().clone()))
+    }
+
+    /// [`Verifier::verify`], taking the parsed token so that the verified one gets its
+    /// claims without a copy (what [`crate::Gate::authenticate`] calls).
+    pub(crate) async fn verify_owned<B: SignatureBackend>(
+        &self,
+        jwt: UntrustedJwt<'_>,
+        keys: &KeySet,
+        backend: &B,
+        now: UnixTime,
+    ) -> Result<VerifiedToken, TokenError> {
+        let checked = self.check(&jwt, keys, backend, now).await?;
+        Ok(checked.into_token(jwt.into_claims()))
+    }
+
+    /// Every check of [`Verifier::verify`], in its order.
+    async fn check<B: SignatureBackend>(
+        &self,
+        jwt: &UntrustedJwt<'_>,
+        keys: &KeySet,
+        backend: &B,
+        now: UnixTime,
+    ) -> Result<Checked, TokenError> {
         let entry = self.entry_for(jwt)?;
         entry.rules.check_type(jwt.header())?;
         let alg = jwt.algorithm();
@@ -165,13 +190,12 @@ impl Verifier {
         let thumbprint = jwt.verify_signature(keys, backend).await?;
         let times = entry.rules.check_claims(jwt.claims(), now)?;
         entry.rules.check_kind(jwt.header(), jwt.claims())?;
-        Ok(VerifiedToken {
+        Ok(Checked {
             entry: entry.index,
             issuer: entry.config.issuer.clone(),
             kind: entry.config.token,
             algorithm: alg,
             key_thumbprint: thumbprint,
-            claims: jwt.claims().clone(),
             expires_at: times.exp,
             issued_at: times.iat,
         })
@@ -211,6 +235,32 @@ impl Verifier {
         match several.iter().filter(names).collect::<Vec<_>>().as_slice() {
             [one] => Ok(one),
             _ => Err(TokenError::WrongAudience),
+        }
+    }
+}
+
+/// What [`Verifier::verify`] found of a token that passed, without its claims.
+struct Checked {
+    entry: usize,
+    issuer: String,
+    kind: TokenKind,
+    algorithm: Algorithm,
+    key_thumbprint: String,
+    expires_at: UnixTime,
+    issued_at: Option<UnixTime>,
+}
+
+impl Checked {
+    fn into_token(self, claims: Map<String, Value>) -> VerifiedToken {
+        VerifiedToken {
+            entry: self.entry,
+            issuer: self.issuer,
+            kind: self.kind,
+            algorithm: self.algorithm,
+            key_thumbprint: self.key_thumbprint,
+            claims,
+            expires_at: self.expires_at,
+            issued_at: self.issued_at,
         }
     }
 }

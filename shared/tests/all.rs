@@ -38,6 +38,8 @@ mod petstore;
 mod request_cases;
 #[path = "revocation.rs"]
 mod revocation;
+#[path = "schema_checks.rs"]
+mod schema_checks;
 #[path = "staged_bundle.rs"]
 mod staged_bundle;
 #[path = "token_cases.rs"]
