@@ -49,6 +49,11 @@ pub struct EdgeConfig {
     /// Pass the client's `Authorization` header on to the origin. Default true.
     #[serde(default = "yes")]
     pub forward_authorization: bool,
+    /// Tokens of chosen issuers read from a cookie as well as from `Authorization`, for a
+    /// same-site app or a backend-for-frontend that keeps the token out of script. Default
+    /// off: only `Authorization` is read and cookies go to the origin as they came.
+    #[serde(default)]
+    pub token_cookie: Option<TokenCookieConfig>,
     /// Which requests get a JSON log line: `all` (default), `refusals` (everything but
     /// allowed requests) or `off`. Key and bundle events are always logged.
     #[serde(default)]
@@ -557,6 +562,131 @@ impl Default for CorsConfig {
     }
 }
 
+/// A token taken from a named cookie instead of `Authorization` (like Envoy's
+/// `jwt_authn` `from_cookies`).
+///
+/// The `Cookie` header is read strictly (RFC 6265): a header that is not `name=value` pairs,
+/// or that holds the token cookie twice, is refused (401 `invalid-token`, reason
+/// `malformed_cookie`); so is a token cookie whose value is not one token. A request with
+/// both a bearer token in `Authorization` and the token cookie is refused (400
+/// `bad-request`): RFC 6750 allows one method per request, and neither is preferred. A
+/// token from the cookie must be of one of `issuers` (else 401 `invalid-token`, reason
+/// `cookie_issuer`); those issuers' tokens are still accepted in `Authorization`.
+///
+/// A browser sends cookies with requests other sites make, so a token from the cookie on a
+/// method other than `GET`, `HEAD` and `OPTIONS` needs a CSRF defence: an `Origin` header
+/// that is one of `cors.allowed_origins` (list the app's own origin there, even when it is
+/// the API's: browsers send `Origin` on same-origin `POST`s too), or the `csrf_header`
+/// when one is configured. Without either the request is refused, monitored action or not:
+/// 403 `csrf`. The token cookie itself is never forwarded to the origin: the other cookies
+/// are, in their order; a `Cookie` header that cannot be read is not forwarded at all.
+///
+/// The cookie should be set `Secure`, `HttpOnly`, `SameSite=Strict` or `Lax`, and named with
+/// the `__Host-` prefix, so that no sibling subdomain can set one of the same name.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenCookieConfig {
+    /// The cookie's name, compared exactly, e.g. `__Host-access_token`.
+    pub name: String,
+    /// The issuers whose tokens may come from the cookie (`trust.issuers`' `issuer`), at
+    /// least one.
+    pub issuers: Vec<String>,
+    /// A request header (lowercase name) whose presence, with any value, is a CSRF defence
+    /// besides an allowed `Origin`, e.g. `x-requested-with`: a cross-site form cannot send
+    /// it, and a cross-site script only after a preflight, which origins not in
+    /// `cors.allowed_origins` are refused. Add it to `cors.allow_headers` for a
+    /// cross-origin app. A header a browser sends by itself or lets any page send without
+    /// a preflight is refused. Default none.
+    #[serde(default)]
+    pub csrf_header: Option<String>,
+}
+
+impl TokenCookieConfig {
+    /// Whether a token of `issuer` may come from the cookie.
+    pub fn accepts_issuer(&self, issuer: &str) -> bool {
+        self.issuers.iter().any(|i| i == issuer)
+    }
+
+    /// Whether the request has the custom CSRF header (`header` reads a request header).
+    pub fn has_csrf_header(&self, header: impl Fn(&str) -> Option<String>) -> bool {
+        self.csrf_header
+            .as_deref()
+            .is_some_and(|name| header(name).is_some())
+    }
+
+    fn check(&self, trust: &TrustConfig) -> Result<(), EdgeConfigError> {
+        let wrong = |reason: String| EdgeConfigError::TokenCookie(reason);
+        let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if self.name.is_empty() || !self.name.bytes().all(tchar) {
+            return Err(wrong(format!("name {:?} is not a cookie name", self.name)));
+        }
+        if self.issuers.is_empty() {
+            return Err(wrong("issuers must name at least one issuer".into()));
+        }
+        for (i, issuer) in self.issuers.iter().enumerate() {
+            if !trust.issuers.iter().any(|t| t.issuer == *issuer) {
+                return Err(wrong(format!("issuer {issuer} is not a trusted issuer")));
+            }
+            if self.issuers[..i].contains(issuer) {
+                return Err(wrong(format!("issuer {issuer} is listed twice")));
+            }
+        }
+        if let Some(header) = &self.csrf_header {
+            let lower = |b: u8| !b.is_ascii_uppercase() && tchar(b);
+            if header.is_empty() || !header.bytes().all(lower) {
+                return Err(wrong(format!(
+                    "csrf_header {header:?} must be a lowercase header name"
+                )));
+            }
+            if !is_custom_request_header(header) {
+                return Err(wrong(format!(
+                    "csrf_header {header} is a header a browser sends by itself or without a preflight"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a (lowercase) request header name is one only a script can add, and cross-origin
+/// only after a preflight: not a CORS-safelisted header, not one the Fetch standard keeps
+/// for the browser (forbidden request headers, `proxy-*`, `sec-*`), not a credential.
+fn is_custom_request_header(name: &str) -> bool {
+    const BROWSER_OR_SAFELISTED: [&str; 27] = [
+        "accept",
+        "accept-language",
+        "content-language",
+        "content-type",
+        "range",
+        "accept-charset",
+        "accept-encoding",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "access-control-request-private-network",
+        "connection",
+        "content-length",
+        "cookie",
+        "cookie2",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "keep-alive",
+        "origin",
+        "referer",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+    ];
+    !BROWSER_OR_SAFELISTED.contains(&name)
+        && !name.starts_with("proxy-")
+        && !name.starts_with("sec-")
+        && name != "authorization"
+}
+
 /// Key discovery (`{issuer}/.well-known/openid-configuration` → `jwks_uri`) and caching.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -584,6 +714,19 @@ pub struct KeyCacheConfig {
     /// Timeout of each request to the provider, in milliseconds. Default 5000; at least 1.
     #[serde(default = "default_fetch_timeout")]
     pub fetch_timeout_ms: u64,
+    /// Key set URLs by issuer (exactly as `trust.issuers` names it): an issuer listed here
+    /// has its keys fetched from this URL, without discovery, so a new isolate makes one
+    /// request to the provider instead of two, and discovery is one endpoint fewer that must
+    /// answer. PingOne's is `<issuer>/jwks`. An `https` URL (`http` only to 127.0.0.1,
+    /// localhost or `[::1]`) without query or fragment. Default: none; every issuer's
+    /// `jwks_uri` is discovered.
+    ///
+    /// # Security
+    ///
+    /// The keys at this URL decide which tokens are genuine: name the provider's own URL,
+    /// never a copy someone else can write.
+    #[serde(default)]
+    pub jwks_uris: BTreeMap<String, String>,
 }
 
 impl Default for KeyCacheConfig {
@@ -595,6 +738,7 @@ impl Default for KeyCacheConfig {
             max_stale_seconds: default_max_stale(),
             unknown_kid_refetch_seconds: default_refetch_interval(),
             fetch_timeout_ms: default_fetch_timeout(),
+            jwks_uris: BTreeMap::new(),
         }
     }
 }
@@ -663,6 +807,12 @@ pub enum EdgeConfigError {
     /// Inconsistent key cache bounds.
     #[error("keys: {0}")]
     Keys(&'static str),
+    /// A configured JWKS URL is not usable.
+    #[error("keys.jwks_uris for {issuer}: {reason}")]
+    JwksUri {
+        issuer: String,
+        reason: &'static str,
+    },
     /// A deny list setting out of range.
     #[error("deny_list: {0}")]
     DenyList(&'static str),
@@ -687,6 +837,9 @@ pub enum EdgeConfigError {
     /// A `rollout` setting does not fit the bundle's routes.
     #[error("rollout.{0}")]
     Rollout(String),
+    /// A `token_cookie` setting is wrong.
+    #[error("token_cookie: {0}")]
+    TokenCookie(String),
 }
 
 impl EdgeConfig {
@@ -734,6 +887,27 @@ impl EdgeConfig {
         }
         if keys.fetch_timeout_ms == 0 {
             return Err(EdgeConfigError::Keys("fetch_timeout_ms must be positive"));
+        }
+        for (issuer, uri) in &keys.jwks_uris {
+            let refused = |reason| EdgeConfigError::JwksUri {
+                issuer: issuer.clone(),
+                reason,
+            };
+            if !self.trust.issuers.iter().any(|i| i.issuer == *issuer) {
+                return Err(refused("not an issuer of trust.issuers"));
+            }
+            match HttpUrl::parse(uri) {
+                Ok(url) if url.is_secure() && !url.has_query_or_fragment() => {}
+                Ok(url) if url.is_secure() => {
+                    return Err(refused("the URL must have no query or fragment"));
+                }
+                Ok(_) => {
+                    return Err(refused(
+                        "the URL must use https (http only to 127.0.0.1, localhost or [::1])",
+                    ));
+                }
+                Err(_) => return Err(refused("not an http or https URL with a host")),
+            }
         }
         if let Some(kv) = &self.bundle_kv {
             match (&kv.public_key, &kv.audience) {
@@ -824,6 +998,9 @@ impl EdgeConfig {
                 ));
             }
         }
+        if let Some(cookie) = &self.token_cookie {
+            cookie.check(&self.trust)?;
+        }
         if let Some(a) = &self.assertion {
             if !(1..=cedargate::assertion::MAX_ASSERTION_SECONDS).contains(&a.ttl_seconds) {
                 return Err(EdgeConfigError::Assertion(
@@ -894,7 +1071,6 @@ impl Origin {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -927,6 +1103,67 @@ mod tests {
             Origin::Url("https://api.example.com/v1".into()),
             "the trailing slash is not doubled"
         );
+    }
+
+    #[test]
+    fn the_token_cookie_is_off_unless_configured_and_checked() {
+        assert!(
+            EdgeConfig::from_json(&base().to_string())
+                .unwrap()
+                .token_cookie
+                .is_none()
+        );
+        let issuer = "https://auth.pingone.com/env/as";
+        let mut c = base();
+        c["token_cookie"] = json!({ "name": "__Host-at", "issuers": [issuer] });
+        let cookie = EdgeConfig::from_json(&c.to_string())
+            .unwrap()
+            .token_cookie
+            .unwrap();
+        assert_eq!(cookie.name, "__Host-at");
+        assert!(cookie.accepts_issuer(issuer));
+        assert!(!cookie.accepts_issuer("https://auth.pingone.eu/env/as"));
+        assert_eq!(cookie.csrf_header, None);
+        assert!(!cookie.has_csrf_header(|_| Some("1".into())));
+        c["token_cookie"]["csrf_header"] = json!("x-requested-with");
+        let cookie = EdgeConfig::from_json(&c.to_string())
+            .unwrap()
+            .token_cookie
+            .unwrap();
+        assert!(cookie.has_csrf_header(|name| (name == "x-requested-with").then(String::new)));
+        assert!(!cookie.has_csrf_header(|_| None));
+        let refused = |cookie: serde_json::Value| {
+            let mut c = base();
+            c["token_cookie"] = cookie;
+            EdgeConfig::from_json(&c.to_string()).unwrap_err()
+        };
+        for wrong in [
+            json!({ "name": "", "issuers": [issuer] }),
+            json!({ "name": "a b", "issuers": [issuer] }),
+            json!({ "name": "a;b", "issuers": [issuer] }),
+            json!({ "name": "at", "issuers": [] }),
+            json!({ "name": "at", "issuers": ["https://other.example"] }),
+            json!({ "name": "at", "issuers": [issuer, issuer] }),
+            json!({ "name": "at", "issuers": [issuer], "csrf_header": "X-Requested-With" }),
+            json!({ "name": "at", "issuers": [issuer], "csrf_header": "" }),
+            json!({ "name": "at", "issuers": [issuer], "csrf_header": "content-type" }),
+            json!({ "name": "at", "issuers": [issuer], "csrf_header": "origin" }),
+            json!({ "name": "at", "issuers": [issuer], "csrf_header": "sec-fetch-site" }),
+            json!({ "name": "at", "issuers": [issuer], "csrf_header": "cookie" }),
+        ] {
+            let err = refused(wrong.clone());
+            assert!(
+                matches!(err, EdgeConfigError::TokenCookie(_)),
+                "{wrong}: {err}"
+            );
+        }
+        for wrong in [
+            json!({ "name": "at", "issuers": [issuer], "from": "x" }),
+            json!({ "issuers": [issuer] }),
+        ] {
+            let err = refused(wrong.clone());
+            assert!(matches!(err, EdgeConfigError::Shape(_)), "{wrong}: {err}");
+        }
     }
 
     #[test]
@@ -979,6 +1216,60 @@ mod tests {
         c["assertion"] =
             json!({ "issuer": "e", "audience": "o", "key": "inline keys are not read" });
         assert!(EdgeConfig::from_json(&c.to_string()).is_err());
+    }
+
+    #[test]
+    fn jwks_uris_name_trusted_issuers_and_secure_urls() {
+        let issuer = "https://auth.pingone.com/env/as";
+        let with = |uris: serde_json::Value| {
+            let mut c = base();
+            c["keys"] = json!({ "jwks_uris": uris });
+            EdgeConfig::from_json(&c.to_string())
+        };
+        let config = with(json!({ issuer: format!("{issuer}/jwks") })).unwrap();
+        assert_eq!(
+            config.keys.jwks_uris.get(issuer).map(String::as_str),
+            Some("https://auth.pingone.com/env/as/jwks")
+        );
+        assert!(
+            EdgeConfig::from_json(&base().to_string())
+                .unwrap()
+                .keys
+                .jwks_uris
+                .is_empty()
+        );
+        for (uris, reason) in [
+            (
+                json!({ "https://other.example/as": "https://other.example/jwks" }),
+                "not an issuer of trust.issuers",
+            ),
+            (
+                json!({ issuer: "http://auth.pingone.com/env/as/jwks" }),
+                "the URL must use https (http only to 127.0.0.1, localhost or [::1])",
+            ),
+            (
+                json!({ issuer: "https://auth.pingone.com/env/as/jwks?x=1" }),
+                "the URL must have no query or fragment",
+            ),
+            (
+                json!({ issuer: "jwks" }),
+                "not an http or https URL with a host",
+            ),
+        ] {
+            let key = uris.as_object().unwrap().keys().next().unwrap().clone();
+            assert_eq!(
+                with(uris).err(),
+                Some(EdgeConfigError::JwksUri {
+                    issuer: key,
+                    reason
+                })
+            );
+        }
+        // Loopback over http, as for issuers.
+        let mut c = base();
+        c["trust"]["issuers"][0]["issuer"] = json!("http://127.0.0.1:9400/env/as");
+        c["keys"] = json!({ "jwks_uris": { "http://127.0.0.1:9400/env/as": "http://127.0.0.1:9400/env/as/jwks" } });
+        assert!(EdgeConfig::from_json(&c.to_string()).is_ok());
     }
 
     #[test]

@@ -242,6 +242,7 @@ mod tests {
             max_stale_seconds: 100,
             unknown_kid_refetch_seconds: 30,
             fetch_timeout_ms: 1000,
+            jwks_uris: Default::default(),
         }
     }
 
@@ -296,12 +297,12 @@ mod tests {
         assert_eq!(max_backoff_ms(&c), 25_000, "a quarter of max_stale");
         let long = KeyCacheConfig {
             max_stale_seconds: 86_400,
-            ..c
+            ..c.clone()
         };
         assert_eq!(max_backoff_ms(&long), 300_000, "five minutes at most");
         let short = KeyCacheConfig {
             max_stale_seconds: 0,
-            ..c
+            ..c.clone()
         };
         assert_eq!(max_backoff_ms(&short), 1000, "a second at least");
         let mut b = Backoff::default();

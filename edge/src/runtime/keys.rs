@@ -306,8 +306,12 @@ async fn fetch_keys(
     Ok((keys, times, jwks_uri))
 }
 
-/// The `jwks_uri` this isolate discovered for `issuer`, if any.
+/// The `jwks_uri` of `issuer` when it is known without discovery: configured
+/// (`keys.jwks_uris`), or discovered before by this isolate.
 fn known_jwks_uri(store: &KeyStore, issuer: &str) -> Option<String> {
+    if let Some(configured) = store.config.jwks_uris.get(issuer) {
+        return Some(configured.clone());
+    }
     store
         .issuers
         .borrow()

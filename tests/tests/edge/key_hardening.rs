@@ -12,6 +12,7 @@ pub const CHECKS: &[Check<KeyHardening>] = checks![
     no_keys_failed_fetch_503_within_backoff,
     jwks_redirect_refused_not_followed,
     oversize_jwks_given_up_at_cap,
+    a_configured_jwks_uri_skips_discovery,
 ];
 
 /// Starts the key hardening worker.
@@ -24,6 +25,7 @@ pub fn start() -> Result<KeyHardening, String> {
         "env-attacker",
         "env-huge",
         "env-fine",
+        "env-direct",
     ] {
         provider.add_env(env, &["a-rsa-1"]);
         provider.set_cache_control(env, "max-age=1");
@@ -41,18 +43,21 @@ pub fn start() -> Result<KeyHardening, String> {
         "env-redirect",
         "env-huge",
         "env-fine",
+        "env-direct",
     ]
     .iter()
     .map(|e| provider.issuer(e))
     .collect();
     let pairs: Vec<(&str, &str)> = issuers.iter().map(|i| (i.as_str(), "")).collect();
+    let direct = provider.issuer("env-direct");
     let config = json!({
         "trust": trust(&pairs),
         "origin": "none",
         "token_cache_entries": 0,
         "keys": {
             "min_ttl_seconds": 1, "default_ttl_seconds": 1, "max_ttl_seconds": 1,
-            "max_stale_seconds": 6, "fetch_timeout_ms": 3000, "unknown_kid_refetch_seconds": 1
+            "max_stale_seconds": 6, "fetch_timeout_ms": 3000, "unknown_kid_refetch_seconds": 1,
+            "jwks_uris": { direct.clone(): format!("{direct}/jwks") },
         },
     });
     let worker = Wrangler::start("edge-keys", &config, &json!({}))?;
@@ -207,4 +212,26 @@ fn oversize_jwks_given_up_at_cap(s: &KeyHardening) -> Result<(), String> {
         204,
         "another issuer still works",
     )
+}
+
+/// An issuer whose key set URL is configured (`keys.jwks_uris`): its keys are fetched from
+/// there, and its discovery document is never asked for.
+fn a_configured_jwks_uri_skips_discovery(s: &KeyHardening) -> Result<(), String> {
+    let KeyHardening { provider, worker } = s;
+    let issuer = provider.issuer("env-direct");
+    let token = id_token(&issuer, "a", &["AVP_Admin"], "a-rsa-1");
+    let reply = call(worker, "POST", "/pets", Some(&token))?;
+    same(reply.status, 204, "allowed, answered without an origin")?;
+    ensure(provider.jwks_hits("env-direct") >= 1, || {
+        "the configured key set was not fetched".into()
+    })?;
+    same(
+        provider.discovery_hits("env-direct"),
+        0,
+        "discovery asked although the key set URL is configured",
+    )?;
+    // A forged token is still refused with the configured keys.
+    let forged = id_token(&issuer, "a", &["AVP_Admin"], "attacker-rsa");
+    let reply = call(worker, "POST", "/pets", Some(&forged))?;
+    same(reply.status, 401, "a token signed with another key")
 }
