@@ -1,6 +1,7 @@
-//! The bearer token of a request (RFC 6750 §2.1).
+//! The bearer token of a request (RFC 6750 §2.1), and the b64token rule a token taken from
+//! a cookie ([`crate::token_cookie`]) meets too.
 
-/// Why no token could be taken from `Authorization`.
+/// Why no token could be taken from the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum BearerError {
     /// No `Authorization` header.
@@ -9,6 +10,14 @@ pub enum BearerError {
     /// A header that is not one `Bearer <token>`.
     #[error("{0}")]
     Malformed(&'static str),
+    /// A `Cookie` header that is not RFC 6265 cookie pairs, the token cookie twice, or a
+    /// token cookie whose value is not one b64token (`token_cookie` configured only).
+    #[error("{0}")]
+    MalformedCookie(&'static str),
+    /// A token in `Authorization` and one in the token cookie: RFC 6750 §2 allows one
+    /// method per request, and neither is preferred.
+    #[error("a token in both authorization and the token cookie")]
+    Ambiguous,
 }
 
 /// Takes the token from an `Authorization` value: the scheme `Bearer` in any case, one
@@ -27,15 +36,20 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, BearerError> {
             "authorization is not a bearer token",
         ));
     }
-    let body = token.trim_end_matches('=');
-    if body.is_empty()
-        || !body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
-    {
+    if !is_b64token(token) {
         return Err(BearerError::Malformed("bearer token is malformed"));
     }
     Ok(token)
+}
+
+/// Whether `token` is one RFC 6750 b64token: `A-Z a-z 0-9 - . _ ~ + /`, at least one, then
+/// any number of `=`.
+pub fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 #[cfg(test)]

@@ -28,11 +28,14 @@ fn connection_options<'a>(headers: impl Iterator<Item = &'a (String, String)>) -
 /// header the client's `Connection` header names (hop-by-hop by declaration), except those
 /// in `decided_on`: the headers the decision read (lowercase names) reach the origin as the
 /// policies saw them, so a client cannot have the edge decide on a header the origin then
-/// never receives.
+/// never receives. With a token cookie (`token_cookie`, its name), `Cookie` goes without
+/// that cookie ([`crate::token_cookie::forwarded_cookie`]: the other cookies kept, the header
+/// left out when none is left or when it cannot be read).
 pub fn request_headers<S: AsRef<str>>(
     incoming: &[(String, String)],
     forward_authorization: bool,
     decided_on: &[S],
+    token_cookie: Option<&str>,
 ) -> Vec<(String, String)> {
     let named = connection_options(incoming.iter());
     incoming
@@ -44,7 +47,12 @@ pub fn request_headers<S: AsRef<str>>(
                         .iter()
                         .any(|d| d.as_ref().eq_ignore_ascii_case(k)))
         })
-        .cloned()
+        .filter_map(|(k, v)| match token_cookie {
+            Some(name) if k.eq_ignore_ascii_case("cookie") => {
+                crate::token_cookie::forwarded_cookie(v, name).map(|v| (k.clone(), v))
+            }
+            _ => Some((k.clone(), v.clone())),
+        })
         .collect()
 }
 
@@ -292,7 +300,7 @@ mod tests {
             ("Accept", "application/json"),
             ("X-Request-Id", "abc"),
         ]);
-        let out = request_headers::<&str>(&incoming, false, &[]);
+        let out = request_headers::<&str>(&incoming, false, &[], None);
         assert_eq!(
             out,
             pairs(&[("Accept", "application/json"), ("X-Request-Id", "abc")])
@@ -316,7 +324,7 @@ mod tests {
             ("X-Hop", "1"),
         ]);
         assert_eq!(
-            request_headers(&incoming, false, &["x-tenant"]),
+            request_headers(&incoming, false, &["x-tenant"], None),
             pairs(&[("X-Tenant", "blue")])
         );
         // Still never the headers that are dropped whatever the decision read.
@@ -324,7 +332,34 @@ mod tests {
             ("Connection", "x-cedargate-subject"),
             ("X-Cedargate-Subject", "a"),
         ]);
-        assert!(request_headers(&incoming, false, &["x-cedargate-subject"]).is_empty());
+        assert!(request_headers(&incoming, false, &["x-cedargate-subject"], None).is_empty());
+    }
+
+    #[test]
+    fn the_token_cookie_never_reaches_the_origin_and_other_cookies_do() {
+        let incoming = pairs(&[
+            ("Cookie", "theme=dark; at=h.p.s; lang=en"),
+            ("Accept", "*/*"),
+        ]);
+        assert_eq!(
+            request_headers::<&str>(&incoming, false, &[], Some("at")),
+            pairs(&[("Cookie", "theme=dark; lang=en"), ("Accept", "*/*")])
+        );
+        // Only the token cookie: no Cookie header at all; an unreadable one is dropped whole.
+        for cookie in ["at=h.p.s", "theme=dark, at=h.p.s"] {
+            let incoming = pairs(&[("cookie", cookie), ("Accept", "*/*")]);
+            assert_eq!(
+                request_headers::<&str>(&incoming, false, &[], Some("at")),
+                pairs(&[("Accept", "*/*")]),
+                "{cookie}"
+            );
+        }
+        // Without token_cookie, cookies go as they came.
+        let incoming = pairs(&[("Cookie", "theme=dark; at=h.p.s")]);
+        assert_eq!(
+            request_headers::<&str>(&incoming, false, &[], None),
+            incoming
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //!
 //! The request handling itself lives in `runtime/` (wasm32 only); the decisions it relies
 //! on — configuration, header rules, CORS, key freshness, KV bundle refresh, the token
-//! cache, problem responses, monitor mode, the staged bundle's shadow decisions, the request
-//! target and which endpoint it is for, log lines — are plain
+//! cache, tokens from a cookie, problem responses, monitor mode, the staged bundle's shadow
+//! decisions, the request target and which endpoint it is for, log lines — are plain
 //! functions in the other modules, tested natively.
 
 pub mod authzen;
@@ -27,6 +27,7 @@ pub mod rollout;
 pub mod shadow;
 pub mod target;
 pub mod token_cache;
+pub mod token_cookie;
 
 #[cfg(all(target_arch = "wasm32", feature = "runtime"))]
 mod runtime;

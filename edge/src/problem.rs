@@ -67,6 +67,9 @@ pub enum AppError {
     /// An AuthZEN request whose body is not sent as `application/json` (AuthZEN 1.0 asks
     /// for a 400).
     UnsupportedMediaType,
+    /// A token from the token cookie on an unsafe method, without an allowed `Origin` or
+    /// the configured CSRF header (`token_cookie`).
+    CsrfRefused,
 }
 
 /// Status, extra headers and body of a refusal.
@@ -133,6 +136,13 @@ impl From<BearerError> for AppError {
             BearerError::Malformed(message) => Self::InvalidToken {
                 kind: "malformed_header",
                 message: message.into(),
+            },
+            BearerError::MalformedCookie(message) => Self::InvalidToken {
+                kind: "malformed_cookie",
+                message: message.into(),
+            },
+            BearerError::Ambiguous => Self::BadRequest {
+                message: "send the token in authorization or in the token cookie, not both".into(),
             },
         }
     }
@@ -369,6 +379,14 @@ impl AppError {
                 "unsupported-media-type",
                 "Unsupported media type",
                 "send the request body as application/json".into(),
+                Vec::new(),
+            ),
+            Self::CsrfRefused => (
+                403,
+                "csrf",
+                "Cross-site request refused",
+                "a token sent in a cookie needs an allowed Origin or the CSRF header on this method"
+                    .into(),
                 Vec::new(),
             ),
         };
@@ -715,6 +733,10 @@ mod tests {
                 wire(AppError::UnsupportedMediaType, "r-1"),
                 r#"{"type":"urn:cedargate:problem:unsupported-media-type","title":"Unsupported media type","status":400,"detail":"send the request body as application/json","request_id":"r-1"}"#,
             ),
+            (
+                wire(AppError::CsrfRefused, "r-1"),
+                r#"{"type":"urn:cedargate:problem:csrf","title":"Cross-site request refused","status":403,"detail":"a token sent in a cookie needs an allowed Origin or the CSRF header on this method","request_id":"r-1"}"#,
+            ),
         ];
         for (sent, expected) in cases {
             assert_eq!(sent, expected);
@@ -737,6 +759,7 @@ mod tests {
             AppError::MethodNotAllowed { allow: vec![] },
             AppError::PreflightRefused,
             AppError::UnsupportedMediaType,
+            AppError::CsrfRefused,
         ]
         .iter()
         .map(AppError::code)
@@ -750,7 +773,8 @@ mod tests {
                 "forbidden",
                 "method-not-allowed",
                 "cors-origin",
-                "unsupported-media-type"
+                "unsupported-media-type",
+                "csrf"
             ]
         );
     }
@@ -765,6 +789,18 @@ mod tests {
                 message: "several authorization headers".into()
             }
         );
+        assert_eq!(
+            AppError::from(BearerError::MalformedCookie(
+                "token cookie sent more than once"
+            )),
+            AppError::InvalidToken {
+                kind: "malformed_cookie",
+                message: "token cookie sent more than once".into()
+            }
+        );
+        let ambiguous = AppError::from(BearerError::Ambiguous);
+        assert_eq!(ambiguous.status(), 400);
+        assert_eq!(ambiguous.code(), "bad-request");
         let refused = cedargate::GateError::NoKeys;
         assert_eq!(
             AppError::from(AuthError::Refused(refused.clone())),

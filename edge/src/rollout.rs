@@ -115,7 +115,8 @@ pub fn reason(refusal: &AppError) -> Option<&'static str> {
         | AppError::OriginUnreachable
         | AppError::Misconfigured
         | AppError::PreflightRefused
-        | AppError::UnsupportedMediaType => return None,
+        | AppError::UnsupportedMediaType
+        | AppError::CsrfRefused => return None,
     })
 }
 
@@ -263,6 +264,7 @@ mod tests {
             ("origin", Some(AppError::OriginUnreachable)),
             ("misconfigured", Some(AppError::Misconfigured)),
             ("preflight", Some(AppError::PreflightRefused)),
+            ("csrf", Some(AppError::CsrfRefused)),
         ];
         let modes = [
             ("enforce", Mode::Enforce),

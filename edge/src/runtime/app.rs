@@ -13,7 +13,6 @@ use super::now_ms;
 use super::proxy;
 use super::state::{Authenticated, Live, State};
 use crate::authzen::{self, Authzen};
-use crate::bearer::bearer_token;
 use crate::cors;
 use crate::endpoint::{Endpoint, Served};
 use crate::forward::Identity;
@@ -25,6 +24,7 @@ use crate::rollout::{self, Caller, Forwarded, Mode, Settled};
 use crate::shadow;
 use crate::target::target_of;
 use crate::token_cache::token_key;
+use crate::token_cookie::{self, TokenSource};
 use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 use cedargate::assertion::Assertion;
 use cedargate::revocation::DenyList;
@@ -57,6 +57,8 @@ struct Incoming {
     /// The `X-Request-ID` every answer carries: the caller's when accepted, else `id`.
     echoed: String,
     authorization: Option<String>,
+    /// `Cookie`, read for the token cookie (`token_cookie`).
+    cookie: Option<String>,
     origin: Option<String>,
     /// `Access-Control-Request-Method` is present.
     asks_preflight: bool,
@@ -73,6 +75,7 @@ impl Incoming {
         let header = |name: &str| headers.get(name).ok().flatten();
         let echoed = answered_request_id(header(CALLER_REQUEST_ID_HEADER).as_deref(), &id);
         let authorization = header("authorization");
+        let cookie = header("cookie");
         let origin = header("origin");
         let asks_preflight = headers
             .has("access-control-request-method")
@@ -82,6 +85,7 @@ impl Incoming {
             target: target_of(&req.url()),
             echoed,
             authorization,
+            cookie,
             origin,
             asks_preflight,
             now: UnixTime((now_ms() / 1000.0) as i64),
@@ -252,20 +256,52 @@ impl Exchange<'_> {
         }
     }
 
-    /// The caller's verified token, not revoked: `Ok(None)` without `Authorization`; a
-    /// refusal made before the policies were asked otherwise, as [`Refusal`] says.
+    /// The caller's verified token, not revoked: `Ok(None)` without a token (in
+    /// `Authorization` or the token cookie); a refusal made before the policies were asked
+    /// otherwise, as [`Refusal`] says. A token from the cookie is refused without the CSRF
+    /// defence on an unsafe method (never monitored), or when of an issuer not configured
+    /// for the cookie.
     async fn caller<'t>(
         &'t self,
         record: &mut RequestRecord,
     ) -> Result<Option<(&'t str, Rc<Authenticated>)>, Refusal> {
-        let Some(header) = self.incoming.authorization.as_deref() else {
+        let config = self.state.config();
+        let cookie = config.token_cookie.as_ref();
+        let Incoming {
+            authorization,
+            cookie: cookie_header,
+            ..
+        } = self.incoming;
+        let Some((token, source)) = token_cookie::request_token(
+            authorization.as_deref(),
+            cookie_header.as_deref(),
+            cookie.map(|c| c.name.as_str()),
+        )
+        .map_err(|err| Refusal::Undecided(err.into()))?
+        else {
             return Ok(None);
         };
-        let token = bearer_token(Some(header)).map_err(|err| Refusal::Undecided(err.into()))?;
+        let from_cookie = cookie.filter(|_| source == TokenSource::Cookie);
+        if let Some(cookie) = from_cookie
+            && !token_cookie::csrf_allows(
+                &self.incoming.method,
+                self.incoming.origin.as_deref(),
+                &config.cors.allowed_origins,
+                cookie.has_csrf_header(|name| self.incoming.header(name)),
+            )
+        {
+            return Err(Refusal::Final(AppError::CsrfRefused));
+        }
         let auth = self
             .authenticate(token, record)
             .await
             .map_err(Refusal::Undecided)?;
+        if from_cookie.is_some_and(|c| !c.accepts_issuer(auth.verified.issuer())) {
+            return Err(Refusal::Undecided(AppError::InvalidToken {
+                kind: "cookie_issuer",
+                message: "the token's issuer is not configured for the token cookie".into(),
+            }));
+        }
         // A cached token too: the list may have changed since it was verified.
         if let Some(list) = self.deny_list().await.map_err(Refusal::Final)?
             && let Some(claim) = list.denies(&auth.verified)
@@ -840,8 +876,8 @@ enum Refusal {
     /// The caller could not be identified (no valid token, or it is revoked): answered,
     /// unless the request's action is monitored ([`Exchange::undecided`]).
     Undecided(AppError),
-    /// Whether the caller is revoked cannot be known (the deny list is unavailable):
-    /// answered, monitored action or not.
+    /// Whether the caller is revoked cannot be known (the deny list is unavailable), or a
+    /// token from the cookie lacks its CSRF defence: answered, monitored action or not.
     Final(AppError),
 }
 

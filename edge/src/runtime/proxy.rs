@@ -193,7 +193,12 @@ pub async fn forward(
     let inner = req;
     let headers = web_sys::Headers::new().map_err(|_| AppError::OriginUnreachable)?;
     let incoming = inner.headers();
-    for (k, v) in request_headers(&entries(&incoming), out.authorization, out.decided_on) {
+    for (k, v) in request_headers(
+        &entries(&incoming),
+        out.authorization,
+        out.decided_on,
+        config.token_cookie.as_ref().map(|c| c.name.as_str()),
+    ) {
         let _ = headers.append(&k, &v);
     }
     for (k, v) in identity {
