@@ -82,7 +82,8 @@ fn compile(node: &NodeTools) -> Result<(), String> {
 /// `policies/<bundle>` into `target/edge-<name>/` (unless it is newer than every input).
 /// `petstore-access` (services and scopes) goes to `target/edge-access`, `authzen-todo`
 /// (the AuthZEN endpoints) to `target/edge-authzen`, `authzen-cert` (the AuthZEN
-/// certification fixture) to `target/edge-authzen-cert`.
+/// certification fixture) to `target/edge-authzen-cert`, `authzen-search` (the AuthZEN search
+/// interop) to `target/edge-authzen-search`.
 ///
 /// These are test and demo fixtures, not uploads: the same code as `edge/build` with other
 /// data compiled in, so they skip wasm-opt (`--no-opt`), which is single-threaded here and

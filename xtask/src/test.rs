@@ -73,7 +73,7 @@ pub const FILTERS: [(&str, &str); 12] = [
     (
         "edge-build",
         "the workers whose name contains TEXT (all when none does): `petstore` (edge/build), \
-         `access`, `authzen`, `authzen-cert`",
+         `access`, `authzen`, `authzen-cert`, `authzen-search`",
     ),
     ("edge", "the checks whose `suite::check` name contains TEXT"),
     ("web-build", "none: there is one app to build"),
@@ -461,11 +461,12 @@ fn wasm_chrome_stage(cx: &mut Context) -> Outcome {
 
 /// The workers the edge stage builds: a name for `--filter`, and the policy folder and
 /// output name of a fixture worker (`None` for `edge/build`, the one that ships).
-const WORKERS: [(&str, Option<(&str, &str)>); 4] = [
+const WORKERS: [(&str, Option<(&str, &str)>); 5] = [
     ("petstore", None),
     ("access", Some(("petstore-access", "access"))),
     ("authzen", Some(("authzen-todo", "authzen"))),
     ("authzen-cert", Some(("authzen-cert", "authzen-cert"))),
+    ("authzen-search", Some(("authzen-search", "authzen-search"))),
 ];
 
 fn edge_build_stage(cx: &mut Context) -> Outcome {

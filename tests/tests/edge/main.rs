@@ -3,8 +3,9 @@
 //!
 //! Needs the built workers (`cargo xtask test --only edge-build`: `edge/build`, with the
 //! access-token bundle `target/edge-access`, with the AuthZEN Todo bundle
-//! `target/edge-authzen`, with the AuthZEN certification bundle `target/edge-authzen-cert`);
-//! `cargo xtask test` builds them first.
+//! `target/edge-authzen`, with the AuthZEN certification and search interop bundles
+//! `target/edge-authzen-cert` and `target/edge-authzen-search`); `cargo xtask test` builds them
+//! first.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cedargate_tests::checks;
@@ -206,10 +207,14 @@ fn main() -> ExitCode {
     );
     h.suite("authzen", authzen::start, authzen::CHECKS);
     h.suite("authzen_cert", authzen_cert::start, authzen_cert::CHECKS);
+    h.suite(
+        "authzen_search",
+        authzen_search::start,
+        authzen_search::CHECKS,
+    );
     h.suite("monitor", monitor::start, monitor::CHECKS);
     h.suite("staged_bundle", staged_bundle::start, staged_bundle::CHECKS);
     h.suite("staged_shadow", staged_shadow::start, staged_shadow::CHECKS);
-    h.suite("token_cookie", token_cookie::start, token_cookie::CHECKS);
     h.finish()
 }
 
@@ -221,6 +226,7 @@ mod access_bundle;
 mod assertion;
 mod authzen;
 mod authzen_cert;
+mod authzen_search;
 mod bare_workerd;
 mod cache_binding;
 mod corpus;
@@ -236,6 +242,5 @@ mod rust_backend;
 mod signed_kv_bundles;
 mod staged_bundle;
 mod staged_shadow;
-mod token_cookie;
 mod webcrypto;
 mod worker;
