@@ -209,10 +209,22 @@ impl RolloutConfig {
     }
 }
 
-/// Whether `method template` is one of the AuthZEN endpoints the worker answers itself
-/// (the one list, [`crate::authzen::Endpoint::of`]).
+/// Whether `method template` is one of the AuthZEN endpoints the worker answers itself (the
+/// paths `authzen::Endpoint::of` names, which its tests hold to this list).
 fn authzen_route(method: &str, template: &str) -> bool {
-    crate::authzen::Endpoint::of(method, template).is_some()
+    use cedargate::authzen::{
+        EVALUATION_PATH, EVALUATIONS_PATH, SEARCH_ACTION_PATH, SEARCH_RESOURCE_PATH,
+        SEARCH_SUBJECT_PATH,
+    };
+    method.eq_ignore_ascii_case("post")
+        && [
+            EVALUATION_PATH,
+            EVALUATIONS_PATH,
+            SEARCH_SUBJECT_PATH,
+            SEARCH_RESOURCE_PATH,
+            SEARCH_ACTION_PATH,
+        ]
+        .contains(&template)
 }
 
 /// The AuthZEN decision endpoints. The metadata document is public; the Access Evaluation,
