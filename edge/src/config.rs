@@ -592,6 +592,8 @@ impl Default for CorsConfig {
 /// when one is configured. Without either the request is refused, monitored action or not:
 /// 403 `csrf`. The token cookie itself is never forwarded to the origin: the other cookies
 /// are, in their order; a `Cookie` header that cannot be read is not forwarded at all.
+/// Every answer carries `Vary: Cookie`, so no shared cache gives one caller's answer to
+/// another.
 ///
 /// The cookie should be set `Secure`, `HttpOnly`, `SameSite=Strict` or `Lax`, and named with
 /// the `__Host-` prefix, so that no sibling subdomain can set one of the same name.

@@ -90,6 +90,18 @@ pub fn merge_vary(existing: Option<&str>, add: &str) -> String {
     names.join(", ")
 }
 
+/// Adds `name` to the `Vary` of `headers` (the one `vary` entry, created when there is none),
+/// each name once.
+pub fn add_vary(headers: &mut Vec<(&'static str, String)>, name: &str) {
+    match headers
+        .iter_mut()
+        .find(|(k, _)| k.eq_ignore_ascii_case("vary"))
+    {
+        Some((_, value)) => *value = merge_vary(Some(value), name),
+        None => headers.push(("vary", name.to_owned())),
+    }
+}
+
 /// Whether the body of an allowed request goes to the origin (`Ok(true)`), is left out
 /// (`Ok(false)`), or the request is refused (`Err`, with the reason for a 400).
 ///
@@ -359,6 +371,20 @@ mod tests {
         assert_eq!(
             request_headers::<&str>(&incoming, false, &[], None),
             incoming
+        );
+    }
+
+    #[test]
+    fn a_name_is_added_to_the_one_vary_header() {
+        let mut headers = vec![("x-a", "1".to_owned())];
+        add_vary(&mut headers, "Cookie");
+        assert_eq!(headers, [("x-a", "1".into()), ("vary", "Cookie".into())]);
+        let mut headers = vec![("vary", "Origin".to_owned()), ("x-a", "1".to_owned())];
+        add_vary(&mut headers, "Cookie");
+        add_vary(&mut headers, "cookie");
+        assert_eq!(
+            headers,
+            [("vary", "Origin, Cookie".into()), ("x-a", "1".into())]
         );
     }
 

@@ -15,7 +15,7 @@ use super::state::{Authenticated, Live, State};
 use crate::authzen::{self, Authzen};
 use crate::cors;
 use crate::endpoint::{Endpoint, Served};
-use crate::forward::Identity;
+use crate::forward::{Identity, add_vary};
 use crate::log_line::RequestRecord;
 use crate::problem::AppError;
 use crate::request_id::{CALLER_REQUEST_ID_HEADER, answered_request_id};
@@ -150,6 +150,10 @@ async fn answer(incoming: &Incoming, env: &Env, ctx: &Context) -> Response {
     common.push((BUNDLE_VERSION_HEADER, gate.version.clone()));
     if let Some(o) = allowed_origin {
         common.extend(cors::response_headers(cors, o));
+    }
+    if state.config().token_cookie.is_some() {
+        // Who is asking may be said by a cookie: no shared cache may answer another caller.
+        add_vary(&mut common, "Cookie");
     }
     let authzen = state.authzen();
     let route = gate.route(&incoming.method, &incoming.target);

@@ -69,6 +69,17 @@ fn token_never_seen(s: &Cookies, seen: &Value, token: &str, what: &str) -> Resul
     )
 }
 
+/// Checks that `reply` says it varies with `Cookie` (no shared cache may give it to
+/// another caller).
+fn varies_by_cookie(reply: &Reply, what: &str) -> Result<(), String> {
+    let vary = reply.header("vary").unwrap_or_default();
+    ensure(
+        vary.split(',')
+            .any(|n| n.trim().eq_ignore_ascii_case("cookie")),
+        || format!("{what}: Vary is {vary:?}, without Cookie"),
+    )
+}
+
 fn a_cookie_token_is_verified_and_the_origin_never_receives_it(s: &Cookies) -> Result<(), String> {
     let token = id_token(&s.issuer, "alice", &["AVP_Admin"], "a-rsa-1");
     let cookie = format!("theme=dark; {COOKIE}={token}; lang=en");
@@ -86,6 +97,7 @@ fn a_cookie_token_is_verified_and_the_origin_never_receives_it(s: &Cookies) -> R
         "the other cookies reach the origin",
     )?;
     token_never_seen(s, &seen, &token, "GET")?;
+    varies_by_cookie(&reply, "GET with the token cookie")?;
     // Only the token cookie: no Cookie header at all.
     let only = format!("{COOKIE}={token}");
     let reply = with_cookie(&s.w, "GET", &[("cookie", &only)])?;
@@ -121,6 +133,7 @@ fn unsafe_methods_with_a_cookie_token_need_an_allowed_origin_or_the_csrf_header(
         }
         let reply = with_cookie(&s.w, "POST", &headers)?;
         same(reply.status, 403, what)?;
+        varies_by_cookie(&reply, what)?;
         same(
             problem_type(&reply).as_str(),
             "urn:cedargate:problem:csrf",
