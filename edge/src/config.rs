@@ -1120,6 +1120,17 @@ mod tests {
     }
 
     #[test]
+    fn every_pingone_region_is_a_trusted_issuer() {
+        for tld in ["com", "eu", "ca", "asia", "com.au", "sg"] {
+            let issuer = format!("https://auth.pingone.{tld}/env/as");
+            let mut c = base();
+            c["trust"]["issuers"][0]["issuer"] = json!(issuer);
+            let config = EdgeConfig::from_json(&c.to_string()).unwrap();
+            assert_eq!(config.trust.issuers[0].issuer, issuer);
+        }
+    }
+
+    #[test]
     fn the_token_cookie_is_off_unless_configured_and_checked() {
         assert!(
             EdgeConfig::from_json(&base().to_string())
