@@ -134,8 +134,8 @@ function start(name, args, dir, options = {}) {
 
 /** The issuer of a PingOne environment. */
 export function pingoneIssuer({ region, environmentId }) {
-  const tld = { na: 'com', com: 'com', eu: 'eu', ca: 'ca', asia: 'asia', ap: 'asia', au: 'com.au', 'com.au': 'com.au' }[region];
-  if (!tld) throw new Error(`unknown PingOne region ${region} (com, eu, ca, asia, com.au)`);
+  const tld = { na: 'com', com: 'com', eu: 'eu', ca: 'ca', asia: 'asia', ap: 'asia', au: 'com.au', 'com.au': 'com.au', sg: 'sg' }[region];
+  if (!tld) throw new Error(`unknown PingOne region ${region} (com, eu, ca, asia, com.au, sg)`);
   if (!/^[A-Za-z0-9-]+$/.test(environmentId ?? '')) throw new Error('the PingOne environment id is missing or malformed');
   return `https://auth.pingone.${tld}/${environmentId}/as`;
 }

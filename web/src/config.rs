@@ -55,7 +55,7 @@ pub struct AppConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PingOneEnvironment {
-    /// `com` (North America), `eu`, `ca`, `asia`, `com.au`.
+    /// `com` (North America), `eu`, `ca`, `asia`, `com.au`, `sg` (Singapore).
     pub region: String,
     /// The environment id (a UUID).
     pub environment_id: String,
@@ -79,7 +79,7 @@ pub enum AppConfigError {
     #[error("config.json must give exactly one of \"issuer\" and \"pingone\"")]
     Issuer,
     /// An unknown PingOne region.
-    #[error("unknown PingOne region {0} (com, eu, ca, asia, com.au)")]
+    #[error("unknown PingOne region {0} (com, eu, ca, asia, com.au, sg)")]
     Region(String),
     /// A URL that is not https (http is allowed for 127.0.0.1, localhost and [::1]).
     #[error("{0} must be an https URL (http only to 127.0.0.1, localhost or [::1])")]
@@ -138,6 +138,7 @@ impl AppConfig {
                     "ca" => "ca",
                     "asia" | "ap" => "asia",
                     "com.au" | "au" => "com.au",
+                    "sg" => "sg",
                     other => return Err(AppConfigError::Region(other.to_owned())),
                 };
                 Ok(format!(
@@ -259,6 +260,20 @@ mod tests {
                 UrlError::Userinfo
             ))
         );
+        for (region, issuer) in [
+            ("com", "https://auth.pingone.com/e1/as"),
+            ("eu", "https://auth.pingone.eu/e1/as"),
+            ("ca", "https://auth.pingone.ca/e1/as"),
+            ("asia", "https://auth.pingone.asia/e1/as"),
+            ("com.au", "https://auth.pingone.com.au/e1/as"),
+            ("sg", "https://auth.pingone.sg/e1/as"),
+        ] {
+            let json = format!(
+                r#"{BASE} "pingone": {{ "region": "{region}", "environment_id": "e1" }} }}"#
+            );
+            let config = AppConfig::from_json(&json).unwrap();
+            assert_eq!(config.issuer().unwrap(), issuer, "{region}");
+        }
         let region =
             format!(r#"{BASE} "pingone": {{ "region": "mars", "environment_id": "a" }} }}"#);
         assert_eq!(
