@@ -31,7 +31,7 @@ pub fn start() -> Result<Cert, String> {
             main.display()
         )
     })?;
-    let provider = LocalProvider::start("env-authzen-cert", API)?;
+    let provider = LocalProvider::start("env-cert-pdp", API)?;
     let issuer = provider.issuer().to_owned();
     let origin = EchoOrigin::start()?;
     let entry = |caller: &str| {
@@ -43,7 +43,7 @@ pub fn start() -> Result<Cert, String> {
         "origin": origin.url(),
         "authzen": { "base_url": BASE_URL },
     });
-    let w = Wrangler::start("edge-authzen-cert", &config, &json!({ "main": main }))?;
+    let w = Wrangler::start("edge-cert-pdp", &config, &json!({ "main": main }))?;
     Ok(Cert {
         _provider: provider,
         _origin: origin,

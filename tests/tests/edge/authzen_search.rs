@@ -25,7 +25,7 @@ pub fn start() -> Result<Search, String> {
             main.display()
         )
     })?;
-    let provider = LocalProvider::start("env-authzen-search", API)?;
+    let provider = LocalProvider::start("env-search-pdp", API)?;
     let issuer = provider.issuer().to_owned();
     let origin = EchoOrigin::start()?;
     let entry = |caller: &str| {
@@ -37,7 +37,7 @@ pub fn start() -> Result<Search, String> {
         "origin": origin.url(),
         "authzen": { "base_url": "https://search-pdp.e2e.test" },
     });
-    let w = Wrangler::start("edge-authzen-search", &config, &json!({ "main": main }))?;
+    let w = Wrangler::start("edge-search-pdp", &config, &json!({ "main": main }))?;
     Ok(Search {
         _provider: provider,
         _origin: origin,
