@@ -258,3 +258,114 @@ test('a sign-out in another tab while a renewal is in flight is not undone, and 
   assert.deepEqual(problems, []);
   await context.close();
 });
+
+test('a stale tab\'s older session arriving after the newer one is not taken, and its rotated refresh token is never presented again', async () => {
+  const { page, context, problems } = await ui.newPage(browser, 1280);
+  const seen = watch(context);
+  // A page of the app's origin that does not run the app: it hears what the tabs say on the
+  // channel and, later, says an old session again, as a tab that missed a renewal would.
+  const stale = await context.newPage();
+  await stale.goto(new URL('config.json', stack.appUrl).href);
+  await stale.evaluate(() => {
+    window.heard = [];
+    window.channel = new BroadcastChannel('cedargate.session');
+    window.channel.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === 'session') window.heard.push(event.data);
+    };
+  });
+  const heard = () => stale.evaluate(() => window.heard.map((text) => JSON.parse(text)));
+  const heardText = () => stale.evaluate(() => window.heard);
+  const heardUntil = async (done, ms, what) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const messages = await heard();
+      if (done(messages)) return messages;
+      if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  await ui.signIn(page, stack.appUrl, 'alice', USERS.alice.password);
+  const firstIat = await claim(page, 'id-token', 'iat');
+  const [signedIn] = await heardUntil((m) => m.length >= 1, 10000, 'the sign-in\'s session on the channel');
+  const signedInText = (await heardText())[0];
+  assert.ok(signedIn.refresh_token, 'the provider issued a refresh token');
+
+  // The app renews, rotating the refresh token, and tells the other tabs.
+  const secondIat = await changes(() => claim(page, 'id-token', 'iat'), firstIat, (TTL + 5) * 1000, 'the ID token');
+  const renewedMessages = await heardUntil(
+    (m) => m.some((s) => s.refresh_token && s.refresh_token !== signedIn.refresh_token),
+    10000, 'the renewed session on the channel');
+  const renewed = renewedMessages.find((s) => s.refresh_token !== signedIn.refresh_token);
+  assert.equal(seen.refreshes.length, 1);
+  assert.equal(seen.refreshes[0], signedIn.refresh_token);
+
+  // The stale tab says the sign-in's session again, after the renewed one.
+  const before = renewedMessages.length;
+  await stale.evaluate((text) => window.channel.postMessage(text), signedInText);
+
+  // The next renewal presents the rotated refresh token, never the spent one again.
+  await until(() => seen.refreshes.length >= 2, (TTL + 5) * 1000, 'the second renewal');
+  assert.equal(seen.refreshes[1], renewed.refresh_token);
+  assert.ok(!seen.refreshes.slice(1).includes(signedIn.refresh_token), 'a rotated refresh token was presented again');
+  const thirdIat = await changes(() => claim(page, 'id-token', 'iat'), secondIat, (TTL + 5) * 1000, 'the renewed ID token');
+  assert.ok(Number(thirdIat) > Number(secondIat));
+  assert.equal(await page.getByTestId('renewal-error').count(), 0);
+  assert.equal(await page.getByTestId('profile').count(), 1);
+  // The app answered the stale session with its newer one, and did not take it.
+  const answered = (await heard()).slice(before);
+  assert.ok(answered.some((s) => s.refresh_token === renewed.refresh_token), 'no answer with the newer session');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a sign-out in the tab whose renewal is in flight waits for it, and the renewal\'s rotated refresh token is revoked', async () => {
+  const { page, context, problems } = await ui.newPage(browser, 1280);
+  const seen = watch(context);
+  // The provider answers the renewal at once; the answer reaches the page only when released.
+  let release;
+  const released = new Promise((r) => { release = r; });
+  let held = null;
+  await context.route('**/token', async (route) => {
+    const form = new URLSearchParams(route.request().postData() ?? '');
+    if (form.get('grant_type') !== 'refresh_token' || held) return route.continue();
+    const response = await route.fetch();
+    const body = await response.json();
+    held = { presented: form.get('refresh_token'), refreshToken: body.refresh_token };
+    await released;
+    // A page that already left aborted the request: nothing to answer.
+    await route.fulfill({ response, json: body }).catch(() => {});
+  });
+  await ui.signIn(page, stack.appUrl, 'alice', USERS.alice.password);
+
+  // The renewal is in flight when this same tab signs out.
+  await until(() => held, (TTL + 5) * 1000, 'the renewal');
+  assert.ok(held.refreshToken && held.refreshToken !== held.presented, 'the provider rotated the refresh token');
+  // The answer is released once the page has either left (its document, and the renewal
+  // with it, gone) or says it waits for the renewal.
+  const left = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame(), timeout: 20000 })
+    .then(() => 'left', () => null);
+  const waiting = page.getByTestId('sign-out-waiting').waitFor({ timeout: 20000 })
+    .then(() => 'waiting', () => null);
+  await page.getByTestId('sign-out').click();
+  const first = await Promise.race([left, waiting]);
+  assert.ok(seen.revocations.some((r) => r.token === held.presented), 'the session\'s refresh token was revoked');
+
+  // The renewal comes back: its tokens are revoked before the page leaves, and the tab ends
+  // signed out.
+  release();
+  await until(() => seen.revocations.some((r) => r.token === held.refreshToken), 10000,
+    'the revocation of the renewal\'s refresh token');
+  assert.equal(first, 'waiting');
+  await page.getByTestId('signed-out').waitFor();
+  assert.equal(await page.getByTestId('profile').count(), 0);
+  const spent = await fetch(seen.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: held.refreshToken, client_id: stack.clientId }),
+  });
+  assert.equal(spent.status, 400);
+  assert.deepEqual(problems, []);
+  await context.close();
+});

@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod renewal;
 pub mod session;
 pub mod staged;
+pub mod tabs;
 
 #[cfg(target_arch = "wasm32")]
 mod app;

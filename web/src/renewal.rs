@@ -145,6 +145,11 @@ pub struct SharedTokens {
     pub access_token_received_at: Option<i64>,
     #[serde(default)]
     pub access_expires_in: Option<i64>,
+    /// Where the session stands ([`crate::tabs::Generation`]): a tab takes it only when it
+    /// is newer than the one it holds. Absent from a tab that does not send it: then the
+    /// oldest there is, which a tab holding a session never takes.
+    #[serde(default)]
+    pub generation: crate::tabs::Generation,
 }
 
 impl fmt::Debug for SharedTokens {
@@ -152,6 +157,7 @@ impl fmt::Debug for SharedTokens {
         f.debug_struct("SharedTokens")
             .field("access_token", &self.access_token.is_some())
             .field("refresh_token", &self.refresh_token.is_some())
+            .field("generation", &self.generation)
             .finish_non_exhaustive()
     }
 }

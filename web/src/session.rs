@@ -85,6 +85,9 @@ pub struct Session {
     pub refresh_token: Option<Secret>,
     /// The nonce of the sign-in, which renewed ID tokens are held to.
     pub nonce: String,
+    /// Where the session stands among the sessions of this browser's tabs: a tab adopts
+    /// another's session only when it is newer than its own.
+    pub generation: crate::tabs::Generation,
 }
 
 impl Session {
@@ -109,6 +112,7 @@ impl Session {
             id_token_received_at: Some(self.id_token.received_at),
             access_token_received_at: self.access_token.as_ref().map(|t| t.received_at),
             access_expires_in: self.access_token.as_ref().and_then(|t| t.expires_in),
+            generation: self.generation,
         }
     }
 

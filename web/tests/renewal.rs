@@ -6,6 +6,7 @@ use cedargate_web::renewal::{
     Held, MAX_MARGIN_SECONDS, RefreshError, SharedTokens, TabMessage, check_refreshed_id_token,
     is_no_session, refresh_request, renewal_delay, renewal_time, session_renewal_time,
 };
+use cedargate_web::tabs::Generation;
 use serde_json::{Map, Value, json};
 
 #[cfg(target_arch = "wasm32")]
@@ -191,13 +192,17 @@ fn tab_messages_round_trip_and_never_show_tokens_in_debug() {
         id_token_received_at: Some(1000),
         access_token_received_at: Some(1200),
         access_expires_in: Some(300),
+        generation: Generation {
+            signed_in_at: 1_000_000,
+            renewals: 3,
+        },
     };
     // A tab that sends no receipt times is still understood.
     let older = TabMessage::parse(
         r#"{"type":"session","id_token":"a.b.c","nonce":"n","access_token":null}"#,
     );
     assert!(
-        matches!(&older, Some(TabMessage::Session(t)) if t.id_token_received_at.is_none() && t.access_expires_in.is_none()),
+        matches!(&older, Some(TabMessage::Session(t)) if t.id_token_received_at.is_none() && t.access_expires_in.is_none() && t.generation == Generation::default()),
         "{older:?}"
     );
     for message in [

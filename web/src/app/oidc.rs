@@ -6,6 +6,7 @@ use crate::config::AppConfig;
 use crate::oauth::{self, CodeVerifier, OAuthError, PendingLogin, StepUp};
 use crate::renewal::{self, SharedTokens};
 use crate::session::{Discovery, DiscoveryExt as _, Secret, Session, Token, decode_parts};
+use crate::tabs::Generation;
 use cedargate::crypto::WebCrypto;
 use cedargate::{KeySet, TokenKind, UnixTime, Verifier};
 use gloo_net::http::Request;
@@ -282,6 +283,7 @@ impl Tokens {
         refresh_token: Option<String>,
         nonce: String,
         renewed: bool,
+        generation: Generation,
     ) -> Result<Session, SignInError> {
         let id_token = self.id_token(id_token).await?;
         let given = id_token.claims.get("nonce").and_then(|n| n.as_str());
@@ -304,6 +306,7 @@ impl Tokens {
             access_token,
             refresh_token: refresh_token.map(Secret::new),
             nonce,
+            generation,
         })
     }
 }
@@ -354,6 +357,7 @@ pub async fn complete(
             tokens.refresh_token,
             pending.nonce,
             false,
+            Generation::first(now_ms() as i64),
         )
         .await?;
     oauth::check_auth_time(&session.id_token.claims, pending.max_age, now().0)?;
@@ -399,6 +403,8 @@ pub async fn refresh(config: &AppConfig, session: &Session) -> Result<Session, S
             .map(Secret::new)
             .or_else(|| session.refresh_token.clone()),
         nonce: session.nonce.clone(),
+        // A renewal rotates the refresh token: the renewed session is the next.
+        generation: session.generation.next(),
     })
 }
 
@@ -419,6 +425,7 @@ pub async fn adopt(
             shared.refresh_token,
             shared.nonce,
             true,
+            shared.generation,
         )
         .await?;
     // Renewed when the sharing tab would have renewed them: received when it received them.

@@ -9,11 +9,19 @@
 //!   and verifies what it gets. When none answers and someone was signed in, it restores the
 //!   session with a silent sign-in (`prompt=none`), which comes back signed out without
 //!   showing a page when the provider's session is over.
-//! - **Sign-out** in one tab signs every tab out.
+//! - **Order.** Every session carries its [`Generation`](crate::tabs::Generation) (the sign-in it comes from and how
+//!   many renewals followed). A tab takes another tab's session only when it is newer than
+//!   the one it holds, whatever order the messages arrive in, and checks again when the
+//!   session has been verified; an older one (a stale tab's) is answered with the newer. A
+//!   tab that has heard of a newer session than its own does not renew: its refresh token
+//!   has been rotated, and presenting it again would make the provider revoke the family.
+//! - **Sign-out** in one tab signs every tab out; a renewal or an adoption in flight when it
+//!   begins is not taken afterwards ([`Order`]).
 
 use crate::app::{SetupResource, oidc, storage};
 use crate::renewal::TabMessage;
 use crate::session::{Session, SharedSession};
+use crate::tabs::{Offered, Order, Ticket};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::cell::RefCell;
@@ -28,6 +36,19 @@ pub const CHANNEL: &str = "cedargate.session";
 pub const LEADER_LOCK: &str = "cedargate.session-renewal";
 /// How long a starting tab waits for another tab's session before it signs in silently.
 const ANSWER_WAIT: Duration = Duration::from_millis(300);
+/// How long a sign-out waits for a renewal in flight, and how often it looks.
+const SETTLE_WAIT: Duration = Duration::from_secs(10);
+const SETTLE_STEP: Duration = Duration::from_millis(50);
+
+async fn sleep(duration: Duration) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+            &resolve,
+            i32::try_from(duration.as_millis()).unwrap_or(i32::MAX),
+        );
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
 
 thread_local! {
     static CHANNEL_HANDLE: RefCell<Option<web_sys::BroadcastChannel>> = const { RefCell::new(None) };
@@ -43,9 +64,12 @@ pub struct Sessions {
     pub renewal_error: RwSignal<Option<String>>,
     /// Whether this tab is the one that renews.
     pub leader: RwSignal<bool>,
-    /// A sign-out in this tab has begun (its tokens are being revoked): a renewal that
-    /// comes back meanwhile is not taken.
-    signing_out: RwSignal<bool>,
+    /// Which sessions this tab takes, renews, or leaves (see [`Order`]).
+    order: StoredValue<Order>,
+    /// A renewal is between its request and what becomes of its answer.
+    renewing: StoredValue<bool>,
+    /// A sign-out in this tab waits for a renewal in flight ([`Sessions::renewal_settled`]).
+    pub sign_out_waiting: RwSignal<bool>,
 }
 
 fn post(message: &TabMessage) {
@@ -65,7 +89,9 @@ impl Sessions {
             restoring: RwSignal::new(!callback),
             renewal_error: RwSignal::new(None),
             leader: RwSignal::new(false),
-            signing_out: RwSignal::new(false),
+            order: StoredValue::new(Order::new()),
+            renewing: StoredValue::new(false),
+            sign_out_waiting: RwSignal::new(false),
         };
         sessions.open_channel(setup);
         sessions.request_leadership();
@@ -81,22 +107,42 @@ impl Sessions {
     pub fn set(&self, session: Session) {
         storage::set_signed_in(true);
         post(&TabMessage::Session(session.shared()));
+        self.keep(session);
+    }
+
+    /// Holds `session` (made here or adopted).
+    fn keep(&self, session: Session) {
+        self.order.update_value(|o| o.hold(session.generation));
         self.renewal_error.set(None);
         self.restoring.set(false);
-        self.signing_out.set(false);
         self.session.set(Some(Arc::new(session)));
     }
 
     /// A sign-out begins in this tab: from now on a renewal in flight is not taken (see
     /// [`Sessions::sign_out`], which ends it).
     pub fn begin_sign_out(&self) {
-        self.signing_out.set(true);
+        self.order.update_value(Order::begin_sign_out);
+    }
+
+    /// Waits (at most [`SETTLE_WAIT`]) for a renewal in flight to come back. A sign-out leaves
+    /// the page only then: the renewal's tokens belong to no session and are revoked
+    /// ([`Sessions::renew`]), while leaving sooner would abort it with the refresh token the
+    /// provider rotated still alive.
+    pub async fn renewal_settled(&self) {
+        let mut waited = Duration::ZERO;
+        while self.renewing.get_value() && waited < SETTLE_WAIT {
+            self.sign_out_waiting.set(true);
+            sleep(SETTLE_STEP).await;
+            waited += SETTLE_STEP;
+        }
+        self.sign_out_waiting.set(false);
     }
 
     /// Signs every tab out (the provider's session is ended by the caller).
     pub fn sign_out(&self) {
         storage::set_signed_in(false);
         post(&TabMessage::SignedOut);
+        self.order.update_value(Order::signed_out);
         self.session.set(None);
     }
 
@@ -128,29 +174,46 @@ impl Sessions {
     fn receive(self, setup: SetupResource, message: TabMessage) {
         match message {
             TabMessage::Hello => {
+                if self.order.with_value(Order::signing_out) {
+                    return;
+                }
                 if let Some(current) = self.session.get_untracked() {
                     post(&TabMessage::Session(current.shared()));
                 }
             }
             TabMessage::SignedOut => {
+                self.order.update_value(Order::signed_out);
                 self.session.set(None);
                 self.restoring.set(false);
             }
             TabMessage::Session(shared) => {
-                let same = self
-                    .session
-                    .with_untracked(|s| s.as_ref().is_some_and(|s| s.shared() == shared));
-                if same {
-                    self.restoring.set(false);
-                    return;
-                }
+                let offered = self
+                    .order
+                    .try_update_value(|o| o.offered(shared.generation));
+                let ticket = match offered {
+                    Some(Offered::Adopt(ticket)) => ticket,
+                    Some(Offered::Same) => {
+                        self.restoring.set(false);
+                        return;
+                    }
+                    // A stale tab's older session: it gets the newer one back.
+                    Some(Offered::Stale) => {
+                        if let Some(current) = self.session.get_untracked() {
+                            post(&TabMessage::Session(current.shared()));
+                        }
+                        return;
+                    }
+                    Some(Offered::SigningOut) | None => return,
+                };
                 spawn_local(async move {
                     let Ok(setup) = setup.await else { return };
                     match oidc::adopt(&setup.config, &setup.discovery, shared).await {
+                        // Taken only if it is still the newest and no sign-out came
+                        // meanwhile: a newer session verified sooner stays.
                         Ok(session) => {
-                            self.renewal_error.set(None);
-                            self.session.set(Some(Arc::new(session)));
-                            self.restoring.set(false);
+                            if self.order.with_value(|o| o.takes(&ticket)) {
+                                self.keep(session);
+                            }
                         }
                         // Tokens that do not verify here are not taken over; the tab keeps
                         // what it has.
@@ -217,9 +280,21 @@ impl Sessions {
     }
 
     async fn renew(self, setup: SetupResource, current: Arc<Session>) {
-        if !self.holds(&current) {
+        // No renewal of a session no longer held, while a sign-out is under way, or when a
+        // newer session is known (this one's refresh token has been rotated).
+        let Some(ticket) = self
+            .order
+            .with_value(Order::renewal)
+            .filter(|t| t.generation == current.generation && self.holds(&current))
+        else {
             return;
-        }
+        };
+        self.renewing.set_value(true);
+        self.renew_with(setup, current, ticket).await;
+        self.renewing.set_value(false);
+    }
+
+    async fn renew_with(self, setup: SetupResource, current: Arc<Session>, ticket: Ticket) {
         let Ok(setup) = setup.await else { return };
         let renewed = oidc::refresh(&setup.config, &current).await;
         // The session may have ended (a sign-out here or in another tab), be ending (a
@@ -227,7 +302,7 @@ impl Sessions {
         // answered: the renewal then belongs to no session. Its tokens
         // are revoked rather than kept, so a sign-out is never undone by a renewal in
         // flight, and the rotated refresh token it brought renews nothing more.
-        if !self.holds(&current) {
+        if !(self.holds(&current) && self.order.with_value(|o| o.takes_renewal(&ticket))) {
             if let Ok(orphan) = renewed {
                 oidc::revoke_tokens(&setup.config, &orphan).await;
             }
@@ -239,12 +314,10 @@ impl Sessions {
         }
     }
 
-    /// Whether `session` is still the one this tab holds, and no sign-out has begun.
+    /// Whether `session` is still the one this tab holds.
     fn holds(&self, session: &Arc<Session>) -> bool {
-        !self.signing_out.get_untracked()
-            && self
-                .session
-                .with_untracked(|s| s.as_ref().is_some_and(|s| Arc::ptr_eq(s, session)))
+        self.session
+            .with_untracked(|s| s.as_ref().is_some_and(|s| Arc::ptr_eq(s, session)))
     }
 
     /// Looks for the session after a reload or in a new tab: another tab's, or a silent

@@ -105,10 +105,11 @@ fn SignedIn(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
                 return;
             };
             // A renewal in flight is not taken from now on: it revokes what it brings
-            // (`Sessions::renew`).
+            // (`Sessions::renew`), and the page stays until it has.
             sessions.begin_sign_out();
             leptos::task::spawn_local(async move {
                 oidc::revoke_tokens(&setup.config, &session).await;
+                sessions.renewal_settled().await;
                 let url = oidc::sign_out_url(&setup.config, &session);
                 sessions.sign_out();
                 if let Some(url) = url {
@@ -157,6 +158,11 @@ fn SignedIn(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
             <button class="button" data-testid="sign-out" on:click=sign_out>
                 "Sign out"
             </button>
+            <Show when=move || sessions.sign_out_waiting.get()>
+                <p class="muted" role="status" data-testid="sign-out-waiting">
+                    "Signing out after the renewal under way…"
+                </p>
+            </Show>
         </section>
         {move || {
             sessions
