@@ -5,8 +5,8 @@ use super::introspection::Client as IntrospectionClient;
 use super::keys::KeyStore;
 use crate::authzen::{Authzen, AuthzenSetupError};
 use crate::bundle_policy::BundleWatch;
-use crate::config::{EdgeConfig, EdgeConfigError};
 use crate::config::SignatureBackendChoice;
+use crate::config::{EdgeConfig, EdgeConfigError};
 use crate::decision_cache::DecisionCache;
 use crate::key_policy::config_digest;
 use crate::request_values::decided_on;
@@ -460,9 +460,7 @@ fn prepare(
     mapping: Option<&str>,
     bundle: Bundle,
 ) -> Result<(Gate, Option<Authzen>), PrepareError> {
-    config
-        .check_bundle(&bundle)
-        .map_err(PrepareError::Routes)?;
+    config.check_bundle(&bundle).map_err(PrepareError::Routes)?;
     let authzen = config
         .authzen
         .as_ref()

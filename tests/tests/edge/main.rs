@@ -215,6 +215,7 @@ fn main() -> ExitCode {
     h.suite("monitor", monitor::start, monitor::CHECKS);
     h.suite("staged_bundle", staged_bundle::start, staged_bundle::CHECKS);
     h.suite("staged_shadow", staged_shadow::start, staged_shadow::CHECKS);
+    h.suite("token_cookie", token_cookie::start, token_cookie::CHECKS);
     h.finish()
 }
 
@@ -242,5 +243,6 @@ mod rust_backend;
 mod signed_kv_bundles;
 mod staged_bundle;
 mod staged_shadow;
+mod token_cookie;
 mod webcrypto;
 mod worker;
