@@ -97,6 +97,26 @@ mod native {
                 assert!(decision.is_allowed());
             })
         });
+        // A new token's Cedar work without the signature: claims to principal, then the
+        // route and its decision.
+        let claims = verified.claims().clone();
+        c.bench_function("decision/new_principal", |b| {
+            b.iter(|| {
+                let principal = gate
+                    .trust()
+                    .insecure_principal_from_claims(ISSUER_A, TokenKind::Id, black_box(&claims))
+                    .unwrap();
+                let (_, decision) = gate
+                    .decide(
+                        &principal,
+                        "GET",
+                        "/pets/7",
+                        &cedargate::RequestValues::at(cedargate::UnixTime(0)),
+                    )
+                    .unwrap();
+                assert!(decision.is_allowed());
+            })
+        });
         c.bench_function("pipeline/rs256", |b| {
             b.iter(|| {
                 let (_, principal) = pollster::block_on(gate.authenticate(
@@ -249,6 +269,19 @@ mod native {
                 let (_, decision) = gate
                     .decide(black_box(&principal), "POST", "/todos", &values)
                     .unwrap();
+                assert!(decision.is_allowed());
+            })
+        });
+        // A new token's Cedar work without the signature: its claims mapped to a principal
+        // and its first decision (the join with the data included).
+        let claims = claims.as_object().unwrap().clone();
+        c.bench_function("decision/new_principal_entity_data", |b| {
+            b.iter(|| {
+                let principal = gate
+                    .trust()
+                    .insecure_principal_from_claims(ISSUER_A, TokenKind::Access, black_box(&claims))
+                    .unwrap();
+                let (_, decision) = gate.decide(&principal, "POST", "/todos", &values).unwrap();
                 assert!(decision.is_allowed());
             })
         });

@@ -331,9 +331,6 @@ pub(crate) struct EntityData {
     pub(crate) entities: Entities,
     /// Each entity of the data as written (Cedar's JSON entity format), by uid.
     pub(crate) by_uid: HashMap<EntityUid, Value>,
-    /// The schema's action entities alone, made once: the store a token's principal and
-    /// groups are added to ([`crate::Trust::principal`]).
-    pub(crate) actions: Entities,
 }
 
 impl fmt::Debug for Bundle {
@@ -673,11 +670,6 @@ impl Bundle {
         })
     }
 
-    /// The schema's action entities, made once at load.
-    pub(crate) fn action_entities(&self) -> &Entities {
-        &self.entity_data.actions
-    }
-
     /// The entity data's entities (with their hierarchy) and the schema's action entities;
     /// only the action entities for a bundle without entity data.
     pub fn entities(&self) -> &Entities {
@@ -837,15 +829,14 @@ fn parse_entities(
         message,
         line: None,
     };
-    let actions = Entities::from_entities([], Some(schema))
-        .map_err(|err| refuse(format!("the schema's action entities: {err}")))?;
     let Some(text) = text else {
+        let entities = Entities::from_entities([], Some(schema))
+            .map_err(|err| refuse(format!("the schema's action entities: {err}")))?;
         return Ok((
             EntityData {
                 source: None,
-                entities: actions.clone(),
+                entities,
                 by_uid: HashMap::new(),
-                actions,
             },
             None,
         ));
@@ -890,7 +881,6 @@ fn parse_entities(
             source: Some(text.to_owned()),
             entities,
             by_uid,
-            actions,
         },
         Some(canonical_items.into_iter().map(|(_, item)| item).collect()),
     ))

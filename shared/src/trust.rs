@@ -142,11 +142,6 @@ struct AttributeMap {
     required: bool,
     /// Space-separated string to set (OAuth `scope`).
     space_separated: bool,
-    /// The schema requires the attribute. A built-in mapping (scope, permissions, client)
-    /// is not `required`, so a token without its claim maps to an entity without a required
-    /// attribute: such a principal takes the validating path of [`Trust::map`], which
-    /// refuses it.
-    schema_required: bool,
 }
 
 /// One issuer entry's claim mapping, bound to a schema.
@@ -161,12 +156,6 @@ struct IssuerPolicy {
     foreign_id_prefixes: Vec<String>,
     /// The same for groups (empty with `insecure_shared_group_ids`).
     foreign_group_prefixes: Vec<String>,
-    /// Whether every principal this entry maps (with each attribute's claim present or an
-    /// optional one absent) fits the schema by construction, as [`probe_fits`] showed at
-    /// bind. Then [`Trust::map`] builds the entities without Cedar's schema check;
-    /// otherwise (an enumerated principal or group type, a group type with required
-    /// attributes, anything else the probe did not pass) each token's entities are checked.
-    fits_by_construction: bool,
 }
 
 /// A trust configuration checked against a bundle's schema: ready to verify tokens and map
@@ -180,8 +169,6 @@ pub struct Trust {
     /// it maps fits, which [`Principal::checked_for`] carries so that a decision with the
     /// same bundle does not check the principal against the schema again.
     checked_for: Arc<BundleVersion>,
-    /// The schema's action entities, made once: a principal's store starts from them.
-    actions: Entities,
 }
 
 impl Trust {
@@ -198,16 +185,11 @@ impl Trust {
             .collect::<Result<Vec<_>, _>>()?;
         check_distinct_identities(&issuers, config.insecure_shared_group_ids)?;
         set_foreign_prefixes(&mut issuers, config.insecure_shared_group_ids);
-        let schema = bundle.schema().clone();
-        for issuer in &mut issuers {
-            issuer.fits_by_construction = probe_fits(issuer, &schema);
-        }
         Ok(Self {
             verifier,
             issuers,
-            schema,
+            schema: bundle.schema().clone(),
             checked_for: Arc::new(bundle.text_version().clone()),
-            actions: bundle.action_entities().clone(),
         })
     }
 
@@ -425,34 +407,10 @@ impl Trust {
         self.map(self.policy_for_claims(issuer, kind, claims)?, claims)
     }
 
-    /// [`Trust::insecure_principal_from_claims`] with Cedar's schema check of the entities
-    /// made whatever bind showed: what [`Trust::principal`] leaves out where it is
-    /// guaranteed, for tests that compare both. The same security warning applies.
-    #[cfg(feature = "testing")]
-    pub fn insecure_principal_from_claims_checked(
-        &self,
-        issuer: &str,
-        kind: TokenKind,
-        claims: &Map<String, Value>,
-    ) -> Result<Principal, MappingError> {
-        self.map_as(self.policy_for_claims(issuer, kind, claims)?, claims, false)
-    }
-
     fn map(
         &self,
         policy: &IssuerPolicy,
         claims: &Map<String, Value>,
-    ) -> Result<Principal, MappingError> {
-        self.map_as(policy, claims, true)
-    }
-
-    /// `may_skip_check`: the schema check may be left out where the entry fits by
-    /// construction ([`Trust::own_entities`]); `false` only for tests.
-    fn map_as(
-        &self,
-        policy: &IssuerPolicy,
-        claims: &Map<String, Value>,
-        may_skip_check: bool,
     ) -> Result<Principal, MappingError> {
         let config = &policy.config;
         let id_claim = config.principal_id_claim();
@@ -510,9 +468,6 @@ impl Trust {
         }
 
         let mut attrs = HashMap::new();
-        // Whether the entities fit the schema by construction (see `fits_by_construction`);
-        // a required attribute left out by an absent claim needs Cedar's check to refuse it.
-        let mut fits = may_skip_check && policy.fits_by_construction;
         for map in &policy.attributes {
             if !claims.contains_key(&map.claim) {
                 if map.required {
@@ -520,7 +475,6 @@ impl Trust {
                         claim: map.claim.clone(),
                     });
                 }
-                fits &= !map.schema_required;
                 continue;
             }
             let value = if map.space_separated {
@@ -547,7 +501,13 @@ impl Trust {
         let principal = Entity::new(uid.clone(), attrs, parents)
             .map_err(|err| MappingError::Schema(err.to_string()))?;
         entities.push(principal);
-        let entities = self.own_entities(entities, fits)?;
+        // Checked against the schema here, once per token; the check also adds the schema's
+        // action entities. (Leaving the check out would need the action entities added
+        // another way: Cedar's `Entities::add_entities` onto a store of them made once per
+        // bundle recomputes the hierarchy over every entity, which measured slower than the
+        // check for a bundle of 13 actions.)
+        let entities = Entities::from_entities(entities, Some(&self.schema))
+            .map_err(|err| MappingError::Schema(err.to_string()))?;
         let client = config
             .client_claim
             .as_ref()
@@ -568,82 +528,6 @@ impl Trust {
             joined: std::sync::OnceLock::new(),
         })
     }
-
-    /// The entity store of a principal and its groups, with the schema's action entities.
-    ///
-    /// With `fits` (the entry's probe passed at bind and no attribute the schema requires is
-    /// missing), Cedar's schema check is left out: every entity [`Trust::map`] builds for
-    /// the entry has the shape of the probe's, a principal of the declared type with a
-    /// subset of the probed attributes (each of the Cedar type bind matched to its claim
-    /// type, built by [`claim_value`] from that type alone) and parents of the group type
-    /// only, and groups without attributes or parents; only ids and values of those types
-    /// differ, which the check does not look at for types that are not enumerated (the
-    /// probe fails for enumerated ones). Debug builds check anyway and stop if the check
-    /// disagrees, so every test that maps a principal holds the guarantee.
-    ///
-    /// Either way the store holds the schema's action entities, which Cedar reads for
-    /// `action in` an action group.
-    fn own_entities(&self, entities: Vec<Entity>, fits: bool) -> Result<Entities, MappingError> {
-        if !fits {
-            return Entities::from_entities(entities, Some(&self.schema))
-                .map_err(|err| MappingError::Schema(err.to_string()));
-        }
-        #[cfg(debug_assertions)]
-        let checked = Entities::from_entities(entities.clone(), Some(&self.schema));
-        let built = self
-            .actions
-            .clone()
-            .add_entities(entities, None)
-            .map_err(|err| MappingError::Schema(err.to_string()));
-        #[cfg(debug_assertions)]
-        debug_assert!(
-            checked.as_ref().ok() == built.as_ref().ok(),
-            "the principal's entities fit the schema by construction: {:?}",
-            checked.err()
-        );
-        built
-    }
-}
-
-/// Whether a principal of `policy`'s shape with every mapped attribute, and a group, fit
-/// `schema`: the probe [`Trust::own_entities`] relies on. One value per attribute of the
-/// type its claim maps to (an empty set fits any set type, so one member is given); the
-/// ids are `probe`, which an enumerated type refuses, leaving its principals checked per
-/// token.
-fn probe_fits(policy: &IssuerPolicy, schema: &cedar_policy::Schema) -> bool {
-    let string = || RestrictedExpression::new_string("probe".to_owned());
-    let attrs: HashMap<String, RestrictedExpression> = policy
-        .attributes
-        .iter()
-        .map(|map| {
-            let value = match (map.space_separated, map.ty) {
-                (true, _) | (false, ClaimType::SetOfString) => {
-                    RestrictedExpression::new_set([string()])
-                }
-                (false, ClaimType::String) => string(),
-                (false, ClaimType::Long) => RestrictedExpression::new_long(0),
-                (false, ClaimType::Bool) => RestrictedExpression::new_bool(false),
-                (false, ClaimType::SetOfLong) => {
-                    RestrictedExpression::new_set([RestrictedExpression::new_long(0)])
-                }
-            };
-            (map.attribute.clone(), value)
-        })
-        .collect();
-    let id = EntityId::new("probe");
-    let mut entities = Vec::new();
-    let mut parents = HashSet::new();
-    if let Some(group_type) = &policy.group_type {
-        let group = EntityUid::from_type_name_and_id(group_type.clone(), id.clone());
-        entities.push(Entity::new_no_attrs(group.clone(), HashSet::new()));
-        parents.insert(group);
-    }
-    let uid = EntityUid::from_type_name_and_id(policy.principal_type.clone(), id);
-    match Entity::new(uid, attrs, parents) {
-        Ok(principal) => entities.push(principal),
-        Err(_) => return false,
-    }
-    Entities::from_entities(entities, Some(schema)).is_ok()
 }
 
 /// AVP's entity id prefix for an issuer: the issuer without its scheme, then `|`.
@@ -853,7 +737,6 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
                     ty: ClaimType::SetOfString,
                     required: false,
                     space_separated,
-                    schema_required: declared(attribute).is_some_and(|a| a.required),
                 });
                 Ok(())
             }
@@ -879,7 +762,6 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
                     ty: ClaimType::String,
                     required: false,
                     space_separated: false,
-                    schema_required: declared(&entry.client_attribute).is_some_and(|a| a.required),
                 });
             }
             Some(Attribute { ty, .. }) => {
@@ -917,14 +799,12 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
             }
             Some(_) => {}
         }
-        let schema_required = declared(&attribute).is_some_and(|a| a.required);
         attributes.push(AttributeMap {
             claim: claim.claim.clone(),
             attribute,
             ty: claim.ty,
             required: claim.required,
             space_separated: false,
-            schema_required,
         });
     }
     // One claim per attribute, built-in mappings (scope, permissions, client) included: two
@@ -952,6 +832,5 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
         attributes,
         foreign_id_prefixes: Vec::new(),
         foreign_group_prefixes: Vec::new(),
-        fits_by_construction: false,
     })
 }
