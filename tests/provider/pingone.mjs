@@ -29,6 +29,17 @@
 // issued to; `/introspect` (RFC 7662) answers the API's own credentials
 // (`--introspection-client`, secret `--introspection-secret`, as a PingOne custom resource
 // has), active until the token expires or is revoked.
+//
+// `--service-scope` sets the scopes the service client may ask for (default `pets:read`;
+// `authzen:evaluate` makes it an AuthZEN enforcement point of the Todo and search bundles).
+// `--users-file` replaces the demo users with a JSON list of `{id, password}` (the AuthZEN IdP
+// interop scenario's `data/users.json`). With `--authzen-pdp <url>` the provider is the IdP
+// of the AuthZEN IdP interop scenario (openid/authzen interop/authzen-idp): while minting a
+// person's ID and access token it asks the decision point a Resource Search
+// (`{subject:{type:user,id}, action:{name:delete}, resource:{type:record}}`, the names set by
+// `--authzen-subject-type`, `--authzen-action`, `--authzen-resource-type`) with a
+// client-credentials token of its own service client, and puts the ids found in a claim
+// named after the resource type (`record`). A failed search fails the token request.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -55,11 +66,17 @@ const { values: opts } = parseArgs({
     'mfa-acr': { type: 'string', default: 'urn:cedargate:mfa' },
     'introspection-client': { type: 'string', default: 'petstore-api' },
     'introspection-secret': { type: 'string', default: 'petstore-api-local-secret' },
+    'service-scope': { type: 'string', default: 'pets:read' },
+    'users-file': { type: 'string' },
+    'authzen-pdp': { type: 'string' },
+    'authzen-subject-type': { type: 'string', default: 'user' },
+    'authzen-action': { type: 'string', default: 'delete' },
+    'authzen-resource-type': { type: 'string', default: 'record' },
   },
 });
 
 // The scopes the service may ask for; people get every scope of the API.
-const SERVICE_SCOPE = 'pets:read';
+const SERVICE_SCOPE = opts['service-scope'];
 const API_SCOPE = 'pets:read pets:write';
 
 const port = Number(opts.port);
@@ -93,6 +110,49 @@ export const USERS = {
     groups: [], permissions: [], code: '424242',
   },
 };
+
+if (opts['users-file']) {
+  const listed = JSON.parse(fs.readFileSync(opts['users-file'], 'utf8'));
+  for (const id of Object.keys(USERS)) delete USERS[id];
+  for (const { id, password } of listed) {
+    USERS[id] = { password, name: id, groups: [], permissions: [], code: null };
+  }
+}
+
+// The claim the IdP scenario adds (named after the searched resource type), if any.
+const SEARCH_CLAIM = opts['authzen-pdp'] ? opts['authzen-resource-type'] : null;
+
+/** A client-credentials access token of the service client, from this provider's own token
+ * endpoint over HTTP (as any enforcement point gets one). Never logged. */
+async function serviceToken() {
+  const basic = Buffer.from(`${opts['service-id']}:${opts['service-secret']}`).toString('base64');
+  const res = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: SERVICE_SCOPE }),
+  });
+  if (!res.ok) throw new Error(`the token endpoint answered ${res.status}`);
+  return (await res.json()).access_token;
+}
+
+/** The IdP scenario's claim for `accountId`: the ids of the resources the decision point's
+ * Resource Search finds, `{}` without `--authzen-pdp`. */
+async function searchClaims(accountId) {
+  if (!SEARCH_CLAIM) return {};
+  const res = await fetch(new URL('/access/v1/search/resource', opts['authzen-pdp']), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await serviceToken()}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      subject: { type: opts['authzen-subject-type'], id: accountId },
+      action: { name: opts['authzen-action'] },
+      resource: { type: SEARCH_CLAIM },
+    }),
+  });
+  if (!res.ok) throw new Error(`the decision point answered ${res.status}`);
+  const { results } = await res.json();
+  if (!Array.isArray(results)) throw new Error('the decision point answered no results');
+  return { [SEARCH_CLAIM]: results.filter((r) => r.type === SEARCH_CLAIM).map((r) => r.id) };
+}
 
 const SIGNING_PEM = fs.readFileSync(path.join(here, '../../shared/tests/keys/a-rsa-1.pem'), 'utf8');
 const SIGNING_KID = 'a-rsa-1';
@@ -149,7 +209,7 @@ const configuration = {
   pkce: { required: () => true },
   scopes: ['openid', 'profile', 'email', 'offline_access'],
   claims: {
-    openid: ['sub', 'group', 'acr', 'amr', 'auth_time'],
+    openid: ['sub', 'group', 'acr', 'amr', 'auth_time', ...(SEARCH_CLAIM ? [SEARCH_CLAIM] : [])],
     profile: ['name'],
     email: ['email'],
   },
@@ -220,6 +280,7 @@ const configuration = {
           email: user.email,
           // PingOne maps groups into the ID token only.
           ...(use === 'id_token' ? { group: user.groups } : {}),
+          ...(use === 'id_token' ? await searchClaims(id) : {}),
         };
       },
     };
@@ -234,6 +295,7 @@ const configuration = {
       // A custom resource attribute mapped from the user's groups, as PingOne can add to the
       // access tokens of a custom resource (the access-token bundle reads it).
       groups: user ? user.groups : [],
+      ...(user ? await searchClaims(token.accountId) : {}),
     };
   },
   async loadExistingGrant(ctx) {
@@ -246,7 +308,7 @@ const configuration = {
       accountId: ctx.oidc.session.accountId,
     });
     grant.addOIDCScope('openid profile email offline_access');
-    grant.addOIDCClaims(['group']);
+    grant.addOIDCClaims(['group', ...(SEARCH_CLAIM ? [SEARCH_CLAIM] : [])]);
     grant.addResourceScope(opts.audience, API_SCOPE);
     await grant.save();
     return grant;

@@ -23,8 +23,18 @@ impl LocalProvider {
     /// Starts environment `env` for the API audience `audience` on a free port of 127.0.0.1
     /// and waits for it to say it is ready.
     pub fn start(env: &str, audience: &str) -> Result<Self, String> {
+        Self::start_with(free_port(), env, audience, &[])
+    }
+
+    /// Starts environment `env` on `port` (its issuer is then known before it starts:
+    /// `http://127.0.0.1:<port>/<env>/as`) with more of `pingone.mjs`'s options (`extra`).
+    pub fn start_with(
+        port: u16,
+        env: &str,
+        audience: &str,
+        extra: &[String],
+    ) -> Result<Self, String> {
         let (node, _) = node_and_wrangler();
-        let port = free_port();
         let mut child = Command::new(node)
             .arg(root().join("tests/provider/pingone.mjs"))
             .args([
@@ -35,6 +45,7 @@ impl LocalProvider {
                 "--audience",
                 audience,
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -47,9 +58,14 @@ impl LocalProvider {
             .ok_or("the local provider has no stdout")?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = reader.read_line(&mut line);
             let _ = tx.send(line);
+            // The provider writes notices to stdout later (oidc-provider's `console.info`, on
+            // a first sign-in): the pipe is drained until it ends, since a write to a closed
+            // pipe would end the provider.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
         });
         let mut me = Self {
             child,

@@ -212,6 +212,7 @@ fn main() -> ExitCode {
         authzen_search::start,
         authzen_search::CHECKS,
     );
+    h.suite("authzen_idp", authzen_idp::start, authzen_idp::CHECKS);
     h.suite("monitor", monitor::start, monitor::CHECKS);
     h.suite("staged_bundle", staged_bundle::start, staged_bundle::CHECKS);
     h.suite("staged_shadow", staged_shadow::start, staged_shadow::CHECKS);
@@ -227,6 +228,7 @@ mod access_bundle;
 mod assertion;
 mod authzen;
 mod authzen_cert;
+mod authzen_idp;
 mod authzen_search;
 mod bare_workerd;
 mod cache_binding;
