@@ -5,7 +5,7 @@
 //   node --test tests/browser/demo.test.mjs      (cargo xtask test runs it)
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { root, freePort, portInUse } from '../demo/stack.mjs';
@@ -264,6 +264,19 @@ test('cargo xtask demo --bundle todo: the AuthZEN interop Todo API, roles from t
     'morty@the-citadel.com': todoRoutes,
     'beth@the-smiths.com': ['get /todos', 'get /users/{userId}'],
   };
+  // The printed commands that get an enforcement point's token and ask a question, run as
+  // printed (in one shell: the second reads the first's `token`; the token is not shown).
+  const asking = printed.match(/^ +(token=\$\(curl [\s\S]*?\/access\/v1\/evaluation)$/m)?.[1];
+  assert.ok(asking, 'the demo prints how an enforcement point asks');
+  assert.ok(asking.includes(`${edgeUrl}/access/v1/evaluation`), asking);
+  const shell = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', asking.split('\n').map((l) => l.trim()).join('\n')], { encoding: 'utf8' });
+  assert.equal(shell.status, 0, shell.stderr);
+  // The answer is the interop gateway's decision for the printed question (the table above).
+  const question = JSON.parse(asking.match(/-d '(\{.*\})'/)?.[1] ?? 'null');
+  const route = `${question.action.name.toLowerCase()} ${question.resource.id}`;
+  assert.equal(question.resource.type, 'route');
+  assert.ok(todoRoutes.includes(route), route);
+  assert.deepEqual(JSON.parse(shell.stdout), { decision: allowed[question.subject.id].includes(route) });
   try {
     const browser = await ui.launch();
     const shot = ui.screenshotter(path.join(root, 'target/cedargate-e2e/screenshots'));

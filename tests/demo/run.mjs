@@ -11,12 +11,13 @@
 // runs policies/petstore-context from the worker's KV: decisions on request values, and a
 // step-up (multi-factor sign-in) for delete /pets/{petId}. `--bundle todo` runs the AuthZEN
 // interop Todo API (policies/authzen-todo): the roles of its people come from the bundle's
-// entity data, and the worker answers AuthZEN questions too.
+// entity data, and the worker answers AuthZEN questions too: the commands printed get the
+// inventory service's token (an enforcement point's) and ask one with it.
 //
 // PINGONE_REGION, PINGONE_ENVIRONMENT_ID and PINGONE_CLIENT_ID work as well as the flags.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startStack, root, USERS, TODO_USERS, BUNDLES, INTROSPECTION_CACHE_SECONDS } from './stack.mjs';
+import { startStack, root, USERS, TODO_USERS, TODO_SERVICE_SCOPE, BUNDLES, INTROSPECTION_CACHE_SECONDS } from './stack.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -77,6 +78,13 @@ try {
   await shutdown(1);
 }
 
+// The AuthZEN question the Todo demo prints: the interop gateway's, for a route.
+const TODO_QUESTION = {
+  subject: { type: 'user', id: 'rick@the-citadel.com' },
+  action: { name: 'DELETE' },
+  resource: { type: 'route', id: '/todos/{todoId}' },
+};
+
 const lines = [
   '',
   'cedargate demo is running.',
@@ -103,6 +111,13 @@ if (pingone) {
       '  Bundle policies/authzen-todo: the OpenID AuthZEN interop Todo API; the roles are in the',
       '  bundle\'s entity data, not in the tokens. The worker also answers AuthZEN 1.0 questions:',
       `    curl ${stack.edgeUrl}/.well-known/authzen-configuration`,
+      `  An enforcement point asks with its own token: the inventory service (client credentials,`,
+      `  scope ${TODO_SERVICE_SCOPE}) may; no person may. May Rick delete a todo? (the gateway's question)`,
+      `    token=$(curl -s -u inventory:inventory-local-secret -d grant_type=client_credentials \\`,
+      `      -d scope=${TODO_SERVICE_SCOPE} ${stack.issuer}/token | jq -r .access_token)`,
+      `    curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \\`,
+      `      -d '${JSON.stringify(TODO_QUESTION)}' \\`,
+      `      ${stack.edgeUrl}/access/v1/evaluation`,
     );
   } else {
     for (const [name, user] of Object.entries(USERS)) {

@@ -22,6 +22,10 @@ export const USERS = {
   alice: { password: 'wonderland', code: '271828', groups: ['AVP_Admin'], may: 'every action' },
   bob: { password: 'builder', code: '314159', groups: ['AVP_User'], may: 'every action but post /pets' },
 };
+/** The scope the Todo bundle's policies ask of an AuthZEN enforcement point's token; with
+ * `--bundle todo` the provider's service client (`inventory`) gets it. */
+export const TODO_SERVICE_SCOPE = 'authzen:evaluate';
+
 /** The Todo scenario's people (`--bundle todo`): roles from the bundle's entity data. */
 export const TODO_USERS = {
   'rick@the-citadel.com': { password: 'portal-gun', roles: ['admin', 'evil_genius'], may: 'every route' },
@@ -191,7 +195,10 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
       const provider = start('provider', [path.join(root, 'tests/provider/pingone.mjs'),
         '--port', String(p.provider), '--env', ENV_ID, '--client-id', CLIENT_ID,
         '--redirect-uri', `${appUrl}/callback`, '--post-logout-uri', `${appUrl}/`,
-        '--audience', API_AUDIENCE, ...providerArgs], dir, { cwd: path.join(root, 'tests') });
+        '--audience', API_AUDIENCE,
+        // The Todo bundle lets a service with `authzen:evaluate` ask its AuthZEN endpoints.
+        ...(todo ? ['--service-scope', TODO_SERVICE_SCOPE] : []),
+        ...providerArgs], dir, { cwd: path.join(root, 'tests') });
       processes.push(provider);
       await waitFor(`${issuer}/.well-known/openid-configuration`, provider.child, 'provider', provider.logFile);
     } else {
