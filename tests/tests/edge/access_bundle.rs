@@ -21,13 +21,7 @@ pub const CHECKS: &[Check<Access>] = checks![
 ];
 
 pub fn start() -> Result<Access, String> {
-    let main = cedargate_tests::root().join("target/edge-access/index.js");
-    ensure(main.is_file(), || {
-        format!(
-            "{} is missing: `cargo xtask test` builds it in its edge-build stage",
-            main.display()
-        )
-    })?;
+    let main = built_worker("edge-access")?;
     // The PingOne-shaped provider of the demo: it signs with the test key `a-rsa-1`, so
     // the tokens minted here verify too.
     let provider = LocalProvider::start("env-access", API)?;

@@ -37,27 +37,14 @@ pub const CHECKS: &[Check<Pdp>] = checks![
 ];
 
 pub fn start() -> Result<Pdp, String> {
-    let main = cedargate_tests::root().join("target/edge-authzen/index.js");
-    ensure(main.is_file(), || {
-        format!(
-            "{} is missing: `cargo xtask test` builds it in its edge-build stage",
-            main.display()
-        )
-    })?;
+    let main = built_worker("edge-authzen")?;
     let provider = LocalProvider::start("env-authzen", API)?;
     let issuer = provider.issuer().to_owned();
     let origin = EchoOrigin::start()?;
-    let entry = |caller: &str| {
-        json!({ "issuer": issuer, "token": "access", "caller": caller, "audiences": [API],
-                "token_type": "at+jwt", "group_claim": null })
-    };
-    let config = json!({
-        "trust": { "issuers": [entry("user"), entry("client")] },
-        "origin": origin.url(),
-        "authzen": { "base_url": BASE_URL },
-        "bundle_endpoint": true,
-        "bundle_kv": { "binding": "CEDARGATE_BUNDLES", "refresh_seconds": 1, "serve_built_in": true },
-    });
+    let mut config = authzen_config(&issuer, &origin, BASE_URL);
+    config["bundle_endpoint"] = json!(true);
+    config["bundle_kv"] =
+        json!({ "binding": "CEDARGATE_BUNDLES", "refresh_seconds": 1, "serve_built_in": true });
     // KV holds nothing the worker takes until the last check puts a newer bundle there:
     // the built-in bundle decides until then, as configured.
     let mut extra = kv_namespace("cedargate-e2e-authzen");

@@ -24,25 +24,11 @@ pub const CHECKS: &[Check<Cert>] = checks![
 ];
 
 pub fn start() -> Result<Cert, String> {
-    let main = cedargate_tests::root().join("target/edge-authzen-cert/index.js");
-    ensure(main.is_file(), || {
-        format!(
-            "{} is missing: `cargo xtask test` builds it in its edge-build stage",
-            main.display()
-        )
-    })?;
+    let main = built_worker("edge-authzen-cert")?;
     let provider = LocalProvider::start("env-cert-pdp", API)?;
     let issuer = provider.issuer().to_owned();
     let origin = EchoOrigin::start()?;
-    let entry = |caller: &str| {
-        json!({ "issuer": issuer, "token": "access", "caller": caller, "audiences": [API],
-                "token_type": "at+jwt", "group_claim": null })
-    };
-    let config = json!({
-        "trust": { "issuers": [entry("user"), entry("client")] },
-        "origin": origin.url(),
-        "authzen": { "base_url": BASE_URL },
-    });
+    let config = authzen_config(&issuer, &origin, BASE_URL);
     let w = Wrangler::start("edge-cert-pdp", &config, &json!({ "main": main }))?;
     Ok(Cert {
         _provider: provider,

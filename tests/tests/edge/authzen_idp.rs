@@ -31,28 +31,14 @@ pub const CHECKS: &[Check<Idp>] = checks![
 ];
 
 pub fn start() -> Result<Idp, String> {
-    let main = cedargate_tests::root().join("target/edge-authzen-search/index.js");
-    ensure(main.is_file(), || {
-        format!(
-            "{} is missing: `cargo xtask test` builds it in its edge-build stage",
-            main.display()
-        )
-    })?;
+    let main = built_worker("edge-authzen-search")?;
     // The worker needs the issuer and the provider the worker's address: the provider's
     // port is chosen first, and it starts once the worker listens.
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}/{ENV}/as");
     let origin = EchoOrigin::start()?;
-    let entry = |caller: &str| {
-        json!({ "issuer": issuer, "token": "access", "caller": caller, "audiences": [API],
-                "token_type": "at+jwt", "group_claim": null })
-    };
-    let config = json!({
-        "trust": { "issuers": [entry("user"), entry("client")] },
-        "origin": origin.url(),
-        "authzen": { "base_url": "https://idp-pdp.e2e.test" },
-        "request_log": "all",
-    });
+    let mut config = authzen_config(&issuer, &origin, "https://idp-pdp.e2e.test");
+    config["request_log"] = json!("all");
     let w = Wrangler::start("edge-idp-pdp", &config, &json!({ "main": main }))?;
     let users = cedargate_tests::root().join("tests/authzen/idp/users.json");
     let extra = [

@@ -18,25 +18,11 @@ pub struct Search {
 pub const CHECKS: &[Check<Search>] = checks![the_search_interop_results_hold_at_the_edge];
 
 pub fn start() -> Result<Search, String> {
-    let main = cedargate_tests::root().join("target/edge-authzen-search/index.js");
-    ensure(main.is_file(), || {
-        format!(
-            "{} is missing: `cargo xtask test` builds it in its edge-build stage",
-            main.display()
-        )
-    })?;
+    let main = built_worker("edge-authzen-search")?;
     let provider = LocalProvider::start("env-search-pdp", API)?;
     let issuer = provider.issuer().to_owned();
     let origin = EchoOrigin::start()?;
-    let entry = |caller: &str| {
-        json!({ "issuer": issuer, "token": "access", "caller": caller, "audiences": [API],
-                "token_type": "at+jwt", "group_claim": null })
-    };
-    let config = json!({
-        "trust": { "issuers": [entry("user"), entry("client")] },
-        "origin": origin.url(),
-        "authzen": { "base_url": "https://search-pdp.e2e.test" },
-    });
+    let config = authzen_config(&issuer, &origin, "https://search-pdp.e2e.test");
     let w = Wrangler::start("edge-search-pdp", &config, &json!({ "main": main }))?;
     Ok(Search {
         _provider: provider,

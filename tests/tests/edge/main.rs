@@ -137,6 +137,37 @@ fn live_answer(
         .ok_or_else(|| format!("{what}: no request id"))
 }
 
+/// The entry module of a worker the edge-build stage built with another bundle folder
+/// (`target/<build>/index.js`, e.g. `edge-authzen-cert`).
+fn built_worker(build: &str) -> Result<std::path::PathBuf, String> {
+    let main = cedargate_tests::root()
+        .join("target")
+        .join(build)
+        .join("index.js");
+    ensure(main.is_file(), || {
+        format!(
+            "{} is missing: `cargo xtask test` builds it in its edge-build stage",
+            main.display()
+        )
+    })?;
+    Ok(main)
+}
+
+/// The configuration of an AuthZEN decision point in front of `origin`: access tokens of
+/// `issuer` for [`API`], of people (`user`) and of services (`client`), without groups,
+/// answering AuthZEN under `base_url`.
+fn authzen_config(issuer: &str, origin: &EchoOrigin, base_url: &str) -> Value {
+    let entry = |caller: &str| {
+        json!({ "issuer": issuer, "token": "access", "caller": caller, "audiences": [API],
+                "token_type": "at+jwt", "group_claim": null })
+    };
+    json!({
+        "trust": { "issuers": [entry("user"), entry("client")] },
+        "origin": origin.url(),
+        "authzen": { "base_url": base_url },
+    })
+}
+
 /// The wrangler settings of a KV namespace bound as `CEDARGATE_BUNDLES`.
 fn kv_namespace(id: &str) -> Value {
     json!({ "kv_namespaces": [{ "binding": "CEDARGATE_BUNDLES", "id": id }] })
