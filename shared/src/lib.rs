@@ -43,6 +43,7 @@ pub mod authzen;
 mod base64url;
 mod bundle;
 pub mod canonical;
+pub mod claim_path;
 pub mod context;
 pub mod crypto;
 mod decision;

@@ -2,6 +2,7 @@
 //! from verified claims to the Cedar principal and its groups.
 
 use crate::bundle::{Bundle, BundleVersion};
+use crate::claim_path::{insert_at, replace_at, value_at};
 use crate::context::TokenValues;
 use crate::crypto::SignatureBackend;
 use crate::jwks::KeySet;
@@ -252,28 +253,26 @@ impl Trust {
         let mut out = Vec::new();
         for claim in set_claims {
             let space_separated = is_space_separated(policy, claim);
-            for value in claim_values(claims.get(claim), space_separated) {
+            for value in claim_values(value_at(claims, claim), space_separated) {
                 let mut fewer = claims.clone();
-                match claims.get(claim) {
+                let rest = match value_at(claims, claim) {
                     Some(Value::String(text)) if space_separated => {
                         let rest: Vec<&str> = text
                             .split(' ')
                             .filter(|s| !s.is_empty() && *s != value)
                             .collect();
-                        fewer.insert(claim.to_owned(), Value::String(rest.join(" ")));
+                        Some(Value::String(rest.join(" ")))
                     }
-                    Some(Value::Array(items)) => {
-                        let rest = items
+                    Some(Value::Array(items)) => Some(Value::Array(
+                        items
                             .iter()
                             .filter(|i| i.as_str() != Some(value.as_str()))
                             .cloned()
-                            .collect();
-                        fewer.insert(claim.to_owned(), Value::Array(rest));
-                    }
-                    _ => {
-                        fewer.remove(claim);
-                    }
-                }
+                            .collect(),
+                    )),
+                    _ => None,
+                };
+                replace_at(&mut fewer, claim, rest);
                 // A principal that cannot be mapped without the value is not offered: its
                 // token would be refused, not decided.
                 if let Ok(principal) = self.map(policy, &fewer) {
@@ -295,7 +294,7 @@ impl Trust {
                 let space_separated = is_space_separated(policy, claim);
                 SetClaim {
                     claim: claim.to_owned(),
-                    values: claim_values(token.claims().get(claim), space_separated),
+                    values: claim_values(value_at(token.claims(), claim), space_separated),
                     space_separated,
                     group: policy.config.group_claim.as_deref() == Some(claim),
                 }
@@ -339,7 +338,7 @@ impl Trust {
             } else {
                 Value::Array(values.into_iter().map(Value::String).collect())
             };
-            claims.insert(claim.clone(), value);
+            insert_at(&mut claims, claim, value);
         }
         Ok(HypotheticalPrincipal {
             principal: self.map(policy, &claims)?,
@@ -414,7 +413,7 @@ impl Trust {
     ) -> Result<Principal, MappingError> {
         let config = &policy.config;
         let id_claim = config.principal_id_claim();
-        let subject = match claims.get(id_claim) {
+        let subject = match value_at(claims, id_claim) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(_) => {
                 return Err(MappingError::ClaimShape {
@@ -469,7 +468,7 @@ impl Trust {
 
         let mut attrs = HashMap::new();
         for map in &policy.attributes {
-            if !claims.contains_key(&map.claim) {
+            if value_at(claims, &map.claim).is_none() {
                 if map.required {
                     return Err(MappingError::MissingClaim {
                         claim: map.claim.clone(),
@@ -478,7 +477,7 @@ impl Trust {
                 continue;
             }
             let value = if map.space_separated {
-                let Some(Value::String(text)) = claims.get(&map.claim) else {
+                let Some(Value::String(text)) = value_at(claims, &map.claim) else {
                     return Err(MappingError::ClaimShape {
                         claim: map.claim.clone(),
                         expected: "a space-separated string",
@@ -511,7 +510,7 @@ impl Trust {
         let client = config
             .client_claim
             .as_ref()
-            .and_then(|claim| claims.get(claim))
+            .and_then(|claim| value_at(claims, claim))
             .and_then(Value::as_str)
             .map(str::to_owned);
         Ok(Principal {
@@ -633,7 +632,7 @@ fn string_set(
         claim: claim.to_owned(),
         expected,
     };
-    match claims.get(claim) {
+    match value_at(claims, claim) {
         None => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![s.clone()]),
         Some(Value::Array(items)) => items
@@ -653,7 +652,7 @@ fn claim_value(
         claim: claim.to_owned(),
         expected,
     };
-    let value = claims.get(claim).unwrap_or(&Value::Null);
+    let value = value_at(claims, claim).unwrap_or(&Value::Null);
     Ok(match ty {
         ClaimType::String => RestrictedExpression::new_string(
             value.as_str().ok_or_else(|| shape("a string"))?.to_owned(),
@@ -687,6 +686,23 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
         issuer: entry.issuer.clone(),
         reason,
     };
+    let settings = [
+        Some(entry.principal_id_claim()),
+        entry.group_claim.as_deref(),
+        entry.scope_claim.as_deref(),
+        entry.permissions_claim.as_deref(),
+        entry.client_claim.as_deref(),
+    ];
+    for claim in settings
+        .into_iter()
+        .flatten()
+        .chain(entry.claims.iter().map(|c| c.claim.as_str()))
+    {
+        crate::claim_path::check(claim).map_err(|reason| ConfigError::ClaimPath {
+            issuer: entry.issuer.clone(),
+            reason,
+        })?;
+    }
     let namespace = bundle.namespace();
     let qualify = |name: &Option<String>, default: &str| {
         crate::schema_info::qualify(namespace, name.as_deref().unwrap_or(default))
@@ -777,7 +793,7 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
         let attribute = claim
             .attribute
             .clone()
-            .unwrap_or_else(|| claim.claim.clone());
+            .unwrap_or_else(|| crate::claim_path::default_attribute(&claim.claim));
         match declared(&attribute) {
             None => {
                 return Err(schema_err(format!(

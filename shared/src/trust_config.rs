@@ -192,9 +192,11 @@ impl std::fmt::Display for Caller {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimAttribute {
-    /// The claim's name (a top-level member of the payload, taken literally).
+    /// The claim: a top-level member's name, taken literally (`department`,
+    /// `p1.permissions`), or a JSON pointer to a nested value (`/address/country`; see
+    /// [`crate::claim_path`]).
     pub claim: String,
-    /// The attribute's name. Default: the claim's name.
+    /// The attribute's name. Default: the claim's name (a pointer's last segment).
     #[serde(default)]
     pub attribute: Option<String>,
     /// The Cedar type the claim is converted to.
@@ -341,6 +343,13 @@ pub enum ConfigError {
     /// An entity type is not declared by the schema, or does not fit.
     #[error("issuer {issuer}: {reason}")]
     Schema { issuer: String, reason: String },
+    /// A claim setting is not a claim name or a well-formed claim path
+    /// ([`crate::claim_path`]).
+    #[error("issuer {issuer}: {reason}")]
+    ClaimPath {
+        issuer: String,
+        reason: crate::claim_path::ClaimPathError,
+    },
     /// An ID-token entry for `client` callers (client credentials yield access tokens only).
     #[error("issuer {issuer}: an ID-token entry cannot be for client callers")]
     ClientIdToken { issuer: String },

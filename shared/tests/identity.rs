@@ -317,6 +317,79 @@ fn claims_become_typed_attributes_and_groups() {
 }
 
 #[test]
+fn claims_nested_in_objects_map_by_json_pointer() {
+    // Keycloak's realm roles and a namespaced custom claim, as a JSON pointer each.
+    let mut entry = corp_entry();
+    entry["group_claim"] = json!("/realm_access/roles");
+    entry["principal_id_claim"] = json!("/https:~1~1corp.test~1identity/uid");
+    entry["claims"] = json!([
+        { "claim": "/https:~1~1corp.test~1identity/email", "type": "String", "required": true },
+        { "claim": "/profile/lvl", "attribute": "level", "type": "Long" },
+        { "claim": "/profile/roles", "type": "Set<String>" },
+    ]);
+    let trust = Trust::bind(&config(json!([entry])), &corp()).unwrap();
+    let map = |c: Value| {
+        trust.insecure_principal_from_claims("https://idp.corp.test", TokenKind::Access, &claims(c))
+    };
+    let principal = map(json!({
+        "https://corp.test/identity": { "uid": "e-17", "email": "e17@corp.test" },
+        "realm_access": { "roles": ["platform", "sre"] },
+        "profile": { "lvl": 3, "roles": ["dev"] },
+        // Top-level claims of the same names are not what the pointers name.
+        "uid": "someone-else", "email": "other@corp.test", "roles": ["admin"],
+    }))
+    .unwrap();
+    assert_eq!(principal.uid().to_string(), r#"Corp::Employee::"e-17""#);
+    assert_eq!(principal.groups(), ["platform", "sre"]);
+    let entity = principal.entities().get(principal.uid()).unwrap();
+    let attr = |name: &str| entity.attr(name).unwrap().unwrap().to_string();
+    assert_eq!(attr("email"), r#""e17@corp.test""#);
+    assert_eq!(attr("level"), "3");
+    assert_eq!(
+        attr("roles"),
+        r#"["dev"]"#,
+        "the pointer's last segment names it"
+    );
+
+    // The same strict typing as top-level claims.
+    let shape = |c: Value| map(c).unwrap_err();
+    let identity = json!({ "uid": "e-17", "email": "e17@corp.test" });
+    assert_eq!(
+        shape(json!({ "https://corp.test/identity": identity, "profile": { "lvl": "3" } })),
+        MappingError::ClaimShape {
+            claim: "/profile/lvl".into(),
+            expected: "an integer"
+        }
+    );
+    assert_eq!(
+        shape(json!({ "https://corp.test/identity": identity, "realm_access": { "roles": [1] } })),
+        MappingError::ClaimShape {
+            claim: "/realm_access/roles".into(),
+            expected: "an array of strings or a string"
+        }
+    );
+    assert_eq!(
+        shape(json!({ "https://corp.test/identity": { "uid": "e-17" } })),
+        MappingError::MissingClaim {
+            claim: "/https:~1~1corp.test~1identity/email".into()
+        }
+    );
+
+    // A malformed pointer is refused when the configuration is bound.
+    for bad in ["/profile//lvl", "/profile/lv~2", "/"] {
+        let mut entry = corp_entry();
+        entry["claims"][1]["claim"] = json!(bad);
+        assert!(
+            matches!(
+                Trust::bind(&config(json!([entry])), &corp()),
+                Err(ConfigError::ClaimPath { .. })
+            ),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn scopes_and_permissions_map_only_where_the_schema_declares_them() {
     // Corp's Employee declares neither `scope` nor `permissions`: the defaults stay quiet.
     let mut entry = corp_entry();
