@@ -83,6 +83,7 @@ pub fn explain(bundle: Bundle, question: &Question<'_>) -> Result<Explanation, S
                 max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
                 issuers: vec![IssuerConfig::new(issuer, *kind, audiences.clone())],
                 insecure_shared_group_ids: false,
+                issuer_aliases: Vec::new(),
             }
         }
     };

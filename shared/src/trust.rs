@@ -184,8 +184,9 @@ impl Trust {
             .iter()
             .map(|entry| bind_issuer(entry, bundle))
             .collect::<Result<Vec<_>, _>>()?;
-        check_distinct_identities(&issuers, config.insecure_shared_group_ids)?;
-        set_foreign_prefixes(&mut issuers, config.insecure_shared_group_ids);
+        let spaces = identity_spaces(config)?;
+        check_distinct_identities(&issuers, config.insecure_shared_group_ids, &spaces)?;
+        set_foreign_prefixes(&mut issuers, config.insecure_shared_group_ids, &spaces);
         Ok(Self {
             verifier,
             issuers,
@@ -535,16 +536,54 @@ fn avp_prefix(issuer: &str) -> String {
     format!("{bare}|")
 }
 
+/// Which issuers are one identity space ([`TrustConfig::issuer_aliases`]): an issuer and
+/// the index of its list. Each list names two or more configured issuers, each in one list.
+fn identity_spaces(config: &TrustConfig) -> Result<HashMap<&str, usize>, ConfigError> {
+    let mut spaces = HashMap::new();
+    for (i, list) in config.issuer_aliases.iter().enumerate() {
+        if list.len() < 2 {
+            return Err(ConfigError::IssuerAliases(format!(
+                "list {i} names {} issuer(s); an alias needs two or more",
+                list.len()
+            )));
+        }
+        for issuer in list {
+            if !config.issuers.iter().any(|e| e.issuer == *issuer) {
+                return Err(ConfigError::IssuerAliases(format!(
+                    "{issuer} is not an issuer of issuers"
+                )));
+            }
+            if spaces.insert(issuer.as_str(), i).is_some() {
+                return Err(ConfigError::IssuerAliases(format!(
+                    "{issuer} is named twice"
+                )));
+            }
+        }
+    }
+    Ok(spaces)
+}
+
+/// Whether two issuers' users and groups are the same Cedar entities by configuration: the
+/// same issuer, or aliases of one identity space.
+fn one_space(a: &str, b: &str, spaces: &HashMap<&str, usize>) -> bool {
+    a == b
+        || spaces
+            .get(a)
+            .is_some_and(|space| spaces.get(b) == Some(space))
+}
+
 /// Refuses entries of different issuers whose users (or groups) would be the same Cedar
-/// entities: equal type and equal prefix (none counts as the empty prefix).
+/// entities: equal type and equal prefix (none counts as the empty prefix), unless the
+/// issuers are aliases of one identity space.
 fn check_distinct_identities(
     issuers: &[IssuerPolicy],
     shared_groups: bool,
+    spaces: &HashMap<&str, usize>,
 ) -> Result<(), ConfigError> {
     let prefix = |p: &Option<String>| p.clone().unwrap_or_default();
     for (i, a) in issuers.iter().enumerate() {
         for b in &issuers[i + 1..] {
-            if a.config.issuer == b.config.issuer {
+            if one_space(&a.config.issuer, &b.config.issuer, spaces) {
                 continue;
             }
             let shared = |what, field| ConfigError::SharedIdentity {
@@ -576,7 +615,11 @@ fn check_distinct_identities(
 /// prefixes are refused by [`check_distinct_identities`]; these are the ones it lets through,
 /// such as an issuer without prefix beside one with `idp.example|`, whose ids [`Trust::map`]
 /// keeps apart by refusing a value that falls in the longer prefix's space.
-fn set_foreign_prefixes(issuers: &mut [IssuerPolicy], shared_groups: bool) {
+fn set_foreign_prefixes(
+    issuers: &mut [IssuerPolicy],
+    shared_groups: bool,
+    spaces: &HashMap<&str, usize>,
+) {
     let prefix = |p: &Option<String>| p.clone().unwrap_or_default();
     let extends =
         |longer: &str, shorter: &str| longer.len() > shorter.len() && longer.starts_with(shorter);
@@ -586,7 +629,7 @@ fn set_foreign_prefixes(issuers: &mut [IssuerPolicy], shared_groups: bool) {
         let mut groups = Vec::new();
         for b in issuers
             .iter()
-            .filter(|b| b.config.issuer != a.config.issuer)
+            .filter(|b| !one_space(&a.config.issuer, &b.config.issuer, spaces))
         {
             let (own, theirs) = (
                 prefix(&a.config.entity_id_prefix),

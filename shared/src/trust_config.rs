@@ -41,6 +41,21 @@ pub struct TrustConfig {
     /// instance several environments of one PingOne organization).
     #[serde(default)]
     pub insecure_shared_group_ids: bool,
+    /// Issuers that are one identity space under several names. A PingOne environment with
+    /// a custom domain issues tokens for the same users and groups under its standard issuer
+    /// (`https://auth.pingone.<tld>/<environment id>/as`) and under the custom domain's
+    /// (`https://login.example.com/as`). Each list names two or more issuers of `issuers`
+    /// whose users and groups are the same Cedar entities: their entries may map to the same
+    /// principal and group types with the same prefixes (which bind otherwise refuses), so
+    /// one person is one principal whichever name signed the token. Each issuer keeps its own
+    /// keys, audiences and checks. Default: none, every issuer its own space.
+    ///
+    /// # Security
+    ///
+    /// A token of any issuer of a list can name any user or group of the others: list only
+    /// names of one directory (one PingOne environment), never two providers.
+    #[serde(default)]
+    pub issuer_aliases: Vec<Vec<String>>,
 }
 
 /// One trusted issuer: how its tokens are validated and how their claims become entities.
@@ -193,8 +208,8 @@ impl std::fmt::Display for Caller {
 #[serde(deny_unknown_fields)]
 pub struct ClaimAttribute {
     /// The claim: a top-level member's name, taken literally (`department`,
-    /// `p1.permissions`), or a JSON pointer to a nested value (`/address/country`; see
-    /// [`crate::claim_path`]).
+    /// `p1.permissions`), or, starting with `/`, a JSON pointer (RFC 6901) to a value nested
+    /// in objects (`/address/country`, `/realm_access/roles`).
     pub claim: String,
     /// The attribute's name. Default: the claim's name (a pointer's last segment).
     #[serde(default)]
@@ -343,6 +358,9 @@ pub enum ConfigError {
     /// An entity type is not declared by the schema, or does not fit.
     #[error("issuer {issuer}: {reason}")]
     Schema { issuer: String, reason: String },
+    /// An `issuer_aliases` list is not two or more issuers of `issuers`, each in one list.
+    #[error("issuer_aliases: {0}")]
+    IssuerAliases(String),
     /// A claim setting is not a claim name or a well-formed claim path
     /// ([`crate::claim_path`]).
     #[error("issuer {issuer}: {reason}")]

@@ -429,6 +429,72 @@ async_test! {
 }
 
 #[test]
+fn aliases_of_one_identity_space_map_a_person_to_one_principal() {
+    // One PingOne environment under its standard issuer and under a custom domain.
+    let standard = "https://auth.pingone.test/env-a/as";
+    let custom = "https://login.petstore.test/as";
+    let entry = |issuer: &str| json!({ "issuer": issuer, "token": "id", "audiences": [CLIENT_ID] });
+    // Without the alias, the two names are two spaces that would share users: refused.
+    assert!(matches!(
+        bind(json!([entry(standard), entry(custom)])),
+        Err(ConfigError::SharedIdentity { .. })
+    ));
+    let aliased = |aliases: Value| {
+        let config: TrustConfig = serde_json::from_value(json!({
+            "issuers": [entry(standard), entry(custom), entry(ISSUER_C)],
+            "issuer_aliases": aliases,
+        }))
+        .unwrap();
+        Trust::bind(&config, &petstore())
+    };
+    // ISSUER_C is not in the space: it still needs prefixes of its own.
+    assert!(matches!(
+        aliased(json!([[standard, custom]])),
+        Err(ConfigError::SharedIdentity { .. })
+    ));
+    let config: TrustConfig = serde_json::from_value(json!({
+        "issuers": [entry(standard), entry(custom)],
+        "issuer_aliases": [[standard, custom]],
+    }))
+    .unwrap();
+    let trust = Trust::bind(&config, &petstore()).unwrap();
+    let person = |issuer: &str| {
+        trust
+            .insecure_principal_from_claims(
+                issuer,
+                TokenKind::Id,
+                &claims(json!({ "sub": "u-1", "group": ["AVP_User"] })),
+            )
+            .unwrap()
+    };
+    let (a, b) = (person(standard), person(custom));
+    assert_eq!(a.uid(), b.uid(), "one person, whichever name signed");
+    assert_eq!(a.groups(), b.groups());
+    assert_eq!(a.issuer(), standard);
+    assert_eq!(b.issuer(), custom);
+    // Lists are checked.
+    for (aliases, message) in [
+        (
+            json!([[standard]]),
+            "list 0 names 1 issuer(s); an alias needs two or more",
+        ),
+        (
+            json!([[standard, "https://unknown.test/as"]]),
+            "https://unknown.test/as is not an issuer of issuers",
+        ),
+        (
+            json!([[standard, custom], [custom, ISSUER_C]]),
+            "https://login.petstore.test/as is named twice",
+        ),
+    ] {
+        match aliased(aliases) {
+            Err(ConfigError::IssuerAliases(m)) => assert_eq!(m, message),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
 fn issuers_cannot_share_users_or_groups() {
     let a = json!({ "issuer": ISSUER_A, "token": "id", "audiences": [CLIENT_ID] });
     let c = json!({ "issuer": ISSUER_C, "token": "id", "audiences": [CLIENT_ID] });

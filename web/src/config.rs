@@ -188,6 +188,7 @@ impl AppConfig {
             max_token_bytes: cedargate::DEFAULT_MAX_TOKEN_BYTES,
             issuers,
             insecure_shared_group_ids: false,
+            issuer_aliases: Vec::new(),
         })
     }
 }
