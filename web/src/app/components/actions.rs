@@ -6,7 +6,7 @@
 
 use crate::answer::Answer;
 use crate::app::components::Problems;
-use crate::app::components::decisions::{PolicyLinks, prediction};
+use crate::app::components::decisions::{MonitoredBadge, PolicyLinks, prediction};
 use crate::app::components::staged::StagedPanel;
 use crate::app::components::what_if::WhatIfPanel;
 use crate::app::edge;
@@ -357,13 +357,7 @@ fn ActionRow(
                     .then(|| {
                         view! {
                             " "
-                            <span
-                                class="badge warn"
-                                data-testid="monitored"
-                                title="monitor mode: the edge forwards what it would deny, marked would-deny"
-                            >
-                                "monitored, not enforced"
-                            </span>
+                            <MonitoredBadge/>
                         }
                     })}
                 {depends_on

@@ -5,6 +5,21 @@ use leptos::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The mark of an action the edge monitors instead of enforcing (`rollout`): it forwards
+/// what it would deny, marked `would-deny`.
+#[component]
+pub(super) fn MonitoredBadge() -> impl IntoView {
+    view! {
+        <span
+            class="badge warn"
+            data-testid="monitored"
+            title="monitor mode: the edge forwards what it would deny, marked would-deny"
+        >
+            "monitored, not enforced"
+        </span>
+    }
+}
+
 /// The badge class and label of an outcome (`None`: it depends on the request).
 pub(super) fn prediction(row: &ActionDecision) -> (&'static str, &'static str) {
     match row.outcome {

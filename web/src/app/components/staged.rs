@@ -3,7 +3,7 @@
 //! would change marked with the change and the candidate's deciding policies, and each
 //! monitored action named as such.
 
-use crate::app::components::decisions::PolicyLinks;
+use crate::app::components::decisions::{MonitoredBadge, PolicyLinks};
 use crate::app::edge::StagedMatrix;
 use crate::staged::{Comparison, outcome_word};
 use cedargate::ActionDecision;
@@ -145,13 +145,7 @@ fn CompareRow(
                     .then(|| {
                         view! {
                             " "
-                            <span
-                                class="badge warn"
-                                data-testid="monitored"
-                                title="monitor mode: the edge forwards what it would deny, marked would-deny"
-                            >
-                                "monitored, not enforced"
-                            </span>
+                            <MonitoredBadge/>
                         }
                     })}
             </td>
