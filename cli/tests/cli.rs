@@ -603,6 +603,33 @@ fn token_file(
     (path, token)
 }
 
+/// `cedargate explain` over the PetStore bundle with the keys in `jwks` and the token in the
+/// file `token`, at `at`, with the options `extra`, for `method` and `path`.
+fn explain(
+    jwks: &Path,
+    token: &Path,
+    at: &str,
+    extra: &[&str],
+    method: &str,
+    path: &str,
+) -> Output {
+    let token = format!("@{}", token.display());
+    let mut args = vec![
+        "explain",
+        "--dir",
+        "policies/petstore",
+        "--jwks",
+        jwks.to_str().unwrap(),
+        "--token",
+        &token,
+        "--at",
+        at,
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[method, path]);
+    cedargate(&args)
+}
+
 #[test]
 fn explain_decides_offline_and_never_prints_the_token() {
     let dir = scratch("explain");
@@ -623,21 +650,7 @@ fn explain_decides_offline_and_never_prints_the_token() {
         "JWT",
     );
     let run = |token: &Path, extra: &[&str], method: &str, path: &str| {
-        let token = format!("@{}", token.display());
-        let mut args = vec![
-            "explain",
-            "--dir",
-            "policies/petstore",
-            "--jwks",
-            jwks.to_str().unwrap(),
-            "--token",
-            &token,
-            "--at",
-            &at,
-        ];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&[method, path]);
-        cedargate(&args)
+        explain(&jwks, token, &at, extra, method, path)
     };
     let audience = ["--audience", CLIENT_ID];
 
@@ -842,25 +855,11 @@ fn explain_verifies_with_the_keys_of_the_issuer_named_only() {
     claims["iss"] = json!(ISSUER_B);
     let (mallory, _) = token_file(&dir, "mallory.jwt", claims, "a-rsa-1", "JWT");
     let run = |token: &Path, issuer: Option<&str>| {
-        let token = format!("@{}", token.display());
-        let mut args = vec![
-            "explain",
-            "--dir",
-            "policies/petstore",
-            "--jwks",
-            jwks.to_str().unwrap(),
-            "--trust",
-            trust.to_str().unwrap(),
-            "--token",
-            &token,
-            "--at",
-            &at,
-        ];
+        let mut extra = vec!["--trust", trust.to_str().unwrap()];
         if let Some(issuer) = issuer {
-            args.extend_from_slice(&["--issuer", issuer]);
+            extra.extend_from_slice(&["--issuer", issuer]);
         }
-        args.extend_from_slice(&["GET", "/pets"]);
-        cedargate(&args)
+        explain(&jwks, token, &at, &extra, "GET", "/pets")
     };
     // Whose keys they are must be said.
     let out = run(&alice, None);
