@@ -40,7 +40,7 @@ for (const width of [1280, 390]) {
     const { page, context, problems } = await ui.newPage(browser, width);
     await ui.signIn(page, stack.appUrl, 'alice', USERS.alice.password);
     // The provider says how she signed in, as PingOne does.
-    assert.match(await idClaim(page, 'acr'), /urn:cedargate:pwd/);
+    assert.match(await idClaim(page, 'acr'), /Single_Factor/);
     assert.match(await idClaim(page, 'amr'), /pwd/);
     const rows = await ui.matrix(page);
     assert.deepEqual(Object.keys(rows).sort(), ['delete /pets/{petId}', 'get /pets', 'get /pets/{petId}']);
@@ -58,7 +58,7 @@ for (const width of [1280, 390]) {
     const stepUp = remove.getByTestId('step-up');
     assert.equal(
       (await stepUp.locator('.step-up-asks').textContent()).trim(),
-      'The edge asks for sign-on policy urn:cedargate:mfa, a sign-in in the last 10 min.',
+      'The edge asks for sign-on policy Multi_Factor, a sign-in in the last 10 min.',
     );
     if (width === 390) {
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -71,7 +71,7 @@ for (const width of [1280, 390]) {
       stepUp.getByTestId('step-up-sign-in').click(),
     ]);
     const asked = new URL(authorize.url()).searchParams;
-    assert.equal(asked.get('acr_values'), 'urn:cedargate:mfa');
+    assert.equal(asked.get('acr_values'), 'Multi_Factor');
     assert.equal(asked.get('max_age'), '600');
     // The provider asks again, now for the second factor too; a wrong code is refused.
     await page.waitForSelector('#code');
@@ -88,7 +88,7 @@ for (const width of [1280, 390]) {
     await Promise.all([page.waitForURL(`${stack.appUrl}/`), page.click('button[type=submit]')]);
     await page.getByTestId('profile').waitFor();
 
-    assert.match(await idClaim(page, 'acr'), /urn:cedargate:mfa/);
+    assert.match(await idClaim(page, 'acr'), /Multi_Factor/);
     assert.match(await idClaim(page, 'amr'), /otp/);
     const after = (await ui.matrix(page))['delete /pets/{petId}'].row;
     const deleted = await ui.tryRow(after);

@@ -182,7 +182,7 @@ fn step_up_answers_rfc_9470_and_a_recent_mfa_sign_in_passes(s: &Context) -> Resu
     let t = now();
     let weak = s.token(
         &["AVP_Admin"],
-        json!({ "acr": "urn:cedargate:pwd", "auth_time": t - 30 }),
+        json!({ "acr": "Single_Factor", "auth_time": t - 30 }),
     );
     let reply = call(&s.w, "DELETE", "/pets/7", Some(&weak))?;
     same(reply.status, 401, "a password sign-in")?;
@@ -192,7 +192,7 @@ fn step_up_answers_rfc_9470_and_a_recent_mfa_sign_in_passes(s: &Context) -> Resu
         .to_owned();
     for part in [
         "error=\"insufficient_user_authentication\"",
-        "acr_values=\"urn:cedargate:mfa\"",
+        "acr_values=\"Multi_Factor\"",
         "max_age=\"600\"",
     ] {
         ensure(challenge.contains(part), || {
@@ -207,7 +207,7 @@ fn step_up_answers_rfc_9470_and_a_recent_mfa_sign_in_passes(s: &Context) -> Resu
     )?;
     same(
         body["step_up"]["acr_values"].clone(),
-        json!(["urn:cedargate:mfa"]),
+        json!(["Multi_Factor"]),
         "body acr_values",
     )?;
     same(
@@ -221,7 +221,7 @@ fn step_up_answers_rfc_9470_and_a_recent_mfa_sign_in_passes(s: &Context) -> Resu
         let token = s.token(groups, json!({ "acr": acr, "auth_time": at }));
         Ok(call(&s.w, "DELETE", "/pets/7", Some(&token))?.status)
     };
-    let mfa = "urn:cedargate:mfa";
+    let mfa = "Multi_Factor";
     same(
         delete(&["AVP_Admin"], mfa, t - 30)?,
         204,
