@@ -1241,11 +1241,11 @@ fn a_step_up_deny_names_the_sign_in_to_ask_for() {
     let denied = petstore().evaluation(&body(&request(json!({})))).unwrap();
     assert_eq!(
         serde_json::to_value(&denied).unwrap(),
-        json!({"decision": false, "context": {"acr_values": "urn:cedargate:mfa", "max_age": 600}})
+        json!({"decision": false, "context": {"acr_values": "Multi_Factor", "max_age": 600}})
     );
     let allowed = petstore()
         .evaluation(&body(&request(
-            json!({"acr": "urn:cedargate:mfa", "auth_time": 900}),
+            json!({"acr": "Multi_Factor", "auth_time": 900}),
         )))
         .unwrap();
     assert_eq!(

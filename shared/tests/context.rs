@@ -173,7 +173,7 @@ fn token_values_decide() {
 fn step_up_is_asked_for_only_when_it_would_allow() {
     let gate = gate();
     let asked = StepUp {
-        acr_values: vec!["urn:cedargate:mfa".into()],
+        acr_values: vec!["Multi_Factor".into()],
         max_age: Some(600),
     };
     let admin = |extra: Value| principal(&gate, &["AVP_Admin"], extra);
@@ -182,7 +182,7 @@ fn step_up_is_asked_for_only_when_it_would_allow() {
     // Signed in with a password only: step up.
     let weak = decide(
         &gate,
-        &admin(json!({ "acr": "urn:cedargate:pwd", "auth_time": NOW.0 })),
+        &admin(json!({ "acr": "Single_Factor", "auth_time": NOW.0 })),
         "DELETE",
         "/pets/7",
         &at(NOW),
@@ -192,7 +192,7 @@ fn step_up_is_asked_for_only_when_it_would_allow() {
     assert_eq!(weak.step_up.as_ref(), Some(&asked));
 
     // Multi-factor, recently: allowed.
-    let strong = json!({ "acr": "urn:cedargate:mfa", "auth_time": NOW.0 - 60 });
+    let strong = json!({ "acr": "Multi_Factor", "auth_time": NOW.0 - 60 });
     let ok = decide(&gate, &admin(strong.clone()), "DELETE", "/pets/7", &at(NOW));
     assert_eq!(ok.outcome, Outcome::Allow);
     assert_eq!(ok.step_up, None);
@@ -209,7 +209,7 @@ fn step_up_is_asked_for_only_when_it_would_allow() {
     assert_eq!(
         decide(
             &gate,
-            &admin(json!({ "acr": "urn:cedargate:mfa", "auth_time": NOW.0 - 60 })),
+            &admin(json!({ "acr": "Multi_Factor", "auth_time": NOW.0 - 60 })),
             "DELETE",
             "/pets/7",
             &at(NOW.offset(540))
@@ -226,7 +226,7 @@ fn step_up_is_asked_for_only_when_it_would_allow() {
     );
 
     // A user no policy lets delete: a stronger sign-in would not help, a plain deny.
-    let user = principal(&gate, &["AVP_User"], json!({ "acr": "urn:cedargate:pwd" }));
+    let user = principal(&gate, &["AVP_User"], json!({ "acr": "Single_Factor" }));
     let plain = decide(&gate, &user, "DELETE", "/pets/7", &at(NOW));
     assert_eq!(plain.outcome, Outcome::Deny);
     assert_eq!(plain.step_up, None);
@@ -240,7 +240,7 @@ fn step_ups_merge_and_a_regular_forbid_wins() {
         r#"
 @id("delete-needs-very-recent-sign-in")
 @step_up_max_age("60")
-@step_up_acr_values("urn:cedargate:mfa urn:cedargate:hwk")
+@step_up_acr_values("Multi_Factor urn:cedargate:hwk")
 forbid (principal, action == PetStore::Action::"delete /pets/{petId}", resource)
 unless { context.token has auth_time && context.request.time - context.token.auth_time <= 60 };
 "#
@@ -254,7 +254,7 @@ unless { context.token has auth_time && context.request.time - context.token.aut
     let admin = principal(
         &gate,
         &["AVP_Admin"],
-        json!({ "acr": "urn:cedargate:pwd", "auth_time": NOW.0 - 120 }),
+        json!({ "acr": "Single_Factor", "auth_time": NOW.0 - 120 }),
     );
     let d = decide(&gate, &admin, "DELETE", "/pets/7", &RequestValues::at(NOW));
     assert_eq!(
@@ -267,7 +267,7 @@ unless { context.token has auth_time && context.request.time - context.token.aut
     assert_eq!(
         d.step_up,
         Some(StepUp {
-            acr_values: vec!["urn:cedargate:mfa".into(), "urn:cedargate:hwk".into()],
+            acr_values: vec!["Multi_Factor".into(), "urn:cedargate:hwk".into()],
             max_age: Some(60),
         })
     );
@@ -282,7 +282,7 @@ unless { context.token has auth_time && context.request.time - context.token.aut
     })
     .unwrap();
     let gate = Gate::enforcing(bundle, &trust_config(), &allow_all()).unwrap();
-    let admin = principal(&gate, &["AVP_Admin"], json!({ "acr": "urn:cedargate:pwd" }));
+    let admin = principal(&gate, &["AVP_Admin"], json!({ "acr": "Single_Factor" }));
     let d = decide(&gate, &admin, "DELETE", "/pets/7", &RequestValues::at(NOW));
     assert!(
         d.policies.contains(&"no-deleting-pet-7".to_owned()),
