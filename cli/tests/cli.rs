@@ -730,7 +730,9 @@ fn explain_decides_offline_and_never_prints_the_token() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
     assert!(
-        text.contains("step-up    a new sign-in with acr_values Multi_Factor, max_age 600 would be allowed"),
+        text.contains(
+            "step-up    a new sign-in with acr_values Multi_Factor, max_age 600 would be allowed"
+        ),
         "{text}"
     );
     let out = run(&bob, &audience, "GET", "/pets?type=dog&page=2");
