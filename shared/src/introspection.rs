@@ -59,13 +59,17 @@ impl Introspected {
         Ok(Self { active, exp })
     }
 
-    /// Until when (seconds since the epoch) this answer may be reused, asked at `now` for a
-    /// token expiring at `token_exp`: `cache_seconds` at most, and never past the token's or
-    /// the answer's `exp`. At or before `now` means "not at all".
-    pub fn reusable_until(&self, now: i64, cache_seconds: i64, token_exp: i64) -> i64 {
-        let mut until = now.saturating_add(cache_seconds.max(0)).min(token_exp);
+    /// Until when (milliseconds since the epoch) this answer may be reused, asked at `now_ms`
+    /// for a token expiring at `token_exp` (seconds, as tokens say): `cache_seconds` at most,
+    /// and never past the token's or the answer's `exp`. At or before `now_ms` means "not at
+    /// all". In milliseconds, so an answer asked late in a second is reused for the whole
+    /// cache time, not only until the second ends.
+    pub fn reusable_until_ms(&self, now_ms: i64, cache_seconds: i64, token_exp: i64) -> i64 {
+        let mut until = now_ms
+            .saturating_add(cache_seconds.max(0).saturating_mul(1000))
+            .min(token_exp.saturating_mul(1000));
         if let Some(exp) = self.exp {
-            until = until.min(exp);
+            until = until.min(exp.saturating_mul(1000));
         }
         until
     }
@@ -140,11 +144,38 @@ mod tests {
     #[test]
     fn an_answer_is_reused_no_longer_than_every_bound() {
         let active = |exp| Introspected { active: true, exp };
-        assert_eq!(active(None).reusable_until(1000, 30, 5000), 1030);
-        assert_eq!(active(None).reusable_until(1000, 30, 1010), 1010);
-        assert_eq!(active(Some(1005)).reusable_until(1000, 30, 5000), 1005);
-        assert_eq!(active(None).reusable_until(1000, 0, 5000), 1000);
-        assert_eq!(active(None).reusable_until(1000, -5, 5000), 1000);
+        assert_eq!(
+            active(None).reusable_until_ms(1_000_000, 30, 5000),
+            1_030_000
+        );
+        assert_eq!(
+            active(None).reusable_until_ms(1_000_000, 30, 1010),
+            1_010_000
+        );
+        assert_eq!(
+            active(Some(1005)).reusable_until_ms(1_000_000, 30, 5000),
+            1_005_000
+        );
+        assert_eq!(
+            active(None).reusable_until_ms(1_000_000, 0, 5000),
+            1_000_000
+        );
+        assert_eq!(
+            active(None).reusable_until_ms(1_000_000, -5, 5000),
+            1_000_000
+        );
+    }
+
+    #[test]
+    fn an_answer_asked_late_in_a_second_is_reused_for_the_whole_cache_time() {
+        let active = Introspected {
+            active: true,
+            exp: None,
+        };
+        // Asked at 1000.95 s with a 1 s cache: still reusable at 1001.5 s.
+        let until = active.reusable_until_ms(1_000_950, 1, 5000);
+        assert!(1_001_500 < until, "reusable until {until}");
+        assert_eq!(until, 1_001_950);
     }
 
     #[test]

@@ -256,10 +256,17 @@ fn check_names_copy(node: &tools::NodeTools) -> Result<(), String> {
 
 /// The Rust no-op worker (`tests/bench/rust-noop`), built as the edge is: worker-build with
 /// the workspace's release profile and the edge's wasm-opt flags, then the names dropped.
+/// The Rust no-op worker twice: with worker-build's own shim (`target/bench/rust-noop`) and
+/// with the edge's entry and build (`target/bench/rust-noop-entry`), so the report shows
+/// what each leaves of the workers-rs glue.
 fn build_rust_noop(node: &tools::NodeTools) -> Result<(), String> {
     let root = run::root();
     let out = root.join("target/bench/rust-noop");
-    edge::worker_build(node, &root.join("tests/bench/rust-noop"), Some(&out))?;
+    edge::worker_build(node, &root.join("tests/bench/rust-noop"), &out)?;
+    let wasm = out.join("index_bg.wasm");
+    edge::strip_names(node, &wasm, &wasm)?;
+    let out = root.join("target/bench/rust-noop-entry");
+    edge::entry_build(node, "cedargate-bench-rust-noop", &out, &[], true)?;
     let wasm = out.join("index_bg.wasm");
     edge::strip_names(node, &wasm, &wasm)
 }

@@ -1,4 +1,5 @@
-//! `cargo xtask build-edge`: the worker, built by worker-build with local tools only.
+//! `cargo xtask build-edge`: the worker, built with local tools only: cargo, wasm-bindgen,
+//! wasm-opt, and esbuild bundling the glue with the worker's own entry (`edge/entry.mjs`).
 
 use crate::run;
 use crate::tools::{self, NodeTools};
@@ -35,6 +36,7 @@ fn worker_is_current(output: &Path, policies: &str) -> bool {
         "edge/src",
         "edge/Cargo.toml",
         "edge/build.rs",
+        "edge/entry.mjs",
         "shared/src",
         "shared/Cargo.toml",
         policies,
@@ -68,7 +70,7 @@ pub fn build(node: &NodeTools) -> Result<String, String> {
 
 fn compile(node: &NodeTools) -> Result<(), String> {
     let root = run::root();
-    worker_build(node, &root.join("edge"), None)?;
+    entry_build(node, "cedargate-edge", &root.join("edge/build"), &[], true)?;
     let wasm = root.join("edge/build/index_bg.wasm");
     let names = names_copy();
     if let Some(dir) = names.parent() {
@@ -86,7 +88,7 @@ fn compile(node: &NodeTools) -> Result<(), String> {
 /// interop) to `target/edge-authzen-search`.
 ///
 /// These are test and demo fixtures, not uploads: the same code as `edge/build` with other
-/// data compiled in, so they skip wasm-opt (`--no-opt`), which is single-threaded here and
+/// data compiled in, so they skip wasm-opt, which is single-threaded here and
 /// takes about 1.7 min per worker. The worker that ships, `edge/build`, is optimized, and
 /// every other suite runs against it.
 pub fn build_with_bundle(node: &NodeTools, bundle: &str, name: &str) -> Result<String, String> {
@@ -97,12 +99,12 @@ pub fn build_with_bundle(node: &NodeTools, bundle: &str, name: &str) -> Result<S
         println!("[build-edge] target/edge-{name} is up to date");
     } else {
         let policies = root.join(&policies_path);
-        worker_build_with(
+        entry_build(
             node,
-            &root.join("edge"),
-            Some(&out),
-            &["--no-opt"],
+            "cedargate-edge",
+            &out,
             &[("CEDARGATE_POLICY_DIR", policies.as_os_str())],
+            false,
         )?;
     }
     Ok(format!(
@@ -111,25 +113,14 @@ pub fn build_with_bundle(node: &NodeTools, bundle: &str, name: &str) -> Result<S
 }
 
 /// `worker-build --release` of the crate in `dir` with the local wasm-bindgen, wasm-opt and
-/// esbuild, into `out_dir` (worker-build's default, `dir/build`, when `None`).
-pub fn worker_build(node: &NodeTools, dir: &Path, out_dir: Option<&Path>) -> Result<(), String> {
-    worker_build_with(node, dir, out_dir, &[], &[])
-}
-
-/// [`worker_build`] with more worker-build flags and environment variables.
-fn worker_build_with(
-    node: &NodeTools,
-    dir: &Path,
-    out_dir: Option<&Path>,
-    flags: &[&str],
-    envs: &[(&str, &std::ffi::OsStr)],
-) -> Result<(), String> {
+/// esbuild, into `out_dir`: workers-rs's own build and entry shim, kept for the benchmark's
+/// Rust no-op worker, so the cost of that shim stays a number.
+pub fn worker_build(node: &NodeTools, dir: &Path, out_dir: &Path) -> Result<(), String> {
     let mut cmd = Command::new(tools::cargo_bin("worker-build"));
-    cmd.current_dir(dir).arg("--release").args(flags);
-    if let Some(out) = out_dir {
-        cmd.arg("--out-dir").arg(out);
-    }
-    cmd.envs(envs.iter().copied());
+    cmd.current_dir(dir)
+        .arg("--release")
+        .arg("--out-dir")
+        .arg(out_dir);
     cmd.env("WASM_BINDGEN_BIN", tools::cargo_bin("wasm-bindgen"))
         .env("WASM_OPT_BIN", &node.wasm_opt)
         .env("ESBUILD_BIN", &node.esbuild);
@@ -141,7 +132,126 @@ fn worker_build_with(
     }
 }
 
-/// The worker's wasm as worker-build left it, with its names section (function names),
+/// The wasm features the worker's code may use, enabled by name for wasm-opt so nothing is
+/// lowered or rejected, and no newer encoding is emitted than workerd reads.
+const WASM_FEATURES: [&str; 7] = [
+    "mutable-globals",
+    "sign-ext",
+    "nontrapping-float-to-int",
+    "bulk-memory",
+    "multivalue",
+    "reference-types",
+    "exception-handling",
+];
+
+/// Builds the workers-rs crate `package` into `out` as a worker of two modules,
+/// `index.js` and `index_bg.wasm`, with the worker's own entry (`edge/entry.mjs`):
+/// `cargo build --release` for wasm32 (with `envs`), wasm-bindgen's `module` output, wasm-opt
+/// `-Oz` keeping the names section when `optimize` (the shipped worker; test fixtures skip
+/// it: it takes about 1.7 min here), then esbuild bundling the entry with the glue.
+pub fn entry_build(
+    node: &NodeTools,
+    package: &str,
+    out: &Path,
+    envs: &[(&str, &std::ffi::OsStr)],
+    optimize: bool,
+) -> Result<(), String> {
+    let root = run::root();
+    let mut cargo = Command::new("cargo");
+    cargo
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--lib",
+            "-p",
+        ])
+        .arg(package)
+        .envs(envs.iter().copied())
+        // As worker-build builds: wasm-bindgen's macros use js-sys's futures.
+        .env("WASM_BINDGEN_USE_JS_SYS", "1");
+    if !run::run(&mut cargo, "  | ")?.success {
+        return Err(format!("building {package} for wasm32 failed"));
+    }
+    let wasm = root
+        .join("target/wasm32-unknown-unknown/release")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    let glue = out.join("glue");
+    if glue.exists() {
+        std::fs::remove_dir_all(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    }
+    let mut bindgen = Command::new(tools::cargo_bin("wasm-bindgen"));
+    bindgen.arg(&wasm).arg("--out-dir").arg(&glue).args([
+        "--no-typescript",
+        "--target",
+        "module",
+        "--out-name",
+        "index",
+        // `__wbg_reset_state`, which the entry calls after a trap.
+        "--experimental-reset-state-function",
+    ]);
+    if !run::run(&mut bindgen, "  | ")?.success {
+        return Err(format!("wasm-bindgen of {package} failed"));
+    }
+    let glue_wasm = glue.join("index_bg.wasm");
+    if optimize {
+        let optimized = glue.join("index_opt.wasm");
+        let mut opt = Command::new(&node.wasm_opt);
+        opt.arg(&glue_wasm).arg("-o").arg(&optimized).args([
+            "-Oz",
+            "--strip-producers",
+            // The names section stays for the size analysis; `strip_names` drops it from
+            // the upload.
+            "--debuginfo",
+        ]);
+        opt.args(WASM_FEATURES.map(|f| format!("--enable-{f}")));
+        if !run::run(&mut opt, "  | ")?.success {
+            return Err(format!("wasm-opt of {package} failed"));
+        }
+        std::fs::rename(&optimized, &glue_wasm)
+            .map_err(|e| format!("{}: {e}", glue_wasm.display()))?;
+    }
+    // wasm-bindgen writes a source-phase import (`import source wasm from ...`), which
+    // workerd reads as a plain import of a wasm module.
+    let glue_js = glue.join("index.js");
+    let text =
+        std::fs::read_to_string(&glue_js).map_err(|e| format!("{}: {e}", glue_js.display()))?;
+    std::fs::write(&glue_js, text.replace("import source ", "import "))
+        .map_err(|e| format!("{}: {e}", glue_js.display()))?;
+    let entry = glue.join("entry.mjs");
+    std::fs::copy(root.join("edge/entry.mjs"), &entry)
+        .map_err(|e| format!("{}: {e}", entry.display()))?;
+    let mut esbuild = Command::new(&node.esbuild);
+    esbuild
+        .current_dir(&glue)
+        .args([
+            "entry.mjs",
+            "--bundle",
+            "--format=esm",
+            "--minify",
+            "--log-level=warning",
+            "--external:./index_bg.wasm",
+            "--external:cloudflare:*",
+        ])
+        .arg(format!("--outfile={}", out.join("index.js").display()));
+    if !run::run(&mut esbuild, "  | ")?.success {
+        return Err(format!("esbuild of {package}'s entry failed"));
+    }
+    let wasm_out = out.join("index_bg.wasm");
+    std::fs::rename(&glue_wasm, &wasm_out).map_err(|e| format!("{}: {e}", wasm_out.display()))?;
+    std::fs::remove_dir_all(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    // What wrangler and workerd read the bundle as: an ES module.
+    let package_json = out.join("package.json");
+    std::fs::write(
+        &package_json,
+        "{\n  \"name\": \"cedargate-edge\",\n  \"type\": \"module\",\n  \"main\": \"index.js\"\n}\n",
+    )
+    .map_err(|e| format!("{}: {e}", package_json.display()))
+}
+
+/// The worker's wasm as the build left it, with its names section (function names),
 /// kept for the size analysis of `cargo xtask bench` (twiggy); the uploaded
 /// `edge/build/index_bg.wasm` is this file after [`strip_names`], which changes no code.
 pub fn names_copy() -> std::path::PathBuf {
@@ -169,25 +279,14 @@ fn report() -> Result<String, String> {
     Ok(report)
 }
 
-/// worker-build keeps the wasm names section (function names for stack traces); it is a
+/// The build keeps the wasm names section (function names for stack traces); it is a
 /// fifth of the upload. This drops it, with no other change to the code, writing `output`
 /// (which may be `wasm` itself).
 pub fn strip_names(node: &NodeTools, wasm: &Path, output: &Path) -> Result<(), String> {
     let stripped = output.with_extension("stripped.wasm");
     let mut cmd = Command::new(&node.wasm_opt);
     cmd.arg(wasm).arg("-o").arg(&stripped);
-    // The features worker-build enables, so nothing is lowered or rejected.
-    for feature in [
-        "mutable-globals",
-        "sign-ext",
-        "nontrapping-float-to-int",
-        "bulk-memory",
-        "multivalue",
-        "reference-types",
-        "exception-handling",
-    ] {
-        cmd.arg(format!("--enable-{feature}"));
-    }
+    cmd.args(WASM_FEATURES.map(|f| format!("--enable-{f}")));
     cmd.args(["--strip-debug", "--strip-producers"]);
     let out = run::run(&mut cmd, "  | ")?;
     if !out.success {

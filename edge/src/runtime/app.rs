@@ -64,6 +64,9 @@ struct Incoming {
     asks_preflight: bool,
     /// The clock, read once: the platform's clock does not move while a request computes.
     now: UnixTime,
+    /// The same reading in milliseconds, for caches measured in whole seconds from any
+    /// instant (introspection answers).
+    now_ms: i64,
     timer: Stopwatch,
 }
 
@@ -80,6 +83,7 @@ impl Incoming {
         let asks_preflight = headers
             .has("access-control-request-method")
             .unwrap_or(false);
+        let clock_ms = now_ms() as i64;
         Self {
             method: req.method(),
             target: target_of(&req.url()),
@@ -88,7 +92,8 @@ impl Incoming {
             cookie,
             origin,
             asks_preflight,
-            now: UnixTime((now_ms() / 1000.0) as i64),
+            now: UnixTime(clock_ms.div_euclid(1000)),
+            now_ms: clock_ms,
             id,
             timer,
             headers,
@@ -763,9 +768,9 @@ impl Exchange<'_> {
         if action.is_some_and(|action| !client.config.applies(&self.incoming.method, action)) {
             return Ok(());
         }
-        let now = self.incoming.now.seconds();
+        let now_ms = self.incoming.now_ms;
         let active = match auth.introspected.get() {
-            Some((active, until)) if now < until => active,
+            Some((active, until_ms)) if now_ms < until_ms => active,
             _ => {
                 let hint = match auth.verified.kind() {
                     cedargate::TokenKind::Access => "access_token",
@@ -777,12 +782,12 @@ impl Exchange<'_> {
                         retry_after: client.config.timeout_ms.div_ceil(1000).max(1),
                     }
                 })?;
-                let until = answer.reusable_until(
-                    now,
+                let until_ms = answer.reusable_until_ms(
+                    now_ms,
                     client.config.cache_seconds,
                     auth.verified.expires_at().seconds(),
                 );
-                auth.introspected.set(Some((answer.active, until)));
+                auth.introspected.set(Some((answer.active, until_ms)));
                 answer.active
             }
         };

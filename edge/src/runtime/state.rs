@@ -36,7 +36,7 @@ pub struct Authenticated {
     pub principal: Principal,
     pub decisions: RefCell<DecisionCache>,
     /// The provider's last introspection answer (active or not) and until when it may be
-    /// reused.
+    /// reused (milliseconds since the epoch).
     pub introspected: Cell<Option<(bool, i64)>>,
 }
 

@@ -210,6 +210,9 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
     // The Rust no-op worker, built by `cargo xtask bench` as the edge is (worker-build).
     let rust_noop_js = out.join("rust-noop/index.js");
     let rust_noop_wasm = out.join("rust-noop/index_bg.wasm");
+    // The same crate built as the edge is: its own entry (`edge/entry.mjs`), no shim.
+    let entry_noop_js = out.join("rust-noop-entry/index.js");
+    let entry_noop_wasm = out.join("rust-noop-entry/index_bg.wasm");
     // The synchronous one: its hand-written entry and the wasm-bindgen output it imports.
     let sync_entry = root().join("tests/bench/rust-noop-sync/index.mjs");
     let sync_js = out.join("rust-noop-sync/cedargate_bench_rust_noop_sync.js");
@@ -278,6 +281,19 @@ pub fn workers(issuer: &str, out: &Path, kv: &KvServer) -> Vec<Worker> {
             ],
             bindings: Vec::new(),
             size: sizes(&[&rust_noop_js, &rust_noop_wasm]),
+            peer: false,
+            shadow_percent: None,
+            scenario: Scenario::PetStore,
+        },
+        Worker {
+            label: "Rust no-op worker, the edge's entry (workers-rs 0.8 without its shim)",
+            key: "rust-noop-entry",
+            modules: vec![
+                Module::Es("index.js".into(), entry_noop_js.clone()),
+                Module::Wasm("index_bg.wasm".into(), entry_noop_wasm.clone()),
+            ],
+            bindings: Vec::new(),
+            size: sizes(&[&entry_noop_js, &entry_noop_wasm]),
             peer: false,
             shadow_percent: None,
             scenario: Scenario::PetStore,
@@ -460,7 +476,12 @@ pub fn in_workerd(
             sample.first_request_ms.push(startup_ms);
             // Every worker but the no-ops must refuse a token whose signature is broken, or
             // its numbers would measure nothing.
-            if round == 1 && !matches!(worker.key, "noop" | "rust-noop" | "rust-noop-sync") {
+            if round == 1
+                && !matches!(
+                    worker.key,
+                    "noop" | "rust-noop" | "rust-noop-entry" | "rust-noop-sync"
+                )
+            {
                 let forged = http::send(
                     method,
                     &w.url(path),

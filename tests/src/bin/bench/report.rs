@@ -611,6 +611,15 @@ impl Report {
                 rust_noop.map_or(MISSING.into(), |c| format!("{c:.0} µs"))
             );
         }
+        if let Some(shim) = self.added_over(workload, "rust-noop", "rust-noop-entry") {
+            line!(
+                r,
+                "worker-build's shim alone (its entrypoint class and Proxy): the Rust no-op with worker-build's shim adds {:.0} µs a request more than the same crate behind the edge's own entry (the median over rounds; {:.0} to {:.0} µs).\n",
+                shim.median,
+                shim.min,
+                shim.max
+            );
+        }
         if let Some(entities) = self.added_over(workload, TODO_WORKER, KV_BASELINE) {
             line!(
                 r,
