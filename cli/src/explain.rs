@@ -129,7 +129,11 @@ pub fn explain(bundle: Bundle, question: &Question<'_>) -> Result<Explanation, S
             groups.join(", ")
         }
     );
-    if let Ok(json) = principal.entities().to_json_value() {
+    if let Some(json) = principal
+        .entities()
+        .ok()
+        .and_then(|entities| entities.to_json_value().ok())
+    {
         let uid = principal.uid().to_string();
         for entity in json.as_array().into_iter().flatten() {
             let ty = entity["uid"]["type"].as_str().unwrap_or_default();

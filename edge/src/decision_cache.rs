@@ -9,8 +9,16 @@
 //! ([`Verdict::cacheable`]), so Cedar's context of a kept one holds only path and query
 //! values. Only successful routes are kept, and only for short targets, so one token's
 //! entries stay small.
+//!
+//! [`SharedDecisions`] keeps verdicts across tokens: by the [`DecisionKey`] of the principal
+//! (its shape, when nothing in the bundle can tell principals of its type apart, see
+//! `cedargate::sharing`), then by method and target as above. One is kept per gate in force
+//! (`runtime::state::Live`), so it goes with the gate; keys and tokens do not enter a
+//! verdict. A new token whose key has a verdict for its request is verified in full, but
+//! neither its Cedar entities are built nor its request decided.
 
-use cedargate::Verdict;
+use cedargate::{DecisionKey, Verdict};
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 /// At most this many decisions per token; the oldest goes first.
@@ -19,13 +27,34 @@ pub const DECISIONS_PER_TOKEN: usize = 8;
 /// Targets longer than this are decided every time (they are rare and would cost memory).
 pub const MAX_CACHED_TARGET: usize = 256;
 
+/// At most this many principal shapes share decisions per gate; the oldest goes first.
+pub const SHARED_KEYS: usize = 256;
+
+/// At most this many decisions per shared key; the oldest goes first.
+pub const DECISIONS_PER_KEY: usize = 32;
+
 /// One token's decisions, by method (as sent) and target (path and query as sent).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DecisionCache {
     entries: Vec<(String, String, Rc<Verdict>)>,
+    capacity: usize,
+}
+
+impl Default for DecisionCache {
+    fn default() -> Self {
+        Self::with_capacity(DECISIONS_PER_TOKEN)
+    }
 }
 
 impl DecisionCache {
+    /// An empty cache of at most `capacity` decisions.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            entries: Vec::new(),
+            capacity,
+        }
+    }
+
     /// The decision made before for `method` and `target`.
     pub fn get(&self, method: &str, target: &str) -> Option<Rc<Verdict>> {
         self.entries
@@ -45,7 +74,10 @@ impl DecisionCache {
         }
         self.entries
             .retain(|(m, t, _)| !(m == method && t == target));
-        if self.entries.len() >= DECISIONS_PER_TOKEN {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.entries.len() >= self.capacity {
             self.entries.remove(0);
         }
         self.entries
@@ -60,6 +92,57 @@ impl DecisionCache {
     /// Whether none are held.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// Verdicts shared between principals of equal [`DecisionKey`]s, by key, method and target:
+/// at most [`SHARED_KEYS`] keys of [`DECISIONS_PER_KEY`] decisions each.
+#[derive(Debug, Default)]
+pub struct SharedDecisions {
+    by_key: HashMap<DecisionKey, DecisionCache>,
+    /// Keys in insertion order, the oldest first.
+    order: VecDeque<DecisionKey>,
+}
+
+impl SharedDecisions {
+    /// The verdict made before for a principal of `key` and `method`, `target`.
+    pub fn get(&self, key: &DecisionKey, method: &str, target: &str) -> Option<Rc<Verdict>> {
+        self.by_key.get(key)?.get(method, target)
+    }
+
+    /// Keeps `decided` for every principal of `key`, unless it may not be shared
+    /// ([`Verdict::shareable`]: reusable and made without evaluation errors) or the
+    /// target is too long to keep.
+    pub fn insert(&mut self, key: &DecisionKey, method: &str, target: &str, decided: Rc<Verdict>) {
+        if !decided.shareable() {
+            return;
+        }
+        if let Some(decisions) = self.by_key.get_mut(key) {
+            decisions.insert(method, target, decided);
+            return;
+        }
+        while self.by_key.len() >= SHARED_KEYS {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            self.by_key.remove(&oldest);
+        }
+        let mut decisions = DecisionCache::with_capacity(DECISIONS_PER_KEY);
+        decisions.insert(method, target, decided);
+        if !decisions.is_empty() {
+            self.by_key.insert(key.clone(), decisions);
+            self.order.push_back(key.clone());
+        }
+    }
+
+    /// Keys held.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Whether none are held.
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
     }
 }
 
@@ -147,5 +230,88 @@ mod tests {
         let mut cache = DecisionCache::default();
         cache.insert("GET", &long, decided("a"));
         assert!(cache.is_empty());
+    }
+
+    /// The PetStore gate with one issuer of ID tokens, and a principal of `sub` in `groups`.
+    fn petstore() -> cedargate::Gate {
+        let config: cedargate::TrustConfig = serde_json::from_value(serde_json::json!({
+            "issuers": [{ "issuer": "https://idp.test", "token": "id", "audiences": ["app"] }]
+        }))
+        .unwrap();
+        cedargate::Gate::new(cedargate::examples::petstore().unwrap(), &config).unwrap()
+    }
+
+    fn key(gate: &cedargate::Gate, sub: &str, groups: &[&str], target: &str) -> DecisionKey {
+        let claims = serde_json::json!({ "sub": sub, "group": groups });
+        let principal = gate
+            .trust()
+            .insecure_principal_from_claims(
+                "https://idp.test",
+                cedargate::TokenKind::Id,
+                claims.as_object().unwrap(),
+            )
+            .unwrap();
+        let route = gate.route("GET", target).unwrap();
+        gate.decision_key(&principal, &route).unwrap()
+    }
+
+    #[test]
+    fn a_verdict_is_shared_by_principals_of_the_same_shape_only() {
+        let gate = petstore();
+        let alice = key(&gate, "alice", &["AVP_User"], "/pets");
+        let bob = key(&gate, "bob", &["AVP_User"], "/pets");
+        let admin = key(&gate, "carol", &["AVP_Admin"], "/pets");
+        assert_eq!(alice, bob, "the same shape, another id");
+        assert_ne!(alice, admin);
+        let mut shared = SharedDecisions::default();
+        shared.insert(&alice, "GET", "/pets", decided("a"));
+        assert_eq!(
+            shared.get(&bob, "GET", "/pets").unwrap().decision.action,
+            "a"
+        );
+        assert!(shared.get(&admin, "GET", "/pets").is_none());
+        assert!(shared.get(&bob, "GET", "/pets?limit=1").is_none());
+    }
+
+    #[test]
+    fn a_verdict_with_errors_or_on_request_values_is_not_shared() {
+        let gate = petstore();
+        let alice = key(&gate, "alice", &["AVP_User"], "/pets");
+        let mut shared = SharedDecisions::default();
+        shared.insert(&alice, "GET", "/pets", verdict("a", false));
+        assert!(shared.is_empty());
+        let mut erring = verdict("a", true);
+        Rc::get_mut(&mut erring)
+            .unwrap()
+            .decision
+            .errors
+            .push("p: error naming PetStore::User::\"alice\"".into());
+        shared.insert(&alice, "GET", "/pets", erring);
+        assert!(shared.is_empty());
+        assert!(shared.get(&alice, "GET", "/pets").is_none());
+    }
+
+    #[test]
+    fn shared_keys_are_bounded_the_oldest_going_first() {
+        let gate = petstore();
+        let mut shared = SharedDecisions::default();
+        let keys: Vec<DecisionKey> = (0..SHARED_KEYS + 2)
+            .map(|i| key(&gate, "alice", &[&format!("g{i}")], "/pets"))
+            .collect();
+        for k in &keys {
+            shared.insert(k, "GET", "/pets", decided("a"));
+        }
+        assert_eq!(shared.len(), SHARED_KEYS);
+        assert!(shared.get(&keys[0], "GET", "/pets").is_none());
+        assert!(shared.get(&keys[SHARED_KEYS + 1], "GET", "/pets").is_some());
+        for i in 0..DECISIONS_PER_KEY + 1 {
+            shared.insert(
+                &keys[SHARED_KEYS + 1],
+                "GET",
+                &format!("/pets/{i}"),
+                decided("a"),
+            );
+        }
+        assert!(shared.get(&keys[SHARED_KEYS + 1], "GET", "/pets").is_none());
     }
 }

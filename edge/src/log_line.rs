@@ -26,8 +26,9 @@ pub struct RequestRecord {
     pub policies: Vec<String>,
     /// `hit`, `miss` or `off`.
     pub token_cache: Option<&'static str>,
-    /// `hit` when the token's decision for this method and target was reused, `miss` when
-    /// it was made now.
+    /// `hit` when the token's decision for this method and target was reused, `shared` when
+    /// another token's principal of the same shape made it (`decision_cache::SharedDecisions`),
+    /// `miss` when it was made now.
     pub decision_cache: Option<&'static str>,
     /// What went wrong, in more detail than the client is told.
     pub error: Option<String>,

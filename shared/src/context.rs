@@ -198,7 +198,7 @@ pub enum ContextError {
 
 /// A claim the token carried for a context: absent, a value, or of the wrong JSON type
 /// (which denies any request whose context needs it).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) enum Slot<T> {
     #[default]
     Absent,
@@ -207,7 +207,7 @@ pub(crate) enum Slot<T> {
 }
 
 /// The claims of a verified token a context may carry, read when it is mapped.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct TokenValues {
     pub(crate) acr: Slot<String>,
     pub(crate) amr: Slot<Vec<String>>,

@@ -114,7 +114,10 @@ impl Bundle {
     ) -> Decision {
         self.authorize_as(
             principal.uid(),
-            self.join(principal.uid(), principal.entities(), false),
+            principal
+                .entities()
+                .map_err(|err| err.to_string())
+                .and_then(|own| self.join(principal.uid(), own, false)),
             &principal.token_values,
             route,
             values,
@@ -131,7 +134,11 @@ impl Bundle {
     pub fn entity_data_about(&self, principal: &Principal) -> Option<Vec<serde_json::Value>> {
         self.entities_source()?;
         let by_uid = &self.entity_data.by_uid;
-        let (mut about, above) = self.data_scope(principal.uid(), principal.entities());
+        // A principal whose entities cannot be built is refused every decision; what the data
+        // says about it alone is still what it says.
+        let empty = Entities::empty();
+        let own = principal.entities().unwrap_or(&empty);
+        let (mut about, above) = self.data_scope(principal.uid(), own);
         about.extend(above);
         about.push(&self.resource);
         if let Some(parents) = self.entity_data.entities.ancestors(&self.resource) {
@@ -198,18 +205,19 @@ impl Bundle {
         principal: &'a Principal,
     ) -> Result<Cow<'a, Entities>, String> {
         let checked = principal.checked_for.as_str() == self.text_version().as_str();
+        let own = principal.entities().map_err(|err| err.to_string())?;
         if !checked || self.entity_data.by_uid.is_empty() {
-            return self.join(principal.uid(), principal.entities(), checked);
+            return self.join(principal.uid(), own, checked);
         }
         // With entity data, the join is made once per principal and bundle version.
         let (version, joined) = principal.joined.get_or_init(|| {
-            let joined = self.join(principal.uid(), principal.entities(), true);
+            let joined = self.join(principal.uid(), own, true);
             (self.version().clone(), joined.map(Cow::into_owned))
         });
         if version == self.version() {
             joined.as_ref().map(Cow::Borrowed).map_err(Clone::clone)
         } else {
-            self.join(principal.uid(), principal.entities(), true)
+            self.join(principal.uid(), own, true)
         }
     }
 

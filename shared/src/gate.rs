@@ -1,18 +1,21 @@
 //! A bundle and the trust bound to it: what the edge and the browser keep.
 
 use crate::bundle::Bundle;
-use crate::context::{ContextConfig, RequestValues};
+use crate::context::{ContextConfig, RequestValues, TokenValues};
 use crate::crypto::SignatureBackend;
 use crate::decision::{ActionDecision, Decision, Outcome};
 use crate::jwks::KeySet;
-use crate::principal::Principal;
+use crate::principal::{Principal, PrincipalShape};
 use crate::routes::{RouteError, RouteMatch};
+use crate::sharing::{Distinguishing, distinguishing};
 use crate::time::UnixTime;
 use crate::token::{TokenError, VerifiedToken};
 use crate::trust::{HypotheticalPrincipal, MappingError, Trust};
 use crate::trust_config::{ConfigError, TrustConfig};
+use cedar_policy::EntityTypeName;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
+use std::sync::Arc;
 
 /// Why a bearer token did not yield a principal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,11 +132,34 @@ pub struct Verdict {
     pub cacheable: bool,
 }
 
+impl Verdict {
+    /// Whether it may be given to another principal of the same [`DecisionKey`]: it may be
+    /// reused ([`Verdict::cacheable`]) and its evaluation made no error (Cedar's error
+    /// messages name the principal's own id).
+    pub fn shareable(&self) -> bool {
+        self.cacheable && self.decision.errors.is_empty()
+    }
+}
+
+/// What a decision for a principal depends on besides the request's method and target,
+/// when nothing in the bundle can tell principals of its type apart
+/// ([`Gate::decision_key`]): its shape (type, groups, attribute values) and, for an action
+/// whose context reads them, the token's values. Two principals with equal keys get the
+/// same verdict for the same method and target from the same gate.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DecisionKey {
+    shape: Arc<PrincipalShape>,
+    token: Option<TokenValues>,
+}
+
 /// A validated bundle and a trust configuration bound to its schema.
 #[derive(Clone, Debug)]
 pub struct Gate {
     bundle: Bundle,
     trust: Trust,
+    /// Each principal type of the trust, with what in the bundle tells its principals apart
+    /// (`None`: nothing, and their decisions may be shared), decided once when bound.
+    sharing: Vec<(EntityTypeName, Option<Distinguishing>)>,
 }
 
 impl Gate {
@@ -142,7 +168,16 @@ impl Gate {
     /// What enforces uses [`Gate::enforcing`].
     pub fn new(bundle: Bundle, config: &TrustConfig) -> Result<Self, ConfigError> {
         let trust = Trust::bind(config, &bundle)?;
-        Ok(Self { bundle, trust })
+        let sharing = trust
+            .principal_types()
+            .into_iter()
+            .map(|ty| (ty.clone(), distinguishing(&bundle, &ty.to_string())))
+            .collect();
+        Ok(Self {
+            bundle,
+            trust,
+            sharing,
+        })
     }
 
     /// Binds `config` to `bundle` and checks that `context` fills every request value the
@@ -182,6 +217,28 @@ impl Gate {
         B: SignatureBackend,
         K: KeySource,
     {
+        let (verified, principal) = self
+            .authenticate_deferred(token, keys, backend, now)
+            .await?;
+        principal.entities().map_err(GateError::from)?;
+        Ok((verified, principal))
+    }
+
+    /// [`Gate::authenticate`], every check of the token and of its claims made, without
+    /// building the principal's Cedar entities: a caller that may find the decision by
+    /// [`Gate::decision_key`] builds them ([`Principal::entities`], whose error refuses the
+    /// token as [`Gate::authenticate`] would) only when it has to decide.
+    pub async fn authenticate_deferred<B, K>(
+        &self,
+        token: &str,
+        keys: K,
+        backend: &B,
+        now: UnixTime,
+    ) -> Result<(VerifiedToken, Principal), AuthError<K::Error>>
+    where
+        B: SignatureBackend,
+        K: KeySource,
+    {
         let jwt = self.trust.parse(token).map_err(GateError::from)?;
         let issuer = jwt
             .unverified_issuer()
@@ -195,7 +252,10 @@ impl Gate {
             .verify_owned(jwt, &keys, backend, now)
             .await
             .map_err(GateError::from)?;
-        let principal = self.trust.principal(&verified).map_err(GateError::from)?;
+        let principal = self
+            .trust
+            .principal_deferred(&verified)
+            .map_err(GateError::from)?;
         Ok((verified, principal))
     }
 
@@ -290,6 +350,45 @@ impl Gate {
     /// [`Gate::decide_route_anonymous`].
     pub fn route(&self, method: &str, target: &str) -> Result<RouteMatch, RouteError> {
         self.bundle.resolve(method, target)
+    }
+
+    /// What tells principals of type `ty` (fully qualified, `PetStore::User`) apart in this
+    /// gate's bundle: `Ok` when nothing does and their decisions are shared
+    /// ([`Gate::decision_key`]); the first place found otherwise. A type no issuer entry
+    /// maps to is never shared.
+    pub fn sharing(&self, ty: &str) -> Result<(), Distinguishing> {
+        match self.sharing.iter().find(|(t, _)| t.to_string() == ty) {
+            Some((_, None)) => Ok(()),
+            Some((_, Some(why))) => Err(why.clone()),
+            None => Err(Distinguishing::NotMapped),
+        }
+    }
+
+    /// The key under which `principal`'s verdict on `route` may be shared with every
+    /// principal of an equal key, for the same method and target ([`DecisionKey`]): `None`
+    /// when it may not be, because something in the bundle can tell principals of its type
+    /// apart ([`Gate::sharing`]), the action reads the request's own values, or the principal
+    /// was mapped by a trust bound to another bundle. Made from the mapped claims alone,
+    /// before any Cedar entity is built.
+    pub fn decision_key(&self, principal: &Principal, route: &RouteMatch) -> Option<DecisionKey> {
+        let shape = &principal.shape;
+        let own_bundle = principal.checked_for.as_str() == self.bundle.text_version().as_str();
+        let shared = self
+            .sharing
+            .iter()
+            .any(|(ty, why)| why.is_none() && *ty == shape.ty);
+        if !own_bundle || !shared || self.bundle.depends_on_request_values(&route.action) {
+            return None;
+        }
+        let entry = self.bundle.actions.get(&route.action)?;
+        Some(DecisionKey {
+            shape: Arc::clone(shape),
+            token: entry
+                .context
+                .token
+                .is_some()
+                .then(|| principal.token_values.clone()),
+        })
     }
 
     /// A matched request decided for `principal`, with the request's own values.

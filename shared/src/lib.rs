@@ -57,6 +57,7 @@ pub mod percent;
 mod principal;
 mod routes;
 mod schema_info;
+pub mod sharing;
 pub use schema_info::qualify;
 pub mod introspection;
 pub mod revocation;
@@ -83,12 +84,12 @@ pub use context::{ContextConfig, ContextError, ContextNeeds, RequestValues, Toke
 pub use crypto::RustCrypto;
 pub use crypto::{SignatureBackend, SignatureCheck, SignatureError};
 pub use decision::{ActionDecision, Decision, Outcome};
-pub use gate::{AuthError, Gate, GateError, IssuerKeys, KeySource, Reliance, Verdict};
+pub use gate::{AuthError, DecisionKey, Gate, GateError, IssuerKeys, KeySource, Reliance, Verdict};
 pub use jwks::{
     Algorithm, JwksError, KeySet, MAX_JWKS_BYTES, MAX_RSA_BITS, MIN_RSA_BITS, SkippedKey,
     VerificationKey,
 };
-pub use principal::Principal;
+pub use principal::{Principal, PrincipalShape};
 pub use routes::{ANY_METHODS, MAX_PATH_BYTES, PathError, RouteError, RouteMatch};
 pub use signed_bundle::{
     BundleDocument, BundleDocumentError, BundleKeyError, BundlePublicKey, BundleSigningKey,

@@ -1,21 +1,108 @@
 //! The principal a verified token becomes: the Cedar entity, its groups, and the entities a
 //! request is evaluated against. Made by [`crate::Trust::principal`]; read by
 //! [`crate::Bundle::authorize`].
+//!
+//! A principal is mapped in two steps: the claims become plain values first (its uid and
+//! its [`PrincipalShape`]: type, groups and attribute values), and Cedar's entities are
+//! built from them, checked against the schema, when first needed
+//! ([`Principal::entities`]). [`crate::Trust::principal`] builds them at once; the edge's
+//! [`crate::Gate::authenticate_deferred`] leaves them until a decision needs them, so a
+//! decision shared between principals of the same shape ([`crate::Gate::decision_key`])
+//! costs no Cedar work.
 
 use crate::bundle::BundleVersion;
 use crate::context::TokenValues;
 use crate::token::TokenKind;
+use crate::trust::MappingError;
 use crate::trust_config::Caller;
-use cedar_policy::{Entities, EntityUid};
+use cedar_policy::{Entities, Entity, EntityTypeName, EntityUid, RestrictedExpression, Schema};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
+
+/// A mapped attribute's value, as the claims gave it. Sets are sorted and without repeats,
+/// as Cedar compares them, so two values that are the same Cedar value are equal here too.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum AttributeValue {
+    String(String),
+    Long(i64),
+    Bool(bool),
+    Strings(Vec<String>),
+    Longs(Vec<i64>),
+}
+
+impl AttributeValue {
+    fn expression(&self) -> RestrictedExpression {
+        match self {
+            Self::String(s) => RestrictedExpression::new_string(s.clone()),
+            Self::Long(n) => RestrictedExpression::new_long(*n),
+            Self::Bool(b) => RestrictedExpression::new_bool(*b),
+            Self::Strings(items) => RestrictedExpression::new_set(
+                items.iter().cloned().map(RestrictedExpression::new_string),
+            ),
+            Self::Longs(items) => RestrictedExpression::new_set(
+                items.iter().copied().map(RestrictedExpression::new_long),
+            ),
+        }
+    }
+}
+
+/// Everything a decision can see of a principal but its id: its entity type, its parents
+/// (the groups its token names) and its attribute values. Two principals of the same shape
+/// are the same entity up to their ids; when nothing in a bundle can tell ids of their type
+/// apart, they get the same decisions (`crate::sharing`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PrincipalShape {
+    pub(crate) ty: EntityTypeName,
+    /// Sorted, without repeats.
+    pub(crate) parents: Vec<EntityUid>,
+    /// Sorted by name.
+    pub(crate) attributes: Vec<(String, AttributeValue)>,
+}
+
+impl PrincipalShape {
+    /// The principal's entity type.
+    pub fn entity_type(&self) -> &EntityTypeName {
+        &self.ty
+    }
+
+    /// The principal entity `uid` of this shape and its groups, checked against `schema`,
+    /// with the schema's action entities.
+    fn entities(&self, uid: &EntityUid, schema: &Schema) -> Result<Entities, MappingError> {
+        let mut entities: Vec<Entity> = self
+            .parents
+            .iter()
+            .map(|group| Entity::new_no_attrs(group.clone(), HashSet::new()))
+            .collect();
+        let attrs: HashMap<String, RestrictedExpression> = self
+            .attributes
+            .iter()
+            .map(|(name, value)| (name.clone(), value.expression()))
+            .collect();
+        let parents: HashSet<EntityUid> = self.parents.iter().cloned().collect();
+        let principal = Entity::new(uid.clone(), attrs, parents)
+            .map_err(|err| MappingError::Schema(err.to_string()))?;
+        entities.push(principal);
+        // Checked against the schema here, once per principal; the check also adds the
+        // schema's action entities. (Leaving the check out would need the action entities
+        // added another way: Cedar's `Entities::add_entities` onto a store of them made once
+        // per bundle recomputes the hierarchy over every entity, which measured slower than
+        // the check for a bundle of 13 actions.)
+        Entities::from_entities(entities, Some(schema))
+            .map_err(|err| MappingError::Schema(err.to_string()))
+    }
+}
 
 /// The Cedar principal for one verified token: the user entity, its groups, and the
 /// entities a request is evaluated against.
 #[derive(Clone)]
 pub struct Principal {
     pub(crate) uid: EntityUid,
-    pub(crate) entities: Entities,
+    pub(crate) shape: Arc<PrincipalShape>,
+    /// The schema of the trust that mapped it, which its entities are checked against.
+    pub(crate) schema: Arc<Schema>,
+    /// Built from `uid` and `shape` when first needed ([`Principal::entities`]).
+    pub(crate) entities: OnceLock<Result<Entities, MappingError>>,
     pub(crate) subject: String,
     pub(crate) client: Option<String>,
     pub(crate) caller: Caller,
@@ -74,9 +161,24 @@ impl Principal {
         self.kind
     }
 
-    /// The principal, its groups and the schema's action entities.
-    pub fn entities(&self) -> &Entities {
-        &self.entities
+    /// Its type, groups and attribute values: everything a decision sees of it but its id.
+    pub fn shape(&self) -> &PrincipalShape {
+        &self.shape
+    }
+
+    /// The principal, its groups and the schema's action entities, checked against the
+    /// schema: built on the first call (at once by [`crate::Trust::principal`]), then kept.
+    /// The error is the one [`crate::Trust::principal`] refuses the token with.
+    pub fn entities(&self) -> Result<&Entities, MappingError> {
+        self.entities
+            .get_or_init(|| self.shape.entities(&self.uid, &self.schema))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Whether its entities were built ([`Principal::entities`]).
+    pub fn is_built(&self) -> bool {
+        self.entities.get().is_some()
     }
 }
 

@@ -6,13 +6,13 @@ use crate::claim_path::{insert_at, replace_at, value_at};
 use crate::context::TokenValues;
 use crate::crypto::SignatureBackend;
 use crate::jwks::KeySet;
-use crate::principal::Principal;
+use crate::principal::{AttributeValue, Principal, PrincipalShape};
 use crate::schema_info::{Attribute, CedarType, EntityInfo};
 use crate::time::UnixTime;
 use crate::token::{TokenError, TokenKind, UntrustedJwt, VerifiedToken};
 use crate::trust_config::{ClaimType, ConfigError, IssuerConfig, TrustConfig};
 use crate::verifier::Verifier;
-use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
+use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -165,7 +165,7 @@ struct IssuerPolicy {
 pub struct Trust {
     verifier: Verifier,
     issuers: Vec<IssuerPolicy>,
-    schema: cedar_policy::Schema,
+    schema: Arc<cedar_policy::Schema>,
     /// The text version of the bundle the trust was bound to: the schema every principal
     /// it maps fits, which [`Principal::checked_for`] carries so that a decision with the
     /// same bundle does not check the principal against the schema again.
@@ -190,9 +190,20 @@ impl Trust {
         Ok(Self {
             verifier,
             issuers,
-            schema: bundle.schema().clone(),
+            schema: Arc::new(bundle.schema().clone()),
             checked_for: Arc::new(bundle.text_version().clone()),
         })
+    }
+
+    /// The principal types of its issuer entries, without repeats.
+    pub(crate) fn principal_types(&self) -> Vec<&EntityTypeName> {
+        let mut types: Vec<&EntityTypeName> = Vec::new();
+        for policy in &self.issuers {
+            if !types.contains(&&policy.principal_type) {
+                types.push(&policy.principal_type);
+            }
+        }
+        types
     }
 
     /// The verification half.
@@ -237,6 +248,17 @@ impl Trust {
     /// A token verified by any [`Verifier`] built from the same configuration maps here.
     pub fn principal(&self, token: &VerifiedToken) -> Result<Principal, MappingError> {
         self.map(self.policy_of(token)?, token.claims())
+    }
+
+    /// [`Trust::principal`] without building its Cedar entities yet: every claim is mapped
+    /// and checked (a claim that does not map is refused here, as there), and the entities
+    /// are built and checked against the schema when a decision first needs them
+    /// ([`Principal::entities`]).
+    pub(crate) fn principal_deferred(
+        &self,
+        token: &VerifiedToken,
+    ) -> Result<Principal, MappingError> {
+        self.map_deferred(self.policy_of(token)?, token.claims())
     }
 
     /// The values of a verified token's set-valued claims that its principal could lose:
@@ -407,7 +429,19 @@ impl Trust {
         self.map(self.policy_for_claims(issuer, kind, claims)?, claims)
     }
 
+    /// The claims mapped to a principal whose entities are built and checked.
     fn map(
+        &self,
+        policy: &IssuerPolicy,
+        claims: &Map<String, Value>,
+    ) -> Result<Principal, MappingError> {
+        let principal = self.map_deferred(policy, claims)?;
+        principal.entities()?;
+        Ok(principal)
+    }
+
+    /// The claims mapped to a principal whose entities are built when first needed.
+    fn map_deferred(
         &self,
         policy: &IssuerPolicy,
         claims: &Map<String, Value>,
@@ -444,8 +478,8 @@ impl Trust {
         );
 
         let mut groups = Vec::new();
-        let mut parents = HashSet::new();
-        let mut entities = Vec::new();
+        let mut parents = Vec::new();
+        let mut seen = HashSet::new();
         if let (Some(claim), Some(group_type)) = (&config.group_claim, &policy.group_type) {
             for name in string_set(claims, claim, "an array of strings or a string")? {
                 let id = format!(
@@ -460,14 +494,15 @@ impl Trust {
                 }
                 let group =
                     EntityUid::from_type_name_and_id(group_type.clone(), EntityId::new(&id));
-                if parents.insert(group.clone()) {
-                    entities.push(Entity::new_no_attrs(group, HashSet::new()));
+                if seen.insert(id) {
+                    parents.push(group);
                     groups.push(name);
                 }
             }
         }
+        parents.sort_unstable();
 
-        let mut attrs = HashMap::new();
+        let mut attributes = Vec::with_capacity(policy.attributes.len());
         for map in &policy.attributes {
             if value_at(claims, &map.claim).is_none() {
                 if map.required {
@@ -484,30 +519,25 @@ impl Trust {
                         expected: "a space-separated string",
                     });
                 };
-                let mut scopes: Vec<&str> = text.split(' ').filter(|s| !s.is_empty()).collect();
+                let mut scopes: Vec<String> = text
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
                 scopes.sort_unstable();
                 scopes.dedup();
-                RestrictedExpression::new_set(
-                    scopes
-                        .into_iter()
-                        .map(|s| RestrictedExpression::new_string(s.to_owned())),
-                )
+                AttributeValue::Strings(scopes)
             } else {
                 claim_value(claims, &map.claim, map.ty)?
             };
-            attrs.insert(map.attribute.clone(), value);
+            attributes.push((map.attribute.clone(), value));
         }
-
-        let principal = Entity::new(uid.clone(), attrs, parents)
-            .map_err(|err| MappingError::Schema(err.to_string()))?;
-        entities.push(principal);
-        // Checked against the schema here, once per token; the check also adds the schema's
-        // action entities. (Leaving the check out would need the action entities added
-        // another way: Cedar's `Entities::add_entities` onto a store of them made once per
-        // bundle recomputes the hierarchy over every entity, which measured slower than the
-        // check for a bundle of 13 actions.)
-        let entities = Entities::from_entities(entities, Some(&self.schema))
-            .map_err(|err| MappingError::Schema(err.to_string()))?;
+        attributes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let shape = PrincipalShape {
+            ty: policy.principal_type.clone(),
+            parents,
+            attributes,
+        };
         let client = config
             .client_claim
             .as_ref()
@@ -516,7 +546,9 @@ impl Trust {
             .map(str::to_owned);
         Ok(Principal {
             uid,
-            entities,
+            shape: Arc::new(shape),
+            schema: Arc::clone(&self.schema),
+            entities: std::sync::OnceLock::new(),
             subject,
             client,
             caller: config.caller,
@@ -690,36 +722,35 @@ fn claim_value(
     claims: &Map<String, Value>,
     claim: &str,
     ty: ClaimType,
-) -> Result<RestrictedExpression, MappingError> {
+) -> Result<AttributeValue, MappingError> {
     let shape = |expected| MappingError::ClaimShape {
         claim: claim.to_owned(),
         expected,
     };
     let value = value_at(claims, claim).unwrap_or(&Value::Null);
     Ok(match ty {
-        ClaimType::String => RestrictedExpression::new_string(
-            value.as_str().ok_or_else(|| shape("a string"))?.to_owned(),
-        ),
-        ClaimType::Long => {
-            RestrictedExpression::new_long(value.as_i64().ok_or_else(|| shape("an integer"))?)
+        ClaimType::String => {
+            AttributeValue::String(value.as_str().ok_or_else(|| shape("a string"))?.to_owned())
         }
-        ClaimType::Bool => {
-            RestrictedExpression::new_bool(value.as_bool().ok_or_else(|| shape("a boolean"))?)
+        ClaimType::Long => AttributeValue::Long(value.as_i64().ok_or_else(|| shape("an integer"))?),
+        ClaimType::Bool => AttributeValue::Bool(value.as_bool().ok_or_else(|| shape("a boolean"))?),
+        ClaimType::SetOfString => {
+            let mut items = string_set(claims, claim, "an array of strings or a string")?;
+            items.sort_unstable();
+            items.dedup();
+            AttributeValue::Strings(items)
         }
-        ClaimType::SetOfString => RestrictedExpression::new_set(
-            string_set(claims, claim, "an array of strings or a string")?
-                .into_iter()
-                .map(RestrictedExpression::new_string),
-        ),
         ClaimType::SetOfLong => {
             let items = value
                 .as_array()
                 .ok_or_else(|| shape("an array of integers"))?;
-            let longs = items
+            let mut longs = items
                 .iter()
                 .map(|v| v.as_i64().ok_or_else(|| shape("an array of integers")))
                 .collect::<Result<Vec<_>, _>>()?;
-            RestrictedExpression::new_set(longs.into_iter().map(RestrictedExpression::new_long))
+            longs.sort_unstable();
+            longs.dedup();
+            AttributeValue::Longs(longs)
         }
     })
 }

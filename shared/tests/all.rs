@@ -40,6 +40,8 @@ mod request_cases;
 mod revocation;
 #[path = "schema_checks.rs"]
 mod schema_checks;
+#[path = "sharing.rs"]
+mod sharing;
 #[path = "staged_bundle.rs"]
 mod staged_bundle;
 #[path = "token_cases.rs"]

@@ -217,7 +217,7 @@ fn claims_become_typed_attributes_and_groups() {
     .unwrap();
     assert_eq!(principal.uid().to_string(), r#"Corp::Employee::"e-17""#);
     assert_eq!(principal.groups(), ["platform"]);
-    let entity = principal.entities().get(principal.uid()).unwrap();
+    let entity = principal.entities().unwrap().get(principal.uid()).unwrap();
     let attr = |name: &str| entity.attr(name).unwrap().unwrap().to_string();
     assert_eq!(attr("email"), r#""e17@corp.test""#);
     assert_eq!(attr("level"), "3");
@@ -226,6 +226,7 @@ fn claims_become_typed_attributes_and_groups() {
     assert_eq!(attr("badges"), "[1, 2]");
     let team = principal
         .entities()
+        .unwrap()
         .iter()
         .find(|e| e.uid().type_name().to_string() == "Corp::Team")
         .unwrap();
@@ -236,6 +237,7 @@ fn claims_become_typed_attributes_and_groups() {
     assert!(
         minimal
             .entities()
+            .unwrap()
             .get(minimal.uid())
             .unwrap()
             .attr("level")
@@ -341,7 +343,7 @@ fn claims_nested_in_objects_map_by_json_pointer() {
     .unwrap();
     assert_eq!(principal.uid().to_string(), r#"Corp::Employee::"e-17""#);
     assert_eq!(principal.groups(), ["platform", "sre"]);
-    let entity = principal.entities().get(principal.uid()).unwrap();
+    let entity = principal.entities().unwrap().get(principal.uid()).unwrap();
     let attr = |name: &str| entity.attr(name).unwrap().unwrap().to_string();
     assert_eq!(attr("email"), r#""e17@corp.test""#);
     assert_eq!(attr("level"), "3");
@@ -402,7 +404,7 @@ fn scopes_and_permissions_map_only_where_the_schema_declares_them() {
             &claims(json!({ "uid": "e", "email": "x", "scope": "a b", "p1.permissions": ["p"] })),
         )
         .unwrap();
-    let entity = principal.entities().get(principal.uid()).unwrap();
+    let entity = principal.entities().unwrap().get(principal.uid()).unwrap();
     assert!(entity.attr("scope").is_none());
     assert!(entity.attr("permissions").is_none());
 }

@@ -157,7 +157,7 @@ async_test! {
         assert_eq!(verified.subject(), Some("carol"));
         assert_eq!(verified.expires_at(), NOW.offset(3600));
         assert_eq!(principal.uid().to_string(), r#"PetStore::User::"carol""#);
-        let user = principal.entities().get(principal.uid()).unwrap();
+        let user = principal.entities().unwrap().get(principal.uid()).unwrap();
         let scope = user.attr("scope").unwrap().unwrap().to_string();
         assert_eq!(scope, r#"["openid", "pets:read", "pets:write"]"#);
         let permissions = user.attr("permissions").unwrap().unwrap().to_string();
@@ -189,7 +189,7 @@ async_test! {
             r#"PetStore::UserGroup::"auth.pingone.test/env-b/as|AVP_Admin""#
                 .parse()
                 .unwrap();
-        assert!(principal.entities().get(&group).is_some());
+        assert!(principal.entities().unwrap().get(&group).is_some());
         let (_, decision) = gate().decide(&principal, "POST", "/pets", &cedargate::RequestValues::at(cedargate::UnixTime(0))).unwrap();
         assert!(
             !decision.is_allowed(),

@@ -29,8 +29,8 @@ use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 use cedargate::assertion::Assertion;
 use cedargate::revocation::DenyList;
 use cedargate::{
-    Decision, Gate, KeySet, KeySource, Principal, RequestValues, RouteError, RouteMatch, UnixTime,
-    Verdict,
+    AuthError, Decision, DecisionKey, Gate, KeySet, KeySource, Principal, RequestValues,
+    RouteError, RouteMatch, UnixTime, Verdict,
 };
 use serde_json::json;
 use std::cell::{Cell, RefCell};
@@ -430,6 +430,14 @@ impl Exchange<'_> {
         if let Some(verdict) = cached {
             return Ok(verdict);
         }
+        let key = self.decision_key(&auth.principal);
+        if let Some(verdict) = self.shared_verdict(key.as_ref()) {
+            record.decision_cache = Some("shared");
+            auth.decisions
+                .borrow_mut()
+                .insert(method, target, verdict.clone());
+            return Ok(verdict);
+        }
         let route = self
             .route
             .clone()
@@ -442,7 +450,26 @@ impl Exchange<'_> {
         auth.decisions
             .borrow_mut()
             .insert(method, target, verdict.clone());
+        if let Some(key) = &key {
+            self.gate
+                .shared
+                .borrow_mut()
+                .insert(key, method, target, verdict.clone());
+        }
         Ok(verdict)
+    }
+
+    /// The key `principal`'s verdict on the request's route is shared under, when the
+    /// bundle cannot tell principals of its shape apart (`Gate::decision_key`).
+    fn decision_key(&self, principal: &Principal) -> Option<DecisionKey> {
+        let route = self.route.as_ref().ok()?;
+        self.gate.decision_key(principal, route)
+    }
+
+    /// The verdict a principal of the same key had for this method and target.
+    fn shared_verdict(&self, key: Option<&DecisionKey>) -> Option<Rc<Verdict>> {
+        let Incoming { method, target, .. } = self.incoming;
+        self.gate.shared.borrow().get(key?, method, target)
     }
 
     /// The mode of the request's action (`rollout`), noted for the log line and the
@@ -864,10 +891,22 @@ impl Exchange<'_> {
             asked: RefCell::new(None),
         };
         let result = gate
-            .authenticate(token, &source, state.signature_backend(), now)
+            .authenticate_deferred(token, &source, state.signature_backend(), now)
             .await;
         record.issuer = source.asked.take();
         let (verified, principal) = result?;
+        // Verified and mapped in full. Its Cedar entities are built now unless a principal
+        // of the same shape was decided for this request (`Exchange::decide` takes that
+        // verdict); one that does not fit the schema is refused as `Gate::authenticate`
+        // refuses it.
+        if self
+            .shared_verdict(self.decision_key(&principal).as_ref())
+            .is_none()
+        {
+            principal
+                .entities()
+                .map_err(|err| AppError::from(AuthError::Refused(err.into())))?;
+        }
         let expires = verified.expires_at().seconds();
         let auth = Rc::new(Authenticated {
             verified,

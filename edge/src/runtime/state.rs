@@ -7,7 +7,7 @@ use crate::authzen::{Authzen, AuthzenSetupError};
 use crate::bundle_policy::BundleWatch;
 use crate::config::SignatureBackendChoice;
 use crate::config::{EdgeConfig, EdgeConfigError};
-use crate::decision_cache::DecisionCache;
+use crate::decision_cache::{DecisionCache, SharedDecisions};
 use crate::key_policy::config_digest;
 use crate::request_values::decided_on;
 use crate::token_cache::{TokenCache, TokenKey};
@@ -49,6 +49,8 @@ pub struct Live {
     /// The request headers its decisions read ([`decided_on`]): they reach the origin as the
     /// policies saw them.
     pub decided_on: Vec<String>,
+    /// Its verdicts shared between principals of one shape (`Gate::decision_key`).
+    pub shared: RefCell<SharedDecisions>,
 }
 
 impl Live {
@@ -59,6 +61,7 @@ impl Live {
             gate,
             version,
             decided_on,
+            shared: RefCell::default(),
         }
     }
 }

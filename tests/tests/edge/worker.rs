@@ -29,6 +29,7 @@ pub const CHECKS: &[Check<Worker>] = checks![
     keys_rotating_under_load,
     verified_tokens_cached_per_isolate,
     decisions_cached_per_token_and_request,
+    decisions_shared_by_tokens_of_one_shape_each_token_checked,
     one_json_log_line_per_request_never_a_token,
 ];
 
@@ -728,10 +729,11 @@ fn verified_tokens_cached_per_isolate(s: &Worker) -> Result<(), String> {
 }
 
 /// A token used again for the same method and target reuses its decision; any other
-/// request of the same token is routed and decided anew.
+/// request of the same token is routed and decided anew. (A group of frank's own keeps
+/// other tokens' decisions, shared by principals of one shape, out of it.)
 fn decisions_cached_per_token_and_request(s: &Worker) -> Result<(), String> {
     let Worker { main, issuer, .. } = s;
-    let token = id_token(issuer, "frank", &["AVP_User"], "a-rsa-1");
+    let token = id_token(issuer, "frank", &["AVP_User", "frank-only"], "a-rsa-1");
     let expected = [
         ("GET", "/pets", 200, "miss"),
         ("GET", "/pets", 200, "hit"),
@@ -762,6 +764,69 @@ fn decisions_cached_per_token_and_request(s: &Worker) -> Result<(), String> {
         frank[3]["policies"].clone(),
         frank[2]["policies"].clone(),
         "the cached deny names the same policies",
+    )
+}
+
+/// Tokens whose principals differ in their ids only share decisions (PetStore's policies
+/// name no user): the second token's request takes the first one's verdict (`shared` in its
+/// log line), and is still verified in full, logged and forwarded as itself. A token of the
+/// same shape that fails a check is refused as ever.
+fn decisions_shared_by_tokens_of_one_shape_each_token_checked(s: &Worker) -> Result<(), String> {
+    let Worker { main, issuer, .. } = s;
+    let groups = ["AVP_User", "shared-shape"];
+    let grace = id_token(issuer, "grace", &groups, "a-rsa-1");
+    let heidi = id_token(issuer, "heidi", &groups, "a-ec-1");
+    let t = now();
+    let shape = |sub: &str, exp: i64| json!({ "iss": issuer, "aud": CLIENT, "sub": sub, "group": groups, "iat": t - 5, "exp": exp });
+    let forged = record(mint_raw(
+        &json!({ "alg": "RS256", "kid": "a-rsa-1" }).to_string(),
+        &shape("mallory", t + 600).to_string(),
+        "attacker-rsa",
+    ));
+    let expired = record(support::mint(&shape("ivan", t - 3600), "a-rsa-1", "JWT"));
+    let expected = [
+        (&grace, "grace", "GET", "/pets", 200, "miss"),
+        (&heidi, "heidi", "GET", "/pets", 200, "shared"),
+        (&heidi, "heidi", "POST", "/pets", 403, "miss"),
+        (&grace, "grace", "POST", "/pets", 403, "shared"),
+        (&heidi, "heidi", "GET", "/pets", 200, "hit"),
+    ];
+    for (token, sub, method, path, status, _) in expected {
+        let reply = call(main, method, path, Some(token))?;
+        same(reply.status, status, &format!("{sub} {method} {path}"))?;
+        if status == 200 {
+            same(
+                reply.json()["headers"]["x-cedargate-subject"].as_str(),
+                Some(sub),
+                "the origin is told the token's own subject",
+            )?;
+        }
+    }
+    for (token, reason) in [(&forged, "bad_signature"), (&expired, "expired")] {
+        let reply = call(main, "GET", "/pets", Some(token))?;
+        same(reply.status, 401, reason)?;
+        same(reply.json()["reason"].as_str(), Some(reason), "reason")?;
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let lines = main.log_lines();
+    let shaped: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["subject"] == "grace" || l["subject"] == "heidi")
+        .collect();
+    same(
+        shaped.len(),
+        expected.len(),
+        "log lines for grace and heidi",
+    )?;
+    for (line, (_, sub, method, path, _, cache)) in shaped.iter().zip(expected) {
+        let what = format!("{sub} {method} {path}");
+        same(line["subject"].as_str(), Some(sub), &what)?;
+        same(line["decision_cache"].as_str(), Some(cache), &what)?;
+    }
+    same(
+        shaped[3]["policies"].clone(),
+        shaped[2]["policies"].clone(),
+        "the shared deny names the same policies",
     )
 }
 

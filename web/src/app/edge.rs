@@ -221,7 +221,14 @@ fn data_above(
 ) -> Vec<String> {
     let own = principal.uid();
     let from_token: Vec<(String, String)> = std::iter::once(own)
-        .chain(principal.entities().ancestors(own).into_iter().flatten())
+        .chain(
+            principal
+                .entities()
+                .ok()
+                .and_then(|entities| entities.ancestors(own))
+                .into_iter()
+                .flatten(),
+        )
         .map(|uid| (uid.type_name().to_string(), uid.id().unescaped().to_owned()))
         .collect();
     doc.entities
