@@ -223,6 +223,17 @@ impl Mapping {
         self.resource_types.get(authzen)
     }
 
+    /// Every AuthZEN subject type with its Cedar entity type, by AuthZEN name.
+    pub fn subject_types(&self) -> impl Iterator<Item = (&str, &EntityTypeName)> {
+        self.subject_types.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Every AuthZEN resource type (not the route type) with its Cedar entity type, by
+    /// AuthZEN name.
+    pub fn resource_types(&self) -> impl Iterator<Item = (&str, &EntityTypeName)> {
+        self.resource_types.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     /// The AuthZEN resource type of routes, if any.
     pub fn route_type(&self) -> Option<&str> {
         self.route_type.as_deref()

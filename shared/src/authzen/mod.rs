@@ -10,6 +10,7 @@
 //! | Subject Search (8.4) | [`SEARCH_SUBJECT_PATH`] | [`Pdp::search_subject`], [`Pdp::search_subjects`] |
 //! | Resource Search (8.5) | [`SEARCH_RESOURCE_PATH`] | [`Pdp::search_resource`], [`Pdp::search_resources`] |
 //! | Action Search (8.6) | [`SEARCH_ACTION_PATH`] | [`Pdp::search_action`], [`Pdp::search_actions`] |
+//! | (every Resource Search of one subject) | — | [`Pdp::permitted_resources`] |
 //! | metadata (9) | [`WELL_KNOWN_PATH`] | [`metadata`], [`well_known_url`] |
 //!
 //! # Searches
@@ -128,6 +129,18 @@ pub struct Pdp {
     bundle: Bundle,
     mapping: Mapping,
     reasons: Reasons,
+}
+
+/// What one subject may do with one action on the resources of one type
+/// ([`Pdp::permitted_resources`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PermittedResources {
+    /// The AuthZEN resource type (`record`).
+    pub resource_type: String,
+    /// The action (`view`).
+    pub action: String,
+    /// The ids of the resources it may be done on, sorted.
+    pub ids: Vec<String>,
 }
 
 /// A request in Cedar's terms, ready to decide.
@@ -299,6 +312,65 @@ impl Pdp {
             }
         }
         Ok(page.entities(results))
+    }
+
+    /// What `principal` may do on the entity data's resources: for each AuthZEN resource
+    /// type of the mapping (not the route type) and each action that applies to the two
+    /// Cedar types, the [`Pdp::search_resources`] of it, asked with the principal as the
+    /// subject (the first AuthZEN subject type mapped to its Cedar type), no properties and
+    /// no context. Sorted by resource type, then action; an action that finds nothing is
+    /// there with no ids. Empty when no subject type maps to the principal's type, or the
+    /// data does not hold the principal ([`Pdp::known`]). "Which records may I view, edit,
+    /// delete", by the same evaluation as every search.
+    pub fn permitted_resources(
+        &self,
+        principal: &EntityUid,
+    ) -> Result<Vec<PermittedResources>, SearchError> {
+        let Some(subject_type) = self
+            .mapping
+            .subject_types()
+            .find(|(_, cedar)| *cedar == principal.type_name())
+            .map(|(authzen, _)| authzen.to_owned())
+        else {
+            return Ok(Vec::new());
+        };
+        if !self.known(principal) {
+            return Ok(Vec::new());
+        }
+        let subject = Subject {
+            ty: subject_type,
+            id: principal.id().unescaped().to_owned(),
+            properties: None,
+        };
+        let mut out = Vec::new();
+        for (resource_type, cedar) in self.mapping.resource_types() {
+            let any = EntityUid::from_type_name_and_id(cedar.clone(), EntityId::new(""));
+            for action in self.bundle.actions.keys() {
+                if self.applies(action, principal, &any).is_err() {
+                    continue;
+                }
+                let found = self.search_resources(&ResourceSearchRequest {
+                    subject: subject.clone(),
+                    action: Action {
+                        name: action.clone(),
+                        properties: None,
+                    },
+                    resource: SearchedEntity {
+                        ty: resource_type.to_owned(),
+                        id: None,
+                        properties: None,
+                    },
+                    context: None,
+                    page: None,
+                })?;
+                out.push(PermittedResources {
+                    resource_type: resource_type.to_owned(),
+                    action: action.clone(),
+                    ids: found.results.into_iter().map(|r| r.id).collect(),
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The ids of the entity data's entities of `ty`, sorted.
