@@ -6,6 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { root, freePort, portInUse } from '../demo/stack.mjs';
@@ -303,6 +304,68 @@ test('cargo xtask demo --bundle todo: the AuthZEN interop Todo API, roles from t
         assert.deepEqual(problems, []);
         await context.close();
       }
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    demo.interrupt();
+    await demo.exited;
+  }
+});
+
+test('cargo xtask demo --bundle search: the AuthZEN search interop, the printed Resource Search answers what the interop expects, people sign in and may not ask', async () => {
+  const p = await ports();
+  const demo = runDemo(p, ['--bundle', 'search']);
+  const printed = await demo.ready();
+  const url = printed.match(/Open (http:\/\/127\.0\.0\.1:\d+) in a browser/)?.[1];
+  assert.equal(url, `http://127.0.0.1:${p.app}`);
+  assert.match(printed, /the app sends their access token/);
+  const users = Object.fromEntries(
+    [...printed.matchAll(/^\s+(\w+)\s+password (\S+)\s+role (\S+)\s+department (\S+)$/gm)]
+      .map(([, name, password, role, department]) => [name, { password, role, department }]),
+  );
+  assert.deepEqual(Object.keys(users), ['alice', 'bob', 'carol', 'dan', 'erin', 'felix']);
+  assert.deepEqual(users.alice, { password: 'VerySecret123!', role: 'manager', department: 'Sales' });
+  const edgeUrl = `http://127.0.0.1:${p.edge}`;
+  const metadataUrl = printed.match(/curl (\S+\/\.well-known\/authzen-configuration)/)?.[1];
+  assert.equal(metadataUrl, `${edgeUrl}/.well-known/authzen-configuration`);
+  const metadata = await (await fetch(metadataUrl)).json();
+  assert.equal(metadata.search_resource_endpoint, `${edgeUrl}/access/v1/search/resource`);
+  // The printed commands, run as printed in one shell: an enforcement point's token, then a
+  // Resource Search with it.
+  const asking = printed.match(/^ +(token=\$\(curl [\s\S]*?\/access\/v1\/search\/resource)$/m)?.[1];
+  assert.ok(asking, 'the demo prints how an enforcement point asks');
+  assert.ok(asking.includes(`${edgeUrl}/access/v1/search/resource`), asking);
+  const shell = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', asking.split('\n').map((l) => l.trim()).join('\n')], { encoding: 'utf8' });
+  assert.equal(shell.status, 0, shell.stderr);
+  // The answer is the search interop's expected result for the printed question.
+  const question = JSON.parse(asking.match(/-d '(\{.*\})'/)?.[1] ?? 'null');
+  const interop = JSON.parse(fs.readFileSync(path.join(root, 'tests/authzen/search/resource-results.json'), 'utf8'));
+  const expected = interop.evaluation.find((c) => JSON.stringify(c.request) === JSON.stringify(question));
+  assert.ok(expected, `the interop has no case ${JSON.stringify(question)}`);
+  assert.deepEqual(JSON.parse(shell.stdout), expected.expected);
+  assert.ok(expected.expected.results.length > 0);
+  try {
+    const browser = await ui.launch();
+    const shot = ui.screenshotter(path.join(root, 'target/cedargate-e2e/screenshots'));
+    try {
+      const { page, context, problems } = await ui.newPage(browser);
+      await ui.signIn(page, url, 'alice', users.alice.password);
+      // The search bundle's routes are the decision point's endpoints, and no person may
+      // ask them: predicted and enforced alike.
+      const rows = await ui.matrix(page);
+      assert.deepEqual(Object.keys(rows).sort(), [
+        'post /access/v1/evaluation', 'post /access/v1/evaluations', 'post /access/v1/search/action',
+        'post /access/v1/search/resource', 'post /access/v1/search/subject',
+      ]);
+      assert.match(await page.locator('[data-testid=actions] .bundle').first().textContent(), /same as the edge/);
+      for (const [action, { row, predicted }] of Object.entries(rows)) {
+        assert.equal(predicted, 'Deny', action);
+        assert.match(await ui.tryRow(row), /^403 /, action);
+      }
+      await shot(page, 'demo-search-alice');
+      assert.deepEqual(problems, []);
+      await context.close();
     } finally {
       await browser.close();
     }

@@ -2,7 +2,7 @@
 // system on 127.0.0.1, prints the URL to open and the demo users, and stops every process it
 // started on Ctrl-C.
 //
-//   node run.mjs [--bundle petstore|access|context|todo]
+//   node run.mjs [--bundle petstore|access|context|todo|search]
 //                [--port-app 8080] [--port-edge 8787] [--port-provider 9400] [--port-origin 9300]
 //                [--pingone --region eu --environment-id <id> --client-id <id>]
 //
@@ -12,12 +12,16 @@
 // step-up (multi-factor sign-in) for delete /pets/{petId}. `--bundle todo` runs the AuthZEN
 // interop Todo API (policies/authzen-todo): the roles of its people come from the bundle's
 // entity data, and the worker answers AuthZEN questions too: the commands printed get the
-// inventory service's token (an enforcement point's) and ask one with it.
+// inventory service's token (an enforcement point's) and ask one with it. `--bundle search`
+// runs the AuthZEN search interop (policies/authzen-search): its six users sign in, the app
+// lists the records each may view, edit and delete, and the commands printed ask a Resource
+// Search as an enforcement point.
 //
 // PINGONE_REGION, PINGONE_ENVIRONMENT_ID and PINGONE_CLIENT_ID work as well as the flags.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startStack, root, USERS, TODO_USERS, TODO_SERVICE_SCOPE, BUNDLES, INTROSPECTION_CACHE_SECONDS } from './stack.mjs';
+import fs from 'node:fs';
+import { startStack, root, USERS, TODO_USERS, TODO_SERVICE_SCOPE, SEARCH_USERS_FILE, BUNDLES, INTROSPECTION_CACHE_SECONDS } from './stack.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -42,7 +46,7 @@ if (!(opts.bundle in BUNDLES)) {
   console.error(`demo: unknown bundle ${opts.bundle} (${Object.keys(BUNDLES).join(', ')})`);
   process.exit(2);
 }
-if (pingone && (opts.bundle === 'access' || opts.bundle === 'todo')) {
+if (pingone && ['access', 'todo', 'search'].includes(opts.bundle)) {
   console.error(`demo: the ${opts.bundle} bundle runs with the local provider only (its API audience, scopes and users are the local ones)`);
   process.exit(2);
 }
@@ -85,6 +89,13 @@ const TODO_QUESTION = {
   resource: { type: 'route', id: '/todos/{todoId}' },
 };
 
+// The Resource Search the search demo prints: the records a user may edit.
+const SEARCH_QUESTION = {
+  subject: { type: 'user', id: 'alice' },
+  action: { name: 'edit' },
+  resource: { type: 'record' },
+};
+
 const lines = [
   '',
   'cedargate demo is running.',
@@ -100,7 +111,7 @@ if (pingone) {
     `  the sign-off URL ${stack.appUrl}/ and the CORS origin ${stack.appUrl}.`,
   );
 } else {
-  const token = opts.bundle === 'access' || opts.bundle === 'todo' ? 'access' : 'ID';
+  const token = ['access', 'todo', 'search'].includes(opts.bundle) ? 'access' : 'ID';
   lines.push(`  Users (local PingOne-shaped provider; the app sends their ${token} token):`);
   if (opts.bundle === 'todo') {
     for (const [name, user] of Object.entries(TODO_USERS)) {
@@ -118,6 +129,27 @@ if (pingone) {
       `    curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \\`,
       `      -d '${JSON.stringify(TODO_QUESTION)}' \\`,
       `      ${stack.edgeUrl}/access/v1/evaluation`,
+    );
+  } else if (opts.bundle === 'search') {
+    const entities = JSON.parse(fs.readFileSync(path.join(root, 'policies/authzen-search/entities.json'), 'utf8'));
+    const people = JSON.parse(fs.readFileSync(path.join(root, SEARCH_USERS_FILE), 'utf8'));
+    for (const { id, password } of people) {
+      const attrs = entities.find((e) => e.uid.type === 'Search::User' && e.uid.id === id)?.attrs ?? {};
+      lines.push(`    ${id.padEnd(6)} password ${password.padEnd(15)} role ${String(attrs.role).padEnd(11)} department ${attrs.department}`);
+    }
+    lines.push(
+      '',
+      '  Bundle policies/authzen-search: the OpenID AuthZEN search interop, twenty records (plays)',
+      '  and six people as entity data; owners view, edit and delete, a department views its',
+      '  records, managers view all and edit their department\'s. The worker answers AuthZEN 1.0:',
+      `    curl ${stack.edgeUrl}/.well-known/authzen-configuration`,
+      `  An enforcement point asks with its own token: the inventory service (client credentials,`,
+      `  scope ${TODO_SERVICE_SCOPE}) may; no person may. Which records may alice edit? (a Resource Search)`,
+      `    token=$(curl -s -u inventory:inventory-local-secret -d grant_type=client_credentials \\`,
+      `      -d scope=${TODO_SERVICE_SCOPE} ${stack.issuer}/token | jq -r .access_token)`,
+      `    curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \\`,
+      `      -d '${JSON.stringify(SEARCH_QUESTION)}' \\`,
+      `      ${stack.edgeUrl}/access/v1/search/resource`,
     );
   } else {
     for (const [name, user] of Object.entries(USERS)) {

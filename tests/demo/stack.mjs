@@ -22,8 +22,9 @@ export const USERS = {
   alice: { password: 'wonderland', code: '271828', groups: ['AVP_Admin'], may: 'every action' },
   bob: { password: 'builder', code: '314159', groups: ['AVP_User'], may: 'every action but post /pets' },
 };
-/** The scope the Todo bundle's policies ask of an AuthZEN enforcement point's token; with
- * `--bundle todo` the provider's service client (`inventory`) gets it. */
+/** The scope the Todo and search bundles' policies ask of an AuthZEN enforcement point's
+ * token; with `--bundle todo` or `--bundle search` the provider's service client
+ * (`inventory`) gets it. */
 export const TODO_SERVICE_SCOPE = 'authzen:evaluate';
 
 /** The Todo scenario's people (`--bundle todo`): roles from the bundle's entity data. */
@@ -32,6 +33,11 @@ export const TODO_USERS = {
   'morty@the-citadel.com': { password: 'aw-geez', roles: ['editor'], may: 'every route' },
   'beth@the-smiths.com': { password: 'horse-surgeon', roles: ['viewer'], may: 'get /todos and get /users/{userId} only' },
 };
+
+/** The search scenario's people (`--bundle search`): the AuthZEN interop's six users, their
+ * role and department from the bundle's entity data, their passwords from the interop's
+ * users file (the provider signs them in by id). */
+export const SEARCH_USERS_FILE = 'tests/authzen/idp/users.json';
 
 /**
  * The reference bundles the stack can run. `petstore` (policies/petstore): the app sends
@@ -43,13 +49,17 @@ export const TODO_USERS = {
  * values and the token's `acr`, `amr`, `auth_time`, and a step-up for delete /pets/{petId}.
  * `todo` (policies/authzen-todo, target/edge-authzen): the AuthZEN interop Todo API behind
  * the worker, the app sends the access token, a person's roles come from the bundle's entity
- * data, and the worker also answers AuthZEN questions.
+ * data, and the worker also answers AuthZEN questions. `search` (policies/authzen-search,
+ * target/edge-authzen-search): the AuthZEN search interop's users and records, a worker that
+ * answers AuthZEN questions only (its routes are the decision point's endpoints), the app
+ * sends the access token.
  */
 export const BUNDLES = {
   petstore: { main: 'edge/build/index.js', build: '`cargo xtask build-edge`', folder: 'policies/petstore' },
   access: { main: 'target/edge-access/index.js', build: '`cargo xtask demo --bundle access`' },
   context: { main: 'edge/build/index.js', build: '`cargo xtask build-edge`', kv: 'policies/petstore-context' },
   todo: { main: 'target/edge-authzen/index.js', build: '`cargo xtask demo --bundle todo`', origin: 'todo' },
+  search: { main: 'target/edge-authzen-search/index.js', build: '`cargo xtask demo --bundle search`' },
 };
 
 /** What the local provider's introspection endpoint knows the API by (its defaults). */
@@ -157,6 +167,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
   if (!(bundle in BUNDLES)) throw new Error(`unknown bundle ${bundle} (${Object.keys(BUNDLES).join(', ')})`);
   const access = bundle === 'access';
   const todo = bundle === 'todo';
+  const search = bundle === 'search';
   fs.mkdirSync(dir, { recursive: true });
   const port = async (p) => (p ? p : freePort());
   const p = {
@@ -196,8 +207,10 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
         '--port', String(p.provider), '--env', ENV_ID, '--client-id', CLIENT_ID,
         '--redirect-uri', `${appUrl}/callback`, '--post-logout-uri', `${appUrl}/`,
         '--audience', API_AUDIENCE,
-        // The Todo bundle lets a service with `authzen:evaluate` ask its AuthZEN endpoints.
-        ...(todo ? ['--service-scope', TODO_SERVICE_SCOPE] : []),
+        // The Todo and search bundles let a service with `authzen:evaluate` ask their
+        // AuthZEN endpoints.
+        ...(todo || search ? ['--service-scope', TODO_SERVICE_SCOPE] : []),
+        ...(search ? ['--users-file', path.join(root, SEARCH_USERS_FILE)] : []),
         ...providerArgs], dir, { cwd: path.join(root, 'tests') });
       processes.push(provider);
       await waitFor(`${issuer}/.well-known/openid-configuration`, provider.child, 'provider', provider.logFile);
@@ -247,7 +260,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
           ...(rollout ? { rollout } : {}),
           origin: originUrl,
           bundle_endpoint: true,
-          ...(todo ? { authzen: { base_url: edgeUrl } } : {}),
+          ...(todo || search ? { authzen: { base_url: edgeUrl } } : {}),
           assertion: { issuer: edgeUrl, audience: originUrl },
           cors: { allowed_origins: [appUrl], expose_headers: ['x-identity-echo'] },
           trust: {
@@ -255,6 +268,9 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
               ? accessEntries(API_AUDIENCE)
               : todo
                 ? accessEntries(API_AUDIENCE).map((entry) => (entry.caller === 'user' ? { ...entry, group_type: 'Role' } : entry))
+              : search
+                // The search scenario's people have no groups: role and department are data.
+                ? accessEntries(API_AUDIENCE).map((entry) => ({ ...entry, group_claim: null }))
               : pingone
                 ? [{ issuer, token: 'id', audiences: [clientId] }]
                 : [
@@ -315,9 +331,10 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
         api_audience: API_AUDIENCE,
         access_token_type: 'at+jwt',
         edge_url: edgeUrl,
-        edge_token: access || todo ? 'access' : 'id',
+        edge_token: access || todo || search ? 'access' : 'id',
         ...(access || todo ? { access_group_claim: 'groups' } : {}),
         ...(todo ? { group_type: 'Role' } : {}),
+        ...(search ? { token_groups: false } : {}),
         example_parameters: todo ? { todoId: '1', userId: 'rick@the-citadel.com' } : { petId: '1' },
       };
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(appConfig, null, 2));

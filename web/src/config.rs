@@ -40,6 +40,11 @@ pub struct AppConfig {
     /// edge's trust entries say.
     #[serde(default)]
     pub group_type: Option<String>,
+    /// Whether tokens name groups at all (default `true`); `false` for a bundle without a
+    /// group type (the search bundle's people have a role and a department in its entity
+    /// data instead), as the edge's trust entries say with `group_claim: null`.
+    #[serde(default = "default_token_groups")]
+    pub token_groups: bool,
     /// The edge worker's base URL.
     pub edge_url: String,
     /// Which token the app sends to the edge: `id` (default; PingOne puts `group` in the ID
@@ -63,6 +68,10 @@ pub struct PingOneEnvironment {
 
 fn default_scopes() -> Vec<String> {
     vec!["openid".into(), "profile".into(), "email".into()]
+}
+
+fn default_token_groups() -> bool {
+    true
 }
 
 fn default_edge_token() -> TokenKind {
@@ -173,6 +182,9 @@ impl AppConfig {
         let issuer = self.issuer()?;
         let mut id = IssuerConfig::new(issuer.clone(), TokenKind::Id, vec![self.client_id.clone()]);
         id.group_type = self.group_type.clone();
+        if !self.token_groups {
+            id.group_claim = None;
+        }
         let mut issuers = vec![id];
         if let Some(audience) = &self.api_audience {
             let mut access = IssuerConfig::new(issuer, TokenKind::Access, vec![audience.clone()]);
@@ -181,6 +193,9 @@ impl AppConfig {
             access.group_type = self.group_type.clone();
             if let Some(claim) = &self.access_group_claim {
                 access.group_claim = Some(claim.clone());
+            }
+            if !self.token_groups {
+                access.group_claim = None;
             }
             issuers.push(access);
         }
@@ -235,6 +250,24 @@ mod tests {
                 (TokenKind::Access, Some("groups"), Some("Role"))
             ]
         );
+    }
+
+    #[test]
+    fn tokens_without_groups_map_none() {
+        let c = AppConfig::from_json(&format!(
+            r#"{BASE} "issuer": "https://auth.example.com/as", "api_audience": "https://api",
+               "token_groups": false }}"#
+        ))
+        .unwrap();
+        let claims: Vec<_> = c
+            .trust_config()
+            .unwrap()
+            .issuers
+            .iter()
+            .map(|i| (i.token, i.group_claim.clone()))
+            .collect();
+        assert_eq!(claims, [(TokenKind::Id, None), (TokenKind::Access, None)]);
+        assert_eq!(c.group_claim(), None);
     }
 
     #[test]

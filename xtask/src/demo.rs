@@ -1,4 +1,4 @@
-//! `cargo xtask demo [--bundle petstore|access|context|todo]`: installs what is missing, builds the worker
+//! `cargo xtask demo [--bundle petstore|access|context|todo|search]`: installs what is missing, builds the worker
 //! (with the chosen reference bundle) and the app, then runs the whole system on 127.0.0.1
 //! (tests/demo/run.mjs) until Ctrl-C.
 
@@ -11,7 +11,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     step(1, "checking the tools (installing what is missing)");
     let node = tools::ensure_edge_build()?;
     tools::ensure_web_build()?;
-    // `--bundle access` and `--bundle todo` run a worker with that bundle compiled in.
+    // `--bundle access`, `--bundle todo` and `--bundle search` run a worker with that bundle
+    // compiled in (its entity data and AuthZEN mapping too).
     let bundle = args
         .windows(2)
         .find(|w| w[0] == "--bundle")
@@ -20,6 +21,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let built_in = match bundle {
         Some("access") => Some(("petstore-access", "access")),
         Some("todo") => Some(("authzen-todo", "authzen")),
+        Some("search") => Some(("authzen-search", "authzen-search")),
         _ => None,
     };
     if let Some((folder, name)) = built_in {
