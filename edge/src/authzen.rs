@@ -10,11 +10,12 @@
 //! metadata, when the bundle routes them.
 
 use crate::config::AuthzenConfig;
-use cedargate::Bundle;
 use cedargate::authzen::{
     EVALUATION_PATH, EVALUATIONS_PATH, EvaluationError, EvaluationsError, MAX_REQUEST_BYTES, Pdp,
-    Reasons, SEARCH_ACTION_PATH, SEARCH_RESOURCE_PATH, SEARCH_SUBJECT_PATH, SearchError, metadata,
+    PermittedResources, Reasons, SEARCH_ACTION_PATH, SEARCH_RESOURCE_PATH, SEARCH_SUBJECT_PATH,
+    SearchError, metadata,
 };
+use cedargate::{Bundle, Caller, Principal};
 
 /// The decision point and its metadata document, prepared once per isolate.
 #[derive(Debug)]
@@ -86,6 +87,43 @@ impl Authzen {
     /// The metadata document (`/.well-known/authzen-configuration`).
     pub fn metadata(&self) -> &str {
         &self.metadata
+    }
+
+    /// What the bundle endpoint tells `caller` it may do on the entity data's resources
+    /// ([`cedargate::wire::BundleEndpoint::permitted_resources`]): the decision point's
+    /// [`Pdp::permitted_resources`] for the caller's own entity, when the caller is a person
+    /// (a token of an entry that is not `caller: client`) whom the entity data holds, of a
+    /// type an AuthZEN subject type maps, and the document describes the bundle the decision
+    /// point was built over (`bundle`, by version; a newer bundle may have come in between).
+    /// `Ok(None)` otherwise, and when there is nothing to list (no resource type, no action
+    /// that applies). Only ids, of resources the caller may act on: no other record data,
+    /// nothing about anyone else. So a resource type whose Cedar type is also a subject
+    /// type's (people: the Todo bundle's `user`) is left out, since its ids would be other
+    /// people's, and so is a type the data holds no entity of (nothing to enumerate: a
+    /// search of it finds nothing).
+    pub fn permitted_for(
+        &self,
+        bundle: &Bundle,
+        caller: &Principal,
+    ) -> Result<Option<Vec<PermittedResources>>, SearchError> {
+        let data = self.pdp.bundle();
+        if caller.caller() == Caller::Client
+            || data.version() != bundle.version()
+            || data.entities_source().is_none()
+            || data.entities().get(caller.uid()).is_none()
+        {
+            return Ok(None);
+        }
+        let mapping = self.pdp.mapping();
+        let listed = |resource_type: &str| {
+            mapping.resource_type(resource_type).is_some_and(|cedar| {
+                mapping.subject_types().all(|(_, person)| person != cedar)
+                    && data.entities().iter().any(|e| e.uid().type_name() == cedar)
+            })
+        };
+        let mut permitted = self.pdp.permitted_resources(caller.uid())?;
+        permitted.retain(|p| listed(&p.resource_type));
+        Ok(Some(permitted).filter(|p| !p.is_empty()))
     }
 
     /// The answer to a request body for `endpoint`: 200 with the decision(s), 400 (or 413)
@@ -337,6 +375,170 @@ mod tests {
             br#"{"subject": {"type": "user"}, "action": {"name": "read"}, "resource": {"type": "record"}}"#,
         );
         assert_eq!(missing.status, 400);
+    }
+
+    /// The search interop's bundle, its decision point and a gate that maps people's and
+    /// services' access tokens as the demo's worker does.
+    fn search() -> (Authzen, cedargate::Gate) {
+        let source = BundleSource {
+            schema: include_str!("../../policies/authzen-search/schema.cedarschema").into(),
+            policies: include_str!("../../policies/authzen-search/policies.cedar").into(),
+            routes: include_str!("../../policies/authzen-search/routes.json").into(),
+        };
+        let entities = include_str!("../../policies/authzen-search/entities.json");
+        let bundle = Bundle::load_with_entities(&source, entities).unwrap();
+        let config = AuthzenConfig {
+            base_url: "https://pdp.example.com".into(),
+            reasons: false,
+        };
+        let mapping = include_str!("../../policies/authzen-search/authzen.json");
+        let authzen = Authzen::build(&config, bundle.clone(), Some(mapping)).unwrap();
+        let entry = |caller: &str| {
+            serde_json::json!({ "issuer": "https://idp.test", "token": "access",
+                "caller": caller, "audiences": ["api"], "group_claim": null })
+        };
+        let trust: cedargate::TrustConfig = serde_json::from_value(serde_json::json!({
+            "issuers": [entry("user"), entry("client")]
+        }))
+        .unwrap();
+        (authzen, cedargate::Gate::new(bundle, &trust).unwrap())
+    }
+
+    fn caller(gate: &cedargate::Gate, claims: serde_json::Value) -> Principal {
+        gate.trust()
+            .insecure_principal_from_claims(
+                "https://idp.test",
+                cedargate::TokenKind::Access,
+                claims.as_object().unwrap(),
+            )
+            .unwrap()
+    }
+
+    /// A person's "which records may I view, edit, delete" is the interop's expected
+    /// Resource Search results for that person, ids only.
+    #[test]
+    fn a_person_in_the_data_gets_the_interop_resource_search_results() {
+        let (authzen, gate) = search();
+        let interop: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/authzen/search/resource-results.json"
+        ))
+        .unwrap();
+        for user in ["alice", "bob", "carol", "dan", "erin", "felix"] {
+            let mut expected: Vec<(String, String, Vec<String>)> = interop["evaluation"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|case| case["request"]["subject"]["id"] == user)
+                .map(|case| {
+                    let mut ids: Vec<String> = case["expected"]["results"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| r["id"].as_str().unwrap().to_owned())
+                        .collect();
+                    ids.sort();
+                    let action = case["request"]["action"]["name"].as_str().unwrap();
+                    ("record".to_owned(), action.to_owned(), ids)
+                })
+                .collect();
+            expected.sort();
+            assert_eq!(expected.len(), 3, "{user}");
+            let person = caller(
+                &gate,
+                serde_json::json!({ "sub": user, "client_id": "app" }),
+            );
+            let found: Vec<(String, String, Vec<String>)> = authzen
+                .permitted_for(gate.bundle(), &person)
+                .unwrap()
+                .unwrap()
+                .into_iter()
+                .map(|p| (p.resource_type, p.action, p.ids))
+                .collect();
+            assert_eq!(found, expected, "{user}");
+        }
+        let alice = caller(
+            &gate,
+            serde_json::json!({ "sub": "alice", "client_id": "app" }),
+        );
+        let listed = authzen
+            .permitted_for(gate.bundle(), &alice)
+            .unwrap()
+            .unwrap();
+        let edit = listed.iter().find(|p| p.action == "edit").unwrap();
+        assert_eq!(edit.ids, ["101", "107", "110", "113", "119"]);
+        // On the wire: ids, the resource type and the action, nothing of the records.
+        let written = serde_json::to_value(&listed).unwrap();
+        for item in written.as_array().unwrap() {
+            let mut members: Vec<&str> = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            members.sort_unstable();
+            assert_eq!(members, ["action", "ids", "resource_type"]);
+        }
+    }
+
+    /// Nothing for someone the data does not hold, for a service, for a document of another
+    /// bundle than the decision point's, nor for a bundle whose mapping names no resource
+    /// type.
+    #[test]
+    fn nobody_else_gets_a_list() {
+        let (authzen, gate) = search();
+        let stranger = caller(
+            &gate,
+            serde_json::json!({ "sub": "mallory", "client_id": "app" }),
+        );
+        assert_eq!(authzen.permitted_for(gate.bundle(), &stranger), Ok(None));
+        let service = caller(
+            &gate,
+            serde_json::json!({ "client_id": "alice", "scope": "authzen:evaluate" }),
+        );
+        assert_eq!(authzen.permitted_for(gate.bundle(), &service), Ok(None));
+        let alice = caller(
+            &gate,
+            serde_json::json!({ "sub": "alice", "client_id": "app" }),
+        );
+        assert!(
+            authzen
+                .permitted_for(gate.bundle(), &alice)
+                .unwrap()
+                .is_some()
+        );
+        let other = cedargate::examples::petstore().unwrap();
+        assert_eq!(authzen.permitted_for(&other, &alice), Ok(None));
+        // The Todo bundle's mapping has routes only: a person the data holds gets no list.
+        let todo = todo(false);
+        let source = BundleSource {
+            schema: include_str!("../../policies/authzen-todo/schema.cedarschema").into(),
+            policies: include_str!("../../policies/authzen-todo/policies.cedar").into(),
+            routes: include_str!("../../policies/authzen-todo/routes.json").into(),
+        };
+        let bundle = Bundle::load_with_entities(
+            &source,
+            include_str!("../../policies/authzen-todo/entities.json"),
+        )
+        .unwrap();
+        let trust: cedargate::TrustConfig = serde_json::from_value(serde_json::json!({
+            "issuers": [{ "issuer": "https://idp.test", "token": "access", "caller": "user",
+                "audiences": ["api"], "group_claim": null }]
+        }))
+        .unwrap();
+        let todo_gate = cedargate::Gate::new(bundle, &trust).unwrap();
+        let rick = caller(
+            &todo_gate,
+            serde_json::json!({ "sub": "rick@the-citadel.com", "client_id": "app" }),
+        );
+        // The search itself finds other people (`can_read_user`): never sent.
+        let people = todo.pdp.permitted_resources(rick.uid()).unwrap();
+        assert!(
+            people
+                .iter()
+                .any(|p| p.resource_type == "user" && p.ids.len() > 1),
+            "{people:?}"
+        );
+        assert_eq!(todo.permitted_for(todo_gate.bundle(), &rick), Ok(None));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Documents that cross between the edge and its clients, defined once for both sides.
 
+pub use crate::authzen::PermittedResources;
 pub use crate::bundle::RouteEntry;
 use crate::bundle::{Bundle, BundleError, BundleSource, CompiledBundle};
 use crate::principal::Principal;
@@ -54,6 +55,16 @@ pub struct BundleEndpoint {
     /// a request. Absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staged: Option<Box<BundleEndpoint>>,
+    /// What the caller may do on the entity data's resources, computed by the edge's AuthZEN
+    /// decision point ([`crate::authzen::Pdp::permitted_resources`]: per resource type and
+    /// action, the ids a Resource Search of the caller finds): "which records may I view,
+    /// edit, delete". A client cannot compute it, since it holds the entity data about its
+    /// caller only, never the resources (each may name another person, its owner). Only the
+    /// ids of resources the caller may act on, the caller's own permissions: no other
+    /// attribute of a resource, nothing about anyone else. Absent unless the edge has a
+    /// decision point and the caller is a person its data holds; never on `staged`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permitted_resources: Option<Vec<PermittedResources>>,
 }
 
 impl BundleEndpoint {
@@ -72,6 +83,7 @@ impl BundleEndpoint {
             text_version: bundle.text_version().to_string(),
             entities: bundle.entity_data_about(caller),
             staged: None,
+            permitted_resources: None,
         }
     }
 

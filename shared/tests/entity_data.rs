@@ -308,6 +308,26 @@ async_test! {
         assert!(written.get("entities").is_none(), "{written}");
         assert!(written.get("text_version").is_some());
         assert_eq!(plain.text_version(), plain.version());
+        // What a person may do on a decision point's resources is the edge's to add: absent
+        // from a new document and left out when written, so a document without it (an older
+        // edge's) reads; read back as written when present, ids only.
+        assert_eq!(doc.permitted_resources, None);
+        assert!(written.get("permitted_resources").is_none(), "{written}");
+        let read: cedargate::wire::BundleEndpoint = serde_json::from_value(written).unwrap();
+        assert_eq!(read, doc);
+        let mut listed = doc.clone();
+        listed.permitted_resources = Some(vec![cedargate::wire::PermittedResources {
+            resource_type: "record".into(),
+            action: "edit".into(),
+            ids: vec!["101".into(), "107".into()],
+        }]);
+        let written = serde_json::to_value(&listed).unwrap();
+        assert_eq!(
+            written["permitted_resources"],
+            json!([{ "resource_type": "record", "action": "edit", "ids": ["101", "107"] }])
+        );
+        let read: cedargate::wire::BundleEndpoint = serde_json::from_value(written).unwrap();
+        assert_eq!(read, listed);
     }
 }
 

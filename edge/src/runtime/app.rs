@@ -256,7 +256,7 @@ impl Exchange<'_> {
                 )),
                 None => Err(AppError::PreflightRefused),
             },
-            Endpoint::Bundle => self.bundle(record).await,
+            Endpoint::Bundle => self.bundle(authzen.as_deref(), record).await,
             Endpoint::Authzen(question) => match authzen {
                 Some(authzen) => self.guard(Some((&authzen, question)), record).await,
                 None => Err(AppError::NoRoute),
@@ -327,8 +327,13 @@ impl Exchange<'_> {
     }
 
     /// The bundle endpoint: the policies and the caller's entity data, to a `GET` with a
-    /// token that is still active. Never monitored: it has no action.
-    async fn bundle(&self, record: &mut RequestRecord) -> Result<Response, AppError> {
+    /// token that is still active, and what a person may do on the decision point's
+    /// resources (`Authzen::permitted_for`). Never monitored: it has no action.
+    async fn bundle(
+        &self,
+        authzen: Option<&Authzen>,
+        record: &mut RequestRecord,
+    ) -> Result<Response, AppError> {
         let (token, auth) = match self.caller(record).await {
             Ok(Some(caller)) => caller,
             Ok(None) => return Err(AppError::MissingToken),
@@ -340,11 +345,18 @@ impl Exchange<'_> {
         self.introspect(token, &auth, None, record).await?;
         let state = self.state;
         let staged = state.staged();
+        let permitted = authzen.and_then(|a| {
+            a.permitted_for(self.gate.bundle(), &auth.principal)
+                .unwrap_or_else(|err| {
+                    record.error = Some(format!("permitted resources: {err}"));
+                    None
+                })
+        });
         Ok(proxy::bundle_document(
             state.config(),
             (self.gate.bundle(), state.serial()),
             staged.as_ref().map(|s| (s.gate.bundle(), s.serial)),
-            &auth.principal,
+            (&auth.principal, permitted),
             self.common,
         ))
     }

@@ -8,7 +8,7 @@ use crate::forward::{
 use crate::problem::AppError;
 use crate::request_id::CALLER_REQUEST_ID_HEADER;
 use crate::rollout::DECISION_HEADER;
-use cedargate::wire::{BundleEndpoint, PROBLEM_MEDIA_TYPE};
+use cedargate::wire::{BundleEndpoint, PROBLEM_MEDIA_TYPE, PermittedResources};
 use cedargate::{Bundle, Gate, Principal, RouteMatch};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -125,12 +125,14 @@ pub fn text(status: u16, body: &str, content_type: &str, common: &Common) -> Res
 }
 
 /// The bundle endpoint's document for the bundle in force with its serial, saying which
-/// actions `config` enforces, with the staged candidate beside it when there is one.
+/// actions `config` enforces, with the staged candidate beside it when there is one, and
+/// what the caller may do on the decision point's resources (`permitted`, for the bundle in
+/// force only).
 pub fn bundle_document(
     config: &EdgeConfig,
     (bundle, serial): (&Bundle, u64),
     staged: Option<(&Bundle, u64)>,
-    caller: &Principal,
+    (caller, permitted): (&Principal, Option<Vec<PermittedResources>>),
     common: &Common,
 ) -> Response {
     let endpoint = |bundle: &Bundle, serial: u64| {
@@ -140,6 +142,7 @@ pub fn bundle_document(
     };
     let mut body = endpoint(bundle, serial);
     body.staged = staged.map(|(bundle, serial)| Box::new(endpoint(bundle, serial)));
+    body.permitted_resources = permitted;
     json_response(200, common.to_vec(), &body, "application/json")
 }
 

@@ -132,8 +132,9 @@ pub struct Pdp {
 }
 
 /// What one subject may do with one action on the resources of one type
-/// ([`Pdp::permitted_resources`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// ([`Pdp::permitted_resources`]). Also what the bundle endpoint tells a person about
+/// themselves ([`crate::wire::BundleEndpoint::permitted_resources`]): ids only.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PermittedResources {
     /// The AuthZEN resource type (`record`).
     pub resource_type: String,
