@@ -78,6 +78,16 @@ mod native {
         c.bench_function("mapping/principal", |b| {
             b.iter(|| gate.trust().principal(black_box(&verified)).unwrap())
         });
+        // The same with the store made as cedar-policy makes it, its closure recomputed.
+        c.bench_function("mapping/principal_closure_recomputed", |b| {
+            b.iter(|| {
+                let principal = gate
+                    .trust()
+                    .principal_deferred(black_box(&verified))
+                    .unwrap();
+                principal.entities_recomputed().unwrap()
+            })
+        });
         c.bench_function("routes/resolve", |b| {
             b.iter(|| {
                 gate.bundle()
@@ -115,6 +125,27 @@ mod native {
                     )
                     .unwrap();
                 assert!(decision.is_allowed());
+            })
+        });
+        // The same new token when a principal of its shape was decided for the request
+        // before (the edge's shared decisions): claims mapped, no Cedar entities, the key
+        // made and looked up.
+        let shared: std::collections::HashMap<cedargate::DecisionKey, bool> = [(
+            gate.decision_key(&gate.trust().principal(&verified).unwrap(), &route)
+                .unwrap(),
+            true,
+        )]
+        .into();
+        c.bench_function("decision/new_principal_shared", |b| {
+            b.iter(|| {
+                let principal = gate
+                    .trust()
+                    .principal_deferred(black_box(&verified))
+                    .unwrap();
+                let route = gate.route("GET", "/pets/7").unwrap();
+                let key = gate.decision_key(&principal, &route).unwrap();
+                assert!(shared[&key]);
+                assert!(!principal.is_built());
             })
         });
         c.bench_function("pipeline/rs256", |b| {

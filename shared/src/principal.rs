@@ -66,9 +66,8 @@ impl PrincipalShape {
         &self.ty
     }
 
-    /// The principal entity `uid` of this shape and its groups, checked against `schema`,
-    /// with the schema's action entities.
-    fn entities(&self, uid: &EntityUid, schema: &Schema) -> Result<Entities, MappingError> {
+    /// The principal entity `uid` of this shape and its groups.
+    fn cedar_entities(&self, uid: &EntityUid) -> Result<Vec<Entity>, MappingError> {
         let mut entities: Vec<Entity> = self
             .parents
             .iter()
@@ -83,14 +82,38 @@ impl PrincipalShape {
         let principal = Entity::new(uid.clone(), attrs, parents)
             .map_err(|err| MappingError::Schema(err.to_string()))?;
         entities.push(principal);
-        // Checked against the schema here, once per principal; the check also adds the
-        // schema's action entities. (Leaving the check out would need the action entities
-        // added another way: Cedar's `Entities::add_entities` onto a store of them made once
-        // per bundle recomputes the hierarchy over every entity, which measured slower than
-        // the check for a bundle of 13 actions.)
-        Entities::from_entities(entities, Some(schema))
+        Ok(entities)
+    }
+
+    /// The principal entity `uid` of this shape and its groups, checked against `schema`,
+    /// with the schema's action entities ([`closed_store`]).
+    fn entities(&self, uid: &EntityUid, schema: &Schema) -> Result<Entities, MappingError> {
+        closed_store(self.cedar_entities(uid)?, schema)
             .map_err(|err| MappingError::Schema(err.to_string()))
     }
+}
+
+/// A store of `entities` checked against `schema`, with the schema's action entities, as
+/// cedar-policy's `Entities::from_entities(entities, Some(schema))` makes it, but without
+/// computing the transitive closure of the hierarchy, which cedar-policy always does and
+/// which costs as much as the schema check: a principal's entities are closed already. The
+/// principal's parents are the token's groups, and the groups have no parents; so every
+/// ancestor of the principal is a parent, and there is no cycle (a group with the
+/// principal's uid would be a second entity of that uid, which the store refuses). The
+/// action entities come from the schema with their closure computed. Tests compare the
+/// store with cedar-policy's over the decision tables (`Principal::entities_recomputed`).
+fn closed_store(entities: Vec<Entity>, schema: &Schema) -> Result<Entities, String> {
+    use cedar_policy_core::entities::{Entities as CoreEntities, TCComputation};
+    CoreEntities::from_entities(
+        entities.iter().map(|entity| entity.as_ref().clone()),
+        Some(&cedar_policy_core::validator::CoreSchema::new(
+            schema.as_ref(),
+        )),
+        TCComputation::AssumeAlreadyComputed,
+        cedar_policy_core::extensions::Extensions::all_available(),
+    )
+    .map(Entities::from)
+    .map_err(|err| err.to_string())
 }
 
 /// The Cedar principal for one verified token: the user entity, its groups, and the
@@ -174,6 +197,25 @@ impl Principal {
             .get_or_init(|| self.shape.entities(&self.uid, &self.schema))
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// Its entities as cedar-policy's `Entities::from_entities` builds them, with the
+    /// schema check and the transitive closure computed: what [`Principal::entities`] builds
+    /// without computing the closure, for tests and benchmarks that compare both.
+    #[cfg(feature = "testing")]
+    pub fn entities_recomputed(&self) -> Result<Entities, MappingError> {
+        Entities::from_entities(self.shape.cedar_entities(&self.uid)?, Some(&self.schema))
+            .map_err(|err| MappingError::Schema(err.to_string()))
+    }
+
+    /// The principal with its entities built as [`Principal::entities_recomputed`] builds
+    /// them, so that decisions with both can be compared.
+    #[cfg(feature = "testing")]
+    pub fn with_entities_recomputed(&self) -> Result<Self, MappingError> {
+        let mut principal = self.clone();
+        principal.joined = OnceLock::new();
+        principal.entities = OnceLock::from(Ok(self.entities_recomputed()?));
+        Ok(principal)
     }
 
     /// Whether its entities were built ([`Principal::entities`]).

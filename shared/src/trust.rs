@@ -254,10 +254,7 @@ impl Trust {
     /// and checked (a claim that does not map is refused here, as there), and the entities
     /// are built and checked against the schema when a decision first needs them
     /// ([`Principal::entities`]).
-    pub(crate) fn principal_deferred(
-        &self,
-        token: &VerifiedToken,
-    ) -> Result<Principal, MappingError> {
+    pub fn principal_deferred(&self, token: &VerifiedToken) -> Result<Principal, MappingError> {
         self.map_deferred(self.policy_of(token)?, token.claims())
     }
 

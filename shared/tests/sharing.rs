@@ -3,7 +3,8 @@
 //! the verdict of another principal of the same key) are compared over the decision table
 //! for every reference bundle in `policies/`; the soundness check says no where a policy,
 //! the schema or the entity data could tell principals apart; and the key is made before the
-//! principal's Cedar entities are built.
+//! principal's Cedar entities are built. And the principal's store, made without recomputing
+//! the transitive closure, is the one cedar-policy makes, over the same tables.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cedargate::decision_table::{DecisionCase, DecisionTable};
@@ -131,14 +132,8 @@ fn target_of(template: &str) -> String {
         .join("/")
 }
 
-/// For each case of the table and each route of the bundle, principals of the same claims
-/// but subjects `alice` and `bob` are mapped and decided. Where the gate gives them a
-/// decision key, the keys are equal, and the verdict alice's key would share is bob's own
-/// decision: the shared path and the per-principal path agree. Returns how many verdicts
-/// were shared.
-fn compare_paths(name: &str, table: &DecisionTable) -> usize {
-    let gate = Gate::new(reference(name), &config_for(name)).unwrap();
-    let values = RequestValues::at(UnixTime(0));
+/// The table's requests, and one request of each route of the gate's bundle.
+fn requests_of(gate: &Gate, table: &DecisionTable) -> Vec<(String, String)> {
     let mut requests: Vec<(String, String)> = table
         .case
         .iter()
@@ -148,6 +143,18 @@ fn compare_paths(name: &str, table: &DecisionTable) -> usize {
         let (method, template) = route.route.split_once(' ').unwrap();
         requests.push((method.to_uppercase(), target_of(template)));
     }
+    requests
+}
+
+/// For each case of the table and each route of the bundle, principals of the same claims
+/// but subjects `alice` and `bob` are mapped and decided. Where the gate gives them a
+/// decision key, the keys are equal, and the verdict alice's key would share is bob's own
+/// decision: the shared path and the per-principal path agree. Returns how many verdicts
+/// were shared.
+fn compare_paths(name: &str, table: &DecisionTable) -> usize {
+    let gate = Gate::new(reference(name), &config_for(name)).unwrap();
+    let values = RequestValues::at(UnixTime(0));
+    let requests = requests_of(&gate, table);
     let mut shared = 0;
     for case in &table.case {
         let (issuer, alice_claims) = claims_for(case, "alice");
@@ -227,6 +234,57 @@ fn both_paths_agree_over_the_decision_table_for_every_reference_bundle() {
     for name in ["authzen-todo", "authzen-cert", "authzen-search"] {
         assert_eq!(compare_paths(name, &table), 0, "{name}");
     }
+}
+
+/// A principal's store is made without recomputing the transitive closure
+/// (`principal::closed_store`): over the decision table, for every reference bundle, it is
+/// the store cedar-policy makes, and every request is decided alike with both.
+#[test]
+fn the_store_made_without_the_closure_is_cedars_over_every_reference_bundle() {
+    let table = table();
+    let values = RequestValues::at(UnixTime(0));
+    let mut compared = 0;
+    for name in [
+        "petstore",
+        "petstore-access",
+        "petstore-context",
+        "authzen-todo",
+        "authzen-cert",
+        "authzen-search",
+    ] {
+        let gate = Gate::new(reference(name), &config_for(name)).unwrap();
+        let requests = requests_of(&gate, &table);
+        for case in &table.case {
+            let (issuer, claims) = claims_for(case, "alice");
+            let Ok(principal) =
+                gate.trust()
+                    .insecure_principal_from_claims(issuer, case.kind(), &claims)
+            else {
+                continue;
+            };
+            let recomputed = principal.with_entities_recomputed().unwrap();
+            assert_eq!(
+                principal.entities().unwrap(),
+                recomputed.entities().unwrap(),
+                "{name}: {}",
+                case.name
+            );
+            for (method, target) in &requests {
+                let Ok(route) = gate.route(method, target) else {
+                    continue;
+                };
+                assert_eq!(
+                    gate.decide_route(&principal, route.clone(), &values)
+                        .decision,
+                    gate.decide_route(&recomputed, route, &values).decision,
+                    "{name}: {}: {method} {target}",
+                    case.name
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 500, "{compared}");
 }
 
 /// A bundle of one route, `get /x`, in namespace `App` with `schema` and `policies`, and
