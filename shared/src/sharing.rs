@@ -22,7 +22,9 @@
 //!   named in a token, can have a principal above it);
 //! - an entity of the type in the entity data, or any reference to one (an attribute value,
 //!   a parent, a tag), whose join with the token's principal would depend on its id;
-//! - the bundle's resource being of the type (`resource == principal`).
+//! - the bundle's resource being of the type (`resource == principal`);
+//! - the type being an enumerated one (`entity User enum [...]`): the schema check refuses
+//!   a principal whose id is not listed, so the id decides whether it may be decided at all.
 //!
 //! What else a decision depends on is part of the key the edge shares it under
 //! ([`crate::Gate::decision_key`]): the shape, the token values the action's context reads,
@@ -131,6 +133,11 @@ fn schema_place(schema: Option<&Value>, ty: &str) -> Option<String> {
         }
         if let Some(Value::Object(types)) = body.get("entityTypes") {
             for (name, decl) in types {
+                // An enumerated type's ids are checked against its list: a token whose id is
+                // not on it is refused, so its id decides whether it is decided at all.
+                if qualify(ns, name) == ty && decl.get("enum").is_some() {
+                    return Some(format!("{ty} is an enumerated type"));
+                }
                 let member_of = decl
                     .get("memberOfTypes")
                     .and_then(Value::as_array)

@@ -382,6 +382,38 @@ fn a_schema_that_can_refer_to_a_user_is_a_no() {
     }
 }
 
+/// An enumerated principal type: the schema check refuses an id off the list, so a token's
+/// id decides whether it is decided at all (a shared verdict would skip that refusal).
+#[test]
+fn an_enumerated_principal_type_is_a_no() {
+    let bundle = app(
+        r#"entity User enum ["alice", "bob"];
+        entity Application;
+        action "get /x" appliesTo { principal: [User], resource: [Application] };"#,
+        PERMIT_ALL,
+        None,
+    );
+    let config: TrustConfig = serde_json::from_value(json!({ "issuers": [{
+        "issuer": ISSUER_A, "token": "id", "audiences": [CLIENT_ID], "group_claim": null,
+    }] }))
+    .unwrap();
+    let gate = Gate::new(bundle, &config).unwrap();
+    assert!(matches!(
+        gate.sharing("App::User"),
+        Err(Distinguishing::SchemaType { .. })
+    ));
+    let route = gate.route("GET", "/x").unwrap();
+    let alice = gate
+        .trust()
+        .insecure_principal_from_claims(
+            ISSUER_A,
+            TokenKind::Id,
+            json!({ "sub": "alice" }).as_object().unwrap(),
+        )
+        .unwrap();
+    assert!(gate.decision_key(&alice, &route).is_none());
+}
+
 #[test]
 fn entity_data_holding_or_naming_a_user_is_a_no() {
     let user =
