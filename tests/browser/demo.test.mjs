@@ -313,7 +313,7 @@ test('cargo xtask demo --bundle todo: the AuthZEN interop Todo API, roles from t
   }
 });
 
-test('cargo xtask demo --bundle search: the AuthZEN search interop, the printed Resource Search answers what the interop expects, people sign in and may not ask', async () => {
+test('cargo xtask demo --bundle search: the AuthZEN search interop, the printed Resource Search answers what the interop expects, people sign in and may not ask, and alice sees which records she may view, edit and delete', async () => {
   const p = await ports();
   const demo = runDemo(p, ['--bundle', 'search']);
   const printed = await demo.ready();
@@ -363,7 +363,34 @@ test('cargo xtask demo --bundle search: the AuthZEN search interop, the printed 
         assert.equal(predicted, 'Deny', action);
         assert.match(await ui.tryRow(row), /^403 /, action);
       }
+      // Beside the matrix, which records alice may view, edit and delete: the edge's
+      // Resource Search for her (the app holds no record), exactly the interop's expected
+      // results for each of her three Resource Searches.
+      const forAlice = interop.evaluation.filter((c) => c.request.subject.id === 'alice');
+      assert.deepEqual(forAlice.map((c) => c.request.action.name).sort(), ['delete', 'edit', 'view']);
+      const panel = page.locator('[data-testid=permitted]');
+      await panel.waitFor();
+      const shown = {};
+      for (const row of await panel.locator('[data-permitted-type=record] tr[data-permitted-action]').all()) {
+        shown[await row.getAttribute('data-permitted-action')] = await row.locator('[data-testid=permitted-id]').allTextContents();
+      }
+      assert.deepEqual(shown, Object.fromEntries(forAlice.map((c) => [
+        c.request.action.name, c.expected.results.map((r) => r.id).sort(),
+      ])));
+      assert.deepEqual(shown.edit, ['101', '107', '110', '113', '119']);
+      // One record's actions, looked up.
+      await panel.locator('[data-testid=permitted-lookup]').fill('110');
+      assert.equal(await panel.locator('[data-testid=permitted-lookup-result]').textContent(), 'On 110 you may edit, view.');
+      await panel.locator('[data-testid=permitted-lookup]').fill('102');
+      assert.equal(await panel.locator('[data-testid=permitted-lookup-result]').textContent(), 'On 102 you may view.');
+      const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(await overflow() <= 0, 'nothing wider than the window at 1280 px');
       await shot(page, 'demo-search-alice');
+      await page.setViewportSize({ width: 390, height: 900 });
+      assert.ok(await overflow() <= 0, 'nothing wider than the window at 390 px');
+      const box = await panel.locator('tr[data-permitted-action=view]').boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 390, JSON.stringify(box));
+      await shot(page, 'demo-search-alice-390px');
       assert.deepEqual(problems, []);
       await context.close();
     } finally {

@@ -13,6 +13,7 @@
 pub mod answer;
 pub mod config;
 pub mod oauth;
+pub mod permitted;
 pub mod renewal;
 pub mod session;
 pub mod staged;

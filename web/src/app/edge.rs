@@ -40,6 +40,10 @@ pub struct Matrix {
     /// way for the same token; `None` without one, why it could not be evaluated when it
     /// could not (the live matrix is shown all the same).
     pub staged: Option<Result<StagedMatrix, String>>,
+    /// What the person may do on the edge's AuthZEN resources, by resource type (the bundle
+    /// endpoint's `permitted_resources`, computed by the edge: the app holds none of the
+    /// resources); empty when the edge sends none.
+    pub permitted: Vec<crate::permitted::ResourceList>,
 }
 
 /// The staged candidate's matrix for the signed-in principal.
@@ -155,7 +159,10 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
         ),
         None => None,
     };
+    let permitted =
+        crate::permitted::by_resource_type(doc.permitted_resources.as_deref().unwrap_or_default());
     Ok(Matrix {
+        permitted,
         enforced: doc.enforced.clone(),
         staged,
         policy_texts,

@@ -7,6 +7,7 @@
 use crate::answer::Answer;
 use crate::app::components::Problems;
 use crate::app::components::decisions::{MonitoredBadge, PolicyLinks, prediction};
+use crate::app::components::permitted::PermittedPanel;
 use crate::app::components::staged::StagedPanel;
 use crate::app::components::what_if::WhatIfPanel;
 use crate::app::edge;
@@ -60,6 +61,7 @@ pub fn ActionsPanel(
                                 })
                             });
                             let enforced = m.enforced.clone();
+                            let permitted = m.permitted.clone();
                             Ok::<_, AppError>(view! {
                                 <p class="bundle">
                                     "Policy bundle "
@@ -111,6 +113,7 @@ pub fn ActionsPanel(
                                         </tbody>
                                     </table>
                                 </div>
+                                {(!permitted.is_empty()).then(|| view! { <PermittedPanel lists=permitted/> })}
                                 {staged.map(|staged| match staged {
                                     Ok((comparisons, staged)) => view! {
                                         <StagedPanel comparisons staged live_texts=texts.clone() open/>

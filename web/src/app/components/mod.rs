@@ -2,6 +2,7 @@
 
 mod actions;
 mod decisions;
+mod permitted;
 mod problems;
 mod staged;
 mod tokens;
