@@ -60,5 +60,6 @@ export function steps({ stages, request, subtle }) {
     ['signature', (n) => stages.signature(n), 50, false],
     ['parse_verify', (n) => stages.parse_verify(n), 50, false],
     ['authenticate', (n) => stages.authenticate(n), 50, false],
+    ['set_up', (n) => stages.set_up(n), 20, false],
   ];
 }

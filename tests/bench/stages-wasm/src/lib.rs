@@ -4,6 +4,13 @@
 //! worker adds on top (workers-rs, `Request` and `Headers` crossing into Rust, `console.log`,
 //! the Response) is the rest of the request's cost in `cargo xtask bench`'s table.
 //!
+//! `set_up` is what a new isolate does before its first request (`runtime::state`'s pure
+//! part): the configuration parsed, the compiled bundle loaded as the version the build
+//! script validated, its routes checked against the configuration and the trust bound.
+//! `run.mjs` also times its first call in fresh Node processes, the module compiled and
+//! instantiated just before: the cost a cold isolate pays, code compiled on first use
+//! included.
+//!
 //! Three steps measure the crossings into JavaScript the worker makes: reading a `Request`
 //! (method, URL, three headers), building a `Response` with the headers an allowed request
 //! carries, and one `console.log` line.
@@ -18,10 +25,14 @@ mod wasm {
     use base64ct::{Base64UrlUnpadded, Encoding};
     use cedargate::crypto::WebCrypto;
     use cedargate::{Algorithm, SignatureBackend, SignatureCheck};
+    use cedargate::{Bundle, CompiledBundle};
     use cedargate::{Gate, IssuerKeys, KeySet, Principal, TrustConfig, UnixTime, VerifiedToken};
     use cedargate_edge::BUNDLE_VERSION_HEADER;
+    use cedargate_edge::config::EdgeConfig;
     use cedargate_edge::forward::{Identity, identity_headers};
+    use cedargate_edge::key_policy::config_digest;
     use cedargate_edge::log_line::RequestRecord;
+    use cedargate_edge::request_values::decided_on;
     use cedargate_edge::token_cache::{TokenCache, token_key};
     use wasm_bindgen::prelude::*;
 
@@ -53,6 +64,11 @@ mod wasm {
         /// The worker's signature backend, kept like the worker keeps it (the key is
         /// imported once).
         backend: WebCrypto,
+        /// The bundle's compiled form (JSON), its version and the worker's configuration
+        /// (JSON), for `set_up`.
+        compiled: String,
+        version: String,
+        config: String,
     }
 
     /// The pieces several steps share (not exported).
@@ -110,6 +126,29 @@ mod wasm {
         JsError::new(&format!("{e:?}"))
     }
 
+    /// What a new isolate does before its first request, as `runtime::state` does it: the
+    /// configuration (`config`, JSON) parsed and digested, the compiled bundle (`compiled`,
+    /// its JSON form) loaded as the validated version `version` (no Cedar text parsed,
+    /// nothing validated again), its routes checked against the configuration, the trust and
+    /// context bound (`Gate::enforcing`) and the headers its decisions read listed. Returns a
+    /// number that depends on the result.
+    #[wasm_bindgen]
+    pub fn set_up(compiled: &str, version: &str, config: &str) -> Result<u32, JsError> {
+        let raw: serde_json::Value = serde_json::from_str(config).map_err(|e| error(&e))?;
+        let config = EdgeConfig::from_json(&raw.to_string()).map_err(|e| error(&e))?;
+        let digest = config_digest(&raw);
+        let form: CompiledBundle = serde_json::from_str(compiled).map_err(|e| error(&e))?;
+        let bundle =
+            Bundle::load_compiled_validated_as(&form, None, version).map_err(|e| error(&e))?;
+        config.check_bundle(&bundle).map_err(|e| error(&e))?;
+        let gate =
+            Gate::enforcing(bundle, &config.trust, &config.context).map_err(|e| error(&e))?;
+        let headers = decided_on(gate.bundle().context_needs());
+        Ok(digest.len() as u32
+            + gate.bundle().version().as_str().len() as u32
+            + headers.len() as u32)
+    }
+
     #[wasm_bindgen]
     impl Stages {
         /// The PetStore gate trusting ID tokens of `issuer` for `audience`, with the key set
@@ -126,6 +165,15 @@ mod wasm {
                 "issuer": issuer, "token": "id", "audiences": [audience]
             }] }))
             .map_err(|e| error(&e))?;
+            let compiled = serde_json::to_string(bundle.compiled()).map_err(|e| error(&e))?;
+            let version = bundle.version().to_string();
+            // The bench's worker configuration (origin `none`, the request log on).
+            let edge_config = serde_json::json!({
+                "origin": "none", "signature_backend": "webcrypto",
+                "token_cache_entries": 1024, "request_log": "all",
+                "trust": { "issuers": [{ "issuer": issuer, "token": "id", "audiences": [audience] }] },
+            })
+            .to_string();
             let gate = Gate::new(bundle, &config).map_err(|e| error(&e))?;
             let keys = KeySet::from_json(&jwks).map_err(|e| error(&e))?;
             let now = UnixTime(now as i64);
@@ -152,7 +200,28 @@ mod wasm {
                 full,
                 inserted: 1024,
                 backend,
+                compiled,
+                version,
+                config: edge_config,
             })
+        }
+
+        /// What [`set_up`] takes, as JSON: `{"compiled", "version", "config"}` (for a fresh
+        /// process that times its first call).
+        pub fn set_up_input(&self) -> String {
+            serde_json::json!({
+                "compiled": self.compiled, "version": self.version, "config": self.config,
+            })
+            .to_string()
+        }
+
+        /// A new isolate's set-up ([`set_up`]), `n` times.
+        pub fn set_up(&self, n: u32) -> Result<u32, JsError> {
+            let mut sum = 0;
+            for _ in 0..n {
+                sum += set_up(&self.compiled, &self.version, &self.config)?;
+            }
+            Ok(sum)
         }
 
         /// The token cache's key: SHA-256 of the token.

@@ -170,6 +170,20 @@ pub struct NodeSteps {
     /// Node's version.
     pub node: String,
     pub steps: BTreeMap<String, Spread>,
+    /// A new isolate's set-up, cold; absent from older outputs.
+    #[serde(default)]
+    pub cold: Option<ColdSetUp>,
+}
+
+/// A new isolate's set-up in wasm, timed in fresh Node processes (one per run), in ms: the
+/// module compiled, instantiated, then the set-up's first call (`set_up`: configuration,
+/// compiled bundle, trust), with code compiled on first use.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ColdSetUp {
+    pub runs: u64,
+    pub compile: Spread,
+    pub instantiate: Spread,
+    pub set_up: Spread,
 }
 
 /// One step in workerd.
@@ -793,6 +807,10 @@ impl Report {
                 "authenticate",
                 "new token: the whole first half (`Gate::authenticate`, WebCrypto RS256)",
             ),
+            (
+                "set_up",
+                "new isolate: configuration, compiled bundle and trust set up (warm)",
+            ),
         ];
         for (name, label) in labels {
             let in_workerd = stages.workerd.iter().find(|s| s.name == name);
@@ -804,6 +822,26 @@ impl Report {
                 micros(in_workerd.map(|s| s.once)),
             );
         }
+        line!(r);
+        Self::cold_set_up(stages.node.cold.as_ref(), r);
+    }
+
+    /// A new isolate's set-up, cold, under Node.
+    fn cold_set_up(cold: Option<&ColdSetUp>, r: &mut String) {
+        let Some(cold) = cold else {
+            line!(r, "A new isolate's set-up was not timed cold.\n");
+            return;
+        };
+        line!(
+            r,
+            "A new isolate's set-up, cold: in {} fresh Node processes, the same wasm compiled (`new WebAssembly.Module`, V8 compiles each function when first called), instantiated, then the set-up's first call (`set_up`: the configuration parsed, the compiled bundle loaded as its validated version, routes checked, trust bound), before any other code ran; in ms, median (min – max). The gap between the first call and the warm row above is code compiled on first use and first-touch work.\n",
+            cold.runs
+        );
+        line!(r, "| step | ms |\n|---|---|");
+        let ms = |s: &Spread| format!("{:.1} ({:.1} – {:.1})", s.median, s.min, s.max);
+        line!(r, "| compile the module | {} |", ms(&cold.compile));
+        line!(r, "| instantiate it | {} |", ms(&cold.instantiate));
+        line!(r, "| set-up, first call | {} |", ms(&cold.set_up));
         line!(r);
     }
 
@@ -1484,6 +1522,24 @@ mod tests {
                     )]
                     .into_iter()
                     .collect(),
+                    cold: Some(ColdSetUp {
+                        runs: 7,
+                        compile: Spread {
+                            median: 20.0,
+                            min: 15.0,
+                            max: 25.0,
+                        },
+                        instantiate: Spread {
+                            median: 1.5,
+                            min: 1.0,
+                            max: 2.0,
+                        },
+                        set_up: Spread {
+                            median: 70.0,
+                            min: 60.0,
+                            max: 90.0,
+                        },
+                    }),
                 },
                 workerd: vec![WorkerdStep {
                     name: "decide".into(),
@@ -1598,6 +1654,22 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| authorize | — |"), "{md}");
+        assert!(md.contains("in 7 fresh Node processes"), "{md}");
+        assert!(
+            md.contains("| compile the module | 20.0 (15.0 – 25.0) |"),
+            "{md}"
+        );
+        assert!(md.contains("| instantiate it | 1.5 (1.0 – 2.0) |"), "{md}");
+        assert!(
+            md.contains("| set-up, first call | 70.0 (60.0 – 90.0) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| new isolate: configuration, compiled bundle and trust set up (warm) | — | — | — |"
+            ),
+            "{md}"
+        );
         assert!(md.contains("| whole pipeline, RS256 | 120.0 µs |"), "{md}");
         assert!(md.contains("| the worker's wasm | 21.0 µs |"), "{md}");
         assert!(
@@ -1683,6 +1755,22 @@ mod tests {
         }
         assert!(!md.contains("Browser app wasm:"), "{md}");
         assert!(!md.contains("added cost ratio"), "{md}");
+        assert!(!md.contains("was not timed cold"), "{md}");
+
+        // Steps timed, but not the cold set-up (an older run.mjs's output).
+        let mut warm_only = full();
+        if let Some(stages) = &mut warm_only.stages {
+            stages.node.cold = None;
+        }
+        let warm_md = warm_only.markdown();
+        assert!(
+            warm_md.contains("A new isolate's set-up was not timed cold."),
+            "{warm_md}"
+        );
+        assert!(!warm_md.contains("| set-up, first call |"), "{warm_md}");
+        let older: NodeSteps =
+            serde_json::from_str(r#"{"node": "v22.0.0", "steps": {}}"#).expect("older output");
+        assert!(older.cold.is_none());
         let goals = md.split("## Goals").nth(1).expect("a goals section");
         for row in [
             "| (a) new token per request: added cost ≤ ½ of jose + cedar-wasm's and ≤ the floor's + 100 µs | — | not measured |",
