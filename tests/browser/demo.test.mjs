@@ -292,6 +292,9 @@ test('cargo xtask demo --bundle todo: the AuthZEN interop Todo API, roles from t
         // Not in the token: the roles the edge's entity data gives this person.
         const roles = users[name].roles.split(', ').map((r) => `TodoApp::Role::"${r}"`).join(' ');
         assert.equal((await page.getByTestId('entity-data').textContent()).trim(), `The edge's entity data also places you in ${roles}`);
+        // The Todo bundle's data holds people and roles, no todo: the edge lists no
+        // resources (never other people's ids), and the app shows no list.
+        assert.equal(await page.getByTestId('permitted').count(), 0);
         // Tried in an order that keeps todo 1 for the later tries: update, then delete.
         for (const action of ['get /todos', 'get /users/{userId}', 'post /todos', 'put /todos/{todoId}', 'delete /todos/{todoId}', ...pdpRoutes]) {
           const { row, predicted } = rows[action];
