@@ -73,10 +73,12 @@ pub fn distinguishing(bundle: &Bundle, ty: &str) -> Option<Distinguishing> {
         });
     }
     for policy in bundle.policies().policies() {
-        let named = match policy.to_json() {
-            Ok(json) => names_entity_of(&json, ty),
-            // A policy that cannot be read is assumed to name one.
-            Err(_) => true,
+        // The policy's JSON form as the bundle holds it (its compiled form, what the policy
+        // set was loaded from), so no Cedar code converts policies back to JSON.
+        let named = match bundle.policy_json(policy.id().as_ref()) {
+            Some(json) => names_entity_of(json, ty),
+            // A policy whose form cannot be found is assumed to name one.
+            None => true,
         };
         if named {
             return Some(Distinguishing::PolicyLiteral {
