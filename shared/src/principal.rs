@@ -13,12 +13,35 @@
 use crate::bundle::BundleVersion;
 use crate::context::TokenValues;
 use crate::token::TokenKind;
-use crate::trust::MappingError;
 use crate::trust_config::Caller;
 use cedar_policy::{Entities, Entity, EntityTypeName, EntityUid, RestrictedExpression, Schema};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
+
+/// Why verified claims could not become a principal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    /// A claim the mapping needs is absent.
+    #[error("token has no \"{claim}\" claim")]
+    MissingClaim { claim: String },
+    /// A claim has the wrong JSON shape.
+    #[error("claim \"{claim}\" must be {expected}")]
+    ClaimShape {
+        claim: String,
+        expected: &'static str,
+    },
+    /// The entities do not conform to the schema.
+    #[error("principal does not conform to the schema: {0}")]
+    Schema(String),
+    /// No trusted issuer entry fits.
+    #[error("issuer is not trusted for {0} tokens")]
+    UnknownIssuer(TokenKind),
+    /// The claim's value, with this issuer's prefix, starts with the longer prefix of
+    /// another issuer: it would name that issuer's user or group.
+    #[error("claim \"{claim}\" names an entity in another issuer's id space")]
+    ForeignIdentity { claim: String },
+}
 
 /// A mapped attribute's value, as the claims gave it. Sets are sorted and without repeats,
 /// as Cedar compares them, so two values that are the same Cedar value are equal here too.

@@ -6,6 +6,7 @@ use crate::claim_path::{insert_at, replace_at, value_at};
 use crate::context::TokenValues;
 use crate::crypto::SignatureBackend;
 use crate::jwks::KeySet;
+pub use crate::principal::MappingError;
 use crate::principal::{AttributeValue, Principal, PrincipalShape};
 use crate::schema_info::{Attribute, CedarType, EntityInfo};
 use crate::time::UnixTime;
@@ -16,30 +17,6 @@ use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-
-/// Why verified claims could not become a principal.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MappingError {
-    /// A claim the mapping needs is absent.
-    #[error("token has no \"{claim}\" claim")]
-    MissingClaim { claim: String },
-    /// A claim has the wrong JSON shape.
-    #[error("claim \"{claim}\" must be {expected}")]
-    ClaimShape {
-        claim: String,
-        expected: &'static str,
-    },
-    /// The entities do not conform to the schema.
-    #[error("principal does not conform to the schema: {0}")]
-    Schema(String),
-    /// No trusted issuer entry fits.
-    #[error("issuer is not trusted for {0} tokens")]
-    UnknownIssuer(TokenKind),
-    /// The claim's value, with this issuer's prefix, starts with the longer prefix of
-    /// another issuer: it would name that issuer's user or group.
-    #[error("claim \"{claim}\" names an entity in another issuer's id space")]
-    ForeignIdentity { claim: String },
-}
 
 /// A set-valued claim of a token's mapping, with the token's values ([`Trust::set_claims`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
