@@ -15,6 +15,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     tools::ensure_web_build()?;
     tools::ensure_wrk()?;
     let twiggy = tools::ensure_twiggy()?;
+    tools::ensure_worker_build()?;
     println!("\n[bench] building the worker and the app");
     edge::build(&node)?;
     web::build(&node)?;
@@ -254,11 +255,10 @@ fn check_names_copy(node: &tools::NodeTools) -> Result<(), String> {
     }
 }
 
-/// The Rust no-op worker (`tests/bench/rust-noop`), built as the edge is: worker-build with
-/// the workspace's release profile and the edge's wasm-opt flags, then the names dropped.
-/// The Rust no-op worker twice: with worker-build's own shim (`target/bench/rust-noop`) and
-/// with the edge's entry and build (`target/bench/rust-noop-entry`), so the report shows
-/// what each leaves of the workers-rs glue.
+/// The Rust no-op worker (`tests/bench/rust-noop`) twice, with the workspace's release
+/// profile and the names dropped: with worker-build and its own shim
+/// (`target/bench/rust-noop`), and as the edge is built, behind the edge's entry
+/// (`target/bench/rust-noop-entry`), so the report shows what each leaves of the glue.
 fn build_rust_noop(node: &tools::NodeTools) -> Result<(), String> {
     let root = run::root();
     let out = root.join("target/bench/rust-noop");

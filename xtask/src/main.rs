@@ -44,7 +44,7 @@ commands:
                                    answer and the process's memory; writes
                                    target/soak/report.md
   setup                            only install what is missing
-  build-edge                       build the worker into edge/build (worker-build, local tools)
+  build-edge                       build the worker into edge/build (local tools, edge/entry.mjs)
   build-web                        build the browser app into web/dist (trunk, local tools)
   docs-config                      write docs/src/reference/configuration.md from the
                                    configuration types' code and doc comments

@@ -38,7 +38,7 @@ pub struct NodeTools {
     pub wrangler: PathBuf,
     /// binaryen's wasm-opt (version 132; Debian's 108 breaks current wasm-bindgen output).
     pub wasm_opt: PathBuf,
-    /// esbuild for worker-build.
+    /// esbuild, which bundles the worker's entry with wasm-bindgen's glue.
     pub esbuild: PathBuf,
 }
 
@@ -295,8 +295,13 @@ pub fn ensure_edge_build() -> Result<NodeTools, String> {
     ensure_wasm_target()?;
     let wasm_bindgen_version = locked_version("wasm-bindgen")?;
     ensure_cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &wasm_bindgen_version, 3)?;
-    ensure_cargo_tool("worker-build", "worker-build", WORKER_BUILD_VERSION, 6)?;
     ensure_node_tools()
+}
+
+/// worker-build, for `cargo xtask bench` only: its Rust no-op worker is built with
+/// worker-build's own shim as well as with the edge's entry, to measure the difference.
+pub fn ensure_worker_build() -> Result<(), String> {
+    ensure_cargo_tool("worker-build", "worker-build", WORKER_BUILD_VERSION, 6)
 }
 
 /// What building the browser app needs.
