@@ -8,10 +8,13 @@ use crate::config::KeyCacheConfig;
 pub struct KeyTimes {
     /// When the key set was fetched (seconds).
     pub fetched_at: i64,
+    /// The same instant in milliseconds, for the interval between forced fetches (an
+    /// interval of whole seconds counted from any instant, not from a second's start).
+    pub fetched_at_ms: i64,
     /// How long it is fresh (seconds).
     pub ttl: u64,
-    /// When the last fetch forced by an unknown `kid` started, if any.
-    pub forced_at: Option<i64>,
+    /// When the last fetch forced by an unknown `kid` started, if any (milliseconds).
+    pub forced_at_ms: Option<i64>,
 }
 
 impl KeyTimes {
@@ -29,10 +32,17 @@ impl KeyTimes {
         now < limit
     }
 
-    /// Whether an unknown `kid` may trigger a refetch now (at most one per interval).
-    pub fn may_force(&self, now: i64, config: &KeyCacheConfig) -> bool {
-        let last = self.forced_at.unwrap_or(i64::MIN).max(self.fetched_at);
-        now.saturating_sub(last) >= config.unknown_kid_refetch_seconds as i64
+    /// Whether an unknown `kid` may trigger a refetch at `now_ms` (at most one per
+    /// interval, counted in milliseconds from the last fetch).
+    pub fn may_force(&self, now_ms: i64, config: &KeyCacheConfig) -> bool {
+        let last = self
+            .forced_at_ms
+            .unwrap_or(i64::MIN)
+            .max(self.fetched_at_ms);
+        let interval_ms = i64::try_from(config.unknown_kid_refetch_seconds)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        now_ms.saturating_sub(last) >= interval_ms
     }
 }
 
@@ -166,7 +176,7 @@ pub fn decide(state: KeyState<'_>, now: i64, now_ms: i64, config: &KeyCacheConfi
                 if state.refreshing {
                     return KeyAction::Wait;
                 }
-                if times.may_force(now, config) {
+                if times.may_force(now_ms, config) {
                     return KeyAction::Fetch { forced: true };
                 }
             }
@@ -264,30 +274,54 @@ mod tests {
     #[test]
     fn freshness_staleness_and_forced_refetches() {
         let c = config();
-        let t = KeyTimes {
-            fetched_at: 1000,
-            ttl: 60,
-            forced_at: None,
-        };
+        let t = times(1000);
         assert!(t.fresh(1059));
         assert!(!t.fresh(1060));
         assert!(t.servable(1159, &c));
         assert!(!t.servable(1160, &c));
-        assert!(!t.may_force(1029, &c), "just fetched");
-        assert!(t.may_force(1030, &c));
+        assert!(!t.may_force(1_029_999, &c), "just fetched");
+        assert!(t.may_force(1_030_000, &c));
         let forced = KeyTimes {
-            forced_at: Some(1040),
+            forced_at_ms: Some(1_040_000),
             ..t
         };
-        assert!(!forced.may_force(1069, &c));
-        assert!(forced.may_force(1070, &c));
+        assert!(!forced.may_force(1_069_999, &c));
+        assert!(forced.may_force(1_070_000, &c));
+    }
+
+    #[test]
+    fn the_interval_between_forced_fetches_counts_from_the_instant_not_the_second() {
+        let c = KeyCacheConfig {
+            unknown_kid_refetch_seconds: 2,
+            ..config()
+        };
+        // Fetched at 1000.95 s: a second later (second 1002 on the clock) is still within
+        // the 2 s interval.
+        let t = KeyTimes {
+            fetched_at: 1000,
+            fetched_at_ms: 1_000_950,
+            ttl: 60,
+            forced_at_ms: None,
+        };
+        assert!(!t.may_force(1_002_010, &c), "1.06 s after the fetch");
+        assert!(t.may_force(1_002_950, &c));
+        let forced = KeyTimes {
+            forced_at_ms: Some(1_004_990),
+            ..t
+        };
+        assert!(
+            !forced.may_force(1_006_020, &c),
+            "1.03 s after the forced fetch"
+        );
+        assert!(forced.may_force(1_006_990, &c));
     }
 
     fn times(fetched_at: i64) -> KeyTimes {
         KeyTimes {
             fetched_at,
+            fetched_at_ms: fetched_at * 1000,
             ttl: 60,
-            forced_at: None,
+            forced_at_ms: None,
         }
     }
 
@@ -361,7 +395,7 @@ mod tests {
             KeyAction::Wait
         );
         let forced = KeyTimes {
-            forced_at: Some(1035),
+            forced_at_ms: Some(1_035_000),
             ..t
         };
         assert_eq!(

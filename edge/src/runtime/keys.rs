@@ -114,7 +114,8 @@ pub async fn keys_for(
     };
     // The cached keys, if they may still serve.
     let servable = cached.filter(|_| times.is_some_and(|t| t.servable(now, config)));
-    match decide(key_state, now, now_ms() as i64, config) {
+    let clock_ms = now_ms() as i64;
+    match decide(key_state, now, clock_ms, config) {
         KeyAction::Serve { refresh } => {
             let keys = servable.ok_or_else(unavailable)?;
             if refresh {
@@ -138,7 +139,7 @@ pub async fn keys_for(
                     .get_mut(issuer)
                     .and_then(|e| e.times.as_mut())
             {
-                t.forced_at = Some(now);
+                t.forced_at_ms = Some(clock_ms);
             }
             let guard = RefreshGuard::begin(store, issuer);
             run_refresh(store, issuer, now, !cache_checked, guard)
@@ -245,7 +246,7 @@ async fn run_refresh(
             let keys = Rc::new(keys);
             entry.keys = Some(keys.clone());
             entry.times = Some(KeyTimes {
-                forced_at: entry.times.and_then(|t| t.forced_at),
+                forced_at_ms: entry.times.and_then(|t| t.forced_at_ms),
                 ..times
             });
             entry.jwks_uri = Some(jwks_uri);
@@ -299,8 +300,9 @@ async fn fetch_keys(
     let ttl = ttl_from_cache_control(cache_control.as_deref(), config);
     let times = KeyTimes {
         fetched_at: now,
+        fetched_at_ms: now_ms() as i64,
         ttl,
-        forced_at: None,
+        forced_at_ms: None,
     };
     to_cache(store, issuer, &body, &jwks_uri, now, ttl).await;
     Ok((keys, times, jwks_uri))
@@ -370,10 +372,12 @@ async fn from_cache(
     let ttl: u64 = header("x-cedargate-ttl")?.parse().ok()?;
     let body = response.text().await.ok()?;
     let keys = KeySet::from_json(&body).ok()?;
+    // Another isolate's fetch: its second is all the entry says.
     let times = KeyTimes {
         fetched_at,
+        fetched_at_ms: fetched_at.saturating_mul(1000),
         ttl,
-        forced_at: None,
+        forced_at_ms: None,
     };
     times.fresh(now).then_some((keys, times, jwks_uri))
 }
