@@ -267,21 +267,15 @@ pub fn is_json_content_type(content_type: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cedargate::BundleSource;
+    use cedargate::{BundleSource, examples};
 
     fn todo(reasons: bool) -> Authzen {
-        let source = BundleSource {
-            schema: include_str!("../../policies/authzen-todo/schema.cedarschema").into(),
-            policies: include_str!("../../policies/authzen-todo/policies.cedar").into(),
-            routes: include_str!("../../policies/authzen-todo/routes.json").into(),
-        };
-        let entities = include_str!("../../policies/authzen-todo/entities.json");
-        let bundle = Bundle::load_with_entities(&source, entities).unwrap();
+        let bundle = examples::authzen_todo().unwrap();
         let config = AuthzenConfig {
             base_url: "https://pdp.example.com".into(),
             reasons,
         };
-        let mapping = include_str!("../../policies/authzen-todo/authzen.json");
+        let mapping = examples::AUTHZEN_TODO_MAPPING;
         assert_eq!(
             Authzen::build(&config, bundle.clone(), None).err(),
             Some(AuthzenSetupError::NoMapping)
@@ -380,18 +374,12 @@ mod tests {
     /// The search interop's bundle, its decision point and a gate that maps people's and
     /// services' access tokens as the demo's worker does.
     fn search() -> (Authzen, cedargate::Gate) {
-        let source = BundleSource {
-            schema: include_str!("../../policies/authzen-search/schema.cedarschema").into(),
-            policies: include_str!("../../policies/authzen-search/policies.cedar").into(),
-            routes: include_str!("../../policies/authzen-search/routes.json").into(),
-        };
-        let entities = include_str!("../../policies/authzen-search/entities.json");
-        let bundle = Bundle::load_with_entities(&source, entities).unwrap();
+        let bundle = examples::authzen_search().unwrap();
         let config = AuthzenConfig {
             base_url: "https://pdp.example.com".into(),
             reasons: false,
         };
-        let mapping = include_str!("../../policies/authzen-search/authzen.json");
+        let mapping = examples::AUTHZEN_SEARCH_MAPPING;
         let authzen = Authzen::build(&config, bundle.clone(), Some(mapping)).unwrap();
         let entry = |caller: &str| {
             serde_json::json!({ "issuer": "https://idp.test", "token": "access",
@@ -510,16 +498,7 @@ mod tests {
         assert_eq!(authzen.permitted_for(&other, &alice), Ok(None));
         // The Todo bundle's mapping has routes only: a person the data holds gets no list.
         let todo = todo(false);
-        let source = BundleSource {
-            schema: include_str!("../../policies/authzen-todo/schema.cedarschema").into(),
-            policies: include_str!("../../policies/authzen-todo/policies.cedar").into(),
-            routes: include_str!("../../policies/authzen-todo/routes.json").into(),
-        };
-        let bundle = Bundle::load_with_entities(
-            &source,
-            include_str!("../../policies/authzen-todo/entities.json"),
-        )
-        .unwrap();
+        let bundle = examples::authzen_todo().unwrap();
         let trust: cedargate::TrustConfig = serde_json::from_value(serde_json::json!({
             "issuers": [{ "issuer": "https://idp.test", "token": "access", "caller": "user",
                 "audiences": ["api"], "group_claim": null }]
@@ -546,17 +525,15 @@ mod tests {
         let routes = include_str!("../../policies/authzen-todo/routes.json")
             .replace(r#""post /access/v1/evaluations","#, "");
         let source = BundleSource {
-            schema: include_str!("../../policies/authzen-todo/schema.cedarschema").into(),
-            policies: include_str!("../../policies/authzen-todo/policies.cedar").into(),
             routes,
+            ..examples::authzen_todo_source()
         };
-        let entities = include_str!("../../policies/authzen-todo/entities.json");
-        let bundle = Bundle::load_with_entities(&source, entities).unwrap();
+        let bundle = Bundle::load_with_entities(&source, examples::AUTHZEN_TODO_ENTITIES).unwrap();
         let config = AuthzenConfig {
             base_url: "https://pdp.example.com".into(),
             reasons: false,
         };
-        let mapping = include_str!("../../policies/authzen-todo/authzen.json");
+        let mapping = examples::AUTHZEN_TODO_MAPPING;
         let refused = Authzen::build(&config, bundle, Some(mapping)).err();
         assert_eq!(
             refused,

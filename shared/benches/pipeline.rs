@@ -264,16 +264,7 @@ mod native {
     /// token names him by his identity provider's subject; the data makes that subject a
     /// member of his e-mail entity, which holds the `admin` role.
     fn entity_data(c: &mut Criterion) {
-        let source = BundleSource {
-            schema: include_str!("../../policies/authzen-todo/schema.cedarschema").into(),
-            policies: include_str!("../../policies/authzen-todo/policies.cedar").into(),
-            routes: include_str!("../../policies/authzen-todo/routes.json").into(),
-        };
-        let bundle = Bundle::load_with_entities(
-            &source,
-            include_str!("../../policies/authzen-todo/entities.json"),
-        )
-        .unwrap();
+        let bundle = cedargate::examples::authzen_todo().unwrap();
         let config: TrustConfig = serde_json::from_value(json!({ "issuers": [{
             "issuer": ISSUER_A, "token": "access", "audiences": [API_AUDIENCE],
             "group_claim": "roles", "group_type": "Role",

@@ -7,7 +7,7 @@
 
 use cedar_policy::EntityUid;
 use cedargate::authzen::Pdp;
-use cedargate::{Bundle, BundleSource};
+use cedargate::examples;
 use cedargate_test_support::certification;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -16,16 +16,9 @@ use std::collections::BTreeMap;
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 fn search() -> Pdp {
-    let source = BundleSource {
-        schema: include_str!("../../policies/authzen-search/schema.cedarschema").into(),
-        policies: include_str!("../../policies/authzen-search/policies.cedar").into(),
-        routes: include_str!("../../policies/authzen-search/routes.json").into(),
-    };
-    let entities = include_str!("../../policies/authzen-search/entities.json");
-    let bundle = Bundle::load_with_entities(&source, entities).unwrap();
     Pdp::new(
-        bundle,
-        include_str!("../../policies/authzen-search/authzen.json"),
+        examples::authzen_search().unwrap(),
+        examples::AUTHZEN_SEARCH_MAPPING,
     )
     .unwrap()
 }
