@@ -6,6 +6,7 @@ use cedargate::TrustConfig;
 use cedargate::url::{HttpUrl, UrlError};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// Everything the worker is told by its environment.
 #[derive(Clone, Debug, Deserialize)]
@@ -271,11 +272,19 @@ pub struct IntrospectionConfig {
     pub actions: Vec<String>,
     /// How long an answer is reused for the same token, in seconds (never past the token's
     /// `exp`): a revoked token is refused within this time. Default 30, from 0 to 300.
-    #[serde(default = "default_introspection_cache")]
-    pub cache_seconds: i64,
+    #[serde(
+        rename = "cache_seconds",
+        default = "default_introspection_cache",
+        deserialize_with = "seconds"
+    )]
+    pub cache: Duration,
     /// Timeout of each introspection request, in milliseconds. Default 2000, from 1 to 10000.
-    #[serde(default = "default_introspection_timeout")]
-    pub timeout_ms: u64,
+    #[serde(
+        rename = "timeout_ms",
+        default = "default_introspection_timeout",
+        deserialize_with = "milliseconds"
+    )]
+    pub timeout: Duration,
 }
 
 impl IntrospectionConfig {
@@ -338,12 +347,12 @@ fn default_introspection_secret() -> String {
     "CEDARGATE_INTROSPECTION_SECRET".into()
 }
 
-fn default_introspection_cache() -> i64 {
-    30
+fn default_introspection_cache() -> Duration {
+    Duration::from_secs(30)
 }
 
-fn default_introspection_timeout() -> u64 {
-    2000
+fn default_introspection_timeout() -> Duration {
+    Duration::from_millis(2000)
 }
 
 /// The deny list (`cedargate::revocation`): a KV entry `{ "jti": [...], "sid": [...] }`.
@@ -357,16 +366,20 @@ pub struct DenyListConfig {
     pub key: String,
     /// How often an isolate reads the entry again, in seconds: a listed id is refused within
     /// this time. Default 30, from 1 to 3600.
-    #[serde(default = "default_deny_refresh")]
-    pub refresh_seconds: i64,
+    #[serde(
+        rename = "refresh_seconds",
+        default = "default_deny_refresh",
+        deserialize_with = "seconds"
+    )]
+    pub refresh: Duration,
 }
 
 fn default_deny_key() -> String {
     "denied".into()
 }
 
-fn default_deny_refresh() -> i64 {
-    30
+fn default_deny_refresh() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// The signed identity assertion (`X-Cedargate-Assertion`, see `cedargate::assertion`).
@@ -378,8 +391,12 @@ pub struct AssertionConfig {
     /// The origin's name, the assertion's `aud`.
     pub audience: String,
     /// Lifetime of each assertion (`exp` - `iat`), in seconds. Default 60, from 1 to 300.
-    #[serde(default = "default_assertion_seconds")]
-    pub ttl_seconds: i64,
+    #[serde(
+        rename = "ttl_seconds",
+        default = "default_assertion_seconds",
+        deserialize_with = "seconds"
+    )]
+    pub ttl: Duration,
     /// The Worker secret holding the Ed25519 signing key (a 32-byte seed, unpadded
     /// base64url, as `cedargate keygen` writes). Default `CEDARGATE_ASSERTION_KEY`.
     #[serde(default = "default_assertion_secret")]
@@ -390,8 +407,8 @@ pub struct AssertionConfig {
     pub previous_key_secret: Option<String>,
 }
 
-fn default_assertion_seconds() -> i64 {
-    60
+fn default_assertion_seconds() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn default_assertion_secret() -> String {
@@ -434,8 +451,12 @@ pub struct BundleKvConfig {
     #[serde(default = "default_kv_key")]
     pub key: String,
     /// How often an isolate looks for a newer bundle, in seconds. Default 60.
-    #[serde(default = "default_kv_refresh")]
-    pub refresh_seconds: u64,
+    #[serde(
+        rename = "refresh_seconds",
+        default = "default_kv_refresh",
+        deserialize_with = "seconds"
+    )]
+    pub refresh: Duration,
     /// The publisher's Ed25519 public key, 32 bytes in unpadded base64url (`cedargate keygen`
     /// prints it). When set, only documents signed with its private key are taken.
     /// Default: none, and only unsigned documents are taken.
@@ -550,8 +571,12 @@ pub struct CorsConfig {
     pub allowed_origins: Vec<String>,
     /// `Access-Control-Max-Age` of preflight answers: how long a browser caches a preflight,
     /// in seconds. Default 600.
-    #[serde(default = "default_max_age")]
-    pub max_age_seconds: u32,
+    #[serde(
+        rename = "max_age_seconds",
+        default = "default_max_age",
+        deserialize_with = "seconds"
+    )]
+    pub max_age: Duration,
     /// Request headers a browser may send. Default `authorization`, `content-type`.
     #[serde(default = "default_allow_headers")]
     pub allow_headers: Vec<String>,
@@ -567,7 +592,7 @@ impl Default for CorsConfig {
     fn default() -> Self {
         Self {
             allowed_origins: Vec::new(),
-            max_age_seconds: default_max_age(),
+            max_age: default_max_age(),
             allow_headers: default_allow_headers(),
             expose_headers: Vec::new(),
         }
@@ -707,27 +732,51 @@ fn is_custom_request_header(name: &str) -> bool {
 pub struct KeyCacheConfig {
     /// Key sets (JWKS) are kept at least this long, in seconds, whatever `Cache-Control`
     /// says. Default 60.
-    #[serde(default = "default_min_ttl")]
-    pub min_ttl_seconds: u64,
+    #[serde(
+        rename = "min_ttl_seconds",
+        default = "default_min_ttl",
+        deserialize_with = "seconds"
+    )]
+    pub min_ttl: Duration,
     /// Key sets are kept at most this long, in seconds, whatever `Cache-Control` says.
     /// Default 86400 (24 h); at least `min_ttl_seconds`.
-    #[serde(default = "default_max_ttl")]
-    pub max_ttl_seconds: u64,
+    #[serde(
+        rename = "max_ttl_seconds",
+        default = "default_max_ttl",
+        deserialize_with = "seconds"
+    )]
+    pub max_ttl: Duration,
     /// How long a key set is kept, in seconds, when the provider sends no `max-age`.
     /// Default 600.
-    #[serde(default = "default_ttl")]
-    pub default_ttl_seconds: u64,
+    #[serde(
+        rename = "default_ttl_seconds",
+        default = "default_ttl",
+        deserialize_with = "seconds"
+    )]
+    pub default_ttl: Duration,
     /// When the provider cannot be reached, keys keep serving this long past their TTL;
     /// after that the worker answers 503. Default 86400 (24 h).
-    #[serde(default = "default_max_stale")]
-    pub max_stale_seconds: u64,
+    #[serde(
+        rename = "max_stale_seconds",
+        default = "default_max_stale",
+        deserialize_with = "seconds"
+    )]
+    pub max_stale: Duration,
     /// A token with an unknown `kid` makes the worker refetch the issuer's keys at most once
     /// per issuer in this interval, in seconds. Default 30.
-    #[serde(default = "default_refetch_interval")]
-    pub unknown_kid_refetch_seconds: u64,
+    #[serde(
+        rename = "unknown_kid_refetch_seconds",
+        default = "default_refetch_interval",
+        deserialize_with = "seconds"
+    )]
+    pub unknown_kid_refetch: Duration,
     /// Timeout of each request to the provider, in milliseconds. Default 5000; at least 1.
-    #[serde(default = "default_fetch_timeout")]
-    pub fetch_timeout_ms: u64,
+    #[serde(
+        rename = "fetch_timeout_ms",
+        default = "default_fetch_timeout",
+        deserialize_with = "milliseconds"
+    )]
+    pub fetch_timeout: Duration,
     /// Key set URLs by issuer (exactly as `trust.issuers` names it): an issuer listed here
     /// has its keys fetched from this URL, without discovery, so a new isolate makes one
     /// request to the provider instead of two, and discovery is one endpoint fewer that must
@@ -746,15 +795,46 @@ pub struct KeyCacheConfig {
 impl Default for KeyCacheConfig {
     fn default() -> Self {
         Self {
-            min_ttl_seconds: default_min_ttl(),
-            max_ttl_seconds: default_max_ttl(),
-            default_ttl_seconds: default_ttl(),
-            max_stale_seconds: default_max_stale(),
-            unknown_kid_refetch_seconds: default_refetch_interval(),
-            fetch_timeout_ms: default_fetch_timeout(),
+            min_ttl: default_min_ttl(),
+            max_ttl: default_max_ttl(),
+            default_ttl: default_ttl(),
+            max_stale: default_max_stale(),
+            unknown_kid_refetch: default_refetch_interval(),
+            fetch_timeout: default_fetch_timeout(),
             jwks_uris: BTreeMap::new(),
         }
     }
+}
+
+/// A duration setting written as a whole number of seconds (the settings named `*_seconds`).
+fn seconds<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Duration, D::Error> {
+    u64::deserialize(value)
+        .map(Duration::from_secs)
+        .map_err(|_| serde::de::Error::custom("expected a whole number of seconds, 0 or more"))
+}
+
+/// A duration setting written as a whole number of milliseconds (the settings named `*_ms`).
+fn milliseconds<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Duration, D::Error> {
+    u64::deserialize(value)
+        .map(Duration::from_millis)
+        .map_err(|_| serde::de::Error::custom("expected a whole number of milliseconds, 0 or more"))
+}
+
+/// A duration in whole seconds as the clocks count (`i64`), saturating.
+pub fn whole_seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// A duration in whole seconds, a started second counted whole (for `Retry-After`).
+pub fn seconds_rounded_up(duration: Duration) -> u64 {
+    duration
+        .as_secs()
+        .saturating_add(u64::from(duration.subsec_nanos() > 0))
+}
+
+/// A duration in whole milliseconds as the clocks count (`i64`), saturating.
+pub fn whole_millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn yes() -> bool {
@@ -766,35 +846,35 @@ fn default_token_cache_entries() -> usize {
 fn default_kv_key() -> String {
     "current".into()
 }
-fn default_kv_refresh() -> u64 {
-    60
+fn default_kv_refresh() -> Duration {
+    Duration::from_secs(60)
 }
 fn default_shadow_percent() -> u8 {
     100
 }
-fn default_max_age() -> u32 {
-    600
+fn default_max_age() -> Duration {
+    Duration::from_secs(600)
 }
 fn default_allow_headers() -> Vec<String> {
     vec!["authorization".into(), "content-type".into()]
 }
-fn default_min_ttl() -> u64 {
-    60
+fn default_min_ttl() -> Duration {
+    Duration::from_secs(60)
 }
-fn default_max_ttl() -> u64 {
-    86_400
+fn default_max_ttl() -> Duration {
+    Duration::from_secs(86_400)
 }
-fn default_ttl() -> u64 {
-    600
+fn default_ttl() -> Duration {
+    Duration::from_secs(600)
 }
-fn default_max_stale() -> u64 {
-    86_400
+fn default_max_stale() -> Duration {
+    Duration::from_secs(86_400)
 }
-fn default_refetch_interval() -> u64 {
-    30
+fn default_refetch_interval() -> Duration {
+    Duration::from_secs(30)
 }
-fn default_fetch_timeout() -> u64 {
-    5_000
+fn default_fetch_timeout() -> Duration {
+    Duration::from_millis(5_000)
 }
 
 /// Why a configuration is refused.
@@ -894,12 +974,12 @@ impl EdgeConfig {
             }
         }
         let keys = &self.keys;
-        if keys.min_ttl_seconds > keys.max_ttl_seconds {
+        if keys.min_ttl > keys.max_ttl {
             return Err(EdgeConfigError::Keys(
                 "min_ttl_seconds is above max_ttl_seconds",
             ));
         }
-        if keys.fetch_timeout_ms == 0 {
+        if keys.fetch_timeout.is_zero() {
             return Err(EdgeConfigError::Keys("fetch_timeout_ms must be positive"));
         }
         for (issuer, uri) in &keys.jwks_uris {
@@ -951,7 +1031,7 @@ impl EdgeConfig {
             }
         }
         if let Some(d) = &self.deny_list
-            && !(1..=3600).contains(&d.refresh_seconds)
+            && !(1..=3600).contains(&d.refresh.as_secs())
         {
             return Err(EdgeConfigError::DenyList(
                 "refresh_seconds must be from 1 to 3600",
@@ -992,10 +1072,10 @@ impl EdgeConfig {
             {
                 return Err(wrong(&format!("method \"{m}\" must be uppercase")));
             }
-            if !(0..=300).contains(&i.cache_seconds) {
+            if i.cache > Duration::from_secs(300) {
                 return Err(wrong("cache_seconds must be from 0 to 300"));
             }
-            if !(1..=10_000).contains(&i.timeout_ms) {
+            if !(1..=10_000).contains(&i.timeout.as_millis()) {
                 return Err(wrong("timeout_ms must be from 1 to 10000"));
             }
         }
@@ -1016,7 +1096,9 @@ impl EdgeConfig {
             cookie.check(&self.trust)?;
         }
         if let Some(a) = &self.assertion {
-            if !(1..=cedargate::assertion::MAX_ASSERTION_SECONDS).contains(&a.ttl_seconds) {
+            if !(1..=cedargate::assertion::MAX_ASSERTION_SECONDS.unsigned_abs())
+                .contains(&a.ttl.as_secs())
+            {
                 return Err(EdgeConfigError::Assertion(
                     "ttl_seconds must be from 1 to 300",
                 ));
@@ -1105,8 +1187,9 @@ mod tests {
         assert!(!config.bundle_endpoint);
         assert!(config.forward_authorization);
         assert_eq!(config.signature_backend, SignatureBackendChoice::Webcrypto);
-        assert_eq!(config.keys.max_stale_seconds, 86_400);
-        assert_eq!(config.keys.unknown_kid_refetch_seconds, 30);
+        assert_eq!(config.keys.max_stale, Duration::from_secs(86_400));
+        assert_eq!(config.keys.unknown_kid_refetch, Duration::from_secs(30));
+        assert_eq!(config.keys.fetch_timeout, Duration::from_millis(5_000));
         assert!(config.cors.allowed_origins.is_empty());
         assert_eq!(
             config.origin.url("/pets/7", Some("a=1")).as_deref(),
@@ -1205,10 +1288,57 @@ mod tests {
             .unwrap()
             .deny_list
             .unwrap();
-        assert_eq!((d.key.as_str(), d.refresh_seconds), ("denied", 30));
+        assert_eq!(
+            (d.key.as_str(), d.refresh),
+            ("denied", Duration::from_secs(30))
+        );
         for refresh in [0, 3601] {
             c["deny_list"]["refresh_seconds"] = json!(refresh);
             assert!(EdgeConfig::from_json(&c.to_string()).is_err(), "{refresh}");
+        }
+    }
+
+    #[test]
+    fn durations_are_read_in_the_unit_their_name_says() {
+        let mut c = base();
+        c["keys"] = json!({
+            "min_ttl_seconds": 2, "max_ttl_seconds": 90, "default_ttl_seconds": 7,
+            "max_stale_seconds": 3, "unknown_kid_refetch_seconds": 4, "fetch_timeout_ms": 800,
+        });
+        c["cors"] = json!({ "max_age_seconds": 5 });
+        let config = EdgeConfig::from_json(&c.to_string()).unwrap();
+        let k = &config.keys;
+        assert_eq!(
+            [
+                k.min_ttl,
+                k.max_ttl,
+                k.default_ttl,
+                k.max_stale,
+                k.unknown_kid_refetch
+            ],
+            [2, 90, 7, 3, 4].map(Duration::from_secs)
+        );
+        assert_eq!(k.fetch_timeout, Duration::from_millis(800));
+        assert_eq!(config.cors.max_age, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_duration_that_is_not_a_whole_non_negative_number_is_refused_clearly() {
+        for (setting, value, unit) in [
+            ("max_stale_seconds", json!(-1), "seconds"),
+            ("min_ttl_seconds", json!(1.5), "seconds"),
+            ("default_ttl_seconds", json!("600"), "seconds"),
+            ("fetch_timeout_ms", json!(-5), "milliseconds"),
+        ] {
+            let mut c = base();
+            c["keys"] = json!({ setting: value });
+            let err = EdgeConfig::from_json(&c.to_string())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("expected a whole number of {unit}, 0 or more")),
+                "{setting}: {err}"
+            );
         }
     }
 
@@ -1228,8 +1358,8 @@ mod tests {
             .assertion
             .unwrap();
         assert_eq!(
-            (a.ttl_seconds, a.key_secret.as_str()),
-            (60, "CEDARGATE_ASSERTION_KEY")
+            (a.ttl, a.key_secret.as_str()),
+            (Duration::from_secs(60), "CEDARGATE_ASSERTION_KEY")
         );
         assert_eq!(a.previous_key_secret, None);
         for ttl in [0, 301] {
@@ -1394,12 +1524,12 @@ mod tests {
         let config = with(ok.clone()).unwrap();
         let i = &config.introspection[0];
         assert_eq!(
+            (i.cache, i.timeout, i.client_secret_secret.as_str()),
             (
-                i.cache_seconds,
-                i.timeout_ms,
-                i.client_secret_secret.as_str()
-            ),
-            (30, 2000, "CEDARGATE_INTROSPECTION_SECRET")
+                Duration::from_secs(30),
+                Duration::from_millis(2000),
+                "CEDARGATE_INTROSPECTION_SECRET"
+            )
         );
         assert!(i.applies("POST", "post /pets"));
         assert!(!i.applies("GET", "get /pets"));

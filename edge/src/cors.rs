@@ -50,7 +50,10 @@ pub fn preflight_headers(
         "access-control-allow-headers",
         config.allow_headers.join(", "),
     ));
-    headers.push(("access-control-max-age", config.max_age_seconds.to_string()));
+    headers.push((
+        "access-control-max-age",
+        config.max_age.as_secs().to_string(),
+    ));
     headers
 }
 

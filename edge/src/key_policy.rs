@@ -1,7 +1,7 @@
 //! When to use, refresh or give up on an issuer's cached keys. Pure; the worker does the
 //! fetching.
 
-use crate::config::KeyCacheConfig;
+use crate::config::{KeyCacheConfig, whole_millis, whole_seconds};
 
 /// What the worker knows about one issuer's key set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,7 @@ impl KeyTimes {
         let limit = self
             .fetched_at
             .saturating_add(self.ttl as i64)
-            .saturating_add(config.max_stale_seconds as i64);
+            .saturating_add(whole_seconds(config.max_stale));
         now < limit
     }
 
@@ -39,9 +39,7 @@ impl KeyTimes {
             .forced_at_ms
             .unwrap_or(i64::MIN)
             .max(self.fetched_at_ms);
-        let interval_ms = i64::try_from(config.unknown_kid_refetch_seconds)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1000);
+        let interval_ms = whole_millis(config.unknown_kid_refetch);
         now_ms.saturating_sub(last) >= interval_ms
     }
 }
@@ -66,13 +64,13 @@ pub fn ttl_from_cache_control(value: Option<&str>, config: &KeyCacheConfig) -> u
             }
         }
     }
-    ttl.unwrap_or(config.default_ttl_seconds)
-        .clamp(config.min_ttl_seconds, config.max_ttl_seconds)
+    ttl.unwrap_or(config.default_ttl.as_secs())
+        .clamp(config.min_ttl.as_secs(), config.max_ttl.as_secs())
 }
 
 /// Seconds a client should wait before retrying when keys are unavailable.
 pub fn retry_after(config: &KeyCacheConfig) -> u64 {
-    config.unknown_kid_refetch_seconds.max(1)
+    config.unknown_kid_refetch.as_secs().max(1)
 }
 
 /// The first pause after a failed fetch of an issuer's keys (milliseconds); it doubles with
@@ -83,9 +81,7 @@ pub const FIRST_BACKOFF_MS: i64 = 1000;
 /// stale keys see several attempts before they expire), at least [`FIRST_BACKOFF_MS`] and at
 /// most five minutes.
 pub fn max_backoff_ms(config: &KeyCacheConfig) -> i64 {
-    let quarter = i64::try_from(config.max_stale_seconds)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(250);
+    let quarter = whole_millis(config.max_stale) / 4;
     quarter.clamp(FIRST_BACKOFF_MS, 300_000)
 }
 
@@ -243,15 +239,16 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn config() -> KeyCacheConfig {
         KeyCacheConfig {
-            min_ttl_seconds: 60,
-            max_ttl_seconds: 3600,
-            default_ttl_seconds: 600,
-            max_stale_seconds: 100,
-            unknown_kid_refetch_seconds: 30,
-            fetch_timeout_ms: 1000,
+            min_ttl: Duration::from_secs(60),
+            max_ttl: Duration::from_secs(3600),
+            default_ttl: Duration::from_secs(600),
+            max_stale: Duration::from_secs(100),
+            unknown_kid_refetch: Duration::from_secs(30),
+            fetch_timeout: Duration::from_millis(1000),
             jwks_uris: Default::default(),
         }
     }
@@ -292,7 +289,7 @@ mod tests {
     #[test]
     fn the_interval_between_forced_fetches_counts_from_the_instant_not_the_second() {
         let c = KeyCacheConfig {
-            unknown_kid_refetch_seconds: 2,
+            unknown_kid_refetch: Duration::from_secs(2),
             ..config()
         };
         // Fetched at 1000.95 s: a second later (second 1002 on the clock) is still within
@@ -330,12 +327,12 @@ mod tests {
         let c = config();
         assert_eq!(max_backoff_ms(&c), 25_000, "a quarter of max_stale");
         let long = KeyCacheConfig {
-            max_stale_seconds: 86_400,
+            max_stale: Duration::from_secs(86_400),
             ..c.clone()
         };
         assert_eq!(max_backoff_ms(&long), 300_000, "five minutes at most");
         let short = KeyCacheConfig {
-            max_stale_seconds: 0,
+            max_stale: Duration::ZERO,
             ..c.clone()
         };
         assert_eq!(max_backoff_ms(&short), 1000, "a second at least");

@@ -9,6 +9,7 @@
 
 use crate::percent;
 use base64ct::{Base64, Encoding};
+use core::time::Duration;
 use serde_json::Value;
 
 /// The largest introspection answer read: 64 KiB.
@@ -60,13 +61,14 @@ impl Introspected {
     }
 
     /// Until when (milliseconds since the epoch) this answer may be reused, asked at `now_ms`
-    /// for a token expiring at `token_exp` (seconds, as tokens say): `cache_seconds` at most,
+    /// for a token expiring at `token_exp` (seconds, as tokens say): `cache` at most,
     /// and never past the token's or the answer's `exp`. At or before `now_ms` means "not at
     /// all". In milliseconds, so an answer asked late in a second is reused for the whole
     /// cache time, not only until the second ends.
-    pub fn reusable_until_ms(&self, now_ms: i64, cache_seconds: i64, token_exp: i64) -> i64 {
+    pub fn reusable_until_ms(&self, now_ms: i64, cache: Duration, token_exp: i64) -> i64 {
+        let cache_ms = i64::try_from(cache.as_millis()).unwrap_or(i64::MAX);
         let mut until = now_ms
-            .saturating_add(cache_seconds.max(0).saturating_mul(1000))
+            .saturating_add(cache_ms)
             .min(token_exp.saturating_mul(1000));
         if let Some(exp) = self.exp {
             until = until.min(exp.saturating_mul(1000));
@@ -145,24 +147,24 @@ mod tests {
     fn an_answer_is_reused_no_longer_than_every_bound() {
         let active = |exp| Introspected { active: true, exp };
         assert_eq!(
-            active(None).reusable_until_ms(1_000_000, 30, 5000),
+            active(None).reusable_until_ms(1_000_000, Duration::from_secs(30), 5000),
             1_030_000
         );
         assert_eq!(
-            active(None).reusable_until_ms(1_000_000, 30, 1010),
+            active(None).reusable_until_ms(1_000_000, Duration::from_secs(30), 1010),
             1_010_000
         );
         assert_eq!(
-            active(Some(1005)).reusable_until_ms(1_000_000, 30, 5000),
+            active(Some(1005)).reusable_until_ms(1_000_000, Duration::from_secs(30), 5000),
             1_005_000
         );
         assert_eq!(
-            active(None).reusable_until_ms(1_000_000, 0, 5000),
+            active(None).reusable_until_ms(1_000_000, Duration::from_secs(0), 5000),
             1_000_000
         );
         assert_eq!(
-            active(None).reusable_until_ms(1_000_000, -5, 5000),
-            1_000_000
+            active(None).reusable_until_ms(1_000_000, Duration::from_millis(1500), 5000),
+            1_001_500
         );
     }
 
@@ -173,7 +175,7 @@ mod tests {
             exp: None,
         };
         // Asked at 1000.95 s with a 1 s cache: still reusable at 1001.5 s.
-        let until = active.reusable_until_ms(1_000_950, 1, 5000);
+        let until = active.reusable_until_ms(1_000_950, Duration::from_secs(1), 5000);
         assert!(1_001_500 < until, "reusable until {until}");
         assert_eq!(until, 1_001_950);
     }

@@ -544,6 +544,24 @@ pub enum Shape {
     Other(String),
 }
 
+/// A field's shape: its type's, except for a `Duration` read by the `seconds` or
+/// `milliseconds` reader, which JSON writes as a whole number of that unit.
+pub fn field_shape(field: &Field, source: &Source) -> Shape {
+    match (last_segment(&field.ty), field.deserialize_with.as_deref()) {
+        ("Duration", Some("seconds")) => Shape::Plain("integer ≥ 0, in seconds"),
+        ("Duration", Some("milliseconds")) => Shape::Plain("integer ≥ 0, in milliseconds"),
+        _ => shape(&field.ty, source),
+    }
+}
+
+/// Whether the field's reader is one the page names by its shape (see [`field_shape`]).
+fn reader_is_a_unit(field: &Field) -> bool {
+    matches!(
+        field.deserialize_with.as_deref(),
+        Some("seconds" | "milliseconds")
+    ) && last_segment(&field.ty) == "Duration"
+}
+
 pub fn shape(ty: &str, source: &Source) -> Shape {
     if let Some(inner) = generic_arg(ty, "Option") {
         return Shape::Option(Box::new(shape(inner, source)));
@@ -608,6 +626,14 @@ pub fn literal_value(body: &str, source: &Source) -> Option<String> {
         .and_then(|b| b.strip_suffix(')'))
     {
         return string_literal(s);
+    }
+    for constructor in ["Duration::from_secs(", "Duration::from_millis("] {
+        if let Some(inner) = body
+            .strip_prefix(constructor)
+            .and_then(|b| b.strip_suffix(')'))
+        {
+            return integer(inner.trim()).map(|n| n.to_string());
+        }
     }
     if body == "true" || body == "false" {
         return Some(body.to_owned());
@@ -680,7 +706,7 @@ pub fn doc_default_sentence(doc: &[String]) -> Option<String> {
 
 /// A field's default and where it comes from, for the page.
 pub fn describe_default(field: &Field, source: &Source) -> Option<String> {
-    let shape = shape(&field.ty, source);
+    let shape = field_shape(field, source);
     let from_doc = || doc_default_sentence(&field.doc).map(|s| format!("{s} (doc comment)"));
     match &field.default {
         SerdeDefault::Function(f) => match source
@@ -815,7 +841,7 @@ pub fn order(source: &Source, root: &str) -> Result<Vec<(String, String)>, Strin
         if let Kind::Struct(fields) = &item.kind {
             for field in fields {
                 let json = json_field_name(item, field)?;
-                let mut s = shape(&field.ty, source);
+                let mut s = field_shape(field, source);
                 let mut p = if path.is_empty() {
                     json
                 } else {
@@ -905,7 +931,7 @@ except an optional one, which may be left out.\n\n",
                 out.push_str("| field | type | required | default |\n|---|---|---|---|\n");
                 for field in fields {
                     let json = json_field_name(item, field)?;
-                    let s = shape(&field.ty, source);
+                    let s = field_shape(field, source);
                     let required = matches!(field.default, SerdeDefault::None)
                         && !matches!(s, Shape::Option(_));
                     let default = describe_default(field, source).unwrap_or_else(|| "—".into());
@@ -929,7 +955,7 @@ except an optional one, which may be left out.\n\n",
                             format!("{path}.{json}")
                         }
                     ));
-                    let s = shape(&field.ty, source);
+                    let s = field_shape(field, source);
                     let mut facts = vec![format!("Type: {}", render_shape(&s))];
                     if matches!(field.default, SerdeDefault::None) && !matches!(s, Shape::Option(_))
                     {
@@ -937,7 +963,11 @@ except an optional one, which may be left out.\n\n",
                     } else if let Some(d) = describe_default(field, source) {
                         facts.push(format!("default: {d}"));
                     }
-                    if let Some(with) = &field.deserialize_with {
+                    if let Some(with) = field
+                        .deserialize_with
+                        .as_ref()
+                        .filter(|_| !reader_is_a_unit(field))
+                    {
                         facts.push(format!("read by `{with}`"));
                     }
                     out.push_str(&format!("*{}.*\n\n", facts.join("; ")));
@@ -1219,6 +1249,35 @@ fn default_size() -> usize {
             describe_default(&field, &source).as_deref(),
             Some("`{}` (serde `default`)")
         );
+    }
+
+    #[test]
+    fn durations_read_in_a_unit_show_as_whole_numbers_of_it() {
+        let text = r#"/// X.
+#[derive(Deserialize)]
+pub struct X {
+    /// How long.
+    #[serde(rename = "wait_ms", default = "default_wait", deserialize_with = "milliseconds")]
+    pub wait: Duration,
+    /// Another reader.
+    #[serde(deserialize_with = "other")]
+    pub other: Duration,
+}
+
+fn default_wait() -> Duration {
+    Duration::from_millis(1_500)
+}
+"#;
+        let mut source = Source::default();
+        source.read("x.rs", text).unwrap();
+        let page = render(&source, "X", "").unwrap();
+        assert!(
+            page.contains("| [`wait_ms`](#x-wait-ms) | integer ≥ 0, in milliseconds | optional | `1500` (code: `default_wait()`) |"),
+            "{page}"
+        );
+        assert!(!page.contains("read by `milliseconds`"), "{page}");
+        assert!(page.contains("| `Duration` | required |"), "{page}");
+        assert!(page.contains("read by `other`"), "{page}");
     }
 
     #[test]

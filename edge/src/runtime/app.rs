@@ -733,7 +733,7 @@ impl Exchange<'_> {
             iss: signer.config.issuer.clone(),
             aud: signer.config.audience.clone(),
             iat: now,
-            exp: now + signer.config.ttl_seconds,
+            exp: now.saturating_add(crate::config::whole_seconds(signer.config.ttl)),
             jti: self.incoming.id.clone(),
             token_iss: text(who.issuer),
             sub: text(who.subject),
@@ -818,12 +818,13 @@ impl Exchange<'_> {
                 let answer = client.ask(token, hint).await.map_err(|err| {
                     event("introspection_unavailable", json!({ "error": err }));
                     AppError::IntrospectionUnavailable {
-                        retry_after: client.config.timeout_ms.div_ceil(1000).max(1),
+                        retry_after: crate::config::seconds_rounded_up(client.config.timeout)
+                            .max(1),
                     }
                 })?;
                 let until_ms = answer.reusable_until_ms(
                     now_ms,
-                    client.config.cache_seconds,
+                    client.config.cache,
                     auth.verified.expires_at().seconds(),
                 );
                 auth.introspected.set(Some((answer.active, until_ms)));
@@ -850,10 +851,10 @@ impl Exchange<'_> {
             return Ok(None);
         };
         let retry = AppError::RevocationUnavailable {
-            retry_after: config.refresh_seconds.unsigned_abs(),
+            retry_after: config.refresh.as_secs(),
         };
         let now = self.incoming.now.seconds();
-        if let Some(fresh) = self.state.deny_list_if_fresh(now, config.refresh_seconds) {
+        if let Some(fresh) = self.state.deny_list_if_fresh(now, config.refresh) {
             return fresh.map_err(|()| retry);
         }
         let read = match self.env.kv(&config.binding) {

@@ -38,7 +38,7 @@ pub async fn gate_for_request(
         return Ok(state.gate());
     };
     if state.may_decide() {
-        if state.bundle_check_due(now, kv_config.refresh_seconds) {
+        if state.bundle_check_due(now, kv_config.refresh) {
             let kv = store(env, kv_config);
             let state = state.clone();
             ctx.wait_until(async move {
@@ -51,13 +51,13 @@ pub async fn gate_for_request(
         return Ok(state.gate());
     }
     let unavailable = AppError::BundleUnavailable {
-        retry_after: kv_config.refresh_seconds.max(1),
+        retry_after: kv_config.refresh.as_secs().max(1),
     };
-    if !state.bundle_read_allowed(now, kv_config.refresh_seconds) {
+    if !state.bundle_read_allowed(now, kv_config.refresh) {
         return Err(unavailable);
     }
     // The next look in the background is due an interval after this one.
-    state.bundle_check_due(now, kv_config.refresh_seconds);
+    state.bundle_check_due(now, kv_config.refresh);
     if let Some(kv) = store(env, kv_config) {
         look(state, &kv).await;
         // The staged candidate after the response: it never holds a request up.

@@ -8,7 +8,6 @@ use cedargate::introspection::{
     Introspected, MAX_RESPONSE_BYTES, basic_authorization, request_body,
 };
 use std::fmt;
-use std::time::Duration;
 use worker::{Env, Headers, Method, RequestInit};
 
 /// One issuer's introspection client.
@@ -63,7 +62,7 @@ impl Client {
         init.with_method(Method::Post)
             .with_headers(headers)
             .with_body(Some(request_body(token, hint).into()));
-        let timeout = Duration::from_millis(self.config.timeout_ms);
+        let timeout = self.config.timeout;
         let fetched = fetch_capped(url, init, timeout, MAX_RESPONSE_BYTES).await?;
         Introspected::from_json(&fetched.body).map_err(|e| format!("{url}: {e}"))
     }

@@ -158,7 +158,7 @@ pub async fn keys_for(
 /// Whether another request is refetching this issuer's keys (and has not given up: a
 /// refetch older than the fetch timeout twice over is considered abandoned).
 fn refreshing(store: &KeyStore, issuer: &str) -> bool {
-    let limit = 2.0 * store.config.fetch_timeout_ms as f64 + 1000.0;
+    let limit = 2.0 * store.config.fetch_timeout.as_secs_f64() * 1000.0 + 1000.0;
     store
         .issuers
         .borrow()
@@ -171,7 +171,7 @@ fn refreshing(store: &KeyStore, issuer: &str) -> bool {
 /// or was abandoned).
 async fn wait_for_refresh(store: &KeyStore, issuer: &str) -> Option<Rc<KeySet>> {
     let generation = store.issuers.borrow().get(issuer).map(|e| e.generation)?;
-    let deadline = now_ms() + 2.0 * store.config.fetch_timeout_ms as f64 + 1000.0;
+    let deadline = now_ms() + 2.0 * store.config.fetch_timeout.as_secs_f64() * 1000.0 + 1000.0;
     loop {
         Delay::from(Duration::from_millis(WAIT_STEP_MS)).await;
         let (done, keys, failed) = {
@@ -333,7 +333,7 @@ async fn discover(issuer: &str, config: &KeyCacheConfig) -> Result<String, Strin
 /// GET with a timeout; the body and `Cache-Control` of a 200 answer of at most
 /// [`MAX_DOCUMENT_BYTES`] ([`fetch_capped`]).
 async fn get(url: &str, config: &KeyCacheConfig) -> Result<(String, Option<String>), String> {
-    let timeout = Duration::from_millis(config.fetch_timeout_ms);
+    let timeout = config.fetch_timeout;
     let fetched = fetch_capped(url, RequestInit::new(), timeout, MAX_DOCUMENT_BYTES).await?;
     Ok((fetched.body, fetched.cache_control))
 }

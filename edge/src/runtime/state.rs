@@ -6,7 +6,7 @@ use super::keys::KeyStore;
 use crate::authzen::{Authzen, AuthzenSetupError};
 use crate::bundle_policy::BundleWatch;
 use crate::config::SignatureBackendChoice;
-use crate::config::{EdgeConfig, EdgeConfigError};
+use crate::config::{EdgeConfig, EdgeConfigError, whole_seconds};
 use crate::decision_cache::{DecisionCache, SharedDecisions};
 use crate::key_policy::config_digest;
 use crate::request_values::decided_on;
@@ -17,6 +17,7 @@ use cedargate::revocation::DenyList;
 use cedargate::{Bundle, CompiledBundle, Gate, Principal, VerifiedToken};
 use std::cell::{Cell, RefCell, RefMut};
 use std::rc::Rc;
+use std::time::Duration;
 use worker::Env;
 
 /// The bundle compiled into the worker: its compiled form ([`CompiledBundle`]), validated
@@ -269,15 +270,16 @@ impl State {
         &self.config
     }
 
-    /// The deny list, when it was read less than `refresh_seconds` ago (or its last read
+    /// The deny list, when it was read less than `refresh` ago (or its last read
     /// failed less than that ago: then the list before, if any, and `Err(())` without one).
     pub fn deny_list_if_fresh(
         &self,
         now: i64,
-        refresh_seconds: i64,
+        refresh: Duration,
     ) -> Option<Result<Option<Rc<DenyList>>, ()>> {
         let (list, read_at) = &*self.deny.borrow();
-        let fresh = read_at.is_some_and(|at| now - at < refresh_seconds && now >= at);
+        let refresh = whole_seconds(refresh);
+        let fresh = read_at.is_some_and(|at| now - at < refresh && now >= at);
         fresh.then(|| match list {
             Some(list) => Ok(Some(list.clone())),
             None => Err(()),
@@ -433,15 +435,17 @@ impl State {
     }
 
     /// Whether KV is due for a look for a newer bundle at `now` (seconds); if so, the next
-    /// look is due `every_seconds` later.
-    pub fn bundle_check_due(&self, now: i64, every_seconds: u64) -> bool {
-        self.bundle_watch.borrow_mut().due(now, every_seconds)
+    /// look is due `every` later.
+    pub fn bundle_check_due(&self, now: i64, every: Duration) -> bool {
+        self.bundle_watch.borrow_mut().due(now, every.as_secs())
     }
 
     /// Whether a request may read KV now while no bundle may decide: not within
-    /// `every_seconds` of a read that left none in force.
-    pub fn bundle_read_allowed(&self, now: i64, every_seconds: u64) -> bool {
-        self.bundle_watch.borrow().read_allowed(now, every_seconds)
+    /// `every` of a read that left none in force.
+    pub fn bundle_read_allowed(&self, now: i64, every: Duration) -> bool {
+        self.bundle_watch
+            .borrow()
+            .read_allowed(now, every.as_secs())
     }
 
     /// Notes at `now` a read of KV that left no bundle that may decide in force.
