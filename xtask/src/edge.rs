@@ -132,6 +132,33 @@ pub fn worker_build(node: &NodeTools, dir: &Path, out_dir: &Path) -> Result<(), 
     }
 }
 
+/// Holds the worker build of this checkout (released when dropped). Cargo's own lock covers
+/// the compile only: between it and wasm-bindgen, a second build with another bundle compiled
+/// in (`CEDARGATE_POLICY_DIR`) would replace the wasm both read
+/// (`target/wasm32-unknown-unknown/release/<crate>.wasm`), and two builds of `edge/build`
+/// would share its `glue` directory. A second build waits for the first.
+fn build_lock(path: &Path) -> Result<std::fs::File, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            println!("[build-edge] waiting for another worker build in this checkout");
+            file.lock()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(format!("{}: {e}", path.display())),
+    }
+    Ok(file)
+}
+
 /// The wasm features the worker's code may use, enabled by name for wasm-opt so nothing is
 /// lowered or rejected, and no newer encoding is emitted than workerd reads.
 const WASM_FEATURES: [&str; 7] = [
@@ -157,6 +184,7 @@ pub fn entry_build(
     optimize: bool,
 ) -> Result<(), String> {
     let root = run::root();
+    let _lock = build_lock(&root.join("target/edge-build.lock"))?;
     let mut cargo = Command::new("cargo");
     cargo
         .current_dir(&root)
@@ -382,7 +410,32 @@ fn without_build_table(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::without_build_table;
+    use super::{build_lock, without_build_table};
+
+    #[test]
+    fn a_second_worker_build_waits_for_the_first() {
+        let dir = std::env::temp_dir().join(format!("cedargate-build-lock-{}", std::process::id()));
+        let path = dir.join("edge-build.lock");
+        let first = build_lock(&path).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiting = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let second = build_lock(&path).unwrap();
+                tx.send(()).unwrap();
+                drop(second);
+            })
+        };
+        // Still held: the second build has not started.
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err()
+        );
+        drop(first);
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        waiting.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_build_table_alone_is_left_out() {
