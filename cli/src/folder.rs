@@ -34,13 +34,28 @@ pub fn read_entities(dir: &Path) -> Result<Option<String>, String> {
 /// Writes the three files, refusing to replace any unless `force`. Nothing is written when
 /// one of them would be refused.
 pub fn write(dir: &Path, source: &BundleSource, force: bool) -> Result<Vec<PathBuf>, String> {
-    let files = [
-        (SCHEMA_FILE, &source.schema),
-        (POLICIES_FILE, &source.policies),
-        (ROUTES_FILE, &source.routes),
-    ];
+    write_files(
+        dir,
+        &[
+            (SCHEMA_FILE, &source.schema),
+            (POLICIES_FILE, &source.policies),
+            (ROUTES_FILE, &source.routes),
+        ],
+        force,
+    )
+}
+
+/// Writes `files` into `dir` as a whole: refused (nothing written) when one exists and not
+/// `force`; each is written to a temporary file first and renamed into place only when all
+/// are written, so a failure leaves no half-written folder (a folder created for them is
+/// removed again).
+pub fn write_files(
+    dir: &Path,
+    files: &[(&str, &String)],
+    force: bool,
+) -> Result<Vec<PathBuf>, String> {
     if !force {
-        for (name, _) in &files {
+        for (name, _) in files {
             let path = dir.join(name);
             if path.exists() {
                 return Err(format!(
@@ -50,11 +65,27 @@ pub fn write(dir: &Path, source: &BundleSource, force: bool) -> Result<Vec<PathB
             }
         }
     }
+    let created = !dir.exists();
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    let temporary = |name: &str| dir.join(format!(".{name}.cedargate-tmp"));
+    let undo = |upto: usize| {
+        for (name, _) in &files[..upto] {
+            let _ = std::fs::remove_file(temporary(name));
+        }
+        if created {
+            let _ = std::fs::remove_dir(dir);
+        }
+    };
+    for (i, (name, text)) in files.iter().enumerate() {
+        if let Err(e) = std::fs::write(temporary(name), text) {
+            undo(i + 1);
+            return Err(format!("{}: cannot write: {e}", dir.join(name).display()));
+        }
+    }
     let mut written = Vec::new();
-    for (name, text) in files {
+    for (name, _) in files {
         let path = dir.join(name);
-        std::fs::write(&path, text)
+        std::fs::rename(temporary(name), &path)
             .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
         written.push(path);
     }

@@ -2,7 +2,9 @@
 //! moved to and from Amazon Verified Permissions. See `cedargate help`.
 
 use cedargate::{Bundle, BundleSlot, TokenKind, TrustConfig, UnixTime};
-use cedargate_cli::{avp, check, diff, diff_decisions, explain, folder, generate, openapi::Api};
+use cedargate_cli::{
+    avp, check, diff, diff_decisions, explain, folder, generate, openapi::Api, pingone,
+};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -27,17 +29,35 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// A policy folder from an OpenAPI document.
+    /// A policy folder from an OpenAPI document or a PingOne Authorize API service.
     ///
-    /// Writes DIR/schema.cedarschema (one action "<method> <path>" per operation;
-    /// x-amazon-apigateway-any-method expanded to get, post, put, patch, delete; OPTIONS and
-    /// TRACE left out), DIR/routes.json and DIR/policies.cedar with one policy per --group
-    /// and --client, and a forbid per operation for the scopes its `security` requires and
-    /// the permissions its `x-cedargate-permissions` lists.
+    /// With --openapi: writes DIR/schema.cedarschema (one action "<method> <path>" per
+    /// operation; x-amazon-apigateway-any-method expanded to get, post, put, patch, delete;
+    /// OPTIONS and TRACE left out), DIR/routes.json and DIR/policies.cedar with one policy
+    /// per --group and --client, and a forbid per operation for the scopes its `security`
+    /// requires and the permissions its `x-cedargate-permissions` lists.
+    ///
+    /// With --pingone-api-service: one action per method and path of each operation, a
+    /// permit per operation (its group rule, or any verified token), a forbid per scope,
+    /// permission and authentication rule (the last a step-up forbid), and
+    /// DIR/pingone-api-service.json with what has no Cedar counterpart. A rule cedargate
+    /// cannot express is refused, never dropped. See docs/src/reference/cli.md.
     Init {
         /// The OpenAPI 3.0 or 3.1 document (YAML or JSON).
-        #[arg(long)]
-        openapi: String,
+        #[arg(long, required_unless_present = "pingone_api_service")]
+        openapi: Option<String>,
+        /// A PingOne Authorize API service and its operations (JSON: {"apiService": ...,
+        /// "operations": ..., "resource": ...} as PingOne's Platform API returns them).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["openapi", "groups", "clients"])]
+        pingone_api_service: Option<String>,
+        /// ID=NAME: the name tokens carry for a group, scope, permission or sign-on policy
+        /// the API service refers to by id only (with --pingone-api-service).
+        #[arg(
+            long = "name",
+            value_name = "ID=NAME",
+            requires = "pingone_api_service"
+        )]
+        names: Vec<String>,
         /// The Cedar namespace.
         #[arg(long)]
         namespace: String,
@@ -112,6 +132,20 @@ enum Command {
         method: String,
         /// e.g. /pets/7
         path: String,
+    },
+    /// What a folder gives back in another product's terms.
+    ///
+    /// --pingone-api-service: the PingOne Authorize API service and operations a folder
+    /// `init --pingone-api-service` wrote, as init reads them (JSON). Refused when the
+    /// folder's files are no longer exactly what init wrote.
+    Export {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Write a PingOne Authorize API service (the only format so far).
+        #[arg(long, required = true)]
+        pingone_api_service: bool,
+        #[arg(long)]
+        out: Option<String>,
     },
     /// The folder as an Amazon Verified Permissions policy store document (JSON).
     AvpExport {
@@ -276,21 +310,36 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Init {
             openapi,
+            pingone_api_service,
+            names,
             namespace,
             out,
             groups,
             clients,
             resource_id,
             force,
-        } => init(
-            &openapi,
-            namespace,
-            &out,
-            &groups,
-            &clients,
-            resource_id,
-            force,
-        ),
+        } => match (openapi, pingone_api_service) {
+            (_, Some(file)) => init_pingone(&file, &namespace, &out, &names, resource_id, force),
+            (Some(_), None) if !names.is_empty() => {
+                Err("--name names what a PingOne API service refers to by id: use it with --pingone-api-service".into())
+            }
+            (Some(openapi), None) => init(
+                &openapi,
+                namespace,
+                &out,
+                &groups,
+                &clients,
+                resource_id,
+                force,
+            ),
+            // clap requires one of them.
+            (None, None) => Err("--openapi or --pingone-api-service is required".into()),
+        },
+        Command::Export {
+            dir,
+            pingone_api_service: _,
+            out,
+        } => export_pingone(&dir, out.as_deref()),
         Command::Check { dir, deny_warnings } => run_check(&dir, deny_warnings),
         Command::Diff { openapi, dir } => run_diff(&openapi, &dir),
         Command::Explain {
@@ -622,6 +671,53 @@ fn init(
         api.version,
         shown(&written)
     );
+    Ok(0)
+}
+
+fn init_pingone(
+    file: &str,
+    namespace: &str,
+    out: &Path,
+    names: &[String],
+    resource_id: Option<String>,
+    force: bool,
+) -> Result<u8, String> {
+    let service = pingone::parse(file, &read(file)?, names)?;
+    let resource_id = resource_id.unwrap_or_else(|| namespace.to_owned());
+    let generated = pingone::generate(&service, namespace, &resource_id)?;
+    let written = folder::write_files(
+        out,
+        &[
+            (cedargate::SCHEMA_FILE, &generated.source.schema),
+            (cedargate::POLICIES_FILE, &generated.source.policies),
+            (cedargate::ROUTES_FILE, &generated.source.routes),
+            (pingone::SIDECAR_FILE, &generated.sidecar),
+        ],
+        force,
+    )?;
+    for note in &generated.notes {
+        println!("note: {note}");
+    }
+    println!(
+        "{} operations of the API service \"{}\" from {file}; wrote {}",
+        service.operations.len(),
+        service.name,
+        shown(&written)
+    );
+    Ok(0)
+}
+
+fn export_pingone(dir: &Path, out: Option<&str>) -> Result<u8, String> {
+    let source = folder::read(dir)?;
+    let document = pingone::export(dir, &source)?;
+    let text = serde_json::to_string_pretty(&document).map_err(|e| e.to_string())? + "\n";
+    match out {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| format!("{path}: cannot write: {e}"))?;
+            println!("wrote {path}");
+        }
+        None => print!("{text}"),
+    }
     Ok(0)
 }
 
