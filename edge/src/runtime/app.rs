@@ -33,7 +33,7 @@ use cedargate::{
     RouteError, RouteMatch, UnixTime, Verdict,
 };
 use serde_json::json;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 use web_sys::{Request, Response};
 use worker::{Context, Env};
@@ -183,6 +183,7 @@ async fn answer(incoming: &Incoming, env: &Env, ctx: &Context) -> Response {
         route,
         endpoint,
         common: &common,
+        decision_key: OnceCell::new(),
     };
     let response = match exchange.serve(authzen, allowed_origin, &mut record).await {
         Ok(response) => response,
@@ -216,6 +217,9 @@ struct Exchange<'a> {
     endpoint: Endpoint,
     /// Headers every response carries.
     common: &'a proxy::Common,
+    /// The caller's shared-decision key for the route, made once: a new token needs it when
+    /// authenticated (to know whether to build its entities) and again when decided.
+    decision_key: OnceCell<Option<DecisionKey>>,
 }
 
 impl Exchange<'_> {
@@ -443,7 +447,7 @@ impl Exchange<'_> {
             return Ok(verdict);
         }
         let key = self.decision_key(&auth.principal);
-        if let Some(verdict) = self.shared_verdict(key.as_ref()) {
+        if let Some(verdict) = self.shared_verdict(key) {
             record.decision_cache = Some("shared");
             auth.decisions
                 .borrow_mut()
@@ -462,7 +466,7 @@ impl Exchange<'_> {
         auth.decisions
             .borrow_mut()
             .insert(method, target, verdict.clone());
-        if let Some(key) = &key {
+        if let Some(key) = key {
             self.gate
                 .shared
                 .borrow_mut()
@@ -472,10 +476,15 @@ impl Exchange<'_> {
     }
 
     /// The key `principal`'s verdict on the request's route is shared under, when the
-    /// bundle cannot tell principals of its shape apart (`Gate::decision_key`).
-    fn decision_key(&self, principal: &Principal) -> Option<DecisionKey> {
-        let route = self.route.as_ref().ok()?;
-        self.gate.decision_key(principal, route)
+    /// bundle cannot tell principals of its shape apart (`Gate::decision_key`). Made once
+    /// per request: `principal` is always the request's one caller.
+    fn decision_key(&self, principal: &Principal) -> Option<&DecisionKey> {
+        self.decision_key
+            .get_or_init(|| {
+                let route = self.route.as_ref().ok()?;
+                self.gate.decision_key(principal, route)
+            })
+            .as_ref()
     }
 
     /// The verdict a principal of the same key had for this method and target.
@@ -912,10 +921,7 @@ impl Exchange<'_> {
         // of the same shape was decided for this request (`Exchange::decide` takes that
         // verdict); one that does not fit the schema is refused as `Gate::authenticate`
         // refuses it.
-        if self
-            .shared_verdict(self.decision_key(&principal).as_ref())
-            .is_none()
-        {
+        if self.shared_verdict(self.decision_key(&principal)).is_none() {
             principal
                 .entities()
                 .map_err(|err| AppError::from(AuthError::Refused(err.into())))?;
