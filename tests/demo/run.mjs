@@ -4,7 +4,8 @@
 //
 //   node run.mjs [--bundle petstore|access|context|todo|search]
 //                [--port-app 8080] [--port-edge 8787] [--port-provider 9400] [--port-origin 9300]
-//                [--pingone --region eu --environment-id <id> --client-id <id>]
+//                [--pingone --region eu --environment-id <id> --client-id <id>
+//                 [--api-audience <uri>] [--introspection-client-id <id>]]
 //
 // `--bundle access` runs the access-token bundle (policies/petstore-access) with the local
 // provider: the app sends the access token, and the edge introspects it. `--bundle context`
@@ -17,39 +18,28 @@
 // lists the records each may view, edit and delete, and the commands printed ask a Resource
 // Search as an enforcement point.
 //
-// PINGONE_REGION, PINGONE_ENVIRONMENT_ID and PINGONE_CLIENT_ID work as well as the flags.
+// `--pingone` runs the petstore, context and access bundles against a real PingOne
+// environment (docs/src/howto/pingone.md says what each needs configured there); the access
+// bundle needs the custom resource's audience (`--api-audience`) and introspects when given
+// the resource's id (`--introspection-client-id`) and secret (PINGONE_INTROSPECTION_SECRET,
+// never a flag). The todo and search bundles refuse, saying why (options.mjs).
+//
+// PINGONE_REGION, PINGONE_ENVIRONMENT_ID, PINGONE_CLIENT_ID, PINGONE_API_AUDIENCE and
+// PINGONE_INTROSPECTION_CLIENT_ID work as well as the flags.
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import fs from 'node:fs';
 import { startStack, root, USERS, TODO_USERS, TODO_SERVICE_SCOPE, SEARCH_USERS_FILE, BUNDLES, INTROSPECTION_CACHE_SECONDS } from './stack.mjs';
+import { demoOptions, UsageError, pingoneLines } from './options.mjs';
 
-const { values: opts } = parseArgs({
-  options: {
-    bundle: { type: 'string', default: 'petstore' },
-    'port-app': { type: 'string', default: '8080' },
-    'port-edge': { type: 'string', default: '8787' },
-    'port-provider': { type: 'string', default: '9400' },
-    'port-origin': { type: 'string', default: '9300' },
-    pingone: { type: 'boolean', default: false },
-    region: { type: 'string', default: process.env.PINGONE_REGION },
-    'environment-id': { type: 'string', default: process.env.PINGONE_ENVIRONMENT_ID },
-    'client-id': { type: 'string', default: process.env.PINGONE_CLIENT_ID },
-  },
-});
-
-const usePingOne = opts.pingone || Boolean(process.env.PINGONE_ENVIRONMENT_ID);
-const pingone = usePingOne
-  ? { region: opts.region ?? 'com', environmentId: opts['environment-id'], clientId: opts['client-id'] }
-  : null;
-
-if (!(opts.bundle in BUNDLES)) {
-  console.error(`demo: unknown bundle ${opts.bundle} (${Object.keys(BUNDLES).join(', ')})`);
+let opts;
+try {
+  opts = demoOptions(process.argv.slice(2), process.env, Object.keys(BUNDLES));
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  console.error(`demo: ${err.message}`);
   process.exit(2);
 }
-if (pingone && ['access', 'todo', 'search'].includes(opts.bundle)) {
-  console.error(`demo: the ${opts.bundle} bundle runs with the local provider only (its API audience, scopes and users are the local ones)`);
-  process.exit(2);
-}
+const { pingone } = opts;
 
 let stack;
 let stopping = false;
@@ -67,12 +57,7 @@ process.on('SIGTERM', () => shutdown(0));
 try {
   stack = await startStack({
     dir: path.join(root, 'target/cedargate-demo'),
-    ports: {
-      app: Number(opts['port-app']),
-      edge: Number(opts['port-edge']),
-      provider: Number(opts['port-provider']),
-      origin: Number(opts['port-origin']),
-    },
+    ports: opts.ports,
     pingone,
     bundle: opts.bundle,
     onStep: (step) => console.log(`[demo] ${step}`),
@@ -104,12 +89,7 @@ const lines = [
   '',
 ];
 if (pingone) {
-  lines.push(
-    `  Sign in with a user of your PingOne environment (${stack.issuer}).`,
-    '  Members of AVP_Admin may do every action; members of AVP_User every action but post /pets.',
-    `  The PingOne application must allow the redirect URI ${stack.appUrl}/callback,`,
-    `  the sign-off URL ${stack.appUrl}/ and the CORS origin ${stack.appUrl}.`,
-  );
+  lines.push(...pingoneLines(opts.bundle, pingone, stack));
 } else {
   const token = ['access', 'todo', 'search'].includes(opts.bundle) ? 'access' : 'ID';
   lines.push(`  Users (local PingOne-shaped provider; the app sends their ${token} token):`);

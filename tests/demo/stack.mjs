@@ -154,6 +154,114 @@ export function pingoneIssuer({ region, environmentId }) {
   return `https://auth.pingone.${tld}/${environmentId}/as`;
 }
 
+/** The introspection client the demo edge uses with the local provider. */
+function introspectionEntry(issuer, clientId) {
+  return { issuer, endpoint: `${issuer}/introspect`, client_id: clientId, cache_seconds: INTROSPECTION_CACHE_SECONDS };
+}
+
+/**
+ * The worker's `vars` for a run: the assertion key, the introspection secret when the edge
+ * introspects, and `CEDARGATE_CONFIG`. With `pingone` ({ region, environmentId, clientId,
+ * apiAudience, introspection }) the issuer is the environment's: the petstore and context
+ * bundles trust its ID tokens for the application; the access bundle its access tokens for
+ * the custom resource's audience (`apiAudience`; no `typ` required: PingOne sets `at+jwt`
+ * only from March 2027), introspected with the resource's id and secret when
+ * `introspection` is given.
+ */
+export function workerVars({ bundle, pingone = null, issuer, clientId, appUrl, edgeUrl, originUrl, assertionKey, kv, staged = null, rollout = null }) {
+  const access = bundle === 'access';
+  const todo = bundle === 'todo';
+  const search = bundle === 'search';
+  const audience = pingone ? pingone.apiAudience : API_AUDIENCE;
+  // The access-token bundle: a person's token (groups in `groups`) and a service's.
+  const accessEntries = (aud) => [
+    { issuer, token: 'access', caller: 'user', audiences: [aud], ...(pingone ? {} : { token_type: 'at+jwt' }), group_claim: 'groups' },
+    { issuer, token: 'access', caller: 'client', audiences: [aud], ...(pingone ? {} : { token_type: 'at+jwt' }), group_claim: null },
+  ];
+  const introspection = access && !pingone
+    ? { client: INTROSPECTION_CLIENT, secret: INTROSPECTION_SECRET }
+    : access && pingone?.introspection
+      ? { client: pingone.introspection.clientId, secret: pingone.introspection.secret }
+      : null;
+  return {
+    CEDARGATE_ASSERTION_KEY: assertionKey,
+    ...(introspection ? { CEDARGATE_INTROSPECTION_SECRET: introspection.secret } : {}),
+    CEDARGATE_CONFIG: {
+      ...(kv ? {
+        bundle_kv: { binding: 'CEDARGATE_BUNDLES', refresh_seconds: 60, ...(staged ? { staged_key: 'staged' } : {}) },
+      } : {}),
+      ...(BUNDLES[bundle].kv ? {
+        // Local workerd has no CF-Connecting-IP and no request.cf: those stay absent.
+        context: { time: true, ip: true, country: true, headers: ['x-tenant'], token: ['acr', 'amr', 'auth_time'] },
+      } : {}),
+      ...(introspection ? { introspection: [introspectionEntry(issuer, introspection.client)] } : {}),
+      ...(rollout ? { rollout } : {}),
+      origin: originUrl,
+      bundle_endpoint: true,
+      ...(todo || search ? { authzen: { base_url: edgeUrl } } : {}),
+      assertion: { issuer: edgeUrl, audience: originUrl },
+      cors: { allowed_origins: [appUrl], expose_headers: ['x-identity-echo'] },
+      trust: {
+        issuers: access
+          ? accessEntries(audience)
+          : todo
+            ? accessEntries(API_AUDIENCE).map((entry) => (entry.caller === 'user' ? { ...entry, group_type: 'Role' } : entry))
+          : search
+            // The search scenario's people have no groups: role and department are data.
+            ? accessEntries(API_AUDIENCE).map((entry) => ({ ...entry, group_claim: null }))
+          : pingone
+            ? [{ issuer, token: 'id', audiences: [clientId] }]
+            : [
+              { issuer, token: 'id', audiences: [CLIENT_ID] },
+              { issuer, token: 'access', audiences: [API_AUDIENCE], token_type: 'at+jwt' },
+            ],
+      },
+    },
+  };
+}
+
+/**
+ * The browser app's `config.json` for a run. With `pingone`, the environment by region and
+ * id; with the access bundle, the scopes of the custom resource and its audience too, and
+ * the access token sent to the edge.
+ */
+export function appSettings({ bundle, pingone = null, issuer, clientId, appUrl, edgeUrl }) {
+  const access = bundle === 'access';
+  const todo = bundle === 'todo';
+  const search = bundle === 'search';
+  if (pingone) {
+    return {
+      pingone: { region: pingone.region, environment_id: pingone.environmentId },
+      client_id: clientId,
+      redirect_uri: `${appUrl}/callback`,
+      post_logout_redirect_uri: `${appUrl}/`,
+      ...(access ? {
+        scopes: ['openid', 'profile', 'email', 'pets:read', 'pets:write'],
+        api_audience: pingone.apiAudience,
+        access_group_claim: 'groups',
+      } : {}),
+      edge_url: edgeUrl,
+      edge_token: access ? 'access' : 'id',
+      example_parameters: { petId: '1' },
+    };
+  }
+  return {
+    issuer,
+    client_id: CLIENT_ID,
+    redirect_uri: `${appUrl}/callback`,
+    post_logout_redirect_uri: `${appUrl}/`,
+    scopes: ['openid', 'profile', 'email', 'pets:read', 'pets:write'],
+    api_audience: API_AUDIENCE,
+    access_token_type: 'at+jwt',
+    edge_url: edgeUrl,
+    edge_token: access || todo || search ? 'access' : 'id',
+    ...(access || todo ? { access_group_claim: 'groups' } : {}),
+    ...(todo ? { group_type: 'Role' } : {}),
+    ...(search ? { token_groups: false } : {}),
+    example_parameters: todo ? { todoId: '1', userId: 'rick@the-citadel.com' } : { petId: '1' },
+  };
+}
+
 /**
  * Starts everything. `ports` may fix any of provider, origin, edge, app (0: a free port).
  * With `pingone` ({ region, environmentId, clientId }) a real PingOne environment replaces
@@ -165,7 +273,6 @@ export function pingoneIssuer({ region, environmentId }) {
  */
 export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null, bundle = 'petstore', providerArgs = [], staged = null, rollout = null } = {}) {
   if (!(bundle in BUNDLES)) throw new Error(`unknown bundle ${bundle} (${Object.keys(BUNDLES).join(', ')})`);
-  const access = bundle === 'access';
   const todo = bundle === 'todo';
   const search = bundle === 'search';
   fs.mkdirSync(dir, { recursive: true });
@@ -228,11 +335,6 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
     processes.push(origin);
     await waitFor(`${originUrl}/`, origin.child, 'origin', origin.logFile);
 
-    // The access-token bundle: a person's token (groups in `groups`) and a service's.
-    const accessEntries = (audience) => [
-      { issuer, token: 'access', caller: 'user', audiences: [audience], token_type: 'at+jwt', group_claim: 'groups' },
-      { issuer, token: 'access', caller: 'client', audiences: [audience], token_type: 'at+jwt', group_claim: null },
-    ];
     const kv = BUNDLES[bundle].kv ?? (staged ? BUNDLES[bundle].folder : undefined);
     if (staged && !kv) throw new Error(`the ${bundle} bundle cannot have a staged candidate`);
     const config = {
@@ -240,46 +342,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
       main: path.join(root, BUNDLES[bundle].main),
       compatibility_date: '2026-11-01',
       ...(kv ? { kv_namespaces: [{ binding: 'CEDARGATE_BUNDLES', id: 'cedargate-demo-bundles' }] } : {}),
-      vars: {
-        CEDARGATE_ASSERTION_KEY: assertionKey,
-        ...(access ? { CEDARGATE_INTROSPECTION_SECRET: INTROSPECTION_SECRET } : {}),
-        CEDARGATE_CONFIG: {
-          ...(kv ? {
-            bundle_kv: { binding: 'CEDARGATE_BUNDLES', refresh_seconds: 60, ...(staged ? { staged_key: 'staged' } : {}) },
-          } : {}),
-          ...(BUNDLES[bundle].kv ? {
-            // Local workerd has no CF-Connecting-IP and no request.cf: those stay absent.
-            context: { time: true, ip: true, country: true, headers: ['x-tenant'], token: ['acr', 'amr', 'auth_time'] },
-          } : {}),
-          ...(access && !pingone ? {
-            introspection: [{
-              issuer, endpoint: `${issuer}/introspect`, client_id: INTROSPECTION_CLIENT,
-              cache_seconds: INTROSPECTION_CACHE_SECONDS,
-            }],
-          } : {}),
-          ...(rollout ? { rollout } : {}),
-          origin: originUrl,
-          bundle_endpoint: true,
-          ...(todo || search ? { authzen: { base_url: edgeUrl } } : {}),
-          assertion: { issuer: edgeUrl, audience: originUrl },
-          cors: { allowed_origins: [appUrl], expose_headers: ['x-identity-echo'] },
-          trust: {
-            issuers: access
-              ? accessEntries(API_AUDIENCE)
-              : todo
-                ? accessEntries(API_AUDIENCE).map((entry) => (entry.caller === 'user' ? { ...entry, group_type: 'Role' } : entry))
-              : search
-                // The search scenario's people have no groups: role and department are data.
-                ? accessEntries(API_AUDIENCE).map((entry) => ({ ...entry, group_claim: null }))
-              : pingone
-                ? [{ issuer, token: 'id', audiences: [clientId] }]
-                : [
-                  { issuer, token: 'id', audiences: [CLIENT_ID] },
-                  { issuer, token: 'access', audiences: [API_AUDIENCE], token_type: 'at+jwt' },
-                ],
-          },
-        },
-      },
+      vars: workerVars({ bundle, pingone, issuer, clientId, appUrl, edgeUrl, originUrl, assertionKey, kv, staged, rollout }),
     };
     if (!fs.existsSync(config.main)) {
       throw new Error(`${path.dirname(BUNDLES[bundle].main)} is missing: run ${BUNDLES[bundle].build}`);
@@ -312,31 +375,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
     if (!fs.existsSync(path.join(distDir, 'index.html'))) {
       throw new Error('web/dist is missing: run `cargo xtask build-web`');
     }
-    const appConfig = pingone
-      ? {
-        pingone: { region: pingone.region, environment_id: pingone.environmentId },
-        client_id: clientId,
-        redirect_uri: `${appUrl}/callback`,
-        post_logout_redirect_uri: `${appUrl}/`,
-        edge_url: edgeUrl,
-        edge_token: 'id',
-        example_parameters: { petId: '1' },
-      }
-      : {
-        issuer,
-        client_id: CLIENT_ID,
-        redirect_uri: `${appUrl}/callback`,
-        post_logout_redirect_uri: `${appUrl}/`,
-        scopes: ['openid', 'profile', 'email', 'pets:read', 'pets:write'],
-        api_audience: API_AUDIENCE,
-        access_token_type: 'at+jwt',
-        edge_url: edgeUrl,
-        edge_token: access || todo || search ? 'access' : 'id',
-        ...(access || todo ? { access_group_claim: 'groups' } : {}),
-        ...(todo ? { group_type: 'Role' } : {}),
-        ...(search ? { token_groups: false } : {}),
-        example_parameters: todo ? { todoId: '1', userId: 'rick@the-citadel.com' } : { petId: '1' },
-      };
+    const appConfig = appSettings({ bundle, pingone, issuer, clientId, appUrl, edgeUrl });
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(appConfig, null, 2));
     onStep(`serving the browser app on 127.0.0.1:${p.app}`);
     const app = start('app', [path.join(here, 'static.mjs'), '--port', String(p.app),
