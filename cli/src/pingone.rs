@@ -778,6 +778,16 @@ pub fn generate(
             ));
             continue;
         }
+        if op.groups.is_empty()
+            && op.scopes.is_none()
+            && op.permission.is_none()
+            && op.authentication.is_none()
+        {
+            notes.push(format!(
+                "\"{}\" has no access control rule: any verified token for the API may call it",
+                op.name
+            ));
+        }
         for a in &actions {
             if let Some(other) = owner.insert(a.clone(), op.name.clone()) {
                 return Err(format!(

@@ -92,6 +92,12 @@ fn each_fixture_makes_a_folder_check_accepts() {
         MEME_ADMINS,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .contains("\"Submit an answer\" has no access control rule: any verified token for the API may call it"),
+        "{}",
+        text(&out.stdout)
+    );
     let policies = std::fs::read_to_string(meme.join("policies.cedar")).unwrap();
     assert!(
         policies
