@@ -22,9 +22,12 @@ usage: cargo xtask <command> [options]
 commands:
   demo [OPTIONS]                   install what is missing, build, and run the whole system on
                                    127.0.0.1 until Ctrl-C; options: --bundle petstore|access|
-                                   context, --port-app, --port-edge, --port-provider,
-                                   --port-origin, and --pingone --region R
+                                   context|todo|search, --port-app, --port-edge,
+                                   --port-provider, --port-origin, and --pingone --region R
                                    --environment-id E --client-id C for a real PingOne
+                                   (petstore, access, context; access also needs
+                                   --api-audience A, and --introspection-client-id I with
+                                   PINGONE_INTROSPECTION_SECRET to introspect)
   test [--only STAGE[,STAGE...]] [--filter TEXT]
                                    install what is missing, then run every check and test;
                                    --filter narrows each stage to what TEXT names (below)
