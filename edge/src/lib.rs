@@ -13,6 +13,7 @@
 pub mod authzen;
 pub mod bearer;
 pub mod bundle_policy;
+pub mod companion;
 pub mod config;
 pub mod cors;
 pub mod decision_cache;

@@ -41,6 +41,11 @@ pub struct DecisionCase {
     /// Further claims, put over the base claims; the string `"<remove>"` removes one.
     #[serde(default)]
     pub claims: Map<String, Value>,
+    /// The companion token's claims ([`crate::IssuerConfig::companion`]), put over the base
+    /// claims of the other kind than `token` as `claims` are ([`DecisionCase::companion_claims`]).
+    /// Absent: the case has one token.
+    #[serde(default)]
+    pub companion: Option<Map<String, Value>>,
     /// The method, as sent.
     pub method: String,
     /// The request target: path and query, as sent.
@@ -114,6 +119,22 @@ impl DecisionCase {
             }
         }
         base
+    }
+}
+
+impl DecisionCase {
+    /// The companion's claims: `base` with the case's `companion` claims put over it, each
+    /// [`REMOVE_CLAIM`] removing its claim; `None` for a case of one token.
+    pub fn companion_claims(&self, mut base: Map<String, Value>) -> Option<Map<String, Value>> {
+        let over = self.companion.as_ref()?;
+        for (claim, value) in over {
+            if value.as_str() == Some(REMOVE_CLAIM) {
+                base.remove(claim);
+            } else {
+                base.insert(claim.clone(), value.clone());
+            }
+        }
+        Some(base)
     }
 }
 

@@ -1,6 +1,7 @@
 //! A bundle and the trust bound to it: what the edge and the browser keep.
 
 use crate::bundle::Bundle;
+use crate::companion::CompanionError;
 use crate::context::{ContextConfig, RequestValues, TokenValues};
 use crate::crypto::SignatureBackend;
 use crate::decision::{ActionDecision, Decision, Outcome};
@@ -29,17 +30,25 @@ pub enum GateError {
     /// No key set is available for the token's issuer.
     #[error("no keys are available for the token's issuer")]
     NoKeys,
+    /// The companion token ([`crate::IssuerConfig::companion`]) is missing, refused, or not
+    /// the same person's from the same issuer.
+    #[error(transparent)]
+    Companion(#[from] CompanionError),
 }
 
 impl GateError {
     /// A stable, machine-readable reason: the [`TokenError`]'s kind name, `claims` for a
-    /// token whose claims do not map, `no_keys` when the issuer's keys cannot be had. What
-    /// a client may be told; the message is for logs.
+    /// token whose claims do not map, `no_keys` when the issuer's keys cannot be had, and
+    /// the companion token's own ([`CompanionError::reason`]: `companion_missing`,
+    /// `companion_unexpected`, `companion_invalid`, `companion_mismatch`). What a client
+    /// may be told; the message is for logs.
     pub const fn reason(&self) -> &'static str {
         match self {
             Self::Token(e) => e.kind().as_str(),
+            Self::Mapping(MappingError::NoCompanion) => "companion_missing",
             Self::Mapping(_) => "claims",
             Self::NoKeys => "no_keys",
+            Self::Companion(e) => e.reason(),
         }
     }
 }
@@ -54,6 +63,28 @@ pub enum AuthError<E> {
     /// The key source failed.
     #[error("the issuer's keys are not available: {0}")]
     Keys(E),
+}
+
+/// What a request presents: its token (from `Authorization`, or the token cookie) and the
+/// value of each companion header it carries ([`crate::Trust::companion_headers`], names
+/// lowercase), for [`Gate::authenticate_with`].
+#[derive(Clone, Copy, Debug)]
+pub struct Credentials<'a> {
+    /// The token.
+    pub token: &'a str,
+    /// Each companion header present, by name: every one the trust reads, not only the one
+    /// the token's entry takes (a companion the entry does not take is refused).
+    pub companions: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> Credentials<'a> {
+    /// A token alone.
+    pub const fn token(token: &'a str) -> Self {
+        Self {
+            token,
+            companions: &[],
+        }
+    }
 }
 
 /// Where [`Gate::authenticate`] gets an issuer's keys: asked with the (not yet verified)
@@ -217,8 +248,29 @@ impl Gate {
         B: SignatureBackend,
         K: KeySource,
     {
+        self.authenticate_with(Credentials::token(token), keys, backend, now)
+            .await
+    }
+
+    /// [`Gate::authenticate`] of a token and its companion headers: when the token's entry
+    /// takes a companion ([`crate::IssuerConfig::companion`]), the companion is parsed,
+    /// its issuer checked, its keys asked of `keys`, and verified by its own rules; then the
+    /// pair is checked ([`crate::companion`]: same subject, the access token's client allowed
+    /// by the ID token) and mapped into one principal. Refused: a missing companion, one the
+    /// entry does not take, one that fails ([`CompanionError`]).
+    pub async fn authenticate_with<B, K>(
+        &self,
+        credentials: Credentials<'_>,
+        keys: K,
+        backend: &B,
+        now: UnixTime,
+    ) -> Result<(VerifiedToken, Principal), AuthError<K::Error>>
+    where
+        B: SignatureBackend,
+        K: KeySource,
+    {
         let (verified, principal) = self
-            .authenticate_deferred(token, keys, backend, now)
+            .authenticate_deferred_with(credentials, keys, backend, now)
             .await?;
         principal.entities().map_err(GateError::from)?;
         Ok((verified, principal))
@@ -239,19 +291,82 @@ impl Gate {
         B: SignatureBackend,
         K: KeySource,
     {
+        self.authenticate_deferred_with(Credentials::token(token), keys, backend, now)
+            .await
+    }
+
+    /// [`Gate::authenticate_with`] without building the principal's Cedar entities (see
+    /// [`Gate::authenticate_deferred`]).
+    pub async fn authenticate_deferred_with<B, K>(
+        &self,
+        credentials: Credentials<'_>,
+        keys: K,
+        backend: &B,
+        now: UnixTime,
+    ) -> Result<(VerifiedToken, Principal), AuthError<K::Error>>
+    where
+        B: SignatureBackend,
+        K: KeySource,
+    {
+        let token = credentials.token;
         let jwt = self.trust.parse(token).map_err(GateError::from)?;
         let issuer = jwt
             .unverified_issuer()
             .ok_or(GateError::Token(TokenError::MissingClaim("iss")))?;
-        let keys = keys
+        let primary_keys = keys
             .keys(issuer, jwt.kid())
             .await
             .map_err(AuthError::Keys)?;
-        let verified = self
+        let mut verified = self
             .trust
-            .verify_owned(jwt, &keys, backend, now)
+            .verify_owned(jwt, &primary_keys, backend, now)
             .await
             .map_err(GateError::from)?;
+        drop(primary_keys);
+        let header = self.trust.companion_of(&verified).map(|c| c.header_name());
+        let mut present = credentials.companions.iter();
+        let companion = match header {
+            None if credentials.companions.is_empty() => None,
+            None => return Err(GateError::from(CompanionError::Unexpected).into()),
+            Some(name) => {
+                let value = present
+                    .clone()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                    .map(|(_, v)| *v)
+                    .ok_or(GateError::from(CompanionError::Missing))?;
+                if present.any(|(n, _)| !n.eq_ignore_ascii_case(&name)) {
+                    return Err(GateError::from(CompanionError::Unexpected).into());
+                }
+                Some(value)
+            }
+        };
+        if let Some(text) = companion {
+            let verifier = self.trust.verifier();
+            let jwt = crate::token::UntrustedJwt::parse(text, verifier.max_token_bytes())
+                .map_err(|e| GateError::from(CompanionError::Invalid(e)))?;
+            let expected = verifier
+                .companion_rules_issuer(&verified)
+                .ok_or(GateError::from(CompanionError::Unexpected))?;
+            if jwt.unverified_issuer() != Some(expected) {
+                return Err(GateError::from(CompanionError::Mismatch("issuer")).into());
+            }
+            let companion_keys = keys
+                .keys(expected, jwt.kid())
+                .await
+                .map_err(AuthError::Keys)?;
+            let second = verifier
+                .verify_companion(&verified, jwt, &companion_keys, backend, now)
+                .await
+                .map_err(GateError::from)?;
+            let access_text = match verified.kind {
+                crate::TokenKind::Access => token,
+                crate::TokenKind::Id => text,
+            };
+            crate::companion::check_pair(&verified, &second, access_text)
+                .map_err(GateError::from)?;
+            verified.expires_at = verified.expires_at.min(second.expires_at);
+            verified.companion = Some(Box::new(second));
+        }
         let principal = self
             .trust
             .principal_deferred(&verified)

@@ -44,6 +44,7 @@ mod base64url;
 mod bundle;
 pub mod canonical;
 pub mod claim_path;
+mod companion;
 pub mod context;
 pub mod crypto;
 mod decision;
@@ -80,11 +81,14 @@ pub use bundle::{
     Bundle, BundleError, BundleSource, BundleVersion, CompiledBundle, PolicyEntry, RouteEntry,
     StepUp,
 };
+pub use companion::CompanionError;
 pub use context::{ContextConfig, ContextError, ContextNeeds, RequestValues, TokenValue};
 pub use crypto::RustCrypto;
 pub use crypto::{SignatureBackend, SignatureCheck, SignatureError};
 pub use decision::{ActionDecision, Decision, Outcome};
-pub use gate::{AuthError, DecisionKey, Gate, GateError, IssuerKeys, KeySource, Reliance, Verdict};
+pub use gate::{
+    AuthError, Credentials, DecisionKey, Gate, GateError, IssuerKeys, KeySource, Reliance, Verdict,
+};
 pub use jwks::{
     Algorithm, JwksError, KeySet, MAX_JWKS_BYTES, MAX_RSA_BITS, MIN_RSA_BITS, SkippedKey,
     VerificationKey,
@@ -102,7 +106,8 @@ pub use trust::{
     HypotheticalPrincipal, MAX_WHAT_IF_VALUE_BYTES, MappingError, SetClaim, Trust, WhatIfError,
 };
 pub use trust_config::{
-    Caller, ClaimAttribute, ClaimType, ConfigError, DEFAULT_LEEWAY_SECONDS,
+    Caller, ClaimAttribute, ClaimType, CompanionConfig, CompanionSources, ConfigError,
+    DEFAULT_ACCESS_TOKEN_HEADER, DEFAULT_ID_TOKEN_HEADER, DEFAULT_LEEWAY_SECONDS,
     DEFAULT_MAX_TOKEN_BYTES, IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig,
 };
 pub use verifier::Verifier;

@@ -41,6 +41,10 @@ pub enum MappingError {
     /// another issuer: it would name that issuer's user or group.
     #[error("claim \"{claim}\" names an entity in another issuer's id space")]
     ForeignIdentity { claim: String },
+    /// The token's entry takes a companion token ([`crate::IssuerConfig::companion`]) and
+    /// none was verified with it.
+    #[error("the token's entry takes a companion token and none was verified with it")]
+    NoCompanion,
 }
 
 /// A mapped attribute's value, as the claims gave it. Sets are sorted and without repeats,

@@ -648,9 +648,17 @@ pub struct VerifiedToken {
     pub(crate) claims: Map<String, Value>,
     pub(crate) expires_at: UnixTime,
     pub(crate) issued_at: Option<UnixTime>,
+    /// The companion token verified with it ([`crate::IssuerConfig::companion`]), whose
+    /// claims the principal is mapped from too; its `exp` is within `expires_at`.
+    pub(crate) companion: Option<Box<VerifiedToken>>,
 }
 
 impl VerifiedToken {
+    /// The companion token verified with this one, when its entry takes one.
+    pub fn companion(&self) -> Option<&VerifiedToken> {
+        self.companion.as_deref()
+    }
+
     /// The trusted issuer that signed it.
     pub fn issuer(&self) -> &str {
         &self.issuer
@@ -686,7 +694,8 @@ impl VerifiedToken {
         self.claims.get("client_id").and_then(Value::as_str)
     }
 
-    /// `exp`: callers caching verified tokens must drop them at this time.
+    /// `exp`: callers caching verified tokens must drop them at this time. With a companion,
+    /// the earlier of the two tokens' `exp`.
     pub fn expires_at(&self) -> UnixTime {
         self.expires_at
     }
@@ -705,6 +714,7 @@ impl fmt::Debug for VerifiedToken {
             .field("algorithm", &self.algorithm)
             .field("subject", &self.subject())
             .field("expires_at", &self.expires_at)
+            .field("companion", &self.companion)
             .finish_non_exhaustive()
     }
 }

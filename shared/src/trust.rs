@@ -15,6 +15,7 @@ use crate::trust_config::{ClaimType, ConfigError, IssuerConfig, TrustConfig};
 use crate::verifier::Verifier;
 use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -134,6 +135,16 @@ struct IssuerPolicy {
     foreign_id_prefixes: Vec<String>,
     /// The same for groups (empty with `insecure_shared_group_ids`).
     foreign_group_prefixes: Vec<String>,
+    /// With a companion ([`IssuerConfig::companion`]): the top-level claims the mapping
+    /// reads from the companion, and whether the context's token values come from it.
+    companion: Option<CompanionMapping>,
+}
+
+/// What of an entry's mapping reads its companion token.
+#[derive(Clone, Debug)]
+struct CompanionMapping {
+    members: Vec<String>,
+    context: bool,
 }
 
 /// A trust configuration checked against a bundle's schema: ready to verify tokens and map
@@ -224,7 +235,9 @@ impl Trust {
     /// checked against the schema.
     /// A token verified by any [`Verifier`] built from the same configuration maps here.
     pub fn principal(&self, token: &VerifiedToken) -> Result<Principal, MappingError> {
-        self.map(self.policy_of(token)?, token.claims())
+        let policy = self.policy_of(token)?;
+        let (claims, context) = mapped_claims(policy, token)?;
+        self.map(policy, &claims, context)
     }
 
     /// [`Trust::principal`] without building its Cedar entities yet: every claim is mapped
@@ -232,7 +245,30 @@ impl Trust {
     /// are built and checked against the schema when a decision first needs them
     /// ([`Principal::entities`]).
     pub fn principal_deferred(&self, token: &VerifiedToken) -> Result<Principal, MappingError> {
-        self.map_deferred(self.policy_of(token)?, token.claims())
+        let policy = self.policy_of(token)?;
+        let (claims, context) = mapped_claims(policy, token)?;
+        self.map_deferred(policy, &claims, context)
+    }
+
+    /// The header the companion of a token of this entry comes in, for every entry that
+    /// takes one (lowercase, without repeats): what an enforcement point reads besides
+    /// `Authorization`.
+    pub fn companion_headers(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for policy in &self.issuers {
+            if let Some(c) = &policy.config.companion {
+                let name = c.header_name();
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        out
+    }
+
+    /// The companion configuration of the entry that accepted `token`, if it takes one.
+    pub fn companion_of(&self, token: &VerifiedToken) -> Option<&crate::CompanionConfig> {
+        self.policy_of(token).ok()?.config.companion.as_ref()
     }
 
     /// The values of a verified token's set-valued claims that its principal could lose:
@@ -245,7 +281,8 @@ impl Trust {
         token: &VerifiedToken,
     ) -> Result<Vec<(String, String, Principal)>, MappingError> {
         let policy = self.policy_of(token)?;
-        let claims = token.claims();
+        let (mapped, context) = mapped_claims(policy, token)?;
+        let claims = &*mapped;
         let set_claims = set_claim_names(policy);
         let mut out = Vec::new();
         for claim in set_claims {
@@ -272,7 +309,7 @@ impl Trust {
                 replace_at(&mut fewer, claim, rest);
                 // A principal that cannot be mapped without the value is not offered: its
                 // token would be refused, not decided.
-                if let Ok(principal) = self.map(policy, &fewer) {
+                if let Ok(principal) = self.map(policy, &fewer, context) {
                     out.push((claim.to_owned(), value, principal));
                 }
             }
@@ -285,13 +322,14 @@ impl Trust {
     /// with the token's values: what a what-if may change.
     pub fn set_claims(&self, token: &VerifiedToken) -> Result<Vec<SetClaim>, MappingError> {
         let policy = self.policy_of(token)?;
+        let (claims, _) = mapped_claims(policy, token)?;
         Ok(set_claim_names(policy)
             .into_iter()
             .map(|claim| {
                 let space_separated = is_space_separated(policy, claim);
                 SetClaim {
                     claim: claim.to_owned(),
-                    values: claim_values(value_at(token.claims(), claim), space_separated),
+                    values: claim_values(value_at(&claims, claim), space_separated),
                     space_separated,
                     group: policy.config.group_claim.as_deref() == Some(claim),
                 }
@@ -309,7 +347,8 @@ impl Trust {
     ) -> Result<HypotheticalPrincipal, WhatIfError> {
         let policy = self.policy_of(token)?;
         let names = set_claim_names(policy);
-        let mut claims = token.claims().clone();
+        let (mapped, context) = mapped_claims(policy, token)?;
+        let mut claims = mapped.into_owned();
         for (claim, values) in replace {
             if !names.contains(&claim.as_str()) {
                 return Err(WhatIfError::NotASetClaim(claim.clone()));
@@ -338,7 +377,7 @@ impl Trust {
             insert_at(&mut claims, claim, value);
         }
         Ok(HypotheticalPrincipal {
-            principal: self.map(policy, &claims)?,
+            principal: self.map(policy, &claims, context)?,
         })
     }
 
@@ -356,8 +395,31 @@ impl Trust {
         claims: &Map<String, Value>,
     ) -> Result<HypotheticalPrincipal, MappingError> {
         let policy = self.policy_for_claims(issuer, kind, claims)?;
+        if policy.companion.is_some() {
+            return Err(MappingError::NoCompanion);
+        }
         Ok(HypotheticalPrincipal {
-            principal: self.map(policy, claims)?,
+            principal: self.map(policy, claims, claims)?,
+        })
+    }
+
+    /// [`Trust::hypothetical_principal_from_claims`] for an entry that takes a companion
+    /// ([`IssuerConfig::companion`]): `claims` those of the token in `Authorization`,
+    /// `companion` those of its companion, mapped as a verified pair would be (the pair's
+    /// checks, same subject and client, are not made: nothing here was verified).
+    pub fn hypothetical_principal_from_pair(
+        &self,
+        issuer: &str,
+        kind: TokenKind,
+        claims: &Map<String, Value>,
+        companion: &Map<String, Value>,
+    ) -> Result<HypotheticalPrincipal, MappingError> {
+        let policy = self.policy_for_claims(issuer, kind, claims)?;
+        let mapping = policy.companion.as_ref().ok_or(MappingError::NoCompanion)?;
+        let merged = crate::companion::mapping_claims(claims, companion, &mapping.members);
+        let context = if mapping.context { companion } else { claims };
+        Ok(HypotheticalPrincipal {
+            principal: self.map(policy, &merged, context)?,
         })
     }
 
@@ -400,7 +462,11 @@ impl Trust {
         kind: TokenKind,
         claims: &Map<String, Value>,
     ) -> Result<Principal, MappingError> {
-        self.map(self.policy_for_claims(issuer, kind, claims)?, claims)
+        self.map(
+            self.policy_for_claims(issuer, kind, claims)?,
+            claims,
+            claims,
+        )
     }
 
     /// The claims mapped to a principal whose entities are built and checked.
@@ -408,17 +474,20 @@ impl Trust {
         &self,
         policy: &IssuerPolicy,
         claims: &Map<String, Value>,
+        context: &Map<String, Value>,
     ) -> Result<Principal, MappingError> {
-        let principal = self.map_deferred(policy, claims)?;
+        let principal = self.map_deferred(policy, claims, context)?;
         principal.entities()?;
         Ok(principal)
     }
 
-    /// The claims mapped to a principal whose entities are built when first needed.
+    /// The claims mapped to a principal whose entities are built when first needed; the
+    /// request context's token values are read from `context`.
     fn map_deferred(
         &self,
         policy: &IssuerPolicy,
         claims: &Map<String, Value>,
+        context: &Map<String, Value>,
     ) -> Result<Principal, MappingError> {
         let config = &policy.config;
         let id_claim = config.principal_id_claim();
@@ -529,10 +598,38 @@ impl Trust {
             groups,
             issuer: config.issuer.clone(),
             kind: config.token,
-            token_values: TokenValues::from_claims(claims),
+            token_values: TokenValues::from_claims(context),
             checked_for: Arc::clone(&self.checked_for),
             joined: std::sync::OnceLock::new(),
         })
+    }
+}
+
+/// The claims a verified token is mapped from, and those its context's token values come
+/// from: its own, or with a companion, the pair's ([`crate::companion::mapping_claims`]).
+/// A token of an entry that takes a companion, verified without one, maps to nothing.
+type Claims = Map<String, Value>;
+
+fn mapped_claims<'t>(
+    policy: &IssuerPolicy,
+    token: &'t VerifiedToken,
+) -> Result<(Cow<'t, Claims>, &'t Claims), MappingError> {
+    match (&policy.companion, token.companion()) {
+        (None, None) => Ok((Cow::Borrowed(token.claims()), token.claims())),
+        (Some(mapping), Some(companion)) => Ok((
+            Cow::Owned(crate::companion::mapping_claims(
+                token.claims(),
+                companion.claims(),
+                &mapping.members,
+            )),
+            if mapping.context {
+                companion.claims()
+            } else {
+                token.claims()
+            },
+        )),
+        (Some(_), None) => Err(MappingError::NoCompanion),
+        (None, Some(_)) => Err(MappingError::UnknownIssuer(token.kind)),
     }
 }
 
@@ -730,6 +827,7 @@ fn claim_value(
 }
 
 fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, ConfigError> {
+    let companion = companion_mapping(entry)?;
     let schema_err = |reason: String| ConfigError::Schema {
         issuer: entry.issuer.clone(),
         reason,
@@ -896,5 +994,80 @@ fn bind_issuer(entry: &IssuerConfig, bundle: &Bundle) -> Result<IssuerPolicy, Co
         attributes,
         foreign_id_prefixes: Vec::new(),
         foreign_group_prefixes: Vec::new(),
+        companion,
     })
+}
+
+/// Which claims of an entry's mapping its companion gives ([`IssuerConfig::companion`]).
+/// Refused: a `claims` mapping that does not say which token it reads (`from`) on an entry
+/// with a companion, or that says it on one without; scopes or the client from an ID token
+/// (which carries neither); and one top-level claim read from both tokens, which the pair's
+/// claims could not hold (the principal id is always read from the token in
+/// `Authorization`).
+fn companion_mapping(entry: &IssuerConfig) -> Result<Option<CompanionMapping>, ConfigError> {
+    let refuse = |reason: String| ConfigError::Companion {
+        issuer: entry.issuer.clone(),
+        reason,
+    };
+    let Some(companion) = &entry.companion else {
+        if let Some(claim) = entry.claims.iter().find(|c| c.from.is_some()) {
+            return Err(ConfigError::Schema {
+                issuer: entry.issuer.clone(),
+                reason: format!(
+                    "claim {} names a token (from) but the entry takes no companion",
+                    claim.claim
+                ),
+            });
+        }
+        return Ok(None);
+    };
+    let from = &companion.from;
+    if from.scope == TokenKind::Id || from.client == TokenKind::Id {
+        return Err(refuse(
+            "scopes and the client are read from the access token (from.scope and \
+             from.client must be access): an ID token carries neither"
+                .into(),
+        ));
+    }
+    let mut reads: Vec<(&str, TokenKind)> = vec![(entry.principal_id_claim(), entry.token)];
+    for (claim, kind) in [
+        (&entry.group_claim, from.group),
+        (&entry.scope_claim, from.scope),
+        (&entry.permissions_claim, from.permissions),
+        (&entry.client_claim, from.client),
+    ] {
+        if let Some(claim) = claim {
+            reads.push((claim, kind));
+        }
+    }
+    for claim in &entry.claims {
+        let kind = claim.from.ok_or_else(|| {
+            refuse(format!(
+                "claim {} must say which token it is read from (from = \"id\" or \"access\")",
+                claim.claim
+            ))
+        })?;
+        reads.push((&claim.claim, kind));
+    }
+    let mut members: Vec<(String, TokenKind)> = Vec::new();
+    for (claim, kind) in reads {
+        let member = crate::companion::top_level(claim);
+        match members.iter().find(|(m, _)| *m == member) {
+            Some((_, other)) if *other != kind => {
+                return Err(refuse(format!(
+                    "claim {member} is read from both tokens (the {other} token and the {kind} token)"
+                )));
+            }
+            Some(_) => {}
+            None => members.push((member, kind)),
+        }
+    }
+    Ok(Some(CompanionMapping {
+        members: members
+            .into_iter()
+            .filter(|(_, kind)| *kind == companion.token)
+            .map(|(member, _)| member)
+            .collect(),
+        context: from.context == companion.token,
+    }))
 }

@@ -157,6 +157,125 @@ pub struct IssuerConfig {
     /// type with the same type.
     #[serde(default)]
     pub claims: Vec<ClaimAttribute>,
+    /// A second token every request of this entry carries beside its own: the ID token in a
+    /// header when this entry takes the access token from `Authorization`, or the reverse.
+    /// Both are verified in full, must come from one issuer and name one subject, and are
+    /// mapped into one principal, each value from the token [`CompanionConfig::from`] names.
+    /// Default none: one token per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub companion: Option<CompanionConfig>,
+}
+
+/// The companion token of an issuer entry ([`IssuerConfig::companion`]): where it comes
+/// from, the rules it is verified by (its own, as an entry's), and which token each mapped
+/// value is read from.
+///
+/// A request to an entry with a companion is refused without it (`companion_missing`), with
+/// one that fails verification (`companion_invalid`), of another issuer, another subject or,
+/// for an ID token, an audience or `azp` that does not allow the access token's client
+/// (`companion_mismatch`). A companion header sent with a token of an entry that takes
+/// none is refused too (`companion_unexpected`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompanionConfig {
+    /// The companion's kind: the other kind than the entry's `token`. Required.
+    pub token: TokenKind,
+    /// The request header the companion comes in, its value the compact token alone (no
+    /// scheme). Its name must start with `X-Cedargate-`: the edge never forwards such a
+    /// header to the origin and no policy may read it as request context, so the token goes
+    /// no further than the decision. Default `X-Cedargate-Id-Token` for an ID token,
+    /// `X-Cedargate-Access-Token` for an access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// The companion's issuer: default the entry's own. Another issuer only when both are
+    /// one identity space ([`TrustConfig::issuer_aliases`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Accepted `aud` values of the companion, as an entry's `audiences`: the app's client
+    /// ids for an ID token, the API's audience for an access token. Required. For an ID
+    /// token, the access token's `client_id` must besides be in the ID token's `aud` (and
+    /// equal its `azp` when it has one).
+    pub audiences: Vec<String>,
+    /// Required `typ` of the companion, as an entry's `token_type`. Default: not checked
+    /// (the kinds are told apart by their claims anyway, which a companion never skips).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// Algorithms accepted for the companion. Default: every supported one the key allows.
+    #[serde(default)]
+    pub algorithms: Vec<Algorithm>,
+    /// Clock leeway for the companion's `exp`, `nbf` and `iat`, in seconds. Default 60, at
+    /// most 300.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u32,
+    /// Which token each mapped value is read from. Each `claims` mapping of the entry names
+    /// its own (`from`, required with a companion).
+    #[serde(default)]
+    pub from: CompanionSources,
+}
+
+/// Which token each built-in mapping reads ([`CompanionConfig::from`]), by kind (`id` or
+/// `access`), whichever of the two comes in `Authorization`. The principal's id always
+/// comes from the token in `Authorization` (whose `sub` the companion's must equal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompanionSources {
+    /// The groups (`group_claim`). Default `id`: PingOne puts `group` in the ID token only.
+    #[serde(default = "id_kind")]
+    pub group: TokenKind,
+    /// The scopes (`scope_claim`). Default and only value `access`: an ID token carries none.
+    #[serde(default = "access_kind")]
+    pub scope: TokenKind,
+    /// The permissions (`permissions_claim`). Default `access`.
+    #[serde(default = "access_kind")]
+    pub permissions: TokenKind,
+    /// The client (`client_claim`). Default and only value `access`: the client the API was
+    /// called for.
+    #[serde(default = "access_kind")]
+    pub client: TokenKind,
+    /// The values an action's `token` context record reads (`acr`, `amr`, `auth_time`,
+    /// `client_id`). Default `access`.
+    #[serde(default = "access_kind")]
+    pub context: TokenKind,
+}
+
+impl Default for CompanionSources {
+    fn default() -> Self {
+        Self {
+            group: TokenKind::Id,
+            scope: TokenKind::Access,
+            permissions: TokenKind::Access,
+            client: TokenKind::Access,
+            context: TokenKind::Access,
+        }
+    }
+}
+
+fn id_kind() -> TokenKind {
+    TokenKind::Id
+}
+fn access_kind() -> TokenKind {
+    TokenKind::Access
+}
+
+/// The companion header of an ID token when none is configured.
+pub const DEFAULT_ID_TOKEN_HEADER: &str = "x-cedargate-id-token";
+/// The companion header of an access token when none is configured.
+pub const DEFAULT_ACCESS_TOKEN_HEADER: &str = "x-cedargate-access-token";
+
+impl CompanionConfig {
+    /// The header it comes in, lowercase: the configured one or its kind's default.
+    pub fn header_name(&self) -> String {
+        match (&self.header, self.token) {
+            (Some(name), _) => name.to_ascii_lowercase(),
+            (None, TokenKind::Id) => DEFAULT_ID_TOKEN_HEADER.into(),
+            (None, TokenKind::Access) => DEFAULT_ACCESS_TOKEN_HEADER.into(),
+        }
+    }
+
+    /// Its issuer: the configured one or `entry_issuer`.
+    pub fn issuer_or<'a>(&'a self, entry_issuer: &'a str) -> &'a str {
+        self.issuer.as_deref().unwrap_or(entry_issuer)
+    }
 }
 
 /// Who calls with the tokens of an issuer entry (see [`IssuerConfig::caller`]).
@@ -221,6 +340,11 @@ pub struct ClaimAttribute {
     /// out, so the schema must declare it optional).
     #[serde(default)]
     pub required: bool,
+    /// Which token the claim is read from (`id` or `access`) on an entry with a
+    /// [`companion`](IssuerConfig::companion): required there, where either token could be
+    /// meant, and refused on an entry without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<TokenKind>,
 }
 
 /// Cedar types a claim can be mapped to.
@@ -306,6 +430,7 @@ impl IssuerConfig {
             client_claim: default_client_claim(),
             client_attribute: default_client_attribute(),
             claims: Vec::new(),
+            companion: None,
         }
     }
 
@@ -377,6 +502,9 @@ pub enum ConfigError {
     /// The worker's request-context allow-list does not fill what the bundle declares.
     #[error(transparent)]
     Context(crate::context::ContextError),
+    /// A companion setting that is refused ([`IssuerConfig::companion`]).
+    #[error("issuer {issuer}: companion: {reason}")]
+    Companion { issuer: String, reason: String },
     /// Two issuers would map users or groups to the same Cedar entities.
     #[error(
         "issuers {first} and {second} map to the same {what}: give each its own {field}, such as \"{suggestion}\""

@@ -4,11 +4,14 @@
 //!
 //! [`Trust`]: crate::Trust
 
+use crate::companion::CompanionError;
 use crate::crypto::SignatureBackend;
 use crate::jwks::{Algorithm, KeySet};
 use crate::time::UnixTime;
 use crate::token::{ClaimRules, TokenError, TokenKind, UntrustedJwt, VerifiedToken};
-use crate::trust_config::{Caller, ConfigError, IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig};
+use crate::trust_config::{
+    Caller, CompanionConfig, ConfigError, IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig,
+};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -19,6 +22,10 @@ struct IssuerRules {
     index: usize,
     config: IssuerConfig,
     rules: ClaimRules,
+    /// The rules of the entry's companion token ([`IssuerConfig::companion`]), as an entry
+    /// of its own that only [`Verifier::verify_companion`] uses: a companion is never
+    /// accepted alone.
+    companion: Option<Box<IssuerRules>>,
 }
 
 /// Token verification for a trust configuration, without any schema: what a client needs to
@@ -97,7 +104,14 @@ impl Verifier {
                 });
             }
             others.push(entry);
+            let companion = entry
+                .companion
+                .as_ref()
+                .map(|c| companion_rules(index, entry, c, config))
+                .transpose()?
+                .map(Box::new);
             issuers.push(IssuerRules {
+                companion,
                 index,
                 rules: ClaimRules {
                     issuer: entry.issuer.clone(),
@@ -181,7 +195,17 @@ impl Verifier {
         backend: &B,
         now: UnixTime,
     ) -> Result<Checked, TokenError> {
-        let entry = self.entry_for(jwt)?;
+        Self::check_with(self.entry_for(jwt)?, jwt, keys, backend, now).await
+    }
+
+    /// Every check of [`Verifier::verify`] by the rules of `entry`.
+    async fn check_with<B: SignatureBackend>(
+        entry: &IssuerRules,
+        jwt: &UntrustedJwt<'_>,
+        keys: &KeySet,
+        backend: &B,
+        now: UnixTime,
+    ) -> Result<Checked, TokenError> {
         entry.rules.check_type(jwt.header())?;
         let alg = jwt.algorithm();
         if !entry.config.algorithms.is_empty() && !entry.config.algorithms.contains(&alg) {
@@ -199,6 +223,50 @@ impl Verifier {
             expires_at: times.exp,
             issued_at: times.iat,
         })
+    }
+
+    /// Verifies the companion token of a token `primary` this verifier verified, by the
+    /// rules of its entry's companion ([`IssuerConfig::companion`]): its issuer first
+    /// (before any key is asked for: [`CompanionError::Mismatch`]), then every check of
+    /// [`Verifier::verify`] with the companion's audiences, type, algorithms and leeway, the
+    /// kind's claims always checked. Whether the two belong together is
+    /// [`crate::companion::check_pair`]'s question.
+    pub(crate) async fn verify_companion<B: SignatureBackend>(
+        &self,
+        primary: &VerifiedToken,
+        jwt: UntrustedJwt<'_>,
+        keys: &KeySet,
+        backend: &B,
+        now: UnixTime,
+    ) -> Result<VerifiedToken, CompanionError> {
+        let rules = self
+            .companion_rules(primary)
+            .ok_or(CompanionError::Unexpected)?;
+        if jwt.unverified_issuer() != Some(rules.config.issuer.as_str()) {
+            return Err(CompanionError::Mismatch("issuer"));
+        }
+        let checked = Self::check_with(rules, &jwt, keys, backend, now)
+            .await
+            .map_err(CompanionError::Invalid)?;
+        Ok(checked.into_token(jwt.into_claims()))
+    }
+
+    /// The companion rules of the entry that accepted `primary`, if it takes a companion.
+    pub(crate) fn companion_rules_issuer(&self, primary: &VerifiedToken) -> Option<&str> {
+        self.companion_rules(primary)
+            .map(|rules| rules.config.issuer.as_str())
+    }
+
+    fn companion_rules(&self, primary: &VerifiedToken) -> Option<&IssuerRules> {
+        self.issuers
+            .iter()
+            .find(|p| p.index == primary.entry && p.config.token == primary.kind)
+            .and_then(|p| p.companion.as_deref())
+    }
+
+    /// The longest compact token accepted.
+    pub(crate) fn max_token_bytes(&self) -> usize {
+        self.max_token_bytes
     }
 
     /// Picks the issuer entry: by `iss`, then by the caller each entry accepts, and when
@@ -239,6 +307,102 @@ impl Verifier {
     }
 }
 
+/// The rules of `entry`'s companion, as an entry of the companion's kind: the checks that
+/// need no schema (the mapping's are [`crate::Trust::bind`]'s).
+fn companion_rules(
+    index: usize,
+    entry: &IssuerConfig,
+    companion: &CompanionConfig,
+    config: &TrustConfig,
+) -> Result<IssuerRules, ConfigError> {
+    let refuse = |reason: String| ConfigError::Companion {
+        issuer: entry.issuer.clone(),
+        reason,
+    };
+    if companion.token == entry.token {
+        return Err(refuse(format!(
+            "the companion of a {} token must be the other kind",
+            entry.token
+        )));
+    }
+    if entry.caller == Caller::Client {
+        return Err(refuse(
+            "a client-credentials caller has no ID token: a client entry takes no companion".into(),
+        ));
+    }
+    let header = companion.header_name();
+    let reserved = [
+        crate::assertion::ASSERTION_HEADER,
+        "x-cedargate-subject",
+        "x-cedargate-principal",
+        "x-cedargate-groups",
+        "x-cedargate-issuer",
+        "x-cedargate-client",
+        "x-cedargate-action",
+        "x-cedargate-policies",
+        "x-cedargate-decision",
+        "x-cedargate-anonymous",
+        "x-cedargate-request-id",
+    ];
+    let token_chars = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
+    if !header.starts_with("x-cedargate-")
+        || !header.bytes().all(token_chars)
+        || reserved.iter().any(|r| r.eq_ignore_ascii_case(&header))
+    {
+        return Err(refuse(format!(
+            "header {header} must be a name of letters, digits and dashes starting with \
+             X-Cedargate- (never forwarded to the origin, never request context) and not one \
+             the edge sets"
+        )));
+    }
+    let issuer = companion.issuer_or(&entry.issuer);
+    if issuer != entry.issuer
+        && !config
+            .issuer_aliases
+            .iter()
+            .any(|list| list.contains(&entry.issuer) && list.iter().any(|i| i == issuer))
+    {
+        return Err(refuse(format!(
+            "issuer {issuer} is neither the entry's nor an alias of it (issuer_aliases)"
+        )));
+    }
+    if companion.audiences.is_empty() || companion.audiences.iter().any(String::is_empty) {
+        return Err(refuse("no audience is configured".into()));
+    }
+    if companion.leeway_seconds > MAX_LEEWAY_SECONDS {
+        return Err(refuse(format!(
+            "leeway of {} s is over the maximum of {MAX_LEEWAY_SECONDS} s",
+            companion.leeway_seconds
+        )));
+    }
+    if companion.token == TokenKind::Id
+        && let Some(t) = &companion.token_type
+        && crate::token::media_type_eq(t, "at+jwt")
+    {
+        return Err(refuse(format!(
+            "an ID-token companion cannot require token_type {t}"
+        )));
+    }
+    let mut as_entry = IssuerConfig::new(issuer, companion.token, companion.audiences.clone());
+    as_entry.token_type = companion.token_type.clone();
+    as_entry.algorithms = companion.algorithms.clone();
+    as_entry.leeway_seconds = companion.leeway_seconds;
+    as_entry.caller = Caller::User;
+    Ok(IssuerRules {
+        index,
+        rules: ClaimRules {
+            issuer: issuer.to_owned(),
+            audiences: companion.audiences.clone(),
+            required_type: companion.token_type.clone(),
+            leeway: i64::from(companion.leeway_seconds),
+            kind: companion.token,
+            kind_claims: true,
+        },
+        config: as_entry,
+        companion: None,
+    })
+}
+
 /// What [`Verifier::verify`] found of a token that passed, without its claims.
 struct Checked {
     entry: usize,
@@ -261,6 +425,7 @@ impl Checked {
             claims,
             expires_at: self.expires_at,
             issued_at: self.issued_at,
+            companion: None,
         }
     }
 }

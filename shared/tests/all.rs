@@ -18,6 +18,8 @@ mod authzen_search;
 mod bundle;
 #[path = "callers.rs"]
 mod callers;
+#[path = "companion.rs"]
+mod companion;
 #[path = "compiled.rs"]
 mod compiled;
 #[path = "context.rs"]

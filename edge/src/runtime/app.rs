@@ -23,7 +23,6 @@ use crate::request_values::request_values;
 use crate::rollout::{self, Caller, Forwarded, Mode, Settled};
 use crate::shadow;
 use crate::target::target_of;
-use crate::token_cache::token_key;
 use crate::token_cookie::{self, TokenSource};
 use crate::{BUNDLE_VERSION_HEADER, REQUEST_ID_HEADER};
 use cedargate::assertion::Assertion;
@@ -305,8 +304,12 @@ impl Exchange<'_> {
         {
             return Err(Refusal::Final(AppError::CsrfRefused));
         }
+        // The companion headers the trust reads (`trust.issuers[].companion`): never logged,
+        // never forwarded (x-cedargate-*), part of the token cache's key.
+        let names = self.gate.trust().companion_headers();
+        let companions = crate::companion::companion_headers(&names, |n| self.incoming.header(n));
         let auth = self
-            .authenticate(token, record)
+            .authenticate(token, &companions, record)
             .await
             .map_err(Refusal::Undecided)?;
         if from_cookie.is_some_and(|c| !c.accepts_issuer(auth.verified.issuer())) {
@@ -317,7 +320,10 @@ impl Exchange<'_> {
         }
         // A cached token too: the list may have changed since it was verified.
         if let Some(list) = self.deny_list().await.map_err(Refusal::Final)?
-            && let Some(claim) = list.denies(&auth.verified)
+            && let Some(claim) = list.denies(&auth.verified).or_else(|| {
+                let companion = auth.verified.companion()?;
+                list.denies(companion)
+            })
         {
             return Err(Refusal::Undecided(AppError::InvalidToken {
                 kind: "revoked",
@@ -889,13 +895,14 @@ impl Exchange<'_> {
     async fn authenticate(
         &self,
         token: &str,
+        companions: &[(&str, String)],
         record: &mut RequestRecord,
     ) -> Result<Rc<Authenticated>, AppError> {
         let Self {
             state, ctx, gate, ..
         } = *self;
         let now = self.incoming.now;
-        let key = token_key(token);
+        let key = crate::companion::credentials_key(token, companions);
         if let Some(hit) = state.cached_token(&key, now.seconds()) {
             record.token_cache = Some("hit");
             return Ok(hit);
@@ -912,8 +919,14 @@ impl Exchange<'_> {
             now: now.seconds(),
             asked: RefCell::new(None),
         };
+        let presented: Vec<(&str, &str)> =
+            companions.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let credentials = cedargate::Credentials {
+            token,
+            companions: &presented,
+        };
         let result = gate
-            .authenticate_deferred(token, &source, state.signature_backend(), now)
+            .authenticate_deferred_with(credentials, &source, state.signature_backend(), now)
             .await;
         record.issuer = source.asked.take();
         let (verified, principal) = result?;

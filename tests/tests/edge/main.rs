@@ -248,6 +248,7 @@ fn main() -> ExitCode {
     h.suite("staged_bundle", staged_bundle::start, staged_bundle::CHECKS);
     h.suite("staged_shadow", staged_shadow::start, staged_shadow::CHECKS);
     h.suite("token_cookie", token_cookie::start, token_cookie::CHECKS);
+    h.suite("both_tokens", both_tokens::start, both_tokens::CHECKS);
     h.finish()
 }
 
@@ -262,6 +263,7 @@ mod authzen_cert;
 mod authzen_idp;
 mod authzen_search;
 mod bare_workerd;
+mod both_tokens;
 mod cache_binding;
 mod corpus;
 mod deny_list;
