@@ -356,6 +356,11 @@ fn companion_rules(
         )));
     }
     let issuer = companion.issuer_or(&entry.issuer);
+    if !config.issuers.iter().any(|e| e.issuer == issuer) {
+        return Err(refuse(format!(
+            "issuer {issuer} is not an issuer of issuers (its keys would not be known)"
+        )));
+    }
     if issuer != entry.issuer
         && !config
             .issuer_aliases

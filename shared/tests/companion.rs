@@ -377,6 +377,17 @@ fn ambiguous_or_unsafe_companion_configurations_are_refused() {
     );
     refused(
         &|c| entry(c)["companion"]["issuer"] = json!(ISSUER_B),
+        "not an issuer of issuers",
+    );
+    // Configured, but not an alias of the entry's issuer.
+    refused(
+        &|c| {
+            entry(c)["companion"]["issuer"] = json!(ISSUER_B);
+            c["issuers"].as_array_mut().unwrap().push(json!({
+                "issuer": ISSUER_B, "token": "id", "audiences": ["b-client"],
+                "entity_id_prefix": "b|", "group_id_prefix": "b|"
+            }));
+        },
         "alias",
     );
     refused(
