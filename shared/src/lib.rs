@@ -107,7 +107,7 @@ pub use trust::{
 };
 pub use trust_config::{
     Caller, ClaimAttribute, ClaimType, CompanionConfig, CompanionSources, ConfigError,
-    DEFAULT_ACCESS_TOKEN_HEADER, DEFAULT_ID_TOKEN_HEADER, DEFAULT_LEEWAY_SECONDS,
-    DEFAULT_MAX_TOKEN_BYTES, IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig,
+    DEFAULT_ACCESS_TOKEN_HEADER, DEFAULT_ID_TOKEN_HEADER, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES,
+    IssuerConfig, MAX_LEEWAY, TrustConfig,
 };
 pub use verifier::Verifier;

@@ -5,15 +5,16 @@
 use crate::jwks::Algorithm;
 use crate::schema_info::CedarType;
 use crate::token::TokenKind;
+use core::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Default size limit of a compact token: 16 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Default clock leeway for `exp`, `nbf` and `iat`: 60 seconds.
-pub const DEFAULT_LEEWAY_SECONDS: u32 = 60;
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 /// Largest leeway a configuration may ask for: 5 minutes.
-pub const MAX_LEEWAY_SECONDS: u32 = 300;
+pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
 
 /// Every issuer cedargate trusts, and the limits that apply before an issuer is known.
 ///
@@ -105,8 +106,13 @@ pub struct IssuerConfig {
     #[serde(default)]
     pub algorithms: Vec<Algorithm>,
     /// Clock leeway for `exp`, `nbf` and `iat`, in seconds. Default 60, at most 300.
-    #[serde(default = "default_leeway")]
-    pub leeway_seconds: u32,
+    #[serde(
+        rename = "leeway_seconds",
+        default = "default_leeway",
+        deserialize_with = "seconds",
+        serialize_with = "seconds_out"
+    )]
+    pub leeway: Duration,
     /// Claim whose string value is the principal's entity id. Default `sub`, and
     /// `client_id` on a `client` entry (see [`principal_id_claim`](Self::principal_id_claim)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,8 +211,13 @@ pub struct CompanionConfig {
     pub algorithms: Vec<Algorithm>,
     /// Clock leeway for the companion's `exp`, `nbf` and `iat`, in seconds. Default 60, at
     /// most 300.
-    #[serde(default = "default_leeway")]
-    pub leeway_seconds: u32,
+    #[serde(
+        rename = "leeway_seconds",
+        default = "default_leeway",
+        deserialize_with = "seconds",
+        serialize_with = "seconds_out"
+    )]
+    pub leeway: Duration,
     /// Which token each mapped value is read from. Each `claims` mapping of the entry names
     /// its own (`from`, required with a companion).
     #[serde(default)]
@@ -379,8 +390,20 @@ impl ClaimType {
 fn default_max_token_bytes() -> usize {
     DEFAULT_MAX_TOKEN_BYTES
 }
-fn default_leeway() -> u32 {
-    DEFAULT_LEEWAY_SECONDS
+fn default_leeway() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// A duration setting written as a whole number of seconds (`leeway_seconds`).
+fn seconds<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Duration, D::Error> {
+    u64::deserialize(value)
+        .map(Duration::from_secs)
+        .map_err(|_| serde::de::Error::custom("expected a whole number of seconds, 0 or more"))
+}
+
+/// A duration setting written back as its whole seconds.
+fn seconds_out<S: serde::Serializer>(value: &Duration, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_u64(value.as_secs())
 }
 fn default_client_claim() -> Option<String> {
     Some("client_id".into())
@@ -416,7 +439,7 @@ impl IssuerConfig {
             token_type: None,
             insecure_skip_token_kind_claims: false,
             algorithms: Vec::new(),
-            leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+            leeway: DEFAULT_LEEWAY,
             principal_id_claim: None,
             entity_id_prefix: None,
             principal_type: None,
@@ -471,11 +494,11 @@ pub enum ConfigError {
     #[error("issuer {issuer}: entries overlap ({reason})")]
     Ambiguous { issuer: String, reason: String },
     /// Leeway above the maximum.
-    #[error("issuer {issuer}: leeway of {leeway} s is over the maximum of {max} s")]
+    #[error("issuer {issuer}: leeway of {} s is over the maximum of {} s", leeway.as_secs(), max.as_secs())]
     LeewayTooLarge {
         issuer: String,
-        leeway: u32,
-        max: u32,
+        leeway: Duration,
+        max: Duration,
     },
     /// Size limit of zero.
     #[error("max_token_bytes must be positive")]

@@ -10,7 +10,7 @@ use crate::jwks::{Algorithm, KeySet};
 use crate::time::UnixTime;
 use crate::token::{ClaimRules, TokenError, TokenKind, UntrustedJwt, VerifiedToken};
 use crate::trust_config::{
-    Caller, CompanionConfig, ConfigError, IssuerConfig, MAX_LEEWAY_SECONDS, TrustConfig,
+    Caller, CompanionConfig, ConfigError, IssuerConfig, MAX_LEEWAY, TrustConfig,
 };
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -58,11 +58,11 @@ impl Verifier {
                     issuer: entry.issuer.clone(),
                 });
             }
-            if entry.leeway_seconds > MAX_LEEWAY_SECONDS {
+            if entry.leeway > MAX_LEEWAY {
                 return Err(ConfigError::LeewayTooLarge {
                     issuer: entry.issuer.clone(),
-                    leeway: entry.leeway_seconds,
-                    max: MAX_LEEWAY_SECONDS,
+                    leeway: entry.leeway,
+                    max: MAX_LEEWAY,
                 });
             }
             if entry.token == TokenKind::Id
@@ -117,7 +117,7 @@ impl Verifier {
                     issuer: entry.issuer.clone(),
                     audiences: entry.audiences.clone(),
                     required_type: entry.token_type.clone(),
-                    leeway: i64::from(entry.leeway_seconds),
+                    leeway: leeway_seconds(entry.leeway),
                     kind: entry.token,
                     kind_claims: !entry.insecure_skip_token_kind_claims,
                 },
@@ -374,10 +374,11 @@ fn companion_rules(
     if companion.audiences.is_empty() || companion.audiences.iter().any(String::is_empty) {
         return Err(refuse("no audience is configured".into()));
     }
-    if companion.leeway_seconds > MAX_LEEWAY_SECONDS {
+    if companion.leeway > MAX_LEEWAY {
         return Err(refuse(format!(
-            "leeway of {} s is over the maximum of {MAX_LEEWAY_SECONDS} s",
-            companion.leeway_seconds
+            "leeway of {} s is over the maximum of {} s",
+            companion.leeway.as_secs(),
+            MAX_LEEWAY.as_secs()
         )));
     }
     if companion.token == TokenKind::Id
@@ -391,7 +392,7 @@ fn companion_rules(
     let mut as_entry = IssuerConfig::new(issuer, companion.token, companion.audiences.clone());
     as_entry.token_type = companion.token_type.clone();
     as_entry.algorithms = companion.algorithms.clone();
-    as_entry.leeway_seconds = companion.leeway_seconds;
+    as_entry.leeway = companion.leeway;
     as_entry.caller = Caller::User;
     Ok(IssuerRules {
         index,
@@ -399,7 +400,7 @@ fn companion_rules(
             issuer: issuer.to_owned(),
             audiences: companion.audiences.clone(),
             required_type: companion.token_type.clone(),
-            leeway: i64::from(companion.leeway_seconds),
+            leeway: leeway_seconds(companion.leeway),
             kind: companion.token,
             kind_claims: true,
         },
@@ -433,4 +434,10 @@ impl Checked {
             companion: None,
         }
     }
+}
+
+/// A leeway as the claim checks count it: whole seconds (at most [`MAX_LEEWAY`] once the
+/// configuration is checked).
+fn leeway_seconds(leeway: core::time::Duration) -> i64 {
+    i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX)
 }

@@ -34,7 +34,7 @@ fn toml_and_json_configurations_are_the_same_shape() {
     assert_eq!(from_toml, from_json);
     assert_eq!(from_toml.issuers.len(), 4);
     let a = &from_toml.issuers[0];
-    assert_eq!(a.leeway_seconds, 60);
+    assert_eq!(a.leeway, std::time::Duration::from_secs(60));
     assert_eq!(a.principal_id_claim(), "sub");
     assert_eq!(a.group_claim.as_deref(), Some("group"));
     assert_eq!(a.permissions_claim.as_deref(), Some("p1.permissions"));
@@ -61,6 +61,26 @@ fn unknown_options_are_refused() {
         }))
         .is_err()
     );
+}
+
+#[test]
+fn the_leeway_is_a_whole_number_of_seconds_written_back_as_one() {
+    let entry = |leeway: Value| {
+        serde_json::from_value::<TrustConfig>(json!({
+            "issuers": [{ "issuer": ISSUER_A, "token": "id", "audiences": ["x"], "leeway_seconds": leeway }]
+        }))
+    };
+    let config = entry(json!(90)).unwrap();
+    assert_eq!(config.issuers[0].leeway, std::time::Duration::from_secs(90));
+    let written = serde_json::to_value(&config).unwrap();
+    assert_eq!(written["issuers"][0]["leeway_seconds"], json!(90));
+    for bad in [json!(-1), json!(1.5), json!("60")] {
+        let err = entry(bad.clone()).unwrap_err().to_string();
+        assert!(
+            err.contains("expected a whole number of seconds, 0 or more"),
+            "{bad}: {err}"
+        );
+    }
 }
 
 #[test]
