@@ -43,6 +43,10 @@ pub struct Caller {
     pub kind: TokenKind,
     /// The claims the mapping reads (`sub`, groups, scopes, permissions, `client_id`, ...).
     pub claims: Map<String, Value>,
+    /// The companion token's claims, for an issuer entry that takes one
+    /// (`trust.issuers[].companion`: the ID token beside an access token, or the reverse);
+    /// `None` when the request carried one token.
+    pub companion: Option<Map<String, Value>>,
 }
 
 /// The bundle at `path`: a policy folder (with its `entities.json`, when it has one), or a
@@ -65,7 +69,8 @@ pub fn load_bundle(path: &Path, key: Option<&BundlePublicKey>) -> Result<Bundle,
 
 /// A decision table's cases, issuers `A`, `B`, ... being `issuers` in order. A case's claims
 /// are `sub` [`TABLE_SUBJECT`], its `group` and its `claims` (see
-/// `cedargate::decision_table::DecisionCase::claims`).
+/// `cedargate::decision_table::DecisionCase::claims`); a case with `companion` claims has a
+/// companion token of the same subject with those claims.
 pub fn table_cases(table: &DecisionTable, issuers: &[&str]) -> Result<Vec<Case>, String> {
     table
         .case
@@ -79,7 +84,8 @@ pub fn table_cases(table: &DecisionTable, issuers: &[&str]) -> Result<Vec<Case>,
                 caller: Some(Caller {
                     issuer: issuer.to_owned(),
                     kind: case.kind(),
-                    claims: case.claims(base),
+                    claims: case.claims(base.clone()),
+                    companion: case.companion_claims(base),
                 }),
                 method: case.method.clone(),
                 path: case.path.clone(),
@@ -100,6 +106,8 @@ struct RequestLine {
     token: Option<TokenKind>,
     #[serde(default)]
     claims: Option<Map<String, Value>>,
+    #[serde(default)]
+    companion: Option<Map<String, Value>>,
     method: String,
     path: String,
 }
@@ -107,8 +115,9 @@ struct RequestLine {
 /// The requests of a file of past requests (`file` names it in messages): one JSON object
 /// per line, blank lines skipped:
 /// `{"issuer": ISS, "token": "id"|"access", "claims": {...}, "method": M, "path": P}`, with
-/// `token` `id` by default and an optional `name`; without `issuer` and `claims`, a request
-/// that carried no token.
+/// `token` `id` by default, an optional `name`, and an optional `companion` (the claims of
+/// the companion token, for an issuer entry that takes one); without `issuer` and `claims`,
+/// a request that carried no token.
 pub fn request_cases(file: &str, text: &str) -> Result<Vec<Case>, String> {
     let mut cases = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -122,11 +131,12 @@ pub fn request_cases(file: &str, text: &str) -> Result<Vec<Case>, String> {
                 issuer,
                 kind: request.token.unwrap_or(TokenKind::Id),
                 claims,
+                companion: request.companion,
             }),
-            (None, None) if request.token.is_none() => None,
+            (None, None) if request.token.is_none() && request.companion.is_none() => None,
             _ => {
                 return Err(format!(
-                    "{at}: a request with a token has \"issuer\" and \"claims\", one without has neither (nor \"token\")"
+                    "{at}: a request with a token has \"issuer\" and \"claims\", one without has neither (nor \"token\" or \"companion\")"
                 ));
             }
         };
@@ -153,14 +163,30 @@ pub struct Verdict {
     pub reason: Option<String>,
 }
 
-/// `case` decided by `gate` with `values`.
-pub fn decide(gate: &Gate, case: &Case, values: &RequestValues) -> Verdict {
-    let decided = match &case.caller {
-        Some(caller) => match gate.trust().hypothetical_principal_from_claims(
+/// The principal `caller`'s claims map to: with its companion's claims when it has them
+/// (an entry that takes a companion refuses a caller without one, as the edge does).
+fn principal_of(
+    gate: &Gate,
+    caller: &Caller,
+) -> Result<cedargate::HypotheticalPrincipal, cedargate::MappingError> {
+    let trust = gate.trust();
+    match &caller.companion {
+        Some(companion) => trust.hypothetical_principal_from_pair(
             &caller.issuer,
             caller.kind,
             &caller.claims,
-        ) {
+            companion,
+        ),
+        None => {
+            trust.hypothetical_principal_from_claims(&caller.issuer, caller.kind, &caller.claims)
+        }
+    }
+}
+
+/// `case` decided by `gate` with `values`.
+pub fn decide(gate: &Gate, case: &Case, values: &RequestValues) -> Verdict {
+    let decided = match &case.caller {
+        Some(caller) => match principal_of(gate, caller) {
             Ok(principal) => gate.what_if_request(&principal, &case.method, &case.path, values),
             Err(err) => {
                 return Verdict {

@@ -1630,3 +1630,89 @@ fn diff_decisions_reports_exactly_the_requests_a_staged_forbid_changes() {
         "--table or --requests is required"
     );
 }
+
+/// The access bundle with a `forbid` on creating pets for members of AVP_Admin.
+fn petstore_access_without_creating_for_admins() -> PathBuf {
+    let dir = scratch("staged-petstore-access");
+    let mut source = folder::read(&root().join("policies/petstore-access")).unwrap();
+    source.policies.push_str(
+        "\n// Members of AVP_Admin may no longer create pets.\n@id(\"admins-may-not-create-pets\")\nforbid (\n  principal in PetStore::UserGroup::\"AVP_Admin\",\n  action == PetStore::Action::\"post /pets\",\n  resource\n);\n",
+    );
+    folder::write(&dir, &source, true).unwrap();
+    dir
+}
+
+#[test]
+fn diff_decisions_maps_both_tokens_of_a_pair() {
+    let staged = petstore_access_without_creating_for_admins();
+    // The both-tokens guide's trust: groups come from the ID token beside the access token.
+    let dir = scratch("diff-decisions-pair");
+    let trust = dir.join("trust.json");
+    std::fs::write(
+        &trust,
+        json!({ "issuers": [
+            { "issuer": ISSUER_A, "token": "access", "caller": "user", "audiences": [API_AUDIENCE],
+              "companion": { "token": "id", "audiences": [CLIENT_ID] } },
+        ] })
+        .to_string(),
+    )
+    .unwrap();
+    let out = cedargate(&[
+        "diff-decisions",
+        "--live",
+        "policies/petstore-access",
+        "--staged",
+        staged.to_str().unwrap(),
+        "--trust",
+        trust.to_str().unwrap(),
+        "--at",
+        "1800000000",
+        "--table",
+        "shared/tests/data/access_pair_decisions.toml",
+    ]);
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}{}", stderr(&out));
+    // Exactly the admins creating pets: their group is only in the ID token.
+    assert_eq!(
+        changed_cases(&report),
+        [
+            "admin with both tokens creates a pet",
+            "admin's ID token, access token without pets:write",
+            "admin's ID token, access token without the permission",
+        ],
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "\"admin with both tokens creates a pet\" POST /pets\n    post /pets: allow → deny\n"
+        ),
+        "{report}"
+    );
+    // The access token alone is refused on both sides, as the edge refuses it.
+    let lines = dir.join("requests.jsonl");
+    std::fs::write(
+        &lines,
+        format!(
+            "{{\"issuer\": \"{ISSUER_A}\", \"token\": \"access\", \"claims\": {{\"sub\": \"alice\"}}, \"method\": \"POST\", \"path\": \"/pets\"}}\n"
+        ),
+    )
+    .unwrap();
+    let out = cedargate(&[
+        "diff-decisions",
+        "--live",
+        "policies/petstore-access",
+        "--staged",
+        staged.to_str().unwrap(),
+        "--trust",
+        trust.to_str().unwrap(),
+        "--requests",
+        lines.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
