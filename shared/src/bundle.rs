@@ -1159,7 +1159,7 @@ impl Bundle {
     }
 
     /// What the bundle's actions declare, all together: what a caller has to read from a
-    /// request ([`RequestValues`]). Computed once, when the bundle is loaded.
+    /// request ([`crate::RequestValues`]). Computed once, when the bundle is loaded.
     pub fn context_needs(&self) -> &ContextNeeds {
         &self.needs
     }

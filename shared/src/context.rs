@@ -67,7 +67,7 @@ const NEVER_FORWARDED: [&str; 24] = [
 ];
 
 /// Whether the edge never passes a client's request header of this name (any letter case)
-/// to the origin: [`NEVER_FORWARDED`] and every `x-cedargate-*` (the origin trusts those to
+/// to the origin: the headers it lists (`NEVER_FORWARDED`) and every `x-cedargate-*` (the origin trusts those to
 /// come from the edge: identity headers, the assertion, monitor mode's `x-cedargate-decision`)
 /// and `x-forwarded-*` header. `authorization` is not among them: whether
 /// it is passed on is the worker's configuration. The one list the edge strips by and the

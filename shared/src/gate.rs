@@ -255,7 +255,7 @@ impl Gate {
     /// [`Gate::authenticate`] of a token and its companion headers: when the token's entry
     /// takes a companion ([`crate::IssuerConfig::companion`]), the companion is parsed,
     /// its issuer checked, its keys asked of `keys`, and verified by its own rules; then the
-    /// pair is checked ([`crate::companion`]: same subject, the access token's client allowed
+    /// pair is checked (module `companion`: same subject, the access token's client allowed
     /// by the ID token) and mapped into one principal. Refused: a missing companion, one the
     /// entry does not take, one that fails ([`CompanionError`]).
     pub async fn authenticate_with<B, K>(
@@ -276,27 +276,10 @@ impl Gate {
         Ok((verified, principal))
     }
 
-    /// [`Gate::authenticate`], every check of the token and of its claims made, without
-    /// building the principal's Cedar entities: a caller that may find the decision by
-    /// [`Gate::decision_key`] builds them ([`Principal::entities`], whose error refuses the
+    /// [`Gate::authenticate_with`], every check of the tokens and of their claims made,
+    /// without building the principal's Cedar entities: a caller that may find the decision
+    /// by [`Gate::decision_key`] builds them ([`Principal::entities`], whose error refuses the
     /// token as [`Gate::authenticate`] would) only when it has to decide.
-    pub async fn authenticate_deferred<B, K>(
-        &self,
-        token: &str,
-        keys: K,
-        backend: &B,
-        now: UnixTime,
-    ) -> Result<(VerifiedToken, Principal), AuthError<K::Error>>
-    where
-        B: SignatureBackend,
-        K: KeySource,
-    {
-        self.authenticate_deferred_with(Credentials::token(token), keys, backend, now)
-            .await
-    }
-
-    /// [`Gate::authenticate_with`] without building the principal's Cedar entities (see
-    /// [`Gate::authenticate_deferred`]).
     pub async fn authenticate_deferred_with<B, K>(
         &self,
         credentials: Credentials<'_>,

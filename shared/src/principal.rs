@@ -6,7 +6,7 @@
 //! its [`PrincipalShape`]: type, groups and attribute values), and Cedar's entities are
 //! built from them, checked against the schema, when first needed
 //! ([`Principal::entities`]). [`crate::Trust::principal`] builds them at once; the edge's
-//! [`crate::Gate::authenticate_deferred`] leaves them until a decision needs them, so a
+//! [`crate::Gate::authenticate_deferred_with`] leaves them until a decision needs them, so a
 //! decision shared between principals of the same shape ([`crate::Gate::decision_key`])
 //! costs no Cedar work.
 

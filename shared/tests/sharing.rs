@@ -461,7 +461,7 @@ async_test! {
         let backend = backends().remove(0);
         let token = mint(&id_claims("grace", &["AVP_User"], NOW), "a-rsa-1", "JWT");
         let (_, principal) = gate()
-            .authenticate_deferred(&token, key_sets(), &backend, NOW)
+            .authenticate_deferred_with(cedargate::Credentials::token(&token), key_sets(), &backend, NOW)
             .await
             .unwrap();
         assert!(!principal.is_built());
