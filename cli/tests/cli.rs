@@ -1657,21 +1657,30 @@ fn diff_decisions_maps_both_tokens_of_a_pair() {
         .to_string(),
     )
     .unwrap();
-    let out = cedargate(&[
-        "diff-decisions",
-        "--live",
-        "policies/petstore-access",
-        "--staged",
-        staged.to_str().unwrap(),
-        "--trust",
-        trust.to_str().unwrap(),
-        "--at",
-        "1800000000",
-        "--table",
-        "shared/tests/data/access_pair_decisions.toml",
-    ]);
-    let report = stdout(&out);
-    assert_eq!(out.status.code(), Some(1), "{report}{}", stderr(&out));
+    let diff = |input: &[&str]| {
+        let mut args = vec![
+            "diff-decisions",
+            "--live",
+            "policies/petstore-access",
+            "--staged",
+            staged.to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+            "--at",
+            "1800000000",
+        ];
+        args.extend_from_slice(input);
+        let out = cedargate(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    };
+    let report = diff(&["--table", "shared/tests/data/access_pair_decisions.toml"]);
     // Exactly the admins creating pets: their group is only in the ID token.
     assert_eq!(
         changed_cases(&report),
@@ -1688,31 +1697,23 @@ fn diff_decisions_maps_both_tokens_of_a_pair() {
         ),
         "{report}"
     );
-    // The access token alone is refused on both sides, as the edge refuses it.
+    // Past requests: the pair changes; the access token alone is refused on both sides, as
+    // the edge refuses it.
     let lines = dir.join("requests.jsonl");
+    let access = format!(
+        r#""issuer": "{ISSUER_A}", "token": "access", "claims": {{"sub": "alice", "scope": "pets:write", "p1.permissions": ["pets:create"]}}, "method": "POST", "path": "/pets""#
+    );
     std::fs::write(
         &lines,
         format!(
-            "{{\"issuer\": \"{ISSUER_A}\", \"token\": \"access\", \"claims\": {{\"sub\": \"alice\"}}, \"method\": \"POST\", \"path\": \"/pets\"}}\n"
+            "{{\"name\": \"pair\", {access}, \"companion\": {{\"sub\": \"alice\", \"group\": [\"AVP_Admin\"]}}}}\n{{\"name\": \"alone\", {access}}}\n"
         ),
     )
     .unwrap();
-    let out = cedargate(&[
-        "diff-decisions",
-        "--live",
-        "policies/petstore-access",
-        "--staged",
-        staged.to_str().unwrap(),
-        "--trust",
-        trust.to_str().unwrap(),
-        "--requests",
-        lines.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
+    let report = diff(&["--requests", lines.to_str().unwrap()]);
+    assert_eq!(changed_cases(&report), ["pair"], "{report}");
+    assert!(
+        report.ends_with("2 cases: 1 changed (allow → deny 1), 1 unchanged\n"),
+        "{report}"
     );
 }
