@@ -12,6 +12,7 @@
 
 pub mod answer;
 pub mod config;
+pub mod engine_wire;
 pub mod oauth;
 pub mod permitted;
 pub mod renewal;
@@ -19,7 +20,7 @@ pub mod session;
 pub mod staged;
 pub mod tabs;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "app"))]
 mod app;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "app"))]
 pub use app::*;

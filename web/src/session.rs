@@ -78,6 +78,9 @@ pub struct Session {
     /// The issuer's keys the tokens were verified with; the matrix verifies again with them
     /// through the edge's bundle (`Gate::authenticate`).
     pub keys: KeySet,
+    /// The key set's text as fetched: the engine reads it again (it holds no `KeySet` of
+    /// the shell's).
+    pub jwks: Arc<str>,
     pub id_token: Token,
     pub access_token: Option<Token>,
     /// The refresh token, where the provider issues one: renewal uses it (and the provider

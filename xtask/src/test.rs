@@ -272,11 +272,12 @@ fn note_suffix(note: &str) -> String {
 }
 
 /// The workspace's packages, natively.
-const PACKAGES: [&str; 10] = [
+const PACKAGES: [&str; 11] = [
     "cedargate",
     "cedargate-test-support",
     "cedargate-edge",
     "cedargate-web",
+    "cedargate-web-engine",
     "cedargate-cli",
     "cedargate-tests",
     "xtask",
@@ -286,11 +287,12 @@ const PACKAGES: [&str; 10] = [
 ];
 
 /// The packages that are also checked for wasm32.
-const WASM_PACKAGES: [&str; 7] = [
+const WASM_PACKAGES: [&str; 8] = [
     "cedargate",
     "cedargate-test-support",
     "cedargate-edge",
     "cedargate-web",
+    "cedargate-web-engine",
     "cedargate-bench-rust-noop",
     "cedargate-bench-matrix",
     "cedargate-bench-stages",

@@ -1,22 +1,23 @@
-//! The edge: its policy bundle, evaluated here for the signed-in principal, and live calls
-//! through it.
+//! The edge: its policy bundle, evaluated here (by the engine) for the signed-in principal,
+//! and live calls through it.
 
 use super::oidc::now;
+use super::{Setup, engine};
 use crate::answer::{Answer, IDENTITY_ECHO_HEADER};
 use crate::config::AppConfig;
+use crate::engine_wire::{EngineError, EngineInput, EngineStaged, WireSetClaim};
 use crate::session::{Session, Token};
-use cedargate::crypto::WebCrypto;
-use cedargate::{ActionDecision, Gate, IssuerKeys, Reliance, SetClaim, TokenKind, VerifiedToken};
+use cedargate::{ActionDecision, Reliance, TokenKind};
 use gloo_net::http::{Method, Request};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The allowed-actions matrix.
+/// The allowed-actions matrix, computed by the engine (`super::engine`).
 #[derive(Clone, Debug)]
 pub struct Matrix {
     /// The version of the bundle's text (without entity data, of which the app holds only
-    /// what concerns its user): computed here, and the bundle is refused unless it is the
-    /// version the edge states.
+    /// what concerns its user): computed by the engine, and the bundle is refused unless it
+    /// is the version the edge states.
     pub version: String,
     /// The principal the rows are for.
     pub principal: String,
@@ -28,15 +29,15 @@ pub struct Matrix {
     pub reliances: BTreeMap<String, Vec<Reliance>>,
     /// Each policy's text, by `@id`, from the bundle the edge served.
     pub policy_texts: BTreeMap<String, String>,
-    /// The gate the rows were decided by, and the verified token: what a what-if starts from.
-    pub gate: Arc<Gate>,
-    pub verified: VerifiedToken,
+    /// The engine's gate and verified token the rows were decided by: what a what-if
+    /// starts from.
+    pub engine: Arc<engine::Handle>,
     /// The token's set-valued claims a what-if may change.
-    pub set_claims: Vec<SetClaim>,
+    pub set_claims: Vec<WireSetClaim>,
     /// Whether the edge enforces each action (`false`: monitor mode); empty from an edge
     /// without monitor mode.
     pub enforced: BTreeMap<String, bool>,
-    /// The staged candidate the edge decides beside the live bundle, evaluated here the same
+    /// The staged candidate the edge decides beside the live bundle, evaluated the same
     /// way for the same token; `None` without one, why it could not be evaluated when it
     /// could not (the live matrix is shown all the same).
     pub staged: Option<Result<StagedMatrix, String>>,
@@ -47,15 +48,7 @@ pub struct Matrix {
 }
 
 /// The staged candidate's matrix for the signed-in principal.
-#[derive(Clone, Debug)]
-pub struct StagedMatrix {
-    /// The version of the candidate's text, as for the live bundle.
-    pub version: String,
-    pub serial: u64,
-    pub rows: Vec<ActionDecision>,
-    /// Each of the candidate's policies' text, by `@id`.
-    pub policy_texts: BTreeMap<String, String>,
-}
+pub type StagedMatrix = EngineStaged;
 
 /// Why the matrix could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +65,8 @@ pub enum EdgeError {
     Bundle(String),
     #[error("the {0} token cannot be used: {1}")]
     Token(TokenKind, String),
+    #[error("the policy engine did not load: {0}")]
+    Engine(String),
 }
 
 /// The token the app sends to the edge.
@@ -85,8 +80,10 @@ pub fn edge_token<'s>(config: &AppConfig, session: &'s Session) -> Result<&'s To
     }
 }
 
-/// Fetches the edge's bundle and evaluates every action for the signed-in principal.
-pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, EdgeError> {
+/// Fetches the edge's bundle and has the engine evaluate every action for the signed-in
+/// principal. The fetch does not wait for the engine, which loads meanwhile.
+pub async fn matrix(setup: &Setup, session: &Session) -> Result<Matrix, EdgeError> {
+    let config = &setup.config;
     let token = edge_token(config, session)?;
     // A token refused at sign-in keeps the reason it was refused for.
     token
@@ -115,142 +112,38 @@ pub async fn matrix(config: &AppConfig, session: &Session) -> Result<Matrix, Edg
             detail,
         });
     }
-    let doc: cedargate::wire::BundleEndpoint = response
-        .json()
+    let bundle = response
+        .text()
         .await
         .map_err(|e| EdgeError::Network(e.to_string()))?;
-    // The compiled form, with what the entity data says about this caller (its roles, say).
-    // Not validated again, so the app does not link Cedar's validator: it is the content the
-    // edge validated, since its version is the one the edge names (or it is refused).
-    let bundle = doc
-        .insecure_bundle_unvalidated()
-        .map_err(|e| EdgeError::Bundle(e.to_string()))?;
-    let trust_config = config
-        .trust_config()
-        .map_err(|e| EdgeError::Bundle(e.to_string()))?;
-    let gate = Gate::new(bundle, &trust_config).map_err(|e| EdgeError::Bundle(e.to_string()))?;
-    // The pipeline the edge runs, with the keys the session was verified with.
-    let (verified, principal) = gate
-        .authenticate(
-            token.raw.expose(),
-            IssuerKeys::new(&session.discovery.issuer, &session.keys),
-            &WebCrypto::new(),
-            now(),
-        )
-        .await
-        .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
-    let reliances = gate
-        .reliances(&verified, &principal)
-        .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
-    let set_claims = gate
-        .trust()
-        .set_claims(&verified)
-        .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
-    let bundle = gate.bundle();
-    let policy_texts = texts_of(bundle);
-    let rows = bundle.allowed_actions(&principal);
-    let data_about = data_above(&doc, &principal);
-    let version = bundle.text_version().to_string();
-    let staged = match doc.staged.as_deref() {
-        Some(candidate) => Some(
-            staged_matrix(config, session, token, candidate)
-                .await
-                .map_err(|e| e.to_string()),
-        ),
-        None => None,
+    let input = EngineInput {
+        config: setup.config_text.to_string(),
+        issuer: session.discovery.issuer.clone(),
+        jwks: session.jwks.to_string(),
+        token: token.raw.expose().to_owned(),
+        bundle,
+        now: now().0,
     };
-    let permitted =
-        crate::permitted::by_resource_type(doc.permitted_resources.as_deref().unwrap_or_default());
+    let (m, handle) = engine::matrix(&input).await.map_err(|e| match e {
+        engine::Failure::Engine(EngineError::Token(e)) => EdgeError::Token(config.edge_token, e),
+        engine::Failure::Engine(EngineError::Bundle(e) | EngineError::Input(e)) => {
+            EdgeError::Bundle(e)
+        }
+        engine::Failure::Load(e) => EdgeError::Engine(e),
+    })?;
     Ok(Matrix {
-        permitted,
-        enforced: doc.enforced.clone(),
-        staged,
-        policy_texts,
-        set_claims,
-        verified,
-        version,
-        principal: principal.uid().to_string(),
-        data_about,
-        rows,
-        reliances,
-        gate: Arc::new(gate),
+        permitted: crate::permitted::by_resource_type(&m.permitted_resources),
+        version: m.version,
+        principal: m.principal,
+        data_about: m.data_about,
+        rows: m.rows,
+        reliances: m.reliances,
+        policy_texts: m.policy_texts,
+        engine: Arc::new(handle),
+        set_claims: m.set_claims,
+        enforced: m.enforced,
+        staged: m.staged,
     })
-}
-
-/// Each policy's text, by `@id`.
-fn texts_of(bundle: &cedargate::Bundle) -> BTreeMap<String, String> {
-    bundle
-        .policy_ids()
-        .into_iter()
-        .filter_map(|entry| Some((entry.id.clone(), bundle.policy_text(&entry.id)?)))
-        .collect()
-}
-
-/// The staged candidate's matrix: its bundle loaded as the live one is, and the token
-/// authenticated by it (its entity data may place the principal elsewhere).
-async fn staged_matrix(
-    config: &AppConfig,
-    session: &Session,
-    token: &Token,
-    candidate: &cedargate::wire::BundleEndpoint,
-) -> Result<StagedMatrix, EdgeError> {
-    let staged_error = |e: String| EdgeError::Bundle(format!("the staged candidate: {e}"));
-    let bundle = candidate
-        .insecure_bundle_unvalidated()
-        .map_err(|e| staged_error(e.to_string()))?;
-    let trust_config = config
-        .trust_config()
-        .map_err(|e| EdgeError::Bundle(e.to_string()))?;
-    let gate = Gate::new(bundle, &trust_config).map_err(|e| staged_error(e.to_string()))?;
-    let (_, principal) = gate
-        .authenticate(
-            token.raw.expose(),
-            IssuerKeys::new(&session.discovery.issuer, &session.keys),
-            &WebCrypto::new(),
-            now(),
-        )
-        .await
-        .map_err(|e| EdgeError::Token(config.edge_token, e.to_string()))?;
-    let bundle = gate.bundle();
-    Ok(StagedMatrix {
-        version: bundle.text_version().to_string(),
-        serial: candidate.serial,
-        rows: bundle.allowed_actions(&principal),
-        policy_texts: texts_of(bundle),
-    })
-}
-
-/// The uids of the entity data's entities about `principal`, other than the principal itself
-/// and the groups its token names, written as Cedar writes them (`TodoApp::Role::"viewer"`).
-fn data_above(
-    doc: &cedargate::wire::BundleEndpoint,
-    principal: &cedargate::Principal,
-) -> Vec<String> {
-    let own = principal.uid();
-    let from_token: Vec<(String, String)> = std::iter::once(own)
-        .chain(
-            principal
-                .entities()
-                .ok()
-                .and_then(|entities| entities.ancestors(own))
-                .into_iter()
-                .flatten(),
-        )
-        .map(|uid| (uid.type_name().to_string(), uid.id().unescaped().to_owned()))
-        .collect();
-    doc.entities
-        .iter()
-        .flatten()
-        .filter_map(|entity| {
-            let uid = entity.get("uid")?;
-            Some((
-                uid.get("type")?.as_str()?.to_owned(),
-                uid.get("id")?.as_str()?.to_owned(),
-            ))
-        })
-        .filter(|uid| !from_token.contains(uid))
-        .map(|(ty, id)| format!("{ty}::\"{}\"", id.escape_debug()))
-        .collect()
 }
 
 /// A route (`"post /pets"`) made into a request path with example parameter values.

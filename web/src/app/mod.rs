@@ -1,6 +1,7 @@
 //! The browser app itself.
 
 pub mod edge;
+pub mod engine;
 pub mod oidc;
 pub mod sessions;
 pub mod storage;
@@ -10,6 +11,7 @@ mod pages;
 
 use crate::config::AppConfig;
 use crate::session::{Discovery, SharedSession};
+use futures::FutureExt as _;
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
@@ -20,6 +22,8 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct Setup {
     pub config: AppConfig,
+    /// `config.json`'s text, which the engine reads too.
+    pub config_text: Arc<str>,
     pub discovery: Discovery,
 }
 
@@ -34,10 +38,23 @@ impl AppError {
     }
 }
 
+/// `config.json`, read and checked: what the sign-in button shows, before the provider's
+/// discovery document has arrived.
+#[derive(Clone, Debug)]
+pub struct LoadedConfig {
+    pub config: AppConfig,
+    pub text: Arc<str>,
+    pub issuer: String,
+}
+
+/// The configuration, loaded once.
+pub type ConfigResource = LocalResource<Result<Arc<LoadedConfig>, AppError>>;
+
 /// The set-up, loaded once.
 pub type SetupResource = LocalResource<Result<Arc<Setup>, AppError>>;
 
-async fn load_setup() -> Result<Arc<Setup>, AppError> {
+async fn load_config() -> Result<Arc<LoadedConfig>, AppError> {
+    // index.html preloads it, so it arrives with the wasm.
     let response = gloo_net::http::Request::get("/config.json")
         .send()
         .await
@@ -51,14 +68,43 @@ async fn load_setup() -> Result<Arc<Setup>, AppError> {
     let text = response.text().await.map_err(AppError::from)?;
     let config = AppConfig::from_json(&text).map_err(AppError::from)?;
     let issuer = config.issuer().map_err(AppError::from)?;
-    let discovery = oidc::discover(&issuer).await.map_err(AppError::from)?;
-    Ok(Arc::new(Setup { config, discovery }))
+    Ok(Arc::new(LoadedConfig {
+        config,
+        text: text.into(),
+        issuer,
+    }))
+}
+
+/// The configuration's loading, awaited by both resources (the set-up's does not depend on
+/// the configuration's resource, which would run it again when that resolves).
+type ConfigFuture = futures::future::Shared<
+    futures::future::LocalBoxFuture<'static, Result<Arc<LoadedConfig>, AppError>>,
+>;
+
+async fn load_setup(config: ConfigFuture) -> Result<Arc<Setup>, AppError> {
+    let loaded = config.await?;
+    let discovery = oidc::discover(&loaded.issuer)
+        .await
+        .map_err(AppError::from)?;
+    Ok(Arc::new(Setup {
+        config: loaded.config.clone(),
+        config_text: loaded.text.clone(),
+        discovery,
+    }))
 }
 
 /// The app: a header, and the home and callback pages.
 #[component]
 pub fn App() -> impl IntoView {
-    let setup: SetupResource = LocalResource::new(load_setup);
+    // The engine (Cedar) loads beside the set-up and the sign-in, which do not wait for it.
+    engine::start();
+    let loading: ConfigFuture = load_config().boxed_local().shared();
+    let config: ConfigResource = LocalResource::new({
+        let loading = loading.clone();
+        move || loading.clone()
+    });
+    provide_context(config);
+    let setup: SetupResource = LocalResource::new(move || load_setup(loading.clone()));
     provide_context(setup);
     let callback = window()
         .location()

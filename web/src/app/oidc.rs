@@ -158,7 +158,7 @@ impl TokenResponse {
 }
 
 /// Fetches the issuer's keys.
-pub async fn keys(discovery: &Discovery) -> Result<KeySet, SignInError> {
+pub async fn keys(discovery: &Discovery) -> Result<(KeySet, Arc<str>), SignInError> {
     let response = Request::get(&discovery.jwks_uri)
         .send()
         .await
@@ -171,7 +171,8 @@ pub async fn keys(discovery: &Discovery) -> Result<KeySet, SignInError> {
         });
     }
     let text = response.text().await.map_err(network("keys"))?;
-    KeySet::from_json(&text).map_err(|e| SignInError::IdToken(e.to_string()))
+    let keys = KeySet::from_json(&text).map_err(|e| SignInError::IdToken(e.to_string()))?;
+    Ok((keys, text.into()))
 }
 
 /// Posts a grant to the token endpoint; an OAuth error answer is told by its `error` and
@@ -223,12 +224,14 @@ async fn token_call(
 struct Tokens {
     verifier: Verifier,
     keys: KeySet,
+    /// The key set's text, for the engine.
+    jwks: Arc<str>,
     backend: WebCrypto,
 }
 
 impl Tokens {
     async fn new(config: &AppConfig, discovery: &Discovery) -> Result<Self, SignInError> {
-        let keys = keys(discovery).await?;
+        let (keys, jwks) = keys(discovery).await?;
         let trust = config
             .trust_config()
             .map_err(|e| SignInError::Config(e.to_string()))?;
@@ -236,6 +239,7 @@ impl Tokens {
         Ok(Self {
             verifier,
             keys,
+            jwks,
             backend: WebCrypto::new(),
         })
     }
@@ -302,6 +306,7 @@ impl Tokens {
         Ok(Session {
             discovery: discovery.clone(),
             keys: self.keys,
+            jwks: self.jwks,
             id_token,
             access_token,
             refresh_token: refresh_token.map(Secret::new),
@@ -341,13 +346,19 @@ pub async fn complete(
         &config.client_id,
         &verifier,
     );
-    let tokens = token_call(discovery, body, "token request").await?;
+    // The issuer's keys are fetched while the code is exchanged: one round trip fewer
+    // before the claims show.
+    let (tokens, verifying) = futures::future::join(
+        token_call(discovery, body, "token request"),
+        Tokens::new(config, discovery),
+    )
+    .await;
+    let tokens = tokens?;
     let expires_in = tokens.expires_in();
     let id_token = tokens
         .id_token
         .ok_or_else(|| SignInError::IdToken("the provider returned no ID token".into()))?;
-    let session = Tokens::new(config, discovery)
-        .await?
+    let session = verifying?
         .session(
             config,
             discovery,
@@ -396,6 +407,7 @@ pub async fn refresh(config: &AppConfig, session: &Session) -> Result<Session, S
     Ok(Session {
         discovery: session.discovery.clone(),
         keys: verifying.keys,
+        jwks: verifying.jwks,
         id_token,
         access_token,
         refresh_token: tokens

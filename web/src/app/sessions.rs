@@ -323,6 +323,12 @@ impl Sessions {
     /// Looks for the session after a reload or in a new tab: another tab's, or a silent
     /// sign-in when someone was signed in; otherwise the page shows the sign-in.
     fn restore(self, setup: SetupResource) {
+        // Nobody signed in in this browser (the hint every tab's session sets, and sign-out
+        // clears): no tab has a session to hand over, so the sign-in shows at once.
+        if !storage::was_signed_in() {
+            self.restoring.set(false);
+            return;
+        }
         post(&TabMessage::Hello);
         let waited = set_timeout_with_handle(
             move || {

@@ -31,11 +31,7 @@ pub fn ActionsPanel(
         LocalResource::new(move || {
             let setup = setup.clone();
             let session = session.clone();
-            async move {
-                edge::matrix(&setup.config, &session)
-                    .await
-                    .map_err(AppError::from)
-            }
+            async move { edge::matrix(&setup, &session).await.map_err(AppError::from) }
         })
     };
     view! {

@@ -1,10 +1,11 @@
-//! What-if: the matrix decided here, offline, for a hypothetical principal — the signed-in
+//! What-if: the matrix decided here (by the engine), offline, for a hypothetical principal — the signed-in
 //! token with other groups, scopes or permissions — next to the real one. Nothing of it is
 //! sent to the edge.
 
 use crate::app::components::decisions::{PolicyLinks, prediction};
 use crate::app::edge::Matrix;
-use cedargate::{ActionDecision, SetClaim};
+use crate::engine_wire::WireSetClaim as SetClaim;
+use cedargate::ActionDecision;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -55,13 +56,10 @@ pub fn WhatIfPanel(matrix: Matrix, open: RwSignal<Option<String>>) -> impl IntoV
                 .iter()
                 .map(|(claim, text)| (claim.claim.clone(), typed(claim, &text.get_untracked())))
                 .collect();
-            let outcome = matrix
-                .gate
-                .trust()
-                .hypothetical_principal(&matrix.verified, &replace)
-                .map_err(|e| e.to_string())
-                .map(|principal| {
-                    let then = matrix.gate.what_if(&principal);
+            let matrix = matrix.clone();
+            // Decided by the engine, which holds the matrix's gate and verified token.
+            leptos::task::spawn_local(async move {
+                let outcome = matrix.engine.what_if(replace).await.map(|then| {
                     matrix
                         .rows
                         .iter()
@@ -74,7 +72,8 @@ pub fn WhatIfPanel(matrix: Matrix, open: RwSignal<Option<String>>) -> impl IntoV
                         })
                         .collect()
                 });
-            set_result.set(Some(outcome));
+                set_result.set(Some(outcome));
+            });
         }
     };
     let reset = {

@@ -2,13 +2,14 @@
 
 use crate::app::components::{ActionsPanel, Problems, TokenPanel};
 use crate::app::sessions::Sessions;
-use crate::app::{AppError, Setup, SetupResource, edge, oidc};
+use crate::app::{AppError, ConfigResource, LoadedConfig, Setup, SetupResource, edge, oidc};
 use crate::session::Session;
 use leptos::prelude::*;
 use std::sync::Arc;
 
 #[component]
 pub fn Home() -> impl IntoView {
+    let config = expect_context::<ConfigResource>();
     let setup = expect_context::<SetupResource>();
     let sessions = expect_context::<Sessions>();
     // The signed-in view is built again only for another sign-in, not for a renewal.
@@ -27,7 +28,9 @@ pub fn Home() -> impl IntoView {
                 }
             }>
                 {move || Suspend::new(async move {
-                    let setup = setup.await?;
+                    // The sign-in button waits for the configuration only: the provider's
+                    // discovery document is needed when it is pressed.
+                    let loaded = config.await?;
                     Ok::<_, AppError>(view! {
                         {move || match (sign_in.get(), sessions.restoring.get()) {
                             (None, true) => {
@@ -38,14 +41,21 @@ pub fn Home() -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            (None, false) => view! { <SignIn setup=setup.clone()/> }.into_any(),
+                            (None, false) => {
+                                view! { <SignIn loaded=loaded.clone() setup/> }.into_any()
+                            }
                             (Some(_), _) => {
-                                match sessions.session.get_untracked() {
-                                    Some(current) => {
-                                        view! { <SignedIn setup=setup.clone() session=current/> }
+                                match (sessions.session.get_untracked(), setup.get()) {
+                                    (Some(current), Some(Ok(setup))) => {
+                                        view! { <SignedIn setup session=current/> }.into_any()
+                                    }
+                                    (_, Some(Err(err))) => {
+                                        view! {
+                                            <p class="card problem" role="alert">{err.to_string()}</p>
+                                        }
                                             .into_any()
                                     }
-                                    None => ().into_any(),
+                                    _ => ().into_any(),
                                 }
                             }
                         }}
@@ -57,14 +67,21 @@ pub fn Home() -> impl IntoView {
 }
 
 #[component]
-fn SignIn(setup: Arc<Setup>) -> impl IntoView {
+fn SignIn(loaded: Arc<LoadedConfig>, setup: SetupResource) -> impl IntoView {
     let (error, set_error) = signal(None::<String>);
-    let issuer = setup.discovery.issuer.clone();
-    let client = setup.config.client_id.clone();
+    let issuer = loaded.issuer.clone();
+    let client = loaded.config.client_id.clone();
     let start = move |_| {
-        if let Err(err) = oidc::go_to_sign_in(&setup.config, &setup.discovery, None) {
-            set_error.set(Some(err.to_string()));
-        }
+        leptos::task::spawn_local(async move {
+            let outcome = match setup.await {
+                Ok(setup) => oidc::go_to_sign_in(&setup.config, &setup.discovery, None)
+                    .map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            if let Err(err) = outcome {
+                set_error.set(Some(err));
+            }
+        });
     };
     view! {
         <section class="card hero" data-testid="signed-out">
