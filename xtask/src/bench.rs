@@ -11,6 +11,20 @@ use std::process::Command;
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .map(|i| args.get(i + 1).map(String::as_str));
+    match only {
+        None => {}
+        Some(Some("first-paint")) => return first_paint_alone(),
+        Some(other) => {
+            return Err(format!(
+                "--only takes first-paint (the app in Chromium over a throttled network), not {}",
+                other.unwrap_or("nothing")
+            ));
+        }
+    }
     let node = tools::ensure_edge_build()?;
     tools::ensure_web_build()?;
     tools::ensure_wrk()?;
@@ -44,6 +58,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "cedargate-bench-stages",
         "cedargate_bench_stages",
     )?;
+
+    // Before the workerd runs, never beside them: the report reads what it wrote.
+    first_paint(&node, if quick { 3 } else { 5 })?;
 
     println!("\n[bench] native benchmarks (Criterion)");
     let mut criterion = Command::new("cargo");
@@ -112,6 +129,45 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "\n[bench] report: target/bench/report.md (raw numbers: target/bench/report.json); \
          the book's page: {PAGE}"
     );
+    Ok(())
+}
+
+/// Where the first-paint step writes its answer, which the report reads.
+const FIRST_PAINT_JSON: &str = "target/bench/first-paint.json";
+
+/// `cargo xtask bench --only first-paint`: the app built, then the first-paint step alone
+/// (its numbers printed and written to [`FIRST_PAINT_JSON`]; the report is not rewritten).
+fn first_paint_alone() -> Result<(), String> {
+    let node = tools::ensure_edge_build()?;
+    tools::ensure_web_build()?;
+    println!("\n[bench] building the worker and the app");
+    edge::build(&node)?;
+    web::build(&node)?;
+    first_paint(&node, 5)?;
+    let json = std::fs::read_to_string(run::root().join(FIRST_PAINT_JSON))
+        .map_err(|e| format!("{FIRST_PAINT_JSON}: {e}"))?;
+    println!("\n[bench] first paint ({FIRST_PAINT_JSON}):\n{json}");
+    Ok(())
+}
+
+/// The app in Chromium over a throttled network with a cold cache
+/// (`tests/bench/first-paint/run.mjs`): the time to the sign-in button, and from the
+/// callback to the claims and to the matrix, over `runs` runs.
+fn first_paint(node: &tools::NodeTools, runs: u32) -> Result<(), String> {
+    println!(
+        "\n[bench] the app's first paint in Chromium (Fast 4G, cold cache, {runs} runs): sign-in button, claims, matrix"
+    );
+    let root = run::root();
+    let out = root.join(FIRST_PAINT_JSON);
+    let _ = std::fs::remove_file(&out);
+    std::fs::create_dir_all(root.join("target/bench")).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(&node.node);
+    cmd.current_dir(&root)
+        .arg("tests/bench/first-paint/run.mjs")
+        .args(["--runs", &runs.to_string(), "--out", FIRST_PAINT_JSON]);
+    if !run::run(&mut cmd, "  | ")?.success {
+        return Err("the first-paint step failed".into());
+    }
     Ok(())
 }
 

@@ -35,8 +35,11 @@ commands:
                                    README.md, SECURITY.md and ARCHITECTURE.md and that every
                                    page is in SUMMARY.md; then build the book with mdbook into
                                    target/book (skipped when mdbook is not installed)
-  bench [--quick]                  native benchmarks and the workerd comparison; writes
-                                   target/bench/report.md and docs/src/benchmarks.md
+  bench [--quick]                  native benchmarks, the workerd comparison and the app's
+                                   first paint; writes target/bench/report.md and
+                                   docs/src/benchmarks.md
+  bench --only first-paint         the app in Chromium over a throttled network alone
+                                   (target/bench/first-paint.json)
   fuzz [--minutes N] [--target T]  run each cargo-fuzz target N minutes (default 1); inputs that
                                    break a property are saved in shared/tests/data/fuzz/ and
                                    replayed by the native tests; writes target/fuzz/report.md

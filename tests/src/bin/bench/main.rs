@@ -207,6 +207,8 @@ fn main() {
         profile: cpu_profile,
         edge_size,
         web_wasm: size::web_wasm(),
+        web_engine: size::web_engine(),
+        first_paint: report::FirstPaint::read(&out.join("first-paint.json")),
         matrix,
     };
     let markdown = report.markdown();

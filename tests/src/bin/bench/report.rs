@@ -23,8 +23,13 @@ pub struct Report {
     pub profile: Option<Profile>,
     /// twiggy's breakdown of the edge's wasm.
     pub edge_size: Option<SizeBreakdown>,
-    /// The browser app's wasm (`web/dist`).
+    /// The browser app's shell (`web/dist` but its engine): its wasm and JavaScript, what
+    /// the first paint needs.
     pub web_wasm: Option<Size>,
+    /// The browser app's engine (`web/dist/engine`), loaded beside the shell.
+    pub web_engine: Option<Size>,
+    /// The app in Chromium over a throttled network (`tests/bench/first-paint`).
+    pub first_paint: Option<FirstPaint>,
     /// The browser app's matrix, timed in wasm.
     pub matrix: Option<Matrix>,
 }
@@ -288,6 +293,106 @@ macro_rules! line {
     ($r:expr, $($arg:tt)*) => {{
         let _ = writeln!($r, $($arg)*);
     }};
+}
+
+/// What a person feels of the browser app: `tests/bench/first-paint/run.mjs`'s answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FirstPaint {
+    pub network: Network,
+    pub runs: u64,
+    /// From the navigation's start to the sign-in button.
+    pub sign_in_ms: Spread,
+    /// From the callback's request to the claims shown, and to the matrix's first row.
+    pub claims_ms: Spread,
+    pub matrix_ms: Spread,
+    /// Bytes over the wire (gzipped) of the shell's wasm and JavaScript, and of the engine.
+    pub shell_transfer_bytes: u64,
+    pub engine_transfer_bytes: u64,
+}
+
+/// The throttled network, as CDP's `Network.emulateNetworkConditions` takes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Network {
+    pub name: String,
+    /// Bytes per second.
+    pub download_throughput: f64,
+    pub upload_throughput: f64,
+    /// Added to each request, in ms.
+    pub latency: f64,
+}
+
+impl FirstPaint {
+    /// `target/bench/first-paint.json`, if `cargo xtask bench` wrote one in this run.
+    pub fn read(path: &std::path::Path) -> Option<Self> {
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    }
+
+    /// The section of the report, alone (`cargo xtask bench --only first-paint` prints it).
+    pub fn markdown(&self, shell: Option<Size>, engine: Option<Size>) -> String {
+        let mut r = String::new();
+        line!(
+            r,
+            "In headless Chromium (Debian's, driven by playwright-core) over a throttled network, CDP `Network.emulateNetworkConditions` with {}: {:.1} Mbit/s down, {:.2} Mbit/s up, {:.0} ms added to each request; a fresh browser context per run and the cache disabled (every run a first visit), 390 px wide; the app served gzipped; the local provider and the edge in workerd on the same machine, behind the same throttle. The median of {} runs (min – max). The sign-in button is timed from the navigation's start; the claims and the matrix from the request of `/callback` (the provider's redirect), when each first appears in the page.\n",
+            self.network.name,
+            self.network.download_throughput * 8.0 / 1e6,
+            self.network.upload_throughput * 8.0 / 1e6,
+            self.network.latency,
+            self.runs,
+        );
+        line!(
+            r,
+            "| what | time (median) | min – max | goal |\n|---|---|---|---|"
+        );
+        for (what, v, goal) in [
+            ("sign-in button", &self.sign_in_ms, SIGN_IN_GOAL_MS),
+            ("claims after the callback", &self.claims_ms, CLAIMS_GOAL_MS),
+            ("matrix after the callback", &self.matrix_ms, MATRIX_GOAL_MS),
+        ] {
+            line!(
+                r,
+                "| {what} | {:.0} ms | {:.0} – {:.0} ms | ≤ {:.1} s |",
+                v.median,
+                v.min,
+                v.max,
+                goal / 1000.0
+            );
+        }
+        line!(
+            r,
+            "\nOver the wire: the shell's wasm and JavaScript {}, the engine's {}.",
+            kb(self.shell_transfer_bytes),
+            kb(self.engine_transfer_bytes)
+        );
+        if let (Some(shell), Some(engine)) = (shell, engine) {
+            line!(
+                r,
+                "Built (`gzip -9`): the shell {} raw, {} gzip; the engine {} raw, {} gzip, {} over Cedar's own floor ({}, a bare wasm that loads Cedar's JSON forms and calls `is_authorized`).",
+                kb(shell.raw),
+                kb(shell.gzip),
+                kb(engine.raw),
+                kb(engine.gzip),
+                kb(engine.gzip.saturating_sub(CEDAR_FLOOR_GZIP)),
+                kb(CEDAR_FLOOR_GZIP),
+            );
+        }
+        r
+    }
+}
+
+/// Issue 36's goals: the sign-in button, the claims and the matrix, in ms.
+pub const SIGN_IN_GOAL_MS: f64 = 1000.0;
+pub const CLAIMS_GOAL_MS: f64 = 1000.0;
+pub const MATRIX_GOAL_MS: f64 = 2500.0;
+/// What the first paint may need, gzipped: the shell's wasm and JavaScript (bytes).
+pub const FIRST_PAINT_GZIP_GOAL: u64 = 400_000;
+/// Cedar's own floor in wasm, gzipped: a bare wasm that loads Cedar's JSON forms and calls
+/// `is_authorized` (measured for issue 33, README "Speed and size").
+pub const CEDAR_FLOOR_GZIP: u64 = 677_000;
+
+/// Bytes in kB (1,000 bytes).
+fn kb(bytes: u64) -> String {
+    format!("{:.0} kB", bytes as f64 / 1000.0)
 }
 
 /// The two workloads of the workerd tables.
@@ -938,7 +1043,7 @@ impl Report {
         if let Some(web) = self.web_wasm {
             line!(
                 r,
-                "\nBrowser app wasm: {} raw, {} gzip.",
+                "\nBrowser app shell (wasm + JS): {} raw, {} gzip.",
                 mib(web.raw),
                 mib(web.gzip)
             );
@@ -1044,10 +1149,26 @@ impl Report {
         if let Some(web) = self.web_wasm {
             line!(
                 r,
-                "The app's wasm (`web/dist`, trunk release, wasm-opt -Oz): {} raw, {} gzip.\n",
+                "The app's shell (`web/dist` but its engine: wasm and JavaScript, trunk release, wasm-opt -Oz): {} raw, {} gzip.\n",
                 mib(web.raw),
                 mib(web.gzip)
             );
+        }
+        if let Some(engine) = self.web_engine {
+            line!(
+                r,
+                "Its engine (`web/dist/engine`, wasm-bindgen `--target web`, wasm-opt -Oz), imported by the shell as it starts: {} raw, {} gzip.\n",
+                mib(engine.raw),
+                mib(engine.gzip)
+            );
+        }
+        line!(r, "### How long a person waits\n");
+        match &self.first_paint {
+            Some(fp) => line!(r, "{}", fp.markdown(self.web_wasm, self.web_engine)),
+            None => line!(
+                r,
+                "Not measured in this run (`cargo xtask bench --only first-paint`, `tests/bench/first-paint`).\n"
+            ),
         }
         let runs = self.matrix_runs();
         if runs.is_empty() {
@@ -1254,7 +1375,50 @@ impl Report {
             self.web_wasm
                 .map(|web| format!("{} raw, {} gzip", mib(web.raw), mib(web.gzip))),
         ));
+        out.extend(self.first_paint_goals());
         out
+    }
+
+    /// Issue 36's goals for the app.
+    fn first_paint_goals(&self) -> Vec<Goal> {
+        let fp = self.first_paint.as_ref();
+        let time = |v: Option<&Spread>, goal: f64| {
+            v.map(|v| (format!("{:.0} ms (median)", v.median), v.median <= goal))
+        };
+        vec![
+            Goal::judged(
+                "app: first paint needs ≤ 400 kB gzipped of wasm + JS",
+                self.web_wasm.map(|w| {
+                    (
+                        format!("{} (the shell)", kb(w.gzip)),
+                        w.gzip <= FIRST_PAINT_GZIP_GOAL,
+                    )
+                }),
+            ),
+            Goal::judged(
+                "app: sign-in button ≤ 1.0 s (Fast 4G, cold)",
+                time(fp.map(|f| &f.sign_in_ms), SIGN_IN_GOAL_MS),
+            ),
+            Goal::judged(
+                "app: claims ≤ 1.0 s after the callback",
+                time(fp.map(|f| &f.claims_ms), CLAIMS_GOAL_MS),
+            ),
+            Goal::judged(
+                "app: matrix ≤ 2.5 s after the callback",
+                time(fp.map(|f| &f.matrix_ms), MATRIX_GOAL_MS),
+            ),
+            Goal::reported(
+                "app: the engine reported against Cedar's own floor",
+                self.web_engine.map(|e| {
+                    format!(
+                        "{} gzip, {} over the floor's {}",
+                        kb(e.gzip),
+                        kb(e.gzip.saturating_sub(CEDAR_FLOOR_GZIP)),
+                        kb(CEDAR_FLOOR_GZIP)
+                    )
+                }),
+            ),
+        ]
     }
 
     fn goals_section(&self, r: &mut String) {
@@ -1581,6 +1745,36 @@ mod tests {
                 raw: 3_000_000,
                 gzip: 1_050_000,
             }),
+            web_engine: Some(Size {
+                raw: 2_600_000,
+                gzip: 950_000,
+            }),
+            first_paint: Some(FirstPaint {
+                network: Network {
+                    name: "Fast 4G".into(),
+                    download_throughput: 1_012_500.0,
+                    upload_throughput: 168_750.0,
+                    latency: 165.0,
+                },
+                runs: 5,
+                sign_in_ms: Spread {
+                    median: 900.0,
+                    min: 850.0,
+                    max: 950.0,
+                },
+                claims_ms: Spread {
+                    median: 1100.0,
+                    min: 1000.0,
+                    max: 1200.0,
+                },
+                matrix_ms: Spread {
+                    median: 2000.0,
+                    min: 1900.0,
+                    max: 2100.0,
+                },
+                shell_transfer_bytes: 430_000,
+                engine_transfer_bytes: 950_000,
+            }),
             matrix: Some(Matrix {
                 node: Some(matrix_run("v22.0.0")),
                 chromium: Some(matrix_run("HeadlessChrome")),
@@ -1616,7 +1810,16 @@ mod tests {
         ] {
             assert!(goals.contains(row), "missing goal row {row}\nin:\n{goals}");
         }
-        assert_eq!(rows(goals, "| ").len(), 16, "{goals}");
+        assert_eq!(rows(goals, "| ").len(), 21, "{goals}");
+        for row in [
+            "| app: first paint needs ≤ 400 kB gzipped of wasm + JS | 1050 kB (the shell) | not met |",
+            "| app: sign-in button ≤ 1.0 s (Fast 4G, cold) | 900 ms (median) | met |",
+            "| app: claims ≤ 1.0 s after the callback | 1100 ms (median) | not met |",
+            "| app: matrix ≤ 2.5 s after the callback | 2000 ms (median) | met |",
+            "| app: the engine reported against Cedar's own floor | 950 kB gzip, 273 kB over the floor's 677 kB | met |",
+        ] {
+            assert!(goals.contains(row), "{row}\n{goals}");
+        }
         assert!(!goals.contains("not measured"), "{goals}");
 
         // The same goals flip when the numbers do.
@@ -1686,6 +1889,14 @@ mod tests {
             md.contains("Natively (Criterion, opt-level 3, the same bundle): 900.0 µs."),
             "{md}"
         );
+        assert!(
+            md.contains("| sign-in button | 900 ms | 850 – 950 ms | ≤ 1.0 s |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| matrix after the callback | 2000 ms | 1900 – 2100 ms | ≤ 2.5 s |"),
+            "{md}"
+        );
         let headings = rows(&md, "#");
         assert_eq!(
             headings,
@@ -1701,6 +1912,7 @@ mod tests {
                 "## Cold start and memory per isolate",
                 "## The worker's size, broken down (twiggy)",
                 "## The browser app",
+                "### How long a person waits",
                 "## Goals",
             ]
         );
@@ -1720,6 +1932,8 @@ mod tests {
         report.profile = None;
         report.edge_size = None;
         report.web_wasm = None;
+        report.web_engine = None;
+        report.first_paint = None;
         report.matrix = None;
         for w in &mut report.workers {
             if w.key == "cedargate-webcrypto" {
@@ -1785,6 +1999,11 @@ mod tests {
             "| (d) memory per isolate reported beside the peers' | — | not met |",
             "| browser app: matrix for a 50-action bundle < 5 ms | — | not measured |",
             "| browser app wasm size reported | — | not met |",
+            "| app: first paint needs ≤ 400 kB gzipped of wasm + JS | — | not measured |",
+            "| app: sign-in button ≤ 1.0 s (Fast 4G, cold) | — | not measured |",
+            "| app: claims ≤ 1.0 s after the callback | — | not measured |",
+            "| app: matrix ≤ 2.5 s after the callback | — | not measured |",
+            "| app: the engine reported against Cedar's own floor | — | not met |",
             "| (e) native full pipeline within 1.1 × a bare signature check | — | not measured |",
         ] {
             assert!(goals.contains(row), "missing goal row {row}\nin:\n{goals}");

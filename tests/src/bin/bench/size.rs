@@ -24,15 +24,48 @@ pub fn sizes(paths: &[&Path]) -> Size {
     })
 }
 
-/// The browser app's wasm (`web/dist`), if it is built.
+/// The files below `dir` whose extension is `wasm` or `js`, leaving out `except`.
+fn wasm_and_js(dir: &Path, except: Option<&Path>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for path in std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+        {
+            if except.is_some_and(|e| path.starts_with(e)) {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "wasm" || x == "js") {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// The browser app's shell (`web/dist` but its engine): its wasm and JavaScript, what the
+/// first paint needs; `None` unless it is built.
 pub fn web_wasm() -> Option<Size> {
     let dist = root().join("web/dist");
-    let wasm: PathBuf = std::fs::read_dir(&dist)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "wasm"))?;
-    Some(sizes(&[&wasm]))
+    let files = wasm_and_js(&dist, Some(&dist.join("engine")));
+    files
+        .iter()
+        .any(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .then(|| sizes(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>()))
+}
+
+/// The browser app's engine (`web/dist/engine`): its wasm and JavaScript.
+pub fn web_engine() -> Option<Size> {
+    let files = wasm_and_js(&root().join("web/dist/engine"), None);
+    files
+        .iter()
+        .any(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .then(|| sizes(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>()))
 }
 
 fn twiggy(twiggy: &Path, args: &[&str], wasm: &Path) -> Option<String> {
