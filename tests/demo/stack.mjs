@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,16 +90,58 @@ function kvPut(dir, binding, key, file) {
   if (run.status !== 0) throw new Error(`wrangler kv key put failed: ${run.stderr}`);
 }
 
-/** A port on 127.0.0.1 that was free a moment ago. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
+/** Ports this process has handed out: the system may give a port it just freed again. */
+const handedOut = new Set();
+
+/**
+ * Where processes on this machine note the ports they hand out: a file per port, created
+ * only if absent, removed when its process exits, and taken as abandoned after 15 minutes
+ * (a process that was killed). Two test files run at once, each starting its own stack.
+ */
+const claims = path.join(os.tmpdir(), 'cedargate-test-ports');
+const CLAIM_MS = 15 * 60 * 1000;
+
+function claim(port) {
+  fs.mkdirSync(claims, { recursive: true });
+  const file = path.join(claims, String(port));
+  try {
+    fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+  } catch (err) {
+    if (err.code !== 'EEXIST') throw err;
+    const age = Date.now() - fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs;
+    if (!(age > CLAIM_MS)) return false;
+    fs.writeFileSync(file, String(process.pid));
+  }
+  if (handedOut.size === 0) {
+    process.once('exit', () => {
+      for (const p of handedOut) {
+        try { fs.unlinkSync(path.join(claims, String(p))); } catch { /* already gone */ }
+      }
     });
-  });
+  }
+  handedOut.add(port);
+  return true;
+}
+
+/**
+ * A port on 127.0.0.1 that was free a moment ago and that no process of these tests has
+ * handed out before. The system picks a free port for each `listen(0)`, and a port handed
+ * out but not yet listened on is free, so two calls can get the same one (15 times in 500
+ * calls here): the edge and the origin of one stack, or of two stacks started at once, then
+ * collide.
+ */
+export async function freePort() {
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address();
+        server.close(() => resolve(port));
+      });
+    });
+    if (!handedOut.has(port) && claim(port)) return port;
+  }
 }
 
 /** Whether something listens on the port. */

@@ -523,6 +523,7 @@ fn browser_stage(cx: &mut Context) -> Outcome {
         "tests/browser/staged.test.mjs",
         "tests/demo/assertion.test.mjs",
         "tests/demo/options.test.mjs",
+        "tests/demo/stack.test.mjs",
         "tests/entry/entry.test.mjs",
     ];
     match &cx.filter {
