@@ -274,6 +274,22 @@ pub const DEFAULT_ID_TOKEN_HEADER: &str = "x-cedargate-id-token";
 pub const DEFAULT_ACCESS_TOKEN_HEADER: &str = "x-cedargate-access-token";
 
 impl CompanionConfig {
+    /// A companion of kind `token` for `audiences`, every other setting at its default: the
+    /// entry's issuer, the kind's default header, groups from the ID token and the rest from
+    /// the access token.
+    pub fn new(token: TokenKind, audiences: Vec<String>) -> Self {
+        Self {
+            token,
+            header: None,
+            issuer: None,
+            audiences,
+            token_type: None,
+            algorithms: Vec::new(),
+            leeway: DEFAULT_LEEWAY,
+            from: CompanionSources::default(),
+        }
+    }
+
     /// The header it comes in, lowercase: the configured one or its kind's default.
     pub fn header_name(&self) -> String {
         match (&self.header, self.token) {

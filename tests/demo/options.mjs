@@ -18,7 +18,7 @@ export const PINGONE_REFUSALS = {
 
 /**
  * Reads the demo's arguments (`argv` without node and the script) and environment. Returns
- * `{ bundle, ports, pingone }`, `pingone` null for the local provider or
+ * `{ bundle, ports, pingone, bothTokens }`, `pingone` null for the local provider or
  * `{ region, environmentId, clientId, apiAudience, introspection }`; throws a UsageError
  * saying what is wrong.
  */
@@ -34,6 +34,7 @@ export function demoOptions(argv, env = {}, bundles = ['petstore', 'access', 'co
         'port-provider': { type: 'string', default: '9400' },
         'port-origin': { type: 'string', default: '9300' },
         pingone: { type: 'boolean', default: false },
+        'both-tokens': { type: 'boolean', default: false },
         region: { type: 'string', default: env.PINGONE_REGION },
         'environment-id': { type: 'string', default: env.PINGONE_ENVIRONMENT_ID },
         'client-id': { type: 'string', default: env.PINGONE_CLIENT_ID },
@@ -49,6 +50,10 @@ export function demoOptions(argv, env = {}, bundles = ['petstore', 'access', 'co
   if (!bundles.includes(bundle)) {
     throw new UsageError(`unknown bundle ${bundle} (${bundles.join(', ')})`);
   }
+  const bothTokens = values['both-tokens'];
+  if (bothTokens && bundle !== 'access') {
+    throw new UsageError('--both-tokens goes with --bundle access: the access token in Authorization, the ID token beside it');
+  }
   const ports = {};
   for (const name of ['app', 'edge', 'provider', 'origin']) {
     const text = values[`port-${name}`];
@@ -63,7 +68,7 @@ export function demoOptions(argv, env = {}, bundles = ['petstore', 'access', 'co
         throw new UsageError(`--${flag} is for --pingone (the local provider has its own)`);
       }
     }
-    return { bundle, ports, pingone: null };
+    return { bundle, ports, pingone: null, bothTokens };
   }
   if (PINGONE_REFUSALS[bundle]) {
     throw new UsageError(`the ${bundle} bundle cannot run against PingOne: ${PINGONE_REFUSALS[bundle]}`);
@@ -102,7 +107,7 @@ export function demoOptions(argv, env = {}, bundles = ['petstore', 'access', 'co
       }
     }
   }
-  return { bundle, ports, pingone };
+  return { bundle, ports, pingone, bothTokens };
 }
 
 /**

@@ -35,14 +35,14 @@ function refused(argv, env, message) {
 
 /** What the stack would configure for these options. */
 function configured(options) {
-  const { bundle, pingone } = options;
+  const { bundle, pingone, bothTokens } = options;
   const issuer = pingone ? pingoneIssuer(pingone) : 'http://127.0.0.1:9400/demo-env/as';
   const clientId = pingone ? pingone.clientId : 'cedargate-demo-spa';
   const kv = BUNDLES[bundle].kv;
   return {
     issuer,
-    worker: workerVars({ bundle, pingone, issuer, clientId, kv, ...URLS }),
-    app: appSettings({ bundle, pingone, issuer, clientId, ...URLS }),
+    worker: workerVars({ bundle, pingone, issuer, clientId, kv, bothTokens, ...URLS }),
+    app: appSettings({ bundle, pingone, issuer, clientId, bothTokens, ...URLS }),
   };
 }
 
@@ -52,6 +52,7 @@ test('without --pingone: the local provider, the default ports, any bundle', () 
     bundle: 'petstore',
     ports: { app: 8080, edge: 8787, provider: 9400, origin: 9300 },
     pingone: null,
+    bothTokens: false,
   });
   for (const bundle of Object.keys(BUNDLES)) {
     assert.equal(demoOptions(['--bundle', bundle], {}).bundle, bundle);
@@ -192,4 +193,23 @@ test('the trust configuration made for --pingone --bundle access binds to the ac
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('--both-tokens: the access entry takes the ID token beside it, and the app sends it', () => {
+  for (const env of [{}, { PINGONE_ENVIRONMENT_ID: 'env-1', PINGONE_CLIENT_ID: 'spa-1', PINGONE_API_AUDIENCE: AUDIENCE }]) {
+    const options = demoOptions(['--bundle', 'access', '--both-tokens'], env);
+    assert.equal(options.bothTokens, true);
+    const { worker, app } = configured(options);
+    const clientId = options.pingone ? 'spa-1' : 'cedargate-demo-spa';
+    const person = worker.CEDARGATE_CONFIG.trust.issuers.find((i) => i.caller === 'user');
+    // Groups from the ID token's `group` (the default claim), not the access token's `groups`.
+    assert.deepEqual(person.companion, { token: 'id', audiences: [clientId] });
+    assert.equal(person.group_claim, undefined);
+    assert.ok(worker.CEDARGATE_CONFIG.cors.allow_headers.includes('x-cedargate-id-token'));
+    assert.equal(app.edge_token, 'access');
+    assert.equal(app.edge_companion, true);
+    assert.equal(app.access_group_claim, undefined);
+  }
+  refused(['--both-tokens'], {}, /^--both-tokens goes with --bundle access/);
+  refused(['--bundle', 'todo', '--both-tokens'], {}, /^--both-tokens goes with --bundle access/);
 });

@@ -2,13 +2,15 @@
 // system on 127.0.0.1, prints the URL to open and the demo users, and stops every process it
 // started on Ctrl-C.
 //
-//   node run.mjs [--bundle petstore|access|context|todo|search]
+//   node run.mjs [--bundle petstore|access|context|todo|search] [--both-tokens]
 //                [--port-app 8080] [--port-edge 8787] [--port-provider 9400] [--port-origin 9300]
 //                [--pingone --region eu --environment-id <id> --client-id <id>
 //                 [--api-audience <uri>] [--introspection-client-id <id>]]
 //
 // `--bundle access` runs the access-token bundle (policies/petstore-access) with the local
-// provider: the app sends the access token, and the edge introspects it. `--bundle context`
+// provider: the app sends the access token, and the edge introspects it; with
+// `--both-tokens` the app sends the ID token beside it and the edge decides on both (groups
+// from the ID token, as PingOne puts them there only). `--bundle context`
 // runs policies/petstore-context from the worker's KV: decisions on request values, and a
 // step-up (multi-factor sign-in) for delete /pets/{petId}. `--bundle todo` runs the AuthZEN
 // interop Todo API (policies/authzen-todo): the roles of its people come from the bundle's
@@ -28,6 +30,15 @@
 // PINGONE_INTROSPECTION_CLIENT_ID work as well as the flags.
 import path from 'node:path';
 import fs from 'node:fs';
+
+/** What `--both-tokens` adds to the printed instructions. */
+const BOTH_TOKENS_LINES = [
+  '',
+  '  Both tokens in one decision: the app sends the ID token in X-Cedargate-Id-Token beside',
+  '  the access token; the edge verifies both, checks they are one person\'s for this app, and',
+  '  takes the groups from the ID token (`group`, as PingOne puts it there only), the scopes',
+  '  and permissions from the access token. The access token alone gets 401 companion_missing.',
+];
 import { startStack, root, USERS, TODO_USERS, TODO_SERVICE_SCOPE, SEARCH_USERS_FILE, BUNDLES, INTROSPECTION_CACHE_SECONDS } from './stack.mjs';
 import { demoOptions, UsageError, pingoneLines } from './options.mjs';
 
@@ -60,6 +71,7 @@ try {
     ports: opts.ports,
     pingone,
     bundle: opts.bundle,
+    bothTokens: opts.bothTokens,
     onStep: (step) => console.log(`[demo] ${step}`),
   });
 } catch (err) {
@@ -90,8 +102,11 @@ const lines = [
 ];
 if (pingone) {
   lines.push(...pingoneLines(opts.bundle, pingone, stack));
+  if (opts.bothTokens) lines.push(...BOTH_TOKENS_LINES);
 } else {
-  const token = ['access', 'todo', 'search'].includes(opts.bundle) ? 'access' : 'ID';
+  const token = opts.bothTokens
+    ? 'access token and ID'
+    : ['access', 'todo', 'search'].includes(opts.bundle) ? 'access' : 'ID';
   lines.push(`  Users (local PingOne-shaped provider; the app sends their ${token} token):`);
   if (opts.bundle === 'todo') {
     for (const [name, user] of Object.entries(TODO_USERS)) {
@@ -152,6 +167,7 @@ if (pingone) {
       `    curl -u inventory:inventory-local-secret -d token=$token ${stack.issuer}/revoke`,
     );
   }
+  if (opts.bothTokens) lines.push(...BOTH_TOKENS_LINES);
   if (opts.bundle === 'context') {
     lines.push(
       '',

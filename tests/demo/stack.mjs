@@ -211,14 +211,19 @@ function introspectionEntry(issuer, clientId) {
  * only from March 2027), introspected with the resource's id and secret when
  * `introspection` is given.
  */
-export function workerVars({ bundle, pingone = null, issuer, clientId, appUrl, edgeUrl, originUrl, assertionKey, kv, staged = null, rollout = null }) {
+export function workerVars({ bundle, pingone = null, issuer, clientId, appUrl, edgeUrl, originUrl, assertionKey, kv, staged = null, rollout = null, bothTokens = false }) {
   const access = bundle === 'access';
   const todo = bundle === 'todo';
   const search = bundle === 'search';
   const audience = pingone ? pingone.apiAudience : API_AUDIENCE;
   // The access-token bundle: a person's token (groups in `groups`) and a service's.
+  // With both tokens, a person's access token comes with the ID token (X-Cedargate-Id-Token),
+  // whose `group` claim gives the groups, as PingOne puts them in ID tokens only.
+  const person = bothTokens
+    ? { companion: { token: 'id', audiences: [clientId] } }
+    : { group_claim: 'groups' };
   const accessEntries = (aud) => [
-    { issuer, token: 'access', caller: 'user', audiences: [aud], ...(pingone ? {} : { token_type: 'at+jwt' }), group_claim: 'groups' },
+    { issuer, token: 'access', caller: 'user', audiences: [aud], ...(pingone ? {} : { token_type: 'at+jwt' }), ...person },
     { issuer, token: 'access', caller: 'client', audiences: [aud], ...(pingone ? {} : { token_type: 'at+jwt' }), group_claim: null },
   ];
   const introspection = access && !pingone
@@ -243,7 +248,11 @@ export function workerVars({ bundle, pingone = null, issuer, clientId, appUrl, e
       bundle_endpoint: true,
       ...(todo || search ? { authzen: { base_url: edgeUrl } } : {}),
       assertion: { issuer: edgeUrl, audience: originUrl },
-      cors: { allowed_origins: [appUrl], expose_headers: ['x-identity-echo'] },
+      cors: {
+        allowed_origins: [appUrl],
+        expose_headers: ['x-identity-echo'],
+        ...(bothTokens ? { allow_headers: ['authorization', 'content-type', 'x-cedargate-id-token'] } : {}),
+      },
       trust: {
         issuers: access
           ? accessEntries(audience)
@@ -268,7 +277,7 @@ export function workerVars({ bundle, pingone = null, issuer, clientId, appUrl, e
  * id; with the access bundle, the scopes of the custom resource and its audience too, and
  * the access token sent to the edge.
  */
-export function appSettings({ bundle, pingone = null, issuer, clientId, appUrl, edgeUrl }) {
+export function appSettings({ bundle, pingone = null, issuer, clientId, appUrl, edgeUrl, bothTokens = false }) {
   const access = bundle === 'access';
   const todo = bundle === 'todo';
   const search = bundle === 'search';
@@ -281,7 +290,7 @@ export function appSettings({ bundle, pingone = null, issuer, clientId, appUrl, 
       ...(access ? {
         scopes: ['openid', 'profile', 'email', 'pets:read', 'pets:write'],
         api_audience: pingone.apiAudience,
-        access_group_claim: 'groups',
+        ...(bothTokens ? { edge_companion: true } : { access_group_claim: 'groups' }),
       } : {}),
       edge_url: edgeUrl,
       edge_token: access ? 'access' : 'id',
@@ -298,7 +307,7 @@ export function appSettings({ bundle, pingone = null, issuer, clientId, appUrl, 
     access_token_type: 'at+jwt',
     edge_url: edgeUrl,
     edge_token: access || todo || search ? 'access' : 'id',
-    ...(access || todo ? { access_group_claim: 'groups' } : {}),
+    ...(bothTokens ? { edge_companion: true } : access || todo ? { access_group_claim: 'groups' } : {}),
     ...(todo ? { group_type: 'Role' } : {}),
     ...(search ? { token_groups: false } : {}),
     example_parameters: todo ? { todoId: '1', userId: 'rick@the-citadel.com' } : { petId: '1' },
@@ -314,8 +323,9 @@ export function appSettings({ bundle, pingone = null, issuer, clientId, appUrl, 
  * (`bundle_kv.staged_key`), the live bundle read from KV too. `rollout` goes to the worker's
  * configuration as it is (monitor mode).
  */
-export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null, bundle = 'petstore', providerArgs = [], staged = null, rollout = null } = {}) {
+export async function startStack({ ports = {}, dir, onStep = () => {}, pingone = null, bundle = 'petstore', providerArgs = [], staged = null, rollout = null, bothTokens = false } = {}) {
   if (!(bundle in BUNDLES)) throw new Error(`unknown bundle ${bundle} (${Object.keys(BUNDLES).join(', ')})`);
+  if (bothTokens && bundle !== 'access') throw new Error('both tokens in one decision is shown with the access bundle');
   const todo = bundle === 'todo';
   const search = bundle === 'search';
   fs.mkdirSync(dir, { recursive: true });
@@ -385,7 +395,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
       main: path.join(root, BUNDLES[bundle].main),
       compatibility_date: '2026-11-01',
       ...(kv ? { kv_namespaces: [{ binding: 'CEDARGATE_BUNDLES', id: 'cedargate-demo-bundles' }] } : {}),
-      vars: workerVars({ bundle, pingone, issuer, clientId, appUrl, edgeUrl, originUrl, assertionKey, kv, staged, rollout }),
+      vars: workerVars({ bundle, pingone, issuer, clientId, appUrl, edgeUrl, originUrl, assertionKey, kv, staged, rollout, bothTokens }),
     };
     if (!fs.existsSync(config.main)) {
       throw new Error(`${path.dirname(BUNDLES[bundle].main)} is missing: run ${BUNDLES[bundle].build}`);
@@ -418,7 +428,7 @@ export async function startStack({ ports = {}, dir, onStep = () => {}, pingone =
     if (!fs.existsSync(path.join(distDir, 'index.html'))) {
       throw new Error('web/dist is missing: run `cargo xtask build-web`');
     }
-    const appConfig = appSettings({ bundle, pingone, issuer, clientId, appUrl, edgeUrl });
+    const appConfig = appSettings({ bundle, pingone, issuer, clientId, appUrl, edgeUrl, bothTokens });
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(appConfig, null, 2));
     onStep(`serving the browser app on 127.0.0.1:${p.app}`);
     const app = start('app', [path.join(here, 'static.mjs'), '--port', String(p.app),

@@ -2,7 +2,7 @@
 //! serves any environment.
 
 use cedargate::url::{HttpUrl, UrlError};
-use cedargate::{IssuerConfig, TokenKind, TrustConfig};
+use cedargate::{CompanionConfig, IssuerConfig, TokenKind, TrustConfig};
 use serde::Deserialize;
 
 /// `config.json`.
@@ -51,6 +51,14 @@ pub struct AppConfig {
     /// token only) or `access`.
     #[serde(default = "default_edge_token")]
     pub edge_token: TokenKind,
+    /// Whether the app sends the ID token beside the access token (default `false`), for an
+    /// edge whose access-token entry takes it as its companion: both tokens in one decision,
+    /// groups from the ID token and scopes, permissions and client from the access token
+    /// (`X-Cedargate-Id-Token`; see the guide "Both tokens in one decision"). Needs
+    /// `edge_token: "access"` and `api_audience`; the app verifies and maps the pair as the
+    /// edge does.
+    #[serde(default)]
+    pub edge_companion: bool,
     /// Example values for path parameters when trying routes (default `1`).
     #[serde(default)]
     pub example_parameters: std::collections::BTreeMap<String, String>,
@@ -96,6 +104,11 @@ pub enum AppConfigError {
     /// Not an absolute http(s) URL the app accepts.
     #[error("{0} is refused: {1}")]
     Url(String, UrlError),
+    /// `edge_companion` without `edge_token: "access"` and `api_audience`.
+    #[error(
+        "edge_companion sends the ID token beside the access token: it needs edge_token \"access\" and api_audience"
+    )]
+    Companion,
     /// `openid` is not among the scopes.
     #[error("scopes must include openid")]
     NoOpenId,
@@ -130,6 +143,11 @@ impl AppConfig {
         }
         if !config.scopes.iter().any(|s| s == "openid") {
             return Err(AppConfigError::NoOpenId);
+        }
+        if config.edge_companion
+            && (config.edge_token != TokenKind::Access || config.api_audience.is_none())
+        {
+            return Err(AppConfigError::Companion);
         }
         cedargate::Verifier::new(&config.trust_config()?)
             .map_err(|e| AppConfigError::Trust(e.to_string()))?;
@@ -197,6 +215,12 @@ impl AppConfig {
             if !self.token_groups {
                 access.group_claim = None;
             }
+            if self.edge_companion {
+                access.companion = Some(CompanionConfig::new(
+                    TokenKind::Id,
+                    vec![self.client_id.clone()],
+                ));
+            }
             issuers.push(access);
         }
         Ok(TrustConfig {
@@ -250,6 +274,54 @@ mod tests {
                 (TokenKind::Access, Some("groups"), Some("Role"))
             ]
         );
+    }
+
+    #[test]
+    fn the_id_token_goes_beside_the_access_token_only_when_asked_and_possible() {
+        let c = AppConfig::from_json(&format!(
+            r#"{BASE} "issuer": "https://auth.example.com/as", "api_audience": "https://api",
+               "edge_token": "access", "edge_companion": true }}"#
+        ))
+        .unwrap();
+        let trust = c.trust_config().unwrap();
+        let access = trust
+            .issuers
+            .iter()
+            .find(|i| i.token == TokenKind::Access)
+            .unwrap();
+        let companion = access.companion.as_ref().unwrap();
+        assert_eq!(
+            (companion.token, companion.audiences.as_slice()),
+            (TokenKind::Id, &["app".to_owned()][..])
+        );
+        assert_eq!(companion.header_name(), cedargate::DEFAULT_ID_TOKEN_HEADER);
+        assert_eq!(companion.from.group, TokenKind::Id);
+        // Off by default; refused where there is no access token to go beside.
+        let plain = AppConfig::from_json(&format!(
+            r#"{BASE} "issuer": "https://auth.example.com/as", "api_audience": "https://api",
+               "edge_token": "access" }}"#
+        ))
+        .unwrap();
+        assert!(
+            plain
+                .trust_config()
+                .unwrap()
+                .issuers
+                .iter()
+                .all(|i| i.companion.is_none())
+        );
+        for wrong in [
+            r#""api_audience": "https://api", "edge_companion": true"#,
+            r#""edge_token": "access", "edge_companion": true"#,
+        ] {
+            assert_eq!(
+                AppConfig::from_json(&format!(
+                    r#"{BASE} "issuer": "https://auth.example.com/as", {wrong} }}"#
+                )),
+                Err(AppConfigError::Companion),
+                "{wrong}"
+            );
+        }
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct EngineInput {
     pub jwks: String,
     /// The token sent to the edge.
     pub token: String,
+    /// The ID token sent beside it, when the app sends both (`edge_companion`).
+    #[serde(default)]
+    pub companion: Option<String>,
     /// The bundle endpoint's answer, as the edge sent it.
     pub bundle: String,
     /// Now, on this browser's clock (seconds since the epoch).

@@ -521,6 +521,7 @@ fn browser_stage(cx: &mut Context) -> Outcome {
         "tests/browser/step-up.test.mjs",
         "tests/browser/app.test.mjs",
         "tests/browser/staged.test.mjs",
+        "tests/browser/both-tokens.test.mjs",
         "tests/demo/assertion.test.mjs",
         "tests/demo/options.test.mjs",
         "tests/demo/stack.test.mjs",

@@ -2,7 +2,9 @@
 
 use cedargate::crypto::WebCrypto;
 use cedargate::wire::BundleEndpoint;
-use cedargate::{Bundle, Gate, IssuerKeys, KeySet, Principal, UnixTime, VerifiedToken};
+use cedargate::{
+    Bundle, Credentials, Gate, IssuerKeys, KeySet, Principal, UnixTime, VerifiedToken,
+};
 use cedargate_web::config::AppConfig;
 use cedargate_web::engine_wire::{
     EngineError, EngineInput, EngineMatrix, EngineStaged, WhatIfInput, WireSetClaim,
@@ -92,8 +94,11 @@ async fn compute(input: &EngineInput) -> Result<(EngineMatrix, Held), EngineErro
     let gate = Gate::new(bundle, &trust_config).map_err(|e| EngineError::Bundle(e.to_string()))?;
     // The pipeline the edge runs, with the keys the session was verified with.
     let (verified, principal) = gate
-        .authenticate(
-            &input.token,
+        .authenticate_with(
+            Credentials {
+                token: &input.token,
+                companions: &presented(input),
+            },
             IssuerKeys::new(&input.issuer, &keys),
             &WebCrypto::new(),
             now,
@@ -134,6 +139,16 @@ async fn compute(input: &EngineInput) -> Result<(EngineMatrix, Held), EngineErro
     Ok((matrix, Held { gate, verified }))
 }
 
+/// The companion header the app sends, as the edge reads it: the ID token beside the access
+/// token when the app sends both (`edge_companion`), else none.
+fn presented(input: &EngineInput) -> Vec<(&str, &str)> {
+    input
+        .companion
+        .as_deref()
+        .map(|id| vec![(cedargate::DEFAULT_ID_TOKEN_HEADER, id)])
+        .unwrap_or_default()
+}
+
 /// Each policy's text, by `@id`.
 fn texts_of(bundle: &Bundle) -> BTreeMap<String, String> {
     bundle
@@ -158,8 +173,11 @@ async fn staged(
         .map_err(|e| staged_error(e.to_string()))?;
     let gate = Gate::new(bundle, trust_config).map_err(|e| staged_error(e.to_string()))?;
     let (_, principal) = gate
-        .authenticate(
-            &input.token,
+        .authenticate_with(
+            Credentials {
+                token: &input.token,
+                companions: &presented(input),
+            },
             IssuerKeys::new(&input.issuer, keys),
             &WebCrypto::new(),
             now,

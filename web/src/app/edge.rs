@@ -80,6 +80,25 @@ pub fn edge_token<'s>(config: &AppConfig, session: &'s Session) -> Result<&'s To
     }
 }
 
+/// What the app sends the edge: its token and, when it sends both (`edge_companion`), the
+/// ID token beside the access token.
+#[derive(Clone, Debug)]
+pub struct EdgeCredentials {
+    pub token: Token,
+    pub companion: Option<Token>,
+}
+
+/// The credentials the app sends to the edge, as the session holds them now.
+pub fn edge_credentials(
+    config: &AppConfig,
+    session: &Session,
+) -> Result<EdgeCredentials, EdgeError> {
+    Ok(EdgeCredentials {
+        token: edge_token(config, session)?.clone(),
+        companion: config.edge_companion.then(|| session.id_token.clone()),
+    })
+}
+
 /// Fetches the edge's bundle and has the engine evaluate every action for the signed-in
 /// principal. The fetch does not wait for the engine, which loads meanwhile.
 pub async fn matrix(setup: &Setup, session: &Session) -> Result<Matrix, EdgeError> {
@@ -95,8 +114,13 @@ pub async fn matrix(setup: &Setup, session: &Session) -> Result<Matrix, EdgeErro
         config.edge_url.trim_end_matches('/'),
         cedargate::wire::BUNDLE_PATH
     );
-    let response = Request::get(&url)
-        .header("authorization", &format!("Bearer {}", token.raw.expose()))
+    let companion = config.edge_companion.then_some(&session.id_token);
+    let mut request =
+        Request::get(&url).header("authorization", &format!("Bearer {}", token.raw.expose()));
+    if let Some(id) = companion {
+        request = request.header(cedargate::DEFAULT_ID_TOKEN_HEADER, id.raw.expose());
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| EdgeError::Network(e.to_string()))?;
@@ -121,6 +145,7 @@ pub async fn matrix(setup: &Setup, session: &Session) -> Result<Matrix, EdgeErro
         issuer: session.discovery.issuer.clone(),
         jwks: session.jwks.to_string(),
         token: token.raw.expose().to_owned(),
+        companion: companion.map(|id| id.raw.expose().to_owned()),
         bundle,
         now: now().0,
     };
@@ -168,8 +193,14 @@ pub fn example_path(config: &AppConfig, template: &str) -> String {
         .join("/")
 }
 
-/// Calls one route through the edge with the session's token.
-pub async fn try_route(config: &AppConfig, token: &Token, route: &str) -> Result<Answer, String> {
+/// Calls one route through the edge with the session's token (and the ID token beside it
+/// when the app sends both).
+pub async fn try_route(
+    config: &AppConfig,
+    credentials: &EdgeCredentials,
+    route: &str,
+) -> Result<Answer, String> {
+    let token = &credentials.token;
     let (method, template) = route.split_once(' ').ok_or("not a route")?;
     let method =
         Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|e| e.to_string())?;
@@ -178,9 +209,12 @@ pub async fn try_route(config: &AppConfig, token: &Token, route: &str) -> Result
         config.edge_url.trim_end_matches('/'),
         example_path(config, template)
     );
-    let builder = Request::get(&url)
+    let mut builder = Request::get(&url)
         .method(method.clone())
         .header("authorization", &format!("Bearer {}", token.raw.expose()));
+    if let Some(id) = &credentials.companion {
+        builder = builder.header(cedargate::DEFAULT_ID_TOKEN_HEADER, id.raw.expose());
+    }
     let request = if method == Method::GET || method == Method::DELETE {
         builder.build()
     } else {

@@ -12,7 +12,7 @@ use crate::app::components::staged::StagedPanel;
 use crate::app::components::what_if::WhatIfPanel;
 use crate::app::edge;
 use crate::app::{AppError, Setup, oidc};
-use crate::session::{Session, Token};
+use crate::session::Session;
 use cedargate::{ActionDecision, Outcome, Reliance, StepUp};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
@@ -22,8 +22,8 @@ use std::sync::Arc;
 pub fn ActionsPanel(
     setup: Arc<Setup>,
     session: Arc<Session>,
-    /// The token tries are sent with, as it is now (renewals replace it).
-    token: Signal<Option<Token>>,
+    /// What tries are sent with, as it is now (renewals replace the tokens).
+    token: Signal<Option<edge::EdgeCredentials>>,
 ) -> impl IntoView {
     let matrix = {
         let setup = setup.clone();
@@ -299,7 +299,7 @@ fn ActionRow(
     /// `false` for an action in the edge's monitor mode.
     enforced: bool,
     setup: Arc<Setup>,
-    token: Signal<Option<Token>>,
+    token: Signal<Option<edge::EdgeCredentials>>,
     texts: Arc<BTreeMap<String, String>>,
     open: RwSignal<Option<String>>,
 ) -> impl IntoView {

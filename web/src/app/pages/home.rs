@@ -145,12 +145,12 @@ fn SignedIn(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
     // The tokens as they are now: a renewal replaces them in place.
     let id_token = move || state.get().map(|s| s.id_token.clone());
     let access_token = move || state.get().and_then(|s| s.access_token.clone());
-    let edge_token = {
+    let edge_credentials = {
         let config = setup.config.clone();
         Signal::derive(move || {
             state
                 .get()
-                .and_then(|s| edge::edge_token(&config, &s).ok().cloned())
+                .and_then(|s| edge::edge_credentials(&config, &s).ok())
         })
     };
     view! {
@@ -194,7 +194,7 @@ fn SignedIn(setup: Arc<Setup>, session: Arc<Session>) -> impl IntoView {
                     }
                 })
         }}
-        <ActionsPanel setup=setup.clone() session=session.clone() token=edge_token/>
+        <ActionsPanel setup=setup.clone() session=session.clone() token=edge_credentials/>
         {move || {
             id_token()
                 .map(|token| {
