@@ -707,10 +707,9 @@ fn init_pingone(
     Ok(0)
 }
 
-fn export_pingone(dir: &Path, out: Option<&str>) -> Result<u8, String> {
-    let source = folder::read(dir)?;
-    let document = pingone::export(dir, &source)?;
-    let text = serde_json::to_string_pretty(&document).map_err(|e| e.to_string())? + "\n";
+/// `document` as pretty JSON into `out`, or on standard output without one.
+fn write_json<T: serde::Serialize>(document: &T, out: Option<&str>) -> Result<u8, String> {
+    let text = serde_json::to_string_pretty(document).map_err(|e| e.to_string())? + "\n";
     match out {
         Some(path) => {
             std::fs::write(path, text).map_err(|e| format!("{path}: cannot write: {e}"))?;
@@ -719,6 +718,12 @@ fn export_pingone(dir: &Path, out: Option<&str>) -> Result<u8, String> {
         None => print!("{text}"),
     }
     Ok(0)
+}
+
+fn export_pingone(dir: &Path, out: Option<&str>) -> Result<u8, String> {
+    let source = folder::read(dir)?;
+    let document = pingone::export(dir, &source)?;
+    write_json(&document, out)
 }
 
 fn run_check(dir: &Path, deny_warnings: bool) -> Result<u8, String> {
@@ -842,15 +847,7 @@ fn now(at: Option<i64>) -> UnixTime {
 fn avp_export(dir: &str, out: Option<&str>) -> Result<u8, String> {
     let bundle = Bundle::load(&folder::read(Path::new(dir))?).map_err(|e| format!("{dir}: {e}"))?;
     let document = avp::export(&bundle)?;
-    let text = serde_json::to_string_pretty(&document).map_err(|e| e.to_string())? + "\n";
-    match out {
-        Some(path) => {
-            std::fs::write(path, text).map_err(|e| format!("{path}: cannot write: {e}"))?;
-            println!("wrote {path}");
-        }
-        None => print!("{text}"),
-    }
-    Ok(0)
+    write_json(&document, out)
 }
 
 fn avp_import(

@@ -3,20 +3,16 @@
 //! the library and through the binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{cedargate, root};
+
 use cedargate::{Bundle, BundleSource};
 use cedargate_cli::openapi::{Api, Operation};
 use cedargate_cli::{avp, check, diff, folder, generate};
 use cedargate_test_support::{self as support, API_AUDIENCE, CLIENT_ID, ISSUER_A, ISSUER_B, NOW};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use std::process::Output;
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -36,14 +32,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn cedargate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cedargate"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
 }
 
 fn stdout(out: &Output) -> String {

@@ -4,20 +4,16 @@
 //! and bad input is refused with nothing written.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{cedargate, root};
+
 use cedargate::decision_table::{CaseOutcome, DecisionTable};
 use cedargate::{Bundle, ContextConfig, Gate, RequestValues, StepUp, TokenValue};
 use cedargate_cli::{diff_decisions, folder, pingone};
 use cedargate_test_support::{self as support, NOW};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use std::process::Output;
 
 fn data(name: &str) -> String {
     format!("cli/tests/data/pingone/{name}")
@@ -31,14 +27,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
     dir
-}
-
-fn cedargate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cedargate"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
