@@ -338,16 +338,7 @@ fn build_wasm_bench(
     lib: &str,
 ) -> Result<(), String> {
     let root = run::root();
-    let mut cargo = Command::new("cargo");
-    cargo.current_dir(&root).args([
-        "build",
-        "--release",
-        "--target",
-        "wasm32-unknown-unknown",
-        "-p",
-        package,
-    ]);
-    if !run::run(&mut cargo, "  | ")?.success {
+    if !run::run(&mut run::wasm32_release_build(package), "  | ")?.success {
         return Err(format!("building tests/bench/{dir} failed"));
     }
     let out = root.join("target/bench").join(dir);

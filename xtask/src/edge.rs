@@ -185,18 +185,9 @@ pub fn entry_build(
 ) -> Result<(), String> {
     let root = run::root();
     let _lock = build_lock(&root.join("target/edge-build.lock"))?;
-    let mut cargo = Command::new("cargo");
+    let mut cargo = run::wasm32_release_build(package);
     cargo
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--lib",
-            "-p",
-        ])
-        .arg(package)
+        .arg("--lib")
         .envs(envs.iter().copied())
         // As worker-build builds: wasm-bindgen's macros use js-sys's futures.
         .env("WASM_BINDGEN_USE_JS_SYS", "1");

@@ -12,6 +12,23 @@ pub fn root() -> PathBuf {
     manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
+/// `cargo build --release --target wasm32-unknown-unknown -p <package>` from the root: the
+/// size-tuned release profile the worker, the app's engine and the wasm benchmarks share.
+pub fn wasm32_release_build(package: &str) -> Command {
+    let mut cargo = Command::new("cargo");
+    cargo
+        .current_dir(root())
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+        ])
+        .arg(package);
+    cargo
+}
+
 /// Describes a command for messages.
 pub fn describe(cmd: &Command) -> String {
     let mut text = cmd.get_program().to_string_lossy().into_owned();

@@ -42,16 +42,12 @@ pub fn build(node: &NodeTools) -> Result<String, String> {
 /// wasm-opt -Oz (binaryen 132), into `web/engine/pkg`.
 fn compile_engine(node: &NodeTools) -> Result<(), String> {
     let root = run::root();
-    let mut cargo = Command::new("cargo");
-    cargo.current_dir(&root).args([
-        "build",
-        "--release",
-        "--target",
-        "wasm32-unknown-unknown",
-        "-p",
-        "cedargate-web-engine",
-    ]);
-    if !run::run(&mut cargo, "  | ")?.success {
+    if !run::run(
+        &mut run::wasm32_release_build("cedargate-web-engine"),
+        "  | ",
+    )?
+    .success
+    {
         return Err("building the app's engine (web/engine) failed".into());
     }
     let out = root.join("web/engine/pkg");
