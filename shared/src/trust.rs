@@ -158,6 +158,8 @@ pub struct Trust {
     /// it maps fits, which [`Principal::checked_for`] carries so that a decision with the
     /// same bundle does not check the principal against the schema again.
     checked_for: Arc<BundleVersion>,
+    /// [`Trust::companion_headers`], found once when bound.
+    companion_headers: Vec<String>,
 }
 
 impl Trust {
@@ -175,11 +177,21 @@ impl Trust {
         let spaces = identity_spaces(config)?;
         check_distinct_identities(&issuers, config.insecure_shared_group_ids, &spaces)?;
         set_foreign_prefixes(&mut issuers, config.insecure_shared_group_ids, &spaces);
+        let mut companion_headers: Vec<String> = Vec::new();
+        for entry in &config.issuers {
+            if let Some(c) = &entry.companion {
+                let name = c.header_name();
+                if !companion_headers.contains(&name) {
+                    companion_headers.push(name);
+                }
+            }
+        }
         Ok(Self {
             verifier,
             issuers,
             schema: Arc::new(bundle.schema().clone()),
             checked_for: Arc::new(bundle.text_version().clone()),
+            companion_headers,
         })
     }
 
@@ -252,18 +264,9 @@ impl Trust {
 
     /// The header the companion of a token of this entry comes in, for every entry that
     /// takes one (lowercase, without repeats): what an enforcement point reads besides
-    /// `Authorization`.
-    pub fn companion_headers(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for policy in &self.issuers {
-            if let Some(c) = &policy.config.companion {
-                let name = c.header_name();
-                if !out.contains(&name) {
-                    out.push(name);
-                }
-            }
-        }
-        out
+    /// `Authorization`. Found once when the trust is bound: the edge asks on every request.
+    pub fn companion_headers(&self) -> &[String] {
+        &self.companion_headers
     }
 
     /// The companion configuration of the entry that accepted `token`, if it takes one.

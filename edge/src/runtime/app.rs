@@ -307,7 +307,7 @@ impl Exchange<'_> {
         // The companion headers the trust reads (`trust.issuers[].companion`): never logged,
         // never forwarded (x-cedargate-*), part of the token cache's key.
         let names = self.gate.trust().companion_headers();
-        let companions = crate::companion::companion_headers(&names, |n| self.incoming.header(n));
+        let companions = crate::companion::companion_headers(names, |n| self.incoming.header(n));
         let auth = self
             .authenticate(token, &companions, record)
             .await
