@@ -4,7 +4,7 @@
 //! fetch the document themselves and call [`Discovery::from_json`].
 
 use crate::url::{HttpUrl, UrlError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Where an issuer's discovery document is: `{issuer}/.well-known/openid-configuration`.
 pub fn discovery_url(issuer: &str) -> String {
@@ -15,7 +15,7 @@ pub fn discovery_url(issuer: &str) -> String {
 }
 
 /// The parts of a provider's discovery document cedargate uses.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Discovery {
     /// The issuer; equal to the one it was fetched for (checked by [`Discovery::from_json`]).
     pub issuer: String,
@@ -68,14 +68,21 @@ impl Discovery {
             .map_err(|e| DiscoveryError::Shape(e.to_string()))?;
         let doc: Self =
             serde_json::from_value(value).map_err(|e| DiscoveryError::Shape(e.to_string()))?;
-        if doc.issuer != issuer {
+        doc.checked_for(issuer)
+    }
+
+    /// The checks [`Discovery::from_json`] makes of a document read, made again of one kept
+    /// (the app keeps it with a sign-in under way): it names `issuer` exactly, and every
+    /// endpoint follows the URL rule.
+    pub fn checked_for(self, issuer: &str) -> Result<Self, DiscoveryError> {
+        if self.issuer != issuer {
             return Err(DiscoveryError::Issuer {
                 expected: issuer.to_owned(),
-                found: doc.issuer,
+                found: self.issuer,
             });
         }
-        doc.check_endpoints()?;
-        Ok(doc)
+        self.check_endpoints()?;
+        Ok(self)
     }
 
     /// Every endpoint given follows the URL rule: https, or http only to loopback.

@@ -317,3 +317,40 @@ test('sign-out ends the session at the provider too', async () => {
   await page.waitForSelector('#username', { timeout: 15_000 });
   await context.close();
 });
+
+test('the callback exchanges the code without waiting for the discovery document again', async () => {
+  const { page, context, problems } = await newPage();
+  await page.goto(stack.appUrl);
+  await page.getByTestId('sign-in').click();
+  await page.waitForSelector('#username');
+  // From here on, the app's fetches of the discovery document answer 1.5 s late; the
+  // provider's own pages do not fetch it.
+  const seen = [];
+  await context.route('**/.well-known/openid-configuration', async (route) => {
+    const response = await route.fetch();
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.fulfill({ response });
+    seen.push(['discovery answered', Date.now()]);
+  });
+  context.on('request', (request) => {
+    if (request.method() === 'POST' && new URL(request.url()).pathname.endsWith('/token')) {
+      seen.push(['token request', Date.now()]);
+    }
+  });
+  await page.fill('#username', 'alice');
+  await page.fill('#password', USERS.alice.password);
+  await Promise.all([page.waitForURL(`${stack.appUrl}/`), page.click('button[type=submit]')]);
+  await page.getByTestId('profile').waitFor();
+  assert.equal(await page.getByTestId('subject').textContent(), 'alice');
+  const at = (what) => seen.find(([name]) => name === what)?.[1];
+  assert.ok(at('token request'), `no token request seen: ${JSON.stringify(seen)}`);
+  assert.ok(at('discovery answered'), `the set-up fetched no discovery document: ${JSON.stringify(seen)}`);
+  assert.ok(
+    at('token request') < at('discovery answered'),
+    `the code was exchanged only after the discovery document arrived: ${JSON.stringify(seen)}`,
+  );
+  // The record (with the document it kept) is used up.
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  assert.deepEqual(problems, []);
+  await context.close();
+});

@@ -3,6 +3,7 @@
 //! round-trip record, and the callback's parameters. No I/O here.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use cedargate::discovery::Discovery;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -80,6 +81,22 @@ pub struct PendingLogin {
     /// that the person must sign in means the session is over, not an error.
     #[serde(default)]
     pub silent: bool,
+    /// The provider's discovery document as it was when the sign-in started: the callback
+    /// exchanges the code with it instead of waiting for the document to be fetched again
+    /// (one round trip fewer before the claims show). Checked again when read
+    /// ([`PendingLogin::discovery_for`]).
+    #[serde(default)]
+    pub discovery: Option<Discovery>,
+}
+
+impl PendingLogin {
+    /// The discovery document kept with the sign-in, when it is still one for `issuer`:
+    /// checked again as a fetched one is (it names `issuer` exactly, every endpoint follows
+    /// the URL rule). `None` for a record without one, or whose document fails the checks:
+    /// the callback then waits for the fetched document.
+    pub fn discovery_for(&self, issuer: &str) -> Option<Discovery> {
+        self.discovery.clone()?.checked_for(issuer).ok()
+    }
 }
 
 impl fmt::Debug for PendingLogin {

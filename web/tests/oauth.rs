@@ -70,7 +70,42 @@ fn pending(now: f64) -> PendingLogin {
         started_ms: now,
         max_age: None,
         silent: false,
+        discovery: None,
     }
+}
+
+fn discovery_json(issuer: &str, token_endpoint: &str) -> String {
+    format!(
+        r#"{{"issuer":"{issuer}","authorization_endpoint":"{issuer}/authorize","token_endpoint":"{token_endpoint}","jwks_uri":"{issuer}/jwks"}}"#
+    )
+}
+
+#[test]
+fn the_record_keeps_the_discovery_document_and_it_is_checked_again_when_read() {
+    let discovery =
+        Discovery::from_json(&discovery_json(ISSUER, &format!("{ISSUER}/token")), ISSUER).unwrap();
+    let record = PendingLogin {
+        discovery: Some(discovery.clone()),
+        ..pending(0.0)
+    };
+    // Through sessionStorage's text and back, as the redirect takes it.
+    let stored: PendingLogin =
+        serde_json::from_str(&serde_json::to_string(&record).unwrap()).unwrap();
+    assert_eq!(stored.discovery_for(ISSUER), Some(discovery.clone()));
+    // Kept for another issuer than the configured one: not used.
+    assert_eq!(stored.discovery_for("https://other.example/as"), None);
+    // A record written before documents were kept, or without one: the callback waits for
+    // the fetched document.
+    assert_eq!(pending(0.0).discovery_for(ISSUER), None);
+    let old: PendingLogin =
+        serde_json::from_str(r#"{"state":"s","nonce":"n","verifier":"v","started_ms":0}"#).unwrap();
+    assert_eq!(old.discovery_for(ISSUER), None);
+    // A document changed in storage to send the code elsewhere in the clear is refused as a
+    // fetched one would be.
+    let mut text = serde_json::to_value(&record).unwrap();
+    text["discovery"]["token_endpoint"] = "http://attacker.example/token".into();
+    let tampered: PendingLogin = serde_json::from_value(text).unwrap();
+    assert_eq!(tampered.discovery_for(ISSUER), None);
 }
 
 #[test]
@@ -286,6 +321,7 @@ fn token_and_logout_requests() {
             started_ms: 0.0,
             max_age: None,
             silent: false,
+            discovery: None,
         }),
         ISS_OPTIONAL,
         0.0,

@@ -94,6 +94,7 @@ pub fn begin(
         started_ms: now_ms(),
         max_age: step_up.and_then(|s| s.max_age),
         silent,
+        discovery: Some(discovery.clone()),
     };
     storage::save(&pending).map_err(SignInError::Config)?;
     Ok(oauth::authorization_url(
@@ -105,6 +106,12 @@ pub fn begin(
         &verifier.challenge(),
         step_up,
     ))
+}
+
+/// The discovery document kept with this tab's sign-in under way, checked again for
+/// `issuer` ([`PendingLogin::discovery_for`]); `None` when there is none or it fails.
+pub fn remembered_discovery(issuer: &str) -> Option<Discovery> {
+    storage::load()?.discovery_for(issuer)
 }
 
 /// Starts sign-in ([`begin`]) and sends the browser to the provider.

@@ -1,5 +1,6 @@
 //! `/callback`: checks the provider's answer, exchanges the code, verifies the ID token,
-//! then goes home with the session in memory.
+//! then goes home with the session in memory. The code is exchanged with the discovery
+//! document kept with the sign-in, without waiting for the set-up's own fetch of it.
 //!
 //! The completion runs exactly once per page load: the sign-in record it consumes can be
 //! used only once, so it must not sit in a resource that may re-run. The answer is taken
@@ -7,7 +8,7 @@
 
 use crate::app::oidc::SignInError;
 use crate::app::sessions::Sessions;
-use crate::app::{AppError, SetupResource, oidc};
+use crate::app::{AppError, ConfigResource, SetupResource, oidc};
 use crate::oauth::OAuthError;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -16,6 +17,7 @@ use leptos_router::hooks::use_navigate;
 
 #[component]
 pub fn Callback() -> impl IntoView {
+    let config = expect_context::<ConfigResource>();
     let setup = expect_context::<SetupResource>();
     let sessions = expect_context::<Sessions>();
     let (outcome, set_outcome) = signal(None::<Result<(), AppError>>);
@@ -31,8 +33,19 @@ pub fn Callback() -> impl IntoView {
     }
     let navigate = use_navigate();
     spawn_local(async move {
-        let result = match setup.await {
-            Ok(setup) => oidc::complete(&setup.config, &setup.discovery, &query).await,
+        let result = match config.await {
+            Ok(loaded) => {
+                // The discovery document kept with the sign-in, so the code is exchanged
+                // while the set-up still fetches its own; the fetched one otherwise.
+                let discovery = match oidc::remembered_discovery(&loaded.issuer) {
+                    Some(discovery) => Ok(discovery),
+                    None => setup.await.map(|setup| setup.discovery.clone()),
+                };
+                match discovery {
+                    Ok(discovery) => oidc::complete(&loaded.config, &discovery, &query).await,
+                    Err(err) => Err(SignInError::Config(err.to_string())),
+                }
+            }
             Err(err) => Err(SignInError::Config(err.to_string())),
         };
         let home = || {
