@@ -354,3 +354,60 @@ test('the callback exchanges the code without waiting for the discovery document
   assert.deepEqual(problems, []);
   await context.close();
 });
+
+test('a key the browser cannot import is checked by the engine, and sign-in still verifies the tokens', async () => {
+  const { page, context, problems } = await newPage();
+  // As a browser without the algorithm would: importKey refuses RSASSA keys with
+  // NotSupportedError. The shell links no pure-Rust signature code; it hands the check to
+  // the engine module.
+  await context.addInitScript(() => {
+    const original = crypto.subtle.importKey.bind(crypto.subtle);
+    window.__refusedImports = 0;
+    crypto.subtle.importKey = (format, key, algorithm, ...rest) => {
+      if ((algorithm?.name ?? algorithm) === 'RSASSA-PKCS1-v1_5') {
+        window.__refusedImports += 1;
+        return Promise.reject(new DOMException('not in this browser', 'NotSupportedError'));
+      }
+      return original(format, key, algorithm, ...rest);
+    };
+  });
+  await signIn(page, 'alice');
+  assert.equal(await page.getByTestId('subject').textContent(), 'alice');
+  assert.match(await page.getByTestId('id-token').textContent(), /verified/);
+  assert.ok(await page.evaluate(() => window.__refusedImports) > 0, 'WebCrypto was not asked');
+  // The engine, which falls back the same way, decides as the edge does.
+  const rows = await matrix(page);
+  assert.equal(rows['post /pets'].predicted, 'Allow');
+  assert.match(await tryRow(rows['get /pets'].row), /^200 /);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a forged signature is refused on the engine\'s path too', async () => {
+  const { page, context } = await newPage();
+  await context.addInitScript(() => {
+    const original = crypto.subtle.importKey.bind(crypto.subtle);
+    crypto.subtle.importKey = (format, key, algorithm, ...rest) =>
+      (algorithm?.name ?? algorithm) === 'RSASSA-PKCS1-v1_5'
+        ? Promise.reject(new DOMException('not in this browser', 'NotSupportedError'))
+        : original(format, key, algorithm, ...rest);
+  });
+  // The provider's answer reaches the app with the ID token's signature changed.
+  await context.route('**/token', async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    const [h, p, s] = body.id_token.split('.');
+    const flipped = (s[0] === 'A' ? 'B' : 'A') + s.slice(1);
+    await route.fulfill({ response, json: { ...body, id_token: `${h}.${p}.${flipped}` } });
+  });
+  await page.goto(stack.appUrl);
+  await page.getByTestId('sign-in').click();
+  await page.waitForSelector('#username');
+  await page.fill('#username', 'alice');
+  await page.fill('#password', USERS.alice.password);
+  await page.click('button[type=submit]');
+  await page.getByTestId('error').waitFor();
+  assert.match(await page.getByTestId('error').textContent(), /signature/i);
+  assert.equal(await page.getByTestId('profile').count(), 0);
+  await context.close();
+});

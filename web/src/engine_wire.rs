@@ -113,3 +113,19 @@ mod tests {
         assert_eq!(back, EngineError::Token("expired".into()));
     }
 }
+
+/// A signature the shell's WebCrypto cannot check (a key the browser cannot import, such as
+/// Ed25519 in an older one), handed to the engine, which checks it with the shared core's
+/// pure-Rust backend: the shell links none of that code. The engine answers `true` (it
+/// verifies), `false` (it does not), or throws why it cannot check it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureInput {
+    /// The token's algorithm, which the key accepts.
+    pub alg: cedargate::Algorithm,
+    /// The issuer's key, as its public JWK.
+    pub jwk: serde_json::Map<String, serde_json::Value>,
+    /// The signed text: `base64url(header) "." base64url(payload)`.
+    pub message: String,
+    /// The signature's bytes.
+    pub signature: Vec<u8>,
+}

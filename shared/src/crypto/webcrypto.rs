@@ -19,10 +19,20 @@ const MAX_CACHED_KEYS: usize = 64;
 /// the isolate or page (it is not `Send`; wasm32 is single-threaded).
 ///
 /// Where the platform cannot import a key (for instance an engine without Ed25519), the
-/// check falls back to [`RustCrypto`]; it never skips verification.
-#[derive(Debug, Default)]
-pub struct WebCrypto {
+/// check goes to the fallback `F`: [`RustCrypto`] unless another is given
+/// ([`WebCrypto::with_fallback`]); it never skips verification. A program that must stay
+/// small gives another fallback so that it links no pure-Rust signature code (the browser
+/// app's shell asks its engine module, which loads anyway).
+#[derive(Debug)]
+pub struct WebCrypto<F = RustCrypto> {
     keys: RefCell<HashMap<(String, Algorithm), KeyEntry>>,
+    fallback: F,
+}
+
+impl Default for WebCrypto {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -32,9 +42,20 @@ enum KeyEntry {
 }
 
 impl WebCrypto {
-    /// A backend with an empty key cache.
+    /// A backend with an empty key cache, falling back to [`RustCrypto`].
     pub fn new() -> Self {
-        Self::default()
+        Self::with_fallback(RustCrypto)
+    }
+}
+
+impl<F: SignatureBackend> WebCrypto<F> {
+    /// A backend with an empty key cache that hands the checks the platform cannot make
+    /// (a key it cannot import) to `fallback`.
+    pub fn with_fallback(fallback: F) -> Self {
+        Self {
+            keys: RefCell::default(),
+            fallback,
+        }
     }
 
     async fn key_for(&self, check: &SignatureCheck<'_>) -> Result<KeyEntry, SignatureError> {
@@ -59,7 +80,7 @@ impl WebCrypto {
         check.precheck()?;
         let key = match self.key_for(check).await? {
             KeyEntry::Imported(key) => key,
-            KeyEntry::Unsupported => return RustCrypto::verify_now(check),
+            KeyEntry::Unsupported => return self.fallback.verify(check).await,
         };
         let subtle = subtle()?;
         let promise = subtle
@@ -79,7 +100,7 @@ impl WebCrypto {
     }
 }
 
-impl SignatureBackend for WebCrypto {
+impl<F: SignatureBackend> SignatureBackend for WebCrypto<F> {
     fn name(&self) -> &'static str {
         "webcrypto"
     }

@@ -1,13 +1,15 @@
 //! The engine's functions, as JavaScript sees them.
 
-use cedargate::crypto::WebCrypto;
+use cedargate::crypto::{
+    RustCrypto, SignatureBackend as _, SignatureCheck, SignatureError, WebCrypto,
+};
 use cedargate::wire::BundleEndpoint;
 use cedargate::{
     Bundle, Credentials, Gate, IssuerKeys, KeySet, Principal, UnixTime, VerifiedToken,
 };
 use cedargate_web::config::AppConfig;
 use cedargate_web::engine_wire::{
-    EngineError, EngineInput, EngineMatrix, EngineStaged, WhatIfInput, WireSetClaim,
+    EngineError, EngineInput, EngineMatrix, EngineStaged, SignatureInput, WhatIfInput, WireSetClaim,
 };
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -221,4 +223,33 @@ fn data_above(doc: &BundleEndpoint, principal: &Principal) -> Vec<String> {
         .filter(|uid| !from_token.contains(uid))
         .map(|(ty, id)| format!("{ty}::\"{}\"", id.escape_debug()))
         .collect()
+}
+
+/// A signature the shell's WebCrypto could not check ([`SignatureInput`], JSON), checked
+/// with the shared core's pure-Rust backend: `true` when it verifies, `false` when it does
+/// not, or why it cannot be checked (a string thrown). The shell's tokens are refused
+/// unless this answers `true`.
+#[wasm_bindgen]
+pub async fn verify_signature(input: String) -> Result<bool, JsValue> {
+    let cannot = |why: String| JsValue::from_str(&why);
+    let input: SignatureInput =
+        serde_json::from_str(&input).map_err(|e| cannot(format!("unreadable check: {e}")))?;
+    let keys = KeySet::from_json(&serde_json::json!({ "keys": [input.jwk] }).to_string())
+        .map_err(|e| cannot(format!("the key is not usable: {e}")))?;
+    let key = keys
+        .keys()
+        .first()
+        .filter(|key| key.accepts(input.alg))
+        .ok_or_else(|| cannot(format!("the key cannot verify {}", input.alg)))?;
+    let check = SignatureCheck {
+        algorithm: input.alg,
+        key,
+        message: input.message.as_bytes(),
+        signature: &input.signature,
+    };
+    match RustCrypto.verify(&check).await {
+        Ok(()) => Ok(true),
+        Err(SignatureError::Invalid) => Ok(false),
+        Err(SignatureError::Unavailable(why)) => Err(cannot(why)),
+    }
 }

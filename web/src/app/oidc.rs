@@ -1,13 +1,13 @@
 //! The network half of sign-in: discovery, the redirect, the code exchange, key retrieval and
 //! ID token verification with the shared core (WebCrypto), nonce included.
 
+use crate::app::engine::{ShellCrypto, shell_crypto};
 use crate::app::storage;
 use crate::config::AppConfig;
 use crate::oauth::{self, CodeVerifier, OAuthError, PendingLogin, StepUp};
 use crate::renewal::{self, SharedTokens};
 use crate::session::{Discovery, DiscoveryExt as _, Secret, Session, Token, decode_parts};
 use crate::tabs::Generation;
-use cedargate::crypto::WebCrypto;
 use cedargate::{KeySet, TokenKind, UnixTime, Verifier};
 use gloo_net::http::Request;
 use serde::Deserialize;
@@ -233,7 +233,7 @@ struct Tokens {
     keys: KeySet,
     /// The key set's text, for the engine.
     jwks: Arc<str>,
-    backend: WebCrypto,
+    backend: ShellCrypto,
 }
 
 impl Tokens {
@@ -247,7 +247,7 @@ impl Tokens {
             verifier,
             keys,
             jwks,
-            backend: WebCrypto::new(),
+            backend: shell_crypto(),
         })
     }
 
@@ -457,7 +457,7 @@ pub async fn adopt(
     Ok(session)
 }
 
-async fn verify(verifier: &Verifier, keys: &KeySet, backend: &WebCrypto, raw: String) -> Token {
+async fn verify(verifier: &Verifier, keys: &KeySet, backend: &ShellCrypto, raw: String) -> Token {
     let (header, claims) = decode_parts(&raw);
     let verified = match verifier.parse(&raw) {
         Ok(jwt) => verifier
