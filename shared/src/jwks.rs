@@ -339,15 +339,17 @@ impl KeySet {
     }
 }
 
-/// An RSA public key of [`MIN_RSA_BITS`] to [`MAX_RSA_BITS`] bits with an odd exponent
-/// from 3 to 2^33 - 1 (what the `rsa` crate checks).
+// The keys are built with their own crates' constructors, not jwt-compact's `TryFrom<&JsonWebKey>`:
+// those wrap errors in `anyhow`, whose `Debug` links backtrace printing and a symbol
+// demangler into every wasm that parses a key set (about 10 KiB gzip of the app's shell).
+
 /// An Ed25519 public key that is a canonical curve point of large order. The crate's
 /// constructor checks only the length; a small-order key (the identity, say) would let
 /// anyone forge signatures with a verifier that does not check for it, so it is refused
 /// here, for every backend alike.
-fn ed25519_key(jwk: &JsonWebKey<'_>) -> Result<ed25519_compact::PublicKey, String> {
-    let key = ed25519_compact::PublicKey::try_from(jwk)
-        .map_err(|err| format!("not a valid Ed25519 key: {err}"))?;
+fn ed25519_key(x: &[u8]) -> Result<ed25519_compact::PublicKey, String> {
+    let key = ed25519_compact::PublicKey::from_slice(x)
+        .map_err(|_| "not a valid Ed25519 key: x must be 32 bytes".to_owned())?;
     match key.validate() {
         Ok(()) => Ok(key),
         Err(ed25519_compact::Error::WeakPublicKey) => {
@@ -357,6 +359,8 @@ fn ed25519_key(jwk: &JsonWebKey<'_>) -> Result<ed25519_compact::PublicKey, Strin
     }
 }
 
+/// An RSA public key of [`MIN_RSA_BITS`] to [`MAX_RSA_BITS`] bits with an odd exponent
+/// from 3 to 2^33 - 1 (what the `rsa` crate checks).
 fn rsa_key(n: &[u8], e: &[u8]) -> Result<rsa::RsaPublicKey, String> {
     let n = rsa::BigUint::from_bytes_be(n);
     let bits = n.bits();
@@ -385,6 +389,11 @@ fn sec1_point(x: &[u8], y: &[u8], len: usize, curve: &str) -> Result<Vec<u8>, St
     point.extend_from_slice(x);
     point.extend_from_slice(y);
     Ok(point)
+}
+
+fn p256_key(point: &[u8]) -> Result<p256::ecdsa::VerifyingKey, String> {
+    p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+        .map_err(|_| "not a valid P-256 key: the point is not on the curve".into())
 }
 
 #[cfg(feature = "rust-p384-p521")]
@@ -459,18 +468,17 @@ fn parse_key(entry: &Value) -> Result<VerificationKey, String> {
             public_exponent,
             ..
         } => KeyMaterial::Rsa(rsa_key(modulus, public_exponent)?),
-        JsonWebKey::EllipticCurve { curve, .. } if curve == "P-256" => KeyMaterial::P256(
-            p256::ecdsa::VerifyingKey::try_from(&jwk)
-                .map_err(|err| format!("not a valid P-256 key: {err}"))?,
-        ),
+        JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-256" => {
+            KeyMaterial::P256(p256_key(&sec1_point(x, y, 32, "P-256")?)?)
+        }
         JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-384" => {
             KeyMaterial::P384(p384_key(&sec1_point(x, y, 48, "P-384")?)?)
         }
         JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-521" => {
             KeyMaterial::P521(p521_key(&sec1_point(x, y, 66, "P-521")?)?)
         }
-        JsonWebKey::KeyPair { curve, .. } if curve == "Ed25519" => {
-            KeyMaterial::Ed25519(ed25519_key(&jwk)?)
+        JsonWebKey::KeyPair { curve, x, .. } if curve == "Ed25519" => {
+            KeyMaterial::Ed25519(ed25519_key(x)?)
         }
         JsonWebKey::EllipticCurve { curve, .. } | JsonWebKey::KeyPair { curve, .. } => {
             return Err(format!("curve {curve} is not supported"));

@@ -74,6 +74,16 @@ fn other_unusable_keys_are_skipped() {
     let mut order_two = public_jwk("a-ed-1");
     order_two["kid"] = json!("order-two");
     order_two["x"] = json!("7P_______________________________________38");
+    // P-256: a short coordinate, and a point off the curve; Ed25519: a short key.
+    let mut short_p256 = public_jwk("a-ec-1");
+    short_p256["kid"] = json!("short-p256");
+    short_p256["x"] = json!(b64(&[1; 31]));
+    let mut off_curve_p256 = public_jwk("a-ec-1");
+    off_curve_p256["kid"] = json!("off-curve-p256");
+    off_curve_p256["y"] = public_jwk("a-ec-1")["x"].clone();
+    let mut short_ed = public_jwk("a-ed-1");
+    short_ed["kid"] = json!("short-ed");
+    short_ed["x"] = json!(b64(&[9; 31]));
     let doc = jwks_document(
         &["a-rsa-1"],
         &[
@@ -88,6 +98,9 @@ fn other_unusable_keys_are_skipped() {
             mismatch,
             identity,
             order_two,
+            short_p256,
+            off_curve_p256,
+            short_ed,
             json!("x"),
         ],
     );
@@ -108,6 +121,9 @@ fn other_unusable_keys_are_skipped() {
             "\"alg\" ES256 does not fit a RSA key",
             "not a valid Ed25519 key: the point has a small order",
             "not a valid Ed25519 key: the point has a small order",
+            "not a valid P-256 key: coordinates must be 32 bytes",
+            "not a valid P-256 key: the point is not on the curve",
+            "not a valid Ed25519 key: x must be 32 bytes",
             "not a JSON object",
         ]
     );
