@@ -80,6 +80,9 @@ impl RustCrypto {
     /// The synchronous check behind [`SignatureBackend::verify`].
     pub fn verify_now(check: &SignatureCheck<'_>) -> Result<(), SignatureError> {
         use crate::jwks::KeyMaterial;
+        // Signatures are built with their own crates' constructors where jwt-compact's
+        // `try_from_slice` would wrap a refusal in `anyhow` (see `jwks`); the RSA one
+        // cannot fail.
         use jwt_compact::{Algorithm as _, AlgorithmSignature as _, alg};
 
         check.precheck()?;
@@ -101,7 +104,7 @@ impl RustCrypto {
                 rsa.verify_signature(&signature, key, check.message)
             }
             (Algorithm::ES256, KeyMaterial::P256(key)) => {
-                let signature = p256::ecdsa::Signature::try_from_slice(check.signature)
+                let signature = p256::ecdsa::Signature::from_slice(check.signature)
                     .map_err(|_| SignatureError::Invalid)?;
                 alg::Es256.verify_signature(&signature, key, check.message)
             }
@@ -127,7 +130,7 @@ impl RustCrypto {
                 )));
             }
             (Algorithm::EdDSA, KeyMaterial::Ed25519(key)) => {
-                let signature = ed25519_compact::Signature::try_from_slice(check.signature)
+                let signature = ed25519_compact::Signature::from_slice(check.signature)
                     .map_err(|_| SignatureError::Invalid)?;
                 alg::Ed25519.verify_signature(&signature, key, check.message)
             }
