@@ -355,11 +355,9 @@ test('the callback exchanges the code without waiting for the discovery document
   await context.close();
 });
 
-test('a key the browser cannot import is checked by the engine, and sign-in still verifies the tokens', async () => {
-  const { page, context, problems } = await newPage();
-  // As a browser without the algorithm would: importKey refuses RSASSA keys with
-  // NotSupportedError. The shell links no pure-Rust signature code; it hands the check to
-  // the engine module.
+/** Makes the context's pages a browser without RSASSA in WebCrypto: importKey refuses such
+ * keys with NotSupportedError (counted in `window.__refusedImports`). */
+async function refuseRsaImports(context) {
   await context.addInitScript(() => {
     const original = crypto.subtle.importKey.bind(crypto.subtle);
     window.__refusedImports = 0;
@@ -371,6 +369,12 @@ test('a key the browser cannot import is checked by the engine, and sign-in stil
       return original(format, key, algorithm, ...rest);
     };
   });
+}
+
+test('a key the browser cannot import is checked by the engine, and sign-in still verifies the tokens', async () => {
+  const { page, context, problems } = await newPage();
+  // The shell links no pure-Rust signature code; it hands the check to the engine module.
+  await refuseRsaImports(context);
   await signIn(page, 'alice');
   assert.equal(await page.getByTestId('subject').textContent(), 'alice');
   assert.match(await page.getByTestId('id-token').textContent(), /verified/);
@@ -385,13 +389,7 @@ test('a key the browser cannot import is checked by the engine, and sign-in stil
 
 test('a forged signature is refused on the engine\'s path too', async () => {
   const { page, context } = await newPage();
-  await context.addInitScript(() => {
-    const original = crypto.subtle.importKey.bind(crypto.subtle);
-    crypto.subtle.importKey = (format, key, algorithm, ...rest) =>
-      (algorithm?.name ?? algorithm) === 'RSASSA-PKCS1-v1_5'
-        ? Promise.reject(new DOMException('not in this browser', 'NotSupportedError'))
-        : original(format, key, algorithm, ...rest);
-  });
+  await refuseRsaImports(context);
   // The provider's answer reaches the app with the ID token's signature changed.
   await context.route('**/token', async (route) => {
     const response = await route.fetch();
@@ -408,6 +406,24 @@ test('a forged signature is refused on the engine\'s path too', async () => {
   await page.click('button[type=submit]');
   await page.getByTestId('error').waitFor();
   assert.match(await page.getByTestId('error').textContent(), /signature/i);
+  assert.equal(await page.getByTestId('profile').count(), 0);
+  await context.close();
+});
+
+test('without the engine, a key the browser cannot import refuses the sign-in', async () => {
+  const { page, context } = await newPage();
+  await refuseRsaImports(context);
+  // The engine module cannot be had: the shell has no signature code of its own to fall
+  // back on, and refuses the token rather than take it unchecked.
+  await context.route('**/engine/**', (route) => route.fulfill({ status: 404, body: 'gone' }));
+  await page.goto(stack.appUrl);
+  await page.getByTestId('sign-in').click();
+  await page.waitForSelector('#username');
+  await page.fill('#username', 'alice');
+  await page.fill('#password', USERS.alice.password);
+  await page.click('button[type=submit]');
+  await page.getByTestId('error').waitFor();
+  assert.match(await page.getByTestId('error').textContent(), /engine cannot check the signature/);
   assert.equal(await page.getByTestId('profile').count(), 0);
   await context.close();
 });
