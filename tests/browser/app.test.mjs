@@ -355,6 +355,16 @@ test('the callback exchanges the code without waiting for the discovery document
   await context.close();
 });
 
+/** Signs `user` in at the provider without waiting for the app to be signed in. */
+async function submitSignIn(page, user) {
+  await page.goto(stack.appUrl);
+  await page.getByTestId('sign-in').click();
+  await page.waitForSelector('#username');
+  await page.fill('#username', user);
+  await page.fill('#password', USERS[user].password);
+  await page.click('button[type=submit]');
+}
+
 /** Makes the context's pages a browser without RSASSA in WebCrypto: importKey refuses such
  * keys with NotSupportedError (counted in `window.__refusedImports`). */
 async function refuseRsaImports(context) {
@@ -398,12 +408,7 @@ test('a forged signature is refused on the engine\'s path too', async () => {
     const flipped = (s[0] === 'A' ? 'B' : 'A') + s.slice(1);
     await route.fulfill({ response, json: { ...body, id_token: `${h}.${p}.${flipped}` } });
   });
-  await page.goto(stack.appUrl);
-  await page.getByTestId('sign-in').click();
-  await page.waitForSelector('#username');
-  await page.fill('#username', 'alice');
-  await page.fill('#password', USERS.alice.password);
-  await page.click('button[type=submit]');
+  await submitSignIn(page, 'alice');
   await page.getByTestId('error').waitFor();
   assert.match(await page.getByTestId('error').textContent(), /signature/i);
   assert.equal(await page.getByTestId('profile').count(), 0);
@@ -416,12 +421,7 @@ test('without the engine, a key the browser cannot import refuses the sign-in', 
   // The engine module cannot be had: the shell has no signature code of its own to fall
   // back on, and refuses the token rather than take it unchecked.
   await context.route('**/engine/**', (route) => route.fulfill({ status: 404, body: 'gone' }));
-  await page.goto(stack.appUrl);
-  await page.getByTestId('sign-in').click();
-  await page.waitForSelector('#username');
-  await page.fill('#username', 'alice');
-  await page.fill('#password', USERS.alice.password);
-  await page.click('button[type=submit]');
+  await submitSignIn(page, 'alice');
   await page.getByTestId('error').waitFor();
   assert.match(await page.getByTestId('error').textContent(), /engine cannot check the signature/);
   assert.equal(await page.getByTestId('profile').count(), 0);

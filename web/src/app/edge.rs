@@ -8,7 +8,7 @@ use crate::config::AppConfig;
 use crate::engine_wire::{EngineError, EngineInput, EngineStaged, WireSetClaim};
 use crate::session::{Session, Token};
 use cedargate::{ActionDecision, Reliance, TokenKind};
-use gloo_net::http::{Method, Request};
+use gloo_net::http::{Method, Request, RequestBuilder};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -88,6 +88,21 @@ pub struct EdgeCredentials {
     pub companion: Option<Token>,
 }
 
+impl EdgeCredentials {
+    /// `request` carrying them: the token as the bearer token and the ID token, when sent
+    /// too, in the header the edge reads it from.
+    fn send_with(&self, request: RequestBuilder) -> RequestBuilder {
+        let request = request.header(
+            "authorization",
+            &format!("Bearer {}", self.token.raw.expose()),
+        );
+        match &self.companion {
+            Some(id) => request.header(cedargate::DEFAULT_ID_TOKEN_HEADER, id.raw.expose()),
+            None => request,
+        }
+    }
+}
+
 /// The credentials the app sends to the edge, as the session holds them now.
 pub fn edge_credentials(
     config: &AppConfig,
@@ -103,7 +118,8 @@ pub fn edge_credentials(
 /// principal. The fetch does not wait for the engine, which loads meanwhile.
 pub async fn matrix(setup: &Setup, session: &Session) -> Result<Matrix, EdgeError> {
     let config = &setup.config;
-    let token = edge_token(config, session)?;
+    let credentials = edge_credentials(config, session)?;
+    let token = &credentials.token;
     // A token refused at sign-in keeps the reason it was refused for.
     token
         .verified
@@ -114,13 +130,8 @@ pub async fn matrix(setup: &Setup, session: &Session) -> Result<Matrix, EdgeErro
         config.edge_url.trim_end_matches('/'),
         cedargate::wire::BUNDLE_PATH
     );
-    let companion = config.edge_companion.then_some(&session.id_token);
-    let mut request =
-        Request::get(&url).header("authorization", &format!("Bearer {}", token.raw.expose()));
-    if let Some(id) = companion {
-        request = request.header(cedargate::DEFAULT_ID_TOKEN_HEADER, id.raw.expose());
-    }
-    let response = request
+    let response = credentials
+        .send_with(Request::get(&url))
         .send()
         .await
         .map_err(|e| EdgeError::Network(e.to_string()))?;
@@ -145,7 +156,10 @@ pub async fn matrix(setup: &Setup, session: &Session) -> Result<Matrix, EdgeErro
         issuer: session.discovery.issuer.clone(),
         jwks: session.jwks.to_string(),
         token: token.raw.expose().to_owned(),
-        companion: companion.map(|id| id.raw.expose().to_owned()),
+        companion: credentials
+            .companion
+            .as_ref()
+            .map(|id| id.raw.expose().to_owned()),
         bundle,
         now: now().0,
     };
@@ -200,7 +214,6 @@ pub async fn try_route(
     credentials: &EdgeCredentials,
     route: &str,
 ) -> Result<Answer, String> {
-    let token = &credentials.token;
     let (method, template) = route.split_once(' ').ok_or("not a route")?;
     let method =
         Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|e| e.to_string())?;
@@ -209,12 +222,7 @@ pub async fn try_route(
         config.edge_url.trim_end_matches('/'),
         example_path(config, template)
     );
-    let mut builder = Request::get(&url)
-        .method(method.clone())
-        .header("authorization", &format!("Bearer {}", token.raw.expose()));
-    if let Some(id) = &credentials.companion {
-        builder = builder.header(cedargate::DEFAULT_ID_TOKEN_HEADER, id.raw.expose());
-    }
+    let builder = credentials.send_with(Request::get(&url).method(method.clone()));
     let request = if method == Method::GET || method == Method::DELETE {
         builder.build()
     } else {
